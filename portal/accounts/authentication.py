@@ -1,0 +1,30 @@
+from rest_framework import authentication, exceptions
+
+from portal.accounts.selectors import TokenRejected, token_authenticate
+from portal.accounts.services import token_rejected_record
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer coffer_...`` with a personal access token."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        if not raw.strip():
+            raise exceptions.AuthenticationFailed("The Authorization header has no token after 'Bearer'.")
+        try:
+            token = token_authenticate(raw)
+        except TokenRejected as exc:
+            if exc.token is not None:  # a real token used wrongly: leaked, stale or guessed at
+                token_rejected_record(token=exc.token, reason=exc.reason)
+            raise exceptions.AuthenticationFailed(exc.reason) from None
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return self.keyword

@@ -1,0 +1,34 @@
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses fields it does not know, so a typo is an
+    error instead of a silently ignored change."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+    def provided(self) -> dict:
+        """Validated values for the fields the client actually sent."""
+        return {key: value for key, value in self.validated_data.items() if key in self.initial_data}
+
+
+def validated(serializer_class, data) -> StrictSerializer:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+class TextField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"invalid": "Must be text."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from portal.accounts.api import TokenDetailView, TokenListView
+from portal.spaces.api import MemberDetailView, MemberListView, SpaceDetailView, SpaceListView
+
+urlpatterns = [
+    path("spaces/", SpaceListView.as_view(), name="space-list"),
+    path("spaces/<int:space_id>/", SpaceDetailView.as_view(), name="space-detail"),
+    path("spaces/<int:space_id>/members/", MemberListView.as_view(), name="member-list"),
+    path("spaces/<int:space_id>/members/<int:user_id>/", MemberDetailView.as_view(), name="member-detail"),
+    path("tokens/", TokenListView.as_view(), name="token-list"),
+    path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
+]

@@ -1,0 +1,73 @@
+"""Who may do what: the role × capability table, and checked lookups.
+
+Code asks ``can(actor, Cap.X, space)``; nothing re-derives permissions from
+roles elsewhere. Lookups of objects named in a request go through ``access_*``
+helpers (here and in each app) that answer the same "not found" for missing
+and forbidden objects, so outsiders learn nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    MANAGER = "manager"
+    OWNER = "owner"
+
+
+class Cap(enum.Enum):
+    SPACE_VIEW = "space.view"
+    FILE_READ = "file.read"
+    FILE_WRITE = "file.write"
+    SHARE_CREATE = "share.create"
+    MEMBER_LIST = "member.list"
+    MEMBER_MANAGE = "member.manage"        # add/remove/change viewers, editors, managers
+    OWNER_MANAGE = "owner.manage"          # grant or take the owner role
+    LINK_MANAGE_OTHERS = "link.manage_others"
+    LOCK_BREAK = "lock.break"
+    SPACE_RENAME = "space.rename"
+    SPACE_POLICY = "space.policy"
+    SPACE_ARCHIVE = "space.archive"
+    SPACE_DELETE = "space.delete"
+    SPACE_TRANSFER = "space.transfer"
+    SPACE_QUOTA = "space.quota"            # administrators only
+
+
+_VIEWER = frozenset({Cap.SPACE_VIEW, Cap.FILE_READ, Cap.MEMBER_LIST})
+_EDITOR = _VIEWER | {Cap.FILE_WRITE, Cap.SHARE_CREATE}
+_MANAGER = _EDITOR | {Cap.MEMBER_MANAGE, Cap.LINK_MANAGE_OTHERS, Cap.LOCK_BREAK, Cap.SPACE_RENAME,
+                      Cap.SPACE_POLICY}
+_OWNER = _MANAGER | {Cap.OWNER_MANAGE, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE, Cap.SPACE_TRANSFER}
+
+ROLE_CAPS: dict[str, frozenset[Cap]] = {
+    Role.VIEWER: _VIEWER,
+    Role.EDITOR: frozenset(_EDITOR),
+    Role.MANAGER: frozenset(_MANAGER),
+    Role.OWNER: frozenset(_OWNER),
+}
+
+# What a site administrator may do in any space, member or not.
+ADMIN_CAPS: frozenset[Cap] = frozenset({Cap.SPACE_VIEW, Cap.MEMBER_LIST, Cap.SPACE_QUOTA, Cap.LOCK_BREAK,
+                                        Cap.LINK_MANAGE_OTHERS})
+
+
+def is_admin(actor) -> bool:
+    return bool(getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_superuser)
+
+
+def caps_of(role: str | None, *, admin: bool = False) -> frozenset[Cap]:
+    caps = ROLE_CAPS.get(role, frozenset()) if role else frozenset()
+    return caps | ADMIN_CAPS if admin else caps
+
+
+def can(actor, cap: Cap, space) -> bool:
+    from portal.spaces.selectors import role_of  # spaces depends on this module, not the reverse
+
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return False
+    return cap in caps_of(role_of(actor, space), admin=is_admin(actor))

@@ -1,0 +1,77 @@
+"""One error type for the whole portal.
+
+Services raise these; the API's exception handler renders every one of them as
+``{"code": ..., "message": ..., "detail": {...}}`` with the status it carries.
+Messages say what happened and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PortalError(Exception):
+    status = 400
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 detail: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.detail = detail or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+class InvalidInput(PortalError):
+    status = 400
+    code = "invalid_input"
+
+
+class NotAuthenticated(PortalError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(PortalError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PortalError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(PortalError):
+    status = 409
+    code = "conflict"
+
+
+class Locked(PortalError):
+    status = 423
+    code = "locked"
+
+
+class QuotaExceeded(PortalError):
+    status = 507
+    code = "quota_exceeded"
+
+
+class Throttled(PortalError):
+    status = 429
+    code = "throttled"
+
+
+class StorageUnavailable(PortalError):
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, message: str = "The object store is not answering; nothing was changed. "
+                                      "Try again in a moment.", **kwargs: Any):
+        super().__init__(message, **kwargs)

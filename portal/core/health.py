@@ -1,0 +1,55 @@
+"""``/healthz``: does every service the portal needs answer?"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.core.errors import PortalError
+
+logger = logging.getLogger(__name__)
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _storage() -> None:
+    from portal.storage import get_store
+
+    get_store().check()
+
+
+def _broker() -> None:
+    from portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=3)
+
+
+CHECKS = {"database": _database, "storage": _storage, "broker": _broker}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+            results[name] = "ok"
+        except PortalError as exc:
+            results[name] = exc.message
+        except Exception as exc:  # a health check reports any failure, it never raises
+            logger.warning("health check %s failed: %s", name, exc)
+            results[name] = f"not answering ({exc.__class__.__name__})"
+    failing = [name for name, state in results.items() if state != "ok"]
+    body = {"status": "ok" if not failing else "failing", "checks": results}
+    if failing:
+        body["message"] = f"Not answering: {', '.join(failing)}."
+    return JsonResponse(body, status=503 if failing else 200)

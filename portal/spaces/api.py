@@ -1,0 +1,108 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.core.access import Cap, Role
+from portal.core.pagination import paginated_response
+from portal.spaces import services
+from portal.spaces.selectors import access_space, members_list, spaces_visible_to
+
+
+class SpaceOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    role = serializers.CharField(source="actor_role", allow_null=True)
+    quota = serializers.IntegerField(source="quota_bytes")
+    used = serializers.IntegerField(source="used_bytes")
+    archived = serializers.BooleanField(source="is_archived")
+    created_at = serializers.DateTimeField()
+
+
+class SpaceCreateIn(StrictSerializer):
+    name = TextField(allow_blank=True, trim_whitespace=False)
+    quota = serializers.IntegerField(required=False, min_value=0)
+
+
+class SpaceUpdateIn(StrictSerializer):
+    name = TextField(required=False, allow_blank=True, trim_whitespace=False)
+    archived = serializers.BooleanField(required=False)
+    quota = serializers.IntegerField(required=False, min_value=0)
+
+
+class MemberOut(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    role = TextField()
+    since = serializers.DateTimeField(source="created_at")
+
+
+class MemberAddIn(StrictSerializer):
+    username = TextField(allow_blank=True)
+    role = TextField()
+
+
+class MemberRoleIn(StrictSerializer):
+    role = TextField()
+
+
+def _space_out(space, actor) -> dict:
+    if getattr(space, "actor_role_for", None) != actor.pk:
+        space = access_space(actor, space.pk)
+    return SpaceOut(space).data
+
+
+class SpaceListView(APIView):
+    @extend_schema(responses=SpaceOut(many=True), summary="List my spaces (?include_archived=1 for archived too)")
+    def get(self, request):
+        include_archived = request.query_params.get("include_archived") in {"1", "true", "yes"}
+        spaces = spaces_visible_to(request.user, include_archived=include_archived)
+        return paginated_response(request, spaces, SpaceOut, view=self)
+
+    @extend_schema(request=SpaceCreateIn, responses={201: SpaceOut}, summary="Create a team space")
+    def post(self, request):
+        data = validated(SpaceCreateIn, request.data).provided()
+        space = services.space_create(actor=request.user, **data)
+        return Response(_space_out(space, request.user), status=status.HTTP_201_CREATED)
+
+
+class SpaceDetailView(APIView):
+    @extend_schema(responses=SpaceOut)
+    def get(self, request, space_id):
+        return Response(SpaceOut(access_space(request.user, space_id)).data)
+
+    @extend_schema(request=SpaceUpdateIn, responses=SpaceOut,
+                   summary="Rename (managers), archive (owners) or set quota (administrators)")
+    def patch(self, request, space_id):
+        data = validated(SpaceUpdateIn, request.data).provided()
+        space = services.space_update(actor=request.user, space_id=space_id, **data)
+        return Response(_space_out(space, request.user))
+
+
+class MemberListView(APIView):
+    @extend_schema(responses=MemberOut(many=True))
+    def get(self, request, space_id):
+        space = access_space(request.user, space_id, Cap.MEMBER_LIST)
+        return paginated_response(request, members_list(space), MemberOut, view=self)
+
+    @extend_schema(request=MemberAddIn, responses={201: MemberOut},
+                   summary=f"Add a member with a role ({', '.join(Role.values)})")
+    def post(self, request, space_id):
+        data = validated(MemberAddIn, request.data).validated_data
+        membership = services.member_add(actor=request.user, space_id=space_id, **data)
+        return Response(MemberOut(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(request=MemberRoleIn, responses=MemberOut, summary="Change a member's role")
+    def patch(self, request, space_id, user_id):
+        data = validated(MemberRoleIn, request.data).validated_data
+        membership = services.member_change_role(actor=request.user, space_id=space_id, user_id=user_id, **data)
+        return Response(MemberOut(membership).data)
+
+    @extend_schema(responses={204: None}, summary="Remove a member, or leave (your own user id)")
+    def delete(self, request, space_id, user_id):
+        services.member_remove(actor=request.user, space_id=space_id, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

