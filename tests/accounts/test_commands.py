@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from portal.accounts import tokens
 from portal.accounts.models import PersonalAccessToken, User
-from tests.audit_helpers import events, last_event
+from tests.helpers import events, last_event
 
 pytestmark = pytest.mark.django_db
 

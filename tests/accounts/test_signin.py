@@ -5,7 +5,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.test import Client
 
-from tests.audit_helpers import events, last_event
+from tests.helpers import events, last_event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

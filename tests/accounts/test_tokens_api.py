@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from portal.accounts import tokens
 from portal.accounts.models import PersonalAccessToken
 from portal.audit.models import AuditEvent
-from tests.audit_helpers import events, last_event
+from tests.helpers import assert_error, events, last_event
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/tokens/"
@@ -22,13 +22,6 @@ def detail(token_id):
     return f"{URL}{token_id}/"
 
 
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "detail"}
-    assert body["code"] == code
-    assert body["message"]
-    return body
 
 
 def assert_rejected(response, *words):

@@ -7,7 +7,7 @@ from portal.accounts.services import user_create
 from portal.audit.models import AuditEvent
 from portal.core.errors import Conflict, InvalidInput
 from portal.spaces.models import Membership, Space
-from tests.audit_helpers import events, last_event
+from tests.helpers import events, last_event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,7 @@
 import pytest
 
 from portal.spaces.models import Membership, Space, SpaceKind
-from tests.audit_helpers import last_event
-from tests.spaces.test_spaces_api import assert_error
+from tests.helpers import assert_error, last_event
 
 pytestmark = pytest.mark.django_db
 

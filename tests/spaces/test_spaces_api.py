@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 
 from portal.spaces.models import Membership, Space, SpaceKind
-from tests.audit_helpers import events, last_event
+from tests.helpers import assert_error, events, last_event
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/spaces/"
@@ -12,13 +12,6 @@ def detail(space_id):
     return f"{URL}{space_id}/"
 
 
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "detail"}
-    assert body["code"] == code
-    assert body["message"]
-    return body
 
 
 class TestListing:
