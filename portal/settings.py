@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "portal.storage",
     "portal.accounts",
     "portal.spaces",
+    "portal.files",
     "portal.audit",
     "portal.api",
     "portal.web",
@@ -106,7 +107,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "expire-uploads": {"task": "files.sweep_uploads", "schedule": 15 * 60},
+    "purge-trash": {"task": "files.purge_expired_trash", "schedule": 60 * 60},
+    "apply-version-retention": {"task": "files.apply_version_retention", "schedule": 6 * 60 * 60},
+    "collect-blobs": {"task": "files.collect_unused_blobs", "schedule": 60 * 60},
+    "sweep-orphan-objects": {"task": "files.sweep_orphan_objects", "schedule": 6 * 60 * 60},
+}
 
 # --- Object storage ---------------------------------------------------------
 STORAGE_BACKEND = env_str("STORAGE", "local")
@@ -159,6 +166,15 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # --- Spaces ----------------------------------------------------------------
 DEFAULT_SPACE_QUOTA = env_int("DEFAULT_SPACE_QUOTA", 10 * 1024**3)
 DEFAULT_PERSONAL_QUOTA = env_int("DEFAULT_PERSONAL_QUOTA", 5 * 1024**3)
+
+# --- Files ---------------------------------------------------------------------
+MAX_FILE_SIZE = env_int("MAX_FILE_SIZE", 100 * 1024**3)
+UPLOAD_PART_SIZE = env_int("UPLOAD_PART_SIZE", 16 * 1024**2)
+UPLOAD_SESSION_HOURS = env_int("UPLOAD_SESSION_HOURS", 24)
+TRASH_DAYS = env_int("TRASH_DAYS", 30)
+KEEP_VERSIONS = env_int("KEEP_VERSIONS", 100)
+KEEP_VERSION_DAYS = env_int("KEEP_VERSION_DAYS", 0)  # 0: keep regardless of age
+ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
 
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {

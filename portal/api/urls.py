@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal.accounts.api import TokenDetailView, TokenListView
 from portal.spaces.api import MemberDetailView, MemberListView, SpaceDetailView, SpaceListView
@@ -10,4 +10,5 @@ urlpatterns = [
     path("spaces/<int:space_id>/members/<int:user_id>/", MemberDetailView.as_view(), name="member-detail"),
     path("tokens/", TokenListView.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
+    path("", include("portal.files.urls")),
 ]

@@ -24,6 +24,7 @@ class Cap(enum.Enum):
     SPACE_VIEW = "space.view"
     FILE_READ = "file.read"
     FILE_WRITE = "file.write"
+    TRASH_PURGE = "trash.purge"            # permanent: beyond what an editor's slip should reach
     SHARE_CREATE = "share.create"
     MEMBER_LIST = "member.list"
     MEMBER_MANAGE = "member.manage"        # add/remove/change viewers, editors, managers
@@ -40,7 +41,7 @@ class Cap(enum.Enum):
 
 _VIEWER = frozenset({Cap.SPACE_VIEW, Cap.FILE_READ, Cap.MEMBER_LIST})
 _EDITOR = _VIEWER | {Cap.FILE_WRITE, Cap.SHARE_CREATE}
-_MANAGER = _EDITOR | {Cap.MEMBER_MANAGE, Cap.LINK_MANAGE_OTHERS, Cap.LOCK_BREAK, Cap.SPACE_RENAME,
+_MANAGER = _EDITOR | {Cap.TRASH_PURGE, Cap.MEMBER_MANAGE, Cap.LINK_MANAGE_OTHERS, Cap.LOCK_BREAK, Cap.SPACE_RENAME,
                       Cap.SPACE_POLICY}
 _OWNER = _MANAGER | {Cap.OWNER_MANAGE, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE, Cap.SPACE_TRANSFER}
 

@@ -20,6 +20,9 @@ class Space(models.Model):
     used_bytes = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Version retention; None falls back to the deployment's default.
+    keep_versions = models.PositiveIntegerField(null=True, blank=True)
+    keep_version_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

@@ -11,6 +11,7 @@ EXPECTED = {
     Cap.FILE_WRITE: {"editor", "manager", "owner"},
     Cap.SHARE_CREATE: {"editor", "manager", "owner"},
     Cap.MEMBER_MANAGE: {"manager", "owner"},
+    Cap.TRASH_PURGE: {"manager", "owner"},
     Cap.LINK_MANAGE_OTHERS: {"manager", "owner"},
     Cap.LOCK_BREAK: {"manager", "owner"},
     Cap.SPACE_RENAME: {"manager", "owner"},

@@ -1,0 +1,203 @@
+"""REST views of the file tree, versions and trash (uploads in upload_api,
+downloads in download_api). Each view: validate, one access-checked call,
+serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput, NotFound
+from portal.core.pagination import PagePagination
+from portal.files import names, selectors
+from portal.files.models import Node
+from portal.files.services import tree, versions
+from portal.spaces.selectors import access_space
+
+
+class NodeOut(serializers.Serializer):
+    """Documentation of the node shape that ``node_out`` produces."""
+
+    id = serializers.IntegerField()
+    space = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["folder", "file"])
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    version = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    modified = serializers.DateTimeField()
+    created = serializers.DateTimeField()
+    lock = serializers.JSONField(allow_null=True)
+
+
+def node_out(node: Node, path_names: list[str] | None = None) -> dict:
+    path_names = node.path_names if path_names is None else path_names
+    version = node.current_version
+    return {
+        "id": node.id,
+        "space": node.space_id,
+        "name": node.name,
+        "kind": node.kind,
+        "path": names.join(path_names),
+        "size": node.size,
+        "version": version.number if version else None,
+        "sha256": version.blob.sha256 if version else None,
+        "modified": node.modified_at,
+        "created": node.created_at,
+        "lock": None,
+    }
+
+
+class FolderCreateIn(StrictSerializer):
+    path = TextField(allow_blank=True)
+
+
+class DestinationIn(StrictSerializer):
+    path = TextField(allow_blank=True, help_text="The item's full new path, ending with its name.")
+    space = serializers.IntegerField(required=False, help_text="Destination space (default: the same).")
+
+
+class RenameIn(StrictSerializer):
+    name = TextField(allow_blank=True, trim_whitespace=False)
+
+
+class RestoreIn(StrictSerializer):
+    path = TextField(required=False, help_text="Where to restore (default: where it was).")
+
+
+class FolderListView(APIView):
+    @extend_schema(request=FolderCreateIn, responses={201: NodeOut, 200: NodeOut},
+                   summary="Create a folder and its missing parents (200 if it already existed)")
+    def post(self, request, space_id):
+        data = validated(FolderCreateIn, request.data).validated_data
+        folder, created = tree.folder_create(actor=request.user, space_id=space_id, path=data["path"])
+        return Response(node_out(folder), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _listing(request, folder: Node) -> Response:
+    sort = request.query_params.get("sort", "name")
+    order = request.query_params.get("order", "asc")
+    if order not in {"asc", "desc"}:
+        raise InvalidInput("order is 'asc' or 'desc'.", code="invalid_order")
+    children = selectors.children_list(folder, sort=sort, descending=order == "desc")
+    paginator = PagePagination()
+    page = paginator.paginate_queryset(children, request)
+    results = [node_out(child, folder.path_names + [child.name]) for child in page]
+    response = paginator.get_paginated_response(results)
+    response.data = {"folder": node_out(folder), **response.data}
+    return response
+
+
+class TreeView(APIView):
+    @extend_schema(responses=NodeOut, summary="A folder's listing (paginated, folders first) or a file's metadata",
+                   parameters=[OpenApiParameter("sort", enum=list(selectors.SORTS)),
+                               OpenApiParameter("order", enum=["asc", "desc"])])
+    def get(self, request, space_id, path=""):
+        node = selectors.access_path(request.user, space_id, path or "/")
+        return _listing(request, node) if node.is_folder else Response(node_out(node))
+
+
+class NodeView(APIView):
+    @extend_schema(responses=NodeOut, summary="A file's or folder's metadata by id")
+    def get(self, request, node_id):
+        return Response(node_out(selectors.access_node(request.user, node_id)))
+
+    @extend_schema(request=RenameIn, responses=NodeOut, summary="Rename")
+    def patch(self, request, node_id):
+        data = validated(RenameIn, request.data).validated_data
+        return Response(node_out(tree.node_rename(actor=request.user, node_id=node_id, name=data["name"])))
+
+    @extend_schema(responses=NodeOut, summary="Move to the trash")
+    def delete(self, request, node_id):
+        node = tree.node_trash(actor=request.user, node_id=node_id)
+        return Response(node_out(node))
+
+
+class NodeMoveView(APIView):
+    @extend_schema(request=DestinationIn, responses=NodeOut, summary="Move (and rename), within or across spaces")
+    def post(self, request, node_id):
+        data = validated(DestinationIn, request.data).validated_data
+        node = tree.node_move(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
+        return Response(node_out(node))
+
+
+class NodeCopyView(APIView):
+    @extend_schema(request=DestinationIn, responses={201: NodeOut}, summary="Copy (current versions)")
+    def post(self, request, node_id):
+        data = validated(DestinationIn, request.data).validated_data
+        node = tree.node_copy(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
+        return Response(node_out(node), status=status.HTTP_201_CREATED)
+
+
+class VersionOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField(source="blob.sha256", allow_null=True)
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    restored_from = serializers.IntegerField(allow_null=True)
+    current = serializers.SerializerMethodField()
+
+    def get_current(self, version) -> bool:
+        return version.pk == version.node.current_version_id
+
+
+class VersionListView(APIView):
+    @extend_schema(responses=VersionOut(many=True), summary="A file's versions, newest first")
+    def get(self, request, node_id):
+        node = versions.access_file(request.user, node_id)
+        queryset = node.versions.select_related("blob", "created_by", "node").order_by("-number")
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(queryset, request)
+        return paginator.get_paginated_response(VersionOut(page, many=True).data)
+
+
+class VersionRestoreView(APIView):
+    @extend_schema(request=None, responses={201: VersionOut}, summary="Make an old version current (as a new one)")
+    def post(self, request, node_id, number):
+        version = versions.version_restore(actor=request.user, node_id=node_id, number=number)
+        return Response(VersionOut(version).data, status=status.HTTP_201_CREATED)
+
+
+class TrashOut(NodeOut):
+    trashed_at = serializers.DateTimeField()
+    trashed_by = serializers.CharField(allow_null=True)
+
+
+def _original_path(node: Node) -> list[str]:
+    """Where a trashed node was; its old folder may itself be gone (then its name alone)."""
+    try:
+        return selectors.attach_path(node.parent).path_names + [node.name]
+    except NotFound:  # the folder went to the trash too
+        return [node.name]
+
+
+class TrashListView(APIView):
+    @extend_schema(responses=TrashOut(many=True), summary="What was deleted in a space, newest first")
+    def get(self, request, space_id):
+        space = access_space(request.user, space_id, Cap.FILE_READ)
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(selectors.trash_list(space), request)
+        return paginator.get_paginated_response([
+            {**node_out(node, _original_path(node)), "trashed_at": node.trashed_at,
+             "trashed_by": node.trashed_by.username if node.trashed_by else None} for node in page])
+
+
+class TrashItemView(APIView):
+    @extend_schema(responses={200: None}, summary="Purge for good (managers and owners)")
+    def delete(self, request, node_id):
+        freed = tree.trash_purge(actor=request.user, node_id=node_id)
+        return Response({"purged": True, "freed_bytes": freed})
+
+
+class TrashRestoreView(APIView):
+    @extend_schema(request=RestoreIn, responses=NodeOut, summary="Restore to where it was, or to a path")
+    def post(self, request, node_id):
+        data = validated(RestoreIn, request.data).validated_data
+        node = tree.trash_restore(actor=request.user, node_id=node_id, path=data.get("path"))
+        return Response(node_out(node))

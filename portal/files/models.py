@@ -1,0 +1,141 @@
+"""The file tree of a space: folders and files (nodes), file versions, the
+stored bytes they point at (blobs), and upload sessions.
+
+Bytes first, then metadata: a version exists only after its blob's object is
+complete in the store, and blobs are shared (copies and identical content
+point at one object), so bytes are removed only when no version uses them.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from portal.spaces.models import Space
+
+
+class NodeKind(models.TextChoices):
+    FOLDER = "folder"
+    FILE = "file"
+
+
+class Node(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="nodes")
+    # Null only for the space's root folder; every visible node has a parent.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    kind = models.CharField(max_length=8, choices=NodeKind.choices)
+    name = models.CharField(max_length=255, blank=True)
+    # casefold(name): Windows and macOS clients cannot hold "A.txt" and "a.txt" side by side.
+    name_key = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(default=0)
+    current_version = models.ForeignKey("FileVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # Set on the node a user deleted; its descendants go with it untouched.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name_key"], condition=models.Q(trashed_at__isnull=True),
+                                    name="node_unique_name_in_folder"),
+            models.UniqueConstraint(fields=["space"], condition=models.Q(parent__isnull=True),
+                                    name="node_one_root_per_space"),
+        ]
+        indexes = [models.Index(fields=["parent", "kind", "name_key"])]
+
+    def __str__(self) -> str:
+        return self.name or "/"
+
+    @property
+    def is_folder(self) -> bool:
+        return self.kind == NodeKind.FOLDER
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+class Integrity(models.TextChoices):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"
+
+
+class Blob(models.Model):
+    """One object in the store. Identical content is kept once: the hashing
+    task points later versions at the first blob with the same SHA-256."""
+
+    key = models.CharField(max_length=200, unique=True)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, null=True, blank=True)
+    expected_sha256 = models.CharField(max_length=64, blank=True)
+    integrity = models.CharField(max_length=8, choices=Integrity.choices, default=Integrity.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sha256"], condition=models.Q(sha256__isnull=False),
+                                               name="blob_unique_content")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class FileVersion(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="versions")
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["node", "number"], name="version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.node} v{self.number}"
+
+
+class UploadState(models.TextChoices):
+    OPEN = "open"
+    COMPLETING = "completing"   # the store was told to assemble the object: never abort it again
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+
+
+class UploadSession(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    path = models.CharField(max_length=4096)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, blank=True)
+    if_match = models.PositiveIntegerField(null=True, blank=True)
+    part_size = models.BigIntegerField()
+    part_count = models.PositiveIntegerField()
+    key = models.CharField(max_length=200, unique=True)
+    multipart_id = models.CharField(max_length=1024, blank=True)
+    state = models.CharField(max_length=12, choices=UploadState.choices, default=UploadState.OPEN, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    completing_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(FileVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"upload {self.id} of {self.path}"
+
+    def part_length(self, number: int) -> int:
+        """The exact size part ``number`` must have."""
+        if number < self.part_count:
+            return self.part_size
+        return self.size - self.part_size * (self.part_count - 1)

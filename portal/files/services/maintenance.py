@@ -1,0 +1,151 @@
+"""The system's housekeeping over stored bytes. Every function is safe to run
+twice and while uploads are in flight; Celery tasks call them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.models import Outcome
+from portal.audit.services import record
+from portal.files.models import Blob, FileVersion, Integrity, UploadSession, UploadState
+from portal.storage import ObjectNotFound, get_store
+
+logger = logging.getLogger(__name__)
+BLOB_PREFIX = "blobs/"
+
+
+def _sha256_of(key: str) -> str:
+    digest = hashlib.sha256()
+    with get_store().open(key) as stream:
+        for chunk in stream:
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def blob_hash(blob_id: int) -> str:
+    """Record a blob's SHA-256 (checking the uploader's, if given) and, when
+    the deployment already holds those bytes, point its versions at the
+    existing blob and drop the duplicate. Returns what happened."""
+    blob = Blob.objects.filter(pk=blob_id).first()
+    if blob is None or blob.sha256:
+        return "nothing to do"
+    try:
+        sha256 = _sha256_of(blob.key)
+    except ObjectNotFound:
+        return "object missing"
+    if blob.expected_sha256 and blob.expected_sha256 != sha256:
+        return _flag_mismatch(blob_id, sha256)
+    with transaction.atomic():
+        blob = Blob.objects.select_for_update().filter(pk=blob_id).first()
+        if blob is None or blob.sha256:
+            return "nothing to do"
+        twin = Blob.objects.select_for_update().filter(sha256=sha256).exclude(pk=blob_id).first()
+        if twin is None:
+            return _set_hash(blob, sha256)
+        FileVersion.objects.filter(blob=blob).update(blob=twin)
+        key = blob.key
+        blob.delete()
+        transaction.on_commit(lambda: get_store().delete(key))
+        return "deduplicated"
+
+
+def _set_hash(blob: Blob, sha256: str) -> str:
+    # A twin hashed at this very moment makes this fail (unique sha256); the
+    # task retries and then finds the twin to merge into.
+    blob.sha256, blob.integrity = sha256, Integrity.VERIFIED
+    blob.save(update_fields=["sha256", "integrity"])
+    return "hashed"
+
+
+def _flag_mismatch(blob_id: int, sha256: str) -> str:
+    with transaction.atomic():
+        blob = Blob.objects.select_for_update().get(pk=blob_id)
+        blob.integrity = Integrity.MISMATCH
+        blob.save(update_fields=["integrity"])
+        for version in FileVersion.objects.filter(blob=blob).select_related("node__space"):
+            record(action=Action.FILE_INTEGRITY_FAILED, actor=None, target=version.node, outcome=Outcome.FAILURE,
+                   space=version.node.space, details={"version": version.number, "expected": blob.expected_sha256,
+                                                      "actual": sha256})
+    return "mismatch"
+
+
+def _used() -> Exists:
+    return Exists(FileVersion.objects.filter(blob=OuterRef("pk")))
+
+
+def blobs_collect() -> int:
+    """Delete blobs no version uses any more: the row first, then the object."""
+    removed = 0
+    while True:
+        with transaction.atomic():
+            batch = list(Blob.objects.select_for_update(skip_locked=True).filter(~_used())[:200])
+            keys = [b.key for b in batch]
+            Blob.objects.filter(pk__in=[b.pk for b in batch]).filter(~_used()).delete()
+        for key in keys:
+            get_store().delete(key)
+        removed += len(keys)
+        if len(batch) < 200:
+            return removed
+
+
+def uploads_sweep(*, now=None) -> dict[str, int]:
+    """Expire sessions past their time. Open ones are aborted in the store;
+    ones that reached ``completing`` are never aborted (the object may exist):
+    their object is deleted if no version took it."""
+    now = now or timezone.now()
+    counts = {"aborted": 0, "orphaned": 0}
+    stale = UploadSession.objects.filter(expires_at__lt=now,
+                                         state__in=[UploadState.OPEN, UploadState.COMPLETING])
+    for session_id in stale.values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            session = UploadSession.objects.select_for_update(skip_locked=True).filter(
+                pk=session_id, state__in=[UploadState.OPEN, UploadState.COMPLETING]).first()
+            if session is None:
+                continue
+            was = session.state
+            session.state = UploadState.EXPIRED
+            session.save(update_fields=["state"])
+        if was == UploadState.OPEN and session.multipart_id:
+            get_store().multipart_abort(session.key, session.multipart_id)
+            counts["aborted"] += 1
+        elif not Blob.objects.filter(key=session.key).exists():
+            get_store().delete(session.key)
+            counts["orphaned"] += 1
+    return counts
+
+
+def orphans_sweep(*, now=None) -> int:
+    """Delete objects under blobs/ that no blob row and no live upload names,
+    once older than the grace period (so an upload between steps is safe)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.ORPHAN_GRACE_HOURS)
+    removed = 0
+    batch: list[str] = []
+    for info in get_store().iter_objects(BLOB_PREFIX):
+        if info.modified < cutoff:
+            batch.append(info.key)
+        if len(batch) >= 500:
+            removed += _delete_unreferenced(batch)
+            batch = []
+    return removed + _delete_unreferenced(batch)
+
+
+def _delete_unreferenced(keys: list[str]) -> int:
+    if not keys:
+        return 0
+    known = set(Blob.objects.filter(key__in=keys).values_list("key", flat=True))
+    known |= set(UploadSession.objects.filter(key__in=keys, state__in=[UploadState.OPEN, UploadState.COMPLETING])
+                 .values_list("key", flat=True))
+    orphans = [key for key in keys if key not in known]
+    for key in orphans:
+        logger.info("removing orphan object %s", key)
+        get_store().delete(key)
+    return len(orphans)

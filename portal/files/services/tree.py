@@ -1,0 +1,258 @@
+"""Writes to the folder tree: create folders, rename, move, copy, trash,
+restore and purge. Each public function is one transaction with its audit
+event; all need the file.write capability unless the docstring says otherwise."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import Cap
+from portal.core.errors import Conflict, InvalidInput, NotFound
+from portal.files import names
+from portal.files.models import FileVersion, Node, NodeKind
+from portal.files.selectors import (access_node, access_trashed, attach_path, child_named, node_at, space_root,
+                                    subtree_ids)
+from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
+                                          schedule_blob_collection)
+from portal.spaces.models import Space
+from portal.spaces.selectors import access_space
+
+
+def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node | None = None) -> None:
+    existing = child_named(folder, name)
+    if existing is not None and existing != exclude:
+        raise Conflict(f"{names.join(path)} already exists (names are compared ignoring case).",
+                       code="name_taken", detail={"path": names.join(path), "id": existing.id})
+
+
+def _create_folder(space: Space, parent: Node, name: str, actor) -> Node:
+    try:
+        with transaction.atomic():
+            return Node.objects.create(space=space, parent=parent, kind=NodeKind.FOLDER, name=name,
+                                       name_key=names.name_key(name), created_by=actor)
+    except IntegrityError:  # made by a concurrent request a moment ago
+        existing = child_named(parent, name)
+        if existing is None:
+            raise
+        return existing
+
+
+def ensure_folders(space: Space, path_names: list[str], actor) -> tuple[Node, bool]:
+    """The folder at ``path_names``, creating what is missing ("mkdir -p")."""
+    node, created = space_root(space), False
+    for depth, name in enumerate(path_names):
+        child = child_named(node, name)
+        if child is None:
+            child, created = _create_folder(space, node, name, actor), True
+        elif not child.is_folder:
+            raise Conflict(f"{names.join(path_names[:depth + 1])} is a file, not a folder.", code="not_a_folder")
+        node = child
+    node.path_names = path_names
+    return node, created
+
+
+@transaction.atomic
+def folder_create(*, actor, space_id, path: str) -> tuple[Node, bool]:
+    """Create a folder and any missing parents; (folder, whether anything was made)."""
+    space = access_space(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(space)
+    path_names = names.split_path(path)
+    folder, created = ensure_folders(space, path_names, actor)
+    if created:
+        record(action=Action.FOLDER_CREATED, actor=actor, target=folder, target_label=names.join(path_names),
+               space=space)
+    folder.space = space
+    return folder, created
+
+
+def _destination(actor, space_id, path: str) -> tuple[Space, Node, str, list[str]]:
+    """(space, parent folder, name, full path) for a move, copy or restore target."""
+    space = access_space(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(space)
+    path_names = names.split_path(path)
+    if not path_names:
+        raise InvalidInput("The destination path must end with the item's name.", code="invalid_path")
+    try:
+        parent = node_at(space, path_names[:-1])
+    except NotFound as exc:
+        raise NotFound(f"The destination folder does not exist: {exc.message}") from None
+    if not parent.is_folder:
+        raise Conflict(f"{names.join(path_names[:-1])} is a file, not a folder.", code="not_a_folder")
+    return space, parent, path_names[-1], path_names
+
+
+def _refuse_into_itself(node: Node, parent: Node) -> None:
+    current = parent
+    while current is not None:
+        if current.pk == node.pk:
+            raise InvalidInput("A folder cannot be moved or copied into itself.", code="into_itself")
+        current = current.parent
+
+
+def _writable(actor, node_id) -> Node:
+    node = access_node(actor, node_id, Cap.FILE_WRITE)
+    refuse_archived(node.space)
+    if node.is_root:
+        raise InvalidInput("A space's root folder cannot be changed.", code="root_folder")
+    return node
+
+
+@transaction.atomic
+def node_rename(*, actor, node_id, name) -> Node:
+    node = _writable(actor, node_id)
+    name = names.clean_name(name)
+    if name == node.name:
+        return node
+    new_path = node.path_names[:-1] + [name]
+    ensure_name_free(node.parent, name, path=new_path, exclude=node)
+    old_path = names.join(node.path_names)
+    node.name, node.name_key = name, names.name_key(name)
+    node.save(update_fields=["name", "name_key"])
+    node.path_names = new_path
+    record(action=Action.FILE_RENAMED, actor=actor, target=node, target_label=names.join(new_path),
+           space=node.space, details={"from": old_path, "to": names.join(new_path)})
+    return node
+
+
+def subtree_bytes(node: Node) -> int:
+    """Bytes the node and everything below it count against a quota (all versions)."""
+    total = FileVersion.objects.filter(node_id__in=subtree_ids(node)).aggregate(total=Sum("size"))["total"]
+    return total or 0
+
+
+@transaction.atomic
+def node_move(*, actor, node_id, path: str, space_id=None) -> Node:
+    """Move (and maybe rename) a node to ``path``, in its space or another the
+    actor can write; across spaces its bytes move between the quotas."""
+    node = _writable(actor, node_id)
+    space, parent, name, new_path = _destination(actor, space_id or node.space_id, path)
+    _refuse_into_itself(node, parent)
+    ensure_name_free(parent, name, path=new_path, exclude=node)
+    old_path, old_space = names.join(node.path_names), node.space
+    if space.pk != old_space.pk:
+        moved = subtree_bytes(node)
+        locked = lock_spaces(old_space.pk, space.pk)
+        charge_quota(locked[space.pk], moved)
+        release_quota(locked[old_space.pk], moved)
+        Node.objects.filter(pk__in=subtree_ids(node)).update(space=space)
+    node.parent, node.space, node.name, node.name_key = parent, space, name, names.name_key(name)
+    node.save(update_fields=["parent", "space", "name", "name_key"])
+    node.path_names = new_path
+    record(action=Action.FILE_MOVED, actor=actor, target=node, target_label=names.join(new_path), space=space,
+           details={"from": old_path, "to": names.join(new_path), "from_space": old_space.pk})
+    return node
+
+
+def _copy_node(source: Node, *, space: Space, parent: Node, name: str, actor) -> Node:
+    copy = Node.objects.create(space=space, parent=parent, kind=source.kind, name=name,
+                               name_key=names.name_key(name), size=source.size, created_by=actor)
+    if source.kind == NodeKind.FILE and source.current_version_id:
+        # Lock the source version: the hashing task may be re-pointing it at a
+        # deduplicated blob, and the copy must share the surviving one.
+        version = FileVersion.objects.select_for_update().get(pk=source.current_version_id)
+        copy.current_version = FileVersion.objects.create(node=copy, number=1, blob_id=version.blob_id,
+                                                          size=version.size, created_by=actor)
+        copy.save(update_fields=["current_version"])
+    for child in source.children.filter(trashed_at__isnull=True):
+        _copy_node(child, space=space, parent=copy, name=child.name, actor=actor)
+    return copy
+
+
+def _live_bytes(node: Node) -> int:
+    """Bytes of the current versions of the live files in a subtree: what a copy adds."""
+    total = node.size if node.kind == NodeKind.FILE else 0
+    for child in node.children.filter(trashed_at__isnull=True):
+        total += _live_bytes(child)
+    return total
+
+
+@transaction.atomic
+def node_copy(*, actor, node_id, path: str, space_id=None) -> Node:
+    """Copy a node (current versions only) to ``path``; the copy shares the
+    stored bytes, so it costs quota but no storage. Needs file.read on the
+    source and file.write on the destination."""
+    source = access_node(actor, node_id, Cap.FILE_READ)
+    if source.is_root:
+        raise InvalidInput("Copy a space's folders and files, not its root.", code="root_folder")
+    space, parent, name, new_path = _destination(actor, space_id or source.space_id, path)
+    _refuse_into_itself(source, parent)
+    ensure_name_free(parent, name, path=new_path)
+    charge_quota(lock_spaces(space.pk)[space.pk], _live_bytes(source))
+    copy = _copy_node(source, space=space, parent=parent, name=name, actor=actor)
+    copy.path_names, copy.space = new_path, space
+    record(action=Action.FILE_COPIED, actor=actor, target=copy, target_label=names.join(new_path), space=space,
+           details={"from": names.join(source.path_names), "from_space": source.space_id, "source_id": source.id})
+    return copy
+
+
+@transaction.atomic
+def node_trash(*, actor, node_id) -> Node:
+    """Move a node (and what it holds) to the trash; restorable until purged."""
+    node = _writable(actor, node_id)
+    node.trashed_at, node.trashed_by = timezone.now(), actor
+    node.save(update_fields=["trashed_at", "trashed_by"])
+    record(action=Action.FILE_DELETED, actor=actor, target=node, target_label=names.join(node.path_names),
+           space=node.space)
+    return node
+
+
+@transaction.atomic
+def trash_restore(*, actor, node_id, path: str | None = None) -> Node:
+    """Bring a node back to where it was, or to ``path`` (needed when the
+    original folder is gone or its name is taken there)."""
+    node = access_trashed(actor, node_id, Cap.FILE_WRITE)
+    refuse_archived(node.space)
+    if path is not None:
+        _, parent, name, new_path = _destination(actor, node.space_id, path)
+        _refuse_into_itself(node, parent)
+    else:
+        parent, name = node.parent, node.name
+        try:
+            new_path = attach_path(parent).path_names + [name]
+        except NotFound:
+            raise Conflict("The folder this item was in is gone; restore it to another folder by giving a path.",
+                           code="original_folder_gone") from None
+    ensure_name_free(parent, name, path=new_path)
+    node.parent, node.name, node.name_key = parent, name, names.name_key(name)
+    node.trashed_at = node.trashed_by = None
+    node.save(update_fields=["parent", "name", "name_key", "trashed_at", "trashed_by"])
+    node.path_names = new_path
+    record(action=Action.FILE_RESTORED, actor=actor, target=node, target_label=names.join(new_path),
+           space=node.space)
+    return node
+
+
+def purge(node: Node, *, actor, action: str = Action.FILE_PURGED) -> int:
+    """Delete a trashed node, its subtree and all their versions for good;
+    the bytes leave the quota now and the store once no version shares them."""
+    space = lock_spaces(node.space_id)[node.space_id]
+    freed = subtree_bytes(node)
+    label, node_id = node.name, node.pk
+    Node.objects.filter(pk__in=subtree_ids(node)).update(current_version=None)
+    node.delete()
+    release_quota(space, freed)
+    record(action=action, actor=actor, target_label=label, space=space,
+           details={"node_id": node_id, "bytes": freed})
+    schedule_blob_collection()
+    return freed
+
+
+@transaction.atomic
+def trash_purge(*, actor, node_id) -> int:
+    """Managers and owners purge an item from the trash for good."""
+    node = access_trashed(actor, node_id, Cap.TRASH_PURGE)
+    return purge(node, actor=actor)
+
+
+@transaction.atomic
+def trash_purge_expired(*, older_than) -> int:
+    """The system purges what has been in the trash since before ``older_than``."""
+    count = 0
+    for node in Node.objects.select_for_update(skip_locked=True).filter(trashed_at__lt=older_than)[:500]:
+        purge(node, actor=None)
+        count += 1
+    return count

@@ -1,0 +1,270 @@
+"""Resumable uploads: start a session, send parts (straight to the object
+store), complete or abort.
+
+Completion runs in three steps so that nothing half-done is ever visible:
+1. mark the session ``completing`` (committed) once every part is there;
+2. ask the store to assemble the object;
+3. in one transaction, re-check the quota under the space's row lock and
+   create the version.
+A crash after 1 or 2 leaves a session that ``complete`` can simply be called
+on again. A completing session is never aborted in the store (SeaweedFS
+destroys a completed object when a leftover upload record is aborted); the
+sweep removes its object instead if it never became a version.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import Cap
+from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
+from portal.core.validation import whole_number
+from portal.files import names
+from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
+from portal.files.selectors import child_named, node_at
+from portal.files.services.common import check_quota, charge_quota, lock_spaces, refuse_archived
+from portal.files.services.tree import ensure_folders
+from portal.spaces.selectors import access_space
+from portal.storage import Part, UploadNotFound, get_store
+from portal.storage.base import MAX_PARTS, MIN_PART_SIZE
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def plan_parts(size: int) -> tuple[int, int]:
+    """(part size, part count): the configured size, grown when a huge file
+    would need more than the store's 10,000 parts."""
+    mib = 1024 * 1024
+    part_size = max(settings.UPLOAD_PART_SIZE, MIN_PART_SIZE, math.ceil(size / MAX_PARTS / mib) * mib)
+    return part_size, (math.ceil(size / part_size) if size else 0)
+
+
+def _clean_sha256(value) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not _SHA256.match(value.lower()):
+        raise InvalidInput("sha256 must be 64 hexadecimal characters.", code="invalid_sha256")
+    return value.lower()
+
+
+def _check_target(space, path_names: list[str], if_match: int | None) -> None:
+    """Refuse early what complete would refuse anyway: a folder in the way, a stale if_match."""
+    try:
+        existing = node_at(space, path_names)
+    except NotFound:
+        existing = None
+    if existing is not None and existing.is_folder:
+        raise Conflict(f"{names.join(path_names)} is a folder.", code="is_a_folder")
+    current = existing.current_version.number if existing and existing.current_version else None
+    if if_match is not None and current != if_match:
+        raise Conflict(f"{names.join(path_names)} is at version {current}, not {if_match}; "
+                       "fetch it again and merge your changes.", code="version_mismatch",
+                       detail={"current_version": current})
+
+
+@transaction.atomic
+def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None) -> UploadSession:
+    """Editors start uploading a file (a new one, or a new version of one)."""
+    space = access_space(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(space)
+    path_names = names.split_path(path)
+    if not path_names:
+        raise InvalidInput("The path must end with the file's name.", code="invalid_path")
+    size = whole_number(size, field="size", minimum=0)
+    if size > settings.MAX_FILE_SIZE:
+        raise PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
+                          status=413, detail={"max_size": settings.MAX_FILE_SIZE})
+    if if_match is not None:
+        if_match = whole_number(if_match, field="if_match", minimum=1)
+    sha256 = _clean_sha256(sha256)
+    _check_target(space, path_names, if_match)
+    check_quota(space, size)
+    part_size, part_count = plan_parts(size)
+    key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+    multipart_id = get_store().multipart_start(key) if part_count else ""
+    return UploadSession.objects.create(
+        space=space, created_by=actor, path=names.join(path_names), size=size, sha256=sha256, if_match=if_match,
+        part_size=part_size, part_count=part_count, key=key, multipart_id=multipart_id,
+        expires_at=timezone.now() + timedelta(hours=settings.UPLOAD_SESSION_HOURS))
+
+
+def access_upload(actor, upload_id, *, lock: bool = False) -> UploadSession:
+    """An upload session of the actor's own; others' are not found."""
+    try:
+        upload_id = uuid.UUID(str(upload_id))
+    except ValueError:
+        raise NotFound("No such upload.") from None
+    sessions = UploadSession.objects.select_for_update() if lock else UploadSession.objects
+    session = sessions.filter(pk=upload_id, created_by=actor).first()
+    if session is None:
+        raise NotFound("No such upload.")
+    return session
+
+
+@dataclass
+class PartReport:
+    part_count: int
+    received: list[int]
+    wrong_size: list[int]
+    parts: list[Part]
+
+    @property
+    def missing(self) -> list[int]:
+        return sorted(set(range(1, self.part_count + 1)) - set(self.received))
+
+
+def parts_report(session: UploadSession) -> PartReport:
+    """Which parts the store holds with exactly the announced size."""
+    if session.state != UploadState.OPEN or not session.part_count:
+        return PartReport(received=[], wrong_size=[], parts=[], part_count=session.part_count)
+    parts = [p for p in get_store().multipart_list_parts(session.key, session.multipart_id)
+             if 1 <= p.number <= session.part_count]
+    good = [p for p in parts if p.size == session.part_length(p.number)]
+    return PartReport(received=[p.number for p in good], parts=good, part_count=session.part_count,
+                      wrong_size=[p.number for p in parts if p.size != session.part_length(p.number)])
+
+
+def part_urls(session: UploadSession, numbers: list[int]) -> list[dict]:
+    """Fresh URLs (they live at most five minutes) for the given parts."""
+    if session.state != UploadState.OPEN:
+        raise Conflict(f"This upload is {session.state}; no more parts can be sent.", code="upload_closed")
+    for number in numbers:
+        if not isinstance(number, int) or not 1 <= number <= session.part_count:
+            raise InvalidInput(f"Part numbers run from 1 to {session.part_count}.", code="invalid_part",
+                               detail={"part": number})
+    store = get_store()
+    return [{"number": n, "size": session.part_length(n),
+             "url": store.multipart_part_url(session.key, session.multipart_id, n)} for n in numbers]
+
+
+def _refuse_closed(session: UploadSession) -> None:
+    if session.state in (UploadState.ABORTED, UploadState.EXPIRED):
+        raise Conflict(f"This upload was {session.state}; start a new one.", code="upload_closed")
+
+
+def _claim(actor, upload_id) -> tuple[UploadSession, list[Part] | None]:
+    """Step 1: with every part present, mark the session completing."""
+    with transaction.atomic():
+        session = access_upload(actor, upload_id, lock=True)
+        _refuse_closed(session)
+        if session.state != UploadState.OPEN:
+            return session, None
+        report = parts_report(session)
+        if report.missing:
+            raise InvalidInput(f"{len(report.missing)} of {session.part_count} parts are missing or have the "
+                               "wrong size; send them, then complete again.", code="parts_missing",
+                               detail={"missing": report.missing, "wrong_size": report.wrong_size})
+        session.state, session.completing_at = UploadState.COMPLETING, timezone.now()
+        session.save(update_fields=["state", "completing_at"])
+        return session, report.parts
+
+
+def _assemble(session: UploadSession, parts: list[Part] | None) -> None:
+    """Step 2: the store puts the object together (again, after a crash: idempotent)."""
+    store = get_store()
+    if session.part_count == 0:
+        if not store.exists(session.key):
+            store.put(session.key, io.BytesIO(b""))
+        return
+    if parts is None:  # a retry: the parts are still there unless the store already assembled them
+        try:
+            parts = store.multipart_list_parts(session.key, session.multipart_id)
+        except UploadNotFound:
+            parts = None
+    if parts is not None:
+        try:
+            store.multipart_complete(session.key, session.multipart_id, [(p.number, p.etag) for p in parts])
+        except UploadNotFound:
+            pass  # completed by an earlier attempt that crashed before step 3
+    if store.size(session.key) != session.size:
+        raise Conflict("The stored file does not have the announced size; start the upload again.",
+                       code="size_mismatch")
+
+
+def _new_version(actor, session: UploadSession, space) -> FileVersion:
+    path_names = names.split_path(session.path)
+    parent, _ = ensure_folders(space, path_names[:-1], actor)
+    node = child_named(parent, path_names[-1])
+    if node is not None and node.is_folder:
+        raise Conflict(f"{session.path} is now a folder.", code="is_a_folder")
+    current = node.current_version.number if node and node.current_version else None
+    if session.if_match is not None and current != session.if_match:
+        raise Conflict(f"{session.path} changed to version {current} during the upload; fetch it again and "
+                       "merge your changes.", code="version_mismatch", detail={"current_version": current})
+    charge_quota(space, session.size)
+    if node is None:
+        node = Node.objects.create(space=space, parent=parent, kind=NodeKind.FILE, name=path_names[-1],
+                                   name_key=names.name_key(path_names[-1]), created_by=actor)
+    blob = Blob.objects.create(key=session.key, size=session.size, expected_sha256=session.sha256)
+    version = FileVersion.objects.create(node=node, number=(current or 0) + 1, blob=blob, size=session.size,
+                                         created_by=actor)
+    node.current_version, node.size, node.modified_at = version, session.size, version.created_at
+    node.save(update_fields=["current_version", "size", "modified_at"])
+    return version
+
+
+def _record(actor, upload_id) -> FileVersion:
+    """Step 3: the version, the quota and the audit event, in one transaction.
+    A refusal here (quota, a folder in the way, if_match) closes the session
+    and removes its bytes: they can never become this version."""
+    refusal = None
+    with transaction.atomic():
+        session = access_upload(actor, upload_id, lock=True)
+        if session.state == UploadState.COMPLETED:
+            return session.version
+        space = lock_spaces(session.space_id)[session.space_id]
+        try:
+            with transaction.atomic():
+                refuse_archived(space)
+                version = _new_version(actor, session, space)
+        except PortalError as exc:
+            refusal = exc
+            session.state = UploadState.ABORTED
+            session.save(update_fields=["state"])
+        else:
+            session.state, session.completed_at, session.version = UploadState.COMPLETED, timezone.now(), version
+            session.save(update_fields=["state", "completed_at", "version"])
+            record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=session.path,
+                   space=space, details={"version": version.number, "size": version.size})
+            from portal.files.tasks import hash_blob
+
+            transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
+            return version
+    get_store().delete(session.key)
+    raise refusal
+
+
+def upload_complete(*, actor, upload_id) -> FileVersion:
+    """The uploader completes their upload; calling it again returns the same version."""
+    session, parts = _claim(actor, upload_id)
+    if session.state == UploadState.COMPLETED:
+        return session.version
+    _assemble(session, parts)
+    return _record(actor, upload_id)
+
+
+def upload_abort(*, actor, upload_id) -> UploadSession:
+    """The uploader abandons an upload; its parts are removed from the store."""
+    with transaction.atomic():
+        session = access_upload(actor, upload_id, lock=True)
+        if session.state in (UploadState.COMPLETING, UploadState.COMPLETED):
+            raise Conflict("This upload was already completed; delete the file instead.", code="upload_completed")
+        if session.state == UploadState.OPEN:
+            session.state = UploadState.ABORTED
+            session.save(update_fields=["state"])
+            record(action=Action.UPLOAD_ABORTED, actor=actor, target_label=session.path,
+                   space=session.space, details={"upload": str(session.pk)})
+    if session.multipart_id and session.completing_at is None:  # never abort what may have completed
+        get_store().multipart_abort(session.key, session.multipart_id)
+    return session

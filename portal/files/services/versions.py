@@ -1,0 +1,92 @@
+"""File versions: restore an old one, and prune by the space's retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput, NotFound
+from portal.files import names
+from portal.files.models import FileVersion, Node, NodeKind
+from portal.files.selectors import access_node
+from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
+                                          schedule_blob_collection)
+
+
+def access_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
+    node = access_node(actor, node_id, cap)
+    if node.kind != NodeKind.FILE:
+        raise InvalidInput(f"{names.join(node.path_names)} is a folder; folders have no versions.",
+                           code="not_a_file")
+    return node
+
+
+def version_get(node: Node, number=None) -> FileVersion:
+    if number is None:
+        if node.current_version is None:
+            raise NotFound("This file has no content yet.")
+        return node.current_version
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise InvalidInput("version must be a whole number.", code="invalid_version") from None
+    version = node.versions.select_related("blob").filter(number=number).first()
+    if version is None:
+        raise NotFound(f"Version {number} of this file does not exist (or was pruned).")
+    return version
+
+
+@transaction.atomic
+def version_restore(*, actor, node_id, number) -> FileVersion:
+    """Editors make an old version current again, as a new version."""
+    node = access_file(actor, node_id, Cap.FILE_WRITE)
+    refuse_archived(node.space)
+    old = version_get(node, number)
+    space = lock_spaces(node.space_id)[node.space_id]
+    charge_quota(space, old.size)
+    latest = node.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    # Lock the old version: the hashing task may be re-pointing its blob.
+    blob_id = FileVersion.objects.select_for_update().get(pk=old.pk).blob_id
+    version = FileVersion.objects.create(node=node, number=latest + 1, blob_id=blob_id, size=old.size,
+                                         created_by=actor, restored_from=old.number)
+    node.current_version, node.size, node.modified_at = version, version.size, version.created_at
+    node.save(update_fields=["current_version", "size", "modified_at"])
+    record(action=Action.FILE_VERSION_RESTORED, actor=actor, target=node, target_label=names.join(node.path_names),
+           space=space, details={"restored": old.number, "version": version.number})
+    return version
+
+
+@transaction.atomic
+def versions_prune(*, space_id) -> int:
+    """The system removes versions the space's retention no longer keeps
+    (never a file's current version). Returns how many went."""
+    space = lock_spaces(space_id)[space_id]
+    ranked = (FileVersion.objects.filter(node__space=space)
+              .annotate(rank=Window(RowNumber(), partition_by=[F("node_id")], order_by=F("number").desc()))
+              .values("pk", "rank", "created_at", "size", "node__current_version"))
+    doomed = [v for v in ranked if v["pk"] != v["node__current_version"] and _matches(v, space)]
+    if not doomed:
+        return 0
+    FileVersion.objects.filter(pk__in=[v["pk"] for v in doomed]).delete()
+    freed = sum(v["size"] for v in doomed)
+    release_quota(space, freed)
+    record(action=Action.FILE_VERSIONS_PRUNED, actor=None, target=space, space=space,
+           details={"versions": len(doomed), "bytes": freed})
+    schedule_blob_collection()
+    return len(doomed)
+
+
+def _matches(row: dict, space) -> bool:
+    keep = space.keep_versions if space.keep_versions is not None else settings.KEEP_VERSIONS
+    days = space.keep_version_days if space.keep_version_days is not None else settings.KEEP_VERSION_DAYS
+    too_many = bool(keep) and row["rank"] > keep
+    too_old = bool(days) and row["created_at"] < timezone.now() - timedelta(days=days)
+    return too_many or too_old

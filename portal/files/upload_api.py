@@ -1,0 +1,102 @@
+"""REST views of resumable uploads."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.core.errors import InvalidInput
+from portal.files.api import NodeOut, node_out
+from portal.files.models import UploadSession, UploadState
+from portal.files.selectors import attach_path
+from portal.files.services import uploads
+
+URLS_PER_RESPONSE = 1000
+
+
+class UploadIn(StrictSerializer):
+    space = serializers.IntegerField()
+    path = TextField(allow_blank=True)
+    size = serializers.IntegerField(min_value=0)
+    sha256 = TextField(required=False, allow_blank=True)
+    if_match = serializers.IntegerField(required=False, min_value=1,
+                                        help_text="Fail with 409 unless the file is at this version now.")
+
+
+class PartUrlOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    url = serializers.URLField(help_text="PUT the part's raw bytes here; the answer carries its ETag. "
+                                         "Lives at most five minutes: ask GET /uploads/{id} for fresh ones.")
+
+
+class UploadOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    space = serializers.IntegerField()
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    state = serializers.CharField()
+    part_size = serializers.IntegerField()
+    part_count = serializers.IntegerField()
+    received = serializers.ListField(child=serializers.IntegerField())
+    wrong_size = serializers.ListField(child=serializers.IntegerField())
+    parts = PartUrlOut(many=True, help_text=f"URLs for parts still missing (at most {URLS_PER_RESPONSE}).")
+    expires_at = serializers.DateTimeField()
+
+
+def _wanted_parts(request) -> list[int] | None:
+    raw = request.query_params.get("parts")
+    if not raw:
+        return None
+    try:
+        return [int(n) for n in raw.split(",")]
+    except ValueError:
+        raise InvalidInput("parts is a comma-separated list of part numbers.", code="invalid_part") from None
+
+
+def upload_out(session: UploadSession, wanted: list[int] | None = None) -> dict:
+    report = uploads.parts_report(session)
+    if session.state == UploadState.OPEN:
+        numbers = wanted if wanted is not None else report.missing[:URLS_PER_RESPONSE]
+        parts = uploads.part_urls(session, numbers)
+    else:
+        parts = []
+    return {"id": session.pk, "space": session.space_id, "path": session.path, "size": session.size,
+            "state": session.state, "part_size": session.part_size, "part_count": session.part_count,
+            "received": report.received, "wrong_size": report.wrong_size, "parts": parts,
+            "expires_at": session.expires_at}
+
+
+class UploadListView(APIView):
+    @extend_schema(request=UploadIn, responses={201: UploadOut},
+                   summary="Start a resumable upload; PUT each part to its URL, then complete")
+    def post(self, request):
+        data = validated(UploadIn, request.data).validated_data
+        session = uploads.upload_start(actor=request.user, space_id=data["space"], path=data["path"],
+                                       size=data["size"], sha256=data.get("sha256"), if_match=data.get("if_match"))
+        return Response(upload_out(session), status=status.HTTP_201_CREATED)
+
+
+class UploadView(APIView):
+    @extend_schema(responses=UploadOut, summary="Which parts arrived, and fresh URLs for the others",
+                   parameters=[OpenApiParameter("parts", str, description="Only these parts' URLs, e.g. 3,7")])
+    def get(self, request, upload_id):
+        session = uploads.access_upload(request.user, upload_id)
+        return Response(upload_out(session, _wanted_parts(request)))
+
+    @extend_schema(responses={204: None}, summary="Abort: the parts are removed")
+    def delete(self, request, upload_id):
+        uploads.upload_abort(actor=request.user, upload_id=upload_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UploadCompleteView(APIView):
+    @extend_schema(request=None, responses={201: NodeOut},
+                   summary="Create the file version from the parts (idempotent)")
+    def post(self, request, upload_id):
+        version = uploads.upload_complete(actor=request.user, upload_id=upload_id)
+        node = attach_path(version.node)
+        return Response(node_out(node), status=status.HTTP_201_CREATED)

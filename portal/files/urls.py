@@ -1,0 +1,22 @@
+from django.urls import path, re_path
+
+from portal.files import api, download_api, upload_api
+
+urlpatterns = [
+    path("spaces/<int:space_id>/folders", api.FolderListView.as_view(), name="folder-create"),
+    re_path(r"^spaces/(?P<space_id>\d+)/tree(?:/(?P<path>.*))?$", api.TreeView.as_view(), name="tree"),
+    re_path(r"^spaces/(?P<space_id>\d+)/zip(?:/(?P<path>.*))?$", download_api.ZipView.as_view(), name="zip"),
+    path("spaces/<int:space_id>/trash", api.TrashListView.as_view(), name="trash-list"),
+    path("files/<int:node_id>", api.NodeView.as_view(), name="node"),
+    path("files/<int:node_id>/move", api.NodeMoveView.as_view(), name="node-move"),
+    path("files/<int:node_id>/copy", api.NodeCopyView.as_view(), name="node-copy"),
+    path("files/<int:node_id>/content", download_api.ContentView.as_view(), name="node-content"),
+    path("files/<int:node_id>/versions", api.VersionListView.as_view(), name="version-list"),
+    path("files/<int:node_id>/versions/<int:number>/restore", api.VersionRestoreView.as_view(),
+         name="version-restore"),
+    path("trash/<int:node_id>", api.TrashItemView.as_view(), name="trash-item"),
+    path("trash/<int:node_id>/restore", api.TrashRestoreView.as_view(), name="trash-restore"),
+    path("uploads", upload_api.UploadListView.as_view(), name="upload-list"),
+    path("uploads/<str:upload_id>", upload_api.UploadView.as_view(), name="upload"),
+    path("uploads/<str:upload_id>/complete", upload_api.UploadCompleteView.as_view(), name="upload-complete"),
+]
