@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     SPACE_ARCHIVED = "space.archived"
     SPACE_UNARCHIVED = "space.unarchived"
     SPACE_QUOTA_CHANGED = "space.quota_changed"
+    SPACE_POLICY_CHANGED = "space.policy_changed"
     MEMBER_ADDED = "member.added"
     MEMBER_REMOVED = "member.removed"
     MEMBER_ROLE_CHANGED = "member.role_changed"

@@ -18,6 +18,8 @@ class SpaceOut(serializers.Serializer):
     quota = serializers.IntegerField(source="quota_bytes")
     used = serializers.IntegerField(source="used_bytes")
     archived = serializers.BooleanField(source="is_archived")
+    keep_versions = serializers.IntegerField(allow_null=True, help_text="Versions kept per file (null: default)")
+    keep_version_days = serializers.IntegerField(allow_null=True, help_text="Days versions are kept (null: default)")
     created_at = serializers.DateTimeField()
 
 
@@ -30,6 +32,8 @@ class SpaceUpdateIn(StrictSerializer):
     name = TextField(required=False, allow_blank=True, trim_whitespace=False)
     archived = serializers.BooleanField(required=False)
     quota = serializers.IntegerField(required=False, min_value=0)
+    keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
 
 class MemberOut(serializers.Serializer):
@@ -74,7 +78,7 @@ class SpaceDetailView(APIView):
         return Response(SpaceOut(access_space(request.user, space_id)).data)
 
     @extend_schema(request=SpaceUpdateIn, responses=SpaceOut,
-                   summary="Rename (managers), archive (owners) or set quota (administrators)")
+                   summary="Rename and set version retention (managers), archive (owners), set quota (administrators)")
     def patch(self, request, space_id):
         data = validated(SpaceUpdateIn, request.data).provided()
         space = services.space_update(actor=request.user, space_id=space_id, **data)

@@ -86,10 +86,15 @@ def _refuse_if_archived(space: Space) -> None:
         raise Conflict(f"Space {space.name!r} is archived; an owner must unarchive it first.", code="archived")
 
 
+_UNSET = object()
+
+
 @transaction.atomic
-def space_update(*, actor: User, space_id, name=None, archived=None, quota=None) -> Space:
-    """Managers rename, owners archive and unarchive, administrators set quota.
-    Each change is checked and audited on its own; nothing changes unless all pass."""
+def space_update(*, actor: User, space_id, name=None, archived=None, quota=None, keep_versions=_UNSET,
+                 keep_version_days=_UNSET) -> Space:
+    """Managers rename and set version retention (None: the deployment's
+    default), owners archive and unarchive, administrators set quota. Each
+    change is checked and audited on its own; nothing changes unless all pass."""
     space = _locked_space(actor, space_id, Cap.SPACE_VIEW)
     caps = caps_of(space.actor_role, admin=is_admin(actor))
     if name is not None:
@@ -103,7 +108,25 @@ def space_update(*, actor: User, space_id, name=None, archived=None, quota=None)
     if quota is not None:
         _require(Cap.SPACE_QUOTA in caps, "Only administrators change a space's quota.")
         _set_quota(actor, space, _clean_quota(quota))
+    retention = {k: v for k, v in (("keep_versions", keep_versions), ("keep_version_days", keep_version_days))
+                 if v is not _UNSET}
+    if retention:
+        _require(Cap.SPACE_POLICY in caps, "Only managers and owners change a space's policies.")
+        _set_retention(actor, space, retention)
     return space
+
+
+def _set_retention(actor, space: Space, retention: dict) -> None:
+    changes = {}
+    for field, value in retention.items():
+        if value is not None:
+            value = whole_number(value, field=field, minimum=1 if field == "keep_versions" else 0)
+        if getattr(space, field) != value:
+            changes[field] = {"from": getattr(space, field), "to": value}
+            setattr(space, field, value)
+    if changes:
+        space.save(update_fields=list(changes))
+        record(action=Action.SPACE_POLICY_CHANGED, actor=actor, target=space, space=space, details=changes)
 
 
 def _require(allowed: bool, message: str) -> None:

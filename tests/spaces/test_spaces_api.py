@@ -169,3 +169,23 @@ class TestUpdate:
         assert_error(api.as_user(alice).patch(detail(team.id), payload, format="json"), 400, "invalid_input")
         team.refresh_from_db()
         assert team.name == "Finance" and not team.is_archived
+
+
+class TestRetentionPolicy:
+    def test_a_manager_sets_and_resets_version_retention(self, api, team, member_of):
+        client = api.as_user(member_of("manager"))
+        body = client.patch(detail(team.id), {"keep_versions": 5, "keep_version_days": 30}, format="json").json()
+        assert (body["keep_versions"], body["keep_version_days"]) == (5, 30)
+        assert last_event("space.policy_changed", space=team).details["keep_versions"] == {"from": None, "to": 5}
+        body = client.patch(detail(team.id), {"keep_versions": None}, format="json").json()
+        assert body["keep_versions"] is None and body["keep_version_days"] == 30
+
+    def test_an_editor_cannot_change_retention(self, api, team, member_of):
+        assert_error(api.as_user(member_of("editor")).patch(detail(team.id), {"keep_versions": 1}, format="json"),
+                     403, "forbidden")
+        team.refresh_from_db()
+        assert team.keep_versions is None
+
+    @pytest.mark.parametrize("payload", [{"keep_versions": 0}, {"keep_versions": "all"}, {"keep_version_days": -1}])
+    def test_bad_retention_values_are_refused(self, api, alice, team, payload):
+        assert_error(api.as_user(alice).patch(detail(team.id), payload, format="json"), 400, "invalid_input")

@@ -45,7 +45,11 @@ os.environ.update({
 })
 os.environ.pop("PORTAL_S3_ENDPOINT", None)
 if POSTGRES:
-    os.environ["PORTAL_DATABASE_URL"] = DATABASE_URL
+    # Django tests in "test_<name>"; a per-run name lets two suites (two
+    # developers, or CI beside a developer) run at once without dropping
+    # each other's database.
+    _parsed = urlparse(DATABASE_URL)
+    os.environ["PORTAL_DATABASE_URL"] = _parsed._replace(path=f"{_parsed.path}_{os.getpid()}").geturl()
 else:
     os.environ.pop("PORTAL_DATABASE_URL", None)
 if REDIS:
