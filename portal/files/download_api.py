@@ -1,11 +1,119 @@
-"""Downloads: a file's content and a folder as a streamed zip. (Being written.)"""
+"""Downloads: a file's content and a folder as a streamed zip.
 
+With S3 a file's bytes never pass through the portal: the answer is a 302 to
+a presigned URL that lives at most five minutes. With the embedded store the
+portal streams them itself (ranges, ETag, If-None-Match). A zip always
+streams through the portal, from either store.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput
+from portal.files import names, selectors
+from portal.files.services import downloads, versions
+from portal.storage import LocalObjectStore, get_store
+from portal.storage.base import content_disposition
+from portal.storage.views import RangeNotSatisfiable, requested_window, stream_object
 
-class ContentView(APIView):
-    pass
+_FLAGS = {"1": True, "true": True, "0": False, "false": False, "": False}
 
 
-class ZipView(APIView):
-    pass
+def _flag(value: str | None, *, name: str) -> bool:
+    if value is None:
+        return False
+    if value.lower() not in _FLAGS:
+        raise InvalidInput(f"{name} is 1 or 0.", code=f"invalid_{name}")
+    return _FLAGS[value.lower()]
+
+
+def _starts_download(request, response, size: int) -> bool:
+    """Whether this answer starts a download: a GET whose bytes begin at byte
+    0. Resumed ranges, HEAD, 304 and 416 are not new downloads."""
+    if request.method != "GET":
+        return False
+    if response.status_code == 200:
+        return True
+    if response.status_code == 206:
+        return response["Content-Range"].startswith("bytes 0-")
+    if response.status_code == 302:  # the client sends its Range on to the store
+        try:
+            window = requested_window(request.headers.get("Range"), size)
+        except RangeNotSatisfiable:
+            return False
+        return window is None or window[0] == 0
+    return False
+
+
+class _DownloadView(APIView):
+    # Errors are JSON whatever the client accepts: a browser asking for a
+    # PDF must not get a 406 instead of the file.
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+class ContentView(_DownloadView):
+    @extend_schema(
+        summary="A file's bytes (302 to the object store, or streamed with Range support)",
+        parameters=[OpenApiParameter("version", int, description="A version number (default: the current one)"),
+                    OpenApiParameter("inline", int, enum=[0, 1],
+                                     description="Show in the browser; honoured for images, PDF, plain text, "
+                                                 "audio and video only")],
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY), 206: OpenApiResponse(OpenApiTypes.BINARY),
+                   302: OpenApiResponse(description="To a presigned URL that lives at most five minutes"),
+                   304: None, 416: None})
+    def get(self, request, node_id):
+        """Serve a version of a file to a member with file.read. The download
+        is audited once per start: only when the answer begins at byte 0 (no
+        Range, or one from byte 0), never for a resumed range or a HEAD."""
+        inline = _flag(request.query_params.get("inline"), name="inline")
+        node = versions.access_file(request.user, node_id, Cap.FILE_READ)
+        version = versions.version_get(node, request.query_params.get("version"))
+        plan = downloads.download_plan(node, version, inline=inline)
+        store = get_store()
+        if isinstance(store, LocalObjectStore):
+            response = stream_object(request, plan.key, filename=plan.filename, content_type=plan.content_type,
+                                     inline=plan.inline, etag=plan.etag, store=store)
+        else:
+            response = HttpResponseRedirect(store.presign_get(plan.key, filename=plan.filename,
+                                                              content_type=plan.content_type, inline=plan.inline))
+            response["Cache-Control"] = "private, no-store"  # the URL is a credential
+        if _starts_download(request, response, plan.size):
+            try:
+                downloads.download_record(actor=request.user, node=node, version=version)
+            except BaseException:
+                response.close()  # an opened object stream must not leak
+                raise
+        return response
+
+
+class ZipView(_DownloadView):
+    @extend_schema(summary="A folder (default: the whole space) as a streamed zip",
+                   responses={200: OpenApiResponse(OpenApiTypes.BINARY)})
+    def get(self, request, space_id, path=""):
+        """A member with file.read downloads a folder's live contents as a
+        stored zip with a Content-Length. Audited once per GET (not HEAD)."""
+        folder = selectors.access_path(request.user, space_id, path or "/", Cap.FILE_READ)
+        if not folder.is_folder:
+            raise InvalidInput(f"{names.join(folder.path_names)} is a file; download it with "
+                               f"/api/v1/files/{folder.pk}/content.", code="not_a_folder")
+        download = downloads.folder_zip(folder)
+        if request.method == "HEAD":
+            response = HttpResponse()
+        else:
+            downloads.zip_record(actor=request.user, download=download)
+            response = StreamingHttpResponse(download.chunks())
+        response["Content-Type"] = "application/zip"
+        response["Content-Length"] = str(download.length)
+        response["Content-Disposition"] = content_disposition(download.filename)
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

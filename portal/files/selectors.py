@@ -71,8 +71,17 @@ def access_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
     node = _node_by_id(node_id)
     if node is None:
         raise NotFound("No such file or folder.")
-    node.space = access_space(actor, node.space_id, cap)
+    node.space = _space_of(actor, node, cap, "No such file or folder.")
     return attach_path(node)
+
+
+def _space_of(actor, node: Node, cap: Cap, missing: str) -> Space:
+    """The node's space if the actor may use ``cap`` there; an outsider gets
+    the node's own "not found", word for word."""
+    try:
+        return access_space(actor, node.space_id, cap)
+    except NotFound:
+        raise NotFound(missing) from None
 
 
 def access_trashed(actor, node_id, cap: Cap) -> Node:
@@ -80,7 +89,7 @@ def access_trashed(actor, node_id, cap: Cap) -> Node:
     node = _node_by_id(node_id)
     if node is None or node.trashed_at is None:
         raise NotFound("No such item in the trash.")
-    node.space = access_space(actor, node.space_id, cap)
+    node.space = _space_of(actor, node, cap, "No such item in the trash.")
     return node
 
 

@@ -3,6 +3,9 @@
 The signed token is the whole authorization, exactly like an S3 presigned
 URL, so these views need no session, no login and no CSRF token. With S3
 configured nobody is sent here: clients talk to the object store directly.
+
+``stream_object`` is the one way the portal serves an object's bytes itself;
+the files API uses it too when the embedded store holds the bytes.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import re
 from functools import wraps
 
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.utils.http import http_date
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.storage import get_store, signing
-from portal.storage.base import content_disposition
+from portal.storage.base import ObjectStore, ObjectStream, content_disposition
 from portal.storage.local import LocalObjectStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -34,10 +37,9 @@ def _json_errors(view):
         try:
             return view(request, *args, **kwargs)
         except PortalError as exc:
-            response = JsonResponse(exc.as_dict(), status=exc.status)
             if isinstance(exc, RangeNotSatisfiable):
-                response["Content-Range"] = f"bytes */{exc.detail['size']}"
-            return response
+                return range_refusal(exc)
+            return JsonResponse(exc.as_dict(), status=exc.status)
     return wrapper
 
 
@@ -69,35 +71,99 @@ def requested_window(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(int(last) if last else size - 1, size - 1)
 
 
-@require_http_methods(["GET", "HEAD"])
-@_json_errors
-def object_download(request, token: str):
-    grant = signing.verify(signing.GET, token)
-    store = _local_store()
-    window = requested_window(request.headers.get("Range"), store.size(grant["k"]))
+def range_refusal(exc: RangeNotSatisfiable) -> JsonResponse:
+    """A 416 in the one error shape, with the ``Content-Range: bytes */size`` HTTP asks for."""
+    response = JsonResponse(exc.as_dict(), status=exc.status)
+    response["Content-Range"] = f"bytes */{exc.detail['size']}"
+    return response
+
+
+def _etag_listed(header: str | None, etag: str) -> bool:
+    """If-None-Match holds ``etag`` (weak comparison, as RFC 9110 asks for this header)."""
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+def _range_allowed(header: str | None, etag: str | None, modified) -> bool:
+    """Whether If-Range (when sent) still names these bytes. An entity tag we
+    cannot confirm before opening the object means "send it all", which is
+    always a correct answer to a range request."""
+    if not header:
+        return True
+    if header.startswith('"'):
+        return etag is not None and header == etag
+    since = parse_http_date_safe(header)
+    return since is not None and modified is not None and since == int(modified.timestamp())
+
+
+def _not_modified(etag: str) -> HttpResponse:
+    response = HttpResponse(status=304)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def stream_object(request, key: str, *, filename: str, content_type: str, inline: bool = False,
+                  etag: str | None = None, store: ObjectStore | None = None) -> HttpResponse:
+    """Serve object ``key`` through the portal: one byte range (206/416),
+    If-None-Match (304) and If-Range, HEAD without opening a body, and
+    headers that keep a browser from running what it downloads. ``etag`` (a
+    quoted strong tag, e.g. the content's SHA-256) replaces the store's.
+    Missing objects and store outages raise PortalError for the caller."""
+    store = store or get_store()
+    if etag and _etag_listed(request.headers.get("If-None-Match"), etag):
+        return _not_modified(etag)
+    info = store.stat(key)
+    header = request.headers.get("Range")
+    if not _range_allowed(request.headers.get("If-Range"), etag, info.modified):
+        header = None
     try:
-        stream = store.open(grant["k"], **({"start": window[0], "end": window[1]} if window else {}))
-    except InvalidInput as exc:  # the object shrank between size() and open()
-        raise RangeNotSatisfiable(exc.message, detail={"size": store.size(grant["k"])}) from exc
+        window = requested_window(header, info.size)
+        try:
+            stream = store.open(key, **({"start": window[0], "end": window[1]} if window else {}))
+        except InvalidInput as exc:  # the object shrank between stat() and open()
+            raise RangeNotSatisfiable(exc.message, detail={"size": store.size(key)}) from exc
+    except RangeNotSatisfiable as exc:
+        return range_refusal(exc)
+    etag = etag or stream.etag
+    if _etag_listed(request.headers.get("If-None-Match"), etag):
+        stream.close()
+        return _not_modified(etag)
     if request.method == "HEAD":
         stream.close()
         response = HttpResponse(status=206 if window else 200)
     else:
         response = StreamingHttpResponse(stream, status=206 if window else 200)
+    _describe(response, stream, window, filename=filename, content_type=content_type, inline=inline, etag=etag)
+    return response
+
+
+def _describe(response: HttpResponse, stream: ObjectStream, window: tuple[int, int] | None, *, filename: str,
+              content_type: str, inline: bool, etag: str) -> None:
     response["Content-Length"] = str(stream.length)
     if window:
         response["Content-Range"] = f"bytes {window[0]}-{window[0] + stream.length - 1}/{stream.total_size}"
-    response["Content-Type"] = grant["t"]
-    response["Content-Disposition"] = content_disposition(grant["f"], inline=grant["i"])
+    response["Content-Type"] = content_type
+    response["Content-Disposition"] = content_disposition(filename, inline=inline)
     response["Accept-Ranges"] = "bytes"
-    response["ETag"] = stream.etag
-    response["Last-Modified"] = http_date(stream.modified.timestamp())
+    response["ETag"] = etag
+    if stream.modified is not None:
+        response["Last-Modified"] = http_date(stream.modified.timestamp())
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
-    if grant["i"]:
+    if inline:
         # Shown in the browser, a user's HTML or SVG must not run as the portal.
         response["Content-Security-Policy"] = "sandbox"
-    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+@_json_errors
+def object_download(request, token: str):
+    grant = signing.verify(signing.GET, token)
+    return stream_object(request, grant["k"], filename=grant["f"], content_type=grant["t"], inline=grant["i"],
+                         store=_local_store())
 
 
 @csrf_exempt

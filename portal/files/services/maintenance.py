@@ -51,9 +51,9 @@ def blob_hash(blob_id: int) -> str:
         if twin is None:
             return _set_hash(blob, sha256)
         FileVersion.objects.filter(blob=blob).update(blob=twin)
-        key = blob.key
+        # The duplicate object stays until the orphan sweep's grace period is
+        # over: a download may have been handed its key a moment ago.
         blob.delete()
-        transaction.on_commit(lambda: get_store().delete(key))
         return "deduplicated"
 
 

@@ -1,0 +1,212 @@
+"""Downloads: how a file version is served, a folder as a streamed zip, and
+the audit events of both.
+
+Callers have already checked file.read (``versions.access_file`` for a file,
+``selectors.access_path`` for a folder); nothing here checks access again.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import zipstream
+from django.db import transaction
+
+from portal.audit.actions import Action
+from portal.audit.models import AuditEvent
+from portal.audit.services import record
+from portal.core.errors import PortalError
+from portal.files import names
+from portal.files.models import FileVersion, Node, NodeKind
+from portal.storage import ObjectStore, get_store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TYPE = "application/octet-stream"
+# Types a browser may show in place: none of them can carry script that runs
+# as the portal (never HTML, SVG, XML or JavaScript). Audio of any kind too.
+INLINE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp",
+    "application/pdf", "text/plain", "video/mp4", "video/webm", "video/ogg",
+})
+# mimetypes reports "x.tar.gz" as a tar with gzip *encoding*; served without a
+# Content-Encoding, the bytes are a gzip file and should say so.
+_COMPRESSED_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz",
+                     "compress": "application/x-compress", "br": "application/x-brotli"}
+# Folder ids per query while walking a tree, so one huge level is a few queries, not one giant IN list.
+_WALK_BATCH = 5000
+
+
+def content_type_for(name: str) -> str:
+    """The type a file's name implies; application/octet-stream when unknown."""
+    guessed, encoding = mimetypes.guess_type(name, strict=True)
+    if encoding:
+        return _COMPRESSED_TYPES.get(encoding, DEFAULT_TYPE)
+    return guessed or DEFAULT_TYPE
+
+
+def inline_allowed(content_type: str) -> bool:
+    base = content_type.split(";", 1)[0].strip().lower()
+    return base in INLINE_TYPES or base.startswith("audio/")
+
+
+@dataclass(frozen=True)
+class FileDownload:
+    key: str
+    filename: str
+    content_type: str
+    inline: bool
+    etag: str | None   # quoted SHA-256 once the hashing task has run; else the store's own tag applies
+    size: int
+
+
+def download_plan(node: Node, version: FileVersion, *, inline: bool = False) -> FileDownload:
+    """How ``version`` of ``node`` is served. ``inline`` is honoured only for
+    types in INLINE_TYPES (or audio); anything else downloads as an attachment."""
+    content_type = content_type_for(node.name)
+    inline = inline and inline_allowed(content_type)
+    if inline and content_type == "text/plain":
+        content_type += "; charset=utf-8"  # never let a browser guess a script-bearing charset
+    blob = version.blob
+    return FileDownload(key=blob.key, filename=node.name, content_type=content_type, inline=inline,
+                        etag=f'"{blob.sha256}"' if blob.sha256 else None, size=version.size)
+
+
+@transaction.atomic
+def download_record(*, actor, node: Node, version: FileVersion) -> AuditEvent:
+    """Record that ``actor`` (a member with file.read) started downloading
+    ``version`` of ``node``. Views call it once per download start: a
+    response that begins at byte 0, never a resumed range or a HEAD."""
+    return record(action=Action.FILE_DOWNLOADED, actor=actor, target=node, target_label=names.join(node.path_names),
+                  space=node.space, details={"version": version.number, "size": version.size})
+
+
+# --- folders as zips ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ZipMember:
+    name: str         # folder-relative, sanitised; folders end with "/"
+    key: str | None   # None for folders and for files without content
+    size: int
+
+    @property
+    def is_folder(self) -> bool:
+        return self.name.endswith("/")
+
+
+@dataclass
+class FolderZip:
+    folder: Node
+    filename: str
+    members: list[ZipMember]
+    archive: zipstream.ZipStream
+
+    @property
+    def files(self) -> int:
+        return sum(1 for member in self.members if not member.is_folder)
+
+    @property
+    def bytes(self) -> int:
+        return sum(member.size for member in self.members)
+
+    @property
+    def length(self) -> int:
+        """The zip's exact size: every member is stored, with its size known up front."""
+        return len(self.archive)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The zip's bytes. Once the first one is sent the status cannot change,
+        so a store failure mid-way is logged and ends the stream early."""
+        try:
+            yield from self.archive
+        except (PortalError, RuntimeError):  # RuntimeError: zipstream found a member of the wrong size
+            logger.exception("zip of %s (space %s) failed mid-stream", names.join(self.folder.path_names),
+                             self.folder.space_id)
+            raise
+
+
+def safe_member_part(name: str) -> str:
+    """One path piece of a zip member. Names in the tree are validated; this
+    is defense in depth against path traversal in whatever unpacks the zip."""
+    cleaned = "".join("_" if ch in "/\\" or unicodedata.category(ch) == "Cc" else ch for ch in name)
+    return "_" if cleaned.strip() in {"", ".", ".."} else cleaned
+
+
+def _live_children(folder: Node) -> dict[int, list[tuple]]:
+    """Every live node below ``folder`` as (id, kind, name, size, key) rows by
+    parent id: one query per level (per _WALK_BATCH folders). Trashed nodes
+    are skipped, and so is everything inside them, since the walk never
+    descends into them."""
+    children: dict[int, list[tuple]] = defaultdict(list)
+    level = [folder.pk]
+    while level:
+        found = []
+        for start in range(0, len(level), _WALK_BATCH):
+            found += (Node.objects.filter(parent_id__in=level[start:start + _WALK_BATCH], trashed_at__isnull=True)
+                      .order_by("-kind", "name_key", "id")
+                      .values_list("id", "parent_id", "kind", "name", "current_version__size",
+                                   "current_version__blob__key"))
+        for node_id, parent_id, kind, name, size, key in found:
+            children[parent_id].append((node_id, kind, name, size or 0, key))
+        level = [row[0] for row in found if row[2] == NodeKind.FOLDER]
+    return children
+
+
+def zip_members(folder: Node) -> list[ZipMember]:
+    """The folder's live contents, depth first: each folder, then what it
+    holds (folders before files, by name)."""
+    children = _live_children(folder)
+    members: list[ZipMember] = []
+    stack = [(iter(children.get(folder.pk, ())), "")]
+    while stack:
+        rows, prefix = stack[-1]
+        row = next(rows, None)
+        if row is None:
+            stack.pop()
+            continue
+        node_id, kind, name, size, key = row
+        path = prefix + safe_member_part(name)
+        if kind == NodeKind.FOLDER:
+            members.append(ZipMember(name=path + "/", key=None, size=0))
+            stack.append((iter(children.get(node_id, ())), path + "/"))
+        else:
+            members.append(ZipMember(name=path, key=key, size=size if key else 0))
+    return members
+
+
+def _object_chunks(store: ObjectStore, key: str) -> Iterator[bytes]:
+    # A generator: the object is opened only when the zip stream reaches this member.
+    with store.open(key) as stream:
+        yield from stream
+
+
+def folder_zip(folder: Node, *, store: ObjectStore | None = None) -> FolderZip:
+    """A stored (uncompressed), sized zip of a live folder. Only the tree's
+    metadata is read now; each file's bytes are read in chunks as the zip
+    stream reaches it, so memory stays flat and the first byte comes fast."""
+    store = store or get_store()
+    members = zip_members(folder)
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    for member in members:
+        if member.is_folder:
+            archive.mkdir(member.name)
+        elif member.key is None or member.size == 0:
+            archive.add(b"", member.name)
+        else:
+            archive.add(_object_chunks(store, member.key), member.name, size=member.size)
+    filename = f"{folder.name or folder.space.name}.zip"
+    return FolderZip(folder=folder, filename=filename, members=members, archive=archive)
+
+
+@transaction.atomic
+def zip_record(*, actor, download: FolderZip) -> AuditEvent:
+    """Record that ``actor`` (a member with file.read) started downloading a folder as a zip."""
+    folder = download.folder
+    return record(action=Action.FILE_ZIP_DOWNLOADED, actor=actor, target=folder,
+                  target_label=names.join(folder.path_names), space=folder.space,
+                  details={"files": download.files, "bytes": download.bytes})
