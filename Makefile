@@ -36,7 +36,9 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
-	@echo "No benchmarks yet: they arrive with the files issue (bench/)."
+	$(BIN)/python bench/transfer.py $(BENCH_ARGS)
+	$(BIN)/python bench/listing.py $(BENCH_ARGS)
+	$(BIN)/python bench/zip_rss.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -54,11 +54,11 @@ def node_out(node: Node, path_names: list[str] | None = None) -> dict:
 
 
 class FolderCreateIn(StrictSerializer):
-    path = TextField(allow_blank=True)
+    path = TextField(allow_blank=True, trim_whitespace=False)
 
 
 class DestinationIn(StrictSerializer):
-    path = TextField(allow_blank=True, help_text="The item's full new path, ending with its name.")
+    path = TextField(allow_blank=True, trim_whitespace=False, help_text="The item's full new path, ending with its name.")
     space = serializers.IntegerField(required=False, help_text="Destination space (default: the same).")
 
 
@@ -67,7 +67,7 @@ class RenameIn(StrictSerializer):
 
 
 class RestoreIn(StrictSerializer):
-    path = TextField(required=False, help_text="Where to restore (default: where it was).")
+    path = TextField(required=False, trim_whitespace=False, help_text="Where to restore (default: where it was).")
 
 
 class FolderListView(APIView):

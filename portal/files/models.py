@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from portal.spaces.models import Space
@@ -47,7 +48,9 @@ class Node(models.Model):
             models.UniqueConstraint(fields=["space"], condition=models.Q(parent__isnull=True),
                                     name="node_one_root_per_space"),
         ]
-        indexes = [models.Index(fields=["parent", "kind", "name_key"])]
+        # A folder listing: folders first, then by name, live nodes only.
+        indexes = [models.Index(F("parent"), F("kind").desc(), F("name_key"), F("id"),
+                                condition=models.Q(trashed_at__isnull=True), name="node_listing_by_name")]
 
     def __str__(self) -> str:
         return self.name or "/"

@@ -13,6 +13,9 @@ from portal.spaces.models import Space
 from portal.spaces.selectors import access_space
 
 SORTS = {"name": "name_key", "size": "size", "modified": "modified_at"}
+# What a listing shows of each entry (see files.api.node_out); nothing more is loaded.
+LISTED_FIELDS = ("id", "space_id", "parent_id", "kind", "name", "size", "modified_at", "created_at",
+                 "current_version__number", "current_version__blob__sha256")
 
 
 def space_root(space: Space) -> Node:
@@ -33,15 +36,16 @@ def child_named(folder: Node, name: str) -> Node | None:
 
 def node_at(space: Space, path_names: list[str]) -> Node:
     """The live node at a path; NotFound naming the first missing piece."""
-    node = space_root(space)
+    node, stored = space_root(space), []
     for depth, name in enumerate(path_names):
         if not node.is_folder:
-            raise NotFound(f"{names.join(path_names[:depth])} is a file, not a folder.")
+            raise NotFound(f"{names.join(stored)} is a file, not a folder.")
         child = child_named(node, name)
         if child is None:
-            raise NotFound(f"Nothing at {names.join(path_names[:depth + 1])}.")
+            raise NotFound(f"Nothing at {names.join(stored + [name])}.")
         node = child
-    node.path_names = path_names
+        stored.append(child.name)  # as stored: a path asked in another case answers in the real one
+    node.path_names = stored
     return node
 
 
@@ -108,6 +112,7 @@ def children_list(folder: Node, *, sort: str = "name", descending: bool = False)
     # "folder" sorts after "file", so descending kind puts folders first.
     return (Node.objects.filter(parent=folder, trashed_at__isnull=True)
             .select_related("current_version__blob")
+            .only(*LISTED_FIELDS)
             .order_by("-kind", order, "id"))
 
 

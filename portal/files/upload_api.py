@@ -19,7 +19,7 @@ URLS_PER_RESPONSE = 1000
 
 class UploadIn(StrictSerializer):
     space = serializers.IntegerField()
-    path = TextField(allow_blank=True)
+    path = TextField(allow_blank=True, trim_whitespace=False)
     size = serializers.IntegerField(min_value=0)
     sha256 = TextField(required=False, allow_blank=True)
     if_match = serializers.IntegerField(required=False, min_value=1,
@@ -43,6 +43,8 @@ class UploadOut(serializers.Serializer):
     part_count = serializers.IntegerField()
     received = serializers.ListField(child=serializers.IntegerField())
     wrong_size = serializers.ListField(child=serializers.IntegerField())
+    ambiguous = serializers.ListField(child=serializers.IntegerField(),
+                                      help_text="Parts stored twice with the right size: complete with their ETags.")
     parts = PartUrlOut(many=True, help_text=f"URLs for parts still missing (at most {URLS_PER_RESPONSE}).")
     expires_at = serializers.DateTimeField()
 
@@ -52,9 +54,12 @@ def _wanted_parts(request) -> list[int] | None:
     if not raw:
         return None
     try:
-        return [int(n) for n in raw.split(",")]
+        numbers = [int(n) for n in raw.split(",")]
     except ValueError:
         raise InvalidInput("parts is a comma-separated list of part numbers.", code="invalid_part") from None
+    if len(numbers) > URLS_PER_RESPONSE:
+        raise InvalidInput(f"Ask for at most {URLS_PER_RESPONSE} part URLs at a time.", code="invalid_part")
+    return numbers
 
 
 def upload_out(session: UploadSession, wanted: list[int] | None = None) -> dict:
@@ -66,7 +71,8 @@ def upload_out(session: UploadSession, wanted: list[int] | None = None) -> dict:
         parts = []
     return {"id": session.pk, "space": session.space_id, "path": session.path, "size": session.size,
             "state": session.state, "part_size": session.part_size, "part_count": session.part_count,
-            "received": report.received, "wrong_size": report.wrong_size, "parts": parts,
+            "received": report.received, "wrong_size": report.wrong_size, "ambiguous": report.ambiguous,
+            "parts": parts,
             "expires_at": session.expires_at}
 
 
@@ -93,10 +99,21 @@ class UploadView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class PartEtagIn(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1)
+    etag = TextField()
+
+
+class CompleteIn(StrictSerializer):
+    parts = PartEtagIn(many=True, required=False,
+                       help_text="The ETag each part's PUT answered; needed only for parts sent more than once.")
+
+
 class UploadCompleteView(APIView):
-    @extend_schema(request=None, responses={201: NodeOut},
+    @extend_schema(request=CompleteIn, responses={201: NodeOut},
                    summary="Create the file version from the parts (idempotent)")
     def post(self, request, upload_id):
-        version = uploads.upload_complete(actor=request.user, upload_id=upload_id)
+        data = validated(CompleteIn, request.data or {}).validated_data
+        version = uploads.upload_complete(actor=request.user, upload_id=upload_id, etags=data.get("parts"))
         node = attach_path(version.node)
         return Response(node_out(node), status=status.HTTP_201_CREATED)

@@ -153,6 +153,18 @@ class ObjectStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def take_os_file(self) -> BinaryIO | None:
+        """Hand over the open OS file behind this stream (local store),
+        positioned at the window's start, so a web server can sendfile() it;
+        the caller then owns and closes it. None for network streams."""
+        try:
+            self._raw.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return None
+        raw, self._raw = self._raw, io.BytesIO()
+        self.close()
+        return raw
+
     def readinto(self, buffer) -> int:
         if self._remaining <= 0:
             return 0
@@ -228,6 +240,12 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def multipart_list_parts(self, key: str, upload_id: str) -> list[Part]: ...
+
+    def multipart_list_part_uploads(self, key: str, upload_id: str) -> list[Part]:
+        """Every stored upload of every part. A store may keep several for a
+        part number that was sent more than once (SeaweedFS does); the caller's
+        ETag then says which one it means."""
+        return self.multipart_list_parts(key, upload_id)
 
     @abstractmethod
     def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:

@@ -242,6 +242,9 @@ class S3ObjectStore(ObjectStore):
                 latest[part.number] = (modified, part)
         return [latest[number][1] for number in sorted(latest)]
 
+    def multipart_list_part_uploads(self, key: str, upload_id: str) -> list[Part]:
+        return [part for _, part in self._uploaded_parts(key, upload_id)]
+
     def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
         wanted = validate_part_list(parts)
         # Checking first gives the same clear errors as the local store (S3 says only "InvalidPart")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import wraps
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -131,11 +131,16 @@ def stream_object(request, key: str, *, filename: str, content_type: str, inline
     if _etag_listed(request.headers.get("If-None-Match"), etag):
         stream.close()
         return _not_modified(etag)
+    status = 206 if window else 200
+    to_the_end = window is None or window[1] == info.size - 1
     if request.method == "HEAD":
         stream.close()
-        response = HttpResponse(status=206 if window else 200)
+        response = HttpResponse(status=status)
+    elif to_the_end and (os_file := stream.take_os_file()) is not None:
+        # The WSGI server can sendfile() it: no trip through Python per chunk.
+        response = FileResponse(os_file, status=status)
     else:
-        response = StreamingHttpResponse(stream, status=206 if window else 200)
+        response = StreamingHttpResponse(stream, status=status)
     _describe(response, stream, window, filename=filename, content_type=content_type, inline=inline, etag=etag)
     return response
 

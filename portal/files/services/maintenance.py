@@ -16,6 +16,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.files.models import Blob, FileVersion, Integrity, UploadSession, UploadState
+from portal.core.errors import StorageUnavailable
 from portal.storage import ObjectNotFound, get_store
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def blob_hash(blob_id: int) -> str:
     the deployment already holds those bytes, point its versions at the
     existing blob and drop the duplicate. Returns what happened."""
     blob = Blob.objects.filter(pk=blob_id).first()
-    if blob is None or blob.sha256:
+    if blob is None or blob.sha256 or blob.integrity == Integrity.MISMATCH:
         return "nothing to do"
     try:
         sha256 = _sha256_of(blob.key)
@@ -68,6 +69,8 @@ def _set_hash(blob: Blob, sha256: str) -> str:
 def _flag_mismatch(blob_id: int, sha256: str) -> str:
     with transaction.atomic():
         blob = Blob.objects.select_for_update().get(pk=blob_id)
+        if blob.integrity == Integrity.MISMATCH:  # a retry: the alarm was raised already
+            return "mismatch"
         blob.integrity = Integrity.MISMATCH
         blob.save(update_fields=["integrity"])
         for version in FileVersion.objects.filter(blob=blob).select_related("node__space"):
@@ -97,29 +100,39 @@ def blobs_collect() -> int:
 
 
 def uploads_sweep(*, now=None) -> dict[str, int]:
-    """Expire sessions past their time. Open ones are aborted in the store;
-    ones that reached ``completing`` are never aborted (the object may exist):
-    their object is deleted if no version took it."""
+    """Expire sessions past their time. An open one is aborted in the store
+    first and marked expired only once that worked (an outage leaves it for
+    the next run). One that reached ``completing`` is never aborted (the
+    object may exist, SeaweedFS #10663): its object is deleted if no version
+    took it."""
     now = now or timezone.now()
-    counts = {"aborted": 0, "orphaned": 0}
-    stale = UploadSession.objects.filter(expires_at__lt=now,
-                                         state__in=[UploadState.OPEN, UploadState.COMPLETING])
-    for session_id in stale.values_list("pk", flat=True)[:1000]:
-        with transaction.atomic():
-            session = UploadSession.objects.select_for_update(skip_locked=True).filter(
-                pk=session_id, state__in=[UploadState.OPEN, UploadState.COMPLETING]).first()
-            if session is None:
-                continue
-            was = session.state
-            session.state = UploadState.EXPIRED
-            session.save(update_fields=["state"])
-        if was == UploadState.OPEN and session.multipart_id:
-            get_store().multipart_abort(session.key, session.multipart_id)
-            counts["aborted"] += 1
-        elif not Blob.objects.filter(key=session.key).exists():
-            get_store().delete(session.key)
-            counts["orphaned"] += 1
+    counts = {"aborted": 0, "orphaned": 0, "expired": 0}
+    stale = UploadSession.objects.filter(expires_at__lt=now, state__in=[UploadState.OPEN, UploadState.COMPLETING])
+    for session_id in list(stale.values_list("pk", flat=True)[:1000]):
+        try:
+            counts[_expire(session_id)] += 1
+        except StorageUnavailable as exc:
+            logger.warning("upload %s not expired yet, the store is unavailable: %s", session_id, exc.message)
     return counts
+
+
+def _expire(session_id) -> str:
+    with transaction.atomic():
+        session = UploadSession.objects.select_for_update(skip_locked=True).filter(
+            pk=session_id, state__in=[UploadState.OPEN, UploadState.COMPLETING]).first()
+        if session is None:
+            return "expired"
+        outcome = "expired"
+        if session.state == UploadState.OPEN and session.multipart_id:
+            get_store().multipart_abort(session.key, session.multipart_id)
+            outcome = "aborted"
+        elif session.state == UploadState.COMPLETING and not Blob.objects.filter(key=session.key).exists():
+            if get_store().exists(session.key):
+                get_store().delete(session.key)
+                outcome = "orphaned"
+        session.state = UploadState.EXPIRED
+        session.save(update_fields=["state"])
+        return outcome
 
 
 def orphans_sweep(*, now=None) -> int:

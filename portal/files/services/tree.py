@@ -43,15 +43,16 @@ def _create_folder(space: Space, parent: Node, name: str, actor) -> Node:
 
 def ensure_folders(space: Space, path_names: list[str], actor) -> tuple[Node, bool]:
     """The folder at ``path_names``, creating what is missing ("mkdir -p")."""
-    node, created = space_root(space), False
-    for depth, name in enumerate(path_names):
+    node, created, stored = space_root(space), False, []
+    for name in path_names:
         child = child_named(node, name)
         if child is None:
             child, created = _create_folder(space, node, name, actor), True
         elif not child.is_folder:
-            raise Conflict(f"{names.join(path_names[:depth + 1])} is a file, not a folder.", code="not_a_folder")
+            raise Conflict(f"{names.join(stored + [child.name])} is a file, not a folder.", code="not_a_folder")
         node = child
-    node.path_names = path_names
+        stored.append(child.name)
+    node.path_names = stored
     return node, created
 
 
@@ -81,8 +82,8 @@ def _destination(actor, space_id, path: str) -> tuple[Space, Node, str, list[str
     except NotFound as exc:
         raise NotFound(f"The destination folder does not exist: {exc.message}") from None
     if not parent.is_folder:
-        raise Conflict(f"{names.join(path_names[:-1])} is a file, not a folder.", code="not_a_folder")
-    return space, parent, path_names[-1], path_names
+        raise Conflict(f"{names.join(parent.path_names)} is a file, not a folder.", code="not_a_folder")
+    return space, parent, path_names[-1], parent.path_names + [path_names[-1]]
 
 
 def _refuse_into_itself(node: Node, parent: Node) -> None:
@@ -252,7 +253,11 @@ def trash_purge(*, actor, node_id) -> int:
 def trash_purge_expired(*, older_than) -> int:
     """The system purges what has been in the trash since before ``older_than``."""
     count = 0
-    for node in Node.objects.select_for_update(skip_locked=True).filter(trashed_at__lt=older_than)[:500]:
-        purge(node, actor=None)
-        count += 1
+    expired = Node.objects.filter(trashed_at__lt=older_than).order_by("trashed_at", "id")
+    for node_id in list(expired.values_list("pk", flat=True)[:500]):
+        # Purging a folder takes what it holds along: skip those already gone.
+        node = Node.objects.select_for_update(skip_locked=True).filter(pk=node_id).first()
+        if node is not None:
+            purge(node, actor=None)
+            count += 1
     return count

@@ -32,12 +32,12 @@ from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.core.validation import whole_number
 from portal.files import names
 from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
-from portal.files.selectors import child_named, node_at
+from portal.files.selectors import child_named, space_root
 from portal.files.services.common import check_quota, charge_quota, lock_spaces, refuse_archived
 from portal.files.services.tree import ensure_folders
 from portal.spaces.selectors import access_space
 from portal.storage import Part, UploadNotFound, get_store
-from portal.storage.base import MAX_PARTS, MIN_PART_SIZE
+from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -58,12 +58,22 @@ def _clean_sha256(value) -> str:
     return value.lower()
 
 
+def _existing(space, path_names: list[str]):
+    """The node at the path, or None; Conflict when a file stands where a folder must."""
+    node = space_root(space)
+    for depth, name in enumerate(path_names):
+        if not node.is_folder:
+            raise Conflict(f"{names.join(path_names[:depth])} is a file, not a folder.", code="not_a_folder")
+        node = child_named(node, name)
+        if node is None:
+            return None
+    return node
+
+
 def _check_target(space, path_names: list[str], if_match: int | None) -> None:
-    """Refuse early what complete would refuse anyway: a folder in the way, a stale if_match."""
-    try:
-        existing = node_at(space, path_names)
-    except NotFound:
-        existing = None
+    """Refuse early what complete would refuse anyway: a file or folder in the
+    way, a stale if_match."""
+    existing = _existing(space, path_names)
     if existing is not None and existing.is_folder:
         raise Conflict(f"{names.join(path_names)} is a folder.", code="is_a_folder")
     current = existing.current_version.number if existing and existing.current_version else None
@@ -117,22 +127,49 @@ class PartReport:
     part_count: int
     received: list[int]
     wrong_size: list[int]
+    ambiguous: list[int]
     parts: list[Part]
 
     @property
     def missing(self) -> list[int]:
-        return sorted(set(range(1, self.part_count + 1)) - set(self.received))
+        return sorted(set(range(1, self.part_count + 1)) - set(self.received) - set(self.ambiguous))
 
 
-def parts_report(session: UploadSession) -> PartReport:
-    """Which parts the store holds with exactly the announced size."""
+def _clean_etags(etags) -> dict[int, str]:
+    """The client's ``[{"number", "etag"}]`` from its part PUTs, as {number: etag}."""
+    if etags is None:
+        return {}
+    try:
+        return {int(item["number"]): normalize_etag(str(item["etag"])) for item in etags}
+    except (TypeError, KeyError, ValueError):
+        raise InvalidInput('parts is a list of {"number", "etag"} objects.', code="invalid_part") from None
+
+
+def parts_report(session: UploadSession, etags: dict[int, str] | None = None) -> PartReport:
+    """Which parts the store holds with exactly the announced size. A part
+    sent more than once may be stored more than once (SeaweedFS keeps every
+    upload): a copy of the wrong size is ignored, and two of the right size
+    are ``ambiguous`` unless the client names one by its ETag, since a guess
+    could silently store old bytes."""
+    report = PartReport(part_count=session.part_count, received=[], wrong_size=[], ambiguous=[], parts=[])
     if session.state != UploadState.OPEN or not session.part_count:
-        return PartReport(received=[], wrong_size=[], parts=[], part_count=session.part_count)
-    parts = [p for p in get_store().multipart_list_parts(session.key, session.multipart_id)
-             if 1 <= p.number <= session.part_count]
-    good = [p for p in parts if p.size == session.part_length(p.number)]
-    return PartReport(received=[p.number for p in good], parts=good, part_count=session.part_count,
-                      wrong_size=[p.number for p in parts if p.size != session.part_length(p.number)])
+        return report
+    candidates: dict[int, dict[str, Part]] = {}
+    for part in get_store().multipart_list_part_uploads(session.key, session.multipart_id):
+        if 1 <= part.number <= session.part_count:
+            candidates.setdefault(part.number, {})[normalize_etag(part.etag)] = part
+    for number, by_etag in sorted(candidates.items()):
+        if etags and number in etags:
+            by_etag = {tag: part for tag, part in by_etag.items() if tag == etags[number]}
+        fitting = [part for part in by_etag.values() if part.size == session.part_length(number)]
+        if len(fitting) > 1:
+            report.ambiguous.append(number)
+        elif fitting:
+            report.received.append(number)
+            report.parts.append(fitting[0])
+        elif by_etag:
+            report.wrong_size.append(number)
+    return report
 
 
 def part_urls(session: UploadSession, numbers: list[int]) -> list[dict]:
@@ -153,14 +190,18 @@ def _refuse_closed(session: UploadSession) -> None:
         raise Conflict(f"This upload was {session.state}; start a new one.", code="upload_closed")
 
 
-def _claim(actor, upload_id) -> tuple[UploadSession, list[Part] | None]:
+def _claim(actor, upload_id, etags: dict[int, str] | None = None) -> tuple[UploadSession, list[Part] | None]:
     """Step 1: with every part present, mark the session completing."""
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True)
         _refuse_closed(session)
         if session.state != UploadState.OPEN:
             return session, None
-        report = parts_report(session)
+        report = parts_report(session, etags)
+        if report.ambiguous:
+            raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
+                           'complete again with the ETags your PUTs returned: {"parts": [{"number", "etag"}]}.',
+                           code="ambiguous_parts", detail={"ambiguous": report.ambiguous})
         if report.missing:
             raise InvalidInput(f"{len(report.missing)} of {session.part_count} parts are missing or have the "
                                "wrong size; send them, then complete again.", code="parts_missing",
@@ -222,7 +263,9 @@ def _record(actor, upload_id) -> FileVersion:
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True)
         if session.state == UploadState.COMPLETED:
-            return session.version
+            return _made_version(session)
+        if session.state != UploadState.COMPLETING:  # swept or refused meanwhile: its bytes are gone
+            _refuse_closed(session)
         space = lock_spaces(session.space_id)[session.space_id]
         try:
             with transaction.atomic():
@@ -245,11 +288,18 @@ def _record(actor, upload_id) -> FileVersion:
     raise refusal
 
 
-def upload_complete(*, actor, upload_id) -> FileVersion:
-    """The uploader completes their upload; calling it again returns the same version."""
-    session, parts = _claim(actor, upload_id)
+def _made_version(session: UploadSession) -> FileVersion:
+    if session.version is None:
+        raise NotFound("The file this upload made has since been purged.", code="version_purged")
+    return session.version
+
+
+def upload_complete(*, actor, upload_id, etags=None) -> FileVersion:
+    """The uploader completes their upload, optionally naming each part by the
+    ETag its PUT returned; calling it again returns the same version."""
+    session, parts = _claim(actor, upload_id, _clean_etags(etags))
     if session.state == UploadState.COMPLETED:
-        return session.version
+        return _made_version(session)
     _assemble(session, parts)
     return _record(actor, upload_id)
 
