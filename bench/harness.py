@@ -163,27 +163,12 @@ def temp_dir(prefix: str):
 
 @contextmanager
 def seaweed():
-    """``weed mini`` on free loopback ports, from the test suite's launch helpers."""
-    from tests.support import seaweed as sw
+    """``weed mini`` on free loopback ports, from the test suite's launcher."""
+    from tests.support.seaweed import running_seaweed
 
-    data = Path(tempfile.mkdtemp(prefix="coffer-bench-seaweed-"))
-    try:
-        command = sw._command(data)
-        s3_port = next(arg for arg in command if arg.startswith("-s3.port=")).partition("=")[2]
-        server = sw.Seaweed(endpoint_url=f"http://127.0.0.1:{s3_port}", access_key=sw.ACCESS_KEY,
-                            secret_key=sw.SECRET_KEY, region="us-east-1", data_dir=data,
-                            log_path=data / "weed.log")
-        with open(server.log_path, "wb") as weed_log:
-            process = subprocess.Popen(command, cwd=data, stdout=weed_log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            sw._wait_until_ready(process, server)
-            log(f"SeaweedFS up at {server.endpoint_url}")
-            yield server
-        finally:
-            sw._stop(process)
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
+    with running_seaweed(prefix="coffer-bench-seaweed-") as server:
+        log(f"SeaweedFS up at {server.endpoint_url}")
+        yield server
 
 
 # --- PostgreSQL ---------------------------------------------------------------------

@@ -231,7 +231,9 @@ class ObjectStore(ABC):
         """An absolute URL that downloads ``key`` as ``filename`` for at most PRESIGN_SECONDS."""
 
     @abstractmethod
-    def multipart_start(self, key: str, *, content_type: str | None = None) -> str: ...
+    def multipart_start(self, key: str, *, content_type: str | None = None, part_size: int | None = None) -> str:
+        """Begin a multipart upload; its id. ``part_size``, when every part but
+        the last will have exactly that size, lets a store place parts directly."""
 
     @abstractmethod
     def multipart_part_url(self, key: str, upload_id: str, part_number: int, *,

@@ -211,7 +211,7 @@ class S3ObjectStore(ObjectStore):
                     raise
 
     # --- multipart ---------------------------------------------------------------------
-    def multipart_start(self, key: str, *, content_type: str | None = None) -> str:
+    def multipart_start(self, key: str, *, content_type: str | None = None, part_size: int | None = None) -> str:
         extra = {"ContentType": content_type} if content_type else {}
         with self._errors(key):
             upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=validate_key(key), **extra)

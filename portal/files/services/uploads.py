@@ -102,7 +102,7 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
     check_quota(space, size)
     part_size, part_count = plan_parts(size)
     key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
-    multipart_id = get_store().multipart_start(key) if part_count else ""
+    multipart_id = get_store().multipart_start(key, part_size=part_size) if part_count else ""
     return UploadSession.objects.create(
         space=space, created_by=actor, path=names.join(path_names), size=size, sha256=sha256, if_match=if_match,
         part_size=part_size, part_count=part_count, key=key, multipart_id=multipart_id,
