@@ -74,9 +74,12 @@ def _boto3_round(s3, source: Path, digest: str, work: Path, run: int) -> dict:
 
 def _cp_round(source: Path, work: Path, digest: str, run: int) -> dict:
     target = work / "cp-copy.bin"
+    target.unlink(missing_ok=True)
     seconds, _ = _timed(lambda: subprocess.run(["cp", str(source), str(target)], check=True))
+    # Coffer answers an upload only once the bytes are on disk (fsync); so does this peer.
+    flushed, _ = _timed(lambda: subprocess.run(["sync", str(target)], check=True))
     _check(target, digest, f"cp, run {run}")
-    return {"up": seconds, "down": seconds}
+    return {"up": seconds, "down": seconds, "durable": seconds + flushed}
 
 
 def measure(backend: str, args, source: Path, digest: str, work: Path, warmup: tuple[Path, str]) -> dict:
@@ -108,9 +111,10 @@ def measure(backend: str, args, source: Path, digest: str, work: Path, warmup: t
                     extra_env=args.portal_env) as server:
             rounds(server, lambda run, src, dig: lambda: _cp_round(src, work, dig, run))
     downs = [r["down"] for r in coffer if r["down"] is not None]
+    durable = [r["durable"] for r in peer if "durable" in r]
     return {"coffer_up": median([r["up"] for r in coffer]), "coffer_down": median(downs) if downs else None,
             "peer_up": median([r["up"] for r in peer]), "peer_down": median([r["down"] for r in peer]),
-            "download_status": coffer[0]["status"]}
+            "peer_durable": median(durable) if durable else None, "download_status": coffer[0]["status"]}
 
 
 def main() -> None:
@@ -150,6 +154,10 @@ def main() -> None:
                          f"{r[f'coffer_{op}']:.2f}", f"{mbps(args.size, r[f'coffer_{op}']):.0f}",
                          peer, f"{r[f'peer_{op}']:.2f}", f"{mbps(args.size, r[f'peer_{op}']):.0f}",
                          f"{ratio:.2f}", f">= {TARGETS[backend]}", verdict(ratio >= TARGETS[backend])])
+        if r.get("peer_durable"):  # the same upload against a copy that also waits for the disk
+            rows.append([backend, "upload", f"{r['coffer_up']:.2f}", f"{mbps(args.size, r['coffer_up']):.0f}",
+                         "cp+sync", f"{r['peer_durable']:.2f}", f"{mbps(args.size, r['peer_durable']):.0f}",
+                         f"{r['peer_durable'] / r['coffer_up']:.2f}", "(info)", ""])
     print()
     print(table(["backend", "op", "coffer s", "coffer MB/s", "peer", "peer s", "peer MB/s", "ratio", "target", ""],
                 rows, title=f"transfer.py: {args.size / MiB:.0f} MiB file, median of {args.runs} runs, "

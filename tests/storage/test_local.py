@@ -155,3 +155,4 @@ class TestPartsWrittenInPlace:
         with pytest.raises(InvalidInput):
             store.multipart_complete("obj", upload, [(1, one), (2, two), (3, three)])
         assert not store.exists("obj")
+
