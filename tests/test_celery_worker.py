@@ -1,7 +1,11 @@
 """A real Celery worker on the Redis broker consumes the portal's tasks."""
 
+import secrets
+import time
+
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
 
 from portal.celery import app
 from portal.core.tasks import ping
@@ -13,9 +17,11 @@ def test_a_worker_on_redis_runs_a_queued_task():
     from django.conf import settings
 
     assert app.conf.broker_url == settings.REDIS_URL
-    app.conf.result_backend = settings.REDIS_URL
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            assert ping.apply_async(ignore_result=False).get(timeout=30) == "pong"
-    finally:
-        app.conf.result_backend = None
+    key = f"ping-{secrets.token_hex(8)}"
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        ping.delay(key)
+        deadline = time.monotonic() + 30
+        while cache.get(key) is None:
+            assert time.monotonic() < deadline, "no worker ran the task within 30 s"
+            time.sleep(0.1)  # polling the worker thread's effect until the deadline
+    assert cache.get(key) == "pong"
