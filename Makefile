@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORTAL_BIND ?= 127.0.0.1:8000
 export PORTAL_BIND
 
-.PHONY: run test check-python bench clean
+.PHONY: run test check-python bench clean messages
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -23,7 +23,19 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-run: $(VENV)/.runtime-installed
+# The browser portal's front-end packages (package.json, pinned by package-lock.json),
+# copied into static/vendor/ so pages never load anything from a CDN.
+VENDOR := static/vendor
+static/vendor/.built: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Coffer's pages need Node.js and npm (apt-get install nodejs npm)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/uppy/locales
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	cp node_modules/uppy/dist/uppy.min.mjs node_modules/uppy/dist/uppy.min.css $(VENDOR)/uppy/
+	cp node_modules/@uppy/locales/lib/zh_CN.js $(VENDOR)/uppy/locales/
+	touch $@
+
+run: $(VENV)/.runtime-installed static/vendor/.built
 	$(BIN)/python -m portal.embedded
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -32,13 +44,22 @@ run: $(VENV)/.runtime-installed
 	@echo "Coffer is starting at http://$(PORTAL_BIND)/  (admin: http://$(PORTAL_BIND)/admin/, stop with Ctrl+C)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed static/vendor/.built
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/transfer.py $(BENCH_ARGS)
 	$(BIN)/python bench/listing.py $(BENCH_ARGS)
 	$(BIN)/python bench/zip_rss.py $(BENCH_ARGS)
+	$(BIN)/python bench/dav.py $(BENCH_ARGS)
+	$(BIN)/python bench/share.py $(BENCH_ARGS)
+	$(BIN)/python bench/audit.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
+
+# After changing translatable strings: refresh the catalogue, translate, then compile
+# (the compiled .mo is committed, so `make run` needs no gettext).
+messages: $(VENV)/.runtime-installed
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=node_modules --ignore=var --ignore=static/vendor
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=node_modules

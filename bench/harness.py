@@ -266,9 +266,10 @@ print(json.dumps({{"space": space.pk}}))
 
 @contextmanager
 def portal(*, storage: str = "local", s3=None, workers: int = 2, threads: int = 8,
-           extra_env: dict | None = None):
+           extra_env: dict | None = None, app: str = "portal.wsgi"):
     """Start a portal with its own database and var dir; yield a Portal.
-    ``extra_env`` adds or overrides PORTAL_* settings."""
+    ``extra_env`` adds or overrides PORTAL_* settings; ``app`` is the WSGI
+    module gunicorn serves (bench/ is on its path, for bench-only wrappers)."""
     with database() as database_url, temp_dir("coffer-bench-var-") as var_dir:
         (var_dir / "static").mkdir()
         port = free_port()
@@ -285,7 +286,7 @@ def portal(*, storage: str = "local", s3=None, workers: int = 2, threads: int = 
         log_path = var_dir / "gunicorn.log"
         with open(log_path, "wb") as server_log:
             process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                [str(BIN / "gunicorn"), app, "--pythonpath", str(ROOT / "bench"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                  "--threads", str(threads), "--timeout", "300", "--graceful-timeout", "10"],
                 cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
@@ -309,7 +310,7 @@ def _wait_for(server: Portal, workers: int) -> None:
             if requests.get(server.url + "/api/v1/spaces/", headers=headers, timeout=5).status_code == 200 \
                     and len(server.worker_pids()) >= workers:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting (or the machine is busy)
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the portal did not answer within {START_DEADLINE} s:\n{server.log_tail()}")

@@ -43,11 +43,18 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "portal.core",
     "portal.storage",
     "portal.accounts",
     "portal.spaces",
     "portal.files",
+    "portal.locks",
+    "portal.dav",
+    "portal.shares",
+    "portal.scanning",
+    "portal.backups",
     "portal.audit",
     "portal.api",
     "portal.web",
@@ -57,12 +64,17 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.web.middleware.TwoFactorMiddleware",
+    "portal.web.middleware.PageSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.audit.middleware.RequestContextMiddleware",
+    "portal.locks.middleware.LockRefusalMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -79,6 +91,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "portal.web.context.portal",
             ],
         },
     },
@@ -116,6 +130,16 @@ CELERY_BEAT_SCHEDULE = {
     "apply-version-retention": {"task": "files.apply_version_retention", "schedule": 6 * 60 * 60},
     "collect-blobs": {"task": "files.collect_unused_blobs", "schedule": 60 * 60},
     "sweep-orphan-objects": {"task": "files.sweep_orphan_objects", "schedule": 6 * 60 * 60},
+    "expire-locks": {"task": "locks.expire", "schedule": 5 * 60},
+    "expire-share-links": {"task": "shares.expire", "schedule": 5 * 60},
+    # Seal new audit events into the hash chain, keep and export heads; a
+    # queued run older than one interval is dropped (the next one does its work).
+    "seal-audit-chain": {"task": "audit.seal", "schedule": env_int("AUDIT_SEAL_SECONDS", 20),
+                         "options": {"expires": env_int("AUDIT_SEAL_SECONDS", 20)}},
+    "purge-audit-events": {"task": "audit.purge_expired", "schedule": 6 * 60 * 60},
+    "backup-retention": {"task": "backups.apply_retention", "schedule": 60 * 60},
+    "backup-gc": {"task": "backups.collect_garbage", "schedule": 24 * 60 * 60},
+    "backup-verify": {"task": "backups.verify", "schedule": 7 * 24 * 60 * 60},
 }
 
 # --- Object storage ---------------------------------------------------------
@@ -161,6 +185,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.accounts.signin.lockout_response"
 AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0) or None
 AXES_VERBOSE = False
+# Two-factor sign-in (TOTP): "off" (users may turn it on), "staff" (required of
+# staff and administrators) or "all" (required of everyone). Users who must and
+# have no authenticator yet are sent to enroll one right after signing in.
+REQUIRE_2FA = env_str("REQUIRE_2FA", "off")
+if REQUIRE_2FA not in {"off", "staff", "all"}:
+    raise ImproperlyConfigured(f"PORTAL_REQUIRE_2FA={REQUIRE_2FA!r}: use 'off', 'staff' or 'all'.")
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Coffer")
 TOKEN_DEFAULT_DAYS = env_int("TOKEN_DEFAULT_DAYS", 90)
 TOKEN_MAX_DAYS = env_int("TOKEN_MAX_DAYS", 365)
 # Number of reverse proxies in front of the portal whose X-Forwarded-For is trusted.
@@ -178,6 +209,84 @@ TRASH_DAYS = env_int("TRASH_DAYS", 30)
 KEEP_VERSIONS = env_int("KEEP_VERSIONS", 100)
 KEEP_VERSION_DAYS = env_int("KEEP_VERSION_DAYS", 0)  # 0: keep regardless of age
 ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
+
+# --- Locks ---------------------------------------------------------------------
+# Manual locks (portal/API) last what the client asks, at most this; renewable.
+LOCK_MANUAL_MAX_SECONDS = env_int("LOCK_MANUAL_MAX_HOURS", 24) * 3600
+# Editor locks (WebDAV) follow the client's Timeout header, refreshed by the
+# client; without one they get the default, and never more than the maximum,
+# so a crashed editor's lock goes away within the hour.
+LOCK_EDITOR_DEFAULT_SECONDS = env_int("LOCK_EDITOR_DEFAULT_SECONDS", 30 * 60)
+LOCK_EDITOR_MAX_SECONDS = env_int("LOCK_EDITOR_MAX_SECONDS", 60 * 60)
+
+# --- Share links ---------------------------------------------------------------
+# Expiry: links get the default when none is asked for, never more than the
+# maximum; spaces can tighten both. Permanent links only where allowed.
+SHARE_DEFAULT_DAYS = env_int("SHARE_DEFAULT_DAYS", 7)
+SHARE_MAX_DAYS = env_int("SHARE_MAX_DAYS", 90)
+SHARE_ALLOW_PERMANENT = env_bool("SHARE_ALLOW_PERMANENT", False)
+SHARE_REQUIRE_PASSWORD = env_bool("SHARE_REQUIRE_PASSWORD", False)
+SHARE_PASSWORD_MIN_LENGTH = env_int("SHARE_PASSWORD_MIN_LENGTH", 8)
+# Guessing: per (link, address) at most this many wrong answers per window
+# (with growing delays before), and per link across all addresses per hour.
+SHARE_FAILURES_PER_ADDRESS = env_int("SHARE_FAILURES_PER_ADDRESS", 10)
+SHARE_FAILURE_WINDOW_MINUTES = env_int("SHARE_FAILURE_WINDOW_MINUTES", 30)
+SHARE_FAILURES_PER_LINK_HOUR = env_int("SHARE_FAILURES_PER_LINK_HOUR", 100)
+SHARE_CODE_MINUTES = env_int("SHARE_CODE_MINUTES", 15)
+SHARE_CODE_SENDS_PER_ADDRESS = env_int("SHARE_CODE_SENDS_PER_ADDRESS", 5)
+# Previews are rendered (never the original bytes) from files up to this size.
+SHARE_PREVIEW_MAX_BYTES = env_int("SHARE_PREVIEW_MAX_BYTES", 64 * 1024 * 1024)
+
+# --- Content scanning (README "Content scanning") -------------------------------
+# clamd: a unix socket path, or a host and port; neither set: no virus scanning.
+CLAMD_SOCKET = env_str("CLAMD_SOCKET", "")
+CLAMD_HOST = env_str("CLAMD_HOST", "")
+CLAMD_PORT = env_int("CLAMD_PORT", 3310)
+CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 60)
+# When a scanner cannot answer: "open" serves members' uploads meanwhile,
+# "closed" holds them. Uploads through share links are always held.
+SCAN_FAIL_MODE = env_str("SCAN_FAIL_MODE", "open").lower()
+if SCAN_FAIL_MODE not in ("open", "closed"):
+    raise ImproperlyConfigured("PORTAL_SCAN_FAIL_MODE is 'open' or 'closed'.")
+# Types Windows runs on a double click and that teams have no reason to pass
+# around; installers and scripts (exe, msi, bat, ps1, js) are left to clamd.
+SCAN_BLOCKED_EXTENSIONS = env_list("SCAN_BLOCKED_EXTENSIONS", [
+    "scr", "pif", "com", "cpl", "hta", "vbs", "vbe", "jse", "wsf", "wsh", "msc", "lnk"])
+SCAN_SHA256_BLOCKLIST = env_list("SCAN_SHA256_BLOCKLIST", [])
+
+# --- Backups (docs/backup-protocol.md) -----------------------------------------
+BACKUP_PACK_SIZE = env_int("BACKUP_PACK_SIZE", 16 * 1024**2)
+# A device may announce a pack of at most this many bytes.
+BACKUP_PACK_MAX_SIZE = env_int("BACKUP_PACK_MAX_SIZE", 128 * 1024**2)
+# GC leaves packs younger than this (or claimed by a device this recently) alone.
+BACKUP_GC_GRACE_HOURS = env_int("BACKUP_GC_GRACE_HOURS", 24)
+# A pack with less than this share of its bytes still used is rewritten.
+BACKUP_REPACK_BELOW = 0.5
+BACKUP_ENROLLMENT_HOURS = env_int("BACKUP_ENROLLMENT_HOURS", 24)
+# Blobs decrypted and checked against their ids per verify run.
+BACKUP_VERIFY_SAMPLE = env_int("BACKUP_VERIFY_SAMPLE", 200)
+# The deployment default, until an administrator sets one (PUT /api/v1/backup/retention).
+BACKUP_DEFAULT_RETENTION = {
+    "keep_last": env_int("BACKUP_KEEP_LAST", 10), "keep_hourly": env_int("BACKUP_KEEP_HOURLY", 24),
+    "keep_daily": env_int("BACKUP_KEEP_DAILY", 14), "keep_weekly": env_int("BACKUP_KEEP_WEEKLY", 8),
+    "keep_monthly": env_int("BACKUP_KEEP_MONTHLY", 24),
+}
+
+# --- Audit log -----------------------------------------------------------------
+# Events are sealed into the hash chain by the "audit.seal" beat task; one
+# still unsealed after AUDIT_SEAL_GRACE_SECONDS makes audit_verify fail.
+AUDIT_SEAL_GRACE_SECONDS = env_int("AUDIT_SEAL_GRACE_SECONDS", 60)
+# A chain head is kept, exported to the object store and logged at most this often.
+AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60)
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Download events commit without waiting for PostgreSQL's WAL flush unless this is on.
+AUDIT_DURABLE_READS = env_bool("AUDIT_DURABLE_READS", False)
+# Admin exports of more rows than this are written by the "audit.export" task
+# to the object store (a download link appears in the admin) instead of streamed.
+AUDIT_EXPORT_SYNC_MAX = env_int("AUDIT_EXPORT_SYNC_MAX", 100_000)
+# The secret the chain's HMAC key is derived from (default: MASTER_KEY). Set
+# it to the old master key to keep old events verifiable after a rotation.
+AUDIT_CHAIN_KEY = env_secret("AUDIT_CHAIN_KEY", VAR_DIR / "audit_chain_key")
 
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -225,6 +334,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MiB of form or JSON body
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "en"
+# The browser's language (Accept-Language) unless the user picks one in the header.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -3,19 +3,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal.audit.dashboard import admin_dashboard
 from portal.core.health import healthz
+from portal.web import account as web_account
 from portal.web import views as web
 
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", web_account.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include("portal.storage.urls")),
+    path("s/", include("portal.shares.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("portal.web.urls")),
 ]
 
 handler404 = "portal.web.views.not_found"

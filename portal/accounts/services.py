@@ -77,3 +77,57 @@ def token_rejected_record(*, token: PersonalAccessToken, reason: str) -> None:
     wrong secret, disabled user), so stale or leaked tokens in use show up."""
     record(action=Action.TOKEN_REJECTED, actor=None, actor_label=token.user.get_username(), target=token,
            outcome=Outcome.DENIED, details={"reason": reason})
+
+
+def _sessions_end(user: User) -> int:
+    """Delete the user's browser sessions (database-backed: each one is decoded)."""
+    from django.contrib.sessions.models import Session
+
+    ended = []
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator(chunk_size=500):
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            ended.append(session.pk)
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)
+
+
+@transaction.atomic
+def user_disable(*, actor, user_id) -> User:
+    """Administrators disable an account: it can no longer sign in, and its
+    sessions, tokens and app passwords, share links and devices all stop
+    working at once (each revocation audited). Twice is harmless."""
+    from portal.backups.services.devices import device_revoke
+    from portal.core.access import is_admin
+    from portal.core.errors import Forbidden
+    from portal.shares.services import share_link_revoke
+
+    if not is_admin(actor):
+        raise Forbidden("Only administrators disable accounts.")
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such user.")
+    if user.pk == actor.pk:
+        raise InvalidInput("You cannot disable your own account.", code="self_disable")
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    now = timezone.now()
+    tokens_revoked = 0
+    for token in PersonalAccessToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True):
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        record(action=Action.TOKEN_REVOKED, actor=actor, target=token, details={"by": "user.disabled"})
+        tokens_revoked += 1
+    links = list(user.share_links.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+    for link_id in links:
+        share_link_revoke(actor=actor, link_id=link_id)
+    devices = list(user.devices.filter(revoked_at__isnull=True))
+    for device in devices:
+        device_revoke(actor=actor, device=device)
+    sessions = _sessions_end(user)
+    if was_active or tokens_revoked or links or devices or sessions:
+        record(action=Action.USER_DISABLED, actor=actor, target=user,
+               details={"sessions": sessions, "tokens": tokens_revoked, "links": len(links),
+                        "devices": len(devices), "was_active": was_active})
+    return user

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from portal.accounts.api import TokenDetailView, TokenListView
+from portal.shares.api import ShareAccessListView, ShareDetailView, ShareListView, SharePolicyView
 from portal.spaces.api import MemberDetailView, MemberListView, SpaceDetailView, SpaceListView
 
 urlpatterns = [
@@ -10,5 +11,10 @@ urlpatterns = [
     path("spaces/<int:space_id>/members/<int:user_id>/", MemberDetailView.as_view(), name="member-detail"),
     path("tokens/", TokenListView.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
+    path("spaces/<int:space_id>/share-policy", SharePolicyView.as_view(), name="share-policy"),
+    path("shares", ShareListView.as_view(), name="share-list"),
+    path("shares/<int:link_id>", ShareDetailView.as_view(), name="share-detail"),
+    path("shares/<int:link_id>/accesses", ShareAccessListView.as_view(), name="share-accesses"),
+    path("", include("portal.backups.urls")),
     path("", include("portal.files.urls")),
 ]

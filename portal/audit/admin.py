@@ -1,19 +1,28 @@
-from django.contrib import admin
+"""The audit panel: the log (strictly read-only: searched, filtered,
+exported, never edited), its large exports, and the maintenance tasks' runs."""
 
-from portal.audit.models import AuditEvent
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Q
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from portal.audit import exports
+from portal.audit.models import AuditEvent, AuditExport, TaskRun
+from portal.audit.selectors import ADDRESS, RANGE_FROM, RANGE_TO, filter_address, filter_range, search
+from portal.audit.sentences import describe
+from portal.core.errors import InvalidInput
+
+admin.site.index_template = "admin/coffer/index.html"
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Strictly read-only: the log can be searched, never edited."""
-
-    list_display = ("id", "created_at", "actor_label", "action", "outcome", "target_label", "space", "ip")
-    list_filter = ("action", "outcome", ("created_at", admin.DateFieldListFilter), "space", "actor")
-    search_fields = ("target_label", "actor_label", "action", "ip")
-    date_hierarchy = "created_at"
-    list_select_related = ("space",)
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -22,3 +31,174 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class InputFilter(admin.ListFilter):
+    """A list filter made of text inputs (GET parameters ``parameters``)."""
+
+    parameters: tuple[tuple[str, str, str], ...] = ()  # (name, label, input type)
+    template = "admin/audit/input_filter.html"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.values = {}
+        for name, _, _ in self.parameters:
+            if name in params:
+                value = params.pop(name)
+                self.values[name] = (value[-1] if isinstance(value, list) else value).strip()
+        self.others = [(k, v) for k, v in request.GET.items() if k not in dict(self.values) and
+                       k not in {name for name, _, _ in self.parameters} and k != "p"]
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self):
+        return [name for name, _, _ in self.parameters]
+
+    def choices(self, changelist):
+        yield {
+            "fields": [(name, label, kind, self.values.get(name, "")) for name, label, kind in self.parameters],
+            "others": self.others,
+            "clear_url": changelist.get_query_string(remove=self.expected_parameters()),
+            "active": any(self.values.values()),
+        }
+
+    def queryset(self, request, queryset):
+        try:
+            return self.apply(queryset)
+        except InvalidInput as exc:
+            raise IncorrectLookupParameters(exc.message) from exc
+
+
+class DateRangeFilter(InputFilter):
+    title = "time range"
+    parameters = ((RANGE_FROM, "from", "date"), (RANGE_TO, "to", "date"))
+
+    def apply(self, queryset):
+        return filter_range(queryset, self.values.get(RANGE_FROM), self.values.get(RANGE_TO))
+
+
+class AddressFilter(InputFilter):
+    title = "address"
+    parameters = ((ADDRESS, "IP address", "text"),)
+
+    def apply(self, queryset):
+        return filter_address(queryset, self.values.get(ADDRESS))
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Strictly read-only: the log can be searched and exported, never edited."""
+
+    list_display = ("created_at", "actor_label", "action", "target_label", "space", "ip", "outcome", "sentence")
+    list_display_links = ("created_at",)
+    list_filter = (DateRangeFilter, "action", "outcome", "space", "actor", AddressFilter)
+    search_fields = ("target_label", "actor_label", "ip")
+    search_help_text = "Path, name or address"
+    list_select_related = ("space",)
+    list_per_page = 100
+    show_full_result_count = False  # counting millions of rows for every page is not worth it
+    fieldsets = (
+        (None, {"fields": ("sentence",)}),
+        ("Event", {"fields": ("id", "created_at", "action", "outcome", "actor", "actor_label", "target_type",
+                              "target_id", "target_label", "space", "ip", "user_agent", "details")}),
+        ("Hash chain", {"fields": ("seq", "prev_hash", "chain_hash", "sealed_at")}),
+    )
+    readonly_fields = ("sentence", *(f.name for f in AuditEvent._meta.fields))
+    actions = None
+
+    @admin.display(description="what happened")
+    def sentence(self, obj: AuditEvent) -> str:
+        return describe(obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        return search(queryset, search_term), False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("export/<str:fmt>/", view(self.export_view), name="audit_auditevent_export"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request, fmt: str):
+        """The listed events (the same filters and search) as CSV or JSON Lines:
+        streamed, or written by a Celery task when there are too many."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        listing = reverse("admin:audit_auditevent_changelist")
+        try:
+            exports.check_format(fmt)
+            events = exports.events_filtered(request.GET)
+            rows = events.count()
+            if rows > settings.AUDIT_EXPORT_SYNC_MAX:
+                export = exports.audit_export_start(actor=request.user, fmt=fmt, params=request.GET)
+                self.message_user(request, f"{rows} events are being exported in the background (export "
+                                           f"{export.pk}); the download link appears here when it is ready.",
+                                  messages.INFO)
+                return HttpResponseRedirect(reverse("admin:audit_auditexport_changelist"))
+            exports.export_stream_record(actor=request.user, fmt=fmt, params=request.GET, rows=rows)
+        except InvalidInput as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(listing)
+        response = StreamingHttpResponse(exports.lines(events, fmt), content_type=exports.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"'
+        return response
+
+
+@admin.register(AuditExport)
+class AuditExportAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "created_by", "format", "filters", "status", "rows", "finished_at",
+                    "download")
+    list_filter = ("status", "format")
+    readonly_fields = ("download", *(f.name for f in AuditExport._meta.fields))
+    list_select_related = ("created_by",)
+    actions = None
+
+    @admin.display(description="download")
+    def download(self, obj: AuditExport):
+        url = exports.download_url(obj)
+        return format_html('<a href="{}">{}</a>', url, obj.filename) if url else (obj.error[:200] or "—")
+
+
+def _every(seconds) -> str:
+    seconds = getattr(seconds, "total_seconds", lambda: seconds)()
+    if not isinstance(seconds, int | float):
+        return str(seconds)  # a crontab
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"every {count} {unit}{'s' if count != 1 else ''}"
+    return f"every {int(seconds)} seconds"
+
+
+def beat_entries() -> list[dict]:
+    """Each beat entry with its schedule, last run and last outcome (two queries)."""
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    names = {entry["task"] for entry in schedule.values()}
+    last_started = dict(TaskRun.objects.filter(name__in=names).values("name").annotate(last=Max("started_at"))
+                        .values_list("name", "last"))
+    match = Q(pk__in=[])
+    for name, started in last_started.items():
+        match |= Q(name=name, started_at=started)
+    last = {run.name: run for run in TaskRun.objects.filter(match)} if last_started else {}
+    return [{"entry": key, "task": entry["task"], "schedule": _every(entry["schedule"]),
+             "last": last.get(entry["task"])} for key, entry in sorted(schedule.items())]
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(ReadOnlyAdmin):
+    """Maintenance: the beat schedule with each task's last run, and every run."""
+
+    list_display = ("name", "started_at", "finished_at", "outcome", "short_detail")
+    list_filter = ("outcome", "name")
+    readonly_fields = [f.name for f in TaskRun._meta.fields]
+    actions = None
+
+    @admin.display(description="detail")
+    def short_detail(self, obj: TaskRun) -> str:
+        return obj.detail[:120]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "beat_entries": beat_entries()}
+        return super().changelist_view(request, extra_context=extra_context)

@@ -58,6 +58,11 @@ class Locked(PortalError):
     code = "locked"
 
 
+class PreconditionFailed(PortalError):
+    status = 412
+    code = "precondition_failed"
+
+
 class QuotaExceeded(PortalError):
     status = 507
     code = "quota_exceeded"

@@ -8,8 +8,8 @@ class PagePagination(PageNumberPagination):
     max_page_size = 1000
 
 
-def paginated_response(request, queryset, serializer_class, *, view=None):
+def paginated_response(request, queryset, serializer_class, *, view=None, context=None):
     """One page of ``queryset`` serialized, in the paginated envelope."""
     paginator = PagePagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)

@@ -16,6 +16,8 @@ from portal.core.pagination import PagePagination
 from portal.files import names, selectors
 from portal.files.models import Node
 from portal.files.services import tree, versions
+from portal.locks import selectors as lock_selectors
+from portal.scanning import selectors as scan_selectors
 from portal.spaces.selectors import access_space
 
 
@@ -33,9 +35,12 @@ class NodeOut(serializers.Serializer):
     modified = serializers.DateTimeField()
     created = serializers.DateTimeField()
     lock = serializers.JSONField(allow_null=True)
+    scan = serializers.JSONField(allow_null=True, help_text='{"state", "signature", "quarantined"} or null')
 
 
-def node_out(node: Node, path_names: list[str] | None = None) -> dict:
+def node_out(node: Node, path_names: list[str] | None = None, *, viewer=None) -> dict:
+    """A node's metadata; its lock from ``lock_info`` when a listing attached
+    it in bulk (locks.selectors.attach_lock_summaries), else looked up."""
     path_names = node.path_names if path_names is None else path_names
     version = node.current_version
     return {
@@ -49,7 +54,8 @@ def node_out(node: Node, path_names: list[str] | None = None) -> dict:
         "sha256": version.blob.sha256 if version else None,
         "modified": node.modified_at,
         "created": node.created_at,
-        "lock": None,
+        "lock": node.lock_info if hasattr(node, "lock_info") else lock_selectors.lock_summary(node, viewer=viewer),
+        "scan": scan_selectors.scan_summary(node),
     }
 
 
@@ -87,9 +93,11 @@ def _listing(request, folder: Node) -> Response:
     children = selectors.children_list(folder, sort=sort, descending=order == "desc")
     paginator = PagePagination()
     page = paginator.paginate_queryset(children, request)
+    lock_selectors.attach_lock_summaries(page, viewer=request.user, folder=folder)
+    scan_selectors.attach_scan_summaries(page)
     results = [node_out(child, folder.path_names + [child.name]) for child in page]
     response = paginator.get_paginated_response(results)
-    response.data = {"folder": node_out(folder), **response.data}
+    response.data = {"folder": node_out(folder, viewer=request.user), **response.data}
     return response
 
 
@@ -99,13 +107,13 @@ class TreeView(APIView):
                                OpenApiParameter("order", enum=["asc", "desc"])])
     def get(self, request, space_id, path=""):
         node = selectors.access_path(request.user, space_id, path or "/")
-        return _listing(request, node) if node.is_folder else Response(node_out(node))
+        return _listing(request, node) if node.is_folder else Response(node_out(node, viewer=request.user))
 
 
 class NodeView(APIView):
     @extend_schema(responses=NodeOut, summary="A file's or folder's metadata by id")
     def get(self, request, node_id):
-        return Response(node_out(selectors.access_node(request.user, node_id)))
+        return Response(node_out(selectors.access_node(request.user, node_id), viewer=request.user))
 
     @extend_schema(request=RenameIn, responses=NodeOut, summary="Rename")
     def patch(self, request, node_id):
@@ -183,6 +191,8 @@ class TrashListView(APIView):
         space = access_space(request.user, space_id, Cap.FILE_READ)
         paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.trash_list(space), request)
+        lock_selectors.attach_lock_summaries(page, viewer=request.user)
+        scan_selectors.attach_scan_summaries(page)
         return paginator.get_paginated_response([
             {**node_out(node, _original_path(node)), "trashed_at": node.trashed_at,
              "trashed_by": node.trashed_by.username if node.trashed_by else None} for node in page])

@@ -18,6 +18,7 @@ from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.files import names, selectors
 from portal.files.services import downloads, versions
+from portal.scanning.selectors import ensure_not_quarantined
 from portal.storage import LocalObjectStore, get_store
 from portal.storage.base import content_disposition
 from portal.storage.views import RangeNotSatisfiable, requested_window, stream_object
@@ -33,7 +34,7 @@ def _flag(value: str | None, *, name: str) -> bool:
     return _FLAGS[value.lower()]
 
 
-def _starts_download(request, response, size: int) -> bool:
+def starts_download(request, response, size: int) -> bool:
     """Whether this answer starts a download: a GET whose bytes begin at byte
     0. Resumed ranges, HEAD, 304 and 416 are not new downloads."""
     if request.method != "GET":
@@ -49,6 +50,19 @@ def _starts_download(request, response, size: int) -> bool:
             return False
         return window is None or window[0] == 0
     return False
+
+
+def serve(request, plan: downloads.FileDownload):
+    """The answer that hands out a file: the portal streams it from the local
+    store (ranges, conditional GETs), or redirects to a presigned S3 URL."""
+    store = get_store()
+    if isinstance(store, LocalObjectStore):
+        return stream_object(request, plan.key, filename=plan.filename, content_type=plan.content_type,
+                             inline=plan.inline, etag=plan.etag, store=store)
+    response = HttpResponseRedirect(store.presign_get(plan.key, filename=plan.filename,
+                                                      content_type=plan.content_type, inline=plan.inline))
+    response["Cache-Control"] = "private, no-store"  # the URL is a credential
+    return response
 
 
 class _DownloadView(APIView):
@@ -77,16 +91,10 @@ class ContentView(_DownloadView):
         inline = _flag(request.query_params.get("inline"), name="inline")
         node = versions.access_file(request.user, node_id, Cap.FILE_READ)
         version = versions.version_get(node, request.query_params.get("version"))
+        ensure_not_quarantined(version)
         plan = downloads.download_plan(node, version, inline=inline)
-        store = get_store()
-        if isinstance(store, LocalObjectStore):
-            response = stream_object(request, plan.key, filename=plan.filename, content_type=plan.content_type,
-                                     inline=plan.inline, etag=plan.etag, store=store)
-        else:
-            response = HttpResponseRedirect(store.presign_get(plan.key, filename=plan.filename,
-                                                              content_type=plan.content_type, inline=plan.inline))
-            response["Cache-Control"] = "private, no-store"  # the URL is a credential
-        if _starts_download(request, response, plan.size):
+        response = serve(request, plan)
+        if starts_download(request, response, plan.size):
             try:
                 downloads.download_record(actor=request.user, node=node, version=version)
             except BaseException:
@@ -106,14 +114,17 @@ class ZipView(_DownloadView):
             raise InvalidInput(f"{names.join(folder.path_names)} is a file; download it with "
                                f"/api/v1/files/{folder.pk}/content.", code="not_a_folder")
         download = downloads.folder_zip(folder)
-        if request.method == "HEAD":
-            response = HttpResponse()
-        else:
+        if request.method != "HEAD":
             downloads.zip_record(actor=request.user, download=download)
-            response = StreamingHttpResponse(download.chunks())
-        response["Content-Type"] = "application/zip"
-        response["Content-Length"] = str(download.length)
-        response["Content-Disposition"] = content_disposition(download.filename)
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return zip_response(request, download)
+
+
+def zip_response(request, download: downloads.FolderZip):
+    """A folder zip as a streamed attachment of known length (headers only for HEAD)."""
+    response = HttpResponse() if request.method == "HEAD" else StreamingHttpResponse(download.chunks())
+    response["Content-Type"] = "application/zip"
+    response["Content-Length"] = str(download.length)
+    response["Content-Disposition"] = content_disposition(download.filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from portal.files import api, download_api, upload_api
+from portal.locks import api as lock_api
 
 urlpatterns = [
     path("spaces/<int:space_id>/folders", api.FolderListView.as_view(), name="folder-create"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("files/<int:node_id>/move", api.NodeMoveView.as_view(), name="node-move"),
     path("files/<int:node_id>/copy", api.NodeCopyView.as_view(), name="node-copy"),
     path("files/<int:node_id>/content", download_api.ContentView.as_view(), name="node-content"),
+    path("files/<int:node_id>/lock", lock_api.LockView.as_view(), name="node-lock"),
     path("files/<int:node_id>/versions", api.VersionListView.as_view(), name="version-list"),
     path("files/<int:node_id>/versions/<int:number>/restore", api.VersionRestoreView.as_view(),
          name="version-restore"),

@@ -13,6 +13,7 @@ from portal.spaces.selectors import access_space, members_list, spaces_visible_t
 class SpaceOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    slug = serializers.CharField(help_text="URL name of the space: WebDAV mounts it at /dav/<slug>/")
     kind = serializers.CharField()
     role = serializers.CharField(source="actor_role", allow_null=True)
     quota = serializers.IntegerField(source="quota_bytes")

@@ -1,9 +1,28 @@
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.text import slugify
 
 from portal.core.access import Role
+
+SLUG_MAX = 120
+
+
+def unique_slug(name: str, *, exclude: int | None = None) -> str:
+    """A URL name for a space (``/dav/<slug>/``): ASCII, lowercase, unique;
+    "-2", "-3", ... when taken. Kept when the space is renamed, so mounted
+    WebDAV clients and bookmarks keep working."""
+    base = (slugify(name) or "space")[:SLUG_MAX - 8].strip("-") or "space"
+    taken = Space.objects.filter(slug__startswith=base)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    used = set(taken.values_list("slug", flat=True))
+    candidate, number = base, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
 
 
 class SpaceKind(models.TextChoices):
@@ -13,6 +32,7 @@ class SpaceKind(models.TextChoices):
 
 class Space(models.Model):
     name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=SLUG_MAX, unique=True)
     kind = models.CharField(max_length=16, choices=SpaceKind.choices, default=SpaceKind.TEAM)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="created_spaces")
@@ -37,6 +57,20 @@ class Space(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.slug:
+            return super().save(*args, **kwargs)
+        for _ in range(5):  # a concurrent space may take the same slug between the check and the insert
+            self.slug = unique_slug(self.name or "space", exclude=self.pk)
+            try:
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError as exc:
+                self.slug = ""
+                if "slug" not in str(exc):
+                    raise
+        raise IntegrityError("No free slug for this space; try again.")
 
     @property
     def is_archived(self) -> bool:

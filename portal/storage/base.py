@@ -118,6 +118,13 @@ def normalize_etag(etag: str) -> str:
     return '"' + etag.strip().strip('"') + '"'
 
 
+def validate_put_size(size: int) -> int:
+    """A single PUT's size: S3 takes at most 5 GiB in one request."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_PART_SIZE:
+        raise InvalidInput(f"A single upload is 0 to {MAX_PART_SIZE} bytes.", code="invalid_size")
+    return size
+
+
 def presign_lifetime(expires: int | None) -> int:
     cap = min(settings.PRESIGN_SECONDS, PRESIGN_CEILING)
     return cap if expires is None else max(1, min(int(expires), cap))
@@ -229,6 +236,11 @@ class ObjectStore(ABC):
     def presign_get(self, key: str, *, filename: str, content_type: str = "application/octet-stream",
                     inline: bool = False, expires: int | None = None) -> str:
         """An absolute URL that downloads ``key`` as ``filename`` for at most PRESIGN_SECONDS."""
+
+    @abstractmethod
+    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
+        """An absolute URL the client PUTs exactly ``size`` bytes to, creating
+        (or replacing) ``key`` in one request, for at most PRESIGN_SECONDS."""
 
     @abstractmethod
     def multipart_start(self, key: str, *, content_type: str | None = None, part_size: int | None = None) -> str:

@@ -27,7 +27,7 @@ from portal.storage import local_slots, signing
 from portal.storage.base import (
     CHUNK_SIZE, MAX_PART_SIZE, ObjectInfo, ObjectNotFound, ObjectStore, ObjectStream, Part,
     UploadNotFound, check_parts_complete, presign_lifetime, range_not_satisfiable, validate_key,
-    validate_part_list, validate_part_number, validate_window,
+    validate_part_list, validate_part_number, validate_put_size, validate_window,
 )
 
 TEMP_PREFIX = ".tmp-"
@@ -188,6 +188,29 @@ class LocalObjectStore(ObjectStore):
         grant = {"k": validate_key(key), "f": filename, "t": content_type, "i": bool(inline)}
         token = signing.issue(signing.GET, grant, presign_lifetime(expires))
         return f"{settings.PUBLIC_URL}/storage/o/{token}"
+
+    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
+        grant = {"k": validate_key(key), "s": validate_put_size(size)}
+        token = signing.issue(signing.PUT, grant, presign_lifetime(expires))
+        return f"{settings.PUBLIC_URL}/storage/put/{token}"
+
+    def put_exact(self, key: str, fileobj: BinaryIO, *, size: int) -> int:
+        """Store exactly ``size`` bytes from ``fileobj`` (what a signed PUT URL's
+        view calls): a body shorter or longer than promised stores nothing."""
+        def write(out: BinaryIO) -> int:
+            written = _copy(fileobj, out, limit=size)
+            if written != size:
+                raise InvalidInput(f"The body arrived with {written} of {size} bytes; send it again.",
+                                   code="incomplete_body")
+            return written
+
+        try:
+            return self._write_atomically(self._path(key), write)
+        except InvalidInput as exc:
+            if exc.code == "part_too_large":
+                raise InvalidInput(f"The body is longer than the {size} bytes this URL accepts.",
+                                   code="size_mismatch") from None
+            raise
 
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         folder, _, _ = prefix.rpartition("/")

@@ -24,7 +24,7 @@ from portal.core.errors import InvalidInput, PortalError, StorageUnavailable
 from portal.storage.base import (
     ObjectInfo, ObjectNotFound, ObjectStore, ObjectStream, Part, UploadNotFound, check_parts_complete,
     content_disposition, presign_lifetime, validate_key, validate_part_list, validate_part_number,
-    validate_window,
+    validate_put_size, validate_window,
 )
 
 # Errors that mean "the store did not answer (in time)", also while streaming a body.
@@ -174,6 +174,13 @@ class S3ObjectStore(ObjectStore):
                   "ResponseContentDisposition": content_disposition(filename, inline=inline)}
         with self._errors(key):
             return self.client.generate_presigned_url("get_object", Params=params,
+                                                      ExpiresIn=presign_lifetime(expires))
+
+    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
+        # ContentLength is signed: a body of any other size is refused by the store.
+        params = {"Bucket": self.bucket, "Key": validate_key(key), "ContentLength": validate_put_size(size)}
+        with self._errors(key):
+            return self.client.generate_presigned_url("put_object", Params=params,
                                                       ExpiresIn=presign_lifetime(expires))
 
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:

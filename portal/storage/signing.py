@@ -17,6 +17,7 @@ from portal.core.errors import Forbidden
 
 GET = "portal.storage.get"
 PART = "portal.storage.part"
+PUT = "portal.storage.put"
 
 
 class LinkInvalid(Forbidden):

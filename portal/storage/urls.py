@@ -8,4 +8,5 @@ app_name = "storage"
 urlpatterns = [
     path("o/<str:token>", views.object_download, name="object"),
     path("part/<str:token>", views.part_upload, name="part"),
+    path("put/<str:token>", views.object_upload, name="put"),
 ]

@@ -183,3 +183,24 @@ def part_upload(request, token: str):
     # The request itself is the stream: read in chunks, never request.body.
     etag = _local_store().multipart_put_part(grant["k"], grant["u"], grant["n"], request, size=int(length))
     return HttpResponse(status=200, headers={"ETag": etag})
+
+
+@csrf_exempt
+@require_http_methods(["PUT"])
+@_json_errors
+def object_upload(request, token: str):
+    """A signed single-object PUT (``presign_put``): exactly the granted size, like S3's signed Content-Length."""
+    grant = signing.verify(signing.PUT, token)
+    length = request.META.get("CONTENT_LENGTH", "")
+    if not length.isdigit():
+        return JsonResponse({"code": "length_required", "detail": {},
+                             "message": "Send the object with a Content-Length header."}, status=411)
+    if int(length) != grant["s"]:
+        return JsonResponse({"code": "size_mismatch", "detail": {"size": grant["s"]},
+                             "message": f"This URL takes exactly {grant['s']} bytes; the body has {length}."},
+                            status=400)
+    store = _local_store()
+    store.put_exact(grant["k"], request, size=grant["s"])
+    with store.open(grant["k"]) as stored:
+        etag = stored.etag
+    return HttpResponse(status=200, headers={"ETag": etag})

@@ -1,13 +1,12 @@
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from portal.api.errors import json_not_found, json_server_error
-from portal.spaces.selectors import spaces_visible_to
+from portal.web.spaces import space_list
 
 
-@login_required
 def home(request):
-    return render(request, "web/home.html", {"spaces": spaces_visible_to(request.user)})
+    """The portal's front page is the list of my spaces."""
+    return space_list(request)
 
 
 def not_found(request, exception=None):

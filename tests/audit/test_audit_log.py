@@ -77,3 +77,22 @@ class TestAdminPanel:
         client.force_login(alice)
         response = client.get("/admin/audit/auditevent/")
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.postgres
+def test_download_events_commit_without_waiting_for_the_disk_unless_configured(alice, settings):
+    from django.db import connection
+
+    def synchronous_commit_after(action: str) -> str:
+        with transaction.atomic():
+            record(action=action, actor=alice)
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                value = cursor.fetchone()[0]
+            transaction.set_rollback(True)
+        return value
+
+    assert synchronous_commit_after("space.created") == "on"
+    assert synchronous_commit_after("file.downloaded") == "off"
+    settings.AUDIT_DURABLE_READS = True
+    assert synchronous_commit_after("file.downloaded") == "on"

@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from django.db import connection
 
 from portal.audit.actions import Action
 from portal.core.errors import PortalError
@@ -15,7 +13,7 @@ from portal.files.models import FileVersion, Node, NodeKind, UploadSession
 from portal.files.services.uploads import upload_complete
 from portal.spaces.models import Space
 from tests.files.support_s3 import MiB, ready_upload, use_local, use_s3
-from tests.helpers import events
+from tests.helpers import at_once, events
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -26,29 +24,6 @@ def backend(request, settings, tmp_path):
     if request.param == "local":
         return use_local(settings, tmp_path / "objects")
     return use_s3(settings, request.getfixturevalue("seaweed"))
-
-
-def at_once(*calls) -> list:
-    """Run the calls in threads released together; each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a completion hung"
-    return results
 
 
 def complete_call(actor, session):

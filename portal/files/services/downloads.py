@@ -23,6 +23,7 @@ from portal.audit.services import record
 from portal.core.errors import PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node, NodeKind
+from portal.scanning.selectors import quarantined_blob_keys
 from portal.storage import ObjectStore, get_store
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ def zip_members(folder: Node) -> list[ZipMember]:
     """The folder's live contents, depth first: each folder, then what it
     holds (folders before files, by name)."""
     children = _live_children(folder)
+    quarantined = quarantined_blob_keys()   # left out: their bytes may not leave the portal
     members: list[ZipMember] = []
     stack = [(iter(children.get(folder.pk, ())), "")]
     while stack:
@@ -174,7 +176,7 @@ def zip_members(folder: Node) -> list[ZipMember]:
         if kind == NodeKind.FOLDER:
             members.append(ZipMember(name=path + "/", key=None, size=0))
             stack.append((iter(children.get(node_id, ())), path + "/"))
-        else:
+        elif key not in quarantined:
             members.append(ZipMember(name=path, key=key, size=size if key else 0))
     return members
 

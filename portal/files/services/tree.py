@@ -18,6 +18,8 @@ from portal.files.selectors import (access_node, access_trashed, attach_path, ch
                                     subtree_ids)
 from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
                                           schedule_blob_collection)
+from portal.locks.selectors import ensure_writable
+from portal.locks.services import records_lock_refusals
 from portal.spaces.models import Space
 from portal.spaces.selectors import access_space
 
@@ -102,12 +104,14 @@ def _writable(actor, node_id) -> Node:
     return node
 
 
+@records_lock_refusals
 @transaction.atomic
-def node_rename(*, actor, node_id, name) -> Node:
+def node_rename(*, actor, node_id, name, lock_tokens=()) -> Node:
     node = _writable(actor, node_id)
     name = names.clean_name(name)
     if name == node.name:
         return node
+    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="rename")
     new_path = node.path_names[:-1] + [name]
     ensure_name_free(node.parent, name, path=new_path, exclude=node)
     old_path = names.join(node.path_names)
@@ -125,12 +129,15 @@ def subtree_bytes(node: Node) -> int:
     return total or 0
 
 
+@records_lock_refusals
 @transaction.atomic
-def node_move(*, actor, node_id, path: str, space_id=None) -> Node:
+def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Node:
     """Move (and maybe rename) a node to ``path``, in its space or another the
     actor can write; across spaces its bytes move between the quotas."""
     node = _writable(actor, node_id)
+    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="move")
     space, parent, name, new_path = _destination(actor, space_id or node.space_id, path)
+    ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(node, parent)
     ensure_name_free(parent, name, path=new_path, exclude=node)
     old_path, old_space = names.join(node.path_names), node.space
@@ -171,8 +178,9 @@ def _live_bytes(node: Node) -> int:
     return total
 
 
+@records_lock_refusals
 @transaction.atomic
-def node_copy(*, actor, node_id, path: str, space_id=None) -> Node:
+def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Node:
     """Copy a node (current versions only) to ``path``; the copy shares the
     stored bytes, so it costs quota but no storage. Needs file.read on the
     source and file.write on the destination."""
@@ -180,6 +188,7 @@ def node_copy(*, actor, node_id, path: str, space_id=None) -> Node:
     if source.is_root:
         raise InvalidInput("Copy a space's folders and files, not its root.", code="root_folder")
     space, parent, name, new_path = _destination(actor, space_id or source.space_id, path)
+    ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(source, parent)
     ensure_name_free(parent, name, path=new_path)
     charge_quota(lock_spaces(space.pk)[space.pk], _live_bytes(source))
@@ -190,10 +199,12 @@ def node_copy(*, actor, node_id, path: str, space_id=None) -> Node:
     return copy
 
 
+@records_lock_refusals
 @transaction.atomic
-def node_trash(*, actor, node_id) -> Node:
+def node_trash(*, actor, node_id, lock_tokens=()) -> Node:
     """Move a node (and what it holds) to the trash; restorable until purged."""
     node = _writable(actor, node_id)
+    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="delete")
     node.trashed_at, node.trashed_by = timezone.now(), actor
     node.save(update_fields=["trashed_at", "trashed_by"])
     record(action=Action.FILE_DELETED, actor=actor, target=node, target_label=names.join(node.path_names),

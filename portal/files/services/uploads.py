@@ -35,6 +35,8 @@ from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession
 from portal.files.selectors import child_named, space_root
 from portal.files.services.common import check_quota, charge_quota, lock_spaces, refuse_archived
 from portal.files.services.tree import ensure_folders
+from portal.locks.selectors import ensure_writable
+from portal.locks.services import records_lock_refusals
 from portal.spaces.selectors import access_space
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
@@ -83,8 +85,28 @@ def _check_target(space, path_names: list[str], if_match: int | None) -> None:
                        detail={"current_version": current})
 
 
+def _refuse_locked(actor, space, path_names: list[str], lock_tokens) -> None:
+    """Someone else's live lock on the file (or on the folder it would be
+    added to) refuses the upload; other refusals are left to _check_target."""
+    node = space_root(space)
+    for name in path_names:
+        child = child_named(node, name) if node.is_folder else None
+        if child is None:
+            break
+        node = child
+    else:
+        if not node.is_folder:
+            node.space = space
+            ensure_writable(node, actor=actor, tokens=lock_tokens, operation="upload")
+            return
+    if node.is_folder:
+        node.space = space
+        ensure_writable(node, actor=actor, tokens=lock_tokens, operation="add")
+
+
+@records_lock_refusals
 @transaction.atomic
-def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None) -> UploadSession:
+def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None, lock_tokens=()) -> UploadSession:
     """Editors start uploading a file (a new one, or a new version of one)."""
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
@@ -99,6 +121,7 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
         if_match = whole_number(if_match, field="if_match", minimum=1)
     sha256 = _clean_sha256(sha256)
     _check_target(space, path_names, if_match)
+    _refuse_locked(actor, space, path_names, lock_tokens)
     check_quota(space, size)
     part_size, part_count = plan_parts(size)
     key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
@@ -190,13 +213,15 @@ def _refuse_closed(session: UploadSession) -> None:
         raise Conflict(f"This upload was {session.state}; start a new one.", code="upload_closed")
 
 
-def _claim(actor, upload_id, etags: dict[int, str] | None = None) -> tuple[UploadSession, list[Part] | None]:
+def _claim(actor, upload_id, etags: dict[int, str] | None = None,
+           lock_tokens=()) -> tuple[UploadSession, list[Part] | None]:
     """Step 1: with every part present, mark the session completing."""
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True)
         _refuse_closed(session)
         if session.state != UploadState.OPEN:
             return session, None
+        _refuse_locked(actor, session.space, names.split_path(session.path), lock_tokens)
         report = parts_report(session, etags)
         if report.ambiguous:
             raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
@@ -234,31 +259,41 @@ def _assemble(session: UploadSession, parts: list[Part] | None) -> None:
 
 
 def _new_version(actor, session: UploadSession, space) -> FileVersion:
-    path_names = names.split_path(session.path)
+    return version_add(actor=actor, space=space, path=session.path, key=session.key, size=session.size,
+                       sha256=session.sha256, if_match=session.if_match)
+
+
+def version_add(*, actor, space, path: str, key: str, size: int, sha256: str = "",
+                if_match: int | None = None) -> FileVersion:
+    """Make the stored object ``key`` the next version of the file at ``path``
+    (creating the file and its folders). Callers hold the space's row lock
+    (lock_spaces) and have checked the actor's rights."""
+    path_names = names.split_path(path)
     parent, _ = ensure_folders(space, path_names[:-1], actor)
     node = child_named(parent, path_names[-1])
     if node is not None and node.is_folder:
-        raise Conflict(f"{session.path} is now a folder.", code="is_a_folder")
+        raise Conflict(f"{path} is now a folder.", code="is_a_folder")
     current = node.current_version.number if node and node.current_version else None
-    if session.if_match is not None and current != session.if_match:
-        raise Conflict(f"{session.path} changed to version {current} during the upload; fetch it again and "
+    if if_match is not None and current != if_match:
+        raise Conflict(f"{path} changed to version {current} during the upload; fetch it again and "
                        "merge your changes.", code="version_mismatch", detail={"current_version": current})
-    charge_quota(space, session.size)
+    charge_quota(space, size)
     if node is None:
         node = Node.objects.create(space=space, parent=parent, kind=NodeKind.FILE, name=path_names[-1],
                                    name_key=names.name_key(path_names[-1]), created_by=actor)
-    blob = Blob.objects.create(key=session.key, size=session.size, expected_sha256=session.sha256)
-    version = FileVersion.objects.create(node=node, number=(current or 0) + 1, blob=blob, size=session.size,
+    blob = Blob.objects.create(key=key, size=size, expected_sha256=sha256)
+    version = FileVersion.objects.create(node=node, number=(current or 0) + 1, blob=blob, size=size,
                                          created_by=actor)
-    node.current_version, node.size, node.modified_at = version, session.size, version.created_at
+    node.current_version, node.size, node.modified_at = version, size, version.created_at
     node.save(update_fields=["current_version", "size", "modified_at"])
     return version
 
 
-def _record(actor, upload_id) -> FileVersion:
+def _record(actor, upload_id, lock_tokens=()) -> FileVersion:
     """Step 3: the version, the quota and the audit event, in one transaction.
     A refusal here (quota, a folder in the way, if_match) closes the session
-    and removes its bytes: they can never become this version."""
+    and removes its bytes: they can never become this version. A lock taken
+    meanwhile only refuses for now: complete again once it is released."""
     refusal = None
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True)
@@ -266,6 +301,7 @@ def _record(actor, upload_id) -> FileVersion:
             return _made_version(session)
         if session.state != UploadState.COMPLETING:  # swept or refused meanwhile: its bytes are gone
             _refuse_closed(session)
+        _refuse_locked(actor, session.space, names.split_path(session.path), lock_tokens)
         space = lock_spaces(session.space_id)[session.space_id]
         try:
             with transaction.atomic():
@@ -281,8 +317,10 @@ def _record(actor, upload_id) -> FileVersion:
             record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=session.path,
                    space=space, details={"version": version.number, "size": version.size})
             from portal.files.tasks import hash_blob
+            from portal.scanning.services import scan_queue
 
             transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
+            scan_queue(version)
             return version
     get_store().delete(session.key)
     raise refusal
@@ -294,14 +332,15 @@ def _made_version(session: UploadSession) -> FileVersion:
     return session.version
 
 
-def upload_complete(*, actor, upload_id, etags=None) -> FileVersion:
+@records_lock_refusals
+def upload_complete(*, actor, upload_id, etags=None, lock_tokens=()) -> FileVersion:
     """The uploader completes their upload, optionally naming each part by the
     ETag its PUT returned; calling it again returns the same version."""
-    session, parts = _claim(actor, upload_id, _clean_etags(etags))
+    session, parts = _claim(actor, upload_id, _clean_etags(etags), lock_tokens)
     if session.state == UploadState.COMPLETED:
         return _made_version(session)
     _assemble(session, parts)
-    return _record(actor, upload_id)
+    return _record(actor, upload_id, lock_tokens)
 
 
 def upload_abort(*, actor, upload_id) -> UploadSession:

@@ -19,6 +19,8 @@ from portal.files.models import FileVersion, Node, NodeKind
 from portal.files.selectors import access_node
 from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
                                           schedule_blob_collection)
+from portal.locks.selectors import ensure_writable
+from portal.locks.services import records_lock_refusals
 
 
 def access_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
@@ -44,12 +46,14 @@ def version_get(node: Node, number=None) -> FileVersion:
     return version
 
 
+@records_lock_refusals
 @transaction.atomic
-def version_restore(*, actor, node_id, number) -> FileVersion:
+def version_restore(*, actor, node_id, number, lock_tokens=()) -> FileVersion:
     """Editors make an old version current again, as a new version."""
     node = access_file(actor, node_id, Cap.FILE_WRITE)
     refuse_archived(node.space)
     old = version_get(node, number)
+    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="restore")
     space = lock_spaces(node.space_id)[node.space_id]
     charge_quota(space, old.size)
     latest = node.versions.order_by("-number").values_list("number", flat=True).first() or 0

@@ -1,0 +1,132 @@
+"""The device side of backups (docs/backup-protocol.md): enrollment without
+credentials, everything else with ``Authorization: Bearer cofferdev_...``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import validated
+from portal.backups import selectors
+from portal.backups.authentication import DeviceTokenAuthentication, IsDevice
+from portal.backups.serializers import EnrollIn, ReportIn, SnapshotIn, SnapshotOut
+from portal.backups.services import devices, packs, snapshots
+from portal.core.errors import InvalidInput
+from portal.core.pagination import paginated_response
+
+
+def _body(request, *allowed: str) -> dict:
+    data = request.data
+    if not isinstance(data, dict):
+        raise InvalidInput("Send a JSON object.", code="invalid_input")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.", code="invalid_input",
+                           detail={key: ["Unknown field."] for key in unknown})
+    return data
+
+
+class DeviceView(APIView):
+    authentication_classes = [DeviceTokenAuthentication]
+    permission_classes = [IsDevice]
+
+    @property
+    def device(self):
+        return self.request.auth
+
+
+class EnrollView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=EnrollIn, summary="Enroll a device with a one-time token",
+                   responses={201: inline_serializer("Enrolled", {
+                       "device_id": serializers.IntegerField(), "device_token": serializers.CharField(),
+                       "keys": serializers.DictField(child=serializers.CharField()),
+                       "pack_size": serializers.IntegerField(), "server_time": serializers.DateTimeField()})})
+    def post(self, request):
+        data = validated(EnrollIn, request.data).provided()
+        device, token, keys = devices.device_enroll(**data)
+        return Response({"device_id": device.pk, "device_token": token, "keys": keys.as_b64(),
+                         "pack_size": settings.BACKUP_PACK_SIZE, "server_time": timezone.now()},
+                        status=status.HTTP_201_CREATED)
+
+
+class DeviceSelfView(DeviceView):
+    @extend_schema(summary="This device", responses=inline_serializer("DeviceSelf", {
+        "device_id": serializers.IntegerField(), "name": serializers.CharField(), "state": serializers.CharField(),
+        "excludes": serializers.ListField(child=serializers.CharField())}))
+    def get(self, request):
+        device = self.device
+        return Response({"device_id": device.pk, "name": device.name, "state": device.state,
+                         "excludes": device.excludes})
+
+
+_IDS = inline_serializer("ChunkIds", {"ids": serializers.ListField(child=serializers.CharField())})
+
+
+class KnownView(DeviceView):
+    @extend_schema(request=_IDS, summary="Which chunk ids the index holds (at most 10,000 per call)",
+                   responses=inline_serializer("Known", {"known": serializers.ListField(child=serializers.CharField())}))
+    def post(self, request):
+        return Response({"known": packs.chunks_known(device=self.device, ids=_body(request, "ids").get("ids"))})
+
+
+class LocateView(DeviceView):
+    @extend_schema(request=_IDS, summary="Where chunks are, with a presigned GET of each pack",
+                   responses=inline_serializer("Located", {
+                       "chunks": serializers.DictField(child=serializers.DictField()),
+                       "missing": serializers.ListField(child=serializers.CharField())}))
+    def post(self, request):
+        return Response(packs.chunks_locate(device=self.device, ids=_body(request, "ids").get("ids")))
+
+
+class PackCreateView(DeviceView):
+    @extend_schema(request=inline_serializer("PackIn", {"size": serializers.IntegerField()}),
+                   summary="Announce a pack: its id and a URL to PUT exactly `size` bytes to",
+                   responses={201: inline_serializer("PackOut", {
+                       "pack_id": serializers.CharField(), "url": serializers.CharField(),
+                       "expires_at": serializers.DateTimeField()})})
+    def post(self, request):
+        pack, url, expires_at = packs.pack_create(device=self.device, size=_body(request, "size").get("size"))
+        return Response({"pack_id": pack.pack_id, "url": url, "expires_at": expires_at},
+                        status=status.HTTP_201_CREATED)
+
+
+class PackIndexView(DeviceView):
+    @extend_schema(summary="Register a stored pack's chunks (idempotent)",
+                   request=inline_serializer("PackIndexIn", {"chunks": serializers.ListField(
+                       child=serializers.DictField())}),
+                   responses={201: inline_serializer("Indexed", {"registered": serializers.IntegerField(),
+                                                                 "duplicates": serializers.IntegerField()})})
+    def post(self, request, pack_id):
+        answer = packs.pack_index(device=self.device, pack_id=pack_id,
+                                  chunks=_body(request, "chunks").get("chunks"))
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class SnapshotsView(DeviceView):
+    @extend_schema(responses=SnapshotOut(many=True), summary="This device's snapshots, newest first")
+    def get(self, request):
+        return paginated_response(request, selectors.snapshot_list(self.device), SnapshotOut, view=self)
+
+    @extend_schema(request=SnapshotIn, responses={201: SnapshotOut}, summary="Commit a snapshot")
+    def post(self, request):
+        data = validated(SnapshotIn, request.data).provided()
+        snapshot = snapshots.snapshot_create(device=self.device, **data)
+        return Response(SnapshotOut(snapshot).data, status=status.HTTP_201_CREATED)
+
+
+class ReportView(DeviceView):
+    @extend_schema(request=ReportIn, summary="Report a failed backup run (sets the device's error state)",
+                   responses={201: inline_serializer("Reported", {"device_id": serializers.IntegerField(),
+                                                                  "last_error": serializers.CharField()})})
+    def post(self, request):
+        data = validated(ReportIn, request.data).validated_data
+        device = devices.device_report_failure(device=self.device, error=data["error"])
+        return Response({"device_id": device.pk, "last_error": device.last_error}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,172 @@
+"""Devices, their credentials, the pack index, snapshots and retention.
+
+Chunks are shared by every device (deduplication is deployment-wide), so a
+chunk row belongs to the pack that first registered it, not to a device.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+PACK_PREFIX = "backups/packs/"
+
+
+def pack_key(pack_id: str) -> str:
+    return f"{PACK_PREFIX}{pack_id[:2]}/{pack_id}"
+
+
+class BackupKeys(models.Model):
+    """The deployment's one key set (pk 1), each key wrapped under the master key (see keys.py)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    id_key_wrapped = models.TextField()
+    data_key_wrapped = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "backup keys"
+
+    def __str__(self) -> str:
+        return f"backup keys of {self.created_at:%Y-%m-%d}"
+
+
+class DeviceState(models.TextChoices):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Device(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=100)
+    hostname = models.CharField(max_length=255, blank=True)
+    platform = models.CharField(max_length=255, blank=True)
+    selector = models.CharField(max_length=32, unique=True)
+    verifier_hash = models.CharField(max_length=64)
+    excludes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_backup_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user.get_username()})"
+
+    @property
+    def state(self) -> str:
+        return DeviceState.REVOKED if self.revoked_at else DeviceState.ACTIVE
+
+
+class EnrollmentToken(models.Model):
+    """A one-time, short-lived credential that turns into a device."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollment_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    selector = models.CharField(max_length=32, unique=True)
+    verifier_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    device = models.OneToOneField(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"enrollment token {self.selector} ({self.user.get_username()})"
+
+
+class Pack(models.Model):
+    """An object of concatenated blobs. ``size`` is what the device said it
+    would upload; ``indexed_at`` is set once its chunks are registered.
+    ``claimed_at``: last time a device was told one of its chunks is known
+    (GC leaves such packs alone for the grace period, as the device may be
+    about to commit a snapshot that uses them)."""
+
+    pack_id = models.CharField(max_length=32, unique=True)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="packs")
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"pack {self.pack_id}"
+
+    @property
+    def key(self) -> str:
+        return pack_key(self.pack_id)
+
+
+class ChunkKind(models.TextChoices):
+    DATA = "data"
+    TREE = "tree"
+
+
+class Chunk(models.Model):
+    """Where a chunk's blob is: the first registration of an id wins."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="chunks")
+    offset = models.BigIntegerField()
+    length = models.IntegerField()
+    raw_length = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=ChunkKind.choices)
+
+    def __str__(self) -> str:
+        return f"{self.kind} chunk {self.id[:12]}"
+
+
+class Snapshot(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="snapshots")
+    root = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    paths = models.JSONField(default=list)
+    hostname = models.CharField(max_length=255, blank=True)
+    files = models.BigIntegerField(default=0)
+    dirs = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    added_bytes = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["device", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} of {self.device.name} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RetentionPolicy(models.Model):
+    """What retention keeps; ``device`` None is the deployment default."""
+
+    device = models.OneToOneField(Device, null=True, blank=True, on_delete=models.CASCADE, related_name="retention")
+    keep_last = models.PositiveIntegerField(default=0)
+    keep_hourly = models.PositiveIntegerField(default=0)
+    keep_daily = models.PositiveIntegerField(default=0)
+    keep_weekly = models.PositiveIntegerField(default=0)
+    keep_monthly = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    FIELDS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly")
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        # One default row (device null) as well as one per device.
+        constraints = [models.UniqueConstraint(Coalesce("device", models.Value(0)), name="backup_retention_one_per_scope")]
+
+    def __str__(self) -> str:
+        return f"retention of {self.device or 'the deployment'}"
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.FIELDS}

@@ -1,0 +1,105 @@
+from rest_framework import serializers
+
+from portal.api.serializers import StrictSerializer, TextField
+from portal.backups.models import RetentionPolicy
+
+
+class DeviceOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    owner = serializers.CharField(source="user.username")
+    hostname = serializers.CharField()
+    platform = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    last_backup_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    state = serializers.CharField()
+    snapshots = serializers.IntegerField(source="snapshot_count", default=0)
+    stored_bytes = serializers.IntegerField(default=0)
+    excludes = serializers.ListField(child=serializers.CharField())
+
+
+class SnapshotOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    paths = serializers.ListField(child=serializers.CharField())
+    hostname = serializers.CharField()
+    files = serializers.IntegerField()
+    dirs = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    added_bytes = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    root = serializers.CharField()
+
+
+class EnrollmentTokenIn(StrictSerializer):
+    name = TextField(required=False, allow_blank=True, max_length=100)
+
+
+class EnrollmentTokenOut(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown only in this response.")
+    expires_at = serializers.DateTimeField()
+    command = serializers.CharField(help_text="The line to paste on the machine.")
+
+
+class DeviceUpdateIn(StrictSerializer):
+    name = TextField(required=False)
+    excludes = serializers.ListField(child=TextField(), required=False)
+
+
+class RetentionIn(StrictSerializer):
+    keep_last = serializers.IntegerField(min_value=0)
+    keep_hourly = serializers.IntegerField(min_value=0)
+    keep_daily = serializers.IntegerField(min_value=0)
+    keep_weekly = serializers.IntegerField(min_value=0)
+    keep_monthly = serializers.IntegerField(min_value=0)
+
+
+class RetentionOut(serializers.Serializer):
+    keep_last = serializers.IntegerField()
+    keep_hourly = serializers.IntegerField()
+    keep_daily = serializers.IntegerField()
+    keep_weekly = serializers.IntegerField()
+    keep_monthly = serializers.IntegerField()
+    source = serializers.CharField(help_text='"device" (its own policy) or "default" (the deployment default)')
+
+
+def retention_out(policy: RetentionPolicy, source: str) -> dict:
+    return {**policy.as_dict(), "source": source}
+
+
+class EntryOut(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    mtime = serializers.DateTimeField(allow_null=True)
+    target = serializers.CharField(required=False)
+
+
+class FolderOut(serializers.Serializer):
+    path = serializers.CharField()
+    entries = EntryOut(many=True)
+
+
+class EnrollIn(StrictSerializer):
+    token = TextField()
+    name = TextField(required=False, allow_blank=True)
+    hostname = TextField()
+    platform = TextField()
+
+
+class SnapshotIn(StrictSerializer):
+    root = TextField()
+    started_at = TextField()
+    finished_at = TextField()
+    paths = serializers.ListField(child=TextField(), allow_empty=True)
+    hostname = TextField(required=False, allow_blank=True)
+    stats = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class ReportIn(StrictSerializer):
+    status = serializers.ChoiceField(choices=["failed"])
+    error = TextField()

@@ -1,0 +1,24 @@
+"""Celery tasks for backups: they take ids (or nothing), and are safe to run twice."""
+
+from celery import shared_task
+
+from portal.backups.models import Device, Snapshot
+from portal.backups.services import gc, retention, verify
+
+
+@shared_task(name="backups.apply_retention")
+def apply_retention() -> int:
+    """Apply every device's policy; the number of snapshots removed."""
+    device_ids = Snapshot.objects.values_list("device_id", flat=True).distinct()
+    return sum(len(retention.retention_apply(device_id=pk)["removed"])
+               for pk in Device.objects.filter(pk__in=device_ids).values_list("pk", flat=True))
+
+
+@shared_task(name="backups.collect_garbage")
+def collect_garbage() -> dict:
+    return gc.gc_collect()
+
+
+@shared_task(name="backups.verify")
+def verify_backups() -> dict:
+    return verify.backup_verify()

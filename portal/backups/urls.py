@@ -1,0 +1,30 @@
+"""Backup routes, mounted under /api/v1/ (see docs/backup-protocol.md)."""
+
+from django.urls import path, re_path
+
+from portal.backups import api, device_api
+
+_SNAPSHOT = "devices/<int:device_id>/snapshots/<int:snapshot_id>"
+_SNAPSHOT_RE = r"^devices/(?P<device_id>\d+)/snapshots/(?P<snapshot_id>\d+)"
+
+urlpatterns = [
+    # the user side (session or personal access token)
+    path("devices/enrollment-tokens", api.EnrollmentTokenView.as_view(), name="device-enrollment-tokens"),
+    path("devices", api.DeviceListView.as_view(), name="device-list"),
+    path("devices/<int:device_id>", api.DeviceDetailView.as_view(), name="device-detail"),
+    path("devices/<int:device_id>/snapshots", api.DeviceSnapshotListView.as_view(), name="device-snapshots"),
+    re_path(rf"{_SNAPSHOT_RE}/tree(?:/(?P<path>.*))?$", api.SnapshotTreeView.as_view(), name="snapshot-tree"),
+    path(f"{_SNAPSHOT}/content/<path:path>", api.SnapshotContentView.as_view(), name="snapshot-content"),
+    re_path(rf"{_SNAPSHOT_RE}/zip(?:/(?P<path>.*))?$", api.SnapshotZipView.as_view(), name="snapshot-zip"),
+    path("devices/<int:device_id>/retention", api.DeviceRetentionView.as_view(), name="device-retention"),
+    path("backup/retention", api.DefaultRetentionView.as_view(), name="backup-retention"),
+    # the device side (device token; enrollment without credentials)
+    path("backup/enroll", device_api.EnrollView.as_view(), name="backup-enroll"),
+    path("backup/device", device_api.DeviceSelfView.as_view(), name="backup-device"),
+    path("backup/chunks/known", device_api.KnownView.as_view(), name="backup-chunks-known"),
+    path("backup/chunks/locate", device_api.LocateView.as_view(), name="backup-chunks-locate"),
+    path("backup/packs", device_api.PackCreateView.as_view(), name="backup-packs"),
+    path("backup/packs/<str:pack_id>/index", device_api.PackIndexView.as_view(), name="backup-pack-index"),
+    path("backup/snapshots", device_api.SnapshotsView.as_view(), name="backup-snapshots"),
+    path("backup/reports", device_api.ReportView.as_view(), name="backup-reports"),
+]

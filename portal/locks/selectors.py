@@ -1,0 +1,248 @@
+"""Reads of locks, and the one check every write to a file or folder makes.
+
+A lock applies to its node and, with depth infinity (WebDAV collection locks),
+to everything below it. It stops applying at ``expires_at``: every read here
+compares with the current time, so an expired lock never blocks anyone even
+before the beat task tidies it away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from portal.core.errors import Locked
+from portal.files import names
+from portal.files.models import Node
+from portal.locks import refusals
+from portal.locks.models import Lock, LockDepth, LockScope
+
+_NODES = Node._meta.db_table
+# The ids of a node's ancestors, starting at its parent (one query, any depth).
+_ANCESTORS = (f"WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM {_NODES} WHERE id = %s "
+              f"UNION ALL SELECT n.id, n.parent_id FROM {_NODES} n JOIN up ON n.id = up.parent_id) "
+              "SELECT id FROM up")
+# The ids of the live (not trashed) nodes below a folder.
+_DESCENDANTS = (f"WITH RECURSIVE down(id) AS (SELECT id FROM {_NODES} WHERE parent_id = %s AND trashed_at IS NULL "
+                f"UNION ALL SELECT n.id FROM {_NODES} n JOIN down ON n.parent_id = down.id "
+                "WHERE n.trashed_at IS NULL) SELECT id FROM down")
+
+# Operations on a folder that carry everything below it along.
+FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
+# Adding an item to a folder (a new file, a move or copy's destination): the
+# folder's own locks and its ancestors' count, not locks on its other items.
+MEMBER_OPERATIONS = frozenset({"add"})
+_VERBS = {"write": "changed", "upload": "given a new version", "rename": "renamed", "move": "moved",
+          "delete": "deleted", "restore": "restored to an older version", "add": "given new items",
+          "lock": "locked"}
+
+
+def _live(now=None):
+    return Lock.objects.filter(expires_at__gt=now or timezone.now()).select_related("owner")
+
+
+def live_locks_for(node: Node, *, now=None) -> list[Lock]:
+    """The live locks that cover ``node``: its own, and its ancestors' with depth infinity."""
+    covering = Q(node_id=node.pk)
+    if node.parent_id is not None:
+        covering |= Q(depth=LockDepth.INFINITY, node_id__in=RawSQL(_ANCESTORS, [node.parent_id]))
+    return list(_live(now).filter(covering).order_by("created_at", "id"))
+
+
+def locks_within(node: Node, *, now=None) -> list[Lock]:
+    """The live locks on what a folder holds (at any depth), for operations on the whole folder."""
+    if not node.is_folder:
+        return []
+    return list(_live(now).filter(node_id__in=RawSQL(_DESCENDANTS, [node.pk]))
+                .select_related("node").order_by("created_at", "id"))
+
+
+def lock_by_token(token, *, include_expired: bool = False) -> Lock | None:
+    """The lock with this token (live ones only unless asked), with its node and owner."""
+    if not isinstance(token, str) or not token:
+        return None
+    locks = Lock.objects.select_related("node", "owner")
+    if not include_expired:
+        locks = locks.filter(expires_at__gt=timezone.now())
+    return locks.filter(token=token).first()
+
+
+def own_locks_on(node: Node, actor) -> list[Lock]:
+    """The actor's live locks on the node itself."""
+    if not getattr(actor, "is_authenticated", False):
+        return []
+    return list(_live().filter(node_id=node.pk, owner=actor).order_by("created_at", "id"))
+
+
+def lock_info(lock: Lock, viewer=None) -> dict:
+    """What anyone who can see the file may know of a lock; the token only for its owner."""
+    info = {
+        "id": lock.pk,
+        "node": lock.node_id,
+        "owner": lock.owner.get_username(),
+        "owner_name": lock.owner.get_full_name() or lock.owner.get_username(),
+        "since": lock.created_at,
+        "expires_at": lock.expires_at,
+        "kind": lock.kind,
+        "client": lock.client,
+        "note": lock.note,
+        "scope": lock.scope,
+        "depth": lock.depth,
+    }
+    if viewer is not None and getattr(viewer, "pk", None) == lock.owner_id:
+        info["token"] = lock.token
+    return info
+
+
+def _primary(locks: list[Lock]) -> Lock | None:
+    """The lock to show for a node: an exclusive one before shared ones, the oldest first."""
+    return min(locks, key=lambda lock: (lock.scope != LockScope.EXCLUSIVE, lock.created_at, lock.pk), default=None)
+
+
+def lock_summary(node: Node, *, viewer=None) -> dict | None:
+    """The lock shown in a node's metadata (``lock_info`` of the primary covering lock), or None."""
+    lock = _primary(live_locks_for(node))
+    return lock_info(lock, viewer) if lock else None
+
+
+def attach_lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = None) -> None:
+    """Set ``lock_info`` on each node in two queries, whatever their number:
+    locks on the nodes themselves, and the depth-infinity locks covering
+    ``folder`` (the folder they are listed in), which cover them all too."""
+    nodes = list(nodes)
+    if not nodes:
+        return
+    now = timezone.now()
+    by_node: dict[int, list[Lock]] = {}
+    for lock in _live(now).filter(node_id__in=[node.pk for node in nodes]):
+        by_node.setdefault(lock.node_id, []).append(lock)
+    inherited = [lock for lock in live_locks_for(folder, now=now) if lock.depth == LockDepth.INFINITY] \
+        if folder is not None else []
+    for node in nodes:
+        lock = _primary(by_node.get(node.pk, []) + inherited)
+        node.lock_info = lock_info(lock, viewer) if lock else None
+
+
+# --- The write check -------------------------------------------------------------
+
+
+def _holds(lock: Lock, actor, tokens: frozenset[str]) -> bool:
+    """Whether the write is the lock owner's own (with the token, where the lock needs it)."""
+    if actor is None or lock.owner_id != actor.pk:
+        return False
+    return not lock.needs_token or lock.token in tokens
+
+
+def blocking_locks(locks: list[Lock], actor, tokens: frozenset[str]) -> list[Lock]:
+    """Of the locks covering a node, those that stop the actor: every
+    exclusive lock not theirs, and the shared ones unless they hold one of them."""
+    exclusive = [lock for lock in locks if lock.scope == LockScope.EXCLUSIVE and not _holds(lock, actor, tokens)]
+    shared = [lock for lock in locks if lock.scope == LockScope.SHARED]
+    if shared and any(_holds(lock, actor, tokens) for lock in shared):
+        shared = []
+    return exclusive + shared
+
+
+def hold_rows(node: Node, *, taking_lock: bool = False, whole_folder: bool = False) -> None:
+    """Row-lock the node and its ancestors so that taking a lock and writing
+    under one never interleave, while writes elsewhere in the tree, and writes
+    beside one another, do not wait. PostgreSQL row-lock modes:
+
+    - taking a lock: FOR UPDATE on the node, FOR SHARE on its ancestors;
+    - a write: FOR KEY SHARE on the node and its ancestors (waits for a lock
+      being taken on any of them);
+    - renaming, moving or deleting a whole folder: FOR NO KEY UPDATE on the
+      folder (waits for a lock being taken anywhere inside it).
+
+    No mode here conflicts with the plain UPDATEs writers make, so the space
+    row lock (lock_spaces) can be taken before or after without deadlocks.
+    Only on PostgreSQL inside a transaction (SQLite serializes writers)."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    above = "SHARE" if taking_lock else "KEY SHARE"
+    itself = "UPDATE" if taking_lock else "NO KEY UPDATE" if whole_folder else "KEY SHARE"
+    with connection.cursor() as cursor:
+        if node.parent_id is not None:
+            cursor.execute(f"SELECT id FROM {_NODES} WHERE id IN ({_ANCESTORS}) ORDER BY id FOR {above}",
+                           [node.parent_id])
+        cursor.execute(f"SELECT id FROM {_NODES} WHERE id = %s FOR {itself}", [node.pk])
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _path_of(node: Node) -> str:
+    from portal.files.selectors import attach_path
+
+    if getattr(node, "path_names", None) is None:
+        attach_path(node)
+    return names.join(node.path_names)
+
+
+def _describe(lock: Lock, space_name: str) -> str:
+    owner = lock.owner.get_full_name() or lock.owner.get_username()
+    client = f" ({lock.client})" if lock.client else ""
+    return (f"locked by {owner}{client} since {_when(lock.created_at)} until {_when(lock.expires_at)}; "
+            f"{owner}, a manager of space {space_name!r} or an administrator can unlock it")
+
+
+def _refusal(node: Node, *, actor, operation: str, blocking: list[Lock], within: list[Lock]) -> Locked:
+    path, space_name = _path_of(node), node.space.name
+    verb = _VERBS.get(operation, "changed")
+    infos = [lock_info(lock) for lock in blocking + within]
+    detail = {"path": path, "operation": operation, "locks": infos}
+    if blocking:
+        lock = blocking[0]
+        where = "" if lock.node_id == node.pk else f" (through {_path_of(lock.node)})"
+        message = f"{path} cannot be {verb}: it is {_describe(lock, space_name)}{where}."
+    else:
+        locked_paths = sorted({_path_of(lock.node) for lock in within})
+        shown = ", ".join(locked_paths[:5]) + (f" and {len(locked_paths) - 5} more" if len(locked_paths) > 5 else "")
+        message = (f"{path} cannot be {verb}: it holds locked files ({shown}). Their owners, a manager of space "
+                   f"{space_name!r} or an administrator can unlock them.")
+        detail["locked_paths"] = locked_paths
+    exc = Locked(message, detail=detail)
+    exc.refusal = {"actor": actor, "node": node, "operation": operation, "path": path,
+                   "lock_ids": [info["id"] for info in infos]}
+    return exc
+
+
+def ensure_writable(node: Node, *, actor, tokens: Iterable[str] = (), operation: str = "write") -> None:
+    """Raise Locked (423) unless every live lock covering ``node`` is the
+    actor's own, with its token in ``tokens`` for editor and agent locks.
+    ``actor`` None (a share-link visitor) is stopped by any live lock. For
+    rename, move and delete of a folder, locks on what it holds count too.
+
+    Except for ``add`` (checking a destination folder), the rows are held
+    (``hold_rows``) for the rest of the transaction, so no lock can be taken
+    on the node, above it or (for folder operations) inside it between this
+    check and the write.
+
+    The refusal is recorded as ``lock.write_refused`` once the transaction
+    that it rolls back is gone: right away outside a transaction, else by
+    ``portal.locks.services.records_lock_refusals`` around the calling
+    service, or at the latest by ``portal.locks.middleware`` when the request ends."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    if operation not in MEMBER_OPERATIONS:
+        hold_rows(node, whole_folder=node.is_folder and operation in FOLDER_OPERATIONS)
+    tokens = frozenset(tokens or ())
+    now = timezone.now()
+    blocking = blocking_locks(live_locks_for(node, now=now), actor, tokens)
+    within = []
+    if node.is_folder and operation in FOLDER_OPERATIONS:
+        within = [lock for lock in locks_within(node, now=now) if not _holds(lock, actor, tokens)]
+    if blocking or within:
+        exc = _refusal(node, actor=actor, operation=operation, blocking=blocking, within=within)
+        if not connection.in_atomic_block:
+            from portal.locks.services import lock_refusal_record
+
+            lock_refusal_record(exc=exc)
+        else:
+            refusals.hold(exc)
+        raise exc

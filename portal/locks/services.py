@@ -1,0 +1,258 @@
+"""Writes to locks: acquire, refresh, release, break, expire; and the record
+of writes a lock refused. Each public function is one transaction with its
+audit event. WebDAV uses these too (kind "editor", its Timeout header, the
+tokens of its If header)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import smtplib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.models import Outcome
+from portal.audit.services import record
+from portal.core.access import Cap, can
+from portal.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+    PreconditionFailed,
+)
+from portal.core.validation import whole_number
+from portal.files import names
+from portal.files.models import Node
+from portal.files.services.common import refuse_archived
+from portal.locks import selectors
+from portal.locks.models import Lock, LockDepth, LockKind, LockScope
+
+logger = logging.getLogger(__name__)
+
+NOTE_MAX = 500
+CLIENT_MAX = 255
+
+
+def policy_timeout(kind: str, timeout=None) -> int:
+    """Seconds a lock of ``kind`` lasts: what was asked, capped by the policy;
+    the policy's default when nothing was asked."""
+    if kind == LockKind.MANUAL:
+        default = maximum = settings.LOCK_MANUAL_MAX_SECONDS
+    else:
+        default, maximum = settings.LOCK_EDITOR_DEFAULT_SECONDS, settings.LOCK_EDITOR_MAX_SECONDS
+    if timeout is None:
+        return min(default, maximum)
+    return min(whole_number(timeout, field="timeout", minimum=1), maximum)
+
+
+def _choice(value, choices, field: str) -> str:
+    if value not in choices.values:
+        raise InvalidInput(f"Unknown {field} {value!r}; use one of: {', '.join(choices.values)}.",
+                           code=f"invalid_{field}", detail={"field": field, "choices": choices.values})
+    return value
+
+
+def _text(value, *, field: str, max_length: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.", detail={"field": field})
+    value = value.strip()
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} is too long ({len(value)} characters; at most {max_length}).",
+                           detail={"field": field, "max_length": max_length})
+    return value
+
+
+def _label(node: Node) -> str:
+    if getattr(node, "path_names", None) is None:
+        selectors._path_of(node)
+    return names.join(node.path_names)
+
+
+def _conflicting(node: Node, scope: str, depth: str, now) -> list[Lock]:
+    """Live locks a new lock would clash with: on the node, on its ancestors
+    with depth infinity and, for a depth-infinity lock, on what it holds.
+    Shared locks clash only with exclusive ones."""
+    locks = selectors.live_locks_for(node, now=now)
+    if depth == LockDepth.INFINITY:
+        locks += selectors.locks_within(node, now=now)
+    return [lock for lock in locks if scope == LockScope.EXCLUSIVE or lock.scope == LockScope.EXCLUSIVE]
+
+
+@transaction.atomic
+def lock_acquire(*, actor, node: Node, kind: str = LockKind.MANUAL, timeout=None, note: str = "",
+                 client: str = "", scope: str = LockScope.EXCLUSIVE, depth: str = LockDepth.ZERO) -> Lock:
+    """Editors lock a file (WebDAV, kind "editor", may also lock a folder).
+    Conflict (409, code "locked", the holder in detail) when a live lock clashes,
+    the actor's own included: refresh that one instead."""
+    if not can(actor, Cap.FILE_WRITE, node.space):
+        raise Forbidden("Only editors can lock files in this space.", detail={"capability": Cap.FILE_WRITE.value})
+    refuse_archived(node.space)
+    kind = _choice(kind, LockKind, "kind")
+    scope = _choice(scope, LockScope, "scope")
+    depth = _choice(depth, LockDepth, "depth")
+    if node.is_folder and kind != LockKind.EDITOR:
+        raise InvalidInput(f"{_label(node)} is a folder; only files can be locked here.", code="not_a_file")
+    if depth == LockDepth.INFINITY and kind != LockKind.EDITOR:
+        raise InvalidInput("Only WebDAV locks can have depth infinity.", code="invalid_depth")
+    seconds = policy_timeout(kind, timeout)
+    note = _text(note, field="note", max_length=NOTE_MAX)
+    client = _text(client, field="client", max_length=CLIENT_MAX)[:CLIENT_MAX]
+    selectors.hold_rows(node, taking_lock=True)  # attempts on this node, above or below it queue here
+    now = timezone.now()
+    clash = _conflicting(node, scope, depth, now)
+    if clash:
+        holder = clash[0]
+        whose = "you" if holder.owner_id == actor.pk else (holder.owner.get_full_name() or holder.owner.get_username())
+        raise Conflict(f"{_label(node)} is already locked by {whose} until {selectors._when(holder.expires_at)}"
+                       + ("; refresh your lock instead." if whose == "you" else "."),
+                       code="locked", detail={"holder": selectors.lock_info(holder),
+                                              "locks": [selectors.lock_info(lock) for lock in clash]})
+    lock = Lock.objects.create(node=node, owner=actor, kind=kind, scope=scope, depth=depth, created_at=now,
+                               refreshed_at=now, expires_at=now + timedelta(seconds=seconds),
+                               timeout_seconds=seconds, client=client, note=note)
+    record(action=Action.LOCK_ACQUIRED, actor=actor, target=node, target_label=_label(node), space=node.space,
+           details={"lock": lock.pk, "kind": kind, "scope": scope, "depth": depth, "timeout": seconds,
+                    "client": client})
+    return lock
+
+
+def _own_live_lock(actor, token, *, node: Node | None, error) -> Lock:
+    """The actor's live lock with this token (on ``node`` when given), row-locked;
+    ``error(message)`` for anything else, Forbidden for another member's lock."""
+    lock = (Lock.objects.select_for_update(of=("self",)).select_related("node__space", "owner")
+            .filter(token=token).first()) if isinstance(token, str) and token else None
+    if lock is None or not lock.is_live() or (node is not None and lock.node_id != node.pk):
+        raise error("No live lock on this file has that token: it expired, was released or broken, or is "
+                    "another file's. Lock the file again.")
+    if lock.owner_id != getattr(actor, "pk", None):
+        if not can(actor, Cap.FILE_READ, lock.node.space) and not can(actor, Cap.LOCK_BREAK, lock.node.space):
+            raise error("No live lock on this file has that token.")
+        raise Forbidden(f"This lock belongs to {lock.owner.get_username()}; only they can refresh or release "
+                        "it (a space manager or an administrator can break it).", code="not_lock_owner")
+    return lock
+
+
+@transaction.atomic
+def lock_refresh(*, actor, token, timeout=None, node: Node | None = None) -> Lock:
+    """The owner extends their live lock by ``timeout`` seconds from now (default:
+    its last timeout), capped by the policy. PreconditionFailed (412) for a
+    token that is unknown, expired or (with ``node``) another node's."""
+    lock = _own_live_lock(actor, token, node=node,
+                          error=lambda message: PreconditionFailed(message, code="lock_token_invalid"))
+    seconds = policy_timeout(lock.kind, lock.timeout_seconds if timeout is None else timeout)
+    now = timezone.now()
+    lock.refreshed_at, lock.expires_at, lock.timeout_seconds = now, now + timedelta(seconds=seconds), seconds
+    lock.save(update_fields=["refreshed_at", "expires_at", "timeout_seconds"])
+    record(action=Action.LOCK_REFRESHED, actor=actor, target=lock.node, target_label=_label(lock.node),
+           space=lock.node.space, details={"lock": lock.pk, "timeout": seconds})
+    return lock
+
+
+@transaction.atomic
+def lock_release(*, actor, token, node: Node | None = None) -> None:
+    """The owner releases their lock. Conflict (409, as RFC 4918's UNLOCK) for a
+    token that is unknown, expired or (with ``node``) another node's."""
+    lock = _own_live_lock(actor, token, node=node,
+                          error=lambda message: Conflict(message, code="lock_token_invalid"))
+    _delete(lock, action=Action.LOCK_RELEASED, actor=actor)
+
+
+def _delete(lock: Lock, *, action: str, actor, details: dict | None = None) -> None:
+    target, label, space = lock.node, _label(lock.node), lock.node.space
+    lock_id = lock.pk
+    lock.delete()
+    record(action=action, actor=actor, target=target, target_label=label, space=space,
+           details={"lock": lock_id, "kind": lock.kind, "owner": lock.owner.get_username(), **(details or {})})
+
+
+@transaction.atomic
+def lock_break(*, actor, lock_id) -> None:
+    """Space managers and owners, and administrators, break anyone's lock (its
+    owner may too); the owner is told by email once the break is committed."""
+    try:
+        lock_id = int(lock_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such lock.") from None
+    lock = (Lock.objects.select_for_update(of=("self",)).select_related("node__space", "owner")
+            .filter(pk=lock_id).first())
+    space = lock.node.space if lock else None
+    if lock is None or not (can(actor, Cap.FILE_READ, space) or can(actor, Cap.LOCK_BREAK, space)):
+        raise NotFound("No such lock.")
+    if lock.owner_id != actor.pk and not can(actor, Cap.LOCK_BREAK, space):
+        raise Forbidden(f"Only {lock.owner.get_username()}, a manager of space {lock.node.space.name!r} or an "
+                        "administrator can break this lock.", detail={"capability": Cap.LOCK_BREAK.value})
+    was_live, label = lock.is_live(), _label(lock.node)
+    _delete(lock, action=Action.LOCK_BROKEN, actor=actor, details={"was_live": was_live})
+    if was_live and lock.owner_id != actor.pk and lock.owner.email:
+        breaker = actor.get_full_name() or actor.get_username()
+        transaction.on_commit(functools.partial(_tell_owner, email=lock.owner.email, path=label,
+                                                space=lock.node.space.name, breaker=breaker))
+
+
+def _tell_owner(*, email: str, path: str, space: str, breaker: str) -> None:
+    """Mail the owner of a broken lock. The break stands whatever the mail server says."""
+    try:
+        send_mail(subject=f"Your lock on {path} was removed",
+                  message=(f"{breaker} removed your lock on {path} in space {space!r}. Others can change the file "
+                           "now; if you still have unsaved changes, save them as a copy and compare."),
+                  from_email=None, recipient_list=[email])
+    except (OSError, smtplib.SMTPException):
+        logger.warning("could not mail %s about their broken lock on %s", email, path, exc_info=True)
+
+
+def locks_expire(*, now=None) -> int:
+    """The system removes locks whose time is up, recording lock.expired for
+    each (they had stopped applying at their expiry already). Safe to run twice."""
+    now = now or timezone.now()
+    count = 0
+    while True:
+        with transaction.atomic():
+            batch = list(Lock.objects.select_for_update(skip_locked=True, of=("self",)).select_related("node__space", "owner")
+                         .filter(expires_at__lte=now).order_by("expires_at", "id")[:200])
+            for lock in batch:
+                _delete(lock, action=Action.LOCK_EXPIRED, actor=None,
+                        details={"expired_at": lock.expires_at.isoformat()})
+        count += len(batch)
+        if len(batch) < 200:
+            return count
+
+
+# --- Refused writes ------------------------------------------------------------
+
+
+def lock_refusal_record(*, exc: Locked) -> None:
+    """Record a write a lock refused (once per refusal). Called after the refused
+    service's transaction rolled back, so the event outlives it."""
+    refusal = getattr(exc, "refusal", None)
+    if not refusal or connection.needs_rollback:
+        return
+    exc.refusal = None
+    node = refusal["node"]
+    record(action=Action.LOCK_WRITE_REFUSED, actor=refusal["actor"], target=node, target_label=refusal["path"],
+           space=node.space, outcome=Outcome.DENIED,
+           details={"operation": refusal["operation"], "locks": refusal["lock_ids"]})
+
+
+def records_lock_refusals(func):
+    """Put outside ``@transaction.atomic`` on services that call
+    ``ensure_writable``: the refusal's rollback would erase an event recorded
+    inside, so it is recorded here, once the transaction is gone."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Locked as exc:
+            lock_refusal_record(exc=exc)
+            raise
+
+    return wrapper

@@ -1,0 +1,76 @@
+"""Content scanning: one verdict per file version, and a blocklist of
+SHA-256 digests administrators keep.
+
+Quarantine is a property of the *bytes*: a verdict blocks every version that
+points at the same blob (copies and restored versions share it), so copying
+a flagged file does not free it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.files.models import FileVersion
+
+
+class ScanState(models.TextChoices):
+    PENDING = "pending"     # queued, not scanned yet
+    CLEAN = "clean"
+    FLAGGED = "flagged"     # quarantined until an administrator releases or deletes it
+    RELEASED = "released"   # flagged, then released by an administrator
+    DELETED = "deleted"     # flagged, then deleted by an administrator (the version is gone)
+    ERROR = "error"         # a scanner could not give an answer; fail_closed decides
+
+
+class ScanVerdict(models.Model):
+    # Null once an administrator deleted the version: the verdict stays for the review history.
+    version = models.OneToOneField(FileVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="scan")
+    label = models.CharField(max_length=512, blank=True)   # "/path/name v3", kept after deletion
+    state = models.CharField(max_length=8, choices=ScanState.choices, default=ScanState.PENDING)
+    # Pending and error verdicts block downloads too: share-link uploads always,
+    # member uploads when PORTAL_SCAN_FAIL_MODE=closed.
+    fail_closed = models.BooleanField(default=False)
+    via_share = models.BooleanField(default=False)
+    scanner = models.CharField(max_length=32, blank=True)
+    signature = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"], name="scan_verdict_state",
+                                condition=~Q(state="clean"))]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.version_id}: {self.state}"
+
+    @property
+    def blocks(self) -> bool:
+        return self.state == ScanState.FLAGGED or (
+            self.fail_closed and self.state in (ScanState.PENDING, ScanState.ERROR))
+
+
+# The states in which a verdict keeps its bytes from leaving the portal.
+BLOCKING = Q(state=ScanState.FLAGGED) | Q(fail_closed=True, state__in=[ScanState.PENDING, ScanState.ERROR])
+
+
+class BlockedHash(models.Model):
+    """Content refused by digest (PORTAL_SCAN_SHA256_BLOCKLIST adds more)."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return self.sha256
+
+    def save(self, *args, **kwargs):
+        self.sha256 = self.sha256.strip().lower()
+        super().save(*args, **kwargs)

@@ -1,0 +1,208 @@
+"""Scanning new versions, and the administrators' review of what was flagged.
+
+``scan_queue`` is called by the files app in the transaction that creates a
+version; the ``scanning.scan_version`` task then runs ``scan_version``.
+Every verdict change records its audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.actions import Action
+from portal.audit.models import Outcome
+from portal.audit.services import record
+from portal.core.access import is_admin
+from portal.core.errors import Conflict, Forbidden, NotFound
+from portal.files import names
+from portal.files.models import FileVersion, Node
+from portal.files.selectors import attach_path
+from portal.files.services.common import lock_spaces, release_quota, schedule_blob_collection
+from portal.files.services.tree import purge
+from portal.scanning.models import ScanState, ScanVerdict
+from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
+from portal.storage import ObjectNotFound, get_store
+
+logger = logging.getLogger(__name__)
+FAIL_OPEN, FAIL_CLOSED = "open", "closed"
+
+
+def version_label(version: FileVersion) -> str:
+    try:
+        path = names.join(attach_path(version.node).path_names)
+    except NotFound:   # in the trash: its name is all there is
+        path = version.node.name
+    return f"{path} v{version.number}"
+
+
+def scan_queue(version: FileVersion, *, via_share: bool = False) -> ScanVerdict:
+    """Inside the transaction that made ``version``: a pending verdict, and the
+    scan queued once it commits. Uploads through share links always fail
+    closed; members' follow PORTAL_SCAN_FAIL_MODE."""
+    fail_closed = via_share or settings.SCAN_FAIL_MODE == FAIL_CLOSED
+    verdict = ScanVerdict.objects.create(version=version, label=version_label(version)[:512],
+                                         fail_closed=fail_closed, via_share=via_share)
+    from portal.scanning.tasks import scan_version as task
+
+    transaction.on_commit(lambda: task.delay(version.pk))
+    return verdict
+
+
+def _content(version: FileVersion) -> Content:
+    store, key = get_store(), version.blob.key
+
+    def opener():
+        with store.open(key) as stream:
+            yield from stream
+
+    return Content(name=version.node.name, size=version.size, opener=opener, sha256=version.blob.sha256 or None)
+
+
+def _run_scanners(content: Content) -> tuple[str, str, str]:
+    """(scanner, signature, error): the first finding wins over any error."""
+    errors = []
+    for scanner in configured_scanners():
+        try:
+            signature = scanner.scan(content)
+        except (ScannerUnavailable, ObjectNotFound) as exc:
+            logger.warning("scanner %s failed on %s: %s", scanner.name, content.name, exc)
+            errors.append((scanner.name, str(exc)))
+            continue
+        if signature:
+            return scanner.name, signature, ""
+    return (errors[0][0], "", errors[0][1][:255]) if errors else ("", "", "")
+
+
+def scan_version(version_id: int) -> str:
+    """The system scans one version (safe to run twice: a version already
+    clean, flagged or reviewed is left alone). Returns the verdict's state."""
+    version = FileVersion.objects.select_related("node", "blob").filter(pk=version_id).first()
+    if version is None:
+        return "gone"
+    verdict, _ = ScanVerdict.objects.get_or_create(
+        version=version, defaults={"label": version_label(version)[:512],
+                                   "fail_closed": settings.SCAN_FAIL_MODE == FAIL_CLOSED})
+    if verdict.state not in (ScanState.PENDING, ScanState.ERROR):
+        return verdict.state
+    scanner, signature, error = _run_scanners(_content(version))
+    with transaction.atomic():
+        verdict = ScanVerdict.objects.select_for_update().get(pk=verdict.pk)
+        if verdict.state not in (ScanState.PENDING, ScanState.ERROR):
+            return verdict.state
+        was_error = verdict.state == ScanState.ERROR
+        verdict.scanner, verdict.signature, verdict.error = scanner, signature, error
+        verdict.scanned_at = timezone.now()
+        if signature:
+            verdict.state = ScanState.FLAGGED
+        elif error:
+            verdict.state = ScanState.ERROR
+        else:
+            verdict.state = ScanState.CLEAN
+        verdict.save(update_fields=["state", "scanner", "signature", "error", "scanned_at"])
+        if verdict.state == ScanState.FLAGGED:
+            _flagged(verdict, version)
+        elif verdict.state == ScanState.ERROR and not was_error:
+            _failed(verdict, version)
+    return verdict.state
+
+
+def _event(action: str, verdict: ScanVerdict, version: FileVersion | None, *, actor=None,
+           outcome: str = Outcome.SUCCESS, **details) -> None:
+    node = version.node if version is not None else None
+    record(action=action, actor=actor, target=node, target_label=verdict.label,
+           space=node.space if node is not None else None, outcome=outcome,
+           details={"verdict": verdict.pk, "version": version.number if version else None, **details})
+
+
+def _flagged(verdict: ScanVerdict, version: FileVersion) -> None:
+    _event(Action.SCAN_FLAGGED, verdict, version, outcome=Outcome.FAILURE, scanner=verdict.scanner,
+           signature=verdict.signature)
+    _event(Action.SCAN_QUARANTINED, verdict, version, outcome=Outcome.DENIED, via_share=verdict.via_share)
+    uploader = version.created_by
+    if uploader is not None and uploader.email:
+        label, signature, email = verdict.label, verdict.signature, uploader.email
+        transaction.on_commit(lambda: send_mail(
+            subject=f"Your file {label} was quarantined",
+            message=(f"The content scanner flagged {label} ({signature}). It cannot be downloaded, previewed "
+                     "or shared until an administrator reviews it. If you believe this is a mistake, ask "
+                     "an administrator to release it; otherwise delete the file."),
+            from_email=None, recipient_list=[email], fail_silently=True))
+
+
+def _failed(verdict: ScanVerdict, version: FileVersion) -> None:
+    _event(Action.SCAN_ERROR, verdict, version, outcome=Outcome.FAILURE, scanner=verdict.scanner,
+           error=verdict.error)
+    action = Action.SCAN_FAILED_CLOSED if verdict.fail_closed else Action.SCAN_FAILED_OPEN
+    _event(action, verdict, version, outcome=Outcome.DENIED if verdict.fail_closed else Outcome.SUCCESS,
+           via_share=verdict.via_share, policy=FAIL_CLOSED if verdict.fail_closed else FAIL_OPEN)
+
+
+# --- the review queue -----------------------------------------------------------------
+
+def _reviewable(actor, verdict_id) -> tuple[ScanVerdict, list[ScanVerdict]]:
+    """The flagged verdict, locked, and every flagged verdict on the same bytes."""
+    if not is_admin(actor):
+        raise Forbidden("Only administrators review quarantined files.", code="not_admin")
+    verdict = (ScanVerdict.objects.select_for_update(of=("self",)).select_related("version")
+               .filter(pk=verdict_id).first())
+    if verdict is None:
+        raise NotFound("No such scan verdict.")
+    if verdict.state != ScanState.FLAGGED or verdict.version is None:
+        raise Conflict(f"This file is {verdict.state}, not quarantined; there is nothing to review.",
+                       code="not_quarantined")
+    same_bytes = list(ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
+                      .filter(state=ScanState.FLAGGED, version__blob_id=verdict.version.blob_id))
+    return verdict, same_bytes
+
+
+@transaction.atomic
+def quarantine_release(*, actor, verdict_id) -> ScanVerdict:
+    """An administrator releases a flagged file (a false positive): it can be
+    downloaded and shared again. Copies of the same bytes are released too."""
+    verdict, same_bytes = _reviewable(actor, verdict_id)
+    now = timezone.now()
+    for other in same_bytes:
+        other.state, other.reviewed_by, other.reviewed_at = ScanState.RELEASED, actor, now
+        other.save(update_fields=["state", "reviewed_by", "reviewed_at"])
+        _event(Action.SCAN_RELEASED, other, other.version, actor=actor, signature=other.signature)
+    verdict.refresh_from_db()
+    return verdict
+
+
+@transaction.atomic
+def quarantine_delete(*, actor, verdict_id) -> ScanVerdict:
+    """An administrator deletes flagged content for good: every version that
+    holds these bytes is removed (a file left without versions is purged,
+    otherwise its newest remaining version becomes current), and the verdicts
+    stay as the review history."""
+    verdict, same_bytes = _reviewable(actor, verdict_id)
+    blob_id = verdict.version.blob_id
+    now = timezone.now()
+    for other in same_bytes:
+        other.state, other.reviewed_by, other.reviewed_at = ScanState.DELETED, actor, now
+        other.save(update_fields=["state", "reviewed_by", "reviewed_at"])
+        _event(Action.SCAN_DELETED, other, other.version, actor=actor, signature=other.signature)
+    for node in Node.objects.filter(versions__blob_id=blob_id).distinct().select_related("space"):
+        _drop_versions(node, blob_id, actor=actor)
+    verdict.refresh_from_db()
+    return verdict
+
+
+def _drop_versions(node: Node, blob_id: int, *, actor) -> None:
+    doomed = list(node.versions.filter(blob_id=blob_id))
+    remaining = node.versions.exclude(blob_id=blob_id).order_by("-number").first()
+    if remaining is None:
+        purge(node, actor=actor)
+        return
+    space = lock_spaces(node.space_id)[node.space_id]
+    if node.current_version_id in {v.pk for v in doomed}:
+        node.current_version, node.size = remaining, remaining.size
+        node.save(update_fields=["current_version", "size"])
+    FileVersion.objects.filter(pk__in=[v.pk for v in doomed]).delete()
+    release_quota(space, sum(v.size for v in doomed))
+    schedule_blob_collection()

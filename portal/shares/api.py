@@ -1,0 +1,192 @@
+"""REST endpoints for share links and the spaces' link policy."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput
+from portal.core.pagination import paginated_response
+from portal.files import names
+from portal.shares import policy, services, tokens
+from portal.shares.models import Audience, Permission, ShareLink
+from portal.shares.selectors import access_link, accesses_list, links_visible_to
+from portal.spaces.selectors import access_space
+
+
+def link_url(token: str) -> str:
+    return f"{settings.PUBLIC_URL.rstrip('/')}/s/{token}"
+
+
+class ShareOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    node = serializers.IntegerField(source="node_id")
+    space = serializers.IntegerField(source="space_id")
+    path = serializers.SerializerMethodField()
+    owner = serializers.CharField(source="created_by.username")
+    permission = serializers.CharField()
+    audience = serializers.CharField()
+    emails = serializers.SerializerMethodField()
+    has_password = serializers.BooleanField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    max_downloads = serializers.IntegerField(allow_null=True)
+    max_previews = serializers.IntegerField(allow_null=True)
+    download_count = serializers.IntegerField()
+    preview_count = serializers.IntegerField()
+    watermark = serializers.CharField()
+    notify_on_first_download = serializers.BooleanField()
+    enabled = serializers.BooleanField(source="owner_enabled")
+    manager_enabled = serializers.BooleanField()
+    state = serializers.SerializerMethodField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    token = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    def _token(self, link: ShareLink) -> str | None:
+        """Only the owner gets the link back (managers see that it exists)."""
+        viewer = self.context.get("viewer")
+        if viewer is None or link.created_by_id != viewer.pk or link.revoked_at is not None:
+            return None
+        return tokens.unseal(link.sealed_token)
+
+    def get_token(self, link) -> str | None:
+        return self._token(link)
+
+    def get_url(self, link) -> str | None:
+        token = self._token(link)
+        return link_url(token) if token else None
+
+    def get_state(self, link) -> str:
+        return link.state_at()
+
+    def get_path(self, link) -> str:
+        path_names = getattr(link.node, "path_names", None)
+        return names.join(path_names) if path_names is not None else link.node.name
+
+    def get_emails(self, link) -> list[str]:
+        return [r.email for r in link.recipients.all()] if link.audience == Audience.PEOPLE else []
+
+
+class ShareCreateIn(StrictSerializer):
+    node = serializers.IntegerField()
+    permission = serializers.ChoiceField(choices=Permission.choices)
+    audience = serializers.ChoiceField(choices=Audience.choices, required=False)
+    emails = serializers.ListField(child=serializers.CharField(), required=False)
+    password = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True,
+                                           help_text="Omit for the policy's default; null for a permanent link "
+                                                     "(only where policy allows).")
+    max_downloads = serializers.IntegerField(required=False, allow_null=True)
+    max_previews = serializers.IntegerField(required=False, allow_null=True)
+    watermark = TextField(required=False, allow_blank=True)
+    notify_on_first_download = serializers.BooleanField(required=False)
+
+
+class ShareUpdateIn(StrictSerializer):
+    permission = serializers.ChoiceField(choices=Permission.choices, required=False)
+    emails = serializers.ListField(child=serializers.CharField(), required=False)
+    password = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    max_downloads = serializers.IntegerField(required=False, allow_null=True)
+    max_previews = serializers.IntegerField(required=False, allow_null=True)
+    watermark = TextField(required=False, allow_blank=True)
+    notify_on_first_download = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(required=False, help_text="The owner's switch.")
+    manager_enabled = serializers.BooleanField(required=False,
+                                               help_text="The switch of space managers and administrators.")
+
+
+class AccessOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField(source="created_at")
+    action = serializers.CharField()
+    outcome = serializers.CharField()
+    who = serializers.CharField(source="actor_label")
+    ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField()
+    item = serializers.CharField(source="target_label")
+    details = serializers.JSONField()
+
+
+class PolicyOut(serializers.Serializer):
+    default_days = serializers.IntegerField()
+    max_days = serializers.IntegerField()
+    allow_permanent = serializers.BooleanField()
+    require_password = serializers.BooleanField()
+    password_min_length = serializers.IntegerField()
+
+
+class PolicyIn(StrictSerializer):
+    default_days = serializers.IntegerField(required=False, allow_null=True)
+    max_days = serializers.IntegerField(required=False, allow_null=True)
+    allow_permanent = serializers.BooleanField(required=False, allow_null=True)
+    require_password = serializers.BooleanField(required=False, allow_null=True)
+
+
+def _out(link: ShareLink, request) -> dict:
+    return ShareOut(link, context={"viewer": request.user}).data
+
+
+class ShareListView(APIView):
+    @extend_schema(responses=ShareOut(many=True), summary="Links I own, and all links of spaces I manage",
+                   parameters=[OpenApiParameter("space", int, description="Only this space's links"),
+                               OpenApiParameter("mine", int, enum=[0, 1], description="Only my own links")])
+    def get(self, request):
+        space_id = request.query_params.get("space")
+        if space_id is not None:
+            space_id = access_space(request.user, space_id, Cap.SPACE_VIEW).pk
+        mine = request.query_params.get("mine") in ("1", "true")
+        links = links_visible_to(request.user, space_id=space_id, mine=mine).prefetch_related("recipients")
+        return paginated_response(request, links, ShareOut, view=self, context={"viewer": request.user})
+
+    @extend_schema(request=ShareCreateIn, responses={201: ShareOut}, summary="Share a file or folder by link")
+    def post(self, request):
+        data = validated(ShareCreateIn, request.data).provided()
+        node_id = data.pop("node")
+        link, _token = services.share_link_create(actor=request.user, node_id=node_id, **data)
+        return Response(_out(link, request), status=status.HTTP_201_CREATED)
+
+
+class ShareDetailView(APIView):
+    @extend_schema(responses=ShareOut, summary="A link")
+    def get(self, request, link_id):
+        return Response(_out(access_link(request.user, link_id), request))
+
+    @extend_schema(request=ShareUpdateIn, responses=ShareOut,
+                   summary="Change a link (owner), or switch it off or on (manager)")
+    def patch(self, request, link_id):
+        changes = validated(ShareUpdateIn, request.data).provided()
+        return Response(_out(services.share_link_update(actor=request.user, link_id=link_id, changes=changes),
+                             request))
+
+    @extend_schema(responses={204: None}, summary="Revoke a link for good")
+    def delete(self, request, link_id):
+        services.share_link_revoke(actor=request.user, link_id=link_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ShareAccessListView(APIView):
+    @extend_schema(responses=AccessOut(many=True), summary="A link's access log, newest first")
+    def get(self, request, link_id):
+        link = access_link(request.user, link_id)
+        return paginated_response(request, accesses_list(link), AccessOut, view=self)
+
+
+class SharePolicyView(APIView):
+    @extend_schema(responses=PolicyOut, summary="The link policy that applies in a space")
+    def get(self, request, space_id):
+        space = access_space(request.user, space_id, Cap.SPACE_VIEW)
+        return Response(policy.policy_for(space).as_dict())
+
+    @extend_schema(request=PolicyIn, responses=PolicyOut,
+                   summary="Tighten the space's link policy (managers; null falls back to the deployment's)")
+    def patch(self, request, space_id):
+        changes = validated(PolicyIn, request.data).provided()
+        if not changes:
+            raise InvalidInput("Nothing to change.", code="no_changes")
+        own = services.space_share_policy_update(actor=request.user, space_id=space_id, changes=changes)
+        return Response(policy.policy_for(own.space).as_dict())

@@ -1,0 +1,130 @@
+"""Preview renditions: what a preview shows is made here, never the original
+bytes, so a preview-only link has no path to the file itself.
+
+Images are scaled down and re-encoded, PDF pages are rendered to PNG (both
+with the link's watermark drawn in), text files are shown as escaped text.
+Anything else has no preview.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from portal.core.errors import InvalidInput, PortalError
+from portal.files.models import FileVersion, Node
+from portal.files.services.downloads import content_type_for
+from portal.storage import get_store
+
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "application/json", "text/x-python"}
+MAX_SIDE = 1600
+TEXT_BYTES = 256 * 1024
+
+
+class NoPreview(PortalError):
+    status = 415
+    code = "no_preview"
+
+
+def kind_of(node: Node) -> str | None:
+    if node.is_folder:
+        return None
+    content_type = content_type_for(node.name)
+    if content_type in IMAGE_TYPES:
+        return "image"
+    if content_type == "application/pdf":
+        return "pdf"
+    if content_type in TEXT_TYPES or content_type.startswith("text/"):
+        return "text"
+    return None
+
+
+@dataclass(frozen=True)
+class Rendition:
+    body: bytes
+    content_type: str
+    pages: int = 1
+
+
+def _read(version: FileVersion, limit: int) -> bytes:
+    with get_store().open(version.blob.key) as stream:
+        return stream.read(limit)
+
+
+def _too_big(version: FileVersion) -> None:
+    if version.size > settings.SHARE_PREVIEW_MAX_BYTES:
+        raise NoPreview("This file is too large to preview; download it instead if the link allows.")
+
+
+def _watermark(image: Image.Image, text: str) -> Image.Image:
+    if not text:
+        return image
+    base = image.convert("RGBA")
+    size = max(14, min(base.size) // 18)
+    font = ImageFont.load_default(size=size)
+    tile = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(tile)
+    step_x, step_y = max(size * len(text) * 0.7, 200), size * 5
+    for row in range(math.ceil(base.size[1] / step_y) + 2):
+        for col in range(math.ceil(base.size[0] / step_x) + 2):
+            offset = (row % 2) * step_x / 2
+            draw.text((col * step_x - offset, row * step_y), text, font=font, fill=(128, 128, 128, 90))
+    return Image.alpha_composite(base, tile.rotate(20, expand=False)).convert("RGB")
+
+
+def _encode(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def image_rendition(version: FileVersion, watermark: str) -> Rendition:
+    _too_big(version)
+    try:
+        with Image.open(io.BytesIO(_read(version, version.size))) as image:
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((MAX_SIDE, MAX_SIDE))
+            return Rendition(_encode(_watermark(image.convert("RGB"), watermark)), "image/png")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise NoPreview("This image cannot be previewed.") from None
+
+
+def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
+    import pypdfium2 as pdfium
+
+    _too_big(version)
+    try:
+        document = pdfium.PdfDocument(_read(version, version.size))
+    except pdfium.PdfiumError:
+        raise NoPreview("This PDF cannot be previewed.") from None
+    try:
+        pages = len(document)
+        if not 1 <= page <= max(pages, 1):
+            raise InvalidInput(f"This PDF has {pages} pages.", code="invalid_page", detail={"pages": pages})
+        pdf_page = document[page - 1]
+        width, height = pdf_page.get_size()
+        scale = min(MAX_SIDE / max(width, height, 1), 3.0)
+        image = pdf_page.render(scale=scale).to_pil()
+        return Rendition(_encode(_watermark(image, watermark)), "image/png", pages=pages)
+    finally:
+        document.close()
+
+
+def text_preview(version: FileVersion) -> tuple[str, bool]:
+    """(text, truncated): the start of a text file, decoded for display."""
+    data = _read(version, TEXT_BYTES)
+    return data.decode("utf-8", errors="replace"), version.size > TEXT_BYTES
+
+
+def rendition(node: Node, version: FileVersion, *, watermark: str, page: int = 1) -> Rendition:
+    kind = kind_of(node)
+    if kind == "image":
+        return image_rendition(version, watermark)
+    if kind == "pdf":
+        return pdf_rendition(version, watermark, page)
+    raise NoPreview("There is no preview for this kind of file.")

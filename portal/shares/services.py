@@ -1,0 +1,287 @@
+"""Writes of share links by their owners, space managers and administrators.
+
+Visitors' actions (unlocking, viewing, downloading, uploading) are in
+``visits.py``; both record every change in the audit log in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import Cap, can
+from portal.core.errors import Forbidden, InvalidInput, NotFound
+from portal.core.validation import clean_label, whole_number
+from portal.files import names
+from portal.files.selectors import access_node, attach_path
+from portal.files.services.common import refuse_archived
+from portal.scanning.selectors import ensure_not_quarantined
+from portal.shares import policy, tokens
+from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
+from portal.shares.selectors import access_link
+from portal.spaces.selectors import access_space
+
+MAX_RECIPIENTS = 50
+UNSET = policy._UNSET
+
+
+def _choice(value, choices, *, field: str) -> str:
+    if value not in choices.values:
+        raise InvalidInput(f"{field} is one of: {', '.join(choices.values)}.", code=f"invalid_{field}",
+                           detail={"field": field, "choices": list(choices.values)})
+    return value
+
+
+def _check_permission_fits(permission: str, node) -> None:
+    if permission == Permission.UPLOAD and not node.is_folder:
+        raise InvalidInput("An upload-only link (file drop) needs a folder, not a file.", code="invalid_permission")
+
+
+def _emails(values, audience: str) -> list[str]:
+    if audience != Audience.PEOPLE:
+        if values:
+            raise InvalidInput("emails are only for links whose audience is people.", code="invalid_emails")
+        return []
+    if not isinstance(values, list) or not values:
+        raise InvalidInput("A link for named people needs at least one email address.", code="invalid_emails")
+    if len(values) > MAX_RECIPIENTS:
+        raise InvalidInput(f"At most {MAX_RECIPIENTS} email addresses per link.", code="invalid_emails")
+    cleaned = []
+    for value in values:
+        try:
+            validate_email(value)
+        except (ValidationError, TypeError):
+            raise InvalidInput(f"{value!r} is not an email address.", code="invalid_emails",
+                               detail={"email": str(value)}) from None
+        cleaned.append(value.strip().lower())
+    return sorted(set(cleaned))
+
+
+def _limit(value, *, field: str) -> int | None:
+    return None if value is None else whole_number(value, field=field, minimum=1, maximum=1_000_000)
+
+
+def _expiry(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            raise InvalidInput("expires_at must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z.",
+                               code="invalid_expires_at")
+    else:
+        raise InvalidInput("expires_at must be an ISO 8601 date and time or null.", code="invalid_expires_at")
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+    return parsed
+
+
+def _password_hash(password, link_policy) -> str:
+    if password in (None, ""):
+        if link_policy.require_password:
+            raise InvalidInput("Links here need a password by policy.", code="password_required")
+        return ""
+    if not isinstance(password, str):
+        raise InvalidInput("password must be text.", code="invalid_password")
+    policy.check_link_password(password)
+    return make_password(password)  # argon2: the first of PASSWORD_HASHERS
+
+
+def _watermark(value) -> str:
+    return "" if value in (None, "") else clean_label(value, field="watermark", max_length=200)
+
+
+def _changed(link: ShareLink, fields: list[str], *, actor, action: str = Action.SHARE_CHANGED,
+             details: dict | None = None) -> ShareLink:
+    link.updated_at = timezone.now()
+    link.save(update_fields=[*fields, "updated_at"])
+    record(action=action, actor=actor, target=link, target_label=link_label(link), space=link.space,
+           details={"fields": sorted(set(fields)), **(details or {})})
+    return link
+
+
+def link_label(link: ShareLink) -> str:
+    """``link 7 on /Reports/q3.txt``: the same label in every event of a link
+    (just the name once the node left the live tree)."""
+    path = getattr(link.node, "path_names", None)
+    if path is None:
+        try:
+            path = attach_path(link.node).path_names
+        except NotFound:
+            return f"link {link.pk} on {link.node.name}"
+    return f"link {link.pk} on {names.join(path)}"
+
+
+@transaction.atomic
+def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, emails=None, password=None,
+                      expires_at=UNSET, max_downloads=None, max_previews=None, watermark="",
+                      notify_on_first_download=False) -> tuple[ShareLink, str]:
+    """Members with share.create (editors and up) share a live node they can
+    read. Returns the link and its token (the only time it is handed out in
+    full, though the owner can ask for it again)."""
+    node = access_node(actor, node_id, Cap.SHARE_CREATE)
+    refuse_archived(node.space)
+    if not node.is_folder:
+        ensure_not_quarantined(node.current_version)
+    permission = _choice(permission, Permission, field="permission")
+    audience = _choice(audience, Audience, field="audience")
+    _check_permission_fits(permission, node)
+    link_policy = policy.policy_for(node.space)
+    token, selector, verifier = tokens.generate()
+    link = ShareLink(
+        node=node, space=node.space, created_by=actor, selector=selector, verifier=verifier,
+        sealed_token=tokens.seal(token), permission=permission, audience=audience,
+        password_hash=_password_hash(password, link_policy),
+        expires_at=policy.expiry_for(link_policy, expires_at if expires_at is UNSET else _expiry(expires_at)),
+        max_downloads=_limit(max_downloads, field="max_downloads"),
+        max_previews=_limit(max_previews, field="max_previews"),
+        watermark=_watermark(watermark), notify_on_first_download=bool(notify_on_first_download))
+    recipients = _emails(emails, audience)
+    link.save()
+    ShareRecipient.objects.bulk_create([ShareRecipient(link=link, email=email) for email in recipients])
+    record(action=Action.SHARE_CREATED, actor=actor, target=link, target_label=link_label(link), space=node.space,
+           details={"permission": permission, "audience": audience, "password": link.has_password,
+                    "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+                    "max_downloads": link.max_downloads, "max_previews": link.max_previews,
+                    "recipients": recipients})
+    return link, token
+
+
+_OWNER_FIELDS = {"permission", "password", "expires_at", "max_downloads", "max_previews", "watermark", "emails",
+                 "enabled", "notify_on_first_download"}
+
+
+@transaction.atomic
+def share_link_update(*, actor, link_id, changes: dict) -> ShareLink:
+    """The owner edits their link; space managers and administrators may only
+    flip their own switch (``manager_enabled``), which the owner cannot undo."""
+    link = access_link(actor, link_id, lock=True)
+    is_owner = link.created_by_id == actor.pk
+    may_manage = can(actor, Cap.LINK_MANAGE_OTHERS, link.space)
+    unknown = set(changes) - _OWNER_FIELDS - {"manager_enabled"}
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="unknown_fields")
+    if "manager_enabled" in changes and not may_manage:
+        raise Forbidden("Only a space manager or an administrator can use this switch.", code="not_manager")
+    if set(changes) & _OWNER_FIELDS and not is_owner:
+        raise Forbidden("Only the link's owner can change it; a manager can disable or revoke it.",
+                        code="not_owner")
+    if link.revoked_at is not None:
+        raise InvalidInput("This link is revoked; create a new one.", code="link_revoked")
+    link_policy = policy.policy_for(link.space)
+    fields, details = [], {}
+    if "permission" in changes:
+        link.permission = _choice(changes["permission"], Permission, field="permission")
+        _check_permission_fits(link.permission, link.node)
+        fields.append("permission")
+    if "password" in changes:
+        link.password_hash = _password_hash(changes["password"], link_policy)
+        link.unlock_epoch += 1  # whoever unlocked with the old password must answer again
+        fields += ["password_hash", "unlock_epoch"]
+    if "expires_at" in changes:
+        link.expires_at = policy.expiry_for(link_policy, _expiry(changes["expires_at"]))
+        link.expiry_recorded_at = None
+        fields += ["expires_at", "expiry_recorded_at"]
+    for field in ("max_downloads", "max_previews"):
+        if field in changes:
+            setattr(link, field, _limit(changes[field], field=field))
+            fields.append(field)
+    if "watermark" in changes:
+        link.watermark = _watermark(changes["watermark"])
+        fields.append("watermark")
+    if "notify_on_first_download" in changes:
+        link.notify_on_first_download = bool(changes["notify_on_first_download"])
+        fields.append("notify_on_first_download")
+    if "emails" in changes:
+        recipients = _emails(changes["emails"], link.audience)
+        link.recipients.all().delete()
+        ShareRecipient.objects.bulk_create([ShareRecipient(link=link, email=email) for email in recipients])
+        link.unlock_epoch += 1
+        fields.append("unlock_epoch")
+        details["recipients"] = recipients
+    action = Action.SHARE_CHANGED
+    if "enabled" in changes:
+        link.owner_enabled = _flag(changes["enabled"], field="enabled")
+        fields.append("owner_enabled")
+        action = Action.SHARE_ENABLED if link.owner_enabled else Action.SHARE_DISABLED
+    if "manager_enabled" in changes:
+        link.manager_enabled = _flag(changes["manager_enabled"], field="manager_enabled")
+        link.manager_disabled_by = None if link.manager_enabled else actor
+        fields += ["manager_enabled", "manager_disabled_by"]
+        action = Action.SHARE_ENABLED if link.manager_enabled else Action.SHARE_DISABLED
+        details["by_manager"] = True
+    if not fields:
+        raise InvalidInput("Nothing to change.", code="no_changes")
+    return _changed(link, fields, actor=actor, action=action, details=details)
+
+
+def _flag(value, *, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false.", code=f"invalid_{field}")
+    return value
+
+
+@transaction.atomic
+def share_link_revoke(*, actor, link_id) -> ShareLink:
+    """The owner, a space manager or an administrator revokes a link for good.
+    The row stays, so its access log does too."""
+    link = access_link(actor, link_id, lock=True)
+    if link.created_by_id != actor.pk and not can(actor, Cap.LINK_MANAGE_OTHERS, link.space):
+        raise Forbidden("Only the link's owner, a space manager or an administrator can revoke it.",
+                        code="not_owner")
+    if link.revoked_at is not None:
+        return link
+    link.revoked_at, link.revoked_by = timezone.now(), actor
+    return _changed(link, ["revoked_at", "revoked_by"], actor=actor, action=Action.SHARE_REVOKED)
+
+
+@transaction.atomic
+def space_share_policy_update(*, actor, space_id, changes: dict) -> SpaceSharePolicy:
+    """Managers tighten the link policy of their space (never beyond the deployment's)."""
+    space = access_space(actor, space_id, Cap.SPACE_POLICY)
+    own, _ = SpaceSharePolicy.objects.select_for_update().get_or_create(space=space)
+    unknown = set(changes) - {"default_days", "max_days", "allow_permanent", "require_password"}
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="unknown_fields")
+    for field in ("default_days", "max_days"):
+        if field in changes:
+            setattr(own, field, None if changes[field] is None else whole_number(changes[field], field=field,
+                                                                                 minimum=1, maximum=36500))
+    for field in ("allow_permanent", "require_password"):
+        if field in changes:
+            setattr(own, field, None if changes[field] is None else _flag(changes[field], field=field))
+    if own.default_days and own.max_days and own.default_days > own.max_days:
+        raise InvalidInput("default_days cannot exceed max_days.", code="invalid_policy")
+    own.updated_at = timezone.now()
+    own.save()
+    record(action=Action.SPACE_POLICY_CHANGED, actor=actor, target=space, space=space,
+           details={"share_policy": {f: getattr(own, f) for f in ("default_days", "max_days", "allow_permanent",
+                                                                 "require_password")}})
+    return own
+
+
+def shares_expire(*, now=None) -> int:
+    """Beat task: record ``share.expired`` once for each link that expired."""
+    now = now or timezone.now()
+    done = 0
+    candidates = ShareLink.objects.filter(expires_at__lte=now, expiry_recorded_at__isnull=True,
+                                          revoked_at__isnull=True).values_list("pk", flat=True)
+    for link_id in list(candidates[:10_000]):
+        with transaction.atomic():
+            updated = ShareLink.objects.filter(pk=link_id, expiry_recorded_at__isnull=True).update(
+                expiry_recorded_at=now)
+            if updated:
+                link = ShareLink.objects.select_related("node", "space").get(pk=link_id)
+                record(action=Action.SHARE_EXPIRED, target=link, target_label=link_label(link), space=link.space,
+                       details={"expires_at": link.expires_at.isoformat()})
+                done += 1
+    return done

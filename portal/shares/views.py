@@ -1,0 +1,324 @@
+"""Public pages of share links, at /s/{token}.
+
+Every answer carries no-referrer, a strict CSP, nosniff and no-store; files
+are attachments. The order in each view: open the link (404 / 410), check
+the visitor may use it (audience, password, code), find the node inside it,
+then one visit service.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib.auth.views import redirect_to_login
+from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from portal.core.errors import Forbidden, InvalidInput, NotFound, PortalError, Throttled
+from portal.files import names
+from portal.files.download_api import serve, starts_download, zip_response
+from portal.files.services import downloads
+from portal.files.services.versions import version_get
+from portal.scanning.selectors import ensure_not_quarantined, is_quarantined
+from portal.shares import previews, visits
+from portal.shares.models import Audience, Permission, ShareLink
+from portal.shares.selectors import node_in_link
+from portal.shares.visits import LinkGone, Visitor
+
+CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+_DOWNLOADS = (Permission.DOWNLOAD, Permission.EDIT)
+
+
+def _harden(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    response["Content-Security-Policy"] = CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Frame-Options"] = "DENY"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _error_page(request, exc: PortalError, link: ShareLink | None = None) -> HttpResponse:
+    template = "shares/gone.html" if isinstance(exc, LinkGone) else "shares/error.html"
+    response = render(request, template, {"message": exc.message, "code": exc.code, "link": link,
+                                          "state": getattr(exc, "state", "")}, status=exc.status)
+    if isinstance(exc, Throttled) or exc.status == 429:
+        response["Retry-After"] = str(exc.detail.get("retry_after", 60))
+    return response
+
+
+_csrf = CsrfViewMiddleware(lambda request: None)
+
+
+def _check_form_token(request) -> None:
+    """CSRF for share pages. With ``Referrer-Policy: no-referrer`` browsers
+    send ``Origin: null`` and no Referer, which Django's middleware refuses;
+    so these views check the CSRF token itself (the real defence: a foreign
+    site cannot read it) and refuse only an Origin that names another site."""
+    if request.method in ("GET", "HEAD") or getattr(request, "_dont_enforce_csrf_checks", False):
+        return
+    origin = request.META.get("HTTP_ORIGIN")
+    try:
+        if origin not in (None, "null") and not _csrf._origin_verified(request):
+            raise RejectRequest("the form was sent from another site")
+        _csrf._check_token(request)
+    except RejectRequest:
+        raise Forbidden("This form has expired or came from another site. Reload the page and try again.",
+                        code="csrf_failed") from None
+
+
+def public(view):
+    """Render a portal error as the link's error page, and harden every answer."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request, token, *args, **kwargs):
+        try:
+            _check_form_token(request)
+            response = view(request, token, *args, **kwargs)
+        except PortalError as exc:
+            if request.headers.get("Accept", "").startswith("application/json"):
+                response = JsonResponse(exc.as_dict(), status=exc.status)
+            else:
+                response = _error_page(request, exc)
+        return _harden(response)
+
+    return wrapper
+
+
+# --- who is visiting ------------------------------------------------------------------
+
+def _session_key(link: ShareLink) -> str:
+    return f"share:{link.pk}"
+
+
+def _unlocked(request, link: ShareLink) -> dict | None:
+    state = request.session.get(_session_key(link))
+    return state if state and state.get("epoch") == link.unlock_epoch else None
+
+
+def _visitor(request, link: ShareLink) -> Visitor:
+    user = request.user if request.user.is_authenticated else None
+    state = _unlocked(request, link) or {}
+    return Visitor(user=user, email=state.get("email", ""))
+
+
+def _remember(request, link: ShareLink, *, email: str = "", password: bool = False) -> None:
+    state = dict(_unlocked(request, link) or {"epoch": link.unlock_epoch})
+    if email:
+        state["email"] = email
+    if password:
+        state["password"] = True
+    request.session[_session_key(link)] = state
+    request.session.cycle_key()  # a fresh session id once access was proven
+
+
+def _missing_proof(request, link: ShareLink, visitor: Visitor) -> str | None:
+    """What the visitor must still prove: "login", "code", "password" or None."""
+    if link.audience == Audience.INTERNAL and visitor.user is None:
+        return "login"
+    if link.audience == Audience.PEOPLE and not visits.audience_allows(link, visitor):
+        return "code"
+    if link.has_password and not (_unlocked(request, link) or {}).get("password"):
+        return "password"
+    return None
+
+
+def _admitted(request, token: str) -> tuple[ShareLink, Visitor]:
+    """The open link and its visitor, for everything but the page itself."""
+    link = visits.link_open(token)
+    visitor = _visitor(request, link)
+    if _missing_proof(request, link, visitor):
+        raise Forbidden("Open the link's page first and unlock it.", code="not_unlocked")
+    return link, visitor
+
+
+# --- pages ------------------------------------------------------------------------------
+
+def _unlock_page(request, link: ShareLink, needs: str, *, error: str = "", status: int = 200,
+                 email: str = "", code_sent: bool = False) -> HttpResponse:
+    return render(request, "shares/unlock.html", {
+        "link": link, "needs": needs, "error": error, "email": email, "code_sent": code_sent,
+        "name": link.node.name}, status=status)
+
+
+@public
+@require_http_methods(["GET", "HEAD", "POST"])
+def link_page(request, token: str, path: str = ""):
+    link = visits.link_open(token)
+    visitor = _visitor(request, link)
+    if request.method == "POST":
+        return _answer(request, link, visitor)
+    needs = _missing_proof(request, link, visitor)
+    if needs == "login":
+        return redirect_to_login(request.get_full_path())
+    if needs:
+        return _unlock_page(request, link, needs)
+    node = _node(link, path)
+    visits.view_record(link=link, visitor=visitor, node=node)
+    return render(request, _template(link, node), _page_context(link, node, token, visitor))
+
+
+def _answer(request, link: ShareLink, visitor: Visitor) -> HttpResponse:
+    """The password and security-code forms post here."""
+    form = request.POST
+    page = reverse("share-page", args=[request.resolver_match.kwargs["token"]])
+    try:
+        if "password" in form:
+            visits.password_try(link=link, visitor=visitor, password=form["password"])
+            _remember(request, link, password=True)
+            return HttpResponseRedirect(page, status=303)
+        if "code" in form:
+            proven = visits.code_try(link=link, visitor=visitor, email=form.get("email", ""), code=form["code"])
+            _remember(request, link, email=proven.email)
+            return HttpResponseRedirect(page, status=303)
+        if "email" in form:
+            visits.code_send(link=link, visitor=visitor, email=form["email"])
+            return _unlock_page(request, link, "code", email=form["email"].strip(), code_sent=True)
+    except (Forbidden, InvalidInput) as exc:
+        needs = "password" if "password" in form else "code"
+        return _unlock_page(request, link, needs, error=exc.message, status=exc.status,
+                            email=form.get("email", "").strip(), code_sent="code" in form)
+    raise InvalidInput("Send a password, an email address or a code.", code="empty_form")
+
+
+def _node(link: ShareLink, path: str):
+    """The node at ``path`` in the link. A file drop shows nothing of its
+    folder, so no path below it exists for its visitors."""
+    if link.permission == Permission.UPLOAD and path:
+        raise NotFound("Nothing here: this link only lets you send files.")
+    return node_in_link(link, path)
+
+
+def _template(link: ShareLink, node) -> str:
+    if link.permission == Permission.UPLOAD:
+        return "shares/drop.html"
+    return "shares/folder.html" if node.is_folder else "shares/file.html"
+
+
+def _entry_path(node) -> str:
+    return names.join(node.link_path).lstrip("/")
+
+
+def _page_context(link: ShareLink, node, token: str, visitor: Visitor) -> dict:
+    path = _entry_path(node)
+    context = {"link": link, "node": node, "token": token, "path": path, "name": node.name or link.node.name,
+               "crumbs": _crumbs(link, node), "can_download": link.permission in _DOWNLOADS,
+               "can_upload": link.permission in (Permission.UPLOAD, Permission.EDIT),
+               "can_preview": link.permission != Permission.UPLOAD}
+    if link.permission == Permission.UPLOAD:
+        return context
+    if node.is_folder:
+        context["entries"] = [(child, _entry_path_of(node, child)) for child in
+                              node.children.filter(trashed_at__isnull=True).order_by("-kind", "name_key")[:1000]]
+    else:
+        kind = previews.kind_of(node)
+        context.update(kind=kind, content_type=downloads.content_type_for(node.name))
+        if kind == "text" and node.current_version is not None and not is_quarantined(node.current_version):
+            visits.preview_record(link=link, visitor=visitor, node=node)
+            try:
+                context["text"], context["truncated"] = previews.text_preview(node.current_version)
+            except PortalError:
+                context["kind"] = None
+    return context
+
+
+def _entry_path_of(folder, child) -> str:
+    return "/".join([*folder.link_path, child.name])
+
+
+def _crumbs(link: ShareLink, node) -> list[tuple[str, str]]:
+    crumbs, parts = [(link.node.name or "/", "")], []
+    for name in node.link_path:
+        parts.append(name)
+        crumbs.append((name, "/".join(parts)))
+    return crumbs
+
+
+# --- bytes ---------------------------------------------------------------------------------
+
+def _file_in(link: ShareLink, path: str):
+    node = node_in_link(link, path)
+    if node.is_folder:
+        raise InvalidInput("This is a folder; download it as a zip.", code="not_a_file")
+    if node.current_version_id is None:
+        raise NotFound("This file has no content yet.")
+    version = version_get(node)
+    ensure_not_quarantined(version)
+    return node, version
+
+
+@public
+@require_http_methods(["GET", "HEAD"])
+def download(request, token: str, path: str = ""):
+    link, visitor = _admitted(request, token)
+    if link.permission not in _DOWNLOADS:
+        raise Forbidden("This link allows previews only; it has no download.", code="no_download")
+    node, version = _file_in(link, path)
+    response = serve(request, downloads.download_plan(node, version))
+    if starts_download(request, response, version.size):
+        try:
+            visits.download_record(link=link, visitor=visitor, node=node, version=version)
+        except BaseException:
+            response.close()  # neither the bytes nor a presigned URL leave after a refusal
+            raise
+    return response
+
+
+@public
+@require_http_methods(["GET", "HEAD"])
+def download_zip(request, token: str, path: str = ""):
+    link, visitor = _admitted(request, token)
+    if link.permission not in _DOWNLOADS:
+        raise Forbidden("This link allows previews only; it has no download.", code="no_download")
+    folder = node_in_link(link, path)
+    if not folder.is_folder:
+        raise InvalidInput("This is a file; download it directly.", code="not_a_folder")
+    archive = downloads.folder_zip(folder)
+    if request.method == "GET":
+        visits.download_record(link=link, visitor=visitor, node=folder, version=None, zipped=True)
+    return zip_response(request, archive)
+
+
+@public
+@require_http_methods(["GET"])
+def preview(request, token: str, path: str = ""):
+    link, visitor = _admitted(request, token)
+    if link.permission == Permission.UPLOAD:
+        raise NotFound("Nothing to preview here.")
+    node, version = _file_in(link, path)
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        raise InvalidInput("page is a whole number.", code="invalid_page") from None
+    rendition = previews.rendition(node, version, watermark=link.watermark, page=page)
+    if page == 1:  # one preview per opening, however many pages are turned
+        visits.preview_record(link=link, visitor=visitor, node=node)
+    response = HttpResponse(rendition.body, content_type=rendition.content_type)
+    response["Content-Disposition"] = "inline"
+    response["X-Preview-Pages"] = str(rendition.pages)
+    return response
+
+
+@public
+@require_http_methods(["POST"])
+def upload(request, token: str, path: str = ""):
+    link, visitor = _admitted(request, token)
+    target = _node(link, path)
+    files = request.FILES.getlist("file")
+    if not files:
+        raise InvalidInput("Choose at least one file to send.", code="no_file")
+    stored = []
+    for uploaded in files:
+        version = visits.upload(link=link, visitor=visitor, folder=target, name=uploaded.name, fileobj=uploaded,
+                                size=uploaded.size)
+        stored.append({"name": version.node.name, "size": version.size})
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"files": stored}, status=201)
+    return render(request, "shares/uploaded.html", {"link": link, "token": token, "files": stored,
+                                                    "path": path}, status=201)

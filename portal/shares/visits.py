@@ -1,0 +1,290 @@
+"""What visitors do through a link: unlock it, view, preview, download,
+upload. Every one of these is an audit event with the visitor's address and
+user agent (from the request context), and the counters that enforce limits
+change only by conditional UPDATEs, so a limit holds under any concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from portal.audit import context
+from portal.audit.actions import Action
+from portal.audit.models import Outcome
+from portal.audit.services import record
+from portal.core.access import Cap, can
+from portal.core.errors import Forbidden, InvalidInput, PortalError
+from portal.files import names
+from portal.files.models import FileVersion, Node
+from portal.files.selectors import attach_path
+from portal.files.services.direct import file_put
+from portal.shares import throttle
+from portal.shares.models import Audience, LinkState, Permission, ShareLink
+from portal.shares.selectors import link_from_token
+from portal.shares.services import link_label
+
+_GONE_MESSAGES = {
+    LinkState.REVOKED: "This link was revoked by the person who shared it.",
+    LinkState.DISABLED: "This link is switched off. Ask the person who shared it to switch it on again.",
+    LinkState.EXPIRED: "This link has expired. Ask the person who shared it for a new one.",
+    LinkState.EXHAUSTED: "This link has reached its limit of downloads or previews and no longer works.",
+    LinkState.REMOVED: "The shared file or folder was deleted.",
+}
+
+
+class LinkGone(PortalError):
+    status = 410
+
+    def __init__(self, state: str, message: str | None = None):
+        super().__init__(message or _GONE_MESSAGES[state], code=f"link_{state}", detail={"state": state})
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Visitor:
+    user: object | None = None      # a signed-in user, or None
+    email: str = ""                 # proven with a security code (people links)
+
+    @property
+    def address(self) -> str:
+        return context.current().ip or ""
+
+    @property
+    def label(self) -> str:
+        if self.email:
+            return self.email
+        if self.user is not None and getattr(self.user, "is_authenticated", False):
+            return self.user.get_username()
+        return "anonymous visitor"
+
+
+def _record(link: ShareLink, action: str, visitor: Visitor, *, outcome: str = Outcome.SUCCESS,
+            details: dict | None = None, label: str | None = None) -> None:
+    record(action=action, actor=visitor.user, actor_label=visitor.label, target=link,
+           target_label=label or link_label(link), space=link.space, outcome=outcome, details=details or {})
+
+
+def _creator_may(link: ShareLink) -> bool:
+    """A link can never give more than its owner has now."""
+    cap = Cap.FILE_WRITE if link.permission in (Permission.UPLOAD, Permission.EDIT) else Cap.FILE_READ
+    return can(link.created_by, cap, link.space)
+
+
+def link_open(token: str) -> ShareLink:
+    """The link behind a token if it works; NotFound for unknown tokens,
+    LinkGone (410) saying why for links that stopped working."""
+    link = link_from_token(token)
+    state = link.state_at()
+    if state == LinkState.ACTIVE and link.in_trash:
+        state = LinkState.REMOVED
+    if state == LinkState.ACTIVE and not _creator_may(link):
+        raise LinkGone(LinkState.DISABLED, "This link no longer works: the person who shared it no longer has "
+                                           "access to the file.")
+    if state != LinkState.ACTIVE:
+        raise LinkGone(state)
+    return link
+
+
+def audience_allows(link: ShareLink, visitor: Visitor) -> bool:
+    if link.audience == Audience.INTERNAL:
+        return visitor.user is not None and getattr(visitor.user, "is_authenticated", False)
+    if link.audience == Audience.PEOPLE:
+        return bool(visitor.email) and link.recipients.filter(email=visitor.email).exists()
+    return True
+
+
+# --- unlocking: password and security codes ----------------------------------------------
+
+def _refused(link: ShareLink, visitor: Visitor, action: str, details: dict) -> None:
+    """A wrong answer is counted and recorded whatever the request's
+    transaction does next (it runs in its own)."""
+    throttle.failed(link.pk, visitor.address)
+    with transaction.atomic():
+        _record(link, action, visitor, outcome=Outcome.FAILURE, details=details)
+
+
+def _throttle_check(link: ShareLink, visitor: Visitor) -> None:
+    try:
+        throttle.check(link.pk, visitor.address)
+    except PortalError as exc:
+        with transaction.atomic():
+            _record(link, Action.SHARE_THROTTLED, visitor, outcome=Outcome.DENIED, details=exc.detail)
+        raise
+
+
+def password_try(*, link: ShareLink, visitor: Visitor, password: str) -> None:
+    """A visitor answers a link's password; Forbidden when wrong, Throttled
+    when answering too fast or too often."""
+    _throttle_check(link, visitor)
+    if not isinstance(password, str) or not password or not check_password(password, link.password_hash):
+        _refused(link, visitor, Action.SHARE_PASSWORD_FAILED, {})
+        raise Forbidden("Wrong password.", code="wrong_password")
+    throttle.succeeded(link.pk, visitor.address)
+    with transaction.atomic():
+        _record(link, Action.SHARE_UNLOCKED, visitor, details={"by": "password"})
+
+
+def _code_key(link: ShareLink, email: str) -> str:
+    return f"share:code:{link.pk}:{link.unlock_epoch}:{hashlib.sha256(email.encode()).hexdigest()}"
+
+
+def _code_hash(code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def code_send(*, link: ShareLink, visitor: Visitor, email: str) -> None:
+    """Send a one-time security code to ``email`` if it may open the link.
+    The answer is the same either way, so nobody learns who the recipients are."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise InvalidInput("Enter the email address this link was shared with.", code="invalid_email")
+    _throttle_check(link, visitor)
+    sends_key = f"share:code-sends:{link.pk}:{hashlib.sha256(email.encode()).hexdigest()}"
+    cache.add(sends_key, 0, timeout=settings.SHARE_FAILURE_WINDOW_MINUTES * 60)
+    if cache.incr(sends_key) > settings.SHARE_CODE_SENDS_PER_ADDRESS:
+        raise PortalError("Too many codes were sent to this address; use the last one or try again later.",
+                          code="throttled", status=429,
+                          detail={"retry_after": settings.SHARE_FAILURE_WINDOW_MINUTES * 60})
+    is_recipient = link.recipients.filter(email=email).exists()
+    with transaction.atomic():
+        _record(link, Action.SHARE_CODE_SENT, visitor, outcome=Outcome.SUCCESS if is_recipient else Outcome.DENIED,
+                details={"email": email})
+    if not is_recipient:
+        return
+    code = f"{secrets.randbelow(10**8):08d}"
+    cache.set(_code_key(link, email), _code_hash(code), timeout=settings.SHARE_CODE_MINUTES * 60)
+    send_mail(subject=f"Your security code for {link.node.name}",
+              message=(f"Your code to open the file {link.node.name} shared by {link.created_by.get_username()} "
+                       f"is:\n\n    {code}\n\nIt works once, for {settings.SHARE_CODE_MINUTES} minutes. If you did "
+                       "not ask for it, ignore this email."),
+              from_email=None, recipient_list=[email])
+
+
+def code_try(*, link: ShareLink, visitor: Visitor, email: str, code: str) -> Visitor:
+    """A visitor answers the code sent to ``email``; returns the visitor as
+    that proven address."""
+    email = (email or "").strip().lower()
+    _throttle_check(link, visitor)
+    key = _code_key(link, email)
+    expected = cache.get(key)
+    given = _code_hash((code or "").strip())
+    # One use: of two requests racing with the same code, only the one that deletes it gets in.
+    if not expected or not hmac.compare_digest(expected, given) or not cache.delete(key):
+        _refused(link, visitor, Action.SHARE_CODE_FAILED, {"email": email})
+        raise Forbidden("Wrong or expired code. Ask for a new one if it is more than "
+                        f"{settings.SHARE_CODE_MINUTES} minutes old.", code="wrong_code")
+    throttle.succeeded(link.pk, visitor.address)
+    proven = Visitor(user=visitor.user, email=email)
+    with transaction.atomic():
+        _record(link, Action.SHARE_UNLOCKED, proven, details={"by": "code"})
+    return proven
+
+
+# --- using the link --------------------------------------------------------------------------
+
+def _label(link: ShareLink, node: Node) -> str:
+    inner = getattr(node, "link_path", [])
+    return f"{link_label(link)}{'/' + names.join(inner).lstrip('/') if inner else ''}"
+
+
+@transaction.atomic
+def view_record(*, link: ShareLink, visitor: Visitor, node: Node) -> None:
+    """A page of the link was shown (never counts against a limit)."""
+    _without_waiting_for_disk()
+    _record(link, Action.SHARE_VIEWED, visitor, label=_label(link, node))
+
+
+def _without_waiting_for_disk() -> None:
+    """Commit this transaction without waiting for the WAL flush. Page views
+    are the busiest events and change nothing: a database crash may lose the
+    last fraction of a second of them (never a half-written row, never a
+    change of state), and each view no longer waits a disk flush (~4 ms)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _count(link: ShareLink, visitor: Visitor, field: str, limit_field: str) -> None:
+    """Count one more use, or refuse when the limit is reached (race-free:
+    one conditional UPDATE). Reaching the limit is recorded once."""
+    within = Q(**{f"{limit_field}__isnull": True}) | Q(**{f"{field}__lt": F(limit_field)})
+    # The link must still work when it is counted: a revocation, a switch or
+    # the expiry that landed since the link was opened refuses this use too.
+    usable = (Q(revoked_at__isnull=True, owner_enabled=True, manager_enabled=True)
+              & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())))
+    if not ShareLink.objects.filter(within, usable, pk=link.pk).update(**{field: F(field) + 1}):
+        link.refresh_from_db()
+        state = link.state_at()
+        raise LinkGone(state if state != LinkState.ACTIVE else LinkState.EXHAUSTED)
+    link.refresh_from_db(fields=[field, limit_field])
+    limit = getattr(link, limit_field)
+    if limit is not None and getattr(link, field) == limit:
+        _record(link, Action.SHARE_EXHAUSTED, visitor, details={limit_field: limit})
+
+
+@transaction.atomic
+def download_record(*, link: ShareLink, visitor: Visitor, node: Node, version: FileVersion | None,
+                    zipped: bool = False) -> None:
+    """A download through the link started (a response from byte 0): it
+    counts against max_downloads, or is refused when the limit is reached."""
+    if link.permission not in (Permission.DOWNLOAD, Permission.EDIT):
+        raise Forbidden("This link does not allow downloads.", code="no_download")
+    _count(link, visitor, "download_count", "max_downloads")
+    # first_download_at is set once and never cleared: no UPDATE once the link shows it.
+    first = link.first_download_at is None and ShareLink.objects.filter(
+        pk=link.pk, first_download_at__isnull=True).update(first_download_at=timezone.now())
+    details = {"zip": zipped} if zipped else {"version": version.number if version else None,
+                                             "size": version.size if version else 0}
+    _record(link, Action.SHARE_DOWNLOADED, visitor, label=_label(link, node), details=details)
+    if first and link.notify_on_first_download and link.created_by.email:
+        owner_email, name = link.created_by.email, link.node.name
+        transaction.on_commit(lambda: send_mail(
+            subject=f"Your shared link to {name} was downloaded",
+            message=f"{visitor.label} downloaded {name} through your share link for the first time.",
+            from_email=None, recipient_list=[owner_email], fail_silently=True))
+
+
+@transaction.atomic
+def preview_record(*, link: ShareLink, visitor: Visitor, node: Node) -> None:
+    """A preview rendition was served: counts against max_previews."""
+    _count(link, visitor, "preview_count", "max_previews")
+    _record(link, Action.SHARE_PREVIEWED, visitor, label=_label(link, node))
+
+
+def upload(*, link: ShareLink, visitor: Visitor, folder: Node, name: str, fileobj, size: int) -> FileVersion:
+    """A visitor drops a file into a shared folder (upload or edit links), or
+    sends a new version of a shared file (edit links). A drop never replaces
+    anything: a taken name becomes "name (2)". Locks held by anyone refuse it."""
+    if link.permission not in (Permission.UPLOAD, Permission.EDIT):
+        raise Forbidden("This link does not allow uploads.", code="no_upload")
+    if link.permission == Permission.UPLOAD and not folder.is_folder:
+        raise Forbidden("A file drop only adds new files; it cannot replace one.", code="no_overwrite")
+    name = names.clean_name(name)
+    if folder.is_folder:
+        path = names.join([*_space_path(folder), name])
+        keep_both = link.permission == Permission.UPLOAD
+    else:
+        path, keep_both = names.join(_space_path(folder)), False
+
+    def record_upload(version: FileVersion) -> None:
+        _record(link, Action.SHARE_UPLOADED, visitor, label=_label(link, version.node),
+                details={"name": version.node.name, "size": size, "version": version.number})
+
+    return file_put(actor=link.created_by, space_id=link.space_id, path=path, fileobj=fileobj, size=size,
+                    keep_both=keep_both, holds_locks=False, details={"via_share": link.pk, "visitor": visitor.label},
+                    before_commit=record_upload)
+
+
+def _space_path(node: Node) -> list[str]:
+    return attach_path(node).path_names

@@ -1,0 +1,219 @@
+"""A space's file browser: listing (sort, filter, pages), the item panel
+(rename, move, copy, delete, versions, lock) and multi-select actions.
+
+htmx requests get the ``#workspace`` fragment (listing, messages, panel);
+errors come back as an alert fragment with the error's status."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.core.access import Cap, can
+from portal.core.errors import InvalidInput
+from portal.files import names
+from portal.files import selectors as files
+from portal.files.services import tree, versions
+from portal.locks import selectors as lock_selectors
+from portal.spaces.selectors import access_space
+from portal.web import selectors
+from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
+from portal.web.spaces import quota_percent
+
+PAGE_SIZE = 200
+SORTS = {"name", "size", "modified"}
+
+
+class Browse:
+    """Where the user is: folder path, sort, order, filter and page (from GET or the posted state)."""
+
+    def __init__(self, data):
+        self.path = names.join(names.split_path(data.get("path") or "/"))
+        self.sort = data.get("sort") if data.get("sort") in SORTS else "name"
+        self.order = "desc" if data.get("order") == "desc" else "asc"
+        self.q = (data.get("q") or "").strip()[:100]
+        page = data.get("page") or "1"
+        self.page = int(page) if page.isdigit() else 1
+
+
+def _crumbs(space, path_names: list[str]) -> list[dict]:
+    crumbs = [{"name": space.name, "path": "/"}]
+    for depth, name in enumerate(path_names):
+        crumbs.append({"name": name, "path": names.join(path_names[:depth + 1])})
+    return crumbs
+
+
+def workspace_context(request, space_id, state: Browse, *, panel_node=None, message: str = "") -> dict:
+    folder = files.access_path(request.user, space_id, state.path)
+    space = folder.space
+    if not folder.is_folder:
+        raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
+    children = selectors.folder_children(folder, sort=state.sort, descending=state.order == "desc",
+                                         name_contains=state.q)
+    page = Paginator(children, PAGE_SIZE).get_page(state.page)
+    lock_selectors.attach_lock_summaries(page.object_list, viewer=request.user, folder=folder)
+    for child in page.object_list:
+        child.path = join_path(state.path, child.name)
+    context = {
+        "space": space, "folder": folder, "state": state, "page": page, "items": page.object_list,
+        "crumbs": _crumbs(space, folder.path_names), "message": message,
+        "can_write": can(request.user, Cap.FILE_WRITE, space),
+        "can_share": can(request.user, Cap.SHARE_CREATE, space),
+        "can_manage": can(request.user, Cap.SPACE_POLICY, space),
+        "zip_url": f"/api/v1/spaces/{space.pk}/zip" + quote(state.path if state.path != "/" else ""),
+    }
+    if panel_node is not None:
+        context.update(panel_context(request, panel_node))
+    return context
+
+
+def panel_context(request, node) -> dict:
+    space = node.space
+    files.attach_path(node)
+    lock = lock_selectors.lock_summary(node, viewer=request.user) if not node.is_folder else None
+    return {
+        "node": node, "node_path": names.join(node.path_names),
+        "node_folder": names.join(node.path_names[:-1]),
+        "lock": lock, "lock_is_mine": bool(lock and lock.get("token")),
+        "versions": list(selectors.versions_of(node)[:50]) if not node.is_folder else [],
+        "folders": selectors.folders_of(space),
+        "can_write": can(request.user, Cap.FILE_WRITE, space),
+        "can_share": can(request.user, Cap.SHARE_CREATE, space),
+        "can_break": can(request.user, Cap.LOCK_BREAK, space),
+    }
+
+
+def _workspace(request, space_id, *, panel_node=None, message: str = "", status: int = 200):
+    state = Browse(request.POST if request.method == "POST" else request.GET)
+    context = workspace_context(request, space_id, state, panel_node=panel_node, message=message)
+    return render(request, "web/browser/_workspace.html", context, status=status)
+
+
+@portal_page
+@require_GET
+def browser(request, space_id):
+    state = Browse(request.GET)
+    if is_htmx(request):
+        return _workspace(request, space_id)
+    context = workspace_context(request, space_id, state)
+    space = context["space"]
+    context.update({"percent": quota_percent(space), "part_size": settings.UPLOAD_PART_SIZE})
+    return render(request, "web/browser/page.html", context)
+
+
+@portal_page
+@require_GET
+def item_panel(request, space_id, node_id):
+    node = files.access_node(request.user, node_id)
+    if node.space_id != int(space_id):
+        raise InvalidInput(_("That item is in another space."), code="wrong_space")
+    return render(request, "web/browser/_panel.html", panel_context(request, node))
+
+
+@portal_page
+@require_POST
+def folder_new(request, space_id):
+    state = Browse(request.POST)
+    name = request.POST.get("name", "")
+    if not name.strip():
+        raise InvalidInput(_("Type a name for the new folder."), code="invalid_name")
+    folder, _created = tree.folder_create(actor=request.user, space_id=space_id, path=join_path(state.path, name))
+    return _workspace(request, space_id, message=_("Folder “%(name)s” created.") % {"name": folder.name})
+
+
+def _destination(request, node) -> str:
+    folder = request.POST.get("destination", "").strip()
+    if not folder.startswith("/"):
+        raise InvalidInput(_("Choose the destination folder, e.g. /Reports."), code="invalid_destination")
+    return join_path(folder, request.POST.get("new_name") or node.name)
+
+
+@portal_page
+@require_POST
+def item_action(request, space_id, node_id, action):
+    """One change to one item, from its panel."""
+    user = request.user
+    node = files.access_node(user, node_id)
+    label = node.name
+    if action == "rename":
+        node = tree.node_rename(actor=user, node_id=node_id, name=request.POST.get("name", ""))
+        return _workspace(request, space_id, panel_node=node,
+                          message=_("Renamed to “%(name)s”.") % {"name": node.name})
+    if action == "move":
+        node = tree.node_move(actor=user, node_id=node_id, path=_destination(request, node))
+        return _workspace(request, space_id, message=_("“%(name)s” moved to %(path)s.") % {
+            "name": label, "path": names.join(files.attach_path(node).path_names[:-1])})
+    if action == "copy":
+        copy = tree.node_copy(actor=user, node_id=node_id, path=_destination(request, node))
+        return _workspace(request, space_id, message=_("“%(name)s” copied to %(path)s.") % {
+            "name": label, "path": names.join(files.attach_path(copy).path_names[:-1])})
+    if action == "delete":
+        tree.node_trash(actor=user, node_id=node_id)
+        return _workspace(request, space_id, message=_("“%(name)s” moved to the trash.") % {"name": label})
+    if action == "restore-version":
+        number = request.POST.get("number", "")
+        version = versions.version_restore(actor=user, node_id=node_id, number=number)
+        return _workspace(request, space_id, panel_node=files.access_node(user, node_id),
+                          message=_("Version %(old)s restored as version %(new)s.") % {
+                              "old": number, "new": version.number})
+    raise InvalidInput(_("Unknown action."), code="unknown_action")
+
+
+@portal_page
+@require_POST
+def bulk_action(request, space_id):
+    """The same change to every selected item; stops at the first refusal and says which."""
+    ids, action = ids_field(request.POST), request.POST.get("action")
+    folder = request.POST.get("destination", "").strip()
+    if action in {"move", "copy"} and not folder.startswith("/"):
+        raise InvalidInput(_("Choose the destination folder, e.g. /Reports."), code="invalid_destination")
+    done = 0
+    for node_id in ids:
+        node = files.access_node(request.user, node_id)
+        if action == "delete":
+            tree.node_trash(actor=request.user, node_id=node_id)
+        elif action == "move":
+            tree.node_move(actor=request.user, node_id=node_id, path=join_path(folder, node.name))
+        elif action == "copy":
+            tree.node_copy(actor=request.user, node_id=node_id, path=join_path(folder, node.name))
+        else:
+            raise InvalidInput(_("Choose what to do with the selected items."), code="unknown_action")
+        done += 1
+    messages = {"delete": _("%(count)s item(s) moved to the trash."), "move": _("%(count)s item(s) moved."),
+                "copy": _("%(count)s item(s) copied.")}
+    return _workspace(request, space_id, message=messages[action] % {"count": done})
+
+
+@portal_page
+@require_GET
+def trash(request, space_id):
+    space = access_space(request.user, space_id, Cap.FILE_READ)
+    items = list(files.trash_list(space)[:500])
+    for item in items:
+        item.original = selectors.original_path(item)
+    return render(request, "web/browser/trash.html", {
+        "space": space, "items": items, "can_write": can(request.user, Cap.FILE_WRITE, space),
+        "can_purge": can(request.user, Cap.TRASH_PURGE, space), "trash_days": settings.TRASH_DAYS})
+
+
+@portal_page
+@require_POST
+def trash_action(request, space_id, node_id, action):
+    if action == "restore":
+        node = tree.trash_restore(actor=request.user, node_id=node_id)
+        message = _("“%(name)s” restored.") % {"name": node.name}
+    elif action == "purge":
+        tree.trash_purge(actor=request.user, node_id=node_id)
+        message = _("Deleted for good.")
+    else:
+        raise InvalidInput(_("Unknown action."), code="unknown_action")
+    from django.contrib import messages as flash
+
+    flash.success(request, message)
+    return go_to(request, reverse("web:trash", args=[space_id]))

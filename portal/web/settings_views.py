@@ -1,0 +1,78 @@
+"""Space settings: members and roles, quota usage, name and version
+retention, the share-link policy and the lock policy in force."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.core.access import Cap, Role, can
+from portal.core.errors import InvalidInput
+from portal.shares.policy import policy_for
+from portal.shares.services import space_share_policy_update
+from portal.spaces import services
+from portal.spaces.selectors import access_space, members_list
+from portal.web.common import go_to, int_field, portal_page
+from portal.web.spaces import quota_percent
+
+
+@portal_page
+@require_GET
+def space_settings(request, space_id):
+    space = access_space(request.user, space_id, Cap.MEMBER_LIST)
+    own = getattr(space, "share_policy", None)
+    return render(request, "web/settings/page.html", {
+        "space": space, "members": list(members_list(space)), "percent": quota_percent(space),
+        "roles": Role.choices, "policy": policy_for(space), "own_policy": own,
+        "can_manage_members": can(request.user, Cap.MEMBER_MANAGE, space),
+        "can_manage_owners": can(request.user, Cap.OWNER_MANAGE, space),
+        "can_policy": can(request.user, Cap.SPACE_POLICY, space),
+        "can_rename": can(request.user, Cap.SPACE_RENAME, space),
+        "lock_manual_hours": settings.LOCK_MANUAL_MAX_SECONDS // 3600,
+        "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
+        "default_keep_versions": settings.KEEP_VERSIONS,
+    })
+
+
+def _tri(data, name):
+    """A policy switch: "" leaves the deployment's setting, "yes"/"no" set it for this space."""
+    return {"yes": True, "no": False}.get(data.get(name, ""), None)
+
+
+@portal_page
+@require_POST
+def space_settings_change(request, space_id, section):
+    user, data = request.user, request.POST
+    if section == "member-add":
+        services.member_add(actor=user, space_id=space_id, username=data.get("username", ""),
+                            role=data.get("role", ""))
+        message = _("%(name)s was added.") % {"name": data.get("username", "").strip()}
+    elif section == "member-role":
+        services.member_change_role(actor=user, space_id=space_id, user_id=int_field(data, "user"),
+                                    role=data.get("role", ""))
+        message = _("The role was changed.")
+    elif section == "member-remove":
+        services.member_remove(actor=user, space_id=space_id, user_id=int_field(data, "user"))
+        if int_field(data, "user") == user.pk:
+            messages.success(request, _("You left the space."))
+            return go_to(request, reverse("web:spaces"))
+        message = _("The member was removed.")
+    elif section == "general":
+        services.space_update(actor=user, space_id=space_id, name=data.get("name") or None,
+                              keep_versions=int_field(data, "keep_versions", required=False, minimum=1),
+                              keep_version_days=int_field(data, "keep_version_days", required=False, minimum=1))
+        message = _("Saved.")
+    elif section == "link-policy":
+        space_share_policy_update(actor=user, space_id=space_id, changes={
+            "default_days": int_field(data, "default_days", required=False, minimum=1),
+            "max_days": int_field(data, "max_days", required=False, minimum=1),
+            "allow_permanent": _tri(data, "allow_permanent"), "require_password": _tri(data, "require_password")})
+        message = _("The link policy was saved.")
+    else:
+        raise InvalidInput(_("Unknown action."), code="unknown_action")
+    messages.success(request, message)
+    return go_to(request, reverse("web:space-settings", args=[space_id]))

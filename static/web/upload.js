@@ -1,0 +1,172 @@
+// Uploads of the file browser: Uppy's Dashboard (drag and drop of files and
+// whole folders, per-file progress) over Coffer's resumable upload API
+// (/api/v1/uploads). Parts go straight to the URLs the portal hands out (the
+// object store's presigned part URLs, or the portal's own with the local
+// store); a dropped connection is retried and resumes with the parts that
+// already arrived (GET /api/v1/uploads/{id} says which).
+import { AwsS3, Dashboard, Uppy } from "../vendor/uppy/uppy.min.mjs";
+import zhCN from "../vendor/uppy/locales/zh_CN.js";
+
+const MIB = 1024 * 1024;
+const MIN_PART = 5 * MIB;
+const MAX_PARTS = 10000;
+const URL_FRESH_MS = 4 * 60 * 1000; // part URLs live five minutes
+
+const root = document.getElementById("uploader");
+if (root) start(root);
+
+function start(root) {
+  const space = Number(root.dataset.space);
+  const folder = root.dataset.path || "/";
+  const configuredPart = Number(root.dataset.partSize) || 16 * MIB;
+  const total = document.getElementById("upload-total");
+  const percent = document.getElementById("upload-percent");
+  const list = document.getElementById("upload-files");
+  const errors = document.getElementById("upload-errors");
+  const partUrls = new Map(); // upload id -> Map(part number -> {url, at})
+  const rows = new Map();     // uppy file id -> row elements
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-CSRFToken": window.cofferCsrfToken ? window.cofferCsrfToken() : "" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 204) return {};
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) {
+      const error = new Error(data.message || `HTTP ${response.status}`);
+      error.code = data.code;
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function remember(uploadId, parts) {
+    const known = partUrls.get(uploadId) || new Map();
+    const now = Date.now();
+    for (const part of parts || []) known.set(part.number, { url: part.url, at: now });
+    partUrls.set(uploadId, known);
+  }
+
+  // The part size the portal plans for this size (portal/files/services/uploads.py: plan_parts).
+  function partSize(size) {
+    return Math.max(configuredPart, MIN_PART, Math.ceil(size / MAX_PARTS / MIB) * MIB);
+  }
+
+  function targetPath(file) {
+    const relative = (file.meta.relativePath || file.name).replace(/^\/+/, "");
+    return folder.replace(/\/+$/, "") + "/" + relative;
+  }
+
+  const zh = (root.dataset.locale || "").startsWith("zh");
+  const uppy = new Uppy({
+    autoProceed: true,
+    locale: zh ? zhCN : undefined,
+    logger: { debug() {}, warn() {}, error() {} }, // failures are shown on the page instead
+  });
+  uppy.use(Dashboard, {
+    inline: true, target: root, height: 280, width: "100%", proudlyDisplayPoweredByUppy: false,
+    fileManagerSelectionType: "both", showProgressDetails: true, hideProgressDetails: false,
+    hideRetryButton: false, hidePauseResumeButton: false, doneButtonHandler: null,
+  });
+  uppy.use(AwsS3, {
+    shouldUseMultipart: true,
+    limit: 4,
+    retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+    getChunkSize: (file) => partSize(file.size),
+    async createMultipartUpload(file) {
+      const upload = await api("POST", "/api/v1/uploads", { space, path: targetPath(file), size: file.size });
+      remember(upload.id, upload.parts);
+      return { uploadId: upload.id, key: upload.path };
+    },
+    async signPart(file, { uploadId, partNumber }) {
+      const cached = (partUrls.get(uploadId) || new Map()).get(partNumber);
+      if (cached && Date.now() - cached.at < URL_FRESH_MS) return { method: "PUT", url: cached.url };
+      const state = await api("GET", `/api/v1/uploads/${uploadId}?parts=${partNumber}`);
+      remember(uploadId, state.parts);
+      return { method: "PUT", url: partUrls.get(uploadId).get(partNumber).url };
+    },
+    async listParts(file, { uploadId }) {
+      const state = await api("GET", `/api/v1/uploads/${uploadId}`);
+      remember(uploadId, state.parts);
+      const size = state.part_size;
+      return state.received.map((number) => ({
+        PartNumber: number, Size: Math.min(size, state.size - (number - 1) * size), ETag: "",
+      }));
+    },
+    async completeMultipartUpload(file, { uploadId, parts }) {
+      try {
+        await api("POST", `/api/v1/uploads/${uploadId}/complete`, {});
+      } catch (error) {
+        if (error.code !== "ambiguous_parts") throw error;
+        const etags = parts.filter((part) => part.ETag).map((part) => ({ number: part.PartNumber, etag: part.ETag }));
+        await api("POST", `/api/v1/uploads/${uploadId}/complete`, { parts: etags });
+      }
+      partUrls.delete(uploadId);
+      return {};
+    },
+    async abortMultipartUpload(file, { uploadId }) {
+      partUrls.delete(uploadId);
+      if (uploadId) await api("DELETE", `/api/v1/uploads/${uploadId}`);
+    },
+  });
+
+  function row(file) {
+    if (rows.has(file.id)) return rows.get(file.id);
+    const item = document.createElement("li");
+    const label = document.createElement("label");
+    const bar = document.createElement("progress");
+    const state = document.createElement("span");
+    bar.id = "upload-file-" + rows.size;
+    bar.max = 100;
+    bar.value = 0;
+    label.htmlFor = bar.id;
+    label.textContent = file.meta.relativePath || file.name; // textContent: names are never HTML
+    state.className = "upload-state";
+    item.append(label, " ", bar, " ", state);
+    list.append(item);
+    const entry = { item, bar, state };
+    rows.set(file.id, entry);
+    return entry;
+  }
+
+  uppy.on("file-added", (file) => row(file));
+  uppy.on("upload-progress", (file, progress) => {
+    if (!progress.bytesTotal) return;
+    row(file).bar.value = Math.floor((progress.bytesUploaded / progress.bytesTotal) * 100);
+  });
+  uppy.on("upload-success", (file) => {
+    const entry = row(file);
+    entry.bar.value = 100;
+    entry.state.textContent = "✓ " + root.dataset.labelDone;
+  });
+  uppy.on("upload-error", (file, error) => {
+    const entry = row(file);
+    entry.state.textContent = "✗ " + root.dataset.labelFailed;
+    const line = document.createElement("p");
+    line.className = "error";
+    line.textContent = `${file.meta.relativePath || file.name}: ${error && error.message ? error.message : error}`;
+    errors.append(line);
+  });
+  uppy.on("progress", (value) => {
+    total.value = value;
+    total.textContent = `${value}%`;
+    percent.textContent = `${value} %`;
+  });
+  uppy.on("complete", (result) => {
+    if ((result.successful || []).length) {
+      total.value = 100;
+      percent.textContent = "100 %";
+      const form = document.getElementById("browse-state");
+      if (form && window.htmx) {
+        const query = new URLSearchParams(new FormData(form)).toString();
+        window.htmx.ajax("GET", `${form.getAttribute("action")}?${query}`, { target: "#workspace" });
+      }
+    }
+  });
+}

@@ -1,0 +1,129 @@
+"""Tree objects (one per folder), pass 2 of a backup: built from the files
+cache alone — no disk access — and reused from the tree cache for every
+folder under which nothing changed. Format: docs/backup-protocol.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Callable
+
+from .crypto import Keys, chunk_id
+from .state import State, unpack_ids
+
+
+def encode(entries: list[dict]) -> bytes:
+    """Canonical JSON: sorted keys, compact, entries sorted by name — same folder, same id."""
+    entries = sorted(entries, key=lambda e: e["name"])
+    return json.dumps({"entries": entries}, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def decode(data: bytes) -> list[dict]:
+    return json.loads(data)["entries"]
+
+
+def entry_dict(e, tree: str | None = None) -> dict:
+    out = {"name": e.name, "type": e.type, "mode": e.mode, "mtime_ns": e.mtime_ns}
+    if e.type == "file":
+        out["size"] = e.size
+        out["chunks"] = unpack_ids(e.chunks)
+    elif e.type == "dir":
+        out["tree"] = tree
+    elif e.type == "symlink":
+        out["target"] = e.target
+    return out
+
+
+@dataclass
+class Totals:
+    files: int = 0
+    dirs: int = 0
+    bytes: int = 0
+
+    def add(self, other: "Totals") -> None:
+        self.files += other.files
+        self.dirs += other.dirs
+        self.bytes += other.bytes
+
+
+# emit(tree_id, plaintext): make sure the portal will have this tree object
+Emit = Callable[[str, bytes], None]
+
+
+class TreeBuilder:
+    def __init__(self, state: State, keys: Keys, emit: Emit):
+        self.state, self.keys, self.emit = state, keys, emit
+
+    def _tree(self, entries: list[dict]) -> str:
+        data = encode(entries)
+        tid = chunk_id(self.keys, data)
+        self.emit(tid, data)
+        return tid
+
+    def folder(self, path: str) -> tuple[str, Totals]:
+        """The tree of a scanned folder (cached when nothing under it changed)."""
+        cached = self.state.tree_get(path)
+        if cached:
+            return cached[0], Totals(*cached[1:])
+        out, totals = [], Totals()
+        for e in list(self.state.iter_entries(path)):
+            if e.type == "dir":
+                tid, sub = self.folder(os.path.join(path, e.name))
+                out.append(entry_dict(e, tid))
+                totals.add(sub)
+                totals.dirs += 1
+            elif e.type == "file":
+                if e.chunks is None:
+                    continue  # never read successfully
+                out.append(entry_dict(e))
+                totals.files += 1
+                totals.bytes += e.size
+            else:
+                out.append(entry_dict(e))
+        tid = self._tree(out)
+        self.state.tree_put(path, tid, totals.files, totals.dirs, totals.bytes)
+        return tid, totals
+
+    def root(self, folders: list[str]) -> tuple[str, Totals]:
+        """The snapshot's root: the added folders under their full paths (like restic).
+        The folders above them get their mode but no mtime (0): they are not backed up,
+        and their ever-moving mtimes would make every snapshot's root new."""
+        nested: dict = {}
+        for folder in folders:
+            node = nested
+            for part in _parts(folder):
+                node = node.setdefault(part, {})
+            node[None] = folder  # marks an added folder
+        totals = Totals()
+        tid = self._level(nested, _anchor(folders[0]) if folders else "/", totals)
+        return tid, totals
+
+    def _level(self, node: dict, path: str, totals: Totals) -> str:
+        out = []
+        for name, child in node.items():
+            if name is None:
+                continue
+            child_path = os.path.join(path, name)
+            st = os.lstat(child_path)
+            if None in child:
+                tid, sub = self.folder(child[None])
+                totals.add(sub)
+                mtime_ns = st.st_mtime_ns
+            else:
+                tid = self._level(child, child_path, totals)
+                mtime_ns = 0
+            totals.dirs += 1
+            out.append({"name": name, "type": "dir", "mode": stat.S_IMODE(st.st_mode),
+                        "mtime_ns": mtime_ns, "tree": tid})
+        return self._tree(out)
+
+
+def _anchor(path: str) -> str:
+    return PurePath(path).anchor or "/"
+
+
+def _parts(path: str) -> list[str]:
+    return list(PurePath(path).parts[1:])

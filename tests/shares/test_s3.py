@@ -1,0 +1,62 @@
+"""Links on the S3 store (a real SeaweedFS): a download is a short-lived
+presigned redirect, and none is issued once the link is revoked."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from tests.files.support_s3 import ready_upload, use_s3
+from tests.shares.conftest import row
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def s3_file(settings, seaweed, signed_in, alice, team):
+    """/Reports/q3.bin stored in SeaweedFS, uploaded through the upload API."""
+    store = use_s3(settings, seaweed, bucket=f"shares-{uuid.uuid4().hex[:12]}")
+    data = os.urandom(300_000)
+    session = ready_upload(store, alice, team, "/Reports/q3.bin", data)
+    done = signed_in(alice).post(f"/api/v1/uploads/{session.id}/complete")
+    assert done.status_code == 201, done.content
+    return done.json(), data
+
+
+def test_a_download_redirects_to_a_presigned_url_of_at_most_five_minutes(share, s3_file, visitor):
+    meta, data = s3_file
+    link = share(meta["id"])
+    answer = visitor().get(f"/s/{link['token']}/download")
+    assert answer.status_code == 302
+    assert answer["Referrer-Policy"] == "no-referrer" and answer["Cache-Control"] == "private, no-store"
+    query = parse_qs(urlparse(answer["Location"]).query)
+    assert 0 < int(query["X-Amz-Expires"][0]) <= 300
+    fetched = requests.get(answer["Location"], timeout=30)
+    assert fetched.status_code == 200 and fetched.content == data
+    assert fetched.headers["Content-Disposition"].startswith("attachment")
+    assert row(link).download_count == 1
+
+
+def test_a_resumed_download_on_s3_is_not_counted(share, s3_file, visitor):
+    meta, data = s3_file
+    link = share(meta["id"], max_downloads=1)
+    resumed = visitor().get(f"/s/{link['token']}/download", HTTP_RANGE="bytes=100-")
+    assert resumed.status_code == 302
+    assert row(link).download_count == 0
+    ranged = requests.get(resumed["Location"], headers={"Range": "bytes=100-"}, timeout=30)
+    assert ranged.status_code == 206 and ranged.content == data[100:]
+
+
+def test_no_presigned_url_is_issued_once_the_link_is_revoked(signed_in, alice, share, s3_file, visitor):
+    meta, _ = s3_file
+    link = share(meta["id"])
+    browser = visitor()
+    assert browser.get(f"/s/{link['token']}/download").status_code == 302
+    assert signed_in(alice).delete(f"/api/v1/shares/{link['id']}").status_code == 204
+    answer = browser.get(f"/s/{link['token']}/download")
+    assert answer.status_code == 410 and answer.context["state"] == "revoked"
+    assert "Location" not in answer and b"X-Amz" not in answer.content
