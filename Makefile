@@ -54,6 +54,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/dav.py $(BENCH_ARGS)
 	$(BIN)/python bench/share.py $(BENCH_ARGS)
 	$(BIN)/python bench/audit.py $(BENCH_ARGS)
+	$(BIN)/python bench/agent.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

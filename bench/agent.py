@@ -46,13 +46,21 @@ from harness import (
 GiB = 1024 * MiB
 BUCKET = "coffer-bench"
 RESTIC_PASSWORD = "coffer-bench-restic"
-TEXT_TABLE = bytes((b"abcdefghijklmnop  \n"[i % 19]) for i in range(256))
 
 
 # --- data ---------------------------------------------------------------------------
+_WORDS = [bytes(random.Random(n).choices(b"etaoinshrdlucmfwypvbgkqjxz", k=3 + n % 9)) for n in range(5000)]
+_LINES = [b" ".join(random.Random(10_000 + n).choices(_WORDS, k=4 + n % 14)) + b"\n" for n in range(20_000)]
+
+
 def _bytes(rng: random.Random, size: int, text: bool) -> bytes:
-    data = rng.randbytes(size)
-    return data.translate(TEXT_TABLE) if text else data
+    """Random bytes, or text: log-like lines of words (compresses about 3:1, like real text)."""
+    if not text:
+        return rng.randbytes(size)
+    out = b"".join(rng.choices(_LINES, k=size // 40 + 1))
+    while len(out) < size:
+        out += out
+    return out[:size]
 
 
 def write_big(path: Path, size: int, seed: int, text: bool) -> None:
@@ -138,6 +146,8 @@ def timed_run(cmd: list[str], env: dict, *, what: str, cwd=None) -> tuple[float,
 
 
 class Agent:
+    profiled = 0
+
     def __init__(self, server, work: Path, name: str):
         self.server, self.name = server, name
         self.home = work / f"agent-{name}"
@@ -151,13 +161,21 @@ class Agent:
         self.device_id = int(json.loads((self.home / "config.json").read_text())["device_id"])
 
     def cmd(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "sync_agent", "-q", *args]
+        cmd = [sys.executable, "-m", "sync_agent", "-q", *args]
+        profiles = os.environ.get("BENCH_AGENT_PYSPY")  # a folder: profile every agent command there
+        if profiles and args[0] in ("backup", "restore"):
+            Agent.profiled += 1
+            out = Path(profiles) / f"{Agent.profiled:03d}-{self.name}-{args[0]}.txt"
+            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw", "-o", str(out),
+                   "--", *cmd]
+        return cmd
 
     def cli(self, *args: str) -> tuple[float, str, int]:
         return timed_run(self.cmd(*args), self.env, what=f"agent {self.name} {args[0]}")
 
     def backup(self) -> tuple[float, dict, int]:
         seconds, out, rss = self.cli("backup", "--json")
+        out = "\n".join(line for line in out.splitlines() if not line.startswith("py-spy>"))
         return seconds, json.loads(out), rss
 
     def set(self, **settings) -> None:
@@ -251,11 +269,13 @@ def main() -> None:
                 a_times, r_times = [], []
                 for run in range(runs):
                     target = work / "restore-agent"
+                    os.sync()  # neither side pays for the other's dirty pages
                     a_times.append(agent.cli("restore", "latest", "--target", str(target))[0])
                     if run == 0:
                         check_restore(mixed, target / mixed.relative_to("/"))
                     shutil.rmtree(target)
                     target = work / "restore-restic"
+                    os.sync()
                     r_times.append(restic.run("restore", "latest", "--target", str(target))[0])
                     shutil.rmtree(target)
                     log(f"restore run {run + 1}: agent {a_times[-1]:.1f} s, restic {r_times[-1]:.1f} s")

@@ -287,7 +287,8 @@ class Backup:
             pipeline.finish()
             if self.stop.is_set():
                 raise Interrupted()  # files were left half-read: no snapshot from this run
-            checkpoints.now()
+            # no checkpoint here: the trees' blobs share the last data pack (one upload and index
+            # fewer per run); the commit after the snapshot covers both
             self.progress.set_phase("trees")
             folders = [f.path for f in self.config.folders if os.path.isdir(f.path)]
             root, totals = TreeBuilder(self.state, self.keys, pipeline.emit_tree).root(folders)

@@ -12,6 +12,7 @@ import threading
 import time
 
 import requests
+import urllib3
 
 from .errors import DeviceRevoked, MissingChunks, PortalRefused, PortalUnreachable
 
@@ -86,7 +87,10 @@ class Client:
                 kwargs["data"] = _Body(body, self.limit)
             try:
                 answer = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
-            except requests.RequestException as exc:
+                if kwargs.get("stream"):  # the body in one read (requests' .content goes 10 KiB at a time)
+                    answer._content = answer.raw.read(decode_content=True)
+                    answer.close()
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if answer.status_code not in RETRY_STATUS:
@@ -100,10 +104,24 @@ class Client:
         raise AssertionError("unreachable")
 
     def _api(self, method: str, path: str, *, json=None, expect=(200, 201)) -> dict:
-        answer = self._send(method, f"{self.server}{API}{path}", "the portal", json=json)
-        if answer.status_code in expect:
-            return answer.json() if answer.content else {}
-        raise _refusal(answer)
+        """The JSON object of an expected answer. An answer cut short (the connection dropped
+        while the body came: empty or broken JSON) is retried like a dropped connection."""
+        for attempt in range(1, self.retries + 1):
+            answer = self._send(method, f"{self.server}{API}{path}", "the portal", json=json)
+            if answer.status_code not in expect:
+                raise _refusal(answer)
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                return body
+            if attempt == self.retries:
+                raise PortalUnreachable(f"an incomplete answer to {method} {path}")
+            logger.warning("the portal: an incomplete answer to %s %s; retrying (%d/%d)", method, path, attempt,
+                           self.retries)
+            time.sleep(0.5 * (0.75 + random.random() / 2))
+        raise AssertionError("unreachable")
 
     # --- device API ------------------------------------------------------------------
     def enroll(self, token: str, name: str) -> dict:
@@ -165,7 +183,7 @@ class Client:
 
     def get_range(self, url: str, offset: int, length: int) -> bytes:
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
-        answer = self._send("GET", url, "the object store", headers=headers)
+        answer = self._send("GET", url, "the object store", headers=headers, stream=True)
         if answer.status_code == 206 or (answer.status_code == 200 and len(answer.content) == length):
             if len(answer.content) != length:
                 raise PortalRefused(f"short read of a pack ({len(answer.content)} of {length} bytes)")

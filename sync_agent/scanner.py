@@ -142,65 +142,83 @@ class Scanner:
                     stack.append((join(directory, name), deep))
             self.on_dir()
 
-    def _read_dir(self, excluder: Excluder, directory: str) -> dict[str, Entry] | None:
-        current: dict[str, Entry] = {}
+    def _list_dir(self, excluder: Excluder, directory: str) -> list[tuple[str, os.stat_result, str]] | None:
+        """(name, lstat, path) of every entry not excluded; [] if the folder is gone, None if unreadable."""
+        items = []
         prefix = excluder.relative(directory)
         prefix = "" if prefix == "." else prefix + "/"
-        also = excluder.also
+        also, match = excluder.also, excluder.match_rel
         try:
             with os.scandir(directory) as it:
                 for de in it:
                     try:
-                        _check_name(de.name)
+                        name = de.name
+                        _check_name(name)
                         is_dir = de.is_dir(follow_symlinks=False)
-                        if excluder.match_rel(prefix + de.name, is_dir) or (also and excluder.excluded(de.path, is_dir)):
+                        if match(prefix + name, is_dir) or (also and excluder.excluded(de.path, is_dir)):
                             continue
-                        entry = entry_from_stat(de.name, de.stat(follow_symlinks=False), de.path)
+                        items.append((name, de.stat(follow_symlinks=False), de.path))
                     except (OSError, UnicodeEncodeError) as exc:
                         self.warn(de.path, exc)
-                        continue
-                    if entry is not None:
-                        current[de.name] = entry
         except FileNotFoundError:
-            return {}
+            return []
         except OSError as exc:
             self.warn(directory, exc)
             return None
-        return current
+        return items
 
     def _scan_dir(self, root: str, excluder: Excluder, directory: str) -> list[tuple[str, bool]]:
         """Sync one directory's rows with the disk; its subfolders as (name, new to the cache)."""
         self.stats.dirs_scanned += 1
-        current = self._read_dir(excluder, directory)
-        if current is None:
+        items = self._list_dir(excluder, directory)
+        if items is None:
             return []  # unreadable: keep what the cache has
-        old = self.state.entries_in(directory)
-        changed, rows = False, []
-        for name, entry in current.items():
+        old = self.state.rows_in(directory)  # name -> raw row (see Entry), no objects for unchanged files
+        changed, rows, subdirs, names = False, [], [], set()
+        S_ISREG, S_ISDIR, S_IMODE = stat.S_ISREG, stat.S_ISDIR, stat.S_IMODE
+        for name, st, path in items:
+            mode = st.st_mode
             before = old.get(name)
-            if entry.type == "file":
+            if S_ISREG(mode):
+                names.add(name)
                 self.stats.files_seen += 1
-                if before is not None and before.type == "file" and before.chunks is not None \
-                        and before.same_file(entry) and before.mode == entry.mode:
+                # the fast path of an unchanged file: compare the stat with the raw row
+                if before is not None and before[1] == "file" and before[7] is not None \
+                        and before[5] == st.st_size and before[3] == st.st_mtime_ns and before[4] == st.st_ctime_ns \
+                        and before[6] == st.st_ino and before[2] == S_IMODE(mode):
                     continue
                 changed = True
                 self.stats.files_changed += 1
-                self.submit(directory, entry, before if before is not None and before.type == "file" else None)
-            elif before is None or not before.same_meta(entry):
+                entry = Entry(name, "file", S_IMODE(mode), st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+                self.submit(directory, entry, Entry._make(before) if before is not None and before[1] == "file"
+                            else None)
+                continue
+            try:
+                entry = entry_from_stat(name, st, path)
+            except OSError as exc:  # a symlink that vanished before readlink
+                self.warn(path, exc)
+                continue
+            if entry is None:
+                continue
+            names.add(name)
+            if S_ISDIR(mode):
+                subdirs.append((name, before is None or before[1] != "dir"))
+            if before is None or not Entry._make(before).same_meta(entry):
                 changed = True
                 rows.append(entry)
-        gone = [name for name in old if name not in current]
+        gone = [name for name in old if name not in names]
         if gone:
             changed = True
             self.state.delete_entries(directory, gone)
-        for name in (n for n, e in current.items() if e.type != "dir" and old.get(n) and old[n].type == "dir"):
-            self.state.forget_subtree(join(directory, name))  # a folder became a file or link
+        for name, st, _ in items:  # a folder became a file or link
+            row = old.get(name)
+            if row is not None and row[1] == "dir" and not S_ISDIR(st.st_mode) and name in names:
+                self.state.forget_subtree(join(directory, name))
         if rows:
             self.state.put_entries(directory, rows)
         if changed:
             self.invalidate(directory, root)
-        return [(name, name not in old or old[name].type != "dir")
-                for name, e in sorted(current.items()) if e.type == "dir"]
+        return sorted(subdirs)
 
     def refresh_entry(self, root: str, excluder: Excluder, path: str) -> None:
         """Update one folder's own row in its parent (its mtime moved) without scanning the parent."""

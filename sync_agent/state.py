@@ -128,6 +128,13 @@ class State:
         make = Entry._make
         return {row[0]: make(row) for row in rows}
 
+    def rows_in(self, directory: str) -> dict[str, tuple]:
+        """Like ``entries_in`` but plain tuples in Entry's field order (the scanner's fast path)."""
+        rows = self.db.execute(
+            "SELECT name, type, mode, mtime_ns, ctime_ns, size, inode, chunks, target FROM entries WHERE dir=?",
+            (directory,))
+        return {row[0]: row for row in rows}
+
     def iter_entries(self, directory: str) -> Iterator[Entry]:
         rows = self.db.execute(
             "SELECT name, type, mode, mtime_ns, ctime_ns, size, inode, chunks, target FROM entries WHERE dir=?",

@@ -5,6 +5,7 @@ folder under which nothing changed. Format: docs/backup-protocol.md."""
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring as _string
 import os
 import stat
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ def entry_dict(e, tree: str | None = None) -> dict:
     elif e.type == "symlink":
         out["target"] = e.target
     return out
+
+
+def entry_json(e, tree: str | None = None) -> str:
+    """``json.dumps(entry_dict(e, tree), separators=(",", ":"), sort_keys=True, ensure_ascii=False)``,
+    byte for byte, without the dict (trees of big folders are rebuilt on every change in them)."""
+    head = f'{{"mode":{e.mode},"mtime_ns":{e.mtime_ns},"name":{_string(e.name)},'
+    if e.type == "file":
+        hexed = e.chunks.hex() if e.chunks else ""
+        chunks = '","'.join(hexed[i:i + 64] for i in range(0, len(hexed), 64))
+        return f'{{"chunks":[{chunks and chr(34) + chunks + chr(34)}],' + head[1:] + f'"size":{e.size},"type":"file"}}'
+    if e.type == "dir":
+        return head + f'"tree":{_string(tree) if tree is not None else "null"},"type":"dir"}}'
+    if e.type == "symlink":
+        return head + f'"target":{_string(e.target) if e.target is not None else "null"},"type":"symlink"}}'
+    return json.dumps(entry_dict(e, tree), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 @dataclass
@@ -72,18 +88,21 @@ class TreeBuilder:
         for e in list(self.state.iter_entries(path)):
             if e.type == "dir":
                 tid, sub = self.folder(os.path.join(path, e.name))
-                out.append(entry_dict(e, tid))
+                out.append((e.name, entry_json(e, tid)))
                 totals.add(sub)
                 totals.dirs += 1
             elif e.type == "file":
                 if e.chunks is None:
                     continue  # never read successfully
-                out.append(entry_dict(e))
+                out.append((e.name, entry_json(e)))
                 totals.files += 1
                 totals.bytes += e.size
             else:
-                out.append(entry_dict(e))
-        tid = self._tree(out)
+                out.append((e.name, entry_json(e)))
+        out.sort(key=lambda pair: pair[0])
+        data = ('{"entries":[' + ",".join(j for _, j in out) + "]}").encode()
+        tid = chunk_id(self.keys, data)
+        self.emit(tid, data)
         self.state.tree_put(path, tid, totals.files, totals.dirs, totals.bytes)
         return tid, totals
 

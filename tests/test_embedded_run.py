@@ -96,11 +96,11 @@ def wait_healthy(base: str, proc, output: Output, timeout: float = 120) -> reque
     while True:
         assert proc.poll() is None, f"make run exited early:\n{output.text()[-4000:]}"
         try:
-            response = requests.get(f"{base}/healthz", timeout=5)
+            response = requests.get(f"{base}/healthz", timeout=30)
             if response.status_code == 200:
                 return response
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its first answer is slow on a busy machine
         assert time.monotonic() < deadline, f"/healthz never answered 200:\n{output.text()[-4000:]}"
         time.sleep(0.25)  # polling a server in another process until its deadline
 

@@ -129,15 +129,16 @@ class AuditEventAdmin(ReadOnlyAdmin):
         listing = reverse("admin:audit_auditevent_changelist")
         try:
             exports.check_format(fmt)
-            events = exports.events_filtered(request.GET)
+            params = exports.export_params(request.GET)
+            events = exports.events_filtered(params)
             rows = events.count()
             if rows > settings.AUDIT_EXPORT_SYNC_MAX:
-                export = exports.audit_export_start(actor=request.user, fmt=fmt, params=request.GET)
+                export = exports.audit_export_start(actor=request.user, fmt=fmt, params=params)
                 self.message_user(request, f"{rows} events are being exported in the background (export "
                                            f"{export.pk}); the download link appears here when it is ready.",
                                   messages.INFO)
                 return HttpResponseRedirect(reverse("admin:audit_auditexport_changelist"))
-            exports.export_stream_record(actor=request.user, fmt=fmt, params=request.GET, rows=rows)
+            exports.export_stream_record(actor=request.user, fmt=fmt, params=params, rows=rows)
         except InvalidInput as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(listing)

@@ -20,8 +20,10 @@ from portal.core.errors import InvalidInput
 RANGE_FROM, RANGE_TO, ADDRESS, SEARCH = "created_from", "created_to", "ip", "q"
 SEARCH_FIELDS = ("target_label", "actor_label", "ip")
 # Django's own list filters, kept as they are: (GET parameter, lookup).
-EXACT_FILTERS = {"action__exact": "action", "outcome__exact": "outcome", "space__id__exact": "space_id",
+EXACT_FILTERS = {"id__lte": "id__lte", "action__exact": "action", "outcome__exact": "outcome", "space__id__exact": "space_id",
                  "actor__id__exact": "actor_id"}
+# The "(None)" choice of the space and actor filters: events of no space, of the system.
+ISNULL_FILTERS = {"space__isnull": "space__isnull", "actor__isnull": "actor__isnull"}
 # Paging, ordering and the admin's own flags: not filters.
 IGNORED = {"o", "p", "all", "e", "_changelist_filters", "_to_field", "_popup"}
 
@@ -82,7 +84,7 @@ def events_filtered(params) -> QuerySet:
     or a plain dict), newest first. Unknown parameters are refused rather than
     silently ignored: an export must never hold more than was asked for."""
     params = {key: _one(params.getlist(key) if hasattr(params, "getlist") else params[key]) for key in params}
-    unknown = set(params) - set(EXACT_FILTERS) - IGNORED - {RANGE_FROM, RANGE_TO, ADDRESS, SEARCH}
+    unknown = set(params) - set(EXACT_FILTERS) - set(ISNULL_FILTERS) - IGNORED - {RANGE_FROM, RANGE_TO, ADDRESS, SEARCH}
     if unknown:
         raise InvalidInput(f"Unknown filter(s): {', '.join(sorted(unknown))}.", code="unknown_filters")
     events = AuditEvent.objects.all()
@@ -90,15 +92,27 @@ def events_filtered(params) -> QuerySet:
         value = params.get(param)
         if value in (None, ""):
             continue
-        if lookup.endswith("_id") and not str(value).isdigit():
+        if lookup.endswith(("_id", "id__lte")) and not str(value).isdigit():
             raise InvalidInput(f"{param} must be a number.", code="invalid_filter")
         events = events.filter(**{lookup: value})
+    for param, lookup in ISNULL_FILTERS.items():
+        value = params.get(param)
+        if value not in (None, ""):
+            if value not in ("True", "False", "1", "0"):
+                raise InvalidInput(f"{param} is True or False.", code="invalid_filter")
+            events = events.filter(**{lookup: value in ("True", "1")})
     events = filter_range(events, params.get(RANGE_FROM), params.get(RANGE_TO))
     events = filter_address(events, params.get(ADDRESS))
     return search(events, params.get(SEARCH)).order_by("-id")
 
 
 def export_params(params) -> dict[str, str]:
-    """The parameters worth keeping with an export (no paging or ordering)."""
+    """The parameters worth keeping with an export (no paging or ordering),
+    bounded by the newest event now (``id__lte``): the export holds the same
+    rows however late it runs, and never its own ``audit.exported`` event."""
     params = {key: _one(params.getlist(key) if hasattr(params, "getlist") else params[key]) for key in params}
-    return {key: value for key, value in params.items() if key not in IGNORED and value not in (None, "")}
+    kept = {key: value for key, value in params.items() if key not in IGNORED and value not in (None, "")}
+    if "id__lte" not in kept:
+        newest = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        kept["id__lte"] = str(newest or 0)
+    return kept

@@ -41,6 +41,7 @@ from portal.files.services.downloads import (
 )
 from portal.files.services.tree import folder_create, node_copy, node_move, node_trash
 from portal.locks.models import Lock
+from portal.scanning.selectors import ensure_not_quarantined
 from portal.spaces.selectors import spaces_visible_to
 from portal.storage import get_store
 from portal.storage.base import content_disposition
@@ -300,6 +301,8 @@ class FileResource(_NodeResource, DAVNonCollection):
         if version_id is None:
             return io.BytesIO(b"")
         version = FileVersion.objects.select_related("blob").get(pk=version_id)
+        with dav_errors():
+            ensure_not_quarantined(version)  # the content scanner's verdict holds here as everywhere
         environ = self.environ
         if environ["REQUEST_METHOD"] == "GET" and "HTTP_RANGE" not in environ:
             # Counted once per download that starts at byte 0, as the API counts.

@@ -2,11 +2,13 @@
 
 from celery import shared_task
 
+from portal.core.errors import StorageUnavailable
 from portal.scanning import services
 from portal.scanning.models import ScanState
 
 
-@shared_task(name="scanning.scan_version", bind=True, max_retries=6)
+@shared_task(name="scanning.scan_version", bind=True, max_retries=6, autoretry_for=(StorageUnavailable,),
+             retry_backoff=True)
 def scan_version(self, version_id: int) -> str:
     """Scan a new version; while a scanner cannot answer, try again with a
     growing delay (the fail policy applies meanwhile and was audited once)."""

@@ -130,8 +130,8 @@ def _outage_mid_backup(agent, outage, tmp_path) -> None:
     try:
         wait_for(lambda: indexed_packs() >= 1, timeout=60, what="a first pack")
         outage.cut()
-        # down until the agent has met the outage and retried twice (a few seconds: 0.5 s, 1 s, 2 s ...)
-        wait_for(lambda: agent.log.read_text().count("retrying") >= 2, timeout=60, what="the agent retrying")
+        # down until one request has failed three times in a row (0.5 s + 1 s + 2 s of backoff)
+        wait_for(lambda: "(3/6)" in agent.log.read_text(), timeout=60, what="the agent retrying")
         assert process.poll() is None
         outage.up.set()
         assert process.wait(timeout=120) == 0, agent.log.read_text()

@@ -195,3 +195,21 @@ def test_a_small_file_is_read_hashed_and_sealed_in_the_reader_thread(state, tmp_
     cid = crypto.chunk_id(KEYS, b"content")
     assert unpack_ids(result.entry.chunks) == [cid]
     assert packer.added == [(cid, b"content", "data")]
+
+
+def test_the_fast_tree_encoding_is_byte_for_byte_the_canonical_json():
+    import json
+    import random
+
+    from sync_agent.state import Entry
+
+    rng = random.Random(1)
+    names = ["a", "ü név", 'quo"te', "back\\slash", "tab\tx", "\x01ctl", "emoji😀", "日本", "line\nbreak", "\u2028"]
+    for i in range(500):
+        kind = rng.choice(["file", "dir", "symlink"])
+        chunks = pack_ids([rng.randbytes(32).hex() for _ in range(rng.randint(0, 3))]) if kind == "file" else None
+        e = Entry(rng.choice(names) + str(i), kind, rng.randint(0, 0o7777), rng.randint(0, 2**62), 0,
+                  rng.randint(0, 2**40), 0, chunks, rng.choice(names) if kind == "symlink" else None)
+        sub = "ab" * 32 if kind == "dir" else None
+        canonical = json.dumps(tree.entry_dict(e, sub), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        assert tree.entry_json(e, sub) == canonical

@@ -15,8 +15,14 @@ from tests.scanning.conftest import BODY_SIGNATURE, CLEAN, HASH_SIGNATURE, INFEC
 
 
 def content(data: bytes, name: str = "file.bin", piece: int = 7) -> Content:
-    return Content(name=name, size=len(data),
-                   opener=lambda: iter(lambda stream=io.BytesIO(data): stream.read(piece) or None, None))
+    """Content read in ``piece``-sized chunks, as a store stream hands them out."""
+
+    def opener():
+        stream = io.BytesIO(data)
+        while chunk := stream.read(piece):
+            yield chunk
+
+    return Content(name=name, size=len(data), opener=opener)
 
 
 def test_clamd_finds_the_test_payload_by_its_hash(clamd_socket):
