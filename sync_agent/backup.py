@@ -287,8 +287,7 @@ class Backup:
             pipeline.finish()
             if self.stop.is_set():
                 raise Interrupted()  # files were left half-read: no snapshot from this run
-            # no checkpoint here: the trees' blobs share the last data pack (one upload and index
-            # fewer per run); the commit after the snapshot covers both
+            checkpoints.now()
             self.progress.set_phase("trees")
             folders = [f.path for f in self.config.folders if os.path.isdir(f.path)]
             root, totals = TreeBuilder(self.state, self.keys, pipeline.emit_tree).root(folders)

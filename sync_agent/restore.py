@@ -27,6 +27,8 @@ RANGE_BYTES = 12 * 1024 * 1024
 PREFETCH = 3                 # a big file's ranges in flight beyond the one being written
 GROUP_GAP = 256 * 1024       # small files' blobs this close in a pack are read with one request
 FETCHERS = 8
+JOBS_IN_FLIGHT = 1024       # restore jobs queued or running
+FD_CALLS = hasattr(os, "fchmod") and os.utime in os.supports_fd
 
 
 class Repository:
@@ -187,6 +189,9 @@ class Restorer:
         self.stats = RestoreStats()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="restore")
         self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(JOBS_IN_FLIGHT)
+        self.jobs: list = []
+        self.finishers: list = []
 
     def restore(self, root: str, path: str, target: Path) -> RestoreStats:
         node = self.repo.resolve(root, path)
@@ -196,6 +201,7 @@ class Restorer:
                 self._dir_contents(node["tree"], target)
             else:
                 self._entry(node, target / node["name"])
+            self._wait()
         finally:
             self.pool.shutdown(wait=True)
             self.repo.close()
@@ -219,24 +225,48 @@ class Restorer:
         dest.mkdir(exist_ok=True)
         os.chmod(dest, stat.S_IMODE(e["mode"]) | stat.S_IWUSR | stat.S_IXUSR)  # writable while we fill it
         self._dir_contents(e["tree"], dest)
-        os.chmod(dest, stat.S_IMODE(e["mode"]))
-        if e["mtime_ns"]:  # 0: a folder above the backed-up ones, whose mtime was not kept
-            os.utime(dest, ns=(e["mtime_ns"], e["mtime_ns"]))
         self.stats.dirs += 1
 
+        def finish(dest=dest, mode=e["mode"], mtime_ns=e["mtime_ns"]):
+            os.chmod(dest, stat.S_IMODE(mode))
+            if mtime_ns:  # 0: a folder above the backed-up ones, whose mtime was not kept
+                os.utime(dest, ns=(mtime_ns, mtime_ns))
+
+        self.finishers.append(finish)  # once its files are written (children's before their parent's)
+
     def _dir_contents(self, tid: str, dest: Path) -> None:
+        """Queue the folder's files (no waiting: the next folders' files keep the threads busy)."""
         entries = self.repo.tree(tid)
         self.repo.locate([c for e in entries if e["type"] == "file" for c in e.get("chunks", [])])
         files = [e for e in entries if e["type"] == "file"]
-        jobs = [self.pool.submit(self._file, group[0], dest / group[0]["name"]) if len(group) == 1
-                else self.pool.submit(self._group, group, dest) for group in self.repo.small_groups(files)]
+        for group in self.repo.small_groups(files):
+            if len(group) == 1:
+                self._submit(self._file, group[0], dest / group[0]["name"])
+            else:
+                self._submit(self._group, group, dest)
         for e in entries:
             if e["type"] == "symlink":
                 self._symlink(e, dest / e["name"])
             elif e["type"] == "dir":
                 self._dir(e, dest / e["name"])
-        for job in jobs:
+
+    def _submit(self, fn, *args) -> None:
+        self.slots.acquire()  # bounded: a million files do not become a million futures at once
+        future = self.pool.submit(fn, *args)
+        future.add_done_callback(lambda _: self.slots.release())
+        self.jobs.append(future)
+        if len(self.jobs) >= 2 * JOBS_IN_FLIGHT:
+            for job in [j for j in self.jobs if j.done()]:
+                job.result()  # an error (portal gone, damaged data) ends the restore here
+            self.jobs = [j for j in self.jobs if not j.done()]
+
+    def _wait(self) -> None:
+        for job in self.jobs:
             job.result()
+        self.jobs = []
+        for finish in self.finishers:
+            finish()
+        self.finishers = []
 
     def _keep_existing(self, e: dict, dest: Path) -> bool:
         if not os.path.lexists(dest):
@@ -281,23 +311,37 @@ class Restorer:
         self._write(e, dest, self.repo.file_data(e.get("chunks", [])))
 
     def _write(self, e: dict, dest: Path, chunks) -> None:
-        tmp = dest.with_name(f".{dest.name}.coffer-restore")
+        """A new file is written in place (as restic does: one directory operation, not two);
+        an existing one is replaced through a temporary file, so it is never half-overwritten.
+        Either way nothing half-written stays behind on an error (e.g. a full disk)."""
+        direct = not os.path.lexists(dest)
+        path = dest if direct else dest.with_name(f".{dest.name}.coffer-restore")
+        mode, mtime = stat.S_IMODE(e["mode"]), (e["mtime_ns"], e["mtime_ns"])
+        created = False
         try:
             size = 0
             try:
-                with open(tmp, "wb") as out:
+                with open(path, "xb" if direct else "wb") as out:
+                    created = True
                     for data in chunks:
                         out.write(data)
                         size += len(data)
-                if size != e["size"]:
-                    raise IntegrityError(f"{dest}: restored {size} bytes, the snapshot says {e['size']}")
-                os.chmod(tmp, stat.S_IMODE(e["mode"]))
-                os.utime(tmp, ns=(e["mtime_ns"], e["mtime_ns"]))
-                if dest.is_dir() and not dest.is_symlink():
-                    raise OSError(f"{dest} is a folder")
-                os.replace(tmp, dest)
+                    if size != e["size"]:
+                        raise IntegrityError(f"{dest}: restored {size} bytes, the snapshot says {e['size']}")
+                    out.flush()
+                    if FD_CALLS:  # on the open file: no path lookups
+                        os.fchmod(out.fileno(), mode)
+                        os.utime(out.fileno(), ns=mtime)
+                if not FD_CALLS:
+                    os.chmod(path, mode)
+                    os.utime(path, ns=mtime)
+                if not direct:
+                    if dest.is_dir() and not dest.is_symlink():
+                        raise OSError(f"{dest} is a folder")
+                    os.replace(path, dest)
             except BaseException:
-                tmp.unlink(missing_ok=True)  # no half-written file left behind (e.g. a full disk)
+                if created:
+                    path.unlink(missing_ok=True)
                 raise
             with self.lock:
                 self.stats.files += 1
