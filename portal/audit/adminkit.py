@@ -34,3 +34,17 @@ def run_bulk(modeladmin, request, ids: Iterable, call: Callable[[object], object
     if count:
         modeladmin.message_user(request, f"{done}: {count}.", messages.SUCCESS)
     return count
+
+
+class ReadOnlyAdmin:
+    """For models that change only through their services (which audit every
+    change): the admin lists and shows them, and its actions call services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

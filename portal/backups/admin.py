@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from portal.audit.adminkit import run_bulk, superuser_actions
+from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.backups.models import Device, Pack, RetentionPolicy, Snapshot
 from portal.backups.services.devices import device_revoke
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("name", "user", "hostname", "platform", "last_seen_at", "last_backup_at", "revoked_at")
     list_filter = ("platform",)
     search_fields = ("name", "hostname", "user__username")
@@ -23,18 +23,18 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
+class SnapshotAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("id", "device", "started_at", "finished_at", "files", "bytes")
     list_filter = ("device",)
     readonly_fields = [f.name for f in Snapshot._meta.fields]
 
 
 @admin.register(Pack)
-class PackAdmin(admin.ModelAdmin):
+class PackAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("pack_id", "device", "size", "created_at", "indexed_at")
     readonly_fields = [f.name for f in Pack._meta.fields]
 
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(admin.ModelAdmin):
+class RetentionPolicyAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("device", "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly")

@@ -219,6 +219,8 @@ def _page_context(link: ShareLink, node, token: str, visitor: Visitor) -> dict:
     else:
         kind = previews.kind_of(node)
         context.update(kind=kind, content_type=downloads.content_type_for(node.name))
+        if is_quarantined(node.current_version):  # no button that leads only to a refusal
+            context.update(quarantined=True, can_download=False, can_preview=False)
         if kind == "text" and node.current_version is not None and not is_quarantined(node.current_version):
             visits.preview_record(link=link, visitor=visitor, node=node)
             try:

@@ -134,7 +134,10 @@ def test_an_existing_link_refuses_the_file_once_it_is_flagged(clamd, client, tea
     page = browser.get(f"/s/{file_link['token']}/download")
     assert page.status_code == 403 and b"quarantined" in page.content
     assert browser.get(f"/s/{file_link['token']}/preview").status_code == 403
-    assert browser.get(f"/s/{file_link['token']}").status_code == 200   # the page itself still opens
+    opened = browser.get(f"/s/{file_link['token']}")
+    assert opened.status_code == 200   # the page itself still opens, saying why there is nothing to take
+    assert b"held by the content scanner" in opened.content
+    assert b'id="download"' not in opened.content and b"share-preview" not in opened.content
     zipped = browser.get(f"/s/{folder_link['token']}/zip")
     assert zipped.status_code == 200 and zipfile.ZipFile(io.BytesIO(body(zipped))).namelist() == []
     assert [event.details for event in events(Action.SHARE_DOWNLOADED)] == [{"zip": True}]
