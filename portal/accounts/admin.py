@@ -2,11 +2,11 @@ from django.contrib import admin
 
 from portal.accounts.models import PersonalAccessToken, User
 from portal.accounts.services import user_disable
-from portal.audit.adminkit import run_bulk, superuser_actions
+from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only but for disabling: accounts change through services (audited)."""
 
     list_display = ("username", "email", "is_active", "is_staff", "is_superuser", "last_login", "date_joined")
@@ -25,30 +25,12 @@ class UserAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["disable_users"])
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(admin.ModelAdmin):
+class PersonalAccessTokenAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "user__username")
     list_select_related = ("user",)
     exclude = ("verifier_hash",)
     readonly_fields = ("user", "name", "selector", "created_at", "expires_at", "last_used_at", "revoked_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

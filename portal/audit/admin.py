@@ -14,23 +14,20 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from portal.audit import exports
+from portal.audit.adminkit import ReadOnlyAdmin
 from portal.audit.models import AuditEvent, AuditExport, TaskRun
-from portal.audit.selectors import ADDRESS, RANGE_FROM, RANGE_TO, filter_address, filter_range, search
+from portal.audit.selectors import (
+    ADDRESS,
+    RANGE_FROM,
+    RANGE_TO,
+    filter_address,
+    filter_range,
+    search,
+)
 from portal.audit.sentences import describe
 from portal.core.errors import InvalidInput
 
 admin.site.index_template = "admin/coffer/index.html"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class InputFilter(admin.ListFilter):
@@ -87,7 +84,7 @@ class AddressFilter(InputFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Strictly read-only: the log can be searched and exported, never edited."""
 
     list_display = ("created_at", "actor_label", "action", "target_label", "space", "ip", "outcome", "sentence")
@@ -148,7 +145,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditExport)
-class AuditExportAdmin(ReadOnlyAdmin):
+class AuditExportAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("id", "created_at", "created_by", "format", "filters", "status", "rows", "finished_at",
                     "download")
     list_filter = ("status", "format")
@@ -188,7 +185,7 @@ def beat_entries() -> list[dict]:
 
 
 @admin.register(TaskRun)
-class TaskRunAdmin(ReadOnlyAdmin):
+class TaskRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Maintenance: the beat schedule with each task's last run, and every run."""
 
     list_display = ("name", "started_at", "finished_at", "outcome", "short_detail")

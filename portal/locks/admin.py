@@ -1,14 +1,14 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from portal.audit.adminkit import superuser_actions
+from portal.audit.adminkit import ReadOnlyAdmin, superuser_actions
 from portal.core.errors import PortalError
 from portal.locks.models import Lock
 from portal.locks.services import lock_break
 
 
 @admin.register(Lock)
-class LockAdmin(admin.ModelAdmin):
+class LockAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only but for breaking: a lock changes only through its services,
     so every break is audited and its owner told."""
 
@@ -41,12 +41,3 @@ class LockAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Lock {lock_id}: {exc.message}", messages.ERROR)
         if broken:
             self.message_user(request, f"Broke {broken} lock(s).", messages.SUCCESS)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

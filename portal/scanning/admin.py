@@ -3,13 +3,14 @@ the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
 
+from portal.audit.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
 from portal.scanning import services
 from portal.scanning.models import BlockedHash, ScanState, ScanVerdict
 
 
 @admin.register(ScanVerdict)
-class ScanVerdictAdmin(admin.ModelAdmin):
+class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("id", "label", "state", "scanner", "signature", "via_share", "created_at", "scanned_at",
                     "reviewed_by", "reviewed_at")
     list_filter = ("state", "scanner", "via_share", "fail_closed")
@@ -17,15 +18,6 @@ class ScanVerdictAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in ScanVerdict._meta.fields]
     actions = ["release", "delete_content", "scan_again"]
     ordering = ("-created_at",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _each(self, request, queryset, service, done: str) -> None:
         count = 0

@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from portal.audit.adminkit import run_bulk, superuser_actions
+from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.shares.models import ShareLink
 from portal.shares.services import share_link_revoke
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(admin.ModelAdmin):
+class ShareLinkAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only here: links change through the API and services (audited)."""
 
     list_display = ("id", "node", "space", "created_by", "permission", "audience", "expires_at", "download_count",
@@ -23,12 +23,3 @@ class ShareLinkAdmin(admin.ModelAdmin):
 
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["revoke_links"])
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from portal.audit.adminkit import run_bulk, superuser_actions
+from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.spaces.models import Space
 from portal.spaces.services import space_update
 
@@ -23,7 +23,7 @@ class QuotaForm(forms.Form):
 
 
 @admin.register(Space)
-class SpaceAdmin(admin.ModelAdmin):
+class SpaceAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only but for quotas: spaces change through services (audited)."""
 
     list_display = ("name", "kind", "used_bytes", "quota_bytes", "created_by", "created_at", "archived_at")
@@ -47,12 +47,3 @@ class SpaceAdmin(admin.ModelAdmin):
 
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["change_quota"])
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
