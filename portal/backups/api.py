@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.accounts.models import PersonalAccessToken
 from portal.backups import selectors
 from portal.backups.serializers import (
     DeviceOut, DeviceUpdateIn, EnrollmentTokenIn, EnrollmentTokenOut, FolderOut, RetentionIn, RetentionOut,
@@ -26,8 +27,13 @@ from portal.storage.base import content_disposition
 
 class EnrollmentTokenView(APIView):
     @extend_schema(request=EnrollmentTokenIn, responses={201: EnrollmentTokenOut},
-                   summary="A one-time token (24 h) to enroll a device of mine")
+                   summary="A one-time token (24 h) to enroll a device of mine (signed-in session, or an "
+                           "administrator's personal access token)")
     def post(self, request):
+        if isinstance(request.auth, PersonalAccessToken) and not is_admin(request.user):
+            # A device's credentials carry backup keys: a leaked token must not turn into one.
+            raise Forbidden("A personal access token cannot create enrollment tokens; make one in the portal "
+                            "(Devices → Enroll a device), or ask an administrator.", code="token_cannot_enroll")
         data = validated(EnrollmentTokenIn, request.data).provided()
         token, plaintext = devices.enrollment_token_create(actor=request.user, owner=request.user, **data)
         return Response({"token": plaintext, "expires_at": token.expires_at,
