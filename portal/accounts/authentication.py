@@ -1,7 +1,9 @@
 from rest_framework import authentication, exceptions
 
+from portal.accounts import twofactor
 from portal.accounts.selectors import TokenRejected, token_authenticate
 from portal.accounts.services import token_rejected_record
+from portal.core.errors import Forbidden
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -28,3 +30,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication that never honours a half-signed-in
+    session (password given, second factor still owed). The middleware already
+    hides such a user; this holds even for a view reached some other way."""
+
+    def authenticate(self, request):
+        user = getattr(request._request, "user", None)
+        if user is not None and user.is_authenticated and twofactor.owes_second_factor(user):
+            raise Forbidden("Finish two-factor sign-in in the portal first.", code="two_factor_required")
+        return super().authenticate(request)

@@ -5,34 +5,59 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.shortcuts import redirect
 
 from portal.accounts import twofactor
 
-# Paths a signed-in user who still owes a second factor may reach.
-_OPEN_PREFIXES = ("/accounts/", "/account/two-factor/", "/static/", "/i18n/", "/healthz", "/s/", "/storage/",
-                  "/dav/", "/api/v1/backup/")
+# What a signed-in user who still owes a second factor may reach with that
+# session: signing in (and its code step), enrolling an authenticator, signing
+# out. Exact paths: /account/two-factor/off is not one of them.
+_SIGN_IN_PATHS = frozenset({"/accounts/login/", "/accounts/login/verify/", "/accounts/logout/",
+                            "/account/two-factor/"})
+# Paths that do not need a signed-in user (static files, health, language);
+# everything else sees the half-signed-in visitor as signed out.
+_PUBLIC_PREFIXES = ("/static/", "/i18n/", "/healthz")
+# Paths a signed-out visitor may use (share links, signed storage URLs, the
+# device API, which authenticates devices by their own token): served, but as
+# to a visitor who is not signed in.
+_ANONYMOUS_PREFIXES = ("/s/", "/storage/", "/api/v1/backup/enroll")
 # Pages that set their own Content-Security-Policy or need inline scripts of their own.
 _OWN_CSP_PREFIXES = ("/admin/", "/api/", "/s/", "/storage/", "/dav/", "/static/")
 
 
+def two_factor_required_response() -> JsonResponse:
+    return JsonResponse({"code": "two_factor_required", "detail": {},
+                         "message": "Finish two-factor sign-in in the portal first."}, status=403)
+
+
 class TwoFactorMiddleware:
     """A session whose user must use two-factor sign-in but has not proven a
-    second factor reaches only sign-in, enrollment and static pages."""
+    second factor is not a signed-in session: it reaches sign-in, enrollment
+    and sign-out; every other path sees an anonymous visitor (``request.user``
+    is replaced, so views, DRF's session authentication and share links all
+    agree). Pages send the visitor to finish the second factor; the API
+    answers 403 ``two_factor_required`` unless the request brings its own
+    credentials (a personal access token or a device token)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and not request.path.startswith(_OPEN_PREFIXES)
-                and twofactor.owes_second_factor(user)):
-            if request.path.startswith("/api/"):
-                return JsonResponse({"code": "two_factor_required", "detail": {},
-                                     "message": "Set up two-factor sign-in in the portal first."}, status=403)
-            return redirect("web:two-factor")
-        return self.get_response(request)
+        path = request.path
+        if (user is None or not user.is_authenticated or path in _SIGN_IN_PATHS
+                or not twofactor.owes_second_factor(user)):
+            return self.get_response(request)
+        request.user = AnonymousUser()
+        if path.startswith(_PUBLIC_PREFIXES + _ANONYMOUS_PREFIXES):
+            return self.get_response(request)
+        if path.startswith("/api/"):
+            if request.headers.get("Authorization"):
+                return self.get_response(request)  # the token decides, never the session
+            return two_factor_required_response()
+        return redirect("web:two-factor")
 
 
 def _origin(url: str) -> str:
