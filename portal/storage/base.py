@@ -233,6 +233,12 @@ class ObjectStore(ABC):
         """Remove ``key``; a missing key is not an error."""
 
     @abstractmethod
+    def copy(self, source: str, target: str) -> int:
+        """Copy object ``source`` to ``target`` inside the store (the bytes do
+        not pass through the caller); the size. Later writes to ``source``
+        never change ``target``. ObjectNotFound when ``source`` is missing."""
+
+    @abstractmethod
     def presign_get(self, key: str, *, filename: str, content_type: str = "application/octet-stream",
                     inline: bool = False, expires: int | None = None) -> str:
         """An absolute URL that downloads ``key`` as ``filename`` for at most PRESIGN_SECONDS."""

@@ -168,6 +168,13 @@ class S3ObjectStore(ObjectStore):
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def copy(self, source: str, target: str) -> int:
+        validate_key(source)
+        with self._errors(source):
+            self.client.copy_object(Bucket=self.bucket, Key=validate_key(target),
+                                    CopySource={"Bucket": self.bucket, "Key": source})
+        return self.size(target)
+
     def presign_get(self, key: str, *, filename: str, content_type: str = "application/octet-stream",
                     inline: bool = False, expires: int | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": validate_key(key), "ResponseContentType": content_type,

@@ -6,6 +6,7 @@ import pytest
 
 from portal.backups import crypto
 from portal.backups.models import Chunk, Device as DeviceRow, Pack, Snapshot
+from portal.backups.services.packs import upload_key
 from tests.helpers import assert_error, last_event
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +121,7 @@ def test_indexing_refuses_a_missing_or_short_pack(enroll, alice, store_root):
     created = device.post("/backup/packs", {"size": len(blob[1])}).json()
     path = f"/backup/packs/{created['pack_id']}/index"
     assert_error(device.post(path, {"chunks": entry}), 409, "pack_missing")
-    store_root.put(Pack.objects.get(pack_id=created["pack_id"]).key, __import__("io").BytesIO(blob[1][:-1]))
+    store_root.put(upload_key(created["pack_id"]), __import__("io").BytesIO(blob[1][:-1]))
     assert_error(device.post(path, {"chunks": entry}), 409, "pack_size_mismatch")
     put_url(device.client, created["url"], blob[1])
     assert device.post(path, {"chunks": entry}).status_code == 201

@@ -7,7 +7,8 @@ Sweep, for indexed packs older than the grace period and not claimed by a
 device within it: a pack with no reachable chunk goes; one with less than
 BACKUP_REPACK_BELOW of its bytes reachable is rewritten with only those
 blobs (byte for byte: a blob's nonce and tag travel with it). Pack rows never
-indexed and pack objects with no row go once older than the grace period.
+indexed, pack objects with no row and leftover uploads (backups/uploads/, copied
+to the pack's own key when indexed) go once older than the grace period.
 Order, as everywhere: the index changes first, then objects are deleted, so
 a crash leaves only unindexed objects, which the next run removes.
 """
@@ -28,6 +29,7 @@ from django.utils import timezone
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.backups.models import PACK_PREFIX, Chunk, Pack, Snapshot
+from portal.backups.services.packs import UPLOAD_PREFIX
 from portal.backups.services.reader import BlobReader, SnapshotDamaged, data_chunks
 from portal.core.errors import PortalError
 from portal.storage import ObjectStore
@@ -118,7 +120,12 @@ def _sweep_unindexed(store: ObjectStore, cutoff: datetime) -> int:
         if len(batch) >= _BATCH:
             removed += _delete_rowless(store, batch)
             batch = []
-    return removed + _delete_rowless(store, batch)
+    removed += _delete_rowless(store, batch)
+    for info in store.iter_objects(UPLOAD_PREFIX):  # uploads are copied when indexed: only leftovers stay
+        if info.modified < cutoff:
+            store.delete(info.key)
+            removed += 1
+    return removed
 
 
 def _delete_rowless(store: ObjectStore, batch: list[tuple[str, str]]) -> int:

@@ -3,6 +3,7 @@ which chunks are known and where. Called with the authenticated device."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -14,12 +15,20 @@ from portal.backups import crypto
 from portal.backups.keys import backup_keys
 from portal.backups.models import Chunk, ChunkKind, Device, Pack, pack_key
 from portal.backups.services.reader import locate
-from portal.core.errors import Conflict, InvalidInput, NotFound
+from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.core.validation import whole_number
-from portal.storage import get_store
+from portal.storage import ObjectNotFound, get_store
 from portal.storage.base import presign_lifetime
 
+logger = logging.getLogger(__name__)
 MAX_IDS = 10_000
+# Devices PUT a pack here; indexing copies it to the pack's own key (models.pack_key),
+# which no URL writes to, so an indexed pack's bytes never change.
+UPLOAD_PREFIX = "backups/uploads/"
+
+
+def upload_key(pack_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{pack_id[:2]}/{pack_id}"
 
 
 def clean_ids(ids, *, field: str = "ids") -> list[str]:
@@ -40,7 +49,7 @@ def pack_create(*, device: Device, size) -> tuple[Pack, str, datetime]:
     size = whole_number(size, field="size", minimum=crypto.BLOB_OVERHEAD, maximum=settings.BACKUP_PACK_MAX_SIZE)
     pack = Pack.objects.create(pack_id=secrets.token_hex(16), device=device, size=size)
     lifetime = presign_lifetime(None)
-    url = get_store().presign_put(pack.key, size=size, expires=lifetime)
+    url = get_store().presign_put(upload_key(pack.pack_id), size=size, expires=lifetime)
     return pack, url, timezone.now() + timedelta(seconds=lifetime)
 
 
@@ -86,21 +95,43 @@ def _check_blobs(pack: Pack, rows: list[Chunk]) -> None:
                                code="bad_chunk", detail={"id": row.id})
 
 
-def pack_index(*, device: Device, pack_id: str, chunks) -> dict[str, int]:
-    """The device that announced a pack registers its chunks once the bytes
-    are stored. Idempotent; an id already indexed elsewhere stays there."""
-    pack = Pack.objects.filter(pack_id=pack_id, device=device).first() if isinstance(pack_id, str) else None
-    if pack is None:
-        raise NotFound("No such pack; announce it with POST /backup/packs first.")
-    rows = _clean_entries(chunks, pack)
-    store = get_store()
-    if not store.exists(pack.key):
-        raise Conflict("The pack's bytes are not in the object store; upload them first.", code="pack_missing")
-    stored = store.size(pack.key)
+def _seal(pack: Pack) -> None:
+    """Copy the uploaded bytes to the pack's own key, once: after that, a PUT
+    to the upload URL (valid for minutes more) changes only the upload object,
+    which nothing reads. The blobs are then checked in the sealed copy."""
+    if pack.indexed_at is not None:
+        return
+    try:
+        stored = get_store().copy(upload_key(pack.pack_id), pack.key)
+    except ObjectNotFound:
+        raise Conflict("The pack's bytes are not in the object store; upload them first.",
+                       code="pack_missing") from None
     if stored != pack.size:
         raise Conflict(f"The stored pack has {stored} bytes, not the {pack.size} announced.",
                        code="pack_size_mismatch", detail={"stored": stored, "announced": pack.size})
+
+
+def _forget_upload(pack: Pack) -> None:
+    """The upload object is only clutter once sealed; GC removes it if this fails."""
+    try:
+        get_store().delete(upload_key(pack.pack_id))
+    except PortalError as exc:
+        logger.warning("could not remove the upload of pack %s: %s", pack.pack_id, exc.message)
+
+
+@transaction.atomic
+def pack_index(*, device: Device, pack_id: str, chunks) -> dict[str, int]:
+    """The device that announced a pack registers its chunks once the bytes
+    are stored. Idempotent; an id already indexed elsewhere stays there."""
+    # Locked: two index calls of one pack must not seal it twice.
+    pack = (Pack.objects.select_for_update().filter(pack_id=pack_id, device=device).first()
+            if isinstance(pack_id, str) else None)
+    if pack is None:
+        raise NotFound("No such pack; announce it with POST /backup/packs first.")
+    rows = _clean_entries(chunks, pack)
+    _seal(pack)
     _check_blobs(pack, rows)
+    transaction.on_commit(lambda: _forget_upload(pack))
     with transaction.atomic():
         Chunk.objects.bulk_create(rows, ignore_conflicts=True)
         mine = Chunk.objects.filter(pack=pack, id__in=[row.id for row in rows]).count()
