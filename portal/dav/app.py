@@ -22,7 +22,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from portal.audit import context
 from portal.audit.middleware import client_ip
 from portal.dav.auth import USER_KEY
-from portal.dav.lock_storage import CofferLockStorage
+from portal.dav.lock_storage import CofferLockManager, CofferLockStorage
 from portal.dav.provider import CofferProvider
 from portal.dav.request import REFUSAL_RECORDED, current_environ
 from portal.dav.services import lock_refusal_record
@@ -67,6 +67,8 @@ def build_dav_app() -> WsgiDAVApp:
         "logging": {"enable": False},
     })
     locks.provider = provider
+    provider.set_lock_manager(CofferLockManager(locks))  # capability first, then locks
+    app.lock_manager = provider.lock_manager
     logging.getLogger("wsgidav").setLevel(logging.WARNING)
     logging.getLogger("wsgidav.request_server").addFilter(_EXPECTED_REFUSALS)  # added once, however many apps
     return app

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from wsgidav import xml_tools
 from wsgidav.dav_error import (
+    HTTP_FORBIDDEN,
     HTTP_LOCKED,
     DAVError,
     DAVErrorCondition,
     PRECONDITION_CODE_LockConflict,
 )
-from wsgidav.lock_man.lock_manager import normalize_lock_root
+from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
+from portal.core.access import Cap, can
 from portal.core.errors import Conflict, PortalError
 from portal.dav.auth import USER_KEY
 from portal.dav.errors import as_dav_error
@@ -183,3 +185,30 @@ class CofferLockStorage:
         if token_only:
             return [lock.token for lock in locks]
         return self._dicts(locks)
+
+
+class CofferLockManager(LockManager):
+    """wsgidav's lock manager, asking first whether the user may change the
+    resource at all: a viewer gets 403, never 423 from someone's lock (the
+    same order as the portal's services: capability, then locks). wsgidav
+    asks it before every write (PUT, DELETE, MOVE, COPY, PROPPATCH, MKCOL)
+    and before a LOCK."""
+
+    def _get_write_conflicts(self, url, depth, token_list, principal):
+        self._require_write(url)
+        return super()._get_write_conflicts(url, depth, token_list, principal)
+
+    def _check_lock_permission(self, url, lock_type, lock_scope, lock_depth, token_list, principal):
+        self._require_write(url)
+        return super()._check_lock_permission(url, lock_type, lock_scope, lock_depth, token_list, principal)
+
+    def _require_write(self, url: str) -> None:
+        environ = self.storage._environ()
+        ref = normalize_lock_root(url)
+        resource = None
+        while resource is None and ref not in ("", "/"):  # a new name: what it would be made in
+            resource = self.storage._resource(ref)
+            ref = ref.rstrip("/").rpartition("/")[0] or "/"
+        space = getattr(resource, "space", None)
+        if space is not None and not can(environ.get(USER_KEY), Cap.FILE_WRITE, space):
+            raise DAVError(HTTP_FORBIDDEN, f"Only editors can change files in space {space.name!r}.")

@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from portal.core.errors import Locked
+from portal.core.access import Cap, can
+from portal.core.errors import Forbidden, Locked
 from portal.files import names
 from portal.files.models import Node
 from portal.locks import refusals
@@ -215,7 +216,9 @@ def _refusal(node: Node, *, actor, operation: str, blocking: list[Lock], within:
 def ensure_writable(node: Node, *, actor, tokens: Iterable[str] = (), operation: str = "write") -> None:
     """Raise Locked (423) unless every live lock covering ``node`` is the
     actor's own, with its token in ``tokens`` for editor and agent locks.
-    ``actor`` None (a share-link visitor) is stopped by any live lock. For
+    ``actor`` None (a share-link visitor) is stopped by any live lock. A
+    signed-in actor without file.write in the space gets Forbidden (403)
+    before any lock is looked at. For
     rename, move and delete of a folder, locks on what it holds count too.
 
     Except for ``add`` (checking a destination folder), the rows are held
@@ -229,6 +232,10 @@ def ensure_writable(node: Node, *, actor, tokens: Iterable[str] = (), operation:
     service, or at the latest by ``portal.locks.middleware`` when the request ends."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    if actor is not None and not can(actor, Cap.FILE_WRITE, node.space):
+        # Capability first: someone who may not write learns 403, not whose lock is there.
+        raise Forbidden(f"Only editors can change files in space {node.space.name!r}.",
+                        detail={"capability": Cap.FILE_WRITE.value})
     if operation not in MEMBER_OPERATIONS:
         hold_rows(node, whole_folder=node.is_folder and operation in FOLDER_OPERATIONS)
     tokens = frozenset(tokens or ())
