@@ -303,11 +303,12 @@ class FileResource(_NodeResource, DAVNonCollection):
         version = FileVersion.objects.select_related("blob").get(pk=version_id)
         with dav_errors():
             ensure_not_quarantined(version)  # the content scanner's verdict holds here as everywhere
-        environ = self.environ
-        if environ["REQUEST_METHOD"] == "GET" and "HTTP_RANGE" not in environ:
-            # Counted once per download that starts at byte 0, as the API counts.
-            download_record(actor=self.actor, node=self.node, version=version)
-        return StoredBytes(version.blob.key, version.size)
+        on_start = None
+        if self.environ["REQUEST_METHOD"] == "GET":
+            # Audited when the bytes sent begin at byte 0, whatever Range asked for.
+            def on_start():
+                download_record(actor=self.actor, node=self.node, version=version)
+        return StoredBytes(version.blob.key, version.size, on_start=on_start)
 
     def finalize_headers(self, environ, response_headers):
         """A browser may open a /dav/ URL too, on the portal's own origin: a
@@ -365,16 +366,22 @@ class _PutSink:
 
 class StoredBytes:
     """A version's bytes for wsgidav's GET: it seeks to a Range's start, then
-    reads; the object is opened at that offset on the first read."""
+    reads; the object is opened at that offset on the first read. A read
+    that starts at byte 0 is a download: ``on_start`` records it before any
+    byte leaves, so no Range (``bytes=0-``, suffixes, several ranges, a
+    failed If-Range) is a way around the audit log."""
 
-    def __init__(self, key: str, size: int):
+    def __init__(self, key: str, size: int, *, on_start=None):
         self.key, self.size, self.position, self._stream = key, size, 0, None
+        self._on_start = on_start
 
     def seek(self, position: int) -> None:
         self.position = position
 
     def read(self, size: int = -1) -> bytes:
         if self._stream is None:
+            if self.position == 0 and self._on_start is not None:
+                self._on_start()
             if self.position >= self.size:
                 return b""
             self._stream = get_store().open(self.key, start=self.position)

@@ -21,7 +21,7 @@ from portal.files.services import downloads, versions
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.storage import LocalObjectStore, get_store
 from portal.storage.base import content_disposition
-from portal.storage.views import RangeNotSatisfiable, requested_window, stream_object
+from portal.storage.views import stream_object
 
 _FLAGS = {"1": True, "true": True, "0": False, "false": False, "": False}
 
@@ -34,34 +34,47 @@ def _flag(value: str | None, *, name: str) -> bool:
     return _FLAGS[value.lower()]
 
 
-def starts_download(request, response, size: int) -> bool:
-    """Whether this answer starts a download: a GET whose bytes begin at byte
-    0. Resumed ranges, HEAD, 304 and 416 are not new downloads."""
+def starts_download(request, response) -> bool:
+    """Whether this answer starts a download, to be counted and audited: a
+    GET given a presigned URL (it reads the whole object, whatever Range the
+    client sent), or one whose streamed bytes begin at byte 0. Only a range
+    the portal streams itself, from a later byte, is a resumed part; HEAD,
+    304 and 416 hand out nothing."""
     if request.method != "GET":
         return False
-    if response.status_code == 200:
+    if response.status_code in (200, 302):
         return True
     if response.status_code == 206:
         return response["Content-Range"].startswith("bytes 0-")
-    if response.status_code == 302:  # the client sends its Range on to the store
-        try:
-            window = requested_window(request.headers.get("Range"), size)
-        except RangeNotSatisfiable:
-            return False
-        return window is None or window[0] == 0
     return False
 
 
 def serve(request, plan: downloads.FileDownload):
     """The answer that hands out a file: the portal streams it from the local
-    store (ranges, conditional GETs), or redirects to a presigned S3 URL."""
+    store (ranges, conditional GETs), or redirects to a presigned S3 URL. A
+    HEAD on S3 gets the headers alone: a URL is a credential for the whole
+    object, so only a counted GET receives one."""
     store = get_store()
     if isinstance(store, LocalObjectStore):
         return stream_object(request, plan.key, filename=plan.filename, content_type=plan.content_type,
                              inline=plan.inline, etag=plan.etag, store=store)
+    if request.method == "HEAD":
+        return _headers_only(plan)
     response = HttpResponseRedirect(store.presign_get(plan.key, filename=plan.filename,
                                                       content_type=plan.content_type, inline=plan.inline))
     response["Cache-Control"] = "private, no-store"  # the URL is a credential
+    return response
+
+
+def _headers_only(plan: downloads.FileDownload) -> HttpResponse:
+    response = HttpResponse(status=200)
+    response["Content-Length"] = str(plan.size)
+    response["Content-Type"] = plan.content_type
+    response["Content-Disposition"] = content_disposition(plan.filename, inline=plan.inline)
+    if plan.etag:
+        response["ETag"] = plan.etag
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -86,15 +99,16 @@ class ContentView(_DownloadView):
                    304: None, 416: None})
     def get(self, request, node_id):
         """Serve a version of a file to a member with file.read. The download
-        is audited once per start: only when the answer begins at byte 0 (no
-        Range, or one from byte 0), never for a resumed range or a HEAD."""
+        is audited once per start: every presigned URL issued (S3), and every
+        streamed answer that begins at byte 0; never a range the portal
+        streams from a later byte, nor a HEAD (which gets no URL)."""
         inline = _flag(request.query_params.get("inline"), name="inline")
         node = versions.access_file(request.user, node_id, Cap.FILE_READ)
         version = versions.version_get(node, request.query_params.get("version"))
         ensure_not_quarantined(version)
         plan = downloads.download_plan(node, version, inline=inline)
         response = serve(request, plan)
-        if starts_download(request, response, plan.size):
+        if starts_download(request, response):
             try:
                 downloads.download_record(actor=request.user, node=node, version=version)
             except BaseException:

@@ -263,7 +263,7 @@ def download(request, token: str, path: str = ""):
         raise Forbidden("This link allows previews only; it has no download.", code="no_download")
     node, version = _file_in(link, path)
     response = serve(request, downloads.download_plan(node, version))
-    if starts_download(request, response, version.size):
+    if starts_download(request, response):
         try:
             visits.download_record(link=link, visitor=visitor, node=node, version=version)
         except BaseException:

@@ -107,16 +107,19 @@ def audience_allows(link: ShareLink, visitor: Visitor) -> bool:
 # --- unlocking: password and security codes ----------------------------------------------
 
 def _refused(link: ShareLink, visitor: Visitor, action: str, details: dict) -> None:
-    """A wrong answer is counted and recorded whatever the request's
-    transaction does next (it runs in its own)."""
+    """A wrong answer (already counted by its reservation) restarts the delay
+    and is recorded whatever the request's transaction does next (it runs in its own)."""
     throttle.failed(link.pk, visitor.address)
     with transaction.atomic():
         _record(link, action, visitor, outcome=Outcome.FAILURE, details=details)
 
 
-def _throttle_check(link: ShareLink, visitor: Visitor) -> None:
+def _throttle_check(link: ShareLink, visitor: Visitor, *, reserve: bool = False) -> None:
+    """Refuse (and record) an answer from a visitor who must wait; with
+    ``reserve`` the answer is counted as a failure in the same atomic step,
+    before it is evaluated, so parallel guesses cannot slip past the limit."""
     try:
-        throttle.check(link.pk, visitor.address)
+        (throttle.reserve if reserve else throttle.check)(link.pk, visitor.address)
     except PortalError as exc:
         with transaction.atomic():
             _record(link, Action.SHARE_THROTTLED, visitor, outcome=Outcome.DENIED, details=exc.detail)
@@ -126,7 +129,7 @@ def _throttle_check(link: ShareLink, visitor: Visitor) -> None:
 def password_try(*, link: ShareLink, visitor: Visitor, password: str) -> None:
     """A visitor answers a link's password; Forbidden when wrong, Throttled
     when answering too fast or too often."""
-    _throttle_check(link, visitor)
+    _throttle_check(link, visitor, reserve=True)
     if not isinstance(password, str) or not password or not check_password(password, link.password_hash):
         _refused(link, visitor, Action.SHARE_PASSWORD_FAILED, {})
         raise Forbidden("Wrong password.", code="wrong_password")
@@ -175,7 +178,7 @@ def code_try(*, link: ShareLink, visitor: Visitor, email: str, code: str) -> Vis
     """A visitor answers the code sent to ``email``; returns the visitor as
     that proven address."""
     email = (email or "").strip().lower()
-    _throttle_check(link, visitor)
+    _throttle_check(link, visitor, reserve=True)
     key = _code_key(link, email)
     expected = cache.get(key)
     given = _code_hash((code or "").strip())

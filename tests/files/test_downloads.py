@@ -345,9 +345,16 @@ def test_on_s3_an_old_version_redirects_to_its_own_bytes(s3, client, team):
     assert old.content == b"one"
 
 
-def test_on_s3_a_resumed_range_is_not_audited_as_a_new_download(s3, client, team):
+def test_on_s3_a_range_request_gets_a_url_to_the_whole_object_so_it_is_audited(s3, client, team):
     meta = upload(client, team, "/big.bin", os.urandom(10_000))
     assert client.get(content_url(meta["id"]), HTTP_RANGE="bytes=5000-").status_code == 302
+    assert len(downloads_of(meta["id"])) == 1
+
+
+def test_on_s3_a_head_answers_headers_without_a_url_and_is_not_audited(s3, client, team):
+    meta = upload(client, team, "/big.bin", os.urandom(10_000))
+    head = client.head(content_url(meta["id"]))
+    assert head.status_code == 200 and "Location" not in head and head["Content-Length"] == "10000"
     assert downloads_of(meta["id"]) == []
 
 
