@@ -315,12 +315,15 @@ def upload(request, token: str, path: str = ""):
     files = request.FILES.getlist("file")
     if not files:
         raise InvalidInput("Choose at least one file to send.", code="no_file")
-    stored = []
+    received = []
     for uploaded in files:
         version = visits.upload(link=link, visitor=visitor, folder=target, name=uploaded.name, fileobj=uploaded,
                                 size=uploaded.size)
-        stored.append({"name": version.node.name, "size": version.size})
+        # A drop's visitor hears back only the name they sent: the one it was
+        # stored under ("name (2)") would tell them what the folder holds.
+        name = uploaded.name if link.permission == Permission.UPLOAD else version.node.name
+        received.append({"name": name, "size": version.size})
     if request.headers.get("Accept", "").startswith("application/json"):
-        return JsonResponse({"files": stored}, status=201)
-    return render(request, "shares/uploaded.html", {"link": link, "token": token, "files": stored,
+        return JsonResponse({"received": len(received), "files": received}, status=201)
+    return render(request, "shares/uploaded.html", {"link": link, "token": token, "files": received,
                                                     "path": path}, status=201)

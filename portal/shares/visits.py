@@ -268,12 +268,17 @@ def preview_record(*, link: ShareLink, visitor: Visitor, node: Node) -> None:
 def upload(*, link: ShareLink, visitor: Visitor, folder: Node, name: str, fileobj, size: int) -> FileVersion:
     """A visitor drops a file into a shared folder (upload or edit links), or
     sends a new version of a shared file (edit links). A drop never replaces
-    anything: a taken name becomes "name (2)". Locks held by anyone refuse it."""
+    anything: a taken name is stored as "name (2)", which only the folder's
+    members see. Locks held by anyone refuse it."""
     if link.permission not in (Permission.UPLOAD, Permission.EDIT):
         raise Forbidden("This link does not allow uploads.", code="no_upload")
     if link.permission == Permission.UPLOAD and not folder.is_folder:
         raise Forbidden("A file drop only adds new files; it cannot replace one.", code="no_overwrite")
     name = names.clean_name(name)
+    if link.permission == Permission.UPLOAD and len(name.encode("utf-8")) > _DROP_NAME_BYTES:
+        # Refused before anything is looked up: a taken name must not show as a "name (2)" too long to store.
+        raise InvalidInput(f"The file's name is longer than {_DROP_NAME_BYTES} bytes; rename it and send it "
+                           "again.", code="invalid_name", detail={"max_bytes": _DROP_NAME_BYTES})
     if folder.is_folder:
         path = names.join([*_space_path(folder), name])
         keep_both = link.permission == Permission.UPLOAD
@@ -287,6 +292,10 @@ def upload(*, link: ShareLink, visitor: Visitor, folder: Node, name: str, fileob
     return file_put(actor=link.created_by, space_id=link.space_id, path=path, fileobj=fileobj, size=size,
                     keep_both=keep_both, holds_locks=False, details={"via_share": link.pk, "visitor": visitor.label},
                     before_commit=record_upload)
+
+
+# Room for the " (9999)" a taken name may get.
+_DROP_NAME_BYTES = names.MAX_NAME_BYTES - 8
 
 
 def _space_path(node: Node) -> list[str]:
