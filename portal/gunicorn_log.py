@@ -1,0 +1,22 @@
+"""gunicorn's logger class for Coffer: tokens out of the access and error logs
+(``--logger-class portal.gunicorn_log.RedactingLogger`` in the Procfile)."""
+
+from __future__ import annotations
+
+from gunicorn.glogging import Logger
+
+from portal.core.logs import RedactingFilter, redact, redact_handlers
+
+
+class RedactingLogger(Logger):
+    """Every access-log atom (request line, path, query, headers such as
+    Referer) and every error-log line goes through ``redact``."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(RedactingFilter())
+        for log in (self.error_log, self.access_log):
+            redact_handlers(log)
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        return {key: redact(value) for key, value in super().atoms(resp, req, environ, request_time).items()}
