@@ -89,10 +89,46 @@ class Agent:
             self._keys = Keys.from_b64(creds.id_key, creds.data_key)
         return self._keys
 
+    def keyring(self) -> dict:
+        """Key set id -> Keys: the current set and those held before (older snapshots' keys)."""
+        from .crypto import Keys
+
+        creds = cfg.load_credentials(self.home, self.config)
+        ring = {ks: Keys.from_b64(k["id_key"], k["data_key"]) for ks, k in creds.previous.items()}
+        ring[creds.key_set] = self.keys
+        return ring
+
+    def forget_device(self) -> None:
+        self._device = None
+
+    def rekey_if_needed(self, current: str) -> bool:
+        """The portal names the key set new backups must use; when it is not the one held,
+        fetch it, keep the old keys for older snapshots, and forget every chunk id of the
+        old keys (dedup must not point new snapshots at old-key chunks). True if rekeyed."""
+        creds = cfg.load_credentials(self.home, self.config)
+        if not current or current == creds.key_set:
+            return False
+        answer = self.client.rekey()
+        previous = dict(creds.previous)
+        old_id = creds.key_set or answer.get("replaces") or ""
+        if old_id != answer["key_set"]:
+            previous[old_id] = {"id_key": creds.id_key, "data_key": creds.data_key}
+        new = cfg.Credentials(creds.device_token, answer["keys"]["id_key"], answer["keys"]["data_key"],
+                              key_set=answer["key_set"], previous=previous)
+        self.state.begin()
+        self.state.forget_chunks()
+        self.state.commit()
+        self.config.credentials_in = cfg.store_credentials(self.home, new)
+        cfg.save(self.home, self.config)
+        self._keys = None
+        logger.warning("the portal gave this device a new key set (%s); the next backup uploads everything "
+                       "again with it, older snapshots stay restorable", answer["key_set"])
+        return True
+
     def repository(self):
         from .restore import Repository
 
-        return Repository(self.client, self.keys)
+        return Repository(self.client, self.keys, keyring=self.keyring())
 
     def backup(self, progress=None, stop=None):
         from .backup import Backup
@@ -100,6 +136,7 @@ class Agent:
 
         if self._device is None:
             self._device = self.client.device()  # also the portal's "last seen"
+            self.rekey_if_needed(self._device.get("key_set") or "")
         return Backup(home=self.home, config=self.config, state=self.state, journal=self.journal,
                       client=self.client, keys=self.keys, progress=progress or Progress(enabled=False),
                       stop=stop or threading.Event(), device_excludes=self._device.get("excludes") or [])
@@ -151,7 +188,8 @@ def cmd_enroll(args, agent: Agent) -> int:
     from .client import Client
 
     answer = Client(args.server, retries=agent.config.retries).enroll(args.token, args.name or "")
-    creds = cfg.Credentials(answer["device_token"], answer["keys"]["id_key"], answer["keys"]["data_key"])
+    creds = cfg.Credentials(answer["device_token"], answer["keys"]["id_key"], answer["keys"]["data_key"],
+                            key_set=answer.get("key_set") or "")
     config = agent.config
     config.server, config.device_id = args.server.rstrip("/"), str(answer["device_id"])
     config.name = args.name or ""

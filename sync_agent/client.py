@@ -133,6 +133,10 @@ class Client:
     def device(self) -> dict:
         return self._api("GET", "/backup/device")
 
+    def rekey(self) -> dict:
+        """This device's user's current key set: ``{"key_set", "keys", "replaces"}``."""
+        return self._api("POST", "/backup/device/keys")
+
     def known(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), MAX_IDS):

@@ -101,6 +101,9 @@ class Credentials:
     device_token: str
     id_key: str     # base64, as the portal sent it
     data_key: str
+    key_set: str = ""   # the portal's id of these keys ("": enrolled before key sets had ids)
+    # key set id -> {"id_key", "data_key"} of sets held before: older snapshots are sealed with them
+    previous: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

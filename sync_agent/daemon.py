@@ -91,6 +91,8 @@ class Daemon:
         if not self.agent.config.folders:
             self.next_full = time.monotonic() + self.agent.config.reconcile_seconds
             return  # nothing to back up yet: `add` a folder (seen within IDLE_WAKE seconds)
+        if full:
+            self.agent.forget_device()  # a full run asks the portal again (excludes, key set)
         try:
             summary = self.agent.backup(stop=self.stop).run(None if full else dirty, skip_unchanged=not full)
         except Interrupted:

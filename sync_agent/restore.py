@@ -34,8 +34,9 @@ FD_CALLS = hasattr(os, "fchmod") and os.utime in os.supports_fd
 class Repository:
     """The read side of the backup, as the portal exposes it to this device."""
 
-    def __init__(self, client: Client, keys: Keys):
+    def __init__(self, client: Client, keys: Keys, keyring: dict[str, Keys] | None = None):
         self.client, self.keys = client, keys
+        self.keyring = keyring or {}  # key set id -> keys: each located chunk names its set
         self.locations: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.trees: OrderedDict[str, list[dict]] = OrderedDict()
@@ -69,7 +70,15 @@ class Repository:
         if cid not in self.locations:
             self.locate([cid])
         where = self.locations[cid]
-        return unseal(self.keys, cid, self.client.get_range(where["url"], where["offset"], where["length"]))
+        return unseal(self.keys_for(where), cid, self.client.get_range(where["url"], where["offset"],
+                                                                       where["length"]))
+
+    def keys_for(self, where: dict) -> Keys:
+        """The keys a located chunk is sealed with (older snapshots: an earlier key set)."""
+        keys = self.keyring.get(where.get("key_set"))
+        if keys is None and where.get("key_set") and "" in self.keyring:
+            keys = self.keyring[""]  # held since before key sets had ids: the deployment's old set
+        return keys or self.keys
 
     def close(self) -> None:
         self.fetcher.shutdown(wait=True, cancel_futures=True)
@@ -103,7 +112,7 @@ class Repository:
         data, pos, out = self.client.get_range(url, offset, length), 0, []
         for cid in ids:
             n = self.locations[cid]["length"]
-            out.append(unseal(self.keys, cid, data[pos:pos + n]))
+            out.append(unseal(self.keys_for(self.locations[cid]), cid, data[pos:pos + n]))
             pos += n
         return out
 
@@ -158,7 +167,7 @@ class Repository:
         out = {}
         for e, w in zip(group, wheres, strict=True):
             cid = e["chunks"][0]
-            out[cid] = unseal(self.keys, cid, data[w["offset"] - start:w["offset"] - start + w["length"]])
+            out[cid] = unseal(self.keys_for(w), cid, data[w["offset"] - start:w["offset"] - start + w["length"]])
         return out
 
     def resolve(self, root: str, path: str) -> dict:

@@ -215,6 +215,12 @@ class State:
         self.db.execute("DELETE FROM known")
         self.db.execute("DELETE FROM trees")
 
+    def forget_chunks(self) -> None:
+        """Every chunk id this cache holds is of other keys (a new key set): the next run
+        reads every file again and dedups only against what it uploads with the new keys."""
+        self.known_clear()
+        self.db.execute("UPDATE entries SET chunks=NULL WHERE type='file'")
+
     # --- meta -----------------------------------------------------------------------
     def meta_get(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

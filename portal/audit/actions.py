@@ -71,6 +71,7 @@ class Action(models.TextChoices):
     DEVICE_ENROLLED = "device.enrolled"
     DEVICE_RENAMED = "device.renamed"
     DEVICE_REVOKED = "device.revoked"
+    DEVICE_REKEYED = "device.rekeyed"
     BACKUP_COMPLETED = "backup.completed"
     BACKUP_FAILED = "backup.failed"
     BACKUP_RESTORED = "backup.restored"

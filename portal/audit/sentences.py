@@ -81,6 +81,7 @@ _TEMPLATES: dict[str, str] = {
     Action.DEVICE_ENROLLED: "{actor} enrolled the device {target}",
     Action.DEVICE_RENAMED: "{actor} renamed the device {from} to {to}",
     Action.DEVICE_REVOKED: "{actor} revoked the device {target}",
+    Action.DEVICE_REKEYED: "the device {target} received its user's backup key set",
     Action.BACKUP_COMPLETED: "{target} finished a backup",
     Action.BACKUP_FAILED: "a backup of {target} failed",
     Action.BACKUP_RESTORED: "{actor} restored {target} from a backup",

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from portal.api.serializers import validated
 from portal.backups import selectors
 from portal.backups.authentication import DeviceTokenAuthentication, IsDevice
+from portal.backups.keys import user_key_set
 from portal.backups.serializers import EnrollIn, ReportIn, SnapshotIn, SnapshotOut
 from portal.backups.services import devices, packs, snapshots
 from portal.core.errors import InvalidInput
@@ -48,23 +49,36 @@ class EnrollView(APIView):
                    responses={201: inline_serializer("Enrolled", {
                        "device_id": serializers.IntegerField(), "device_token": serializers.CharField(),
                        "keys": serializers.DictField(child=serializers.CharField()),
+                       "key_set": serializers.CharField(),
                        "pack_size": serializers.IntegerField(), "server_time": serializers.DateTimeField()})})
     def post(self, request):
         data = validated(EnrollIn, request.data).provided()
         device, token, keys = devices.device_enroll(**data)
         return Response({"device_id": device.pk, "device_token": token, "keys": keys.as_b64(),
-                         "pack_size": settings.BACKUP_PACK_SIZE, "server_time": timezone.now()},
-                        status=status.HTTP_201_CREATED)
+                         "key_set": keys.key_id, "pack_size": settings.BACKUP_PACK_SIZE,
+                         "server_time": timezone.now()}, status=status.HTTP_201_CREATED)
 
 
 class DeviceSelfView(DeviceView):
     @extend_schema(summary="This device", responses=inline_serializer("DeviceSelf", {
         "device_id": serializers.IntegerField(), "name": serializers.CharField(), "state": serializers.CharField(),
-        "excludes": serializers.ListField(child=serializers.CharField())}))
+        "excludes": serializers.ListField(child=serializers.CharField()),
+        "key_set": serializers.CharField(help_text="The key set new backups must use; when it is not the one "
+                                                   "the agent holds, it fetches it from POST /backup/device/keys")}))
     def get(self, request):
         device = self.device
         return Response({"device_id": device.pk, "name": device.name, "state": device.state,
-                         "excludes": device.excludes})
+                         "excludes": device.excludes, "key_set": user_key_set(device.user).key_id})
+
+
+class DeviceKeysView(DeviceView):
+    @extend_schema(request=None, summary="This device's user's current key set (a rekey)",
+                   responses=inline_serializer("DeviceKeys", {
+                       "key_set": serializers.CharField(), "keys": serializers.DictField(child=serializers.CharField()),
+                       "replaces": serializers.CharField(allow_null=True)}))
+    def post(self, request):
+        keys, replaces = devices.device_rekey(device=self.device)
+        return Response({"key_set": keys.key_id, "keys": keys.as_b64(), "replaces": replaces})
 
 
 _IDS = inline_serializer("ChunkIds", {"ids": serializers.ListField(child=serializers.CharField())})

@@ -1,11 +1,16 @@
-"""The deployment's backup key set, made on first use and kept wrapped
-(AES-GCM) under a key derived from PORTAL_MASTER_KEY with HKDF-SHA256
-(info ``b"coffer backup keys"``)."""
+"""Backup key sets: one per user, made by the portal on first use and kept
+wrapped (AES-GCM) under a key derived from PORTAL_MASTER_KEY with
+HKDF-SHA256 (info ``b"coffer backup keys"``), so the portal (an
+administrator restoring for an employee, GC, verify) can read every backup
+while a device only ever receives its own user's keys. The deployment-wide
+set of earlier releases stays, marked ``deployment_wide``, to read the
+snapshots made with it (docs/backup-protocol.md)."""
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -14,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from portal.backups.models import BackupKeys
+from portal.backups.models import BackupKeySet
 
 _INFO = b"coffer backup keys"
 
@@ -23,33 +28,44 @@ _INFO = b"coffer backup keys"
 class KeySet:
     id_key: bytes
     data_key: bytes
+    key_id: str = ""
 
     def as_b64(self) -> dict[str, str]:
         return {"id_key": base64.b64encode(self.id_key).decode(), "data_key": base64.b64encode(self.data_key).decode()}
 
 
-def _wrapping_key() -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(settings.MASTER_KEY.encode())
+def _wrapping_key(master_key: str | None = None) -> bytes:
+    master = settings.MASTER_KEY if master_key is None else master_key
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(master.encode())
 
 
-def _wrap(key: bytes, label: bytes) -> str:
-    nonce = os.urandom(12)
-    return base64.b64encode(nonce + AESGCM(_wrapping_key()).encrypt(nonce, key, label)).decode()
+def wrap(key: bytes, label: bytes, *, master_key: str | None = None, nonce: bytes | None = None) -> str:
+    """base64(nonce(12) || AES-GCM(wrapping key).encrypt(nonce, key, aad=label)); ``label`` is b"id" or
+    b"data". ``master_key`` and ``nonce`` are for test vectors only."""
+    nonce = os.urandom(12) if nonce is None else nonce
+    return base64.b64encode(nonce + AESGCM(_wrapping_key(master_key)).encrypt(nonce, key, label)).decode()
 
 
-def _unwrap(wrapped: str, label: bytes) -> bytes:
+def unwrap(wrapped: str, label: bytes, *, master_key: str | None = None) -> bytes:
     raw = base64.b64decode(wrapped)
-    return AESGCM(_wrapping_key()).decrypt(raw[:12], raw[12:], label)
+    return AESGCM(_wrapping_key(master_key)).decrypt(raw[:12], raw[12:], label)
 
 
-def backup_keys() -> KeySet:
-    """The key set, created on first use (a concurrent first use agrees on one row)."""
-    row = BackupKeys.objects.filter(pk=1).first()
+def keys_of(row: BackupKeySet) -> KeySet:
+    """The raw keys of a stored key set."""
+    return KeySet(id_key=unwrap(row.id_key_wrapped, b"id"), data_key=unwrap(row.data_key_wrapped, b"data"),
+                  key_id=row.key_id)
+
+
+def user_key_set(user) -> BackupKeySet:
+    """``user``'s key set, made on first use (a concurrent first use agrees on one row)."""
+    row = BackupKeySet.objects.filter(user=user).first()
     if row is None:
         try:
             with transaction.atomic():
-                row = BackupKeys.objects.create(pk=1, id_key_wrapped=_wrap(os.urandom(32), b"id"),
-                                                data_key_wrapped=_wrap(os.urandom(32), b"data"))
+                row = BackupKeySet.objects.create(user=user, key_id=secrets.token_hex(16),
+                                                  id_key_wrapped=wrap(os.urandom(32), b"id"),
+                                                  data_key_wrapped=wrap(os.urandom(32), b"data"))
         except IntegrityError:
-            row = BackupKeys.objects.get(pk=1)
-    return KeySet(id_key=_unwrap(row.id_key_wrapped, b"id"), data_key=_unwrap(row.data_key_wrapped, b"data"))
+            row = BackupKeySet.objects.get(user=user)
+    return row

@@ -1,7 +1,9 @@
 """Devices, their credentials, the pack index, snapshots and retention.
 
-Chunks are shared by every device (deduplication is deployment-wide), so a
-chunk row belongs to the pack that first registered it, not to a device.
+Backups are private to their user: each user has an own key set, and every
+pack and chunk row carries its owner, so deduplication (and anything a
+device may ask about chunks) is a filter on the owner. A chunk row belongs to
+the pack of its owner that first registered it, not to a device.
 """
 
 from django.conf import settings
@@ -16,19 +18,21 @@ def pack_key(pack_id: str) -> str:
     return f"{PACK_PREFIX}{pack_id[:2]}/{pack_id}"
 
 
-class BackupKeys(models.Model):
-    """The deployment's one key set (pk 1), each key wrapped under the master key (see keys.py)."""
+class BackupKeySet(models.Model):
+    """A user's backup keys, each wrapped under the master key (see keys.py).
+    ``deployment_wide``: the one set every device shared before key sets were
+    per user, kept only to read the snapshots made with it."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    key_id = models.CharField(max_length=32, unique=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="backup_key_set")
+    deployment_wide = models.BooleanField(default=False)
     id_key_wrapped = models.TextField()
     data_key_wrapped = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        verbose_name_plural = "backup keys"
-
     def __str__(self) -> str:
-        return f"backup keys of {self.created_at:%Y-%m-%d}"
+        return f"backup key set {self.key_id}"
 
 
 class DeviceState(models.TextChoices):
@@ -50,6 +54,8 @@ class Device(models.Model):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The key set this device was last given (its user's current one, unless it must still rekey).
+    key_set = models.ForeignKey(BackupKeySet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -90,6 +96,9 @@ class Pack(models.Model):
 
     pack_id = models.CharField(max_length=32, unique=True)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="packs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    key_set = models.ForeignKey(BackupKeySet, on_delete=models.RESTRICT, related_name="packs")
     size = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     indexed_at = models.DateTimeField(null=True, blank=True)
@@ -112,10 +121,15 @@ class ChunkKind(models.TextChoices):
 
 
 class Chunk(models.Model):
-    """Where a chunk's blob is: the first registration of an id wins."""
+    """Where a chunk's blob is: the first registration of an id wins. Ids are
+    keyed with the owner's key set, so two users never share one (the portal
+    checks every blob against its pack's key set); ``owner`` is the pack's,
+    and every question a device asks about chunks filters on it."""
 
     id = models.CharField(max_length=64, primary_key=True)
     pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="chunks")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
     offset = models.BigIntegerField()
     length = models.IntegerField()
     raw_length = models.BigIntegerField()
@@ -128,6 +142,8 @@ class Chunk(models.Model):
 class Snapshot(models.Model):
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="snapshots")
     root = models.CharField(max_length=64)
+    # The keys its trees and chunks are sealed with (the root tree's pack's).
+    key_set = models.ForeignKey(BackupKeySet, on_delete=models.RESTRICT, related_name="snapshots")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     paths = models.JSONField(default=list)

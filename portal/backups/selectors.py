@@ -36,12 +36,12 @@ def access_device(actor, device_id) -> Device:
 
 
 def snapshot_list(device: Device):
-    return Snapshot.objects.filter(device=device).order_by("-started_at", "-id")
+    return Snapshot.objects.filter(device=device).select_related("key_set").order_by("-started_at", "-id")
 
 
 def access_snapshot(device: Device, snapshot_id) -> Snapshot:
     """One of ``device``'s snapshots; another device's is NotFound like a missing one."""
-    snapshot = Snapshot.objects.select_related("device__user").filter(pk=snapshot_id, device=device).first()
+    snapshot = Snapshot.objects.select_related("device__user", "key_set").filter(pk=snapshot_id, device=device).first()
     if snapshot is None:
         raise NotFound("No such snapshot.")
     return snapshot

@@ -33,6 +33,8 @@ class SnapshotOut(serializers.Serializer):
     added_bytes = serializers.IntegerField()
     skipped = serializers.IntegerField()
     root = serializers.CharField()
+    key_set = serializers.CharField(source="key_set.key_id",
+                                    help_text="The key set its chunks are sealed with (a device may hold several)")
 
 
 class EnrollmentTokenIn(StrictSerializer):

@@ -21,6 +21,7 @@ urlpatterns = [
     # the device side (device token; enrollment without credentials)
     path("backup/enroll", device_api.EnrollView.as_view(), name="backup-enroll"),
     path("backup/device", device_api.DeviceSelfView.as_view(), name="backup-device"),
+    path("backup/device/keys", device_api.DeviceKeysView.as_view(), name="backup-device-keys"),
     path("backup/chunks/known", device_api.KnownView.as_view(), name="backup-chunks-known"),
     path("backup/chunks/locate", device_api.LocateView.as_view(), name="backup-chunks-locate"),
     path("backup/packs", device_api.PackCreateView.as_view(), name="backup-packs"),

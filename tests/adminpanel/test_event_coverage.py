@@ -36,7 +36,8 @@ from rest_framework.test import APIClient
 from portal.accounts import services as accounts
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
-from portal.backups.models import Chunk, ChunkKind, Pack, Snapshot
+from portal.backups.keys import user_key_set
+from portal.backups.models import Chunk, ChunkKind, Device, Pack, Snapshot
 from portal.backups.services import devices, gc, restore, retention, snapshots, verify
 from portal.accounts import twofactor
 from portal.core.errors import Locked, PortalError
@@ -253,8 +254,10 @@ def _device(w):
 
 
 def _tree_chunk(w) -> str:
-    pack = Pack.objects.create(pack_id="ab" * 16, device=w.device, size=10, indexed_at=timezone.now())
-    Chunk.objects.create(id="cd" * 32, pack=pack, offset=0, length=10, raw_length=10, kind=ChunkKind.TREE)
+    pack = Pack.objects.create(pack_id="ab" * 16, device=w.device, size=10, indexed_at=timezone.now(),
+                               owner=w.device.user, key_set=user_key_set(w.device.user))
+    Chunk.objects.create(id="cd" * 32, pack=pack, owner=pack.owner, offset=0, length=10, raw_length=10,
+                         kind=ChunkKind.TREE)
     return "cd" * 32
 
 
@@ -263,12 +266,14 @@ def _snapshots(w, count=1):
     root = _tree_chunk(w)
     now = timezone.now()
     w.snapshots = [Snapshot.objects.create(device=w.device, root=root, started_at=now - timedelta(hours=i + 1),
-                                           finished_at=now - timedelta(hours=i), paths=["/home"])
+                                           finished_at=now - timedelta(hours=i), paths=["/home"],
+                                           key_set=user_key_set(w.device.user))
                    for i in range(count)]
 
 
 def _stale_pack(w):
-    Pack.objects.create(pack_id="ef" * 16, size=10, created_at=timezone.now() - timedelta(days=365))
+    Pack.objects.create(pack_id="ef" * 16, size=10, created_at=timezone.now() - timedelta(days=365),
+                        key_set=user_key_set(w.alice))
 
 
 def _trashed(w):
@@ -393,6 +398,8 @@ CASES: dict[str, Case] = {
         actor=w.alice, device=w.device, name="work laptop"), setup=_device),
     "portal.backups.services.devices.device_revoke": Case(Action.DEVICE_REVOKED, lambda w: devices.device_revoke(
         actor=w.admin, device=w.device), setup=_device),
+    "portal.backups.services.devices.device_rekey": Case(Action.DEVICE_REKEYED, lambda w: devices.device_rekey(
+        device=w.device), setup=lambda w: (_device(w), Device.objects.filter(pk=w.device.pk).update(key_set=None))),
     "portal.backups.services.devices.device_report_failure": Case(Action.BACKUP_FAILED, lambda w: (
         devices.device_report_failure(device=w.device, error="disk full")), setup=_device),
     "portal.backups.services.snapshots.snapshot_create": Case(Action.BACKUP_COMPLETED, lambda w: (

@@ -4,6 +4,7 @@ the portal hands out (the local store's signed URL, or SeaweedFS's)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
@@ -12,7 +13,7 @@ import requests
 from rest_framework.test import APIClient
 
 from portal.backups import crypto
-from portal.backups.keys import backup_keys
+from portal.backups.keys import KeySet
 
 CHUNK = 64 * 1024  # tests split files into fixed-size chunks; the agent uses content-defined ones
 
@@ -35,7 +36,8 @@ class Device:
         self.enrolled = enrolled
         self.client = APIClient()
         self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
-        self.keys = backup_keys()
+        self.keys = KeySet(id_key=base64.b64decode(enrolled["keys"]["id_key"]),  # what the portal handed out
+                           data_key=base64.b64decode(enrolled["keys"]["data_key"]), key_id=enrolled["key_set"])
 
     def post(self, path: str, body=None):
         return self.client.post(f"/api/v1{path}", body if body is not None else {}, format="json")

@@ -52,8 +52,13 @@ def test_enrolling_makes_a_device_with_keys_and_a_device_token(signed_in, alice)
     assert last_event("device.enrolled").target_id == str(device.pk)
 
 
-def test_every_device_gets_the_same_key_set(enroll, alice, bob):
-    assert enroll(alice).enrolled["keys"] == enroll(bob).enrolled["keys"]
+def test_devices_of_one_user_share_a_key_set_and_other_users_get_their_own(enroll, alice, bob):
+    laptop, desktop, bobs = enroll(alice), enroll(alice, name="desktop"), enroll(bob)
+    assert laptop.enrolled["keys"] == desktop.enrolled["keys"]
+    assert laptop.enrolled["key_set"] == desktop.enrolled["key_set"]
+    assert bobs.enrolled["keys"]["id_key"] != laptop.enrolled["keys"]["id_key"]
+    assert bobs.enrolled["keys"]["data_key"] != laptop.enrolled["keys"]["data_key"]
+    assert bobs.enrolled["key_set"] != laptop.enrolled["key_set"]
 
 
 def test_an_enrollment_token_works_once(signed_in, alice):
@@ -84,7 +89,8 @@ def test_the_device_reads_itself_and_is_seen(enroll, alice):
     Device.objects.filter(pk=device.id).update(last_seen_at=None)
     response = device.get("/backup/device")
     assert response.status_code == 200
-    assert response.json() == {"device_id": device.id, "name": "laptop", "state": "active", "excludes": []}
+    assert response.json() == {"device_id": device.id, "name": "laptop", "state": "active", "excludes": [],
+                               "key_set": device.enrolled["key_set"]}
     assert Device.objects.get(pk=device.id).last_seen_at is not None
 
 

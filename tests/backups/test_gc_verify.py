@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from portal.backups.keys import user_key_set
 from portal.backups.models import Chunk, Pack, Snapshot
 from portal.backups.services.gc import gc_collect
 from portal.backups.services.verify import backup_verify
@@ -51,15 +52,15 @@ def test_gc_leaves_a_pack_a_device_was_just_told_about(enroll, alice, store_root
     assert gc_collect()["swept"] == 0 and Pack.objects.filter(pack_id=pack_id).exists()
 
 
-def test_gc_keeps_chunks_another_devices_snapshot_still_uses(enroll, signed_in, alice, bob, store_root):
-    laptop, desktop = enroll(alice), enroll(bob)
+def test_gc_keeps_chunks_another_devices_snapshot_still_uses(enroll, signed_in, alice, store_root):
+    laptop, desktop = enroll(alice), enroll(alice, name="desktop")
     mine = laptop.backup({"shared.txt": b"shared across devices"})
     theirs = desktop.backup({"shared.txt": b"shared across devices"})  # dedup: nothing new uploaded
     assert Pack.objects.count() == 1
     Snapshot.objects.filter(pk=mine["id"]).delete()
     _age(*Pack.objects.values_list("pack_id", flat=True))
     assert gc_collect()["swept"] == 0
-    assert _restore(signed_in, bob, desktop, theirs, "shared.txt") == b"shared across devices"
+    assert _restore(signed_in, alice, desktop, theirs, "shared.txt") == b"shared across devices"
 
 
 def test_gc_repacks_a_mostly_unused_pack_without_breaking_restores(enroll, signed_in, alice, store_root):
@@ -93,7 +94,8 @@ def test_gc_deletes_nothing_when_a_tree_cannot_be_read(enroll, alice, store_root
     device = enroll(alice)
     device.backup({"a.txt": b"a"})
     Chunk.objects.filter(kind="tree").delete()
-    removed_row = Pack.objects.create(pack_id="f" * 32, size=10, indexed_at=timezone.now())
+    removed_row = Pack.objects.create(pack_id="f" * 32, size=10, indexed_at=timezone.now(),
+                                      key_set=user_key_set(alice))
     _age(removed_row.pack_id)
     report = collect_garbage()
     assert report["ok"] is False and Pack.objects.filter(pk=removed_row.pk).exists()

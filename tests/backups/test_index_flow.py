@@ -5,6 +5,7 @@ import time
 import pytest
 
 from portal.backups import crypto
+from portal.backups.keys import user_key_set
 from portal.backups.models import Chunk, Device as DeviceRow, Pack, Snapshot
 from portal.backups.services.packs import upload_key
 from tests.helpers import assert_error, last_event
@@ -42,9 +43,11 @@ def test_known_refuses_bad_ids_and_too_many(enroll, alice):
 
 def test_known_is_one_fast_query_for_ten_thousand_ids(enroll, alice, store_root, django_assert_max_num_queries):
     device = enroll(alice)
-    pack = Pack.objects.create(pack_id="a" * 32, size=10**9, indexed_at="2026-01-01T00:00Z")
+    pack = Pack.objects.create(pack_id="a" * 32, size=10**9, indexed_at="2026-01-01T00:00Z", owner=alice,
+                               key_set=user_key_set(alice))
     ids = [f"{i:064x}" for i in range(10_000)]
-    Chunk.objects.bulk_create(Chunk(id=cid, pack=pack, offset=i * 100, length=100, raw_length=70, kind="data")
+    Chunk.objects.bulk_create(Chunk(id=cid, pack=pack, owner=alice, offset=i * 100, length=100, raw_length=70,
+                                    kind="data")
                               for i, cid in enumerate(ids[::2]))
     started = time.monotonic()
     with django_assert_max_num_queries(5):  # auth, touch, the lookup, the claim
@@ -95,8 +98,8 @@ def test_the_signed_put_url_refuses_a_body_of_another_size(enroll, alice, store_
     assert put_url(device.client, url, b"x" * 100).status_code == 200
 
 
-def test_indexing_is_idempotent_and_the_first_registration_wins(enroll, alice, bob, store_root):
-    laptop, desktop = enroll(alice), enroll(bob)
+def test_indexing_is_idempotent_and_the_first_registration_wins(enroll, alice, store_root):
+    laptop, desktop = enroll(alice), enroll(alice, name="desktop")
     shared, own = laptop.blob(b"shared"), desktop.blob(b"own")
     first = laptop.upload_pack([shared])
     body = shared[1] + own[1]

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from portal.backups.keys import user_key_set
 from portal.backups.models import RetentionPolicy, Snapshot
 from portal.backups.services.retention import retention_apply, snapshots_kept
 from portal.backups.tasks import apply_retention
@@ -17,7 +18,9 @@ def _policy(**keep):
 
 
 def _snapshots(device_row, times):
-    return [Snapshot.objects.create(device=device_row, root="a" * 64, started_at=t, finished_at=t) for t in times]
+    key_set = user_key_set(device_row.user)
+    return [Snapshot.objects.create(device=device_row, root="a" * 64, started_at=t, finished_at=t, key_set=key_set)
+            for t in times]
 
 
 @pytest.fixture

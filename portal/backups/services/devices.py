@@ -13,7 +13,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.backups import tokens
-from portal.backups.keys import KeySet, backup_keys
+from portal.backups.keys import KeySet, keys_of, user_key_set
 from portal.backups.models import Device, EnrollmentToken
 from portal.core.errors import InvalidInput
 from portal.core.validation import clean_label
@@ -69,7 +69,9 @@ def _enrollment_token(raw) -> EnrollmentToken:
 
 def device_enroll(*, token: str, hostname: str, platform: str, name: str = "") -> tuple[Device, str, KeySet]:
     """Anyone holding a valid enrollment token turns it into a device of the
-    token's user. Returns the device, its token (plaintext, shown once) and the key set."""
+    token's user. Returns the device, its token (plaintext, shown once) and
+    the user's own key set (nothing else: no other user's, not the old
+    deployment-wide one)."""
     hostname = clean_label(hostname, field="hostname", max_length=255)
     platform = clean_label(platform, field="platform", max_length=255)
     found = _enrollment_token(token)  # outside the transaction: an audited refusal must stay recorded
@@ -81,14 +83,33 @@ def device_enroll(*, token: str, hostname: str, platform: str, name: str = "") -
                                code="enrollment_token_used")
         name = clean_label(name or row.name or hostname, field="name", max_length=100)
         plaintext, selector, verifier = tokens.generate(tokens.DEVICE)
+        key_set = user_key_set(found.user)
         device = Device.objects.create(user=found.user, name=name, hostname=hostname, platform=platform,
-                                       selector=selector, verifier_hash=verifier, last_seen_at=timezone.now())
+                                       selector=selector, verifier_hash=verifier, last_seen_at=timezone.now(),
+                                       key_set=key_set)
         row.used_at = timezone.now()
         row.device = device
         row.save(update_fields=["used_at", "device"])
         record(action=Action.DEVICE_ENROLLED, actor=found.user, target=device,
                details={"hostname": hostname, "platform": platform, "enrollment_token": row.pk})
-    return device, plaintext, backup_keys()
+    return device, plaintext, keys_of(key_set)
+
+
+@transaction.atomic
+def device_rekey(*, device: Device) -> tuple[KeySet, str | None]:
+    """The authenticated device fetches its user's current key set (enrolled
+    before key sets were per user, or after a rotation). Returns the keys and
+    the id of the set it held before (None if it already held these);
+    audited ``device.rekeyed`` when the set changes."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    current = user_key_set(device.user)
+    before = device.key_set.key_id if device.key_set else None
+    if device.key_set_id != current.pk:
+        device.key_set = current
+        device.save(update_fields=["key_set"])
+        record(action=Action.DEVICE_REKEYED, actor=device.user, target=device,
+               details={"key_set": current.key_id, "replaces": before})
+    return keys_of(current), (before if before != current.key_id else None)
 
 
 class DeviceRejected(Exception):

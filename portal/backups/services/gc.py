@@ -1,7 +1,7 @@
 """Garbage collection, mark and sweep (the ``backups.collect_garbage`` task).
 
-Mark: every chunk reachable from any remaining snapshot of any device
-(deduplication is deployment-wide), walking tree objects decrypted here. If
+Mark: every chunk reachable from any remaining snapshot of any device,
+walking tree objects decrypted here with each snapshot's key set. If
 any tree cannot be read the run stops before deleting anything.
 Sweep, for indexed packs older than the grace period and not claimed by a
 device within it: a pack with no reachable chunk goes; one with less than
@@ -28,24 +28,27 @@ from django.utils import timezone
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.backups.models import PACK_PREFIX, Chunk, Pack, Snapshot
+from portal.backups.models import PACK_PREFIX, BackupKeySet, Chunk, Pack, Snapshot
 from portal.backups.services.packs import UPLOAD_PREFIX
 from portal.backups.services.reader import BlobReader, SnapshotDamaged, data_chunks
 from portal.core.errors import PortalError
-from portal.storage import ObjectStore
+from portal.storage import ObjectStore, get_store
 
 logger = logging.getLogger(__name__)
 _BATCH = 1000
 
 
-def reachable_chunks(reader: BlobReader) -> set[str]:
+def reachable_chunks(store: ObjectStore) -> set[str]:
     """Ids of every tree and data chunk some snapshot needs (SnapshotDamaged if a tree is unreadable)."""
     reachable: set[str] = set()
-    seen: set[str] = set()
-    for root in Snapshot.objects.values_list("root", flat=True).distinct().iterator():
-        for tree_id, entries in reader.walk(root, seen):
-            reachable.add(tree_id)
-            reachable.update(data_chunks(entries))
+    for key_set in BackupKeySet.objects.filter(snapshots__isnull=False).distinct():
+        reader = BlobReader(key_set=key_set, store=store, cache_trees=False)
+        seen: set[str] = set()
+        roots = Snapshot.objects.filter(key_set=key_set).values_list("root", flat=True).distinct()
+        for root in roots.iterator():
+            for tree_id, entries in reader.walk(root, seen):
+                reachable.add(tree_id)
+                reachable.update(data_chunks(entries))
     return reachable
 
 
@@ -87,7 +90,8 @@ def _repack(store: ObjectStore, pack: Pack, reachable: set[str], cutoff: datetim
         blob = data[row.offset:row.offset + row.length]
         row.offset = len(body)
         body += blob
-    new = Pack(pack_id=secrets.token_hex(16), device=pack.device, size=len(body))
+    new = Pack(pack_id=secrets.token_hex(16), device=pack.device, owner=pack.owner, key_set=pack.key_set,
+               size=len(body))
     store.put(new.key, io.BytesIO(bytes(body)))  # bytes first: until the index moves, nobody reads it
     with transaction.atomic():
         if _locked_if_settled(pack, cutoff) is None:
@@ -139,13 +143,13 @@ def _delete_rowless(store: ObjectStore, batch: list[tuple[str, str]]) -> int:
     return len(orphans)
 
 
-def gc_collect(*, now: datetime | None = None, reader: BlobReader | None = None) -> dict:
+def gc_collect(*, now: datetime | None = None, store: ObjectStore | None = None) -> dict:
     """The system collects garbage; a report, audited ``backup.gc`` when anything changed."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.BACKUP_GC_GRACE_HOURS)
-    reader = reader or BlobReader(cache_trees=False)
+    store = store or get_store()
     try:
-        reachable = reachable_chunks(reader)
+        reachable = reachable_chunks(store)
     except SnapshotDamaged as exc:
         logger.error("backup GC stopped before deleting anything: %s", exc.message)
         return {"ok": False, "error": exc.message, "detail": exc.detail}
@@ -157,18 +161,18 @@ def gc_collect(*, now: datetime | None = None, reader: BlobReader | None = None)
         share = used.get(pack.pk, 0)
         try:
             if share == 0:
-                if _sweep(reader.store, pack, cutoff):
+                if _sweep(store, pack, cutoff):
                     report["swept"] += 1
                     report["freed_bytes"] += pack.size
             elif share < pack.size * settings.BACKUP_REPACK_BELOW:
-                freed = _repack(reader.store, pack, reachable, cutoff)
+                freed = _repack(store, pack, reachable, cutoff)
                 if freed:
                     report["repacked"] += 1
                     report["freed_bytes"] += freed
         except PortalError as exc:  # a missing or unreadable pack: verify reports it; go on with the rest
             logger.error("backup GC skipped pack %s: %s", pack.pack_id, exc.message)
             report["errors"].append({"pack_id": pack.pack_id, "error": exc.message})
-    report["unindexed_removed"] = _sweep_unindexed(reader.store, cutoff)
+    report["unindexed_removed"] = _sweep_unindexed(store, cutoff)
     if report["swept"] or report["repacked"] or report["unindexed_removed"]:
         record(action=Action.BACKUP_GC, actor=None, target_label="backup packs", details=report)
     logger.info("backup GC: %s", report)

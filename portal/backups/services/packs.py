@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.backups import crypto
-from portal.backups.keys import backup_keys
+from portal.backups.keys import keys_of, user_key_set
 from portal.backups.models import Chunk, ChunkKind, Device, Pack, pack_key
 from portal.backups.services.reader import locate
 from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
@@ -47,7 +47,8 @@ def pack_create(*, device: Device, size) -> tuple[Pack, str, datetime]:
     """A device announces a pack of ``size`` bytes: its id, a URL to PUT
     exactly those bytes to, and when that URL stops working."""
     size = whole_number(size, field="size", minimum=crypto.BLOB_OVERHEAD, maximum=settings.BACKUP_PACK_MAX_SIZE)
-    pack = Pack.objects.create(pack_id=secrets.token_hex(16), device=device, size=size)
+    pack = Pack.objects.create(pack_id=secrets.token_hex(16), device=device, size=size, owner=device.user,
+                               key_set=user_key_set(device.user))
     lifetime = presign_lifetime(None)
     url = get_store().presign_put(upload_key(pack.pack_id), size=size, expires=lifetime)
     return pack, url, timezone.now() + timedelta(seconds=lifetime)
@@ -71,8 +72,8 @@ def _clean_entries(chunks, pack: Pack) -> list[Chunk]:
         if offset + length > pack.size:
             raise InvalidInput(f"{where} ends past the pack's {pack.size} bytes.", code="invalid_chunks",
                                detail={"index": index})
-        rows.setdefault(entry["id"], Chunk(id=entry["id"], pack=pack, offset=offset, length=length,
-                                           raw_length=raw, kind=entry["kind"]))
+        rows.setdefault(entry["id"], Chunk(id=entry["id"], pack=pack, owner_id=pack.owner_id, offset=offset,
+                                           length=length, raw_length=raw, kind=entry["kind"]))
     return list(rows.values())
 
 
@@ -80,7 +81,10 @@ def _check_blobs(pack: Pack, rows: list[Chunk]) -> None:
     """Every blob opens and hashes to its id: a device cannot register an id
     for bytes that are not its chunk (that would poison deduplication for
     every other device)."""
-    keys = backup_keys()
+    if pack.key_set.deployment_wide:  # announced before key sets were per user: its ids would cross users
+        raise Conflict("This pack was announced before backups had per-user keys; upload its chunks again.",
+                       code="pack_key_set_retired")
+    keys = keys_of(pack.key_set)  # the owner's: ids keyed with another set do not verify
     with get_store().open(pack.key) as stream:
         data = stream.read()
     for row in rows:
@@ -146,22 +150,28 @@ def _claim(pack_ids) -> None:
 
 
 def chunks_known(*, device: Device, ids) -> list[str]:
-    """Which of ``ids`` the index holds (one indexed query)."""
+    """Which of ``ids`` the index holds for the device's user (one indexed
+    query): another user's chunks are never known, so dedup stays within one user."""
     ids = clean_ids(ids)
-    rows = list(Chunk.objects.filter(id__in=ids).values_list("id", "pack__pack_id"))
+    rows = list(Chunk.objects.filter(id__in=ids, owner=device.user).values_list("id", "pack__pack_id"))
     _claim(pack for _, pack in rows)
     return [cid for cid, _ in rows]
 
 
 def chunks_locate(*, device: Device, ids) -> dict:
-    """Where the known ids are, with a presigned GET per pack; the rest as missing."""
+    """Where the device's user's ids are, with a presigned GET per pack (only
+    packs of that user) and the key set each is sealed with; the rest (and
+    every other user's) as missing."""
     ids = clean_ids(ids)
-    where = locate(ids)
+    where = locate(ids, owner=device.user)
+    key_sets = dict(Pack.objects.filter(pack_id__in={loc.pack_id for loc in where.values()}, owner=device.user)
+                    .values_list("pack_id", "key_set__key_id"))
     store, urls = get_store(), {}
     chunks = {}
     for cid, loc in where.items():
         if loc.pack_id not in urls:
             urls[loc.pack_id] = store.presign_get(pack_key(loc.pack_id), filename=loc.pack_id)
-        chunks[cid] = {"pack_id": loc.pack_id, "offset": loc.offset, "length": loc.length, "url": urls[loc.pack_id]}
+        chunks[cid] = {"pack_id": loc.pack_id, "offset": loc.offset, "length": loc.length, "url": urls[loc.pack_id],
+                       "key_set": key_sets[loc.pack_id]}
     _claim(urls)
     return {"chunks": chunks, "missing": [cid for cid in ids if cid not in where]}

@@ -1,5 +1,7 @@
 """Reading chunks back: the index says where a blob is, a ranged read of its
-pack fetches it, the key set opens it. Used by restore, GC and verify."""
+pack fetches it, the key set opens it. Used by restore, GC and verify.
+A reader is bound to one key set and only finds chunks in packs sealed with
+it (a snapshot's own, see ``BlobReader.for_snapshot``)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from portal.backups import crypto
-from portal.backups.keys import KeySet, backup_keys
-from portal.backups.models import Chunk, pack_key
+from portal.backups.keys import keys_of
+from portal.backups.models import BackupKeySet, Chunk, Snapshot, pack_key
 from portal.core.errors import NotFound, PortalError
 from portal.storage import ObjectStore, get_store
 
@@ -34,12 +36,14 @@ class Location:
         return self.offset + self.length
 
 
-def locate(ids: Iterable[str]) -> dict[str, Location]:
-    """Where each indexed id is (missing ids are simply absent): one indexed query per batch."""
+def locate(ids: Iterable[str], **scope) -> dict[str, Location]:
+    """Where each indexed id is (missing ids are simply absent): one indexed query per batch.
+    ``scope`` filters the index rows: ``owner=user`` (what a device may ask about),
+    ``pack__key_set=...`` (what one key set can open); none for the system's own checks."""
     ids = list(dict.fromkeys(ids))
     found: dict[str, Location] = {}
     for start in range(0, len(ids), _BATCH):
-        rows = Chunk.objects.filter(id__in=ids[start:start + _BATCH]).values_list(
+        rows = Chunk.objects.filter(id__in=ids[start:start + _BATCH], **scope).values_list(
             "id", "pack__pack_id", "offset", "length")
         found.update((cid, Location(cid, pack, offset, length)) for cid, pack, offset, length in rows)
     return found
@@ -59,13 +63,18 @@ def _runs(locations: list[Location]) -> Iterator[list[Location]]:
 
 
 class BlobReader:
-    def __init__(self, *, store: ObjectStore | None = None, keys: KeySet | None = None, check_ids: bool = False,
+    def __init__(self, *, key_set: BackupKeySet, store: ObjectStore | None = None, check_ids: bool = False,
                  cache_trees: bool = True):
         self.store = store or get_store()
-        self.keys = keys or backup_keys()
+        self.key_set = key_set
+        self.keys = keys_of(key_set)
         self.check_ids = check_ids
         self.cache_trees = cache_trees
         self._trees: dict[str, list[dict]] = {}
+
+    @classmethod
+    def for_snapshot(cls, snapshot: Snapshot, **options) -> "BlobReader":
+        return cls(key_set=snapshot.key_set, **options)
 
     def _fetch(self, run: list[Location]) -> list[bytes]:
         try:
@@ -91,7 +100,7 @@ class BlobReader:
         """The plaintexts of ``ids``, in order, fetched as they are consumed."""
         for start in range(0, len(ids), _BATCH):
             batch = ids[start:start + _BATCH]
-            where = locate(batch)
+            where = locate(batch, pack__key_set=self.key_set)
             missing = [cid for cid in batch if cid not in where]
             if missing:
                 raise SnapshotDamaged(f"{len(missing)} chunk(s) are not in the index, e.g. {missing[0]}.",

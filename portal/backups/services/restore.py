@@ -64,7 +64,7 @@ def _mtime(entry: dict) -> str | None:
 
 def folder_list(snapshot: Snapshot, path: str, *, reader: BlobReader | None = None) -> dict:
     """A folder's entries: name, type, size, mtime (and target for symlinks)."""
-    reader = reader or BlobReader()
+    reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "dir":
         raise InvalidInput(f"{found.path} is a file; download it with .../content/{found.path}.",
@@ -97,7 +97,7 @@ class FileRestore:
 
 
 def file_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = None) -> FileRestore:
-    reader = reader or BlobReader()
+    reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "file":
         raise InvalidInput(f"{found.path or '/'} is not a file; download a folder with .../zip/{found.path}.",
@@ -145,7 +145,7 @@ class ZipRestore:
 def zip_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = None) -> ZipRestore:
     """A stored, sized zip of a snapshot folder. Trees are read now (they are
     small); file contents as the stream reaches them. Symlinks are left out."""
-    reader = reader or BlobReader()
+    reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "dir":
         raise InvalidInput(f"{found.path} is a file; download it with .../content/{found.path}.",

@@ -53,10 +53,13 @@ def snapshot_create(*, device: Device, root, started_at, finished_at, paths, hos
     if not isinstance(hostname, str) or len(hostname) > 255:
         raise InvalidInput("hostname is text of at most 255 characters.", code="invalid_input")
     counts = _stats(stats if stats is not None else {})
-    if not Chunk.objects.filter(id=root, kind=ChunkKind.TREE).exists():
+    # Only the device's user's own chunks count; the snapshot is read with the root tree's key set.
+    tree = Chunk.objects.filter(id=root, kind=ChunkKind.TREE, owner=device.user).select_related("pack").first()
+    if tree is None:
         raise Conflict("The root tree is not in the index; register its pack first, then commit again.",
                        code="missing_chunks", detail={"missing": [root]})
-    snapshot = Snapshot.objects.create(device=device, root=root, started_at=started, finished_at=finished,
+    snapshot = Snapshot.objects.create(device=device, root=root, key_set_id=tree.pack.key_set_id,
+                                       started_at=started, finished_at=finished,
                                        paths=_paths(paths), hostname=hostname or device.hostname, **counts)
     Device.objects.filter(pk=device.pk).update(last_backup_at=timezone.now(), last_error="", last_error_at=None)
     record(action=Action.BACKUP_COMPLETED, actor=device.user, target=snapshot,
