@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from portal.accounts import services
 from portal.accounts.models import PersonalAccessToken
 from portal.accounts.selectors import token_list
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
 
@@ -19,7 +19,7 @@ class TokenOut(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
-    active = serializers.BooleanField(source="is_active")
+    active = StrictBooleanField(source="is_active")
 
 
 class TokenCreatedOut(TokenOut):

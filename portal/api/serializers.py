@@ -32,3 +32,16 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A BooleanField that takes only JSON true and false: DRF's own turns
+    "yes", "on", "1", 1 and "true" into True, so a typo or a string from a
+    form would silently switch something. Every API serializer uses this one."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean, not text or a number)."}
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid")

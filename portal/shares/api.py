@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.core.pagination import paginated_response
@@ -30,16 +30,16 @@ class ShareOut(serializers.Serializer):
     permission = serializers.CharField()
     audience = serializers.CharField()
     emails = serializers.SerializerMethodField()
-    has_password = serializers.BooleanField()
+    has_password = StrictBooleanField()
     expires_at = serializers.DateTimeField(allow_null=True)
     max_downloads = serializers.IntegerField(allow_null=True)
     max_previews = serializers.IntegerField(allow_null=True)
     download_count = serializers.IntegerField()
     preview_count = serializers.IntegerField()
     watermark = serializers.CharField()
-    notify_on_first_download = serializers.BooleanField()
-    enabled = serializers.BooleanField(source="owner_enabled")
-    manager_enabled = serializers.BooleanField()
+    notify_on_first_download = StrictBooleanField()
+    enabled = StrictBooleanField(source="owner_enabled")
+    manager_enabled = StrictBooleanField()
     state = serializers.SerializerMethodField()
     revoked_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -83,7 +83,7 @@ class ShareCreateIn(StrictSerializer):
     max_downloads = serializers.IntegerField(required=False, allow_null=True)
     max_previews = serializers.IntegerField(required=False, allow_null=True)
     watermark = TextField(required=False, allow_blank=True)
-    notify_on_first_download = serializers.BooleanField(required=False)
+    notify_on_first_download = StrictBooleanField(required=False)
 
 
 class ShareUpdateIn(StrictSerializer):
@@ -94,10 +94,10 @@ class ShareUpdateIn(StrictSerializer):
     max_downloads = serializers.IntegerField(required=False, allow_null=True)
     max_previews = serializers.IntegerField(required=False, allow_null=True)
     watermark = TextField(required=False, allow_blank=True)
-    notify_on_first_download = serializers.BooleanField(required=False)
-    enabled = serializers.BooleanField(required=False, help_text="The owner's switch.")
-    manager_enabled = serializers.BooleanField(required=False,
-                                               help_text="The switch of space managers and administrators.")
+    notify_on_first_download = StrictBooleanField(required=False)
+    enabled = StrictBooleanField(required=False, help_text="The owner's switch.")
+    manager_enabled = StrictBooleanField(required=False,
+                                         help_text="The switch of space managers and administrators.")
 
 
 class AccessOut(serializers.Serializer):
@@ -115,16 +115,16 @@ class AccessOut(serializers.Serializer):
 class PolicyOut(serializers.Serializer):
     default_days = serializers.IntegerField()
     max_days = serializers.IntegerField()
-    allow_permanent = serializers.BooleanField()
-    require_password = serializers.BooleanField()
+    allow_permanent = StrictBooleanField()
+    require_password = StrictBooleanField()
     password_min_length = serializers.IntegerField()
 
 
 class PolicyIn(StrictSerializer):
     default_days = serializers.IntegerField(required=False, allow_null=True)
     max_days = serializers.IntegerField(required=False, allow_null=True)
-    allow_permanent = serializers.BooleanField(required=False, allow_null=True)
-    require_password = serializers.BooleanField(required=False, allow_null=True)
+    allow_permanent = StrictBooleanField(required=False, allow_null=True)
+    require_password = StrictBooleanField(required=False, allow_null=True)
 
 
 def _out(link: ShareLink, request) -> dict:

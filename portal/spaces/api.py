@@ -3,7 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import Cap, Role
 from portal.core.pagination import paginated_response
 from portal.spaces import services
@@ -18,7 +18,7 @@ class SpaceOut(serializers.Serializer):
     role = serializers.CharField(source="actor_role", allow_null=True)
     quota = serializers.IntegerField(source="quota_bytes")
     used = serializers.IntegerField(source="used_bytes")
-    archived = serializers.BooleanField(source="is_archived")
+    archived = StrictBooleanField(source="is_archived")
     keep_versions = serializers.IntegerField(allow_null=True, help_text="Versions kept per file (null: default)")
     keep_version_days = serializers.IntegerField(allow_null=True, help_text="Days versions are kept (null: default)")
     created_at = serializers.DateTimeField()
@@ -31,7 +31,7 @@ class SpaceCreateIn(StrictSerializer):
 
 class SpaceUpdateIn(StrictSerializer):
     name = TextField(required=False, allow_blank=True, trim_whitespace=False)
-    archived = serializers.BooleanField(required=False)
+    archived = StrictBooleanField(required=False)
     quota = serializers.IntegerField(required=False, min_value=0)
     keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0)
