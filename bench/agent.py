@@ -148,13 +148,13 @@ def timed_run(cmd: list[str], env: dict, *, what: str, cwd=None) -> tuple[float,
 class Agent:
     profiled = 0
 
-    def __init__(self, server, work: Path, name: str):
+    def __init__(self, server, work: Path, name: str, user: str = "bench"):
         self.server, self.name = server, name
         self.home = work / f"agent-{name}"
         self.env = {**os.environ, "COFFER_AGENT_HOME": str(self.home), "PYTHONPATH": str(ROOT),
                     "HOME": str(work / "user-home")}
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        out = server.manage("device_token", "bench", "--name", name)
+        out = server.manage("device_token", user, "--name", name)
         command = next(line.strip() for line in out.splitlines() if "enroll --server" in line)
         args = command.split()[1:]  # coffer-agent enroll --server URL --token TOKEN
         self.cli(*args)
