@@ -20,6 +20,7 @@ from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.dav.auth import USER_KEY
 from portal.dav.resources import RootResource, wrap
+from portal.dav.xml_guard import refuse_unsafe_xml
 from portal.files import names
 from portal.files.selectors import node_at
 from portal.spaces.models import Space
@@ -93,6 +94,7 @@ class CofferProvider(DAVProvider):
         method = environ["REQUEST_METHOD"]
         if method != "PUT" and util.get_content_length(environ) > MAX_XML_BODY:
             raise DAVError(HTTP_REQUEST_ENTITY_TOO_LARGE, f"Request bodies are at most {MAX_XML_BODY} bytes.")
+        refuse_unsafe_xml(environ)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() == "infinity":
             # RFC 4918 9.1: a server may refuse infinite depth; clients then walk with Depth: 1.
             raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not allowed; use Depth: 0 or 1.",

@@ -140,7 +140,10 @@ class _NodeResource:
         value = self._dead_properties().get(name)
         if value is None:
             raise DAVError(HTTP_NOT_FOUND)
-        return xml_tools.string_to_xml(value.encode("utf-8"))
+        try:
+            return xml_tools.string_to_xml(value.encode("utf-8"))
+        except etree.XMLSyntaxError:  # stored before bodies with entities were refused (portal.dav.xml_guard)
+            raise DAVError(HTTP_NOT_FOUND) from None
 
     def set_property_value(self, name, value, *, dry_run=False):
         if name.startswith(("{DAV:}", "{urn:schemas-microsoft-com:}")):
