@@ -96,6 +96,21 @@ def trash(actor, node: Node, tokens: tuple[str, ...]) -> None:
         node_trash(actor=actor, node_id=node.pk, lock_tokens=tokens)
 
 
+def own_tokens_only(lockdiscovery, actor):
+    """A lock's token is its owner's secret (with it, a write passes the lock):
+    lockdiscovery (PROPFIND, and the LOCK answer) shows each lock to everyone
+    but its locktoken only to its owner (RFC 4918 14.1: locktoken is optional)."""
+    hrefs = lockdiscovery.iterfind("{DAV:}activelock/{DAV:}locktoken/{DAV:}href")
+    held = {href.text: href.getparent() for href in hrefs}
+    if not held:
+        return lockdiscovery
+    mine = set(Lock.objects.filter(owner_id=actor.pk, token__in=list(held)).values_list("token", flat=True))
+    for token, element in held.items():
+        if token not in mine:
+            element.getparent().remove(element)
+    return lockdiscovery
+
+
 class _NodeResource:
     """What folders and files share: dates, dead properties, delete, copy and move."""
 
@@ -135,6 +150,8 @@ class _NodeResource:
         return super().get_property_names(is_allprop=is_allprop) + list(self._dead_properties())
 
     def get_property_value(self, name):
+        if name == "{DAV:}lockdiscovery":
+            return own_tokens_only(super().get_property_value(name), self.actor)
         if name.startswith("{DAV:}") or name in _LOCK_PROPS:
             return super().get_property_value(name)
         value = self._dead_properties().get(name)
