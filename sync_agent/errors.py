@@ -76,6 +76,17 @@ class RestoreFailed(AgentError):
     message = "the restore did not finish: {detail}"
 
 
+class UnsafeEntry(AgentError):
+    """A snapshot's tree names something the agent will not write: it could
+    land outside the restore target (a tampered backup, or a portal that lies)."""
+
+    exit_code = 10
+    message = "refused to restore {detail!r} ({reason}); the restore stopped there"
+
+    def __init__(self, detail: str = "", reason: str = ""):
+        super().__init__(detail, reason=reason)
+
+
 class Interrupted(AgentError):
     exit_code = 130
     message = "stopped"

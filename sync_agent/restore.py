@@ -173,10 +173,14 @@ class Repository:
     def resolve(self, root: str, path: str) -> dict:
         """The tree entry at ``path`` ('/' is the snapshot's root)."""
         node = {"name": "", "type": "dir", "mode": 0o755, "mtime_ns": 0, "tree": root}
+        walked = "/"
         for part in PurePosixPath("/" + path.replace(os.sep, "/").strip("/")).parts[1:]:
             if node["type"] != "dir":
                 raise PathNotInSnapshot(path)
-            node = next((e for e in self.tree(node["tree"]) if e["name"] == part), None)
+            entries = self.tree(node["tree"])
+            trees.check_entries(entries, walked)
+            node = next((e for e in entries if e["name"] == part), None)
+            walked = f"{walked.rstrip('/')}/{part}"
             if node is None:
                 raise PathNotInSnapshot(path)
         return node
@@ -205,6 +209,7 @@ class Restorer:
     def restore(self, root: str, path: str, target: Path) -> RestoreStats:
         node = self.repo.resolve(root, path)
         target.mkdir(parents=True, exist_ok=True)
+        self.target = target
         try:
             if not node["name"]:  # the whole snapshot: full paths below the target, like restic
                 self._dir_contents(node["tree"], target)
@@ -246,6 +251,9 @@ class Restorer:
     def _dir_contents(self, tid: str, dest: Path) -> None:
         """Queue the folder's files (no waiting: the next folders' files keep the threads busy)."""
         entries = self.repo.tree(tid)
+        # Every name is checked before anything of this folder is written: the portal may be the attacker.
+        folder = dest.relative_to(self.target).as_posix()
+        trees.check_entries(entries, "/" if folder == "." else f"/{folder}")
         self.repo.locate([c for e in entries if e["type"] == "file" for c in e.get("chunks", [])])
         files = [e for e in entries if e["type"] == "file"]
         for group in self.repo.small_groups(files):

@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import Callable
 
 from .crypto import Keys, chunk_id
+from .errors import UnsafeEntry
 from .state import State, unpack_ids
 
 
@@ -24,6 +25,33 @@ def encode(entries: list[dict]) -> bytes:
 
 def decode(data: bytes) -> list[dict]:
     return json.loads(data)["entries"]
+
+
+# What may not appear in a name: separators of this system (a name is one path piece) and NUL.
+_NOT_IN_NAMES = {"/", "\x00", os.sep} | ({os.altsep} if os.altsep else set()) | ({":"} if os.name == "nt" else set())
+TYPES = ("file", "dir", "symlink")
+
+
+def check_entries(entries, where: str) -> None:
+    """Refuse a tree (from the portal, which may be the attacker) whose entries
+    could make a restore write outside its target: empty, '.', '..', names
+    holding a separator or NUL, a name twice (a symlink, then a folder written
+    through it), unknown types. ``where`` (the folder) goes into the message."""
+    if not isinstance(entries, list):
+        raise UnsafeEntry(where or "/", reason="the folder's tree is not a list of entries")
+    names: set[str] = set()
+    for e in entries:
+        name = e.get("name") if isinstance(e, dict) else None
+        shown = f"{where.rstrip('/')}/{name}" if where else str(name)
+        if not isinstance(name, str) or not name:
+            raise UnsafeEntry(shown, reason="an entry has no name")
+        if name in (".", "..") or any(bad in name for bad in _NOT_IN_NAMES):
+            raise UnsafeEntry(shown, reason="a name is one path piece: no '.', '..', separators or NUL")
+        if name in names:
+            raise UnsafeEntry(shown, reason="the folder names it twice")
+        if e.get("type") not in TYPES:
+            raise UnsafeEntry(shown, reason=f"unknown entry type {e.get('type')!r}")
+        names.add(name)
 
 
 def entry_dict(e, tree: str | None = None) -> dict:

@@ -18,6 +18,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import record
 from portal.backups.models import Snapshot
 from portal.backups.services.reader import BlobReader, SnapshotDamaged
+from portal.backups.services.treecheck import Budget, check_entries
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.files.services.downloads import content_type_for, safe_member_part
 
@@ -37,11 +38,23 @@ def _parts(path: str) -> list[str]:
     return parts
 
 
+def _tree(reader: BlobReader, tree_id: str, folder: str, budget: Budget) -> list[dict]:
+    """A tree's entries, counted against the request's budget, names checked."""
+    entries = reader.tree(tree_id)
+    budget.visit(len(entries))
+    if tree_id not in budget.checked:
+        check_entries(entries, folder=folder)
+        budget.checked.add(tree_id)
+    return entries
+
+
 def resolve(reader: BlobReader, snapshot: Snapshot, path: str) -> Located:
     """The entry at ``path`` in the snapshot; NotFound when there is none."""
     entry = {"name": "", "type": "dir", "tree": snapshot.root}
     walked: list[str] = []
-    for part in _parts(path):
+    parts = _parts(path)
+    Budget().descend(len(parts))
+    for part in parts:
         if entry.get("type") != "dir":
             raise NotFound(f"{'/'.join(walked)} is not a folder in this snapshot.")
         entry = next((e for e in reader.tree(entry["tree"]) if e.get("name") == part), None)
@@ -70,7 +83,7 @@ def folder_list(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
         raise InvalidInput(f"{found.path} is a file; download it with .../content/{found.path}.",
                            code="not_a_folder")
     entries = []
-    for entry in reader.tree(found.entry["tree"]):
+    for entry in _tree(reader, found.entry["tree"], found.path, Budget()):
         item = {"name": entry["name"], "type": entry.get("type"), "size": entry.get("size"),
                 "mtime": _mtime(entry)}
         if entry.get("type") == "symlink":
@@ -83,7 +96,12 @@ def _file_chunks(reader: BlobReader, entry: dict) -> Iterator[bytes]:
     chunks = entry.get("chunks") or []
     if not isinstance(chunks, list):
         raise SnapshotDamaged(f"{entry.get('name')!r} has no chunk list.")
-    yield from reader.read(chunks)
+    left = int(entry.get("size") or 0)
+    for data in reader.read(chunks):
+        left -= len(data)
+        if left < 0:  # never send more than the size promised (a chunk listed a million times)
+            raise SnapshotDamaged(f"{entry.get('name')!r} holds more bytes than its size says.")
+        yield data
 
 
 @dataclass
@@ -103,6 +121,7 @@ def file_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = N
         raise InvalidInput(f"{found.path or '/'} is not a file; download a folder with .../zip/{found.path}.",
                            code="not_a_file")
     name = found.entry["name"]
+    Budget().send(int(found.entry.get("size") or 0))
     return FileRestore(snapshot=snapshot, path=found.path, filename=name, content_type=content_type_for(name),
                        size=int(found.entry.get("size") or 0),
                        body=_primed(_logged(_file_chunks(reader, found.entry), snapshot, found.path)))
@@ -152,8 +171,9 @@ def zip_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
                            code="not_a_folder")
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     files = total = 0
+    budget = Budget()
     # Depth first in name order: each folder, then what it holds.
-    stack = [(iter(reader.tree(found.entry["tree"])), "")]
+    stack = [(iter(_tree(reader, found.entry["tree"], found.path, budget)), "")]
     while stack:
         entry = next(stack[-1][0], None)
         if entry is None:
@@ -162,9 +182,12 @@ def zip_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
         name = stack[-1][1] + safe_member_part(entry["name"])
         if entry.get("type") == "dir":
             archive.mkdir(name)
-            stack.append((iter(reader.tree(entry["tree"])), name + "/"))
+            budget.descend(len(stack) + 1)
+            stack.append((iter(_tree(reader, entry["tree"], "/".join(filter(None, (found.path, name))), budget)),
+                          name + "/"))
         elif entry.get("type") == "file":
             size = int(entry.get("size") or 0)
+            budget.send(size)
             archive.add(_file_chunks(reader, entry) if size else b"", name, size=size)
             files, total = files + 1, total + size
     base = found.path.rsplit("/", 1)[-1] if found.path else f"snapshot-{snapshot.pk}"

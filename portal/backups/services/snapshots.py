@@ -10,6 +10,8 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.backups import crypto
 from portal.backups.models import Chunk, ChunkKind, Device, Snapshot
+from portal.backups.services.reader import BlobReader
+from portal.backups.services.treecheck import check_snapshot_trees
 from portal.core.errors import Conflict, InvalidInput
 from portal.core.validation import whole_number
 
@@ -58,6 +60,8 @@ def snapshot_create(*, device: Device, root, started_at, finished_at, paths, hos
     if tree is None:
         raise Conflict("The root tree is not in the index; register its pack first, then commit again.",
                        code="missing_chunks", detail={"missing": [root]})
+    # A name like "../x" would make a restore write outside its target: refuse the snapshot now.
+    check_snapshot_trees(BlobReader(key_set=tree.pack.key_set), root)
     snapshot = Snapshot.objects.create(device=device, root=root, key_set_id=tree.pack.key_set_id,
                                        started_at=started, finished_at=finished,
                                        paths=_paths(paths), hostname=hostname or device.hostname, **counts)
