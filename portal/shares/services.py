@@ -7,7 +7,7 @@ transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -267,6 +267,40 @@ def space_share_policy_update(*, actor, space_id, changes: dict) -> SpaceSharePo
            details={"share_policy": {f: getattr(own, f) for f in ("default_days", "max_days", "allow_permanent",
                                                                  "require_password")}})
     return own
+
+
+def _policy_breaks(link: ShareLink, link_policy, now) -> list[str]:
+    """What in ``link`` a space with ``link_policy`` would not have allowed."""
+    breaks = []
+    if link_policy.require_password and not link.has_password:
+        breaks.append("password_required")
+    if link.expires_at is None and not link_policy.allow_permanent:
+        breaks.append("expiry_required")
+    elif link.expires_at is not None and link.expires_at > now + timedelta(days=link_policy.max_days):
+        breaks.append("expiry_too_far")
+    return breaks
+
+
+def share_links_follow(*, actor, node_ids: list[int], from_space, to_space) -> None:
+    """Called by a move of ``node_ids`` (a node and everything below it) from
+    ``from_space`` to ``to_space``, inside the move's transaction: each live
+    link on them now belongs to ``to_space`` (its managers see and revoke
+    it, its policy and its members' access govern it), or, where that
+    space's policy would not have allowed it, is revoked. Both are audited."""
+    now = timezone.now()
+    link_policy = policy.policy_for(to_space)
+    links = (ShareLink.objects.select_for_update(of=("self",)).select_related("node")
+             .filter(node_id__in=node_ids, revoked_at__isnull=True).order_by("pk"))
+    for link in links:
+        breaks = _policy_breaks(link, link_policy, now)
+        link.space = to_space
+        moved = {"from_space": from_space.pk, "to_space": to_space.pk}
+        if breaks:
+            link.revoked_at, link.revoked_by = now, actor
+            _changed(link, ["space", "revoked_at", "revoked_by"], actor=actor, action=Action.SHARE_REVOKED,
+                     details={**moved, "reason": "moved to a space whose link policy forbids it", "policy": breaks})
+        else:
+            _changed(link, ["space"], actor=actor, details=moved)
 
 
 def shares_expire(*, now=None) -> int:

@@ -88,6 +88,9 @@ def link_open(token: str) -> ShareLink:
     state = link.state_at()
     if state == LinkState.ACTIVE and link.in_trash:
         state = LinkState.REMOVED
+    if state == LinkState.ACTIVE and link.space_id != link.node.space_id:
+        # Moves carry links along (services.share_links_follow); one left behind never serves the file.
+        raise LinkGone(LinkState.DISABLED, "This link no longer works: the shared file or folder was moved.")
     if state == LinkState.ACTIVE and not _creator_may(link):
         raise LinkGone(LinkState.DISABLED, "This link no longer works: the person who shared it no longer has "
                                            "access to the file.")

@@ -146,10 +146,15 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
         locked = lock_spaces(old_space.pk, space.pk)
         charge_quota(locked[space.pk], moved)
         release_quota(locked[old_space.pk], moved)
-        Node.objects.filter(pk__in=subtree_ids(node)).update(space=space)
+        moved_ids = subtree_ids(node)
+        Node.objects.filter(pk__in=moved_ids).update(space=space)
     node.parent, node.space, node.name, node.name_key = parent, space, name, names.name_key(name)
     node.save(update_fields=["parent", "space", "name", "name_key"])
     node.path_names = new_path
+    if space.pk != old_space.pk:  # links on what moved follow it (shares builds on files, hence the late import)
+        from portal.shares.services import share_links_follow
+
+        share_links_follow(actor=actor, node_ids=moved_ids, from_space=old_space, to_space=space)
     record(action=Action.FILE_MOVED, actor=actor, target=node, target_label=names.join(new_path), space=space,
            details={"from": old_path, "to": names.join(new_path), "from_space": old_space.pk})
     return node
