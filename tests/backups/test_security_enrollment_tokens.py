@@ -46,3 +46,17 @@ def test_an_administrators_token_may_mint_an_enrollment_token_for_their_own_devi
     response = _bearer(admin).post(URL, {"name": "build-box"}, format="json")
     assert response.status_code == 201, response.content
     assert EnrollmentToken.objects.get().user == admin
+
+
+def test_the_enrollment_page_ignores_a_personal_access_token(alice):
+    """The web page that makes tokens knows only browser sessions: a Bearer header is no sign-in there."""
+    from django.test import Client
+
+    _, plaintext = token_issue(actor=alice, owner=alice, name="script")
+    response = Client().post("/devices/enroll", {"name": "stolen"}, HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not EnrollmentToken.objects.exists()
+    signed_in = Client()
+    signed_in.force_login(alice)
+    assert signed_in.post("/devices/enroll", {"name": "laptop"}).status_code == 200
+    assert EnrollmentToken.objects.get().user == alice
