@@ -263,13 +263,27 @@ def download(request, token: str, path: str = ""):
         raise Forbidden("This link allows previews only; it has no download.", code="no_download")
     node, version = _file_in(link, path)
     response = serve(request, downloads.download_plan(node, version))
-    if starts_download(request, response):
+    if starts_download(request, response) or _unearned_resume(request, link, version, response):
         try:
             visits.download_record(link=link, visitor=visitor, node=node, version=version)
         except BaseException:
             response.close()  # neither the bytes nor a presigned URL leave after a refusal
             raise
+        if link.max_downloads is not None:  # this browser may resume it for free
+            request.session[_resume_key(link)] = version.pk
     return response
+
+
+def _resume_key(link: ShareLink) -> str:
+    return f"share-download:{link.pk}"
+
+
+def _unearned_resume(request, link: ShareLink, version, response) -> bool:
+    """A range from a later byte is a resumed part, free, only for the browser
+    that started this download; on a link with a download limit, anyone
+    else's ("bytes=1-" again and again) counts as a download of its own."""
+    return (request.method == "GET" and response.status_code == 206 and link.max_downloads is not None
+            and request.session.get(_resume_key(link)) != version.pk)
 
 
 @public

@@ -83,3 +83,33 @@ def test_a_head_on_the_api_content_endpoint_issues_no_url_and_a_range_get_is_aud
     assert ranged.status_code == 302
     assert len(events(Action.FILE_DOWNLOADED, actor=alice)) == 1
     assert requests.get(ranged.headers["Location"], timeout=30).content == data
+
+
+@pytest.fixture
+def local_file(settings, tmp_path, api, alice, team, upload):
+    from tests.files.support_s3 import use_local
+
+    use_local(settings, tmp_path / "store")
+    data = os.urandom(50_000)
+    return upload(api.as_user(alice), team, "/Reports/q3.bin", data), data
+
+
+def test_on_the_local_store_a_limited_link_serves_free_resumes_only_to_the_browser_that_started(
+        live_server, share, local_file):
+    meta, data = local_file
+    link = share(meta["id"], max_downloads=2)
+    url = f"{live_server.url}/s/{link['token']}/download"
+    stranger = requests.Session()
+    almost_all = stranger.get(url, headers={"Range": "bytes=1-"}, timeout=30)  # counted: it started nothing before
+    assert almost_all.status_code == 206 and almost_all.content == data[1:]
+    assert row(link).download_count == 1
+    resumed = stranger.get(url, headers={"Range": "bytes=25000-"}, timeout=30)
+    assert resumed.status_code == 206 and resumed.content == data[25000:]
+    assert row(link).download_count == 1
+    assert requests.head(url, headers={"Range": "bytes=1-"}, timeout=30).status_code == 206
+    assert row(link).download_count == 1
+    assert requests.get(url, headers={"Range": "bytes=1-"}, timeout=30).status_code == 206
+    assert row(link).download_count == 2
+    for header in ("bytes=1-", "bytes=0-0", None):
+        assert requests.get(url, headers={"Range": header} if header else {}, timeout=30).status_code == 410
+    assert len(events(Action.SHARE_DOWNLOADED, target_id=str(link["id"]))) == 2
