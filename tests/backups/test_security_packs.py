@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 import pytest
 import requests
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from portal.backups.models import Pack
+from portal.backups.models import Chunk, Pack
 from portal.backups.services.gc import gc_collect
 from portal.backups.services.packs import upload_key
 from portal.storage import ObjectNotFound
@@ -128,3 +129,37 @@ def test_gc_removes_an_upload_left_behind_after_the_grace_period(store, enroll, 
     gc_collect(now=timezone.now() + timedelta(days=3))
     assert not store.exists(upload_key(pack_id))
     assert store.exists(Pack.objects.get(pack_id=pack_id).key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_put_racing_two_index_calls_never_changes_the_sealed_pack(settings, tmp_path, enroll, alice):
+    """Index, forged PUT and index again at the same instant (real threads, own connections):
+    the pack is sealed once, from one upload, and what it holds is what every index call checked."""
+    from tests.files.support_s3 import use_local
+    from tests.helpers import at_once
+
+    store = use_local(settings, tmp_path / "storage")
+    device = enroll(alice)
+    blob = device.blob(os.urandom(20_000))
+    entry = [{"id": blob[0], "offset": 0, "length": len(blob[1]), "raw_length": 20_000, "kind": "data"}]
+    created = device.post("/backup/packs", {"size": len(blob[1])}).json()
+    assert put_url(device.client, created["url"], blob[1]).status_code == 200
+    path = f"/api/v1/backup/packs/{created['pack_id']}/index"
+    forged = os.urandom(len(blob[1]))
+
+    def client() -> APIClient:  # one per thread
+        fresh = APIClient()
+        fresh.credentials(HTTP_AUTHORIZATION=f"Bearer {device.token}")
+        return fresh
+
+    results = at_once(lambda: client().post(path, {"chunks": entry}, format="json"),
+                      lambda: put_url(client(), created["url"], forged),
+                      lambda: client().post(path, {"chunks": entry}, format="json"))
+    statuses = [results[0].status_code, results[2].status_code]
+    assert set(statuses) <= {201, 400}, statuses  # indexed, or refused as bad_chunk: never a 500
+    pack = Pack.objects.get(pack_id=created["pack_id"])
+    if 201 in statuses:  # sealed from the good upload, and only from it
+        with store.open(pack.key) as stream:
+            assert stream.read() == blob[1]
+    else:  # the forged bytes arrived first: nothing was indexed
+        assert pack.indexed_at is None and not Chunk.objects.filter(id=blob[0]).exists()
