@@ -143,11 +143,17 @@ def _own_live_lock(actor, token, *, node: Node | None, error) -> Lock:
 
 @transaction.atomic
 def lock_refresh(*, actor, token, timeout=None, node: Node | None = None) -> Lock:
-    """The owner extends their live lock by ``timeout`` seconds from now (default:
-    its last timeout), capped by the policy. PreconditionFailed (412) for a
-    token that is unknown, expired or (with ``node``) another node's."""
+    """The owner, while still allowed to write in the space, extends their live
+    lock by ``timeout`` seconds from now (default: its last timeout), capped by
+    the policy. PreconditionFailed (412) for a token that is unknown, expired
+    or (with ``node``) another node's; Forbidden once the owner's role no
+    longer lets them write (they may still release it)."""
     lock = _own_live_lock(actor, token, node=node,
                           error=lambda message: PreconditionFailed(message, code="lock_token_invalid"))
+    if not can(actor, Cap.FILE_WRITE, lock.node.space):  # the role today, not the one the lock was taken with
+        raise Forbidden(f"You can no longer change files in space {lock.node.space.name!r}, so your lock cannot "
+                        "be refreshed; release it, or ask a space manager for the editor role.",
+                        code="lock_refresh_forbidden", detail={"capability": Cap.FILE_WRITE.value})
     seconds = policy_timeout(lock.kind, lock.timeout_seconds if timeout is None else timeout)
     now = timezone.now()
     lock.refreshed_at, lock.expires_at, lock.timeout_seconds = now, now + timedelta(seconds=seconds), seconds
