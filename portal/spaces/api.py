@@ -7,6 +7,7 @@ from portal.api.serializers import StrictBooleanField, StrictSerializer, TextFie
 from portal.core.access import Cap, Role
 from portal.core.pagination import paginated_response
 from portal.spaces import services
+from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS
 from portal.spaces.selectors import access_space, members_list, spaces_visible_to
 
 
@@ -33,8 +34,10 @@ class SpaceUpdateIn(StrictSerializer):
     name = TextField(required=False, allow_blank=True, trim_whitespace=False)
     archived = StrictBooleanField(required=False)
     quota = serializers.IntegerField(required=False, min_value=0)
-    keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                             max_value=MAX_KEEP_VERSIONS)
+    keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                                 max_value=MAX_KEEP_VERSION_DAYS)
 
 
 class MemberOut(serializers.Serializer):

@@ -25,6 +25,12 @@ def unique_slug(name: str, *, exclude: int | None = None) -> str:
     return candidate
 
 
+# Bounds of a space's version retention: beyond them a number only breaks
+# date arithmetic (or the integer column) and means "keep forever" anyway.
+MAX_KEEP_VERSIONS = 10_000
+MAX_KEEP_VERSION_DAYS = 36_500  # a hundred years
+
+
 class SpaceKind(models.TextChoices):
     TEAM = "team"
     PERSONAL = "personal"
@@ -53,6 +59,10 @@ class Space(models.Model):
                                     name="space_one_personal_per_user"),
             models.CheckConstraint(condition=models.Q(used_bytes__gte=0), name="space_used_not_negative"),
             models.CheckConstraint(condition=models.Q(quota_bytes__gte=0), name="space_quota_not_negative"),
+            models.CheckConstraint(condition=models.Q(keep_versions__lte=MAX_KEEP_VERSIONS),
+                                   name="space_keep_versions_bounded"),
+            models.CheckConstraint(condition=models.Q(keep_version_days__lte=MAX_KEEP_VERSION_DAYS),
+                                   name="space_keep_version_days_bounded"),
         ]
 
     def __str__(self) -> str:

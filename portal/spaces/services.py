@@ -13,7 +13,7 @@ from portal.audit.services import record
 from portal.core.access import Cap, Role, caps_of, is_admin
 from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
-from portal.spaces.models import Membership, Space, SpaceKind
+from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceKind
 from portal.spaces.selectors import access_space
 
 NAME_MAX = 100
@@ -120,7 +120,8 @@ def _set_retention(actor, space: Space, retention: dict) -> None:
     changes = {}
     for field, value in retention.items():
         if value is not None:
-            value = whole_number(value, field=field, minimum=1 if field == "keep_versions" else 0)
+            value = whole_number(value, field=field, minimum=1 if field == "keep_versions" else 0,
+                                 maximum=MAX_KEEP_VERSIONS if field == "keep_versions" else MAX_KEEP_VERSION_DAYS)
         if getattr(space, field) != value:
             changes[field] = {"from": getattr(space, field), "to": value}
             setattr(space, field, value)
