@@ -236,6 +236,9 @@ SHARE_CODE_MINUTES = env_int("SHARE_CODE_MINUTES", 15)
 SHARE_CODE_SENDS_PER_ADDRESS = env_int("SHARE_CODE_SENDS_PER_ADDRESS", 5)
 # Previews are rendered (never the original bytes) from files up to this size.
 SHARE_PREVIEW_MAX_BYTES = env_int("SHARE_PREVIEW_MAX_BYTES", 64 * 1024 * 1024)
+# Decoded pixels an image may have to be previewed: a small compressed file can
+# unpack to gigabytes (a 20 KB PNG of 13000x13000), so the header is checked first.
+PREVIEW_MAX_PIXELS = env_int("PREVIEW_MAX_PIXELS", 40_000_000)
 
 # --- Content scanning (README "Content scanning") -------------------------------
 # clamd: a unix socket path, or a host and port; neither set: no virus scanning.

@@ -83,12 +83,39 @@ def _encode(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+class ImageTooLarge(NoPreview):
+    """The image's header announces more pixels than a preview may decode."""
+
+
+def open_image(data: bytes) -> Image.Image:
+    """An image opened from its header only, refused (before a single pixel is
+    decoded) when it would decode to more than PORTAL_PREVIEW_MAX_PIXELS.
+    Pillow's own decompression-bomb limit is lowered to the same figure, for
+    whatever opens images without this check (past twice the limit Pillow
+    refuses in ``open`` already)."""
+    limit = settings.PREVIEW_MAX_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    too_large = ImageTooLarge(f"This image has more than {limit:,} pixels, too large to preview; download it "
+                              "instead if the link allows.", detail={"max_pixels": limit})
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise too_large from None
+    width, height = image.size
+    if width * height > limit:
+        image.close()
+        raise too_large
+    return image
+
+
 def image_rendition(version: FileVersion, watermark: str) -> Rendition:
     _too_big(version)
     try:
-        with Image.open(io.BytesIO(_read(version, version.size))) as image:
-            image = ImageOps.exif_transpose(image)
+        with open_image(_read(version, version.size)) as image:
+            # Scale down first (thumbnail lets JPEGs decode at a reduced size),
+            # then turn by the EXIF orientation: no full-size copy is made.
             image.thumbnail((MAX_SIDE, MAX_SIDE))
+            image = ImageOps.exif_transpose(image)
             return Rendition(_encode(_watermark(image.convert("RGB"), watermark)), "image/png")
     except (OSError, ValueError, Image.DecompressionBombError):
         raise NoPreview("This image cannot be previewed.") from None
