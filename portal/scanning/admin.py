@@ -35,7 +35,7 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def release(self, request, queryset):
         self._each(request, queryset, services.quarantine_release, "released")
 
-    @admin.action(description="Delete: remove the flagged content for good (every version holding it)")
+    @admin.action(description="Delete: remove the selected flagged versions for good (nothing else)")
     def delete_content(self, request, queryset):
         self._each(request, queryset, services.quarantine_delete, "deleted")
 

@@ -1,9 +1,14 @@
 """Content scanning: one verdict per file version, and a blocklist of
 SHA-256 digests administrators keep.
 
-Quarantine is a property of the *bytes*: a verdict blocks every version that
-points at the same blob (copies and restored versions share it), so copying
-a flagged file does not free it.
+Quarantine follows the verdict's cause. A finding about the *content* (a
+virus signature, a blocked digest) is a property of the bytes: it blocks
+every version that points at the same blob (copies, restored versions, and
+anyone's identical upload), so copying a flagged file does not free it. A
+finding about the *name* (a blocked extension) belongs to its version only:
+uploading a colleague's report again as ``x.scr`` quarantines ``x.scr``, not
+the report. A pending or failed scan holds its own version, and the copies
+and restores made from it (which have no verdict of their own).
 """
 
 from django.conf import settings
@@ -50,13 +55,24 @@ class ScanVerdict(models.Model):
         return f"{self.label or self.version_id}: {self.state}"
 
     @property
+    def by_content(self) -> bool:
+        """A finding about the bytes (it follows them), not about the name."""
+        return self.scanner not in NAME_SCANNERS
+
+    @property
     def blocks(self) -> bool:
         return self.state == ScanState.FLAGGED or (
             self.fail_closed and self.state in (ScanState.PENDING, ScanState.ERROR))
 
 
-# The states in which a verdict keeps its bytes from leaving the portal.
-BLOCKING = Q(state=ScanState.FLAGGED) | Q(fail_closed=True, state__in=[ScanState.PENDING, ScanState.ERROR])
+# Scanners whose findings are about the name, not the bytes.
+NAME_SCANNERS = frozenset({"extension"})
+
+# The states in which a verdict keeps its own version from leaving the portal.
+HELD = Q(fail_closed=True, state__in=[ScanState.PENDING, ScanState.ERROR])
+BLOCKING = Q(state=ScanState.FLAGGED) | HELD
+# Flagged for what the bytes are: blocks every version holding them.
+FLAGGED_BY_CONTENT = Q(state=ScanState.FLAGGED) & ~Q(scanner__in=NAME_SCANNERS)
 
 
 class BlockedHash(models.Model):

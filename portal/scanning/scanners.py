@@ -65,9 +65,17 @@ class ExtensionScanner:
         self.extensions = {ext.strip().lower().lstrip(".") for ext in extensions if ext.strip()}
 
     def scan(self, content: Content) -> str | None:
-        _, dot, ext = content.name.rstrip(". ").rpartition(".")
+        return self.signature_for(content.name)
+
+    def signature_for(self, name: str) -> str | None:
+        _, dot, ext = name.rstrip(". ").rpartition(".")
         ext = ext.lower()
         return f"Blocked.Extension.{ext}" if dot and ext in self.extensions else None
+
+
+def blocked_name(name: str) -> bool:
+    """Whether the configured extension rule refuses this file name."""
+    return ExtensionScanner(settings.SCAN_BLOCKED_EXTENSIONS).signature_for(name) is not None
 
 
 class Sha256BlocklistScanner:

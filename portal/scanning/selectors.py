@@ -3,30 +3,49 @@ call are here, each one small function: ``ensure_not_quarantined``."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Callable
+
+from django.db.models import Q, QuerySet
 
 from portal.core.errors import Forbidden
-from portal.scanning.models import BLOCKING, ScanState, ScanVerdict
+from portal.scanning.models import BLOCKING, FLAGGED_BY_CONTENT, HELD, NAME_SCANNERS, ScanState, ScanVerdict
+from portal.scanning.scanners import blocked_name
 
 
-def _blocking_for_blob(blob_id) -> QuerySet:
-    return ScanVerdict.objects.filter(BLOCKING, version__blob_id=blob_id)
+def _name_flags() -> Q:
+    return Q(state=ScanState.FLAGGED, scanner__in=NAME_SCANNERS)
+
+
+def _blocking_for(version) -> list[ScanVerdict]:
+    """The verdicts that keep ``version`` in: its own (flagged, or held by a
+    pending or failed scan), and a flag *by content* on any version with the
+    same bytes. A version without a verdict of its own (a copy, a restore)
+    also inherits a hold on the bytes it came from, and a flag by name when
+    its own name is blocked too. A flag by name never reaches a differently
+    named version with a verdict of its own: the name was the finding."""
+    own = ScanVerdict.objects.filter(version_id=version.pk).first()
+    inherited = FLAGGED_BY_CONTENT
+    if own is None:
+        inherited = inherited | HELD
+        if blocked_name(version.node.name):
+            inherited = inherited | _name_flags()
+    found = list(ScanVerdict.objects.filter(inherited, version__blob_id=version.blob_id)
+                 .exclude(version_id=version.pk)[:10])
+    return ([own] if own is not None and own.blocks else []) + found
 
 
 def is_quarantined(version) -> bool:
-    """Whether ``version``'s bytes may not leave the portal: a verdict on the
-    same bytes (this version, or any version sharing its blob) is flagged, or
-    still pending / failed where the policy fails closed."""
+    """Whether ``version``'s bytes may not leave the portal (see _blocking_for)."""
     if version is None:
         return False
-    return _blocking_for_blob(version.blob_id).exists()
+    return bool(_blocking_for(version))
 
 
 def quarantine_reason(version) -> ScanVerdict | None:
-    """The verdict that blocks ``version``'s bytes (a flagged one first), or None."""
+    """The verdict that blocks ``version`` (a flagged one first), or None."""
     if version is None:
         return None
-    blocking = list(_blocking_for_blob(version.blob_id)[:10])
+    blocking = _blocking_for(version)
     return next((v for v in blocking if v.state == ScanState.FLAGGED), blocking[0] if blocking else None)
 
 
@@ -45,11 +64,27 @@ def ensure_not_quarantined(version) -> None:
     raise Forbidden(message, code="quarantined", detail={"state": verdict.state, "signature": verdict.signature})
 
 
-def quarantined_blob_keys() -> set[str]:
-    """Object keys of every blocked blob (few: flagged files wait for review,
-    held ones for a scan) — the zip walk leaves these files out."""
-    return set(ScanVerdict.objects.filter(BLOCKING, version__isnull=False)
-               .values_list("version__blob__key", flat=True).distinct())
+def quarantine_checker() -> Callable[[int | None, int | None, str], bool]:
+    """``blocked(version_id, blob_id, name)`` for many versions (the zip
+    walk): the blocking verdicts are read once (few: flagged files wait for
+    review, held ones for a scan), with the rules of _blocking_for."""
+    rows = list(ScanVerdict.objects.filter(BLOCKING, version__isnull=False)
+                .values_list("version_id", "version__blob_id", "state", "scanner"))
+    own = {version_id for version_id, *_ in rows}
+    by_content = {blob for _, blob, state, scanner in rows
+                  if state == ScanState.FLAGGED and scanner not in NAME_SCANNERS}
+    held = {blob for _, blob, state, _ in rows if state != ScanState.FLAGGED}
+    by_name = {blob for _, blob, state, scanner in rows if state == ScanState.FLAGGED and scanner in NAME_SCANNERS}
+
+    def blocked(version_id, blob_id, name: str) -> bool:
+        if version_id is None:
+            return False
+        if version_id in own or blob_id in by_content:
+            return True
+        inherits = blob_id in held or (blob_id in by_name and blocked_name(name))
+        return inherits and not ScanVerdict.objects.filter(version_id=version_id).exists()
+
+    return blocked
 
 
 def quarantined_versions() -> QuerySet:
@@ -81,11 +116,24 @@ def attach_scan_summaries(nodes) -> None:
     """Set ``scan_info`` on every node of a listing in two queries."""
     versions = [node.current_version for node in nodes if node.current_version_id]
     own = {v.version_id: v for v in ScanVerdict.objects.filter(version__in=[v.pk for v in versions])}
-    blocking: dict[int, ScanVerdict] = {}
+    by_content: dict[int, ScanVerdict] = {}
+    inheritable: dict[int, list[ScanVerdict]] = {}   # holds and flags by name, for versions without a verdict
     for verdict in (ScanVerdict.objects.filter(BLOCKING, version__blob_id__in={v.blob_id for v in versions})
                     .select_related("version")):
-        if verdict.version.blob_id not in blocking or verdict.state == ScanState.FLAGGED:
-            blocking[verdict.version.blob_id] = verdict
+        blob = verdict.version.blob_id
+        if verdict.state == ScanState.FLAGGED and verdict.by_content:
+            by_content.setdefault(blob, verdict)
+        else:
+            inheritable.setdefault(blob, []).append(verdict)
     for node in nodes:
         version = node.current_version if node.current_version_id else None
-        node.scan_info = None if version is None else _summary(own.get(version.pk), blocking.get(version.blob_id))
+        if version is None:
+            node.scan_info = None
+            continue
+        mine = own.get(version.pk)
+        inherited = next((v for v in inheritable.get(version.blob_id, []) if mine is None
+                          and (v.state != ScanState.FLAGGED or blocked_name(node.name))), None)
+        blocking = [v for v in (mine if mine is not None and mine.blocks else None, by_content.get(version.blob_id),
+                                inherited) if v is not None]
+        reason = next((v for v in blocking if v.state == ScanState.FLAGGED), blocking[0] if blocking else None)
+        node.scan_info = _summary(mine, reason)

@@ -20,11 +20,11 @@ from portal.audit.services import record
 from portal.core.access import is_admin
 from portal.core.errors import Conflict, Forbidden, NotFound
 from portal.files import names
-from portal.files.models import FileVersion, Node
+from portal.files.models import FileVersion
 from portal.files.selectors import attach_path
 from portal.files.services.common import lock_spaces, release_quota, schedule_blob_collection
 from portal.files.services.tree import purge
-from portal.scanning.models import ScanState, ScanVerdict
+from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
 from portal.storage import ObjectNotFound, get_store
 
@@ -144,65 +144,91 @@ def _failed(verdict: ScanVerdict, version: FileVersion) -> None:
 
 # --- the review queue -----------------------------------------------------------------
 
-def _reviewable(actor, verdict_id) -> tuple[ScanVerdict, list[ScanVerdict]]:
-    """The flagged verdict, locked, and every flagged verdict on the same bytes."""
+def _reviewable(actor, verdict_id) -> ScanVerdict:
+    """The flagged verdict, locked."""
     if not is_admin(actor):
         raise Forbidden("Only administrators review quarantined files.", code="not_admin")
-    verdict = (ScanVerdict.objects.select_for_update(of=("self",)).select_related("version")
+    verdict = (ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
                .filter(pk=verdict_id).first())
     if verdict is None:
         raise NotFound("No such scan verdict.")
     if verdict.state != ScanState.FLAGGED or verdict.version is None:
         raise Conflict(f"This file is {verdict.state}, not quarantined; there is nothing to review.",
                        code="not_quarantined")
-    same_bytes = list(ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
-                      .filter(state=ScanState.FLAGGED, version__blob_id=verdict.version.blob_id))
-    return verdict, same_bytes
+    return verdict
+
+
+def _review(verdict: ScanVerdict, state: str, action: str, actor, now) -> None:
+    verdict.state, verdict.reviewed_by, verdict.reviewed_at = state, actor, now
+    verdict.save(update_fields=["state", "reviewed_by", "reviewed_at"])
+    _event(action, verdict, verdict.version, actor=actor, signature=verdict.signature)
 
 
 @transaction.atomic
 def quarantine_release(*, actor, verdict_id) -> ScanVerdict:
     """An administrator releases a flagged file (a false positive): it can be
-    downloaded and shared again. Copies of the same bytes are released too."""
-    verdict, same_bytes = _reviewable(actor, verdict_id)
+    downloaded and shared again. A finding by content was about the bytes, so
+    every version flagged by content for the same bytes is released with it;
+    a finding by name releases that version only."""
+    verdict = _reviewable(actor, verdict_id)
     now = timezone.now()
-    for other in same_bytes:
-        other.state, other.reviewed_by, other.reviewed_at = ScanState.RELEASED, actor, now
-        other.save(update_fields=["state", "reviewed_by", "reviewed_at"])
-        _event(Action.SCAN_RELEASED, other, other.version, actor=actor, signature=other.signature)
+    released = [verdict]
+    if verdict.by_content:
+        released += list(ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
+                         .filter(FLAGGED_BY_CONTENT, version__blob_id=verdict.version.blob_id)
+                         .exclude(pk=verdict.pk).order_by("pk"))
+    for other in released:
+        _review(other, ScanState.RELEASED, Action.SCAN_RELEASED, actor, now)
     verdict.refresh_from_db()
     return verdict
 
 
 @transaction.atomic
 def quarantine_delete(*, actor, verdict_id) -> ScanVerdict:
-    """An administrator deletes flagged content for good: every version that
-    holds these bytes is removed (a file left without versions is purged,
-    otherwise its newest remaining version becomes current), and the verdicts
-    stay as the review history."""
-    verdict, same_bytes = _reviewable(actor, verdict_id)
-    blob_id = verdict.version.blob_id
-    now = timezone.now()
-    for other in same_bytes:
-        other.state, other.reviewed_by, other.reviewed_at = ScanState.DELETED, actor, now
-        other.save(update_fields=["state", "reviewed_by", "reviewed_at"])
-        _event(Action.SCAN_DELETED, other, other.version, actor=actor, signature=other.signature)
-    for node in Node.objects.filter(versions__blob_id=blob_id).distinct().select_related("space"):
-        _drop_versions(node, blob_id, actor=actor)
+    """An administrator deletes the flagged version they chose from the queue,
+    and only that one (its file is purged when it has no other version,
+    otherwise its newest remaining version becomes current). Nothing the
+    administrator did not see is ever removed: other versions holding the
+    same bytes (other users', other spaces') stay. When the finding was about
+    the content, those stay quarantined, each with a flagged verdict of its
+    own in the review queue, to be released or deleted on their own."""
+    verdict = _reviewable(actor, verdict_id)
+    version = verdict.version
+    if verdict.by_content:
+        _flag_same_bytes(verdict)
+    _review(verdict, ScanState.DELETED, Action.SCAN_DELETED, actor, timezone.now())
+    _drop_version(version, actor=actor)
     verdict.refresh_from_db()
     return verdict
 
 
-def _drop_versions(node: Node, blob_id: int, *, actor) -> None:
-    doomed = list(node.versions.filter(blob_id=blob_id))
-    remaining = node.versions.exclude(blob_id=blob_id).order_by("-number").first()
+def _flag_same_bytes(verdict: ScanVerdict) -> None:
+    """Every other version holding the flagged bytes and not flagged on its
+    own gets its own flagged verdict (so it stays in, and shows in the queue,
+    once this verdict's version is gone)."""
+    others = (FileVersion.objects.filter(blob_id=verdict.version.blob_id).exclude(pk=verdict.version_id)
+              .exclude(scan__state=ScanState.FLAGGED).select_related("node__space", "created_by").order_by("pk"))
+    for other in others:
+        mine, _ = ScanVerdict.objects.select_for_update(of=("self",)).get_or_create(
+            version=other, defaults={"label": version_label(other)[:512]})
+        mine.state, mine.scanner, mine.signature, mine.error = (ScanState.FLAGGED, verdict.scanner,
+                                                                verdict.signature, "")
+        mine.scanned_at, mine.reviewed_by, mine.reviewed_at = timezone.now(), None, None
+        mine.save(update_fields=["state", "scanner", "signature", "error", "scanned_at", "reviewed_by",
+                                 "reviewed_at"])
+        _flagged(mine, other)
+
+
+def _drop_version(version: FileVersion, *, actor) -> None:
+    node = version.node
+    remaining = node.versions.exclude(pk=version.pk).order_by("-number").first()
     if remaining is None:
         purge(node, actor=actor)
         return
     space = lock_spaces(node.space_id)[node.space_id]
-    if node.current_version_id in {v.pk for v in doomed}:
+    if node.current_version_id == version.pk:
         node.current_version, node.size = remaining, remaining.size
         node.save(update_fields=["current_version", "size"])
-    FileVersion.objects.filter(pk__in=[v.pk for v in doomed]).delete()
-    release_quota(space, sum(v.size for v in doomed))
+    FileVersion.objects.filter(pk=version.pk).delete()
+    release_quota(space, version.size)
     schedule_blob_collection()

@@ -23,7 +23,7 @@ from portal.audit.services import record
 from portal.core.errors import PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node, NodeKind
-from portal.scanning.selectors import quarantined_blob_keys
+from portal.scanning.selectors import quarantine_checker
 from portal.storage import ObjectStore, get_store
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def safe_member_part(name: str) -> str:
 
 
 def _live_children(folder: Node) -> dict[int, list[tuple]]:
-    """Every live node below ``folder`` as (id, kind, name, size, key) rows by
+    """Every live node below ``folder`` as (id, kind, name, size, key, version id, blob id) rows by
     parent id: one query per level (per _WALK_BATCH folders). Trashed nodes
     are skipped, and so is everything inside them, since the walk never
     descends into them."""
@@ -151,9 +151,9 @@ def _live_children(folder: Node) -> dict[int, list[tuple]]:
             found += (Node.objects.filter(parent_id__in=level[start:start + _WALK_BATCH], trashed_at__isnull=True)
                       .order_by("-kind", "name_key", "id")
                       .values_list("id", "parent_id", "kind", "name", "current_version__size",
-                                   "current_version__blob__key"))
-        for node_id, parent_id, kind, name, size, key in found:
-            children[parent_id].append((node_id, kind, name, size or 0, key))
+                                   "current_version__blob__key", "current_version_id", "current_version__blob_id"))
+        for node_id, parent_id, kind, name, size, key, version_id, blob_id in found:
+            children[parent_id].append((node_id, kind, name, size or 0, key, version_id, blob_id))
         level = [row[0] for row in found if row[2] == NodeKind.FOLDER]
     return children
 
@@ -162,7 +162,7 @@ def zip_members(folder: Node) -> list[ZipMember]:
     """The folder's live contents, depth first: each folder, then what it
     holds (folders before files, by name)."""
     children = _live_children(folder)
-    quarantined = quarantined_blob_keys()   # left out: their bytes may not leave the portal
+    blocked = quarantine_checker()   # left out: their bytes may not leave the portal
     members: list[ZipMember] = []
     stack = [(iter(children.get(folder.pk, ())), "")]
     while stack:
@@ -171,12 +171,12 @@ def zip_members(folder: Node) -> list[ZipMember]:
         if row is None:
             stack.pop()
             continue
-        node_id, kind, name, size, key = row
+        node_id, kind, name, size, key, version_id, blob_id = row
         path = prefix + safe_member_part(name)
         if kind == NodeKind.FOLDER:
             members.append(ZipMember(name=path + "/", key=None, size=0))
             stack.append((iter(children.get(node_id, ())), path + "/"))
-        elif key not in quarantined:
+        elif not blocked(version_id, blob_id, name):
             members.append(ZipMember(name=path, key=key, size=size if key else 0))
     return members
 
