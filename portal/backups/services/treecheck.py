@@ -20,12 +20,14 @@ from django.conf import settings
 from django.core.cache import cache
 
 from portal.backups import crypto
+from portal.backups.services.reader import SnapshotDamaged
 from portal.core.errors import Conflict, InvalidInput, PortalError
 
 TYPES = ("file", "dir", "symlink")
 # A tree found safe (with everything below it) stays safe: its id is its content's hash.
 _CHECKED = "backups:tree-checked:{}"
 _CHECKED_FOR = 30 * 24 * 3600
+_BATCH = 1000
 
 
 class RestoreTooLarge(PortalError):
@@ -73,22 +75,33 @@ def check_entries(entries: list[dict], *, folder: str, committing: bool = False)
 
 
 def check_snapshot_trees(reader, root: str) -> None:
-    """Every tree below ``root`` has only safe entries (each distinct tree read
-    once; trees already checked, with all below them, are skipped)."""
-    visited: list[str] = []
-    seen: set[str] = set()
-    stack = [(root, "")]
-    while stack:
-        tree_id, folder = stack.pop()
-        if tree_id in seen or cache.get(_CHECKED.format(tree_id)):
-            continue
-        seen.add(tree_id)
-        visited.append(tree_id)
-        entries = reader.tree(tree_id)
-        check_entries(entries, folder=folder, committing=True)
-        stack.extend((e["tree"], f"{folder}/{e['name']}" if folder else e["name"])
-                     for e in entries if e["type"] == "dir")
-    cache.set_many({_CHECKED.format(tree_id): 1 for tree_id in visited}, _CHECKED_FOR)
+    """Every tree below ``root`` has only safe entries. Level by level, each
+    distinct tree once, read in batches (one index query and as few ranged
+    reads as the packs allow per batch); trees already checked, with all below
+    them, are skipped."""
+    level, seen, checked = [(root, "")], set(), []
+    while level:
+        batch: dict[str, str] = {}
+        for tree_id, folder in level:
+            if tree_id not in seen:
+                seen.add(tree_id)
+                batch[tree_id] = folder
+        known = cache.get_many([_CHECKED.format(tree_id) for tree_id in batch])
+        todo = [tree_id for tree_id in batch if _CHECKED.format(tree_id) not in known]
+        level = []
+        for start in range(0, len(todo), _BATCH):
+            ids = todo[start:start + _BATCH]
+            for tree_id, plaintext in zip(ids, reader.read(ids)):
+                try:
+                    entries = crypto.tree_decode(plaintext)
+                except crypto.BlobInvalid as exc:
+                    raise SnapshotDamaged(f"Tree {tree_id}: {exc}", detail={"chunk": tree_id}) from None
+                folder = batch[tree_id]
+                check_entries(entries, folder=folder, committing=True)
+                level.extend((e["tree"], f"{folder}/{e['name']}" if folder else e["name"])
+                             for e in entries if e["type"] == "dir")
+        checked.extend(todo)
+    cache.set_many({_CHECKED.format(tree_id): 1 for tree_id in checked}, _CHECKED_FOR)
 
 
 class Budget:
