@@ -38,7 +38,11 @@ def _on_login_failed(sender, credentials, request=None, **kwargs):
     locked = bool(getattr(request, "axes_locked_out", False))
     record(action=Action.LOGIN_FAILED, actor=None, actor_label=_username(credentials),
            target_label=_username(credentials), outcome=Outcome.DENIED if locked else Outcome.FAILURE,
-           details={"throttled": locked})
+           details={"throttled": locked, **({"via": "webdav"} if _via_webdav(request) else {})})
+
+
+def _via_webdav(request) -> bool:
+    return request is not None and request.path.startswith("/dav/")
 
 
 @receiver(user_locked_out, dispatch_uid="audit_login_throttled")

@@ -21,7 +21,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from portal.audit import context
 from portal.audit.middleware import client_ip
-from portal.dav.auth import USER_KEY
+from portal.dav.auth import THROTTLED_KEY, USER_KEY
 from portal.dav.lock_storage import CofferLockManager, CofferLockStorage
 from portal.dav.provider import CofferProvider
 from portal.dav.request import REFUSAL_RECORDED, current_environ
@@ -118,9 +118,14 @@ class DavDispatcher:
 
 def _recording_refusals(environ, start_response):
     """start_response that records a 423 wsgidav gave from the lock table
-    before any service ran (those record their own), as lock.write_refused."""
+    before any service ran (those record their own), as lock.write_refused,
+    and turns the 401 of a throttled sign-in into 429 with Retry-After."""
 
     def answer(status, headers, exc_info=None):
+        if status.startswith("401") and environ.get(THROTTLED_KEY):  # see portal.dav.auth
+            status = "429 Too Many Requests"
+            headers = [(name, value) for name, value in headers if name.lower() != "www-authenticate"]
+            headers.append(("Retry-After", str(environ[THROTTLED_KEY])))
         user = environ.get(USER_KEY)
         if status.startswith("423") and user is not None and environ["REQUEST_METHOD"] != "LOCK" \
                 and not environ.get(REFUSAL_RECORDED):
