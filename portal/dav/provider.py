@@ -61,7 +61,7 @@ class CofferProvider(DAVProvider):
         if space is None:
             return None
         try:
-            path_names = names.split_path("/" + "/".join(parts[1:]))
+            path_names = names.split_path("/" + "/".join(parts[1:]), existing=True)
             node = node_at(space, path_names)
         except (InvalidInput, NotFound):  # a name no file can have is simply not there
             return None

@@ -99,7 +99,7 @@ def access_trashed(actor, node_id, cap: Cap) -> Node:
 
 def access_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Node:
     space = access_space(actor, space_id, cap)
-    node = node_at(space, names.split_path(path))
+    node = node_at(space, names.split_path(path, existing=True))
     node.space = space
     return node
 

@@ -95,7 +95,7 @@ def node_in_link(link: ShareLink, path: str) -> Node:
     """A live node at ``path`` below a shared folder (``""``: the folder itself)."""
     node, seen = link.node, []
     try:
-        path_names = names.split_path(path or "/")
+        path_names = names.split_path(path or "/", existing=True)
     except InvalidInput:  # "..", "." and the like name nothing inside the link
         raise NotFound("Nothing at this address in this shared folder.") from None
     for name in path_names:

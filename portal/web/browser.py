@@ -34,7 +34,7 @@ class Browse:
     """Where the user is: folder path, sort, order, filter and page (from GET or the posted state)."""
 
     def __init__(self, data):
-        self.path = names.join(names.split_path(data.get("path") or "/"))
+        self.path = names.join(names.split_path(data.get("path") or "/", existing=True))
         self.sort = data.get("sort") if data.get("sort") in SORTS else "name"
         self.order = "desc" if data.get("order") == "desc" else "asc"
         self.q = (data.get("q") or "").strip()[:100]

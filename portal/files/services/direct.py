@@ -53,7 +53,7 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
     ``before_commit(version)`` runs inside the transaction and may refuse."""
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
-    path_names = names.split_path(path)
+    path_names = names.split_path(path, existing=True)  # new names are checked where they are made
     if not path_names:
         raise PortalError("The path must end with the file's name.", code="invalid_path")
     if size > settings.MAX_FILE_SIZE:
@@ -68,6 +68,9 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
             raise PortalError("The file arrived incomplete; send it again.", code="size_mismatch")
         with transaction.atomic():
             space = lock_spaces(space.pk)[space.pk]
+            # Again, after the body arrived (a large one takes minutes): the right to write now, under
+            # the space's row lock that member changes take too.
+            access_space(actor, space.pk, Cap.FILE_WRITE)
             refuse_archived(space)
             if keep_both:
                 from portal.files.services.tree import ensure_folders

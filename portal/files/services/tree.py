@@ -32,6 +32,7 @@ def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node 
 
 
 def _create_folder(space: Space, parent: Node, name: str, actor) -> Node:
+    names.clean_name(name)  # paths are parsed leniently (old names still resolve); a new name obeys every rule
     try:
         with transaction.atomic():
             return Node.objects.create(space=space, parent=parent, kind=NodeKind.FOLDER, name=name,
@@ -63,7 +64,7 @@ def folder_create(*, actor, space_id, path: str) -> tuple[Node, bool]:
     """Create a folder and any missing parents; (folder, whether anything was made)."""
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
-    path_names = names.split_path(path)
+    path_names = names.split_path(path, existing=True)
     folder, created = ensure_folders(space, path_names, actor)
     if created:
         record(action=Action.FOLDER_CREATED, actor=actor, target=folder, target_label=names.join(path_names),
@@ -72,13 +73,17 @@ def folder_create(*, actor, space_id, path: str) -> tuple[Node, bool]:
     return folder, created
 
 
-def _destination(actor, space_id, path: str) -> tuple[Space, Node, str, list[str]]:
-    """(space, parent folder, name, full path) for a move, copy or restore target."""
+def _destination(actor, space_id, path: str, *, keeping: str) -> tuple[Space, Node, str, list[str]]:
+    """(space, parent folder, name, full path) for a move, copy or restore
+    target of the item now named ``keeping``: a new name obeys every rule; the
+    item's own name, stored before a rule, may go along unchanged."""
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
-    path_names = names.split_path(path)
+    path_names = names.split_path(path, existing=True)
     if not path_names:
         raise InvalidInput("The destination path must end with the item's name.", code="invalid_path")
+    if path_names[-1] != keeping:
+        names.clean_name(path_names[-1])
     try:
         parent = node_at(space, path_names[:-1])
     except NotFound as exc:
@@ -136,7 +141,7 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
     actor can write; across spaces its bytes move between the quotas."""
     node = _writable(actor, node_id)
     ensure_writable(node, actor=actor, tokens=lock_tokens, operation="move")
-    space, parent, name, new_path = _destination(actor, space_id or node.space_id, path)
+    space, parent, name, new_path = _destination(actor, space_id or node.space_id, path, keeping=node.name)
     ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(node, parent)
     ensure_name_free(parent, name, path=new_path, exclude=node)
@@ -192,7 +197,7 @@ def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
     source = access_node(actor, node_id, Cap.FILE_READ)
     if source.is_root:
         raise InvalidInput("Copy a space's folders and files, not its root.", code="root_folder")
-    space, parent, name, new_path = _destination(actor, space_id or source.space_id, path)
+    space, parent, name, new_path = _destination(actor, space_id or source.space_id, path, keeping=source.name)
     ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(source, parent)
     ensure_name_free(parent, name, path=new_path)
@@ -224,7 +229,7 @@ def trash_restore(*, actor, node_id, path: str | None = None) -> Node:
     node = access_trashed(actor, node_id, Cap.FILE_WRITE)
     refuse_archived(node.space)
     if path is not None:
-        _, parent, name, new_path = _destination(actor, node.space_id, path)
+        _, parent, name, new_path = _destination(actor, node.space_id, path, keeping=node.name)
         _refuse_into_itself(node, parent)
     else:
         parent, name = node.parent, node.name

@@ -72,6 +72,18 @@ def _existing(space, path_names: list[str]):
     return node
 
 
+def _refuse_new_names(space, path_names: list[str]) -> None:
+    """Names the upload would create obey every rule; existing ones (maybe
+    stored before a rule) may still be written to."""
+    node = space_root(space)
+    for depth, name in enumerate(path_names):
+        node = child_named(node, name) if node is not None and node.is_folder else None
+        if node is None:
+            for new in path_names[depth:]:
+                names.clean_name(new)
+            return
+
+
 def _check_target(space, path_names: list[str], if_match: int | None) -> None:
     """Refuse early what complete would refuse anyway: a file or folder in the
     way, a stale if_match."""
@@ -110,9 +122,10 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
     """Editors start uploading a file (a new one, or a new version of one)."""
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
-    path_names = names.split_path(path)
+    path_names = names.split_path(path, existing=True)
     if not path_names:
         raise InvalidInput("The path must end with the file's name.", code="invalid_path")
+    _refuse_new_names(space, path_names)
     size = whole_number(size, field="size", minimum=0)
     if size > settings.MAX_FILE_SIZE:
         raise PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
@@ -132,8 +145,11 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
         expires_at=timezone.now() + timedelta(hours=settings.UPLOAD_SESSION_HOURS))
 
 
-def access_upload(actor, upload_id, *, lock: bool = False) -> UploadSession:
-    """An upload session of the actor's own; others' are not found."""
+def access_upload(actor, upload_id, *, lock: bool = False, writing: bool = True) -> UploadSession:
+    """An upload session of the actor's own; others' are not found. With
+    ``writing`` (every step that hands out part URLs or makes a version) the
+    actor must still be allowed to write in the session's space: a member
+    removed since the start gets "not found", one demoted to viewer 403."""
     try:
         upload_id = uuid.UUID(str(upload_id))
     except ValueError:
@@ -142,7 +158,18 @@ def access_upload(actor, upload_id, *, lock: bool = False) -> UploadSession:
     session = sessions.filter(pk=upload_id, created_by=actor).first()
     if session is None:
         raise NotFound("No such upload.")
+    if writing:
+        ensure_may_write(actor, session)
     return session
+
+
+def ensure_may_write(actor, session: UploadSession) -> None:
+    """The actor's *current* right to write in the session's space (checked
+    again at every step, never carried over from the start)."""
+    try:
+        access_space(actor, session.space_id, Cap.FILE_WRITE)
+    except NotFound:
+        raise NotFound("No such upload.") from None
 
 
 @dataclass
@@ -221,7 +248,7 @@ def _claim(actor, upload_id, etags: dict[int, str] | None = None,
         _refuse_closed(session)
         if session.state != UploadState.OPEN:
             return session, None
-        _refuse_locked(actor, session.space, names.split_path(session.path), lock_tokens)
+        _refuse_locked(actor, session.space, names.split_path(session.path, existing=True), lock_tokens)
         report = parts_report(session, etags)
         if report.ambiguous:
             raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
@@ -268,7 +295,7 @@ def version_add(*, actor, space, path: str, key: str, size: int, sha256: str = "
     """Make the stored object ``key`` the next version of the file at ``path``
     (creating the file and its folders). Callers hold the space's row lock
     (lock_spaces) and have checked the actor's rights."""
-    path_names = names.split_path(path)
+    path_names = names.split_path(path, existing=True)
     parent, _ = ensure_folders(space, path_names[:-1], actor)
     node = child_named(parent, path_names[-1])
     if node is not None and node.is_folder:
@@ -279,6 +306,7 @@ def version_add(*, actor, space, path: str, key: str, size: int, sha256: str = "
                        "merge your changes.", code="version_mismatch", detail={"current_version": current})
     charge_quota(space, size)
     if node is None:
+        names.clean_name(path_names[-1])  # a new name obeys every rule
         node = Node.objects.create(space=space, parent=parent, kind=NodeKind.FILE, name=path_names[-1],
                                    name_key=names.name_key(path_names[-1]), created_by=actor)
     blob = Blob.objects.create(key=key, size=size, expected_sha256=sha256)
@@ -301,8 +329,9 @@ def _record(actor, upload_id, lock_tokens=()) -> FileVersion:
             return _made_version(session)
         if session.state != UploadState.COMPLETING:  # swept or refused meanwhile: its bytes are gone
             _refuse_closed(session)
-        _refuse_locked(actor, session.space, names.split_path(session.path), lock_tokens)
+        _refuse_locked(actor, session.space, names.split_path(session.path, existing=True), lock_tokens)
         space = lock_spaces(session.space_id)[session.space_id]
+        ensure_may_write(actor, session)  # again under the space's row lock, which member changes take too
         try:
             with transaction.atomic():
                 refuse_archived(space)
@@ -346,7 +375,7 @@ def upload_complete(*, actor, upload_id, etags=None, lock_tokens=()) -> FileVers
 def upload_abort(*, actor, upload_id) -> UploadSession:
     """The uploader abandons an upload; its parts are removed from the store."""
     with transaction.atomic():
-        session = access_upload(actor, upload_id, lock=True)
+        session = access_upload(actor, upload_id, lock=True, writing=False)  # dropping one's own parts is always fine
         if session.state in (UploadState.COMPLETING, UploadState.COMPLETED):
             raise Conflict("This upload was already completed; delete the file instead.", code="upload_completed")
         if session.state == UploadState.OPEN:
