@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from portal.core.errors import InvalidInput
+
 
 class StrictSerializer(serializers.Serializer):
     """Input serializer that refuses fields it does not know, so a typo is an
@@ -45,3 +47,17 @@ class StrictBooleanField(serializers.BooleanField):
         if data is True or data is False:
             return data
         self.fail("invalid")
+
+
+_QUERY_FLAGS = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
+def query_flag(params, name: str) -> bool:
+    """A yes/no query parameter: absent, 0/false or 1/true; anything else
+    ("yes", "on", "maybe") is 400 naming it, never a silent guess."""
+    value = params.get(name)
+    if value is None:
+        return False
+    if value.lower() not in _QUERY_FLAGS:
+        raise InvalidInput(f"{name} is 1 or 0 (true or false).", code=f"invalid_{name}", detail={"field": name})
+    return _QUERY_FLAGS[value.lower()]

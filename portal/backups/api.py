@@ -18,7 +18,7 @@ from portal.backups.serializers import (
     SnapshotOut, retention_out,
 )
 from portal.backups.services import devices, restore, retention
-from portal.api.serializers import validated
+from portal.api.serializers import query_flag, validated
 from portal.core.access import is_admin
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
@@ -43,7 +43,7 @@ class EnrollmentTokenView(APIView):
 class DeviceListView(APIView):
     @extend_schema(responses=DeviceOut(many=True), summary="My devices (administrators: ?all=1 for every device)")
     def get(self, request):
-        everyone = request.query_params.get("all") in ("1", "true")
+        everyone = query_flag(request.query_params, "all")
         return paginated_response(request, selectors.devices_visible_to(request.user, everyone=everyone),
                                   DeviceOut, view=self)
 

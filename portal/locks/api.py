@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap, can
 from portal.core.errors import Conflict, Forbidden, InvalidInput
 from portal.files.models import NodeKind
@@ -84,7 +84,7 @@ class LockView(APIView):
                    summary="Release my lock, or break another's with ?force=1")
     def delete(self, request, node_id):
         data = validated(LockReleaseIn, request.data or {}).validated_data
-        force = request.query_params.get("force") in {"1", "true"}
+        force = query_flag(request.query_params, "force")
         node = _file(request, node_id, Cap.LOCK_BREAK if force else Cap.FILE_READ)
         if force:
             for lock in _breakable(node, data.get("token")):

@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.core.pagination import paginated_response
@@ -139,7 +139,7 @@ class ShareListView(APIView):
         space_id = request.query_params.get("space")
         if space_id is not None:
             space_id = access_space(request.user, space_id, Cap.SPACE_VIEW).pk
-        mine = request.query_params.get("mine") in ("1", "true")
+        mine = query_flag(request.query_params, "mine")
         links = links_visible_to(request.user, space_id=space_id, mine=mine).prefetch_related("recipients")
         return paginated_response(request, links, ShareOut, view=self, context={"viewer": request.user})
 

@@ -3,7 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap, Role
 from portal.core.pagination import paginated_response
 from portal.spaces import services
@@ -65,7 +65,7 @@ def _space_out(space, actor) -> dict:
 class SpaceListView(APIView):
     @extend_schema(responses=SpaceOut(many=True), summary="List my spaces (?include_archived=1 for archived too)")
     def get(self, request):
-        include_archived = request.query_params.get("include_archived") in {"1", "true", "yes"}
+        include_archived = query_flag(request.query_params, "include_archived")
         spaces = spaces_visible_to(request.user, include_archived=include_archived)
         return paginated_response(request, spaces, SpaceOut, view=self)
 

@@ -94,3 +94,19 @@ def test_share_link_switches_and_the_link_policy_take_only_json_booleans(portal)
     for field in ("allow_permanent", "require_password"):
         _refused(portal.patch(policy, json={field: "yes"}), field)
     assert portal.patch(policy, json={"require_password": True}).json()["require_password"] is True
+
+
+def test_yes_no_query_parameters_take_1_0_true_false_and_refuse_anything_else(portal):
+    portal.patch(portal.api(f"/spaces/{portal.space.pk}/"), json={"archived": True})
+    for path, name in (("/spaces/", "include_archived"), ("/devices", "all"), ("/shares", "mine")):
+        for value in ("yes", "on", "2", "maybe"):
+            answer = portal.get(portal.api(path), params={name: value})
+            assert answer.status_code == 400 and answer.json()["code"] == f"invalid_{name}", (path, value)
+            assert answer.json()["detail"] == {"field": name}
+
+    def listed(value: str) -> list[int]:
+        answer = portal.get(portal.api("/spaces/"), params={"include_archived": value})
+        return [space["id"] for space in answer.json()["results"]]
+
+    assert portal.space.pk in listed("1") and portal.space.pk in listed("true")
+    assert portal.space.pk not in listed("0") and portal.space.pk not in listed("false")
