@@ -20,11 +20,14 @@ import re
 
 REDACTED = "[redacted]"
 
+_SLASH = r"(?:/|%2[Ff])"  # also URL-encoded, as in a login page's ?next=%2Fs%2F<token>
 _RULES = [
     # /s/<16 hex selector><secret>: the selector may stay, the secret may not.
-    (re.compile(r"(/s/)([0-9a-f]{16})?[A-Za-z0-9_-]+"), lambda m: f"{m.group(1)}{m.group(2) or ''}{REDACTED}"),
+    (re.compile(rf"({_SLASH}s{_SLASH})([0-9a-f]{{16}})?[A-Za-z0-9_-]+"),
+     lambda m: f"{m.group(1)}{m.group(2) or ''}{REDACTED}"),
     # The local store's signed URLs: /storage/o|part|put/<token>.
-    (re.compile(r"(/storage/(?:o|part|put)/)[^\s?#\"'/]+"), lambda m: f"{m.group(1)}{REDACTED}"),
+    (re.compile(rf"({_SLASH}storage{_SLASH}(?:o|part|put){_SLASH})[^\s?&#\"'/%]+"),
+     lambda m: f"{m.group(1)}{REDACTED}"),
     # Signatures, credentials and tokens in query strings (presigned S3 URLs and the like).
     (re.compile(r"([?&;](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId"
                 r"|token|access_token|signature|sig|code|password)=)[^&\s\"'#]*", re.IGNORECASE),

@@ -100,6 +100,8 @@ def test_the_access_log_and_djangos_log_show_no_link_or_storage_token(gunicorn, 
     storage_token = signed.rsplit("/", 1)[1]
     assert requests.get(f"{url}/storage/o/{storage_token}", timeout=30).status_code == 200
     assert requests.get(f"{url}/storage/o/{storage_token}x", timeout=30).status_code >= 400
+    login = requests.get(f"{url}/accounts/login/", params={"next": f"/s/{token}"}, timeout=30)
+    assert "%2Fs%2F" in login.request.url and login.status_code == 200
     signature = "c0ffee" * 10
     requests.get(f"{url}/healthz?X-Amz-Credential=AKIDSECRET&X-Amz-Signature={signature}", timeout=30)
 
@@ -116,8 +118,9 @@ def test_redact_keeps_a_selector_and_removes_every_secret_it_knows():
     line = ('"GET /s/0123456789abcdefSECRETsecretSECRETsecretSECRET12/download?x=1 HTTP/1.1" '
             '"https://coffer.example/s/0123456789abcdefSECRETsecretSECRETsecretSECRET12" '
             "https://s3.example/b/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKID%2F2026&X-Amz-Signature=abc123 "
-            "PUT /storage/part/eyJrIjoiYSJ9.c2ln?partNumber=1")
+            "PUT /storage/part/eyJrIjoiYSJ9.c2ln?partNumber=1 "
+            "GET /accounts/login/?next=%2Fs%2F0123456789abcdefSECRETsecretSECRETsecretSECRET12%2Ff%2Fx")
     cleaned = redact(line)
     assert "SECRET" not in cleaned and "AKID" not in cleaned and "abc123" not in cleaned and "eyJr" not in cleaned
-    assert cleaned.count("/s/0123456789abcdef[redacted]") == 2
+    assert cleaned.count("/s/0123456789abcdef[redacted]") == 2 and "%2Fs%2F0123456789abcdef[redacted]" in cleaned
     assert "/storage/part/[redacted]?partNumber=1" in cleaned and "X-Amz-Algorithm=AWS4" in cleaned
