@@ -274,6 +274,10 @@ def download(request, token: str, path: str = ""):
     return response
 
 
+def _preview_key(link: ShareLink) -> str:
+    return f"share-preview:{link.pk}"
+
+
 def _resume_key(link: ShareLink) -> str:
     return f"share-download:{link.pk}"
 
@@ -313,8 +317,11 @@ def preview(request, token: str, path: str = ""):
     except ValueError:
         raise InvalidInput("page is a whole number.", code="invalid_page") from None
     rendition = previews.rendition(node, version, watermark=link.watermark, page=page)
-    if page == 1:  # one preview per opening, however many pages are turned
+    # One preview per opening, however many pages are turned; a later page
+    # is free only to the browser that opened this version from page 1.
+    if page == 1 or request.session.get(_preview_key(link)) != version.pk:
         visits.preview_record(link=link, visitor=visitor, node=node)
+        request.session[_preview_key(link)] = version.pk
     response = HttpResponse(rendition.body, content_type=rendition.content_type)
     response["Content-Disposition"] = "inline"
     response["X-Preview-Pages"] = str(rendition.pages)

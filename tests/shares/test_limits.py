@@ -107,3 +107,16 @@ def test_previews_count_once_per_opening_and_stop_the_link_at_the_limit(api, ali
     over = browser.get(f"/s/{link['token']}/preview")
     assert over.status_code == 410 and over.context["state"] == "exhausted"
     assert len(events(Action.SHARE_PREVIEWED, target_id=str(link["id"]))) == 2
+
+
+def test_a_later_page_is_a_counted_preview_for_a_browser_that_did_not_open_the_first(
+        api, alice, team, upload, share, visitor):
+    pdf = upload(api.as_user(alice), team, "/slides.pdf", _pdf(3))
+    link = share(pdf["id"], permission="preview", max_previews=2)
+    first = visitor()  # skips page 1: its first page is a preview; turning on is free
+    assert first.get(f"/s/{link['token']}/preview?page=2").status_code == 200
+    assert first.get(f"/s/{link['token']}/preview?page=3").status_code == 200
+    assert row(link).preview_count == 1
+    assert visitor().get(f"/s/{link['token']}/preview?page=3").status_code == 200
+    assert row(link).preview_count == 2
+    assert visitor().get(f"/s/{link['token']}/preview?page=2").status_code == 410
