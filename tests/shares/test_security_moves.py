@@ -91,3 +91,14 @@ def test_a_link_left_in_another_space_than_its_file_never_serves_it(live_server,
     link = share(shared_file["id"])
     ShareLink.objects.filter(pk=link["id"]).update(space=space)  # as moves before this fix left them
     assert _visit(live_server, link) == 410
+
+
+def test_a_link_whose_owner_is_no_member_of_the_new_space_stops_serving_after_the_move(
+        live_server, signed_in, alice, member_of, archive, share, shared_file):
+    space, _ = archive
+    editor = member_of("editor")  # a member of the team space only
+    link = share(shared_file["id"], as_user=editor)
+    assert _visit(live_server, link) == 200
+    _move(signed_in(alice), shared_file["id"], space, "/q3.txt")
+    assert ShareLink.objects.get(pk=link["id"]).space_id == space.pk
+    assert _visit(live_server, link) == 410
