@@ -204,6 +204,20 @@ def lock_break(*, actor, lock_id) -> None:
                                                 space=lock.node.space.name, breaker=breaker))
 
 
+def locks_drop_for_member(*, actor, user, space) -> int:
+    """The locks ``user`` holds on files of ``space``, removed (as ``lock.broken``
+    by ``actor``) in the transaction that takes their right to write there
+    away (removed from the space, or made a viewer): a lock its owner may no
+    longer refresh or write through must not keep the editors out until it
+    expires. Called by the membership services."""
+    locks = list(Lock.objects.select_for_update(of=("self",)).select_related("node__space", "owner")
+                 .filter(owner=user, node__space=space).order_by("id"))
+    for lock in locks:
+        _delete(lock, action=Action.LOCK_BROKEN, actor=actor,
+                details={"was_live": lock.is_live(), "reason": "owner_lost_write_access"})
+    return len(locks)
+
+
 def _tell_owner(*, email: str, path: str, space: str, breaker: str) -> None:
     """Mail the owner of a broken lock. The break stands whatever the mail server says."""
     try:

@@ -27,13 +27,13 @@ class SpaceOut(serializers.Serializer):
 
 class SpaceCreateIn(StrictSerializer):
     name = TextField(allow_blank=True, trim_whitespace=False)
-    quota = serializers.IntegerField(required=False, min_value=0)
+    quota = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_QUOTA)
 
 
 class SpaceUpdateIn(StrictSerializer):
     name = TextField(required=False, allow_blank=True, trim_whitespace=False)
     archived = StrictBooleanField(required=False)
-    quota = serializers.IntegerField(required=False, min_value=0)
+    quota = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_QUOTA)
     keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1,
                                              max_value=MAX_KEEP_VERSIONS)
     keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0,

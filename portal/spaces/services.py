@@ -30,8 +30,11 @@ def _clean_role(role) -> str:
     return role
 
 
+MAX_QUOTA = 2**60  # 1 EiB: beyond it a number only overflows the column
+
+
 def _clean_quota(quota) -> int:
-    return whole_number(quota, field="quota", minimum=0)
+    return whole_number(quota, field="quota", minimum=0, maximum=MAX_QUOTA)
 
 
 def _ensure_name_free(actor, name: str, *, exclude: int | None = None) -> None:
@@ -238,7 +241,16 @@ def member_change_role(*, actor: User, space_id, user_id, role: str) -> Membersh
     membership.save(update_fields=["role"])
     record(action=Action.MEMBER_ROLE_CHANGED, actor=actor, target=membership.user, space=space,
            details={"from": old, "to": role})
+    _drop_locks_unless_writer(actor, membership.user, space, role)
     return membership
+
+
+def _drop_locks_unless_writer(actor, user, space: Space, role: str | None) -> None:
+    """Who can no longer write in the space keeps no lock on its files."""
+    from portal.locks.services import locks_drop_for_member  # locks depend on files, which depend on spaces
+
+    if Cap.FILE_WRITE not in caps_of(role):
+        locks_drop_for_member(actor=actor, user=user, space=space)
 
 
 @transaction.atomic
@@ -254,3 +266,4 @@ def member_remove(*, actor: User, space_id, user_id) -> None:
     membership.delete()
     record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,
            details={"role": membership.role, "left": leaving})
+    _drop_locks_unless_writer(actor, membership.user, space, None)

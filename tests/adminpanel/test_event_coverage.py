@@ -385,6 +385,8 @@ CASES: dict[str, Case] = {
         actor=w.admin, lock_id=w.lock.pk), setup=_lock),
     "portal.locks.services.locks_expire": Case(Action.LOCK_EXPIRED, lambda w: locks.locks_expire(),
                                                setup=_expired_lock),
+    "portal.locks.services.locks_drop_for_member": Case(Action.LOCK_BROKEN, lambda w: locks.locks_drop_for_member(
+        actor=w.admin, user=w.lock.owner, space=w.lock.node.space), setup=_lock),
     "portal.locks.services.lock_refusal_record": Case(Action.LOCK_WRITE_REFUSED, lambda w: locks.lock_refusal_record(
         exc=_refusal(w))),
     "portal.dav.services.lock_refusal_record": Case(Action.LOCK_WRITE_REFUSED, lambda w: dav.lock_refusal_record(
