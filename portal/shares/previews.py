@@ -26,6 +26,11 @@ MAX_SIDE = 1600
 TEXT_BYTES = 256 * 1024
 
 
+# Pillow refuses (past twice this) or warns about images this large wherever
+# they are opened in the process, from the moment previews can be asked for.
+Image.MAX_IMAGE_PIXELS = settings.PREVIEW_MAX_PIXELS
+
+
 class NoPreview(PortalError):
     status = 415
     code = "no_preview"
