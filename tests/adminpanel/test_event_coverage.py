@@ -36,8 +36,9 @@ from rest_framework.test import APIClient
 from portal.accounts import services as accounts
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
-from portal.backups.keys import user_key_set
-from portal.backups.models import Chunk, ChunkKind, Device, Pack, Snapshot
+from portal.backups import crypto
+from portal.backups.keys import keys_of, user_key_set
+from portal.backups.models import Chunk, ChunkKind, Device, Pack, Snapshot, pack_key
 from portal.backups.services import devices, gc, restore, retention, snapshots, verify
 from portal.accounts import twofactor
 from portal.core.errors import Locked, PortalError
@@ -52,6 +53,7 @@ from portal.shares import visits
 from portal.shares.models import ShareLink
 from portal.spaces import services as spaces
 from portal.spaces.models import Space, SpaceKind
+from portal.storage import get_store
 from tests.factories import PASSWORD
 from tests.files.conftest import FileMaker, Uploader
 
@@ -84,6 +86,11 @@ READS = {
     "portal.backups.services.devices.enroll_command": "the command line to show",
     "portal.backups.services.gc.reachable_chunks": "reads snapshot trees",
     "portal.backups.services.packs.clean_ids": "validation",
+    "portal.backups.services.packs.upload_key": "the key a device's pack upload goes to",
+    "portal.backups.services.treecheck.unsafe": "a predicate",
+    "portal.backups.services.treecheck.check_entries": "validation (raises on an unsafe entry)",
+    "portal.backups.services.treecheck.check_snapshot_trees": "reads and validates a snapshot's trees",
+    "portal.files.services.uploads.ensure_may_write": "raises unless the caller may still write",
     "portal.backups.services.packs.chunks_locate": "reads the index",
     "portal.backups.services.reader.data_chunks": "reads a tree",
     "portal.backups.services.reader.locate": "reads the index",
@@ -134,6 +141,8 @@ NOT_AUDITED = {
     "portal.files.services.tree.ensure_folders": "inside folder_create / version_add, which record",
     "portal.files.services.uploads.version_add": "inside upload_complete / file_put, which record file.uploaded",
     "portal.dav.services.properties_copy": "inside node_copy (WebDAV COPY), which records file.copied",
+    "portal.shares.services.share_links_follow": "inside node_move; records share.changed / share.revoked "
+                                                 "(tests/shares/test_security_moves.py)",
     # Bookkeeping nobody acts on: presence and claim timestamps, staging rows.
     "portal.backups.services.devices.device_authenticate": "last_seen_at, at most once a minute",
     "portal.backups.services.packs.chunks_known": "claimed_at, the GC's grace marker",
@@ -259,6 +268,21 @@ def _tree_chunk(w) -> str:
     Chunk.objects.create(id="cd" * 32, pack=pack, owner=pack.owner, offset=0, length=10, raw_length=10,
                          kind=ChunkKind.TREE)
     return "cd" * 32
+
+
+def _sealed_empty_tree(w) -> str:
+    """A real pack holding one sealed, empty tree: what a commit checks."""
+    keys = keys_of(user_key_set(w.device.user))
+    plaintext = crypto.tree_encode([])
+    cid = crypto.chunk_id(keys.id_key, plaintext)
+    blob = crypto.seal_blob(keys.data_key, cid, plaintext)
+    pack = Pack.objects.create(pack_id="ef" * 16, device=w.device, size=len(blob), indexed_at=timezone.now(),
+                               owner=w.device.user, key_set=user_key_set(w.device.user))
+    get_store().put(pack_key(pack.pack_id), io.BytesIO(blob))
+    Chunk.objects.create(id=cid, pack=pack, owner=pack.owner, offset=0, length=len(blob), raw_length=len(plaintext),
+                         kind=ChunkKind.TREE)
+    w.root = cid
+    return cid
 
 
 def _snapshots(w, count=1):
@@ -405,9 +429,9 @@ CASES: dict[str, Case] = {
     "portal.backups.services.devices.device_report_failure": Case(Action.BACKUP_FAILED, lambda w: (
         devices.device_report_failure(device=w.device, error="disk full")), setup=_device),
     "portal.backups.services.snapshots.snapshot_create": Case(Action.BACKUP_COMPLETED, lambda w: (
-        snapshots.snapshot_create(device=w.device, root="cd" * 32, started_at=timezone.now().isoformat(),
+        snapshots.snapshot_create(device=w.device, root=w.root, started_at=timezone.now().isoformat(),
                                   finished_at=timezone.now().isoformat(), paths=["/home"])),
-        setup=lambda w: (_device(w), _tree_chunk(w))),
+        setup=lambda w: (_device(w), _sealed_empty_tree(w))),
     "portal.backups.services.restore.restore_record": Case(Action.BACKUP_RESTORED, lambda w: restore.restore_record(
         actor=w.alice, snapshot=w.snapshots[0], path="home/a.txt", kind="file", files=1, size=3),
         setup=_snapshots),
