@@ -142,6 +142,17 @@ def two_factor_off(request):
     if twofactor.required_for(request.user):
         raise InvalidInput(_("Your administrator requires two-factor sign-in; it cannot be turned off."),
                            code="two_factor_required")
+    # A code from the authenticator, not just the session: whoever holds a
+    # stolen session cookie must not be able to take the second factor away.
+    device = twofactor.confirmed_device(request.user)
+    if device is not None:
+        allowed, _details = device.verify_is_allowed()  # django-otp's throttle of wrong codes
+        code = request.POST.get("code", "").strip().replace(" ", "")
+        if not (allowed and device.verify_token(code)):
+            record(action="auth.login_failed", actor=request.user, target=request.user, outcome="failure",
+                   details={"second_factor": True, "turning_off": True})
+            raise InvalidInput(_("That code is not right, or too many were tried: wait a moment and use the "
+                                 "newest code."), code="two_factor_code_wrong")
     twofactor.devices_remove(user=request.user)
     messages.success(request, _("Two-factor sign-in is off."))
     return redirect(reverse("web:account"))

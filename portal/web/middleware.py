@@ -76,14 +76,26 @@ def content_security_policy() -> str:
             + "; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
+def _credentialed(request) -> bool:
+    """A signed-in session (or one owing its second factor), or a token in the request."""
+    user = getattr(request, "user", None)
+    return bool((user is not None and user.is_authenticated) or request.headers.get("Authorization")
+                or settings.SESSION_COOKIE_NAME in request.COOKIES)
+
+
 class PageSecurityMiddleware:
-    """A strict CSP on the portal's own HTML pages."""
+    """A strict CSP on the portal's own HTML pages; and no answer given to a
+    signed-in user or to a request with credentials is kept by a browser or
+    a proxy: after signing out on a shared computer, Back must not bring the
+    file list or the account page up again from the cache."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
+        if "Cache-Control" not in response and _credentialed(request):
+            response["Cache-Control"] = "private, no-store"
         if (not request.path.startswith(_OWN_CSP_PREFIXES) and "Content-Security-Policy" not in response
                 and response.get("Content-Type", "").startswith("text/html")):
             response["Content-Security-Policy"] = content_security_policy()
