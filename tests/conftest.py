@@ -38,6 +38,12 @@ def bob(make_user):
 
 
 @pytest.fixture
+def admin(make_user):
+    """A site administrator (superuser and staff)."""
+    return make_user(username="root-admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
 def api():
     """An API client signed in as nobody; ``api.as_user(u)`` signs in."""
     client = APIClient()

@@ -138,9 +138,3 @@ def store_root(settings, tmp_path):
     return use_local(settings, tmp_path / "storage")
 
 
-@pytest.fixture
-def admin(make_user):
-    user = make_user(username="root-admin")
-    user.is_superuser = user.is_staff = True
-    user.save()
-    return user

@@ -47,14 +47,6 @@ def client(signed_in, alice):
 
 
 @pytest.fixture
-def admin(make_user):
-    user = make_user(username="root-admin")
-    user.is_superuser = user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
 def infected(clamd, client, team, upload, django_capture_on_commit_callbacks, mailoutbox):
     """/Inbox/tool.bin holding the test payload, scanned and flagged."""
     meta = upload(client, team, "/Inbox/tool.bin", INFECTED)

@@ -29,14 +29,6 @@ REPORT = b"%PDF-1.4 Q3 revenue 12.4M, margin 31%\n" * 200
 
 
 @pytest.fixture
-def admin(make_user):
-    user = make_user(username="root-admin")
-    user.is_superuser = user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
 def world(no_clamd, alice, bob, signed_in, upload):
     """bob's q3-report.pdf in his own space, scanned clean; alice's
     totally.scr with the same bytes in hers, flagged by extension; the

@@ -12,18 +12,10 @@ from tests.helpers import assert_error
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def root(make_user):
-    user = make_user(username="root")
-    user.is_superuser = user.is_staff = True
-    user.save()
-    return user
-
-
 @pytest.mark.parametrize("quota", [2**63, MAX_QUOTA + 1])
-def test_an_absurd_quota_is_refused_when_set_or_created(api, root, quota):
-    space = space_create(actor=root, name="Ops")
-    client = api.as_user(root)
+def test_an_absurd_quota_is_refused_when_set_or_created(api, admin, quota):
+    space = space_create(actor=admin, name="Ops")
+    client = api.as_user(admin)
     body = assert_error(client.patch(f"/api/v1/spaces/{space.id}/", {"quota": quota}, format="json"),
                         400, "invalid_input")
     assert "quota" in body["detail"]
