@@ -51,8 +51,9 @@ class CofferProvider(DAVProvider):
                 cache[slug] = None
         return cache[slug]
 
-    def get_resource_inst(self, path: str, environ: dict):
-        if environ.get(USER_KEY) is None:
+    def get_resource_inst(self, path: str | None, environ: dict):
+        # None: wsgidav's parent of the mount root, e.g. for ``PUT /dav/space/..``.
+        if environ.get(USER_KEY) is None or path is None:
             return None
         parts = [part for part in path.split("/") if part]
         if not parts:
