@@ -202,6 +202,8 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # --- Spaces ----------------------------------------------------------------
 DEFAULT_SPACE_QUOTA = env_int("DEFAULT_SPACE_QUOTA", 10 * 1024**3)
 DEFAULT_PERSONAL_QUOTA = env_int("DEFAULT_PERSONAL_QUOTA", 5 * 1024**3)
+# Team spaces one user may create (administrators: any number); each comes with DEFAULT_SPACE_QUOTA.
+MAX_SPACES_PER_USER = env_int("MAX_SPACES_PER_USER", 20)
 
 # --- Files ---------------------------------------------------------------------
 MAX_FILE_SIZE = env_int("MAX_FILE_SIZE", 100 * 1024**3)

@@ -45,6 +45,18 @@ def _ensure_name_free(actor, name: str, *, exclude: int | None = None) -> None:
         raise Conflict(f"You already have a space named {name!r}; choose another name.", code="name_taken")
 
 
+def _ensure_below_space_limit(actor: User) -> None:
+    """Every team space comes with its own quota: without a bound on how many
+    one user creates, quotas bound nothing. Archived spaces count (they keep
+    their bytes). The user's row is locked so two creates cannot both pass."""
+    User.objects.select_for_update().filter(pk=actor.pk).exists()
+    made = Space.objects.filter(kind=SpaceKind.TEAM, created_by=actor).count()
+    if made >= settings.MAX_SPACES_PER_USER:
+        raise Forbidden(f"You have created {made} team spaces, the most allowed here; use one of them, "
+                        "or ask an administrator to create another.", code="space_limit",
+                        detail={"limit": settings.MAX_SPACES_PER_USER})
+
+
 @transaction.atomic
 def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
     """Any signed-in user creates a team space and becomes its owner; only
@@ -53,6 +65,8 @@ def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
     if quota is not None and not is_admin(actor):
         raise Forbidden("Only administrators set quotas; leave quota out to get the default.")
     quota = settings.DEFAULT_SPACE_QUOTA if quota is None else _clean_quota(quota)
+    if not is_admin(actor):
+        _ensure_below_space_limit(actor)
     _ensure_name_free(actor, name)
     try:
         with transaction.atomic():
