@@ -92,7 +92,7 @@ def events_filtered(params) -> QuerySet:
         value = params.get(param)
         if value in (None, ""):
             continue
-        if lookup.endswith(("_id", "id__lte")) and not str(value).isdigit():
+        if lookup.endswith(("_id", "id__lte")) and not (str(value).isascii() and str(value).isdigit()):
             raise InvalidInput(f"{param} must be a number.", code="invalid_filter")
         events = events.filter(**{lookup: value})
     for param, lookup in ISNULL_FILTERS.items():

@@ -225,11 +225,10 @@ def member_add(*, actor: User, space_id, username: str, role: str) -> Membership
     _refuse_if_archived(space)
     if space.kind == SpaceKind.PERSONAL:
         raise InvalidInput("A personal space has one member; create a team space to work with others.")
-    if not isinstance(username, str) or not username.strip():
-        raise InvalidInput("username cannot be empty.", detail={"field": "username"})
-    user = User.objects.filter(username=username.strip(), is_active=True).first()
+    username = clean_label(username, field="username", max_length=150)
+    user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise InvalidInput(f"There is no active user named {username.strip()!r}.", code="unknown_user",
+        raise InvalidInput(f"There is no active user named {username!r}.", code="unknown_user",
                            detail={"field": "username"})
     if Membership.objects.filter(space=space, user=user).exists():
         raise Conflict(f"{user.get_username()} is already a member of {space.name!r}.", code="already_member")

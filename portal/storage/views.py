@@ -177,7 +177,7 @@ def object_download(request, token: str):
 def part_upload(request, token: str):
     grant = signing.verify(signing.PART, token)
     length = request.META.get("CONTENT_LENGTH", "")
-    if not length.isdigit():
+    if not (length.isascii() and length.isdigit()):
         return JsonResponse({"code": "length_required", "detail": {},
                              "message": "Send the part with a Content-Length header."}, status=411)
     # The request itself is the stream: read in chunks, never request.body.
@@ -192,7 +192,7 @@ def object_upload(request, token: str):
     """A signed single-object PUT (``presign_put``): exactly the granted size, like S3's signed Content-Length."""
     grant = signing.verify(signing.PUT, token)
     length = request.META.get("CONTENT_LENGTH", "")
-    if not length.isdigit():
+    if not (length.isascii() and length.isdigit()):
         return JsonResponse({"code": "length_required", "detail": {},
                              "message": "Send the object with a Content-Length header."}, status=411)
     if int(length) != grant["s"]:

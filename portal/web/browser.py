@@ -37,9 +37,9 @@ class Browse:
         self.path = names.join(names.split_path(data.get("path") or "/", existing=True))
         self.sort = data.get("sort") if data.get("sort") in SORTS else "name"
         self.order = "desc" if data.get("order") == "desc" else "asc"
-        self.q = (data.get("q") or "").strip()[:100]
+        self.q = (data.get("q") or "").replace("\x00", "").strip()[:100]  # PostgreSQL text holds no NUL
         page = data.get("page") or "1"
-        self.page = int(page) if page.isdigit() else 1
+        self.page = int(page) if page.isascii() and page.isdigit() else 1
 
 
 def _crumbs(space, path_names: list[str]) -> list[dict]:

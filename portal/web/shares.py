@@ -64,7 +64,7 @@ def _limit(data, name: str):
     raw = (data.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # "²" is a digit to isdigit, not to int
         raise InvalidInput(_("Use a whole number above zero, or leave it empty for no limit."),
                            code=f"invalid_{name}")
     return int(raw)
