@@ -270,15 +270,15 @@ BACKUP_GC_GRACE_HOURS = env_int("BACKUP_GC_GRACE_HOURS", 24)
 # A pack with less than this share of its bytes still used is rewritten.
 BACKUP_REPACK_BELOW = 0.5
 BACKUP_ENROLLMENT_HOURS = env_int("BACKUP_ENROLLMENT_HOURS", 24)
-# Blobs decrypted and checked against their ids per verify run.
-BACKUP_VERIFY_SAMPLE = env_int("BACKUP_VERIFY_SAMPLE", 200)
-# The deployment default, until an administrator sets one (PUT /api/v1/backup/retention).
 # What one browse, download or zip request of a snapshot may walk: entries
 # visited, folder depth, bytes sent (trees are shared, so a few trees can
 # describe billions of files). Past them: 413 restore_limit_*.
 BACKUP_RESTORE_MAX_ENTRIES = env_int("BACKUP_RESTORE_MAX_ENTRIES", 200_000)
 BACKUP_RESTORE_MAX_DEPTH = env_int("BACKUP_RESTORE_MAX_DEPTH", 256)
 BACKUP_RESTORE_MAX_BYTES = env_int("BACKUP_RESTORE_MAX_BYTES", 64 * 1024**3)
+# Blobs decrypted and checked against their ids per verify run.
+BACKUP_VERIFY_SAMPLE = env_int("BACKUP_VERIFY_SAMPLE", 200)
+# The deployment default, until an administrator sets one (PUT /api/v1/backup/retention).
 BACKUP_DEFAULT_RETENTION = {
     "keep_last": env_int("BACKUP_KEEP_LAST", 10), "keep_hourly": env_int("BACKUP_KEEP_HOURLY", 24),
     "keep_daily": env_int("BACKUP_KEEP_DAILY", 14), "keep_weekly": env_int("BACKUP_KEEP_WEEKLY", 8),
