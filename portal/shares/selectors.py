@@ -22,11 +22,16 @@ def links_visible_to(actor, *, space_id=None, mine: bool = False) -> QuerySet[Sh
     """The actor's own links, plus every link in spaces they manage
     (administrators: every link), newest first."""
     links = ShareLink.objects.select_related("node", "space", "created_by")
+    admin = is_admin(actor)
+    # A member removed from a space keeps nothing of it through their links:
+    # their own links count only in spaces they still belong to.
+    own = Q(created_by=actor) if admin else Q(
+        created_by=actor, space_id__in=Membership.objects.filter(user=actor).values("space_id"))
     if mine:
-        links = links.filter(created_by=actor)
-    elif not is_admin(actor):
+        links = links.filter(own)
+    elif not admin:
         managed = Membership.objects.filter(user=actor, role__in=_MANAGING_ROLES).values("space_id")
-        links = links.filter(Q(created_by=actor) | Q(space_id__in=managed))
+        links = links.filter(own | Q(space_id__in=managed))
     if space_id is not None:
         links = links.filter(space_id=space_id)
     return links.order_by("-created_at", "-id")

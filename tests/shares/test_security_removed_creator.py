@@ -1,11 +1,7 @@
 """A member removed from a space keeps nothing of it through the links they
 made there: over real HTTP (their own token), the link, its access log and
 the file's current path are gone from their view, and they cannot change the
-link. Today the link answers visitors 410, but its creator still reads it.
-
-Marked xfail(strict=True) until portal.shares.selectors.links_visible_to
-limits a non-administrator's own links to spaces they still belong to: when
-that lands, this test passes and the strict mark must come off."""
+link (visitors already get 410 once its creator may no longer read the file)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ from portal.spaces.models import Membership
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(strict=True, reason="a removed member still reads and edits the links they created")
 def test_a_removed_member_no_longer_sees_or_edits_their_links_or_where_the_file_went(
         live_server, team, alice, make_user, signed_in, upload):
     bob = make_user(username="bob")
