@@ -7,8 +7,9 @@ them). Two names that differ only by case cannot share a folder.
 Every new name must also sync to any desktop and read as what it is: no
 characters Windows refuses (``\\ : * ? " < > |``), no name Windows reserves
 for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension, any
-case), and no bidirectional-text controls, which make ``invoice\u202egpj.exe``
-look like ``invoiceexe.jpg``. Names stored before these rules stay reachable
+case), no bidirectional-text controls, which make ``invoice\u202egpj.exe``
+look like ``invoiceexe.jpg``, and no invisible characters (zero-width space,
+word joiner, BOM, soft hyphen, line and paragraph separators). Names stored before these rules stay reachable
 by path and writable (writes parse paths with ``split_path(..., existing=True)``);
 every name a write creates (file, folder, rename, move or copy target) is
 checked in full where it is made.
@@ -30,6 +31,9 @@ def name_key(name: str) -> str:
 
 # Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and marks.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Characters that show as nothing, so "a<ZWSP>b.txt" reads as "ab.txt" beside it. The
+# zero-width (non-)joiners stay allowed: emoji sequences and several scripts need them.
+INVISIBLE = frozenset("\u200b\u2060\ufeff\u00ad\u180e\u2028\u2029")
 WINDOWS_FORBIDDEN = frozenset('\\:*?"<>|')
 WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL"} | {f"{dev}{n}" for dev in ("COM", "LPT")
                                                               for n in "123456789\u00b9\u00b2\u00b3"})
@@ -51,6 +55,8 @@ def clean_name(name, *, existing: bool = False) -> str:
 def _portability_problem(name: str) -> str | None:
     if any(ch in BIDI_CONTROLS for ch in name):
         return "it contains a bidirectional text control character, which can disguise its real extension"
+    if any(ch in INVISIBLE for ch in name):
+        return "it contains an invisible character, which makes it look like another name"
     if bad := sorted({ch for ch in name if ch in WINDOWS_FORBIDDEN}):
         return f"it contains {' '.join(bad)}, which Windows does not allow in names"
     if name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_RESERVED:
