@@ -10,13 +10,13 @@ import re
 import pytest
 import requests
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from portal.spaces.services import space_create
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 from tests.files.conftest import Uploader
+from tests.web.live import password_sign_in, totp_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,21 +24,10 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RETENTION = {"keep_last": 1, "keep_hourly": 2, "keep_daily": 3, "keep_weekly": 4, "keep_monthly": 5}
 
 
-def _code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
-
-
 def _signed_in_with_password(base: str, username: str) -> requests.Session:
     """A browser that gave the right password at the sign-in form, nothing more."""
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/").raise_for_status()
-    answer = browser.post(f"{base}/accounts/login/", allow_redirects=False,
-                          data={"username": username, "password": PASSWORD,
-                                "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-                          headers={"Referer": f"{base}/accounts/login/"})
-    assert answer.status_code == 302, answer.text
+    browser, answer = password_sign_in(base, username)
     assert answer.headers["Location"] != "/accounts/login/verify/"  # signed in, owing enrollment
-    browser.headers.update({"X-CSRFToken": browser.cookies["csrftoken"], "Referer": f"{base}/"})
     return browser
 
 
@@ -47,7 +36,7 @@ def _enroll(base: str, browser: requests.Session, user) -> None:
     assert browser.get(f"{base}/account/two-factor/").status_code == 200
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     answer = browser.post(f"{base}/account/two-factor/", allow_redirects=False,
-                          data={"code": _code(device), "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+                          data={"code": totp_code(device), "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
     assert answer.status_code == 302, answer.text
     browser.headers["X-CSRFToken"] = browser.cookies["csrftoken"]
 

@@ -13,21 +13,9 @@ import requests
 from portal.accounts.services import token_issue
 from portal.spaces.models import Membership
 from portal.spaces.services import space_create
-from tests.factories import PASSWORD
+from tests.web.live import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _signed_in(base: str, username: str) -> requests.Session:
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/").raise_for_status()
-    answer = browser.post(f"{base}/accounts/login/", allow_redirects=False,
-                          data={"username": username, "password": PASSWORD,
-                                "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-                          headers={"Referer": f"{base}/accounts/login/"})
-    assert answer.status_code == 302, answer.text
-    browser.headers.update({"X-CSRFToken": browser.cookies["csrftoken"], "Referer": f"{base}/"})
-    return browser
 
 
 @pytest.fixture
@@ -46,7 +34,7 @@ def space_with_a_file(alice):
 @pytest.mark.parametrize("odd", ["²", "³", "١٢x"])
 def test_a_superscript_digit_as_a_link_limit_is_refused_with_400(live_server, alice, space_with_a_file, odd):
     space, node, link = space_with_a_file
-    browser = _signed_in(live_server.url, "alice")
+    browser = signed_in(live_server.url, "alice")
     for name in ("max_downloads", "max_previews"):
         edit = browser.post(f"{live_server.url}/links/{link['id']}/edit", data={name: odd}, allow_redirects=False)
         assert edit.status_code == 400, (name, edit.status_code)
@@ -57,7 +45,7 @@ def test_a_superscript_digit_as_a_link_limit_is_refused_with_400(live_server, al
 
 def test_a_nul_in_the_file_filter_or_an_odd_page_number_shows_the_folder(live_server, alice, space_with_a_file):
     space, _, _ = space_with_a_file
-    browser = _signed_in(live_server.url, "alice")
+    browser = signed_in(live_server.url, "alice")
     for query in ("q=%00", "q=pl%00an", "page=%C2%B2"):
         page = browser.get(f"{live_server.url}/spaces/{space.pk}/?{query}")
         assert page.status_code == 200, (query, page.status_code)
@@ -66,7 +54,7 @@ def test_a_nul_in_the_file_filter_or_an_odd_page_number_shows_the_folder(live_se
 def test_a_nul_in_a_username_to_add_is_refused_with_400(live_server, alice, make_user, space_with_a_file):
     space, _, _ = space_with_a_file
     make_user(username="bob")
-    browser = _signed_in(live_server.url, "alice")
+    browser = signed_in(live_server.url, "alice")
     added = browser.post(f"{live_server.url}/spaces/{space.pk}/settings/member-add",
                          data={"username": "bob\x00", "role": "viewer"})
     assert added.status_code == 400
@@ -75,7 +63,7 @@ def test_a_nul_in_a_username_to_add_is_refused_with_400(live_server, alice, make
 
 def test_a_superscript_digit_in_an_audit_export_filter_is_refused_back_to_the_list(live_server, make_user):
     make_user(username="root", is_staff=True, is_superuser=True)
-    browser = _signed_in(live_server.url, "root")
+    browser = signed_in(live_server.url, "root")
     export = browser.get(f"{live_server.url}/admin/audit/auditevent/export/csv/?actor__id__exact=%C2%B2",
                          allow_redirects=False)
     assert export.status_code == 302 and export.headers["Location"] == "/admin/audit/auditevent/"

@@ -8,39 +8,20 @@ from __future__ import annotations
 
 import pytest
 import requests
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.services import token_issue
 from portal.spaces.services import space_create
-from tests.factories import PASSWORD
 from tests.helpers import events
+from tests.web.live import signed_in, totp_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
-    """The authenticator's code now, or ``steps_ahead`` codes later (one code is accepted only once)."""
-    t0 = device.t0 - steps_ahead * device.step
-    return f"{totp(device.bin_key, device.step, t0, device.digits, device.drift):06d}"
-
-
-def _signed_in(base: str, username: str) -> requests.Session:
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/").raise_for_status()
-    answer = browser.post(f"{base}/accounts/login/", allow_redirects=False,
-                          data={"username": username, "password": PASSWORD,
-                                "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-                          headers={"Referer": f"{base}/accounts/login/"})
-    assert answer.status_code == 302, answer.text
-    browser.headers.update({"X-CSRFToken": browser.cookies["csrftoken"], "Referer": f"{base}/"})
-    return browser
 
 
 def _with_authenticator(base: str, browser: requests.Session, user) -> TOTPDevice:
     assert browser.get(f"{base}/account/two-factor/").status_code == 200
     device = TOTPDevice.objects.get(user=user, confirmed=False)
-    answer = browser.post(f"{base}/account/two-factor/", data={"code": _code(device)}, allow_redirects=False)
+    answer = browser.post(f"{base}/account/two-factor/", data={"code": totp_code(device)}, allow_redirects=False)
     assert answer.status_code == 302, answer.text
     browser.headers["X-CSRFToken"] = browser.cookies["csrftoken"]
     device.refresh_from_db()
@@ -51,7 +32,7 @@ def _with_authenticator(base: str, browser: requests.Session, user) -> TOTPDevic
 def test_a_stolen_session_cannot_turn_off_two_factor_sign_in_without_a_code(live_server, settings, alice):
     settings.REQUIRE_2FA = "off"
     base = live_server.url
-    stolen = _signed_in(base, "alice")
+    stolen = signed_in(base, "alice")
     device = _with_authenticator(base, stolen, alice)
 
     for code in (None, "", "000000"):
@@ -65,7 +46,7 @@ def test_a_stolen_session_cannot_turn_off_two_factor_sign_in_without_a_code(live
     assert len(events("auth.login_failed", outcome="failure")) == 3
 
     device.refresh_from_db()
-    done = stolen.post(f"{base}/account/two-factor/off", data={"code": _code(device, steps_ahead=1)},
+    done = stolen.post(f"{base}/account/two-factor/off", data={"code": totp_code(device, steps_ahead=1)},
                        allow_redirects=False)
     assert done.status_code == 302 and done.headers["Location"] == "/account/"
     assert not TOTPDevice.objects.filter(user=alice).exists()
@@ -74,7 +55,7 @@ def test_a_stolen_session_cannot_turn_off_two_factor_sign_in_without_a_code(live
 
 def test_the_turn_off_form_asks_for_the_code(live_server, settings, alice):
     settings.REQUIRE_2FA = "off"
-    browser = _signed_in(live_server.url, "alice")
+    browser = signed_in(live_server.url, "alice")
     _with_authenticator(live_server.url, browser, alice)
     page = browser.get(f"{live_server.url}/account/").text
     form = page[page.index('action="/account/two-factor/off"'):]
@@ -85,7 +66,7 @@ def test_the_turn_off_form_asks_for_the_code(live_server, settings, alice):
 def test_nothing_shown_to_a_signed_in_user_or_a_token_is_kept_in_a_cache(live_server, alice):
     base = live_server.url
     team = space_create(actor=alice, name="Team")
-    browser = _signed_in(base, "alice")
+    browser = signed_in(base, "alice")
     for path in ("/account/", "/spaces/", f"/spaces/{team.pk}/", "/links/", "/devices/", "/api/v1/spaces/",
                  f"/api/v1/spaces/{team.pk}/tree", "/api/v1/tokens/"):
         answer = browser.get(f"{base}{path}", allow_redirects=False)
