@@ -273,6 +273,8 @@ BACKUP_ENROLLMENT_HOURS = env_int("BACKUP_ENROLLMENT_HOURS", 24)
 # What one browse, download or zip request of a snapshot may walk: entries
 # visited, folder depth, bytes sent (trees are shared, so a few trees can
 # describe billions of files). Past them: 413 restore_limit_*.
+# Files and folders one folder zip may hold (the file tree's, streamed; past it 413 zip_too_large).
+ZIP_MAX_ENTRIES = env_int("ZIP_MAX_ENTRIES", 200_000)
 BACKUP_RESTORE_MAX_ENTRIES = env_int("BACKUP_RESTORE_MAX_ENTRIES", 200_000)
 BACKUP_RESTORE_MAX_DEPTH = env_int("BACKUP_RESTORE_MAX_DEPTH", 256)
 BACKUP_RESTORE_MAX_BYTES = env_int("BACKUP_RESTORE_MAX_BYTES", 64 * 1024**3)

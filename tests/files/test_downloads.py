@@ -432,6 +432,18 @@ def test_the_whole_space_downloads_under_the_space_s_name(client, team, project)
     assert archive.read("proj/a.txt") == b"alpha"
 
 
+def test_a_folder_past_the_zip_entry_limit_is_refused_with_413_and_nothing_is_audited(client, team, project,
+                                                                                        settings):
+    settings.ZIP_MAX_ENTRIES = len(EXPECTED_NAMES) - 1
+    body_ = assert_error(client.get(zip_url(team, "proj")), 413, "zip_too_large")
+    assert body_["detail"] == {"max_entries": len(EXPECTED_NAMES) - 1}
+    assert_error(client.get(zip_url(team)), 413, "zip_too_large")   # the whole space holds one more
+    assert events(Action.FILE_ZIP_DOWNLOADED) == []
+    settings.ZIP_MAX_ENTRIES = len(EXPECTED_NAMES)
+    assert_project_zip(client.get(zip_url(team, "proj")), project)
+    assert_error(client.get(zip_url(team)), 413, "zip_too_large")
+
+
 def test_an_empty_folder_is_an_empty_zip(client, team):
     mkdir(client, team, "/void")
     assert unzip(client.get(zip_url(team, "void"))).namelist() == []

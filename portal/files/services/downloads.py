@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import zipstream
+from django.conf import settings
 from django.db import transaction
 
 from portal.audit.actions import Action
@@ -138,20 +139,32 @@ def safe_member_part(name: str) -> str:
     return "_" if cleaned.strip() in {"", ".", ".."} else cleaned
 
 
+class ZipTooLarge(PortalError):
+    status = 413
+    code = "zip_too_large"
+
+
 def _live_children(folder: Node) -> dict[int, list[tuple]]:
     """Every live node below ``folder`` as (id, kind, name, size, key, version id, blob id) rows by
     parent id: one query per level (per _WALK_BATCH folders). Trashed nodes
     are skipped, and so is everything inside them, since the walk never
-    descends into them."""
+    descends into them. More than ZIP_MAX_ENTRIES nodes is ZipTooLarge, found
+    without reading more than one row past the limit."""
     children: dict[int, list[tuple]] = defaultdict(list)
-    level = [folder.pk]
+    level, room = [folder.pk], settings.ZIP_MAX_ENTRIES
     while level:
         found = []
         for start in range(0, len(level), _WALK_BATCH):
             found += (Node.objects.filter(parent_id__in=level[start:start + _WALK_BATCH], trashed_at__isnull=True)
                       .order_by("-kind", "name_key", "id")
                       .values_list("id", "parent_id", "kind", "name", "current_version__size",
-                                   "current_version__blob__key", "current_version_id", "current_version__blob_id"))
+                                   "current_version__blob__key", "current_version_id", "current_version__blob_id")
+                      [:room - len(found) + 1])
+            if len(found) > room:
+                raise ZipTooLarge(f"This folder holds more than {settings.ZIP_MAX_ENTRIES} files and folders, too "
+                                  "many for one zip; download its subfolders one by one, or sync it with WebDAV.",
+                                  detail={"max_entries": settings.ZIP_MAX_ENTRIES})
+        room -= len(found)
         for node_id, parent_id, kind, name, size, key, version_id, blob_id in found:
             children[parent_id].append((node_id, kind, name, size or 0, key, version_id, blob_id))
         level = [row[0] for row in found if row[2] == NodeKind.FOLDER]
