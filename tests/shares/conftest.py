@@ -3,6 +3,7 @@ through the real upload API, and a browser-like client for public pages."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from urllib.parse import urlparse
 
@@ -14,6 +15,7 @@ from django.test import Client
 from portal.files.selectors import node_at
 from portal.shares.models import ShareLink
 from tests.files.conftest import member_of, signed_in, team, upload  # noqa: F401 - shared fixtures
+from tests.files.support_s3 import ready_upload, use_s3
 
 CONTENT = b"quarterly numbers\n" * 1000
 PASSWORD = "correct horse battery"
@@ -102,3 +104,14 @@ def unlocked(browser: Client, token: str, password: str = PASSWORD) -> Client:
     answer = browser.post(f"/s/{token}", {"password": password})
     assert answer.status_code == 303, answer.content
     return browser
+
+
+@pytest.fixture
+def s3_file(settings, seaweed, signed_in, alice, team):
+    """/Reports/q3.bin stored in SeaweedFS, uploaded through the upload API."""
+    store = use_s3(settings, seaweed, bucket=f"shares-{uuid.uuid4().hex[:12]}")
+    data = os.urandom(300_000)
+    session = ready_upload(store, alice, team, "/Reports/q3.bin", data)
+    done = signed_in(alice).post(f"/api/v1/uploads/{session.id}/complete")
+    assert done.status_code == 201, done.content
+    return done.json(), data

@@ -3,28 +3,14 @@ presigned redirect, and none is issued once the link is revoked."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
-from tests.files.support_s3 import ready_upload, use_s3
 from tests.shares.conftest import row
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def s3_file(settings, seaweed, signed_in, alice, team):
-    """/Reports/q3.bin stored in SeaweedFS, uploaded through the upload API."""
-    store = use_s3(settings, seaweed, bucket=f"shares-{uuid.uuid4().hex[:12]}")
-    data = os.urandom(300_000)
-    session = ready_upload(store, alice, team, "/Reports/q3.bin", data)
-    done = signed_in(alice).post(f"/api/v1/uploads/{session.id}/complete")
-    assert done.status_code == 201, done.content
-    return done.json(), data
 
 
 def test_a_download_redirects_to_a_presigned_url_of_at_most_five_minutes(share, s3_file, visitor):

@@ -6,29 +6,16 @@ portal, real SeaweedFS behind it."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 import requests
 
 from portal.accounts.services import token_issue
 from portal.audit.actions import Action
-from tests.files.support_s3 import ready_upload, use_s3
 from tests.helpers import events
 from tests.shares.conftest import row
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def s3_file(settings, seaweed, signed_in, alice, team):
-    """/Reports/q3.bin stored in SeaweedFS, uploaded through the upload API."""
-    store = use_s3(settings, seaweed, bucket=f"shares-{uuid.uuid4().hex[:12]}")
-    data = os.urandom(200_000)
-    session = ready_upload(store, alice, team, "/Reports/q3.bin", data)
-    done = signed_in(alice).post(f"/api/v1/uploads/{session.id}/complete")
-    assert done.status_code == 201, done.content
-    return done.json(), data
 
 
 def _ask(method: str, url: str, **headers) -> requests.Response:
