@@ -1,6 +1,6 @@
 """Who may do what: the role × capability table, and checked lookups.
 
-Code asks ``can(actor, Cap.X, space)``; nothing re-derives permissions from
+Code asks ``SpaceAccess.can(Cap.X)`` or ``can(actor, Cap.X, space)`` (portal.spaces.selectors); nothing re-derives permissions from
 roles elsewhere. Lookups of objects named in a request go through ``access_*``
 helpers (here and in each app) that answer the same "not found" for missing
 and forbidden objects, so outsiders learn nothing.
@@ -64,11 +64,3 @@ def is_admin(actor) -> bool:
 def caps_of(role: str | None, *, admin: bool = False) -> frozenset[Cap]:
     caps = ROLE_CAPS.get(role, frozenset()) if role else frozenset()
     return caps | ADMIN_CAPS if admin else caps
-
-
-def can(actor, cap: Cap, space) -> bool:
-    from portal.spaces.selectors import role_of  # spaces depends on this module, not the reverse
-
-    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        return False
-    return cap in caps_of(role_of(actor, space), admin=is_admin(actor))

@@ -19,7 +19,8 @@ from wsgidav.dav_error import (
 )
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import Conflict, PortalError
 from portal.dav.auth import USER_KEY
 from portal.dav.errors import as_dav_error

@@ -63,10 +63,10 @@ class CofferProvider(DAVProvider):
             return None
         try:
             path_names = names.split_path("/" + "/".join(parts[1:]), existing=True)
-            node = node_at(space, path_names)
+            node, stored = node_at(space, path_names)
         except (InvalidInput, NotFound):  # a name no file can have is simply not there
             return None
-        return wrap("/" + "/".join(parts), environ, node, space, node.path_names)
+        return wrap("/" + "/".join(parts), environ, node, space, stored)
 
     def resource_for_ref(self, ref_url: str, environ: dict):
         """The resource behind a lock's key (a quoted URL below the mount)."""

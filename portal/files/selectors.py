@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotFound
-from portal.files import names
+from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.spaces.models import Space
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import SpaceAccess, access_space, space_access
+
+
+@dataclass(frozen=True)
+class Located:
+    """A node as one request found it: the node, its space, its path from the
+    space's root (names as stored) and the caller's role there. Resolved once
+    by a ``locate_*`` function and handed down; nothing re-resolves it."""
+
+    node: Node
+    space: Space
+    path_names: tuple[str, ...]
+    role: str | None = None
+    admin: bool = False
+
+    @property
+    def path(self) -> str:
+        return names.join(list(self.path_names))
+
+    def moved(self, node: Node, path_names) -> Located:
+        """The same caller's view of another node of the space (a result of a write)."""
+        return Located(node=node, space=self.space, path_names=tuple(path_names), role=self.role, admin=self.admin)
 
 SORTS = {"name": "name_key", "size": "size", "modified": "modified_at"}
 # What a listing shows of each entry (see files.api.node_out); nothing more is loaded.
@@ -34,32 +57,41 @@ def child_named(folder: Node, name: str) -> Node | None:
     return Node.objects.filter(parent=folder, name_key=names.name_key(name), trashed_at__isnull=True).first()
 
 
-def node_at(space: Space, path_names: list[str]) -> Node:
-    """The live node at a path; NotFound naming the first missing piece."""
-    node, stored = space_root(space), []
-    for depth, name in enumerate(path_names):
-        if not node.is_folder:
-            raise NotFound(f"{names.join(stored)} is a file, not a folder.")
-        child = child_named(node, name)
-        if child is None:
-            raise NotFound(f"Nothing at {names.join(stored + [name])}.")
-        node = child
-        stored.append(child.name)  # as stored: a path asked in another case answers in the real one
-    node.path_names = stored
-    return node
+def path_walk(space: Space, path_names: list[str]) -> list[Node]:
+    """The live nodes along a path, root first, in one query (shorter than
+    the path + 1 when something is missing); the root is made on first use."""
+    chain = walk.walk_down(space.pk, [names.name_key(name) for name in path_names])
+    return chain or [space_root(space)]
 
 
-def attach_path(node: Node) -> Node:
-    """Set ``node.path_names`` by walking up; NotFound if any ancestor (or the
-    node) is in the trash, since then the node is not in the live tree."""
-    chain, current = [], node
-    while current.parent_id is not None:
-        if current.trashed_at is not None:
-            raise NotFound("No such file or folder.")
-        chain.append(current.name)
-        current = Node.objects.only("id", "parent_id", "name", "trashed_at").get(pk=current.parent_id)
-    node.path_names = list(reversed(chain))
-    return node
+def stored_names(chain: list[Node]) -> list[str]:
+    """The names along a walked chain as stored (a path asked in another case answers in the real one)."""
+    return [node.name for node in chain[1:]]
+
+
+def node_at(space: Space, path_names: list[str]) -> tuple[Node, list[str]]:
+    """The live node at a path and its path as stored; NotFound naming the first missing piece."""
+    chain = path_walk(space, path_names)
+    if len(chain) <= len(path_names):
+        found = stored_names(chain)
+        if not chain[-1].is_folder:
+            raise NotFound(f"{names.join(found)} is a file, not a folder.")
+        raise NotFound(f"Nothing at {names.join(found + [path_names[len(found)]])}.")
+    return chain[-1], stored_names(chain)
+
+
+def path_names_of(node: Node) -> list[str]:
+    """The node's path from its space's root, in one query; NotFound if the
+    node or any ancestor is in the trash (then it is not in the live tree)."""
+    steps = walk.walk_up(node.pk)
+    if not steps or any(step.trashed for step in steps):
+        raise NotFound("No such file or folder.")
+    return [step.name for step in steps[1:]]
+
+
+def path_label(node: Node) -> str:
+    """A node's path for messages and audit labels, trashed ancestors included."""
+    return names.join([step.name for step in walk.walk_up(node.pk)[1:]])
 
 
 def _node_by_id(node_id) -> Node | None:
@@ -69,39 +101,50 @@ def _node_by_id(node_id) -> Node | None:
         return None
 
 
-def access_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
+def locate_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
     """A live node the actor may use with ``cap``; the same NotFound for
     missing nodes, nodes in the trash and nodes in spaces the actor is not in."""
     node = _node_by_id(node_id)
     if node is None:
         raise NotFound("No such file or folder.")
-    node.space = _space_of(actor, node, cap, "No such file or folder.")
-    return attach_path(node)
+    access = _space_of(actor, node, cap, "No such file or folder.")
+    return _located(node, access, path_names_of(node))
 
 
-def _space_of(actor, node: Node, cap: Cap, missing: str) -> Space:
-    """The node's space if the actor may use ``cap`` there; an outsider gets
-    the node's own "not found", word for word."""
+def _located(node: Node, access: SpaceAccess, path_names) -> Located:
+    node.space = access.space  # the foreign key's own cache: the same row, already loaded
+    return Located(node=node, space=access.space, path_names=tuple(path_names), role=access.role,
+                   admin=access.admin)
+
+
+def _space_of(actor, node: Node, cap: Cap, missing: str) -> SpaceAccess:
+    """The actor's access to the node's space if it allows ``cap``; an
+    outsider gets the node's own "not found", word for word."""
     try:
-        return access_space(actor, node.space_id, cap)
+        return space_access(actor, node.space_id, cap)
     except NotFound:
         raise NotFound(missing) from None
 
 
-def access_trashed(actor, node_id, cap: Cap) -> Node:
-    """A node the actor deleted into the trash (the node itself, not something inside it)."""
+def locate_trashed(actor, node_id, cap: Cap) -> Located:
+    """A node the actor deleted into the trash (the node itself, not something
+    inside it); its path is where it was deleted from."""
     node = _node_by_id(node_id)
     if node is None or node.trashed_at is None:
         raise NotFound("No such item in the trash.")
-    node.space = _space_of(actor, node, cap, "No such item in the trash.")
-    return node
+    access = _space_of(actor, node, cap, "No such item in the trash.")
+    return _located(node, access, [step.name for step in walk.walk_up(node.pk)[1:]])
 
 
-def access_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Node:
-    space = access_space(actor, space_id, cap)
-    node = node_at(space, names.split_path(path, existing=True))
-    node.space = space
-    return node
+def locate_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Located:
+    access = space_access(actor, space_id, cap)
+    node, stored = node_at(access.space, names.split_path(path, existing=True))
+    return _located(node, access, stored)
+
+
+def locate_in(access: SpaceAccess, node: Node, path_names) -> Located:
+    """A node the caller already reached inside a space they were checked for."""
+    return _located(node, access, path_names)
 
 
 def children_list(folder: Node, *, sort: str = "name", descending: bool = False) -> QuerySet[Node]:
@@ -122,9 +165,29 @@ def trash_list(space: Space) -> QuerySet[Node]:
 
 
 def subtree_ids(node: Node) -> list[int]:
-    """The ids of a node and everything below it, one query per level."""
-    ids, level = [node.id], [node.id]
-    while level:
-        level = list(Node.objects.filter(parent_id__in=level).values_list("id", flat=True))
-        ids.extend(level)
-    return ids
+    """The ids of a node and everything below it (trashed or not), in one query."""
+    return [node.id] + walk.descendant_ids(node.id, live_only=False)
+
+
+# --- Transitional: callers not yet moved to Located --------------------------------
+
+
+def attach_path(node: Node) -> Node:
+    node.path_names = path_names_of(node)
+    return node
+
+
+def access_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
+    located = locate_node(actor, node_id, cap)
+    located.node.path_names = list(located.path_names)
+    return located.node
+
+
+def access_trashed(actor, node_id, cap: Cap) -> Node:
+    return locate_trashed(actor, node_id, cap).node
+
+
+def access_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Node:
+    located = locate_path(actor, space_id, path, cap)
+    located.node.path_names = list(located.path_names)
+    return located.node

@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.serializers import StrictSerializer, TextField, query_flag, validated
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import Conflict, Forbidden, InvalidInput
 from portal.files.models import NodeKind
 from portal.files.selectors import access_node

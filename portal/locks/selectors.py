@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import Forbidden, Locked
 from portal.files import names
 from portal.files.models import Node

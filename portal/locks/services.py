@@ -18,7 +18,8 @@ from django.utils import timezone
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import (
     Conflict,
     Forbidden,

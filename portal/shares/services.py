@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import Cap, can
+from portal.core.access import Cap
 from portal.core.errors import Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.files import names
@@ -28,7 +28,7 @@ from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens
 from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
 from portal.shares.selectors import access_link
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import access_space, can
 
 MAX_RECIPIENTS = 50
 UNSET = policy._UNSET

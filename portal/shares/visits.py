@@ -23,7 +23,8 @@ from portal.audit import context
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import Forbidden, InvalidInput, PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node

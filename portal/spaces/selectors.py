@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from portal.core.access import Cap, caps_of, is_admin
@@ -25,17 +27,42 @@ def spaces_visible_to(actor, *, include_archived: bool = False) -> QuerySet[Spac
     return spaces.order_by("name", "id")
 
 
+@dataclass(frozen=True)
+class SpaceAccess:
+    """A space and what the caller is in it (checked once per request)."""
+
+    space: Space
+    role: str | None
+    admin: bool
+
+    def can(self, cap: Cap) -> bool:
+        return cap in caps_of(self.role, admin=self.admin)
+
+
+def can(actor, cap: Cap, space: Space) -> bool:
+    """Whether the actor may use ``cap`` in the space (one query, or none
+    when the space came from access_space for this actor)."""
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return False
+    return cap in caps_of(role_of(actor, space), admin=is_admin(actor))
+
+
 def access_space(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> Space:
-    """The space if the actor may use ``cap`` on it. Outsiders get the same
-    NotFound as for a space that does not exist; members whose role lacks the
-    capability get Forbidden naming their role."""
+    """The space if the actor may use ``cap`` on it (see space_access)."""
+    return space_access(actor, space_id, cap).space
+
+
+def space_access(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> SpaceAccess:
+    """The space and the actor's role if the actor may use ``cap`` on it.
+    Outsiders get the same NotFound as for a space that does not exist;
+    members whose role lacks the capability get Forbidden naming their role."""
     try:
         space_id = int(space_id)
     except (TypeError, ValueError):
         raise NotFound("No such space.") from None
-    space = Space.objects.filter(pk=space_id).first()
-    role = Membership.objects.filter(space_id=space_id, user=actor).values_list("role", flat=True).first() \
-        if space else None
+    role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).values("role")[:1]
+    space = Space.objects.filter(pk=space_id).annotate(actor_role=Subquery(role)).first()
+    role = space.actor_role if space else None
     admin = is_admin(actor)
     if space is None or (role is None and not admin):
         raise NotFound("No such space.")
@@ -44,7 +71,7 @@ def access_space(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> Space:
         who = f"your role ({role})" if role else "administrators outside the space"
         raise Forbidden(f"In space {space.name!r}, {who} cannot do this ({cap.value}).",
                         detail={"capability": cap.value, "role": role})
-    return space
+    return SpaceAccess(space=space, role=role, admin=admin)
 
 
 def members_list(space: Space) -> QuerySet[Membership]:

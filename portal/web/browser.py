@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.core.access import Cap, can
+from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
 from portal.locks import selectors as lock_selectors
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import access_space, can
 from portal.web import selectors
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
 from portal.web.spaces import quota_percent

@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.core.access import Cap, Role, can
+from portal.core.access import Cap, Role
 from portal.core.errors import InvalidInput
 from portal.shares.policy import policy_for
 from portal.shares.services import space_share_policy_update
 from portal.spaces import services
-from portal.spaces.selectors import access_space, members_list
+from portal.spaces.selectors import access_space, can, members_list
 from portal.web.common import go_to, int_field, portal_page
 from portal.web.spaces import quota_percent
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal.core.access import Cap, can
+from portal.core.access import Cap
+from portal.spaces.selectors import can
 from portal.core.errors import InvalidInput, PortalError
 from portal.files import selectors as files
 from portal.shares import tokens

@@ -85,12 +85,12 @@ def _destination(actor, space_id, path: str, *, keeping: str) -> tuple[Space, No
     if path_names[-1] != keeping:
         names.clean_name(path_names[-1])
     try:
-        parent = node_at(space, path_names[:-1])
+        parent, parent_path = node_at(space, path_names[:-1])
     except NotFound as exc:
         raise NotFound(f"The destination folder does not exist: {exc.message}") from None
     if not parent.is_folder:
-        raise Conflict(f"{names.join(parent.path_names)} is a file, not a folder.", code="not_a_folder")
-    return space, parent, path_names[-1], parent.path_names + [path_names[-1]]
+        raise Conflict(f"{names.join(parent_path)} is a file, not a folder.", code="not_a_folder")
+    return space, parent, path_names[-1], parent_path + [path_names[-1]]
 
 
 def _refuse_into_itself(node: Node, parent: Node) -> None:

@@ -1,0 +1,93 @@
+"""The one way to walk the file tree: recursive CTEs, one query whatever the depth.
+
+- ``walk_down(space_id, keys)`` follows a path of name keys from the space's
+  root and returns the live nodes found, root first (shorter than the path
+  when something is missing);
+- ``walk_up(node_id)`` returns a node and its ancestors, root first, with
+  their names and whether they are in the trash;
+- ``descendant_ids`` / ``ancestor_ids_sql`` give ids below / above a node, as
+  a list or as SQL to use inside another query (locks, subtrees, labels).
+
+PostgreSQL and SQLite both run recursive CTEs; only reading the n-th element
+of the path differs (a text array on PostgreSQL, a JSON array on SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import connection
+
+from portal.files.models import Node
+
+NODES = Node._meta.db_table
+_COLUMNS = [field.column for field in Node._meta.concrete_fields]
+_ATTNAMES = [field.attname for field in Node._meta.concrete_fields]
+
+# The ids of a node and its ancestors, the node first (one query, any depth).
+ANCESTOR_IDS_SQL = (f"WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM {NODES} WHERE id = %s "
+                    f"UNION ALL SELECT n.id, n.parent_id FROM {NODES} n JOIN up ON n.id = up.parent_id) "
+                    "SELECT id FROM up")
+# The ids of the live (not trashed) nodes below a folder.
+LIVE_DESCENDANT_IDS_SQL = (
+    f"WITH RECURSIVE down(id) AS (SELECT id FROM {NODES} WHERE parent_id = %s AND trashed_at IS NULL "
+    f"UNION ALL SELECT n.id FROM {NODES} n JOIN down ON n.parent_id = down.id WHERE n.trashed_at IS NULL) "
+    "SELECT id FROM down")
+# The ids of everything below a node, trashed or not (purging a subtree).
+DESCENDANT_IDS_SQL = (f"WITH RECURSIVE down(id) AS (SELECT id FROM {NODES} WHERE parent_id = %s "
+                      f"UNION ALL SELECT n.id FROM {NODES} n JOIN down ON n.parent_id = down.id) "
+                      "SELECT id FROM down")
+
+
+def _key_at(depth_column: str) -> tuple[str, callable]:
+    """SQL reading the key at ``depth_column`` (0-based) of the path parameter,
+    and how to pass the path."""
+    if connection.vendor == "postgresql":
+        return f"(%s::text[])[{depth_column} + 1]", list
+    return f"json_extract(%s, '$[' || {depth_column} || ']')", json.dumps
+
+
+def walk_down(space_id: int, keys: list[str]) -> list[Node]:
+    """The live nodes along ``keys`` (name keys) from the space's root: the
+    root, then one node per key found, stopping at the first missing one."""
+    key_at, as_param = _key_at("walk.depth")
+    columns = ", ".join(f"n.{column}" for column in _COLUMNS)
+    sql = (f"WITH RECURSIVE walk(depth, id) AS ("
+           f"SELECT 0, id FROM {NODES} WHERE space_id = %s AND parent_id IS NULL "
+           f"UNION ALL SELECT walk.depth + 1, n.id FROM walk JOIN {NODES} n ON n.parent_id = walk.id "
+           f"WHERE walk.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key_at}) "
+           f"SELECT {columns} FROM walk JOIN {NODES} n ON n.id = walk.id ORDER BY walk.depth")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [space_id, len(keys), as_param(keys)])
+        rows = cursor.fetchall()
+    return [Node.from_db(connection.alias, _ATTNAMES, row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node on the way from the root to a node (walk_up)."""
+
+    id: int
+    parent_id: int | None
+    name: str
+    trashed: bool
+
+
+def walk_up(node_id: int) -> list[Step]:
+    """The node and its ancestors, root first."""
+    sql = (f"WITH RECURSIVE up(id, parent_id, name, trashed, depth) AS ("
+           f"SELECT id, parent_id, name, trashed_at IS NOT NULL, 0 FROM {NODES} WHERE id = %s "
+           f"UNION ALL SELECT n.id, n.parent_id, n.name, n.trashed_at IS NOT NULL, up.depth + 1 "
+           f"FROM {NODES} n JOIN up ON n.id = up.parent_id) "
+           "SELECT id, parent_id, name, trashed FROM up ORDER BY depth DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [node_id])
+        return [Step(id, parent_id, name, bool(trashed)) for id, parent_id, name, trashed in cursor.fetchall()]
+
+
+def descendant_ids(node_id: int, *, live_only: bool = True) -> list[int]:
+    """The ids below a node (not the node itself), in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(LIVE_DESCENDANT_IDS_SQL if live_only else DESCENDANT_IDS_SQL, [node_id])
+        return [row[0] for row in cursor.fetchall()]
