@@ -1,37 +1,13 @@
-"""Format of personal access tokens: ``coffer_<selector>_<secret>``.
-
-The selector (64 bits, public) finds the row; the secret (256 bits from
-``secrets``) is stored only as SHA-256, which is enough for a random secret of
-that size and keeps verification fast on every API call.
-"""
+"""Personal access tokens: ``coffer_<selector>_<secret>``, a 256-bit secret
+(the scheme, hashing and comparison are ``portal.core.tokens``)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
+from portal.core.tokens import TokenFormat, hash_secret, verify
 
 PREFIX = "coffer"
-_FORMAT = re.compile(rf"^{PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_-]{{43}})$")
+FORMAT = TokenFormat(prefix=f"{PREFIX}_", separator="_", secret_bytes=32, strip=True)
+generate = FORMAT.generate
+parse = FORMAT.parse
 
-
-def generate() -> tuple[str, str, str]:
-    """Return (plaintext token, selector, verifier hash)."""
-    selector = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
-    return f"{PREFIX}_{selector}_{secret}", selector, hash_secret(secret)
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def parse(raw: str) -> tuple[str, str] | None:
-    """(selector, secret) or None when the string is not a Coffer token."""
-    match = _FORMAT.match(raw.strip())
-    return (match.group(1), match.group(2)) if match else None
-
-
-def verify(secret: str, verifier_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), verifier_hash)
+__all__ = ["FORMAT", "PREFIX", "generate", "hash_secret", "parse", "verify"]

@@ -44,7 +44,6 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -52,6 +51,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent, ChainCheckpoint, ChainState
 from portal.core.errors import PortalError
+from portal.core.keys import AUDIT_CHAIN, derive_key
 from portal.storage import ObjectStore, get_store
 
 logger = logging.getLogger(__name__)
@@ -74,16 +74,11 @@ class ChainKeyChanged(PortalError):
 
 # --- hashing -------------------------------------------------------------------
 
-@lru_cache(maxsize=4)
-def _derive(source: str) -> bytes:
-    return hmac.digest(source.encode(), b"coffer/audit-chain/v1", "sha256")
-
-
 def chain_key() -> bytes:
     """The HMAC key, derived from PORTAL_AUDIT_CHAIN_KEY if set, else from
     PORTAL_MASTER_KEY (so setting the former to the old master key keeps the
     chain verifiable across a master key rotation)."""
-    return _derive(settings.AUDIT_CHAIN_KEY or settings.MASTER_KEY)
+    return derive_key(AUDIT_CHAIN, master_key=settings.AUDIT_CHAIN_KEY or None)
 
 
 def key_id(key: bytes) -> str:

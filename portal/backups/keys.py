@@ -1,7 +1,7 @@
 """Backup key sets: one per user, made by the portal on first use and kept
-wrapped (AES-GCM) under a key derived from PORTAL_MASTER_KEY with
-HKDF-SHA256 (info ``b"coffer backup keys"``), so the portal (an
-administrator restoring for an employee, GC, verify) can read every backup
+wrapped (AES-GCM) under the master key's ``backup-keys`` key
+(``portal.core.keys``: HKDF-SHA256, info ``b"coffer backup keys"``), so the
+portal (an administrator restoring for an employee, GC, verify) can read every backup
 while a device only ever receives its own user's keys. The deployment-wide
 set of earlier releases stays, marked ``deployment_wide``, to read the
 snapshots made with it (docs/backup-protocol.md)."""
@@ -13,15 +13,11 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from portal.backups.models import BackupKeySet
-
-_INFO = b"coffer backup keys"
+from portal.core.keys import BACKUP_KEYS, derive_key
 
 
 @dataclass(frozen=True)
@@ -35,8 +31,7 @@ class KeySet:
 
 
 def _wrapping_key(master_key: str | None = None) -> bytes:
-    master = settings.MASTER_KEY if master_key is None else master_key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(master.encode())
+    return derive_key(BACKUP_KEYS, master_key=master_key)
 
 
 def wrap(key: bytes, label: bytes, *, master_key: str | None = None, nonce: bytes | None = None) -> str:
