@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "portal.scanning",
     "portal.backups",
     "portal.audit",
+    "portal.adminpanel",
     "portal.api",
     "portal.web",
 ]

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal.audit.dashboard import admin_dashboard
+from portal.adminpanel.dashboard import admin_dashboard
 from portal.core.health import healthz
 from portal.web import account as web_account
 from portal.web import views as web

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.accounts.models import PersonalAccessToken, User
 from portal.accounts.services import user_disable
-from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
+from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 
 
 @admin.register(User)

@@ -1,5 +1,6 @@
 """The audit panel: the log (strictly read-only: searched, filtered,
-exported, never edited), its large exports, and the maintenance tasks' runs."""
+exported, never edited) and its large exports. The rest of the admin console
+(dashboard, maintenance page) is ``portal.adminpanel``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Q
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.audit import exports
-from portal.audit.adminkit import ReadOnlyAdmin
-from portal.audit.models import AuditEvent, AuditExport, TaskRun
+from portal.audit.models import AuditEvent, AuditExport
 from portal.audit.selectors import (
     ADDRESS,
     RANGE_FROM,
@@ -26,8 +26,6 @@ from portal.audit.selectors import (
 )
 from portal.audit.sentences import describe
 from portal.core.errors import InvalidInput
-
-admin.site.index_template = "admin/coffer/index.html"
 
 
 class InputFilter(admin.ListFilter):
@@ -157,46 +155,3 @@ class AuditExportAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def download(self, obj: AuditExport):
         url = exports.download_url(obj)
         return format_html('<a href="{}">{}</a>', url, obj.filename) if url else (obj.error[:200] or "—")
-
-
-def _every(seconds) -> str:
-    seconds = getattr(seconds, "total_seconds", lambda: seconds)()
-    if not isinstance(seconds, int | float):
-        return str(seconds)  # a crontab
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"every {count} {unit}{'s' if count != 1 else ''}"
-    return f"every {int(seconds)} seconds"
-
-
-def beat_entries() -> list[dict]:
-    """Each beat entry with its schedule, last run and last outcome (two queries)."""
-    schedule = settings.CELERY_BEAT_SCHEDULE
-    names = {entry["task"] for entry in schedule.values()}
-    last_started = dict(TaskRun.objects.filter(name__in=names).values("name").annotate(last=Max("started_at"))
-                        .values_list("name", "last"))
-    match = Q(pk__in=[])
-    for name, started in last_started.items():
-        match |= Q(name=name, started_at=started)
-    last = {run.name: run for run in TaskRun.objects.filter(match)} if last_started else {}
-    return [{"entry": key, "task": entry["task"], "schedule": _every(entry["schedule"]),
-             "last": last.get(entry["task"])} for key, entry in sorted(schedule.items())]
-
-
-@admin.register(TaskRun)
-class TaskRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
-    """Maintenance: the beat schedule with each task's last run, and every run."""
-
-    list_display = ("name", "started_at", "finished_at", "outcome", "short_detail")
-    list_filter = ("outcome", "name")
-    readonly_fields = [f.name for f in TaskRun._meta.fields]
-    actions = None
-
-    @admin.display(description="detail")
-    def short_detail(self, obj: TaskRun) -> str:
-        return obj.detail[:120]
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "beat_entries": beat_entries()}
-        return super().changelist_view(request, extra_context=extra_context)

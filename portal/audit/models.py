@@ -160,7 +160,7 @@ class TaskOutcome(models.TextChoices):
 
 class TaskRun(models.Model):
     """One run of a periodic (beat-scheduled) task, written by the Celery
-    signal receivers in ``portal/audit/taskruns.py``."""
+    signal receivers in ``portal/adminpanel/taskruns.py``."""
 
     name = models.CharField(max_length=100, db_index=True)
     task_id = models.CharField(max_length=64, blank=True, db_index=True)

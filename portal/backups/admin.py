@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
+from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.backups.models import Device, Pack, RetentionPolicy, Snapshot
 from portal.backups.services.devices import device_revoke
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from portal.audit.adminkit import ReadOnlyAdmin, superuser_actions
+from portal.adminpanel.adminkit import ReadOnlyAdmin, superuser_actions
 from portal.core.errors import PortalError
 from portal.locks.models import Lock
 from portal.locks.services import lock_break

@@ -3,7 +3,7 @@ the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
 
-from portal.audit.adminkit import ReadOnlyAdmin
+from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
 from portal.scanning import services
 from portal.scanning.models import BlockedHash, ScanState, ScanVerdict

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
+from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.shares.models import ShareLink
 from portal.shares.services import share_link_revoke
 

@@ -1,6 +1,5 @@
 """REST endpoints for share links and the spaces' link policy."""
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,11 +13,8 @@ from portal.files import names
 from portal.shares import policy, services, tokens
 from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import access_link, accesses_list, links_visible_to
+from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
-
-
-def link_url(token: str) -> str:
-    return f"{settings.PUBLIC_URL.rstrip('/')}/s/{token}"
 
 
 class ShareOut(serializers.Serializer):

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from portal.audit.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
+from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.spaces.models import Space
 from portal.spaces.services import space_update
 

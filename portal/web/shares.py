@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,14 +25,11 @@ from portal.shares.services import (
     share_link_revoke,
     share_link_update,
 )
+from portal.shares.tokens import link_url
 from portal.web.common import go_to, portal_page
 
 FIELDS = ("permission", "audience", "emails", "password", "expires_at", "max_downloads", "max_previews",
           "watermark")
-
-
-def link_url(token: str) -> str:
-    return f"{settings.PUBLIC_URL.rstrip('/')}/s/{token}"
 
 
 def _field_of(exc: PortalError) -> str:

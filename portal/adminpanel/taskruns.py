@@ -1,6 +1,8 @@
 """A record of every run of a beat-scheduled task (``TaskRun``), for the
 admin's maintenance page: Celery's signals around each task, filtered to the
-task names in ``CELERY_BEAT_SCHEDULE``. Connected in ``AuditConfig.ready``."""
+task names in ``CELERY_BEAT_SCHEDULE``. Connected in ``AdminPanelConfig.ready``.
+The model stays in the audit app (table ``audit_taskrun``, admin page
+/admin/audit/taskrun/); only the code that writes and shows it lives here."""
 
 from __future__ import annotations
 
@@ -68,6 +70,6 @@ def on_failure(sender=None, task_id=None, exception=None, **_):
 
 
 def connect() -> None:
-    task_prerun.connect(on_prerun, weak=False, dispatch_uid="portal.audit.taskruns.prerun")
-    task_postrun.connect(on_postrun, weak=False, dispatch_uid="portal.audit.taskruns.postrun")
-    task_failure.connect(on_failure, weak=False, dispatch_uid="portal.audit.taskruns.failure")
+    task_prerun.connect(on_prerun, weak=False, dispatch_uid="portal.adminpanel.taskruns.prerun")
+    task_postrun.connect(on_postrun, weak=False, dispatch_uid="portal.adminpanel.taskruns.postrun")
+    task_failure.connect(on_failure, weak=False, dispatch_uid="portal.adminpanel.taskruns.failure")
