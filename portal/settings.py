@@ -75,7 +75,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.audit.middleware.RequestContextMiddleware",
-    "portal.locks.middleware.LockRefusalMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

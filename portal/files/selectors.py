@@ -12,7 +12,7 @@ from portal.core.errors import InvalidInput, NotFound
 from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.spaces.models import Space
-from portal.spaces.selectors import SpaceAccess, access_space, space_access
+from portal.spaces.selectors import SpaceAccess, space_access
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.errors import InvalidInput
 from portal.files.api import NodeOut, node_out
 from portal.files.models import UploadSession, UploadState
-from portal.files.selectors import attach_path
 from portal.files.services import uploads
 
 URLS_PER_RESPONSE = 1000
@@ -114,6 +113,8 @@ class UploadCompleteView(APIView):
                    summary="Create the file version from the parts (idempotent)")
     def post(self, request, upload_id):
         data = validated(CompleteIn, request.data or {}).validated_data
-        version = uploads.upload_complete(actor=request.user, upload_id=upload_id, etags=data.get("parts"))
-        node = attach_path(version.node)
-        return Response(node_out(node), status=status.HTTP_201_CREATED)
+        done = uploads.upload_finish(actor=request.user, upload_id=upload_id, etags=data.get("parts"))
+        if done.path_names is None:  # completed before: described as it is now
+            return Response(node_out(done.version.node, viewer=request.user), status=status.HTTP_201_CREATED)
+        return Response(node_out(done.version.node, done.path_names, lock=done.lock, scan=done.scan),
+                        status=status.HTTP_201_CREATED)

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from portal.files.models import Node
+from portal.files.models import FileVersion, Node
 
 NODES = Node._meta.db_table
+VERSIONS = FileVersion._meta.db_table
 _COLUMNS = [field.column for field in Node._meta.concrete_fields]
 _ATTNAMES = [field.attname for field in Node._meta.concrete_fields]
 
@@ -50,18 +51,29 @@ def _key_at(depth_column: str) -> tuple[str, callable]:
 
 def walk_down(space_id: int, keys: list[str]) -> list[Node]:
     """The live nodes along ``keys`` (name keys) from the space's root: the
-    root, then one node per key found, stopping at the first missing one."""
+    root, then one node per key found, stopping at the first missing one.
+    Each node's ``current_version`` comes with its number (other fields of
+    the version load on use)."""
     key_at, as_param = _key_at("walk.depth")
     columns = ", ".join(f"n.{column}" for column in _COLUMNS)
     sql = (f"WITH RECURSIVE walk(depth, id) AS ("
            f"SELECT 0, id FROM {NODES} WHERE space_id = %s AND parent_id IS NULL "
            f"UNION ALL SELECT walk.depth + 1, n.id FROM walk JOIN {NODES} n ON n.parent_id = walk.id "
            f"WHERE walk.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key_at}) "
-           f"SELECT {columns} FROM walk JOIN {NODES} n ON n.id = walk.id ORDER BY walk.depth")
+           f"SELECT {columns}, v.number FROM walk JOIN {NODES} n ON n.id = walk.id "
+           f"LEFT JOIN {VERSIONS} v ON v.id = n.current_version_id ORDER BY walk.depth")
     with connection.cursor() as cursor:
         cursor.execute(sql, [space_id, len(keys), as_param(keys)])
         rows = cursor.fetchall()
-    return [Node.from_db(connection.alias, _ATTNAMES, row) for row in rows]
+    return [_node_with_version(row) for row in rows]
+
+
+def _node_with_version(row) -> Node:
+    node = Node.from_db(connection.alias, _ATTNAMES, row[:-1])
+    if node.current_version_id is not None:
+        node.current_version = FileVersion.from_db(connection.alias, ["id", "node_id", "number"],
+                                                   (node.current_version_id, node.pk, row[-1]))
+    return node
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,12 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from portal.core.access import Cap
-from portal.spaces.selectors import can
+from portal.core.access import Cap, caps_of
 from portal.core.errors import Forbidden, Locked
-from portal.files import names
 from portal.files.models import Node
-from portal.locks import refusals
+from portal.files.selectors import Located, path_label
+from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockScope
-
-_NODES = Node._meta.db_table
-# The ids of a node's ancestors, starting at its parent (one query, any depth).
-_ANCESTORS = (f"WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM {_NODES} WHERE id = %s "
-              f"UNION ALL SELECT n.id, n.parent_id FROM {_NODES} n JOIN up ON n.id = up.parent_id) "
-              "SELECT id FROM up")
-# The ids of the live (not trashed) nodes below a folder.
-_DESCENDANTS = (f"WITH RECURSIVE down(id) AS (SELECT id FROM {_NODES} WHERE parent_id = %s AND trashed_at IS NULL "
-                f"UNION ALL SELECT n.id FROM {_NODES} n JOIN down ON n.parent_id = down.id "
-                "WHERE n.trashed_at IS NULL) SELECT id FROM down")
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
@@ -47,11 +36,14 @@ def _live(now=None):
     return Lock.objects.filter(expires_at__gt=now or timezone.now()).select_related("owner")
 
 
-def live_locks_for(node: Node, *, now=None) -> list[Lock]:
-    """The live locks that cover ``node``: its own, and its ancestors' with depth infinity."""
+def live_locks_for(node: Node, *, now=None, ancestor_ids: list[int] | None = None) -> list[Lock]:
+    """The live locks that cover ``node``: its own, and its ancestors' with
+    depth infinity (``ancestor_ids``, root to parent, when the caller walked them already)."""
     covering = Q(node_id=node.pk)
-    if node.parent_id is not None:
-        covering |= Q(depth=LockDepth.INFINITY, node_id__in=RawSQL(_ANCESTORS, [node.parent_id]))
+    if ancestor_ids:
+        covering |= Q(depth=LockDepth.INFINITY, node_id__in=ancestor_ids)
+    elif ancestor_ids is None and node.parent_id is not None:
+        covering |= Q(depth=LockDepth.INFINITY, node_id__in=RawSQL(ANCESTOR_IDS_SQL, [node.parent_id]))
     return list(_live(now).filter(covering).order_by("created_at", "id"))
 
 
@@ -59,7 +51,7 @@ def locks_within(node: Node, *, now=None) -> list[Lock]:
     """The live locks on what a folder holds (at any depth), for operations on the whole folder."""
     if not node.is_folder:
         return []
-    return list(_live(now).filter(node_id__in=RawSQL(_DESCENDANTS, [node.pk]))
+    return list(_live(now).filter(node_id__in=RawSQL(LIVE_DESCENDANT_IDS_SQL, [node.pk]))
                 .select_related("node").order_by("created_at", "id"))
 
 
@@ -107,26 +99,46 @@ def _primary(locks: list[Lock]) -> Lock | None:
 
 def lock_summary(node: Node, *, viewer=None) -> dict | None:
     """The lock shown in a node's metadata (``lock_info`` of the primary covering lock), or None."""
-    lock = _primary(live_locks_for(node))
+    return summary_of(live_locks_for(node), viewer=viewer)
+
+
+def summary_of(covering: list[Lock], *, viewer=None) -> dict | None:
+    """``lock_summary`` from the covering locks a caller already read."""
+    lock = _primary(covering)
     return lock_info(lock, viewer) if lock else None
 
 
-def attach_lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = None) -> None:
-    """Set ``lock_info`` on each node in two queries, whatever their number:
-    locks on the nodes themselves, and the depth-infinity locks covering
-    ``folder`` (the folder they are listed in), which cover them all too."""
+def lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = None) -> dict[int, dict | None]:
+    """The lock shown for each node (``lock_info`` of its primary covering
+    lock, or None), by node id, in one query whatever their number: the locks
+    on the nodes themselves and, with ``folder`` (the folder they are listed
+    in), the locks covering the folder, whose depth-infinity ones cover the
+    nodes too. The folder's own summary comes with them, under its id."""
     nodes = list(nodes)
-    if not nodes:
-        return
-    now = timezone.now()
-    by_node: dict[int, list[Lock]] = {}
-    for lock in _live(now).filter(node_id__in=[node.pk for node in nodes]):
-        by_node.setdefault(lock.node_id, []).append(lock)
-    inherited = [lock for lock in live_locks_for(folder, now=now) if lock.depth == LockDepth.INFINITY] \
-        if folder is not None else []
-    for node in nodes:
-        lock = _primary(by_node.get(node.pk, []) + inherited)
-        node.lock_info = lock_info(lock, viewer) if lock else None
+    listed = {node.pk for node in nodes}
+    wanted = Q(node_id__in=listed)
+    if folder is not None:
+        wanted |= Q(node_id=folder.pk)
+        if folder.parent_id is not None:
+            wanted |= Q(depth=LockDepth.INFINITY, node_id__in=RawSQL(ANCESTOR_IDS_SQL, [folder.parent_id]))
+    elif not listed:
+        return {}
+    own: dict[int, list[Lock]] = {}
+    covering: list[Lock] = []  # the folder's own locks and its ancestors' depth-infinity ones
+    for lock in _live().filter(wanted):
+        if lock.node_id in listed:
+            own.setdefault(lock.node_id, []).append(lock)
+        else:
+            covering.append(lock)
+    inherited = [lock for lock in covering if lock.depth == LockDepth.INFINITY]
+    summaries = {node.pk: _shown(_primary(own.get(node.pk, []) + inherited), viewer) for node in nodes}
+    if folder is not None:
+        summaries[folder.pk] = _shown(_primary(covering), viewer)
+    return summaries
+
+
+def _shown(lock: Lock | None, viewer) -> dict | None:
+    return lock_info(lock, viewer) if lock else None
 
 
 # --- The write check -------------------------------------------------------------
@@ -149,7 +161,8 @@ def blocking_locks(locks: list[Lock], actor, tokens: frozenset[str]) -> list[Loc
     return exclusive + shared
 
 
-def hold_rows(node: Node, *, taking_lock: bool = False, whole_folder: bool = False) -> None:
+def hold_rows(node: Node, *, taking_lock: bool = False, whole_folder: bool = False,
+              ancestor_ids: list[int] | None = None) -> None:
     """Row-lock the node and its ancestors so that taking a lock and writing
     under one never interleave, while writes elsewhere in the tree, and writes
     beside one another, do not wait. PostgreSQL row-lock modes:
@@ -168,22 +181,22 @@ def hold_rows(node: Node, *, taking_lock: bool = False, whole_folder: bool = Fal
     above = "SHARE" if taking_lock else "KEY SHARE"
     itself = "UPDATE" if taking_lock else "NO KEY UPDATE" if whole_folder else "KEY SHARE"
     with connection.cursor() as cursor:
-        if node.parent_id is not None:
-            cursor.execute(f"SELECT id FROM {_NODES} WHERE id IN ({_ANCESTORS}) ORDER BY id FOR {above}",
+        if ancestor_ids is not None and above == itself:  # one statement for the whole chain
+            ids = [*ancestor_ids, node.pk]
+            cursor.execute(f"SELECT id FROM {NODES} WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+                           f"ORDER BY id FOR {above}", ids)
+            return
+        if ancestor_ids:
+            cursor.execute(f"SELECT id FROM {NODES} WHERE id IN ({', '.join(['%s'] * len(ancestor_ids))}) "
+                           f"ORDER BY id FOR {above}", ancestor_ids)
+        elif ancestor_ids is None and node.parent_id is not None:
+            cursor.execute(f"SELECT id FROM {NODES} WHERE id IN ({ANCESTOR_IDS_SQL}) ORDER BY id FOR {above}",
                            [node.parent_id])
-        cursor.execute(f"SELECT id FROM {_NODES} WHERE id = %s FOR {itself}", [node.pk])
+        cursor.execute(f"SELECT id FROM {NODES} WHERE id = %s FOR {itself}", [node.pk])
 
 
 def _when(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _path_of(node: Node) -> str:
-    from portal.files.selectors import attach_path
-
-    if getattr(node, "path_names", None) is None:
-        attach_path(node)
-    return names.join(node.path_names)
 
 
 def _describe(lock: Lock, space_name: str) -> str:
@@ -193,64 +206,63 @@ def _describe(lock: Lock, space_name: str) -> str:
             f"{owner}, a manager of space {space_name!r} or an administrator can unlock it")
 
 
-def _refusal(node: Node, *, actor, operation: str, blocking: list[Lock], within: list[Lock]) -> Locked:
-    path, space_name = _path_of(node), node.space.name
+def _refusal(target: Located, *, actor, operation: str, blocking: list[Lock], within: list[Lock]) -> Locked:
+    path, space_name = target.path, target.space.name
     verb = _VERBS.get(operation, "changed")
     infos = [lock_info(lock) for lock in blocking + within]
     detail = {"path": path, "operation": operation, "locks": infos}
     if blocking:
         lock = blocking[0]
-        where = "" if lock.node_id == node.pk else f" (through {_path_of(lock.node)})"
+        where = "" if lock.node_id == target.node.pk else f" (through {path_label(lock.node)})"
         message = f"{path} cannot be {verb}: it is {_describe(lock, space_name)}{where}."
     else:
-        locked_paths = sorted({_path_of(lock.node) for lock in within})
+        locked_paths = sorted({path_label(lock.node) for lock in within})
         shown = ", ".join(locked_paths[:5]) + (f" and {len(locked_paths) - 5} more" if len(locked_paths) > 5 else "")
         message = (f"{path} cannot be {verb}: it holds locked files ({shown}). Their owners, a manager of space "
                    f"{space_name!r} or an administrator can unlock them.")
         detail["locked_paths"] = locked_paths
     exc = Locked(message, detail=detail)
-    exc.refusal = {"actor": actor, "node": node, "operation": operation, "path": path,
-                   "lock_ids": [info["id"] for info in infos]}
+    exc.refusal = {"actor": actor, "node": target.node, "space": target.space, "operation": operation,
+                   "path": path, "lock_ids": [info["id"] for info in infos]}
     return exc
 
 
-def ensure_writable(node: Node, *, actor, tokens: Iterable[str] = (), operation: str = "write") -> None:
-    """Raise Locked (423) unless every live lock covering ``node`` is the
+def ensure_writable(target: Located, *, actor, tokens: Iterable[str] = (), operation: str = "write",
+                    chain_ids: list[int] | None = None, hold: bool = True) -> list[Lock]:
+    """Raise Locked (423) unless every live lock covering the target is the
     actor's own, with its token in ``tokens`` for editor and agent locks.
     ``actor`` None (a share-link visitor) is stopped by any live lock. A
-    signed-in actor without file.write in the space gets Forbidden (403)
-    before any lock is looked at. For
-    rename, move and delete of a folder, locks on what it holds count too.
+    signed-in actor without file.write in the space (the role in ``target``)
+    gets Forbidden (403) before any lock is looked at. For rename, move and
+    delete of a folder, locks on what it holds count too. ``chain_ids``: the
+    ids from the root to the target, when the caller walked them already.
 
     Except for ``add`` (checking a destination folder), the rows are held
     (``hold_rows``) for the rest of the transaction, so no lock can be taken
     on the node, above it or (for folder operations) inside it between this
-    check and the write.
+    check and the write (``hold=False``: an early check that writes nothing).
 
-    The refusal is recorded as ``lock.write_refused`` once the transaction
-    that it rolls back is gone: right away outside a transaction, else by
-    ``portal.locks.services.records_lock_refusals`` around the calling
-    service, or at the latest by ``portal.locks.middleware`` when the request ends."""
+    This only raises. The refusal is recorded as ``lock.write_refused`` by the
+    calling service (``portal.locks.services.records_lock_refusals``) once its
+    transaction has rolled back. Returns the live locks covering the target
+    (none of them stopping the actor), for callers that show them."""
+    node = target.node
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    if actor is not None and not can(actor, Cap.FILE_WRITE, node.space):
+    if actor is not None and not (actor.is_active and Cap.FILE_WRITE in caps_of(target.role, admin=target.admin)):
         # Capability first: someone who may not write learns 403, not whose lock is there.
-        raise Forbidden(f"Only editors can change files in space {node.space.name!r}.",
+        raise Forbidden(f"Only editors can change files in space {target.space.name!r}.",
                         detail={"capability": Cap.FILE_WRITE.value})
-    if operation not in MEMBER_OPERATIONS:
-        hold_rows(node, whole_folder=node.is_folder and operation in FOLDER_OPERATIONS)
+    above = chain_ids[:-1] if chain_ids is not None else None
+    if hold and operation not in MEMBER_OPERATIONS:
+        hold_rows(node, whole_folder=node.is_folder and operation in FOLDER_OPERATIONS, ancestor_ids=above)
     tokens = frozenset(tokens or ())
     now = timezone.now()
-    blocking = blocking_locks(live_locks_for(node, now=now), actor, tokens)
+    covering = live_locks_for(node, now=now, ancestor_ids=above)
+    blocking = blocking_locks(covering, actor, tokens)
     within = []
     if node.is_folder and operation in FOLDER_OPERATIONS:
         within = [lock for lock in locks_within(node, now=now) if not _holds(lock, actor, tokens)]
     if blocking or within:
-        exc = _refusal(node, actor=actor, operation=operation, blocking=blocking, within=within)
-        if not connection.in_atomic_block:
-            from portal.locks.services import lock_refusal_record
-
-            lock_refusal_record(exc=exc)
-        else:
-            refusals.hold(exc)
-        raise exc
+        raise _refusal(target, actor=actor, operation=operation, blocking=blocking, within=within)
+    return covering

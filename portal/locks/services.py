@@ -5,6 +5,7 @@ tokens of its If header)."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import smtplib
@@ -12,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.actions import Action
@@ -29,9 +30,9 @@ from portal.core.errors import (
     PreconditionFailed,
 )
 from portal.core.validation import whole_number
-from portal.files import names
 from portal.files.models import Node
-from portal.files.services.common import refuse_archived
+from portal.files.selectors import path_label
+from portal.spaces.quota import refuse_archived
 from portal.locks import selectors
 from portal.locks.models import Lock, LockDepth, LockKind, LockScope
 
@@ -73,9 +74,7 @@ def _text(value, *, field: str, max_length: int) -> str:
 
 
 def _label(node: Node) -> str:
-    if getattr(node, "path_names", None) is None:
-        selectors._path_of(node)
-    return names.join(node.path_names)
+    return path_label(node)
 
 
 def _conflicting(node: Node, scope: str, depth: str, now) -> list[Lock]:
@@ -254,26 +253,34 @@ def lock_refusal_record(*, exc: Locked) -> None:
     """Record a write a lock refused (once per refusal). Called after the refused
     service's transaction rolled back, so the event outlives it."""
     refusal = getattr(exc, "refusal", None)
-    if not refusal or connection.needs_rollback:
+    if not refusal:
         return
     exc.refusal = None
-    node = refusal["node"]
-    record(action=Action.LOCK_WRITE_REFUSED, actor=refusal["actor"], target=node, target_label=refusal["path"],
-           space=node.space, outcome=Outcome.DENIED,
+    record(action=Action.LOCK_WRITE_REFUSED, actor=refusal["actor"], target=refusal["node"],
+           target_label=refusal["path"], space=refusal["space"], outcome=Outcome.DENIED,
            details={"operation": refusal["operation"], "locks": refusal["lock_ids"]})
 
 
+_service_depth: contextvars.ContextVar[int] = contextvars.ContextVar("lock_refusal_service_depth", default=0)
+
+
 def records_lock_refusals(func):
-    """Put outside ``@transaction.atomic`` on services that call
-    ``ensure_writable``: the refusal's rollback would erase an event recorded
-    inside, so it is recorded here, once the transaction is gone."""
+    """The one way a refused write is recorded: put outside
+    ``@transaction.atomic`` on every service that calls ``ensure_writable``
+    (which only raises). The refusal rolls the service's transaction back, so
+    it is recorded here, after the rollback, by the outermost such service
+    when one calls another inside its own transaction."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        depth = _service_depth.set(_service_depth.get() + 1)
         try:
             return func(*args, **kwargs)
         except Locked as exc:
-            lock_refusal_record(exc=exc)
+            if _service_depth.get() == 1:
+                lock_refusal_record(exc=exc)
             raise
+        finally:
+            _service_depth.reset(depth)
 
     return wrapper

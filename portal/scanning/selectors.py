@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from portal.core.errors import Forbidden
 from portal.scanning.models import BLOCKING, FLAGGED_BY_CONTENT, HELD, NAME_SCANNERS, ScanState, ScanVerdict
@@ -100,40 +100,60 @@ def _summary(own: ScanVerdict | None, blocking: ScanVerdict | None) -> dict | No
     return {"state": shown.state, "signature": shown.signature or None, "quarantined": blocking is not None}
 
 
+def fresh_summary(verdict: ScanVerdict) -> dict | None:
+    """The scan summary of a version made a moment ago with ``verdict`` (its
+    bytes are new, so no other verdict can block them yet)."""
+    return _summary(verdict, verdict if verdict.blocks else None)
+
+
 def scan_summary(node) -> dict | None:
-    """``{"state", "signature", "quarantined"}`` of a file's current version for
-    its metadata (from ``scan_info`` when a listing attached it in bulk); None
-    for folders and files never scanned."""
-    if hasattr(node, "scan_info"):
-        return node.scan_info
-    version = node.current_version
-    if version is None:
-        return None
-    return _summary(ScanVerdict.objects.filter(version=version).first(), quarantine_reason(version))
+    """``{"state", "signature", "quarantined"}`` of one file's current version
+    for its metadata (see scan_summaries); None for folders and files never scanned."""
+    return scan_summaries([node])[node.pk]
 
 
-def attach_scan_summaries(nodes) -> None:
-    """Set ``scan_info`` on every node of a listing in two queries."""
+def scan_summaries(nodes) -> dict[int, dict | None]:
+    """The scan summary of each node's current version, by node id, in one
+    query whatever their number (none when no node has a version), with the
+    rules of _blocking_for. The nodes come with ``current_version`` loaded."""
+    nodes = list(nodes)
     versions = [node.current_version for node in nodes if node.current_version_id]
-    own = {v.version_id: v for v in ScanVerdict.objects.filter(version__in=[v.pk for v in versions])}
-    by_content: dict[int, ScanVerdict] = {}
-    inheritable: dict[int, list[ScanVerdict]] = {}   # holds and flags by name, for versions without a verdict
-    for verdict in (ScanVerdict.objects.filter(BLOCKING, version__blob_id__in={v.blob_id for v in versions})
-                    .select_related("version")):
-        blob = verdict.version.blob_id
-        if verdict.state == ScanState.FLAGGED and verdict.by_content:
-            by_content.setdefault(blob, verdict)
-        else:
-            inheritable.setdefault(blob, []).append(verdict)
-    for node in nodes:
-        version = node.current_version if node.current_version_id else None
-        if version is None:
-            node.scan_info = None
-            continue
-        mine = own.get(version.pk)
-        inherited = next((v for v in inheritable.get(version.blob_id, []) if mine is None
-                          and (v.state != ScanState.FLAGGED or blocked_name(node.name))), None)
-        blocking = [v for v in (mine if mine is not None and mine.blocks else None, by_content.get(version.blob_id),
-                                inherited) if v is not None]
-        reason = next((v for v in blocking if v.state == ScanState.FLAGGED), blocking[0] if blocking else None)
-        node.scan_info = _summary(mine, reason)
+    verdicts = _Verdicts(versions)
+    return {node.pk: verdicts.summary(node) for node in nodes}
+
+
+class _Verdicts:
+    """The verdicts that matter to some versions, read in one query: each
+    version's own, and the blocking ones on the same bytes."""
+
+    def __init__(self, versions):
+        rows = []
+        if versions:
+            own_ids = [version.pk for version in versions]
+            blobs = {version.blob_id for version in versions}
+            wanted = Q(version_id__in=own_ids) | (BLOCKING & Q(version__blob_id__in=blobs))
+            rows = list(ScanVerdict.objects.filter(wanted).annotate(blob=F("version__blob_id")).order_by("id"))
+        own_ids = {version.pk for version in versions}
+        self.own = {verdict.version_id: verdict for verdict in rows if verdict.version_id in own_ids}
+        self.by_content: dict[int, ScanVerdict] = {}
+        self.inheritable: dict[int, list[ScanVerdict]] = {}  # holds and flags by name, for versions without a verdict
+        for verdict in (verdict for verdict in rows if verdict.blocks):
+            if verdict.state == ScanState.FLAGGED and verdict.by_content:
+                self.by_content.setdefault(verdict.blob, verdict)
+            else:
+                self.inheritable.setdefault(verdict.blob, []).append(verdict)
+
+    def summary(self, node) -> dict | None:
+        if not node.current_version_id:
+            return None
+        version = node.current_version
+        mine = self.own.get(version.pk)
+        inherited = None
+        if mine is None:
+            inherited = next((verdict for verdict in self.inheritable.get(version.blob_id, [])
+                              if verdict.state != ScanState.FLAGGED or blocked_name(node.name)), None)
+        blocking = [verdict for verdict in (mine if mine is not None and mine.blocks else None,
+                                            self.by_content.get(version.blob_id), inherited) if verdict is not None]
+        reason = next((verdict for verdict in blocking if verdict.state == ScanState.FLAGGED),
+                      blocking[0] if blocking else None)
+        return _summary(mine, reason)

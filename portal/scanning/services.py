@@ -21,8 +21,9 @@ from portal.core.access import is_admin
 from portal.core.errors import Conflict, Forbidden, NotFound
 from portal.files import names
 from portal.files.models import FileVersion
-from portal.files.selectors import attach_path
-from portal.files.services.common import lock_spaces, release_quota, schedule_blob_collection
+from portal.files.selectors import path_names_of
+from portal.files.services.common import schedule_blob_collection
+from portal.spaces.quota import lock_spaces, release_quota
 from portal.files.services.tree import purge
 from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
@@ -34,18 +35,20 @@ FAIL_OPEN, FAIL_CLOSED = "open", "closed"
 
 def version_label(version: FileVersion) -> str:
     try:
-        path = names.join(attach_path(version.node).path_names)
+        path = names.join(path_names_of(version.node))
     except NotFound:   # in the trash: its name is all there is
         path = version.node.name
     return f"{path} v{version.number}"
 
 
-def scan_queue(version: FileVersion, *, via_share: bool = False) -> ScanVerdict:
+def scan_queue(version: FileVersion, *, label: str | None = None, via_share: bool = False) -> ScanVerdict:
     """Inside the transaction that made ``version``: a pending verdict, and the
     scan queued once it commits. Uploads through share links always fail
-    closed; members' follow PORTAL_SCAN_FAIL_MODE."""
+    closed; members' follow PORTAL_SCAN_FAIL_MODE. ``label``: the file's path
+    when the caller knows it."""
     fail_closed = via_share or settings.SCAN_FAIL_MODE == FAIL_CLOSED
-    verdict = ScanVerdict.objects.create(version=version, label=version_label(version)[:512],
+    label = f"{label} v{version.number}" if label is not None else version_label(version)
+    verdict = ScanVerdict.objects.create(version=version, label=label[:512],
                                          fail_closed=fail_closed, via_share=via_share)
     from portal.scanning.tasks import scan_version as task
 

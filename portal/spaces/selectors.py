@@ -38,6 +38,16 @@ class SpaceAccess:
     def can(self, cap: Cap) -> bool:
         return cap in caps_of(self.role, admin=self.admin)
 
+    def require(self, cap: Cap) -> SpaceAccess:
+        """Itself if ``cap`` is allowed; NotFound for outsiders, Forbidden naming the role for members."""
+        if self.role is None and not self.admin:
+            raise NotFound("No such space.")
+        if not self.can(cap):
+            who = f"your role ({self.role})" if self.role else "administrators outside the space"
+            raise Forbidden(f"In space {self.space.name!r}, {who} cannot do this ({cap.value}).",
+                            detail={"capability": cap.value, "role": self.role})
+        return self
+
 
 def can(actor, cap: Cap, space: Space) -> bool:
     """Whether the actor may use ``cap`` in the space (one query, or none
@@ -60,18 +70,13 @@ def space_access(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> SpaceAccess:
         space_id = int(space_id)
     except (TypeError, ValueError):
         raise NotFound("No such space.") from None
-    role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).values("role")[:1]
+    role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).order_by().values("role")[:1]
     space = Space.objects.filter(pk=space_id).annotate(actor_role=Subquery(role)).first()
     role = space.actor_role if space else None
-    admin = is_admin(actor)
-    if space is None or (role is None and not admin):
+    if space is None:
         raise NotFound("No such space.")
-    space.actor_role, space.actor_role_for = role, actor.pk
-    if cap not in caps_of(role, admin=admin):
-        who = f"your role ({role})" if role else "administrators outside the space"
-        raise Forbidden(f"In space {space.name!r}, {who} cannot do this ({cap.value}).",
-                        detail={"capability": cap.value, "role": role})
-    return SpaceAccess(space=space, role=role, admin=admin)
+    space.actor_role_for = actor.pk
+    return SpaceAccess(space=space, role=role, admin=is_admin(actor)).require(cap)
 
 
 def members_list(space: Space) -> QuerySet[Membership]:

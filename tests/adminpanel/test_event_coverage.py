@@ -50,6 +50,7 @@ from portal.locks import services as locks
 from portal.locks.models import Lock
 from portal.shares import services as shares
 from portal.shares import visits
+from portal.shares.selectors import link_resolved, link_target
 from portal.shares.models import ShareLink
 from portal.spaces import services as spaces
 from portal.spaces.models import Space, SpaceKind
@@ -101,9 +102,9 @@ READS = {
     "portal.backups.services.retention.default_policy": "reads the default policy",
     "portal.backups.services.retention.policy_for": "reads a device's policy",
     "portal.backups.services.retention.snapshots_kept": "pure computation",
-    "portal.files.services.common.check_quota": "raises when over quota",
-    "portal.files.services.common.lock_spaces": "row locks for the caller's transaction",
-    "portal.files.services.common.refuse_archived": "raises on an archived space",
+    "portal.spaces.quota.check_quota": "raises when over quota",
+    "portal.spaces.quota.lock_spaces": "row locks for the caller's transaction",
+    "portal.spaces.quota.refuse_archived": "raises on an archived space",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
@@ -136,8 +137,8 @@ NOT_AUDITED = {
     # The audit writer itself.
     "portal.audit.services.record": "it is the event",
     # Steps inside an audited service's transaction, never called on their own.
-    "portal.files.services.common.charge_quota": "inside uploads/copies, which record the file event",
-    "portal.files.services.common.release_quota": "inside purges, which record file.purged",
+    "portal.spaces.quota.charge_quota": "inside uploads/copies, which record the file event",
+    "portal.spaces.quota.release_quota": "inside purges, which record file.purged",
     "portal.files.services.tree.ensure_folders": "inside folder_create / version_add, which record",
     "portal.files.services.uploads.version_add": "inside upload_complete / file_put, which record file.uploaded",
     "portal.dav.services.properties_copy": "inside node_copy (WebDAV COPY), which records file.copied",
@@ -206,6 +207,12 @@ def _drop_link(w):
     w.link = shares.share_link_create(actor=w.alice, node_id=w.root.pk, permission="upload")[0]
 
 
+def _visit(w, *, folder: str = "target") -> dict:
+    """The link as a visit resolves it and the shared node as its target."""
+    opened = link_resolved(w.link.pk)
+    return {"opened": opened, folder: link_target(opened, "")}
+
+
 def _pending_totp(w):
     w.totp = twofactor.pending_device(w.alice)
 
@@ -241,7 +248,7 @@ def _expired_lock(w):
 
 def _refusal(w):
     exc = Locked("locked")
-    exc.refusal = {"node": w.doc, "actor": w.bob, "path": "/Q3.xlsx", "operation": "rename", "lock_ids": [1]}
+    exc.refusal = {"node": w.doc, "space": w.doc.space, "actor": w.bob, "path": "/Q3.xlsx", "operation": "rename", "lock_ids": [1]}
     return exc
 
 
@@ -446,20 +453,21 @@ CASES: dict[str, Case] = {
         verify.backup_verify(sample=0))),
     # Visitors of share links
     "portal.shares.visits.view_record": Case(Action.SHARE_VIEWED, lambda w: visits.view_record(
-        link=w.link, visitor=VISITOR, node=w.doc), setup=_link),
+        **_visit(w), visitor=VISITOR), setup=_link),
     "portal.shares.visits.preview_record": Case(Action.SHARE_PREVIEWED, lambda w: visits.preview_record(
-        link=w.link, visitor=VISITOR, node=w.doc), setup=_link),
+        **_visit(w), visitor=VISITOR), setup=_link),
     "portal.shares.visits.download_record": Case(Action.SHARE_DOWNLOADED, lambda w: visits.download_record(
-        link=w.link, visitor=VISITOR, node=w.doc, version=FileVersion.objects.get(node=w.doc)), setup=_link),
+        **_visit(w), visitor=VISITOR, version=FileVersion.objects.get(node=w.doc)), setup=_link),
     "portal.shares.visits.password_try": Case(Action.SHARE_PASSWORD_FAILED, lambda w: _refused(
-        visits.password_try, link=w.link, visitor=VISITOR, password="wrong guess"), setup=_protected_link),
+        visits.password_try, opened=link_resolved(w.link.pk), visitor=VISITOR, password="wrong guess"),
+        setup=_protected_link),
     "portal.shares.visits.code_send": Case(Action.SHARE_CODE_SENT, lambda w: visits.code_send(
-        link=w.link, visitor=VISITOR, email="pat@example.com"), setup=_people_link),
+        opened=link_resolved(w.link.pk), visitor=VISITOR, email="pat@example.com"), setup=_people_link),
     "portal.shares.visits.code_try": Case(Action.SHARE_CODE_FAILED, lambda w: _refused(
-        visits.code_try, link=w.link, visitor=VISITOR, email="pat@example.com", code="000000"),
+        visits.code_try, opened=link_resolved(w.link.pk), visitor=VISITOR, email="pat@example.com", code="000000"),
         setup=_people_link),
     "portal.shares.visits.upload": Case(Action.SHARE_UPLOADED, lambda w: visits.upload(
-        link=w.link, visitor=VISITOR, folder=w.root, name="drop.txt", fileobj=io.BytesIO(b"drop"), size=4),
+        **_visit(w, folder="folder"), visitor=VISITOR, name="drop.txt", fileobj=io.BytesIO(b"drop"), size=4),
         setup=_drop_link),
     # Two-factor sign-in
     "portal.accounts.twofactor.device_confirm": Case("auth.two_factor_enabled", lambda w: twofactor.device_confirm(

@@ -219,7 +219,7 @@ def test_the_expiry_sweep_between_assembling_and_recording_leaves_no_version_wit
     assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0}
 
     try:
-        outcome = _record(alice, session.pk)  # step 3 of the slow complete resumes
+        outcome = _record(alice, session)  # step 3 of the slow complete resumes
     except PortalError as exc:
         outcome = exc
 
@@ -238,12 +238,12 @@ def test_a_complete_resuming_after_another_call_was_refused_creates_no_version(a
     _assemble(*_claim(alice, session.pk))        # both calls are past step 2
     Space.objects.filter(pk=team.pk).update(quota_bytes=MiB)
     with pytest.raises(PortalError) as refused:  # the first call's step 3
-        _record(alice, session.pk)
+        _record(alice, session)
     assert refused.value.code == "quota_exceeded" and not backend.exists(session.key)
     Space.objects.filter(pk=team.pk).update(quota_bytes=100 * MiB)  # someone freed space meanwhile
 
     try:
-        outcome = _record(alice, session.pk)     # the second call's step 3
+        outcome = _record(alice, session)     # the second call's step 3
     except PortalError as exc:
         outcome = exc
 

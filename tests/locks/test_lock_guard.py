@@ -4,20 +4,17 @@ every refusal is audited even though the refused write rolled back."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
-from django.http import HttpResponse
 from django.utils import timezone
 
 from portal.audit.actions import Action
 from portal.core.errors import Locked
 from portal.files.models import FileVersion, Node, NodeKind
-from portal.files.services import tree
-from portal.locks.middleware import LockRefusalMiddleware
+from portal.files.services import direct, tree
 from portal.locks.models import LockDepth, LockKind
-from portal.locks.selectors import ensure_writable
 from portal.locks.services import lock_acquire
 from tests.helpers import assert_error, events, last_event
 
@@ -107,26 +104,16 @@ def test_editor_locks_need_their_token_even_for_their_owner(alice, doc):
     assert renamed.name == "x.docx"
 
 
-def test_a_share_link_visitor_is_stopped_by_any_live_lock(alice, doc, rf):
-    """A refusal raised anywhere in a request (a share page's own transaction
-    here) is recorded by the middleware once the request's work is over."""
+def test_a_share_link_visitor_is_stopped_by_any_live_lock(alice, doc):
+    """A share link writes for its creator but never holds a lock: any live
+    lock refuses it, and the service records the refusal after its rollback."""
     locked(doc, alice)
-    doc = Node.objects.select_related("space").get(pk=doc.pk)
-    refused = []
-
-    def share_page(request):
-        try:
-            with transaction.atomic():
-                ensure_writable(doc, actor=None)
-        except Locked as exc:
-            refused.append(exc)
-            assert not events(Action.LOCK_WRITE_REFUSED)  # rolled back with the write
-            return HttpResponse(status=exc.status)
-        return HttpResponse()
-
-    assert LockRefusalMiddleware(share_page)(rf.post("/s/abc")).status_code == 423
-    assert "alice" in refused[0].message
+    with pytest.raises(Locked) as refused:
+        direct.file_put(actor=alice, space_id=doc.space_id, path=f"/{doc.name}", fileobj=io.BytesIO(b"x"), size=1,
+                        holds_locks=False)
+    assert "alice" in refused.value.message
     assert last_event(Action.LOCK_WRITE_REFUSED).actor is None
+    assert Node.objects.get(pk=doc.pk).current_version_id == doc.current_version_id
 
 
 def test_a_folder_holding_locked_files_cannot_be_deleted_moved_or_renamed(signed_in, alice, editor, root,

@@ -1,61 +1,36 @@
-"""Pieces every file-tree write shares: quota and space-row locking."""
+"""Pieces every file-tree write shares beyond the space's quota (portal.spaces.quota)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
-from portal.core.errors import Conflict, QuotaExceeded
-from portal.spaces.models import Space
-
-
-def refuse_archived(space: Space) -> None:
-    if space.archived_at is not None:
-        raise Conflict(f"Space {space.name!r} is archived and read-only; an owner can unarchive it.",
-                       code="archived")
-
-
-def lock_spaces(*space_ids: int) -> dict[int, Space]:
-    """Lock the spaces' rows, always in id order so two writers never deadlock.
-    Everything that changes ``used_bytes`` holds this lock: quota checks are race-free."""
-    spaces = Space.objects.select_for_update().filter(pk__in=set(space_ids)).order_by("pk")
-    return {space.pk: space for space in spaces}
-
-
-def _human(size: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
-
-
-def check_quota(space: Space, extra: int) -> None:
-    if space.used_bytes + extra > space.quota_bytes:
-        free = max(space.quota_bytes - space.used_bytes, 0)
-        raise QuotaExceeded(
-            f"Space {space.name!r} has {_human(free)} free and this needs {_human(extra)}; "
-            "delete or purge something, or ask an administrator for more quota.",
-            detail={"quota": space.quota_bytes, "used": space.used_bytes, "needed": extra})
-
-
-def charge_quota(space: Space, extra: int) -> None:
-    """Count ``extra`` bytes against a space locked with lock_spaces."""
-    if extra <= 0:
-        return
-    check_quota(space, extra)
-    Space.objects.filter(pk=space.pk).update(used_bytes=F("used_bytes") + extra)
-    space.used_bytes += extra
-
-
-def release_quota(space: Space, freed: int) -> None:
-    if freed <= 0:
-        return
-    Space.objects.filter(pk=space.pk).update(used_bytes=F("used_bytes") - freed)
-    space.used_bytes -= freed
+from portal.core.errors import PortalError
 
 
 def schedule_blob_collection() -> None:
     from portal.files.tasks import collect_unused_blobs
 
     transaction.on_commit(collect_unused_blobs.delay)
+
+
+def too_large_error() -> PortalError:
+    """413 for a file over PORTAL_MAX_FILE_SIZE (the API, share drops and WebDAV say it alike)."""
+    return PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
+                       status=413, detail={"max_size": settings.MAX_FILE_SIZE})
+
+
+def refuse_too_large(size: int) -> None:
+    if size > settings.MAX_FILE_SIZE:
+        raise too_large_error()
+
+
+def after_new_version(version, *, label: str, via_share: bool = False):
+    """Inside the transaction that made ``version``: its bytes are hashed and
+    scanned once it commits (``label``: the file's path, for the verdict).
+    Returns the pending scan verdict."""
+    from portal.files.tasks import hash_blob
+    from portal.scanning.services import scan_queue
+
+    transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
+    return scan_queue(version, label=label, via_share=via_share)

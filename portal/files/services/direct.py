@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import BinaryIO
 
-from django.conf import settings
 from django.db import transaction
 
 from portal.audit.actions import Action
@@ -19,11 +18,13 @@ from portal.core.access import Cap
 from portal.core.errors import PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node
-from portal.files.selectors import child_named
-from portal.files.services.common import check_quota, lock_spaces, refuse_archived
-from portal.files.services.uploads import _refuse_locked, version_add
+from portal.files.selectors import child_named, path_walk
+from portal.files.services.common import after_new_version, refuse_too_large
+from portal.files.services.tree import ensure_folders
+from portal.files.services.uploads import refuse_locked, version_add
 from portal.locks.services import records_lock_refusals
-from portal.spaces.selectors import access_space
+from portal.spaces.quota import check_quota, lock_spaces, refuse_archived
+from portal.spaces.selectors import space_access
 from portal.storage import get_store
 
 
@@ -51,15 +52,13 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
     first free "name (n)". Locks refuse the write unless the actor holds
     them (``holds_locks=False``: a share-link visitor, who never does).
     ``before_commit(version)`` runs inside the transaction and may refuse."""
-    space = access_space(actor, space_id, Cap.FILE_WRITE)
-    refuse_archived(space)
+    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(access.space)
     path_names = names.split_path(path, existing=True)  # new names are checked where they are made
     if not path_names:
         raise PortalError("The path must end with the file's name.", code="invalid_path")
-    if size > settings.MAX_FILE_SIZE:
-        raise PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
-                          status=413, detail={"max_size": settings.MAX_FILE_SIZE})
-    check_quota(space, size)
+    refuse_too_large(size)
+    check_quota(access.space, size)
     key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
     store = get_store()
     stored = store.put(key, fileobj)
@@ -67,28 +66,24 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
         if stored != size:
             raise PortalError("The file arrived incomplete; send it again.", code="size_mismatch")
         with transaction.atomic():
-            space = lock_spaces(space.pk)[space.pk]
+            space = lock_spaces(access.space.pk)[access.space.pk]
             # Again, after the body arrived (a large one takes minutes): the right to write now, under
             # the space's row lock that member changes take too.
-            access_space(actor, space.pk, Cap.FILE_WRITE)
+            access = space_access(actor, space.pk, Cap.FILE_WRITE)
             refuse_archived(space)
+            chain = path_walk(space, path_names)
             if keep_both:
-                from portal.files.services.tree import ensure_folders
-
-                parent, _ = ensure_folders(space, path_names[:-1], actor)
+                parent, _, _ = ensure_folders(space, path_names[:-1], actor, chain=chain[:len(path_names)])
                 path_names = [*path_names[:-1], free_name(parent, path_names[-1])]
-            final_path = names.join(path_names)
-            _refuse_locked(actor if holds_locks else None, space, path_names, lock_tokens)
-            version = version_add(actor=actor, space=space, path=final_path, key=key, size=size)
+                chain = path_walk(space, path_names)
+            refuse_locked(actor if holds_locks else None, access, chain, path_names, lock_tokens)
+            made = version_add(actor=actor, space=space, path_names=path_names, chain=chain, key=key, size=size)
+            version = made.version
             if before_commit is not None:
                 before_commit(version)
-            record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=final_path,
+            record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=made.path,
                    space=space, details={"version": version.number, "size": size, **(details or {})})
-            from portal.files.tasks import hash_blob
-            from portal.scanning.services import scan_queue
-
-            transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
-            scan_queue(version, via_share="via_share" in (details or {}))
+            after_new_version(version, label=made.path, via_share="via_share" in (details or {}))
             return version
     except BaseException:
         store.delete(key)

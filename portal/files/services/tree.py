@@ -4,6 +4,8 @@ event; all need the file.write capability unless the docstring says otherwise.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -12,16 +14,16 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import Cap
 from portal.core.errors import Conflict, InvalidInput, NotFound
-from portal.files import names
+from portal.files import names, walk
 from portal.files.models import FileVersion, Node, NodeKind
-from portal.files.selectors import (access_node, access_trashed, attach_path, child_named, node_at, space_root,
-                                    subtree_ids)
-from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
-                                          schedule_blob_collection)
+from portal.files.selectors import (Located, child_named, locate_in, locate_node, locate_trashed, node_at,
+                                    path_names_of, path_walk, stored_names, subtree_ids)
+from portal.files.services.common import schedule_blob_collection
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
+from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
 from portal.spaces.models import Space
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import access_space, space_access
 
 
 def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node | None = None) -> None:
@@ -44,19 +46,21 @@ def _create_folder(space: Space, parent: Node, name: str, actor) -> Node:
         return existing
 
 
-def ensure_folders(space: Space, path_names: list[str], actor) -> tuple[Node, bool]:
-    """The folder at ``path_names``, creating what is missing ("mkdir -p")."""
-    node, created, stored = space_root(space), False, []
-    for name in path_names:
-        child = child_named(node, name)
-        if child is None:
-            child, created = _create_folder(space, node, name, actor), True
-        elif not child.is_folder:
-            raise Conflict(f"{names.join(stored + [child.name])} is a file, not a folder.", code="not_a_folder")
-        node = child
-        stored.append(child.name)
-    node.path_names = stored
-    return node, created
+def ensure_folders(space: Space, path_names: list[str], actor, *,
+                   chain: list[Node] | None = None) -> tuple[Node, list[str], bool]:
+    """(folder, its path as stored, whether anything was made): the folder at
+    ``path_names``, creating what is missing ("mkdir -p"). ``chain``: the
+    walk towards it when the caller made one already."""
+    chain = path_walk(space, path_names) if chain is None else chain
+    if not chain[-1].is_folder:
+        raise Conflict(f"{names.join(stored_names(chain))} is a file, not a folder.", code="not_a_folder")
+    node, stored = chain[-1], stored_names(chain)[:len(path_names)]
+    for name in path_names[len(stored):]:
+        node = _create_folder(space, node, name, actor)
+        if not node.is_folder:  # a file made by a concurrent request a moment ago
+            raise Conflict(f"{names.join(stored + [node.name])} is a file, not a folder.", code="not_a_folder")
+        stored.append(node.name)
+    return node, stored, len(chain) <= len(path_names)
 
 
 @transaction.atomic
@@ -65,61 +69,75 @@ def folder_create(*, actor, space_id, path: str) -> tuple[Node, bool]:
     space = access_space(actor, space_id, Cap.FILE_WRITE)
     refuse_archived(space)
     path_names = names.split_path(path, existing=True)
-    folder, created = ensure_folders(space, path_names, actor)
+    folder, stored, created = ensure_folders(space, path_names, actor)
     if created:
         record(action=Action.FOLDER_CREATED, actor=actor, target=folder, target_label=names.join(path_names),
                space=space)
     folder.space = space
+    folder.path_names = stored  # transitional: callers still read it
     return folder, created
 
 
-def _destination(actor, space_id, path: str, *, keeping: str) -> tuple[Space, Node, str, list[str]]:
-    """(space, parent folder, name, full path) for a move, copy or restore
-    target of the item now named ``keeping``: a new name obeys every rule; the
-    item's own name, stored before a rule, may go along unchanged."""
-    space = access_space(actor, space_id, Cap.FILE_WRITE)
-    refuse_archived(space)
+@dataclass(frozen=True)
+class Destination:
+    """Where a move, copy or restore goes: the parent folder (located), the name, the full path."""
+
+    parent: Located
+    name: str
+    path: list[str]
+
+    @property
+    def space(self) -> Space:
+        return self.parent.space
+
+
+def _destination(actor, space_id, path: str, *, keeping: str) -> Destination:
+    """The target of a move, copy or restore of the item now named
+    ``keeping``: a new name obeys every rule; the item's own name, stored
+    before a rule, may go along unchanged."""
+    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(access.space)
     path_names = names.split_path(path, existing=True)
     if not path_names:
         raise InvalidInput("The destination path must end with the item's name.", code="invalid_path")
     if path_names[-1] != keeping:
         names.clean_name(path_names[-1])
     try:
-        parent, parent_path = node_at(space, path_names[:-1])
+        parent, parent_path = node_at(access.space, path_names[:-1])
     except NotFound as exc:
         raise NotFound(f"The destination folder does not exist: {exc.message}") from None
     if not parent.is_folder:
         raise Conflict(f"{names.join(parent_path)} is a file, not a folder.", code="not_a_folder")
-    return space, parent, path_names[-1], parent_path + [path_names[-1]]
+    return Destination(parent=locate_in(access, parent, parent_path), name=path_names[-1],
+                       path=parent_path + [path_names[-1]])
 
 
 def _refuse_into_itself(node: Node, parent: Node) -> None:
-    current = parent
-    while current is not None:
-        if current.pk == node.pk:
-            raise InvalidInput("A folder cannot be moved or copied into itself.", code="into_itself")
-        current = current.parent
+    if any(step.id == node.pk for step in walk.walk_up(parent.pk)):
+        raise InvalidInput("A folder cannot be moved or copied into itself.", code="into_itself")
 
 
-def _writable(actor, node_id) -> Node:
-    node = access_node(actor, node_id, Cap.FILE_WRITE)
-    refuse_archived(node.space)
-    if node.is_root:
+def _writable(actor, node_id) -> Located:
+    located = locate_node(actor, node_id, Cap.FILE_WRITE)
+    refuse_archived(located.space)
+    if located.node.is_root:
         raise InvalidInput("A space's root folder cannot be changed.", code="root_folder")
-    return node
+    return located
 
 
 @records_lock_refusals
 @transaction.atomic
 def node_rename(*, actor, node_id, name, lock_tokens=()) -> Node:
-    node = _writable(actor, node_id)
+    located = _writable(actor, node_id)
+    node = located.node
     name = names.clean_name(name)
     if name == node.name:
+        node.path_names = list(located.path_names)  # transitional
         return node
-    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="rename")
-    new_path = node.path_names[:-1] + [name]
+    ensure_writable(located, actor=actor, tokens=lock_tokens, operation="rename")
+    new_path = list(located.path_names[:-1]) + [name]
     ensure_name_free(node.parent, name, path=new_path, exclude=node)
-    old_path = names.join(node.path_names)
+    old_path = located.path
     node.name, node.name_key = name, names.name_key(name)
     node.save(update_fields=["name", "name_key"])
     node.path_names = new_path
@@ -139,13 +157,15 @@ def subtree_bytes(node: Node) -> int:
 def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Node:
     """Move (and maybe rename) a node to ``path``, in its space or another the
     actor can write; across spaces its bytes move between the quotas."""
-    node = _writable(actor, node_id)
-    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="move")
-    space, parent, name, new_path = _destination(actor, space_id or node.space_id, path, keeping=node.name)
-    ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
+    located = _writable(actor, node_id)
+    node = located.node
+    ensure_writable(located, actor=actor, tokens=lock_tokens, operation="move")
+    destination = _destination(actor, space_id or node.space_id, path, keeping=node.name)
+    space, parent, name, new_path = destination.space, destination.parent.node, destination.name, destination.path
+    ensure_writable(destination.parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(node, parent)
     ensure_name_free(parent, name, path=new_path, exclude=node)
-    old_path, old_space = names.join(node.path_names), node.space
+    old_path, old_space = located.path, located.space
     if space.pk != old_space.pk:
         moved = subtree_bytes(node)
         locked = lock_spaces(old_space.pk, space.pk)
@@ -194,18 +214,20 @@ def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
     """Copy a node (current versions only) to ``path``; the copy shares the
     stored bytes, so it costs quota but no storage. Needs file.read on the
     source and file.write on the destination."""
-    source = access_node(actor, node_id, Cap.FILE_READ)
+    located = locate_node(actor, node_id, Cap.FILE_READ)
+    source = located.node
     if source.is_root:
         raise InvalidInput("Copy a space's folders and files, not its root.", code="root_folder")
-    space, parent, name, new_path = _destination(actor, space_id or source.space_id, path, keeping=source.name)
-    ensure_writable(parent, actor=actor, tokens=lock_tokens, operation="add")
+    destination = _destination(actor, space_id or source.space_id, path, keeping=source.name)
+    space, parent, name, new_path = destination.space, destination.parent.node, destination.name, destination.path
+    ensure_writable(destination.parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(source, parent)
     ensure_name_free(parent, name, path=new_path)
     charge_quota(lock_spaces(space.pk)[space.pk], _live_bytes(source))
     copy = _copy_node(source, space=space, parent=parent, name=name, actor=actor)
     copy.path_names, copy.space = new_path, space
     record(action=Action.FILE_COPIED, actor=actor, target=copy, target_label=names.join(new_path), space=space,
-           details={"from": names.join(source.path_names), "from_space": source.space_id, "source_id": source.id})
+           details={"from": located.path, "from_space": source.space_id, "source_id": source.id})
     return copy
 
 
@@ -213,12 +235,13 @@ def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
 @transaction.atomic
 def node_trash(*, actor, node_id, lock_tokens=()) -> Node:
     """Move a node (and what it holds) to the trash; restorable until purged."""
-    node = _writable(actor, node_id)
-    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="delete")
+    located = _writable(actor, node_id)
+    node = located.node
+    ensure_writable(located, actor=actor, tokens=lock_tokens, operation="delete")
     node.trashed_at, node.trashed_by = timezone.now(), actor
     node.save(update_fields=["trashed_at", "trashed_by"])
-    record(action=Action.FILE_DELETED, actor=actor, target=node, target_label=names.join(node.path_names),
-           space=node.space)
+    record(action=Action.FILE_DELETED, actor=actor, target=node, target_label=located.path, space=located.space)
+    node.path_names = list(located.path_names)  # transitional
     return node
 
 
@@ -226,15 +249,16 @@ def node_trash(*, actor, node_id, lock_tokens=()) -> Node:
 def trash_restore(*, actor, node_id, path: str | None = None) -> Node:
     """Bring a node back to where it was, or to ``path`` (needed when the
     original folder is gone or its name is taken there)."""
-    node = access_trashed(actor, node_id, Cap.FILE_WRITE)
+    node = locate_trashed(actor, node_id, Cap.FILE_WRITE).node
     refuse_archived(node.space)
     if path is not None:
-        _, parent, name, new_path = _destination(actor, node.space_id, path, keeping=node.name)
+        destination = _destination(actor, node.space_id, path, keeping=node.name)
+        parent, name, new_path = destination.parent.node, destination.name, destination.path
         _refuse_into_itself(node, parent)
     else:
         parent, name = node.parent, node.name
         try:
-            new_path = attach_path(parent).path_names + [name]
+            new_path = path_names_of(parent) + [name]
         except NotFound:
             raise Conflict("The folder this item was in is gone; restore it to another folder by giving a path.",
                            code="original_folder_gone") from None
@@ -266,8 +290,7 @@ def purge(node: Node, *, actor, action: str = Action.FILE_PURGED) -> int:
 @transaction.atomic
 def trash_purge(*, actor, node_id) -> int:
     """Managers and owners purge an item from the trash for good."""
-    node = access_trashed(actor, node_id, Cap.TRASH_PURGE)
-    return purge(node, actor=actor)
+    return purge(locate_trashed(actor, node_id, Cap.TRASH_PURGE).node, actor=actor)
 
 
 @transaction.atomic

@@ -23,21 +23,27 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import Cap
+from portal.core.access import Cap, is_admin
 from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.core.validation import whole_number
 from portal.files import names
 from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
-from portal.files.selectors import child_named, space_root
-from portal.files.services.common import check_quota, charge_quota, lock_spaces, refuse_archived
+from portal.files.selectors import locate_in, path_walk, stored_names
+from portal.files.services.common import after_new_version, refuse_too_large
 from portal.files.services.tree import ensure_folders
+from portal.locks import selectors as lock_selectors
+from portal.locks.models import LockDepth
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
-from portal.spaces.selectors import access_space
+from portal.spaces.models import Membership
+from portal.spaces.quota import charge_quota, check_quota, lock_space_charging, refuse_archived, release_quota
+from portal.spaces.selectors import SpaceAccess, space_access
+from portal.scanning import selectors as scan_selectors
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
 
@@ -60,81 +66,78 @@ def _clean_sha256(value) -> str:
     return value.lower()
 
 
-def _existing(space, path_names: list[str]):
-    """The node at the path, or None; Conflict when a file stands where a folder must."""
-    node = space_root(space)
-    for depth, name in enumerate(path_names):
-        if not node.is_folder:
-            raise Conflict(f"{names.join(path_names[:depth])} is a file, not a folder.", code="not_a_folder")
-        node = child_named(node, name)
-        if node is None:
-            return None
-    return node
+def _refuse_file_in_the_way(chain: list[Node], path_names: list[str]) -> None:
+    """Conflict when the walk stopped at a file where a folder must be."""
+    if len(chain) <= len(path_names) and not chain[-1].is_folder:
+        raise Conflict(f"{names.join(stored_names(chain))} is a file, not a folder.", code="not_a_folder")
 
 
-def _refuse_new_names(space, path_names: list[str]) -> None:
+def _refuse_new_names(chain: list[Node], path_names: list[str]) -> None:
     """Names the upload would create obey every rule; existing ones (maybe
     stored before a rule) may still be written to."""
-    node = space_root(space)
-    for depth, name in enumerate(path_names):
-        node = child_named(node, name) if node is not None and node.is_folder else None
-        if node is None:
-            for new in path_names[depth:]:
-                names.clean_name(new)
-            return
+    if chain[-1].is_folder:
+        for new in path_names[len(chain) - 1:]:
+            names.clean_name(new)
 
 
-def _check_target(space, path_names: list[str], if_match: int | None) -> None:
+def _current_number(chain: list[Node], path_names: list[str]) -> int | None:
+    """The version number of the file at the path (None: no file there yet)."""
+    if len(chain) <= len(path_names):
+        return None
+    version = chain[-1].current_version if chain[-1].current_version_id else None
+    return version.number if version else None
+
+
+def _check_target(chain: list[Node], path_names: list[str], if_match: int | None) -> None:
     """Refuse early what complete would refuse anyway: a file or folder in the
     way, a stale if_match."""
-    existing = _existing(space, path_names)
-    if existing is not None and existing.is_folder:
+    _refuse_file_in_the_way(chain, path_names)
+    if len(chain) > len(path_names) and chain[-1].is_folder:
         raise Conflict(f"{names.join(path_names)} is a folder.", code="is_a_folder")
-    current = existing.current_version.number if existing and existing.current_version else None
+    current = _current_number(chain, path_names)
     if if_match is not None and current != if_match:
         raise Conflict(f"{names.join(path_names)} is at version {current}, not {if_match}; "
                        "fetch it again and merge your changes.", code="version_mismatch",
                        detail={"current_version": current})
 
 
-def _refuse_locked(actor, space, path_names: list[str], lock_tokens) -> None:
+def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: list[str], lock_tokens, *,
+                  hold: bool = True) -> list:
     """Someone else's live lock on the file (or on the folder it would be
-    added to) refuses the upload; other refusals are left to _check_target."""
-    node = space_root(space)
-    for name in path_names:
-        child = child_named(node, name) if node.is_folder else None
-        if child is None:
-            break
-        node = child
-    else:
-        if not node.is_folder:
-            node.space = space
-            ensure_writable(node, actor=actor, tokens=lock_tokens, operation="upload")
-            return
-    if node.is_folder:
-        node.space = space
-        ensure_writable(node, actor=actor, tokens=lock_tokens, operation="add")
+    added to) refuses the write; ``chain``: the walk from the root towards
+    ``path_names``. A file in the way of the folders is left to _check_target.
+    Returns the live locks that cover the file (or will, once it is made).
+    ``hold=False``: an early check before anything is written (no row locks)."""
+    target = chain[-1]
+    if not target.is_folder and len(chain) <= len(path_names):
+        return []
+    if target.is_folder:  # the file will be new: the folder's locks that reach into it cover it
+        locks = ensure_writable(locate_in(access, target, stored_names(chain)), actor=actor, tokens=lock_tokens,
+                                operation="add", chain_ids=[node.pk for node in chain])
+        return [lock for lock in locks if lock.depth == LockDepth.INFINITY]
+    return ensure_writable(locate_in(access, target, stored_names(chain)), actor=actor, tokens=lock_tokens,
+                           operation="upload", chain_ids=[node.pk for node in chain], hold=hold)
 
 
 @records_lock_refusals
 @transaction.atomic
 def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None, lock_tokens=()) -> UploadSession:
     """Editors start uploading a file (a new one, or a new version of one)."""
-    space = access_space(actor, space_id, Cap.FILE_WRITE)
+    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    space = access.space
     refuse_archived(space)
     path_names = names.split_path(path, existing=True)
     if not path_names:
         raise InvalidInput("The path must end with the file's name.", code="invalid_path")
-    _refuse_new_names(space, path_names)
     size = whole_number(size, field="size", minimum=0)
-    if size > settings.MAX_FILE_SIZE:
-        raise PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
-                          status=413, detail={"max_size": settings.MAX_FILE_SIZE})
+    refuse_too_large(size)
     if if_match is not None:
         if_match = whole_number(if_match, field="if_match", minimum=1)
     sha256 = _clean_sha256(sha256)
-    _check_target(space, path_names, if_match)
-    _refuse_locked(actor, space, path_names, lock_tokens)
+    chain = path_walk(space, path_names)
+    _refuse_new_names(chain, path_names)
+    _check_target(chain, path_names, if_match)
+    refuse_locked(actor, access, chain, path_names, lock_tokens)
     check_quota(space, size)
     part_size, part_count = plan_parts(size)
     key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
@@ -145,31 +148,47 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
         expires_at=timezone.now() + timedelta(hours=settings.UPLOAD_SESSION_HOURS))
 
 
+def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple[UploadSession, SpaceAccess]:
+    """The actor's own session with its space and the actor's role there, in
+    one query; others' sessions are not found. With ``writing`` the actor must
+    *still* be allowed to write there: removed since the start, "not found";
+    demoted to viewer, 403."""
+    try:
+        upload_id = uuid.UUID(str(upload_id))
+    except ValueError:
+        raise NotFound("No such upload.") from None
+    role = Membership.objects.filter(space_id=OuterRef("space_id"), user=actor).order_by().values("role")[:1]
+    sessions = UploadSession.objects.select_related("space").annotate(actor_role=Subquery(role))
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(pk=upload_id, created_by=actor).first()
+    if session is None:
+        raise NotFound("No such upload.")
+    access = SpaceAccess(space=session.space, role=session.actor_role, admin=is_admin(actor))
+    if writing:
+        _require_write(access)
+    return session, access
+
+
+def _require_write(access: SpaceAccess) -> None:
+    try:
+        access.require(Cap.FILE_WRITE)
+    except NotFound:
+        raise NotFound("No such upload.") from None
+
+
 def access_upload(actor, upload_id, *, lock: bool = False, writing: bool = True) -> UploadSession:
     """An upload session of the actor's own; others' are not found. With
     ``writing`` (every step that hands out part URLs or makes a version) the
     actor must still be allowed to write in the session's space: a member
     removed since the start gets "not found", one demoted to viewer 403."""
-    try:
-        upload_id = uuid.UUID(str(upload_id))
-    except ValueError:
-        raise NotFound("No such upload.") from None
-    sessions = UploadSession.objects.select_for_update() if lock else UploadSession.objects
-    session = sessions.filter(pk=upload_id, created_by=actor).first()
-    if session is None:
-        raise NotFound("No such upload.")
-    if writing:
-        ensure_may_write(actor, session)
-    return session
+    return _session_and_access(actor, upload_id, lock=lock, writing=writing)[0]
 
 
 def ensure_may_write(actor, session: UploadSession) -> None:
     """The actor's *current* right to write in the session's space (checked
     again at every step, never carried over from the start)."""
-    try:
-        access_space(actor, session.space_id, Cap.FILE_WRITE)
-    except NotFound:
-        raise NotFound("No such upload.") from None
+    _require_write(space_access(actor, session.space_id))
 
 
 @dataclass
@@ -244,11 +263,12 @@ def _claim(actor, upload_id, etags: dict[int, str] | None = None,
            lock_tokens=()) -> tuple[UploadSession, list[Part] | None]:
     """Step 1: with every part present, mark the session completing."""
     with transaction.atomic():
-        session = access_upload(actor, upload_id, lock=True)
+        session, access = _session_and_access(actor, upload_id, lock=True, writing=True)
         _refuse_closed(session)
         if session.state != UploadState.OPEN:
             return session, None
-        _refuse_locked(actor, session.space, names.split_path(session.path, existing=True), lock_tokens)
+        path_names = names.split_path(session.path, existing=True)
+        refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens, hold=False)
         report = parts_report(session, etags)
         if report.ambiguous:
             raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
@@ -285,74 +305,105 @@ def _assemble(session: UploadSession, parts: list[Part] | None) -> None:
                        code="size_mismatch")
 
 
-def _new_version(actor, session: UploadSession, space) -> FileVersion:
-    return version_add(actor=actor, space=space, path=session.path, key=session.key, size=session.size,
-                       sha256=session.sha256, if_match=session.if_match)
+@dataclass(frozen=True)
+class NewVersion:
+    """What version_add made, and the file's path as stored."""
+
+    version: FileVersion
+    path_names: list[str]
+
+    @property
+    def path(self) -> str:
+        return names.join(self.path_names)
 
 
-def version_add(*, actor, space, path: str, key: str, size: int, sha256: str = "",
-                if_match: int | None = None) -> FileVersion:
-    """Make the stored object ``key`` the next version of the file at ``path``
-    (creating the file and its folders). Callers hold the space's row lock
-    (lock_spaces) and have checked the actor's rights."""
-    path_names = names.split_path(path, existing=True)
-    parent, _ = ensure_folders(space, path_names[:-1], actor)
-    node = child_named(parent, path_names[-1])
-    if node is not None and node.is_folder:
+def version_add(*, actor, space, path_names: list[str], chain: list[Node], key: str, size: int,
+                sha256: str = "", if_match: int | None = None, quota_charged: bool = False) -> NewVersion:
+    """Make the stored object ``key`` the next version of the file at
+    ``path_names`` (creating the file and its folders); ``chain``: the walk
+    towards it, made under the space's row lock (lock_spaces). Callers hold
+    that lock and have checked the actor's rights (``quota_charged``: and
+    charged the bytes already). Every refusal is raised before anything is written."""
+    path = names.join(path_names)
+    _refuse_file_in_the_way(chain, path_names)
+    exists = len(chain) > len(path_names)
+    if exists and chain[-1].is_folder:
         raise Conflict(f"{path} is now a folder.", code="is_a_folder")
-    current = node.current_version.number if node and node.current_version else None
+    current = _current_number(chain, path_names)
     if if_match is not None and current != if_match:
         raise Conflict(f"{path} changed to version {current} during the upload; fetch it again and "
                        "merge your changes.", code="version_mismatch", detail={"current_version": current})
-    charge_quota(space, size)
-    if node is None:
-        names.clean_name(path_names[-1])  # a new name obeys every rule
-        node = Node.objects.create(space=space, parent=parent, kind=NodeKind.FILE, name=path_names[-1],
-                                   name_key=names.name_key(path_names[-1]), created_by=actor)
+    _refuse_new_names(chain, path_names)  # new names obey every rule; refused before any folder is made
+    if not quota_charged:
+        check_quota(space, size)
+    parent, parent_names, _ = ensure_folders(space, path_names[:-1], actor, chain=chain[:len(path_names)])
+    if not quota_charged:
+        charge_quota(space, size)
+    node = chain[-1] if exists else Node.objects.create(
+        space=space, parent=parent, kind=NodeKind.FILE, name=path_names[-1],
+        name_key=names.name_key(path_names[-1]), created_by=actor)
     blob = Blob.objects.create(key=key, size=size, expected_sha256=sha256)
     version = FileVersion.objects.create(node=node, number=(current or 0) + 1, blob=blob, size=size,
                                          created_by=actor)
     node.current_version, node.size, node.modified_at = version, size, version.created_at
     node.save(update_fields=["current_version", "size", "modified_at"])
-    return version
+    return NewVersion(version=version, path_names=[*parent_names, node.name])
 
 
-def _record(actor, upload_id, lock_tokens=()) -> FileVersion:
+@dataclass(frozen=True)
+class Uploaded:
+    """A completed upload as its answer shows it, with nothing left to look up."""
+
+    version: FileVersion
+    path_names: list[str] | None  # None: completed earlier (a repeated complete)
+    lock: dict | None = None
+    scan: dict | None = None
+
+
+def _record(actor, claimed: UploadSession, lock_tokens=()) -> Uploaded:
     """Step 3: the version, the quota and the audit event, in one transaction.
     A refusal here (quota, a folder in the way, if_match) closes the session
     and removes its bytes: they can never become this version. A lock taken
     meanwhile only refuses for now: complete again once it is released."""
-    refusal = None
     with transaction.atomic():
-        session = access_upload(actor, upload_id, lock=True)
+        # The space's row is locked first (charging the bytes in the same statement), then the
+        # session and the right to write are read under it: member changes take that lock too.
+        space, fits = lock_space_charging(claimed.space_id, claimed.size)
+        session, access = _session_and_access(actor, claimed.pk, lock=True, writing=True)
         if session.state == UploadState.COMPLETED:
-            return _made_version(session)
+            release_quota(space, session.size)
+            return Uploaded(version=_made_version(session), path_names=None)
         if session.state != UploadState.COMPLETING:  # swept or refused meanwhile: its bytes are gone
             _refuse_closed(session)
-        _refuse_locked(actor, session.space, names.split_path(session.path, existing=True), lock_tokens)
-        space = lock_spaces(session.space_id)[session.space_id]
-        ensure_may_write(actor, session)  # again under the space's row lock, which member changes take too
+        path_names = names.split_path(session.path, existing=True)
+        chain = path_walk(space, path_names)
+        covering = refuse_locked(actor, access, chain, path_names, lock_tokens)
         try:
-            with transaction.atomic():
-                refuse_archived(space)
-                version = _new_version(actor, session, space)
-        except PortalError as exc:
-            refusal = exc
+            if not fits:
+                release_quota(space, session.size)
+                check_quota(space, session.size)
+            refuse_archived(space)
+            made = version_add(actor=actor, space=space, path_names=path_names, chain=chain, key=session.key,
+                               size=session.size, sha256=session.sha256, if_match=session.if_match,
+                               quota_charged=True)
+        except PortalError as refusal:  # raised before any write but the charge: give it back, close the session
+            if fits:
+                release_quota(space, session.size)
             session.state = UploadState.ABORTED
             session.save(update_fields=["state"])
+            failed = refusal
         else:
+            version = made.version
             session.state, session.completed_at, session.version = UploadState.COMPLETED, timezone.now(), version
             session.save(update_fields=["state", "completed_at", "version"])
-            record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=session.path,
+            record(action=Action.FILE_UPLOADED, actor=actor, target=version.node, target_label=made.path,
                    space=space, details={"version": version.number, "size": version.size})
-            from portal.files.tasks import hash_blob
-            from portal.scanning.services import scan_queue
-
-            transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
-            scan_queue(version)
-            return version
-    get_store().delete(session.key)
-    raise refusal
+            verdict = after_new_version(version, label=made.path)
+            return Uploaded(version=version, path_names=made.path_names,
+                            lock=lock_selectors.summary_of(covering, viewer=actor),
+                            scan=scan_selectors.fresh_summary(verdict))
+    get_store().delete(session.key)  # the closed session is committed: its bytes can never be a version
+    raise failed
 
 
 def _made_version(session: UploadSession) -> FileVersion:
@@ -361,15 +412,21 @@ def _made_version(session: UploadSession) -> FileVersion:
     return session.version
 
 
-@records_lock_refusals
 def upload_complete(*, actor, upload_id, etags=None, lock_tokens=()) -> FileVersion:
+    """The uploader completes their upload (see upload_finish); the version."""
+    return upload_finish(actor=actor, upload_id=upload_id, etags=etags, lock_tokens=lock_tokens).version
+
+
+@records_lock_refusals
+def upload_finish(*, actor, upload_id, etags=None, lock_tokens=()) -> Uploaded:
     """The uploader completes their upload, optionally naming each part by the
-    ETag its PUT returned; calling it again returns the same version."""
+    ETag its PUT returned; calling it again returns the same version. The
+    answer carries the file's path, lock and scan state as the completion saw them."""
     session, parts = _claim(actor, upload_id, _clean_etags(etags), lock_tokens)
     if session.state == UploadState.COMPLETED:
-        return _made_version(session)
+        return Uploaded(version=_made_version(session), path_names=None)
     _assemble(session, parts)
-    return _record(actor, upload_id, lock_tokens)
+    return _record(actor, session, lock_tokens)
 
 
 def upload_abort(*, actor, upload_id) -> UploadSession:

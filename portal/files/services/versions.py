@@ -14,21 +14,27 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotFound
-from portal.files import names
 from portal.files.models import FileVersion, Node, NodeKind
-from portal.files.selectors import access_node
-from portal.files.services.common import (charge_quota, lock_spaces, refuse_archived, release_quota,
-                                          schedule_blob_collection)
+from portal.files.selectors import Located, locate_node
+from portal.files.services.common import schedule_blob_collection
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
+from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
+
+
+def locate_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
+    """A file (not a folder) the actor may use with ``cap``."""
+    located = locate_node(actor, node_id, cap)
+    if located.node.kind != NodeKind.FILE:
+        raise InvalidInput(f"{located.path} is a folder; folders have no versions.", code="not_a_file")
+    return located
 
 
 def access_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
-    node = access_node(actor, node_id, cap)
-    if node.kind != NodeKind.FILE:
-        raise InvalidInput(f"{names.join(node.path_names)} is a folder; folders have no versions.",
-                           code="not_a_file")
-    return node
+    """Transitional: callers not yet moved to locate_file."""
+    located = locate_file(actor, node_id, cap)
+    located.node.path_names = list(located.path_names)
+    return located.node
 
 
 def version_get(node: Node, number=None) -> FileVersion:
@@ -50,10 +56,11 @@ def version_get(node: Node, number=None) -> FileVersion:
 @transaction.atomic
 def version_restore(*, actor, node_id, number, lock_tokens=()) -> FileVersion:
     """Editors make an old version current again, as a new version."""
-    node = access_file(actor, node_id, Cap.FILE_WRITE)
-    refuse_archived(node.space)
+    located = locate_file(actor, node_id, Cap.FILE_WRITE)
+    node = located.node
+    refuse_archived(located.space)
     old = version_get(node, number)
-    ensure_writable(node, actor=actor, tokens=lock_tokens, operation="restore")
+    ensure_writable(located, actor=actor, tokens=lock_tokens, operation="restore")
     space = lock_spaces(node.space_id)[node.space_id]
     charge_quota(space, old.size)
     latest = node.versions.order_by("-number").values_list("number", flat=True).first() or 0
@@ -63,7 +70,7 @@ def version_restore(*, actor, node_id, number, lock_tokens=()) -> FileVersion:
                                          created_by=actor, restored_from=old.number)
     node.current_version, node.size, node.modified_at = version, version.size, version.created_at
     node.save(update_fields=["current_version", "size", "modified_at"])
-    record(action=Action.FILE_VERSION_RESTORED, actor=actor, target=node, target_label=names.join(node.path_names),
+    record(action=Action.FILE_VERSION_RESTORED, actor=actor, target=node, target_label=located.path,
            space=space, details={"restored": old.number, "version": version.number})
     return version
 
