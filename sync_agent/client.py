@@ -178,9 +178,14 @@ class Client:
         self._api("POST", "/backup/reports", json={"status": "failed", "error": error[:2000]}, expect=(200, 201))
 
     # --- object store ------------------------------------------------------------------
-    def put_object(self, url: str, data: bytes) -> None:
+    def put_object(self, url: str, data: bytes, headers: dict | None = None) -> None:
+        """PUT a pack to its create-only URL. 412: the object exists already, i.e. an earlier
+        attempt of this PUT arrived though its answer was lost (indexing checks the bytes)."""
         answer = self._send("PUT", url, "the object store", body=data,
-                            headers={"Content-Type": "application/octet-stream"})
+                            headers={"Content-Type": "application/octet-stream", **(headers or {})})
+        if answer.status_code == 412:
+            logger.info("the pack was stored by an earlier attempt of this upload")
+            return
         if answer.status_code not in (200, 201, 204):
             raise PortalRefused(f"the object store answered {answer.status_code} to a pack upload",
                                 code="put_failed", status=answer.status_code)

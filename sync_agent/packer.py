@@ -95,7 +95,7 @@ class Packer:
             created = self.client.pack_create(len(data))
             pack_id = created["pack_id"]
             self.journal.pack_started(pack_id, len(data), json.dumps(index))
-            self.client.put_object(created["url"], data)
+            self.client.put_object(created["url"], data, created.get("headers"))
             self.client.pack_index(pack_id, index)
             self.journal.pack_done(pack_id)
             with self.lock:

@@ -102,13 +102,16 @@ class LocateView(DeviceView):
 
 class PackCreateView(DeviceView):
     @extend_schema(request=inline_serializer("PackIn", {"size": serializers.IntegerField()}),
-                   summary="Announce a pack: its id and a URL to PUT exactly `size` bytes to",
+                   summary="Announce a pack: its id and a URL that creates it with exactly `size` bytes",
                    responses={201: inline_serializer("PackOut", {
                        "pack_id": serializers.CharField(), "url": serializers.CharField(),
+                       "headers": serializers.DictField(child=serializers.CharField(), help_text=(
+                           "Send these with the PUT (the URL only creates the pack: a second PUT gets 412)")),
                        "expires_at": serializers.DateTimeField()})})
     def post(self, request):
-        pack, url, expires_at = packs.pack_create(device=self.device, size=_body(request, "size").get("size"))
-        return Response({"pack_id": pack.pack_id, "url": url, "expires_at": expires_at},
+        pack, url, headers, expires_at = packs.pack_create(device=self.device,
+                                                           size=_body(request, "size").get("size"))
+        return Response({"pack_id": pack.pack_id, "url": url, "headers": headers, "expires_at": expires_at},
                         status=status.HTTP_201_CREATED)
 
 

@@ -92,7 +92,10 @@ class Pack(models.Model):
     would upload; ``indexed_at`` is set once its chunks are registered.
     ``claimed_at``: last time a device was told one of its chunks is known
     (GC leaves such packs alone for the grace period, as the device may be
-    about to commit a snapshot that uses them)."""
+    about to commit a snapshot that uses them). ``checked_at``: when every
+    blob was found to open and match its id (off the request, see
+    services/packs.py); until then only the device that wrote it relies on it.
+    A pack that failed keeps ``checked_at`` and no index rows."""
 
     pack_id = models.CharField(max_length=32, unique=True)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="packs")
@@ -103,6 +106,7 @@ class Pack(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     indexed_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

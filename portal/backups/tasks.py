@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from portal.backups.models import Device, Snapshot
-from portal.backups.services import gc, retention, verify
+from portal.backups.services import gc, packs, retention, verify
 
 
 @shared_task(name="backups.apply_retention")
@@ -19,6 +19,13 @@ def collect_garbage() -> dict:
     return gc.gc_collect()
 
 
+@shared_task(name="backups.check_pack")
+def check_pack(pack_pk: int) -> bool:
+    """Check every blob of a newly indexed pack (queued by the index call)."""
+    return packs.pack_check(pack_pk=pack_pk)
+
+
 @shared_task(name="backups.verify")
 def verify_backups() -> dict:
+    packs.pack_check_pending()  # checks a crash lost on the way
     return verify.backup_verify()

@@ -206,6 +206,10 @@ class ObjectStream(io.RawIOBase):
         super().close()
 
 
+# What a client sends with a create-only PUT (S3 conditional write; signed into the URL).
+CREATE_ONLY_HEADERS = {"If-None-Match": "*"}
+
+
 class ObjectStore(ABC):
     """Bytes under keys. Every method raises StorageUnavailable when the store
     does not answer, ObjectNotFound for a missing key and InvalidInput for a
@@ -244,9 +248,11 @@ class ObjectStore(ABC):
         """An absolute URL that downloads ``key`` as ``filename`` for at most PRESIGN_SECONDS."""
 
     @abstractmethod
-    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
+    def presign_put(self, key: str, *, size: int, expires: int | None = None, create_only: bool = False) -> str:
         """An absolute URL the client PUTs exactly ``size`` bytes to, creating
-        (or replacing) ``key`` in one request, for at most PRESIGN_SECONDS."""
+        (or replacing) ``key`` in one request, for at most PRESIGN_SECONDS.
+        ``create_only``: the URL only creates ``key``; a PUT when it exists is
+        refused (412) and changes nothing. The client sends CREATE_ONLY_HEADERS."""
 
     @abstractmethod
     def multipart_start(self, key: str, *, content_type: str | None = None, part_size: int | None = None) -> str:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from portal.core.errors import InvalidInput, StorageUnavailable
+from portal.core.errors import InvalidInput, PreconditionFailed, StorageUnavailable
 from portal.storage import local_slots, signing
 from portal.storage.base import (
     CHUNK_SIZE, MAX_PART_SIZE, ObjectInfo, ObjectNotFound, ObjectStore, ObjectStream, Part,
@@ -63,6 +63,19 @@ def _copy(source: BinaryIO, out: BinaryIO, *, digest=None, limit: int | None = N
         with _filesystem("write"):
             out.write(chunk)
     return written
+
+
+def _link_new(name: str, target: Path) -> None:
+    """Give the finished temp file ``name`` the name ``target`` only if no
+    object has it (link(2) never replaces, unlike rename), then drop ``name``."""
+    try:
+        os.link(name, target, follow_symlinks=False)
+    except FileExistsError:
+        raise PreconditionFailed("That object exists already; this URL only creates it.",
+                                 code="object_exists") from None
+    except OSError as exc:
+        raise StorageUnavailable(f"The storage folder could not create the object: {exc.strerror or exc}.") from exc
+    Path(name).unlink(missing_ok=True)
 
 
 def _copy_file(source: BinaryIO, out: BinaryIO) -> int:
@@ -125,7 +138,7 @@ class LocalObjectStore(ObjectStore):
                                code="key_conflict") from exc
         return path.parent
 
-    def _write_atomically(self, target: Path, write: Callable[[BinaryIO], int]) -> int:
+    def _write_atomically(self, target: Path, write: Callable[[BinaryIO], int], *, create_only: bool = False) -> int:
         with _filesystem("create a temp file"):
             fd, name = tempfile.mkstemp(dir=self._parent_dir(target), prefix=TEMP_PREFIX)
         try:
@@ -134,8 +147,11 @@ class LocalObjectStore(ObjectStore):
                 with _filesystem("flush to disk"):
                     out.flush()
                     os.fsync(out.fileno())
-            with _filesystem("move the new object into place"):
-                os.replace(name, target)
+            if create_only:
+                _link_new(name, target)
+            else:
+                with _filesystem("move the new object into place"):
+                    os.replace(name, target)
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
@@ -214,14 +230,17 @@ class LocalObjectStore(ObjectStore):
         token = signing.issue(signing.GET, grant, presign_lifetime(expires))
         return f"{settings.PUBLIC_URL}/storage/o/{token}"
 
-    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
+    def presign_put(self, key: str, *, size: int, expires: int | None = None, create_only: bool = False) -> str:
         grant = {"k": validate_key(key), "s": validate_put_size(size)}
+        if create_only:
+            grant["c"] = 1
         token = signing.issue(signing.PUT, grant, presign_lifetime(expires))
         return f"{settings.PUBLIC_URL}/storage/put/{token}"
 
-    def put_exact(self, key: str, fileobj: BinaryIO, *, size: int) -> int:
+    def put_exact(self, key: str, fileobj: BinaryIO, *, size: int, create_only: bool = False) -> int:
         """Store exactly ``size`` bytes from ``fileobj`` (what a signed PUT URL's
-        view calls): a body shorter or longer than promised stores nothing."""
+        view calls): a body shorter or longer than promised stores nothing.
+        ``create_only``: PreconditionFailed, and nothing changes, when ``key`` exists."""
         def write(out: BinaryIO) -> int:
             written = _copy(fileobj, out, limit=size)
             if written != size:
@@ -230,7 +249,7 @@ class LocalObjectStore(ObjectStore):
             return written
 
         try:
-            return self._write_atomically(self._path(key), write)
+            return self._write_atomically(self._path(key), write, create_only=create_only)
         except InvalidInput as exc:
             if exc.code == "part_too_large":
                 raise InvalidInput(f"The body is longer than the {size} bytes this URL accepts.",

@@ -183,9 +183,12 @@ class S3ObjectStore(ObjectStore):
             return self.client.generate_presigned_url("get_object", Params=params,
                                                       ExpiresIn=presign_lifetime(expires))
 
-    def presign_put(self, key: str, *, size: int, expires: int | None = None) -> str:
-        # ContentLength is signed: a body of any other size is refused by the store.
+    def presign_put(self, key: str, *, size: int, expires: int | None = None, create_only: bool = False) -> str:
+        # ContentLength is signed: a body of any other size is refused by the store. So is
+        # If-None-Match (SigV4 signs it): a PUT without it fails, one when the key exists gets 412.
         params = {"Bucket": self.bucket, "Key": validate_key(key), "ContentLength": validate_put_size(size)}
+        if create_only:
+            params["IfNoneMatch"] = "*"
         with self._errors(key):
             return self.client.generate_presigned_url("put_object", Params=params,
                                                       ExpiresIn=presign_lifetime(expires))

@@ -200,7 +200,7 @@ def object_upload(request, token: str):
                              "message": f"This URL takes exactly {grant['s']} bytes; the body has {length}."},
                             status=400)
     store = _local_store()
-    store.put_exact(grant["k"], request, size=grant["s"])
+    store.put_exact(grant["k"], request, size=grant["s"], create_only=bool(grant.get("c")))
     with store.open(grant["k"]) as stored:
         etag = stored.etag
     return HttpResponse(status=200, headers={"ETag": etag})

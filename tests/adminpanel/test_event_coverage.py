@@ -149,6 +149,9 @@ NOT_AUDITED = {
     "portal.backups.services.packs.chunks_known": "claimed_at, the GC's grace marker",
     "portal.backups.services.packs.pack_create": "a staging pack; the snapshot commit records backup.completed",
     "portal.backups.services.packs.pack_index": "the pack's index; the snapshot commit records backup.completed",
+    "portal.backups.services.packs.pack_check": "checked_at of a pack that passed (one that fails records "
+                                                "backup.verified, failure: test_pack_check.py)",
+    "portal.backups.services.packs.pack_check_pending": "pack_check for every unchecked pack",
     "portal.files.services.uploads.upload_start": "a staging session; complete/abort are audited",
     "portal.scanning.services.scan_queue": "a pending verdict; its outcome is audited by scan_version",
     "portal.accounts.twofactor.pending_device": "an unconfirmed authenticator; device_confirm is audited",

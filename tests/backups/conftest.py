@@ -14,17 +14,28 @@ from rest_framework.test import APIClient
 
 from portal.backups import crypto
 from portal.backups.keys import KeySet
+from portal.storage.base import CREATE_ONLY_HEADERS
 
 CHUNK = 64 * 1024  # tests split files into fixed-size chunks; the agent uses content-defined ones
 
 
-def put_url(client, url: str, body: bytes):
-    """PUT ``body`` to a presigned URL: through the test client for the portal's own, over HTTP otherwise."""
+def put_url(client, url: str, body: bytes, headers: dict | None = None):
+    """PUT ``body`` to a presigned URL: through the test client for the portal's own, over HTTP otherwise.
+    ``headers``: what the device sends (by default a pack's, CREATE_ONLY_HEADERS)."""
+    headers = CREATE_ONLY_HEADERS if headers is None else headers
     parsed = urlparse(url)
     if parsed.path.startswith("/storage/"):
+        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
         return client.generic("PUT", f"{parsed.path}?{parsed.query}" if parsed.query else parsed.path, body,
-                              content_type="application/octet-stream")
-    return requests.put(url, data=body, timeout=30)
+                              content_type="application/octet-stream", **extra)
+    return requests.put(url, data=body, headers=headers, timeout=30)
+
+
+def run_pack_checks() -> dict[str, int]:
+    """What the ``backups.check_pack`` tasks queued on commit would do (tests never commit)."""
+    from portal.backups.services.packs import pack_check_pending
+
+    return pack_check_pending()
 
 
 class Device:
@@ -58,7 +69,7 @@ class Device:
             body += blob
         created = self.post("/backup/packs", {"size": len(body)})
         assert created.status_code == 201, created.content
-        stored = put_url(self.client, created.json()["url"], body)
+        stored = put_url(self.client, created.json()["url"], body, created.json()["headers"])
         assert stored.status_code == 200, getattr(stored, "content", b"")
         indexed = self.post(f"/backup/packs/{created.json()['pack_id']}/index", {"chunks": entries})
         assert indexed.status_code == 201, indexed.content

@@ -7,8 +7,8 @@ Sweep, for indexed packs older than the grace period and not claimed by a
 device within it: a pack with no reachable chunk goes; one with less than
 BACKUP_REPACK_BELOW of its bytes reachable is rewritten with only those
 blobs (byte for byte: a blob's nonce and tag travel with it). Pack rows never
-indexed, pack objects with no row and leftover uploads (backups/uploads/, copied
-to the pack's own key when indexed) go once older than the grace period.
+indexed, pack objects with no row and leftover uploads (backups/uploads/, where
+releases before direct pack PUTs uploaded packs) go once older than the grace period.
 Order, as everywhere: the index changes first, then objects are deleted, so
 a crash leaves only unindexed objects, which the next run removes.
 """
@@ -98,6 +98,7 @@ def _repack(store: ObjectStore, pack: Pack, reachable: set[str], cutoff: datetim
             moved = False
         else:
             new.indexed_at = timezone.now()
+            new.checked_at = pack.checked_at  # the same blobs, byte for byte
             new.save()
             for row in rows:
                 row.pack = new
@@ -125,7 +126,7 @@ def _sweep_unindexed(store: ObjectStore, cutoff: datetime) -> int:
             removed += _delete_rowless(store, batch)
             batch = []
     removed += _delete_rowless(store, batch)
-    for info in store.iter_objects(UPLOAD_PREFIX):  # uploads are copied when indexed: only leftovers stay
+    for info in store.iter_objects(UPLOAD_PREFIX):  # leftovers of the upload-then-copy releases
         if info.modified < cutoff:
             store.delete(info.key)
             removed += 1

@@ -10,6 +10,7 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.backups import crypto
 from portal.backups.models import Chunk, ChunkKind, Device, Snapshot
+from portal.backups.services.packs import pack_check
 from portal.backups.services.reader import BlobReader
 from portal.backups.services.treecheck import check_snapshot_trees
 from portal.core.errors import Conflict, InvalidInput
@@ -57,6 +58,9 @@ def snapshot_create(*, device: Device, root, started_at, finished_at, paths, hos
     counts = _stats(stats if stats is not None else {})
     # Only the device's user's own chunks count; the snapshot is read with the root tree's key set.
     tree = Chunk.objects.filter(id=root, kind=ChunkKind.TREE, owner=device.user).select_related("pack").first()
+    if tree is not None and tree.pack.checked_at is None and tree.pack.device_id != device.pk \
+            and not pack_check(pack_pk=tree.pack_id):  # another device's pack: relied on once checked
+        tree = None
     if tree is None:
         raise Conflict("The root tree is not in the index; register its pack first, then commit again.",
                        code="missing_chunks", detail={"missing": [root]})
