@@ -11,10 +11,11 @@ from rest_framework.views import APIView
 
 from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.access import Cap
-from portal.core.errors import InvalidInput, NotFound
+from portal.core.errors import InvalidInput
 from portal.core.pagination import PagePagination
-from portal.files import names, selectors
+from portal.files import names, selectors, walk
 from portal.files.models import Node
+from portal.files.selectors import Located
 from portal.files.services import tree, versions
 from portal.locks import selectors as lock_selectors
 from portal.scanning import selectors as scan_selectors
@@ -38,25 +39,50 @@ class NodeOut(serializers.Serializer):
     scan = serializers.JSONField(allow_null=True, help_text='{"state", "signature", "quarantined"} or null')
 
 
-def node_out(node: Node, path_names: list[str] | None = None, *, viewer=None) -> dict:
-    """A node's metadata; its lock from ``lock_info`` when a listing attached
-    it in bulk (locks.selectors.attach_lock_summaries), else looked up."""
-    path_names = node.path_names if path_names is None else path_names
+# node_out looks the lock and scan up itself only when the caller has not.
+LOOK_UP = object()
+
+
+def node_out(node: Node, path_names=None, *, lock=LOOK_UP, scan=LOOK_UP, viewer=None) -> dict:
+    """A node's metadata. A listing passes ``lock`` and ``scan`` from one
+    lookup for the whole page (locks.selectors.lock_summaries,
+    scanning.selectors.scan_summaries); left out, they are looked up for this
+    node alone (one query each, the lock's token shown to ``viewer`` only if
+    they own it), and so is ``path_names`` (one query) when the caller does
+    not know it. ``node`` comes with ``current_version`` and its blob."""
+    if path_names is None:
+        path_names = selectors.path_names_of(node)
+    if lock is LOOK_UP:
+        lock = lock_selectors.lock_summary(node, viewer=viewer)
+    if scan is LOOK_UP:
+        scan = scan_selectors.scan_summary(node)
     version = node.current_version
     return {
         "id": node.id,
         "space": node.space_id,
         "name": node.name,
         "kind": node.kind,
-        "path": names.join(path_names),
+        "path": names.join(list(path_names)),
         "size": node.size,
         "version": version.number if version else None,
         "sha256": version.blob.sha256 if version else None,
         "modified": node.modified_at,
         "created": node.created_at,
-        "lock": node.lock_info if hasattr(node, "lock_info") else lock_selectors.lock_summary(node, viewer=viewer),
-        "scan": scan_selectors.scan_summary(node),
+        "lock": lock,
+        "scan": scan,
     }
+
+
+def located_out(located: Located, *, viewer) -> dict:
+    """The metadata of a node one request located (its lock and scan looked up)."""
+    return node_out(located.node, located.path_names, viewer=viewer)
+
+
+def changed_out(node: Node) -> dict:
+    """The metadata of a node a tree service just changed or made. The
+    services hand its path back on ``node.path_names``; read here only, until
+    they return a Located."""
+    return node_out(node, node.path_names)
 
 
 class FolderCreateIn(StrictSerializer):
@@ -82,22 +108,26 @@ class FolderListView(APIView):
     def post(self, request, space_id):
         data = validated(FolderCreateIn, request.data).validated_data
         folder, created = tree.folder_create(actor=request.user, space_id=space_id, path=data["path"])
-        return Response(node_out(folder), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(changed_out(folder), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _listing(request, folder: Node) -> Response:
+def _listing(request, located: Located) -> Response:
+    """A page of a folder's entries; their locks and scans are looked up once
+    for the page (with the folder's own), so the queries do not grow with it."""
     sort = request.query_params.get("sort", "name")
     order = request.query_params.get("order", "asc")
     if order not in {"asc", "desc"}:
         raise InvalidInput("order is 'asc' or 'desc'.", code="invalid_order")
+    folder, path = located.node, list(located.path_names)
     children = selectors.children_list(folder, sort=sort, descending=order == "desc")
     paginator = PagePagination()
     page = paginator.paginate_queryset(children, request)
-    lock_selectors.attach_lock_summaries(page, viewer=request.user, folder=folder)
-    scan_selectors.attach_scan_summaries(page)
-    results = [node_out(child, folder.path_names + [child.name]) for child in page]
+    locks = lock_selectors.lock_summaries(page, viewer=request.user, folder=folder)
+    scans = scan_selectors.scan_summaries([*page, folder])
+    results = [node_out(child, path + [child.name], lock=locks[child.pk], scan=scans[child.pk]) for child in page]
     response = paginator.get_paginated_response(results)
-    response.data = {"folder": node_out(folder, viewer=request.user), **response.data}
+    folder_out = node_out(folder, path, lock=locks[folder.pk], scan=scans[folder.pk])
+    response.data = {"folder": folder_out, **response.data}
     return response
 
 
@@ -106,24 +136,26 @@ class TreeView(APIView):
                    parameters=[OpenApiParameter("sort", enum=list(selectors.SORTS)),
                                OpenApiParameter("order", enum=["asc", "desc"])])
     def get(self, request, space_id, path=""):
-        node = selectors.access_path(request.user, space_id, path or "/")
-        return _listing(request, node) if node.is_folder else Response(node_out(node, viewer=request.user))
+        located = selectors.locate_path(request.user, space_id, path or "/")
+        if located.node.is_folder:
+            return _listing(request, located)
+        return Response(located_out(located, viewer=request.user))
 
 
 class NodeView(APIView):
     @extend_schema(responses=NodeOut, summary="A file's or folder's metadata by id")
     def get(self, request, node_id):
-        return Response(node_out(selectors.access_node(request.user, node_id), viewer=request.user))
+        return Response(located_out(selectors.locate_node(request.user, node_id), viewer=request.user))
 
     @extend_schema(request=RenameIn, responses=NodeOut, summary="Rename")
     def patch(self, request, node_id):
         data = validated(RenameIn, request.data).validated_data
-        return Response(node_out(tree.node_rename(actor=request.user, node_id=node_id, name=data["name"])))
+        return Response(changed_out(tree.node_rename(actor=request.user, node_id=node_id, name=data["name"])))
 
     @extend_schema(responses=NodeOut, summary="Move to the trash")
     def delete(self, request, node_id):
         node = tree.node_trash(actor=request.user, node_id=node_id)
-        return Response(node_out(node))
+        return Response(changed_out(node))
 
 
 class NodeMoveView(APIView):
@@ -131,7 +163,7 @@ class NodeMoveView(APIView):
     def post(self, request, node_id):
         data = validated(DestinationIn, request.data).validated_data
         node = tree.node_move(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
-        return Response(node_out(node))
+        return Response(changed_out(node))
 
 
 class NodeCopyView(APIView):
@@ -139,7 +171,7 @@ class NodeCopyView(APIView):
     def post(self, request, node_id):
         data = validated(DestinationIn, request.data).validated_data
         node = tree.node_copy(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
-        return Response(node_out(node), status=status.HTTP_201_CREATED)
+        return Response(changed_out(node), status=status.HTTP_201_CREATED)
 
 
 class VersionOut(serializers.Serializer):
@@ -179,10 +211,10 @@ class TrashOut(NodeOut):
 
 def _original_path(node: Node) -> list[str]:
     """Where a trashed node was; its old folder may itself be gone (then its name alone)."""
-    try:
-        return selectors.attach_path(node.parent).path_names + [node.name]
-    except NotFound:  # the folder went to the trash too
+    steps = walk.walk_up(node.parent_id)
+    if any(step.trashed for step in steps):  # the folder went to the trash too
         return [node.name]
+    return [step.name for step in steps[1:]] + [node.name]
 
 
 class TrashListView(APIView):
@@ -191,10 +223,11 @@ class TrashListView(APIView):
         space = access_space(request.user, space_id, Cap.FILE_READ)
         paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.trash_list(space), request)
-        lock_selectors.attach_lock_summaries(page, viewer=request.user)
-        scan_selectors.attach_scan_summaries(page)
+        locks = lock_selectors.lock_summaries(page, viewer=request.user)
+        scans = scan_selectors.scan_summaries(page)
         return paginator.get_paginated_response([
-            {**node_out(node, _original_path(node)), "trashed_at": node.trashed_at,
+            {**node_out(node, _original_path(node), lock=locks[node.pk], scan=scans[node.pk]),
+             "trashed_at": node.trashed_at,
              "trashed_by": node.trashed_by.username if node.trashed_by else None} for node in page])
 
 
@@ -210,4 +243,4 @@ class TrashRestoreView(APIView):
     def post(self, request, node_id):
         data = validated(RestoreIn, request.data).validated_data
         node = tree.trash_restore(actor=request.user, node_id=node_id, path=data.get("path"))
-        return Response(node_out(node))
+        return Response(changed_out(node))

@@ -20,8 +20,9 @@ from portal.core.errors import InvalidInput
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
+from portal.files.selectors import Located
 from portal.locks import selectors as lock_selectors
-from portal.spaces.selectors import access_space, can
+from portal.spaces.selectors import SpaceAccess, space_access
 from portal.web import selectors
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
 from portal.web.spaces import quota_percent
@@ -49,49 +50,54 @@ def _crumbs(space, path_names: list[str]) -> list[dict]:
     return crumbs
 
 
-def workspace_context(request, space_id, state: Browse, *, panel_node=None, message: str = "") -> dict:
-    folder = files.access_path(request.user, space_id, state.path)
-    space = folder.space
+def _access(located: Located) -> SpaceAccess:
+    """What the caller may do in the space, as located with the node (no query)."""
+    return SpaceAccess(space=located.space, role=located.role, admin=located.admin)
+
+
+def workspace_context(request, space_id, state: Browse, *, panel: Located | None = None, message: str = "") -> dict:
+    """A folder page's listing, the same number of queries whatever its size
+    and depth: the folder located once, one page of children, their locks in
+    one lookup; what the caller may do is read from the role found with the folder."""
+    located = files.locate_path(request.user, space_id, state.path)
+    folder, space, access = located.node, located.space, _access(located)
     if not folder.is_folder:
         raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
     children = selectors.folder_children(folder, sort=state.sort, descending=state.order == "desc",
                                          name_contains=state.q)
     page = Paginator(children, PAGE_SIZE).get_page(state.page)
-    lock_selectors.attach_lock_summaries(page.object_list, viewer=request.user, folder=folder)
-    for child in page.object_list:
-        child.path = join_path(state.path, child.name)
     context = {
-        "space": space, "folder": folder, "state": state, "page": page, "items": page.object_list,
-        "crumbs": _crumbs(space, folder.path_names), "message": message,
-        "can_write": can(request.user, Cap.FILE_WRITE, space),
-        "can_share": can(request.user, Cap.SHARE_CREATE, space),
-        "can_manage": can(request.user, Cap.SPACE_POLICY, space),
+        "space": space, "folder": folder, "state": state, "page": page,
+        "items": selectors.folder_entries(located, page.object_list, viewer=request.user),
+        "crumbs": _crumbs(space, list(located.path_names)), "message": message,
+        "can_write": access.can(Cap.FILE_WRITE),
+        "can_share": access.can(Cap.SHARE_CREATE),
+        "can_manage": access.can(Cap.SPACE_POLICY),
         "zip_url": f"/api/v1/spaces/{space.pk}/zip" + quote(state.path if state.path != "/" else ""),
     }
-    if panel_node is not None:
-        context.update(panel_context(request, panel_node))
+    if panel is not None:
+        context.update(panel_context(request, panel))
     return context
 
 
-def panel_context(request, node) -> dict:
-    space = node.space
-    files.attach_path(node)
+def panel_context(request, located: Located) -> dict:
+    node, access = located.node, _access(located)
     lock = lock_selectors.lock_summary(node, viewer=request.user) if not node.is_folder else None
     return {
-        "node": node, "node_path": names.join(node.path_names),
-        "node_folder": names.join(node.path_names[:-1]),
+        "node": node, "node_path": located.path,
+        "node_folder": names.join(list(located.path_names[:-1])),
         "lock": lock, "lock_is_mine": bool(lock and lock.get("token")),
         "versions": list(selectors.versions_of(node)[:50]) if not node.is_folder else [],
-        "folders": selectors.folders_of(space),
-        "can_write": can(request.user, Cap.FILE_WRITE, space),
-        "can_share": can(request.user, Cap.SHARE_CREATE, space),
-        "can_break": can(request.user, Cap.LOCK_BREAK, space),
+        "folders": selectors.folders_of(located.space),
+        "can_write": access.can(Cap.FILE_WRITE),
+        "can_share": access.can(Cap.SHARE_CREATE),
+        "can_break": access.can(Cap.LOCK_BREAK),
     }
 
 
-def _workspace(request, space_id, *, panel_node=None, message: str = "", status: int = 200):
+def _workspace(request, space_id, *, panel: Located | None = None, message: str = "", status: int = 200):
     state = Browse(request.POST if request.method == "POST" else request.GET)
-    context = workspace_context(request, space_id, state, panel_node=panel_node, message=message)
+    context = workspace_context(request, space_id, state, panel=panel, message=message)
     return render(request, "web/browser/_workspace.html", context, status=status)
 
 
@@ -110,10 +116,10 @@ def browser(request, space_id):
 @portal_page
 @require_GET
 def item_panel(request, space_id, node_id):
-    node = files.access_node(request.user, node_id)
-    if node.space_id != int(space_id):
+    located = files.locate_node(request.user, node_id)
+    if located.node.space_id != int(space_id):
         raise InvalidInput(_("That item is in another space."), code="wrong_space")
-    return render(request, "web/browser/_panel.html", panel_context(request, node))
+    return render(request, "web/browser/_panel.html", panel_context(request, located))
 
 
 @portal_page
@@ -139,27 +145,28 @@ def _destination(request, node) -> str:
 def item_action(request, space_id, node_id, action):
     """One change to one item, from its panel."""
     user = request.user
-    node = files.access_node(user, node_id)
-    label = node.name
+    located = files.locate_node(user, node_id)
+    node, label = located.node, located.node.name
     if action == "rename":
         node = tree.node_rename(actor=user, node_id=node_id, name=request.POST.get("name", ""))
-        return _workspace(request, space_id, panel_node=node,
+        renamed = located.moved(node, [*located.path_names[:-1], node.name])  # a rename stays in its folder
+        return _workspace(request, space_id, panel=renamed,
                           message=_("Renamed to “%(name)s”.") % {"name": node.name})
     if action == "move":
         node = tree.node_move(actor=user, node_id=node_id, path=_destination(request, node))
         return _workspace(request, space_id, message=_("“%(name)s” moved to %(path)s.") % {
-            "name": label, "path": names.join(files.attach_path(node).path_names[:-1])})
+            "name": label, "path": names.join(files.path_names_of(node)[:-1])})
     if action == "copy":
         copy = tree.node_copy(actor=user, node_id=node_id, path=_destination(request, node))
         return _workspace(request, space_id, message=_("“%(name)s” copied to %(path)s.") % {
-            "name": label, "path": names.join(files.attach_path(copy).path_names[:-1])})
+            "name": label, "path": names.join(files.path_names_of(copy)[:-1])})
     if action == "delete":
         tree.node_trash(actor=user, node_id=node_id)
         return _workspace(request, space_id, message=_("“%(name)s” moved to the trash.") % {"name": label})
     if action == "restore-version":
         number = request.POST.get("number", "")
         version = versions.version_restore(actor=user, node_id=node_id, number=number)
-        return _workspace(request, space_id, panel_node=files.access_node(user, node_id),
+        return _workspace(request, space_id, panel=files.locate_node(user, node_id),
                           message=_("Version %(old)s restored as version %(new)s.") % {
                               "old": number, "new": version.number})
     raise InvalidInput(_("Unknown action."), code="unknown_action")
@@ -175,7 +182,7 @@ def bulk_action(request, space_id):
         raise InvalidInput(_("Choose the destination folder, e.g. /Reports."), code="invalid_destination")
     done = 0
     for node_id in ids:
-        node = files.access_node(request.user, node_id)
+        node = files.locate_node(request.user, node_id).node
         if action == "delete":
             tree.node_trash(actor=request.user, node_id=node_id)
         elif action == "move":
@@ -193,13 +200,11 @@ def bulk_action(request, space_id):
 @portal_page
 @require_GET
 def trash(request, space_id):
-    space = access_space(request.user, space_id, Cap.FILE_READ)
-    items = list(files.trash_list(space)[:500])
-    for item in items:
-        item.original = selectors.original_path(item)
+    access = space_access(request.user, space_id, Cap.FILE_READ)
+    items = [(item, selectors.original_path(item)) for item in files.trash_list(access.space)[:500]]
     return render(request, "web/browser/trash.html", {
-        "space": space, "items": items, "can_write": can(request.user, Cap.FILE_WRITE, space),
-        "can_purge": can(request.user, Cap.TRASH_PURGE, space), "trash_days": settings.TRASH_DAYS})
+        "space": access.space, "items": items, "can_write": access.can(Cap.FILE_WRITE),
+        "can_purge": access.can(Cap.TRASH_PURGE), "trash_days": settings.TRASH_DAYS})
 
 
 @portal_page

@@ -3,11 +3,15 @@ access-checked object, so it is scoped to what the actor may see."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
-from portal.core.errors import NotFound
+from portal.files import names, walk
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
+from portal.locks.selectors import lock_summaries
+from portal.shares.models import SpaceSharePolicy
 
 
 def folder_children(folder: Node, *, sort: str, descending: bool, name_contains: str = "") -> QuerySet[Node]:
@@ -17,8 +21,25 @@ def folder_children(folder: Node, *, sort: str, descending: bool, name_contains:
     return children
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One row of a folder page: the node, its path and the lock shown on it."""
+
+    node: Node
+    path: str
+    lock: dict | None
+
+
+def folder_entries(folder: files.Located, nodes, *, viewer) -> list[Entry]:
+    """The rows of a page of ``folder``'s children, their locks looked up once for the page."""
+    nodes = list(nodes)
+    locks = lock_summaries(nodes, viewer=viewer, folder=folder.node)
+    return [Entry(node=node, path=names.join([*folder.path_names, node.name]), lock=locks[node.pk])
+            for node in nodes]
+
+
 def versions_of(node: Node) -> QuerySet[FileVersion]:
-    """A file's versions, newest first (``node`` comes from access_node)."""
+    """A file's versions, newest first (``node`` comes from locate_node)."""
     return node.versions.select_related("blob", "created_by").order_by("-number")
 
 
@@ -40,8 +61,13 @@ def folders_of(space) -> list[str]:
 
 
 def original_path(node: Node) -> str:
-    """Where a trashed node was (its name alone when its folder is gone too)."""
-    try:
-        return "/" + "/".join(files.attach_path(node.parent).path_names + [node.name])
-    except NotFound:
+    """Where a trashed node was (its name alone when its folder is gone too); one query."""
+    steps = walk.walk_up(node.parent_id)
+    if any(step.trashed for step in steps):
         return "/" + node.name
+    return names.join([step.name for step in steps[1:]] + [node.name])
+
+
+def own_link_policy(space) -> SpaceSharePolicy | None:
+    """The space's own tightening of the link policy, if it has one (for the settings form)."""
+    return SpaceSharePolicy.objects.filter(space_id=space.pk).first()

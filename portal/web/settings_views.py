@@ -15,23 +15,24 @@ from portal.core.errors import InvalidInput
 from portal.shares.policy import policy_for
 from portal.shares.services import space_share_policy_update
 from portal.spaces import services
-from portal.spaces.selectors import access_space, can, members_list
+from portal.spaces.selectors import members_list, space_access
 from portal.web.common import go_to, int_field, portal_page
+from portal.web.selectors import own_link_policy
 from portal.web.spaces import quota_percent
 
 
 @portal_page
 @require_GET
 def space_settings(request, space_id):
-    space = access_space(request.user, space_id, Cap.MEMBER_LIST)
-    own = getattr(space, "share_policy", None)
+    access = space_access(request.user, space_id, Cap.MEMBER_LIST)
+    space = access.space
     return render(request, "web/settings/page.html", {
         "space": space, "members": list(members_list(space)), "percent": quota_percent(space),
-        "roles": Role.choices, "policy": policy_for(space), "own_policy": own,
-        "can_manage_members": can(request.user, Cap.MEMBER_MANAGE, space),
-        "can_manage_owners": can(request.user, Cap.OWNER_MANAGE, space),
-        "can_policy": can(request.user, Cap.SPACE_POLICY, space),
-        "can_rename": can(request.user, Cap.SPACE_RENAME, space),
+        "roles": Role.choices, "policy": policy_for(space), "own_policy": own_link_policy(space),
+        "can_manage_members": access.can(Cap.MEMBER_MANAGE),
+        "can_manage_owners": access.can(Cap.OWNER_MANAGE),
+        "can_policy": access.can(Cap.SPACE_POLICY),
+        "can_rename": access.can(Cap.SPACE_RENAME),
         "lock_manual_hours": settings.LOCK_MANUAL_MAX_SECONDS // 3600,
         "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
         "default_keep_versions": settings.KEEP_VERSIONS,
