@@ -15,23 +15,30 @@ load on each of:
 - download: GET /s/{token}/download               (302 to a presigned URL, not followed)
 
 Every page view and download writes an audit event and a download counts on
-the link. Target: page/trivial and download/trivial >= 0.7.
+the link. Target: page/trivial and download/trivial >= 0.4.
+
+Then, in each round, the single-request latency: ``--requests`` sequential
+GETs of each URL over one keep-alive connection (http.client, no load
+beside it); the median of each round's p50 is compared with the targets,
+page <= 3 ms and download <= 4 ms (the trivial view's is printed beside).
 
 Load comes from ``wrk`` (``apt-get install -y wrk``) if it is on PATH, else
 from a Python client (one keep-alive requests.Session per thread), which
 needs far more CPU per request and so understates every figure.
 
-Run: .venv/bin/python bench/share.py [--runs 5] [--seconds 5] [--connections 8]
+Run: .venv/bin/python bench/share.py [--runs 5] [--seconds 5] [--connections 8] [--requests 200]
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
 import subprocess
 import threading
 import time
+from urllib.parse import urlsplit
 
 import requests
 
@@ -39,7 +46,8 @@ from harness import (
     Client, arguments, log, median, portal, seaweed, stop_on_sigterm, table, temp_dir, verdict,
 )
 
-TARGET = 0.7
+TARGET = 0.4
+P50_TARGET_MS = {"page": 3.0, "download": 4.0}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 TRIVIAL = "/bench/trivial"
 EXPECT = {"trivial": 200, "page": 200, "download": 302}
@@ -95,6 +103,25 @@ def python_rps(url: str, seconds: float, connections: int, expect: int) -> dict:
     return {"rps": (good + bad) / elapsed, "bad": bad, "errors": 0}
 
 
+def p50_ms(url: str, count: int, expect: int) -> float:
+    """The median time of ``count`` sequential GETs on one keep-alive connection, in ms."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    times = []
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            connection.request("GET", parts.path)
+            response = connection.getresponse()
+            response.read()
+            times.append(time.perf_counter() - t0)
+            if response.status != expect:
+                raise SystemExit(f"GET {url} answered {response.status}, expected {expect}")
+    finally:
+        connection.close()
+    return median(times) * 1000
+
+
 # --- setup -----------------------------------------------------------------------------
 
 def _flush_redis() -> None:
@@ -144,6 +171,8 @@ def main() -> None:
                             help="name of the shared file (default shared.bin: no preview on the page; "
                                  "e.g. notes.txt makes the page show a text preview, read from S3 and "
                                  "counted as a preview on every view)")
+        parser.add_argument("--requests", type=int, default=200,
+                            help="sequential requests per URL and round for the single-request p50 (default 200)")
         parser.add_argument("--python-client", action="store_true", help="use the Python client even if wrk "
                                                                          "is installed")
 
@@ -161,6 +190,7 @@ def main() -> None:
 
     env = {"PORTAL_REDIS_URL": REDIS_URL, **args.portal_env}
     rounds: dict[str, list[float]] = {name: [] for name in EXPECT}
+    latencies: dict[str, list[float]] = {name: [] for name in EXPECT}
     _flush_redis()
     try:
         with temp_dir("coffer-bench-share-") as work, seaweed() as s3, \
@@ -185,6 +215,9 @@ def main() -> None:
                                          f"{result['errors']} socket errors\n{server.log_tail()}")
                     rounds[name].append(result["rps"])
                     log(f"round {run} {name}: {result['rps']:.0f} req/s")
+                for name in names[shift:] + names[:shift]:
+                    latencies[name].append(p50_ms(urls[name], args.requests, EXPECT[name]))
+                    log(f"round {run} {name}: p50 {latencies[name][-1]:.2f} ms")
             counted = _download_count(server, shared["link"]) - before
             log(f"the link counted {counted} downloads during the warm-up and rounds")
     finally:
@@ -205,6 +238,17 @@ def main() -> None:
     print(table(["ratio", "value", "target", ""], ratio_rows))
     print(f"\n{'PASS' if ok else 'FAIL'}: share page and download at >= {TARGET} of the trivial view's req/s"
           if ok else f"\nFAIL: below {TARGET} of the trivial view's req/s")
+    p50 = {name: median(values) for name, values in latencies.items()}
+    latency_rows = [[name, *[f"{v:.2f}" for v in latencies[name]], f"{p50[name]:.2f}",
+                     f"<= {P50_TARGET_MS[name]:g}" if name in P50_TARGET_MS else "",
+                     verdict(p50[name] <= P50_TARGET_MS[name]) if name in P50_TARGET_MS else ""]
+                    for name in names]
+    print(table(["p50 ms", *[f"round {i}" for i in range(1, args.runs + 1)], "median", "target", ""],
+                latency_rows, title=f"\nsingle-request p50, {args.requests} sequential GETs per round, "
+                                    "one keep-alive connection"))
+    fast = all(p50[name] <= limit for name, limit in P50_TARGET_MS.items())
+    print(f"\n{'PASS' if fast else 'FAIL'}: single-request p50 page <= {P50_TARGET_MS['page']:g} ms, "
+          f"download <= {P50_TARGET_MS['download']:g} ms")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from portal.core.pagination import paginated_response
 from portal.files import names
 from portal.shares import policy, services, tokens
 from portal.shares.models import Audience, Permission, ShareLink
-from portal.shares.selectors import access_link, accesses_list, links_visible_to
+from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
 
@@ -60,7 +60,8 @@ class ShareOut(serializers.Serializer):
         return link.state_at()
 
     def get_path(self, link) -> str:
-        path_names = getattr(link.node, "path_names", None)
+        # The path where the view resolved it (one link), else the node's name (lists).
+        path_names = self.context.get("path_names")
         return names.join(path_names) if path_names is not None else link.node.name
 
     def get_emails(self, link) -> list[str]:
@@ -124,7 +125,7 @@ class PolicyIn(StrictSerializer):
 
 
 def _out(link: ShareLink, request) -> dict:
-    return ShareOut(link, context={"viewer": request.user}).data
+    return ShareOut(link, context={"viewer": request.user, "path_names": link_path_names(link)}).data
 
 
 class ShareListView(APIView):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.core.errors import InvalidInput
+from portal.shares.models import SpaceSharePolicy
 from portal.spaces.models import Space
 
 _UNSET = object()
@@ -30,7 +31,8 @@ class LinkPolicy:
 
 
 def policy_for(space: Space) -> LinkPolicy:
-    own = getattr(space, "share_policy", None)
+    """The policy in force in ``space`` (one query for the space's own tightening)."""
+    own = SpaceSharePolicy.objects.filter(space_id=space.pk).first()
     max_days = settings.SHARE_MAX_DAYS
     if own is not None and own.max_days:
         max_days = min(max_days, own.max_days)

@@ -1,19 +1,27 @@
-"""Reads of share links, scoped to who may see them."""
+"""Reads of share links, scoped to who may see them, and the one way a
+visit resolves a link (``link_from_token``) and the node it asks for
+(``link_target``): one query each, whatever the depth."""
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+import json
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from portal.audit.models import AuditEvent
 from portal.core.access import ROLE_CAPS, Cap, is_admin
 from portal.core.errors import InvalidInput, NotFound
-from portal.files import names
+from portal.files import names, walk
 from portal.files.models import Node
-from portal.files.selectors import attach_path, child_named
+from portal.files.selectors import path_names_of
+from portal.scanning.models import BLOCKING, ScanVerdict
+from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
 from portal.shares.models import ShareLink
-from portal.spaces.models import Membership
+from portal.spaces.models import Membership, Space
 
 _MANAGING_ROLES = [role for role, caps in ROLE_CAPS.items() if Cap.LINK_MANAGE_OTHERS in caps]
 
@@ -49,70 +57,160 @@ def access_link(actor, link_id, *, lock: bool = False) -> ShareLink:
     link = links.filter(pk=link_id).first()
     if link is None:
         raise NotFound("No such link.")
-    _with_path(link.node)
     return link
 
 
-def _with_path(node: Node) -> None:
-    try:
-        attach_path(node)
-    except NotFound:
-        node.path_names = [node.name]  # deleted since: the link page says so
+@dataclass(frozen=True)
+class ResolvedLink:
+    """A link as one request found it, in one query: the row, the shared
+    node, its space, the node's path there (names as stored, folders in the
+    trash included), the creator's role in the space and whether the node or
+    a folder above it is in the trash. Handed down; nothing re-resolves it."""
+
+    link: ShareLink
+    node: Node
+    space: Space
+    path_names: tuple[str, ...]
+    creator_role: str | None
+    in_trash: bool
+
+    @property
+    def label(self) -> str:
+        """``link 7 on /Reports/q3.txt``: the same label in every event of a
+        link (just the name once the node left the live tree)."""
+        if self.in_trash:
+            return f"link {self.link.pk} on {self.node.name}"
+        return f"link {self.link.pk} on {names.join(list(self.path_names))}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The node a visitor asked for inside a link (the shared node itself, or
+    something below a shared folder), with its current version and blob."""
+
+    node: Node
+    inner: tuple[str, ...]          # the names below the shared node, as stored
+    maybe_quarantined: bool         # False: certainly not; True: ask portal.scanning
+
+    @property
+    def inner_path(self) -> str:
+        return "/".join(self.inner)
+
+    def quarantined(self) -> bool:
+        return self.maybe_quarantined and is_quarantined(self.node.current_version)
 
 
 _NODES = Node._meta.db_table
 _LINKS = ShareLink._meta.db_table
+_UP = (f"WITH RECURSIVE up(id, parent_id, name, trashed_at, depth) AS ("
+       f"SELECT n.id, n.parent_id, n.name, n.trashed_at, 0 FROM {_NODES} n WHERE n.id = {_LINKS}.node_id "
+       f"UNION ALL SELECT p.id, p.parent_id, p.name, p.trashed_at, up.depth + 1 "
+       f"FROM {_NODES} p JOIN up ON p.id = up.parent_id) ")
 # Whether the shared node or any folder above it is in the trash (trashing a
 # folder marks only that folder), as a column of the link's own query.
-_IN_TRASH = (f"EXISTS (WITH RECURSIVE up(id, parent_id, trashed_at) AS ("
-             f"SELECT n.id, n.parent_id, n.trashed_at FROM {_NODES} n WHERE n.id = {_LINKS}.node_id "
-             f"UNION ALL SELECT p.id, p.parent_id, p.trashed_at FROM {_NODES} p JOIN up ON p.id = up.parent_id) "
-             "SELECT 1 FROM up WHERE up.trashed_at IS NOT NULL)")
+_IN_TRASH = f"EXISTS ({_UP}SELECT 1 FROM up WHERE up.trashed_at IS NOT NULL)"
+# The shared node's path from its space's root (the root has no name), as a
+# column too: files.walk.walk_up's walk, inside the link's query (PostgreSQL).
+_PATH_NAMES = f"ARRAY({_UP}SELECT name FROM up WHERE parent_id IS NOT NULL ORDER BY depth DESC)"
 
 
-def link_from_token(token: str) -> ShareLink:
-    """The link a visitor's token names. Unknown, malformed and wrong tokens
-    get the same NotFound; the secret is compared in constant time."""
+def _resolving(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
+    creator_role = Membership.objects.filter(space=OuterRef("space_id"),
+                                             user=OuterRef("created_by_id")).values("role")[:1]
+    links = (links.select_related("node", "space", "created_by")
+             .annotate(creator_role=Subquery(creator_role), in_trash=RawSQL(_IN_TRASH, [])))
+    if connection.vendor == "postgresql":
+        links = links.annotate(path_names=RawSQL(_PATH_NAMES, []))
+    return links
+
+
+def _resolved(link: ShareLink) -> ResolvedLink:
+    """The annotations move into the ResolvedLink: the row stays a plain row."""
+    row = vars(link)
+    role, in_trash, path = row.pop("creator_role"), bool(row.pop("in_trash")), row.pop("path_names", None)
+    if path is None:  # SQLite: the walk is a query of its own
+        path = [step.name for step in walk.walk_up(link.node_id)[1:]]
+    return ResolvedLink(link=link, node=link.node, space=link.space, path_names=tuple(path),
+                        creator_role=role, in_trash=in_trash)
+
+
+def link_from_token(token: str) -> ResolvedLink:
+    """The link a visitor's token names, resolved in one query. Unknown,
+    malformed and wrong tokens get the same NotFound; the secret is compared
+    in constant time."""
     parsed = tokens.parse(token)
     link = None
     if parsed is not None:
         selector, secret = parsed
-        # One query for all a visit needs: the node with its current version
-        # and blob (downloads), and the creator's role in the space (the
-        # check that the link gives no more than its owner has), which
-        # role_of() takes from space.actor_role instead of asking again.
-        creator_role = Membership.objects.filter(space=OuterRef("space_id"),
-                                                 user=OuterRef("created_by_id")).values("role")[:1]
-        link = (ShareLink.objects.select_related("node__current_version__blob", "space", "created_by")
-                .annotate(creator_role=Subquery(creator_role), in_trash=RawSQL(_IN_TRASH, []))
-                .filter(selector=selector).first())
+        link = _resolving(ShareLink.objects.filter(selector=selector)).first()
         if link is not None and not tokens.matches(secret, link.verifier):
             link = None
-        if link is not None:
-            link.space.actor_role, link.space.actor_role_for = link.creator_role, link.created_by_id
     if link is None:
         tokens.matches("0" * 32, "0" * 64)  # the same work whether or not the selector exists
         raise NotFound("There is no share link at this address. Check that you copied all of it.")
-    return link
+    return _resolved(link)
 
 
-def node_in_link(link: ShareLink, path: str) -> Node:
-    """A live node at ``path`` below a shared folder (``""``: the folder itself)."""
-    node, seen = link.node, []
+def link_resolved(link_id: int) -> ResolvedLink:
+    """A link by its id, resolved as a visit resolves it (owner-side labels, tests)."""
+    link = _resolving(ShareLink.objects.filter(pk=link_id)).first()
+    if link is None:
+        raise NotFound("No such link.")
+    return _resolved(link)
+
+
+# Whether any verdict that can keep bytes in (flagged, or held) concerns this
+# version or another version of the same bytes. None (nearly always): the
+# file is certainly not quarantined, without asking; some: portal.scanning
+# decides with its full rules (_blocking_for), in a query or two.
+_MAYBE_BLOCKED = Exists(ScanVerdict.objects.filter(BLOCKING).filter(
+    Q(version_id=OuterRef("current_version_id")) | Q(version__blob__versions__id=OuterRef("current_version_id"))))
+
+
+def _walk_sql(start_id: int, keys: list[str]) -> RawSQL:
+    """The ids from the node ``start_id`` down along ``keys`` (name keys),
+    live nodes only, stopping at the first one missing: one query, any depth."""
+    if connection.vendor == "postgresql":
+        key, param = "(%s::text[])[w.depth + 1]", list(keys)
+    else:
+        key, param = "json_extract(%s, '$[' || w.depth || ']')", json.dumps(keys)
+    return RawSQL(f"WITH RECURSIVE w(depth, id) AS (SELECT 0, id FROM {_NODES} WHERE id = %s "
+                  f"UNION ALL SELECT w.depth + 1, n.id FROM w JOIN {_NODES} n ON n.parent_id = w.id "
+                  f"WHERE w.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key}) SELECT id FROM w",
+                  [start_id, len(keys), param])
+
+
+def link_target(opened: ResolvedLink, path: str) -> Target:
+    """The live node at ``path`` below a shared folder (``""``: the shared
+    node itself), with its current version and blob, in one query."""
     try:
-        path_names = names.split_path(path or "/", existing=True)
+        wanted = names.split_path(path or "/", existing=True)
     except InvalidInput:  # "..", "." and the like name nothing inside the link
         raise NotFound("Nothing at this address in this shared folder.") from None
-    for name in path_names:
-        if not node.is_folder:
-            raise NotFound(f"{names.join(seen)} is a file, not a folder.")
-        child = child_named(node, name)
+    rows = (Node.objects.select_related("current_version__blob").annotate(maybe_quarantined=_MAYBE_BLOCKED)
+            .filter(id__in=_walk_sql(opened.node.pk, [names.name_key(name) for name in wanted])))
+    below = {node.parent_id: node for node in rows if node.pk != opened.node.pk}
+    node = next((node for node in rows if node.pk == opened.node.pk), None)
+    if node is None:
+        raise NotFound("Nothing at this address in this shared folder.")
+    seen = []
+    for name in wanted:
+        child = below.get(node.pk)
         if child is None:
+            if not node.is_folder:
+                raise NotFound(f"{names.join(seen)} is a file, not a folder.")
             raise NotFound(f"Nothing at {names.join(seen + [name])} in this shared folder.")
         node = child
         seen.append(child.name)
-    node.link_path = seen
-    return node
+    return Target(node=node, inner=tuple(seen), maybe_quarantined=bool(vars(node).pop("maybe_quarantined")))
+
+
+def link_path_names(link: ShareLink) -> list[str]:
+    """The shared node's path (one query); just its name once it left the live tree."""
+    try:
+        return path_names_of(link.node)
+    except NotFound:
+        return [link.node.name]
 
 
 def accesses_list(link: ShareLink) -> QuerySet[AuditEvent]:

@@ -22,8 +22,8 @@ from portal.core.access import Cap
 from portal.core.errors import Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.files import names
-from portal.files.selectors import access_node, attach_path
-from portal.files.services.common import refuse_archived
+from portal.files.selectors import locate_node, path_names_of
+from portal.spaces.quota import refuse_archived
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens
 from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
@@ -109,16 +109,16 @@ def _changed(link: ShareLink, fields: list[str], *, actor, action: str = Action.
     return link
 
 
-def link_label(link: ShareLink) -> str:
+def link_label(link: ShareLink, path_names: list[str] | tuple[str, ...] | None = None) -> str:
     """``link 7 on /Reports/q3.txt``: the same label in every event of a link
-    (just the name once the node left the live tree)."""
-    path = getattr(link.node, "path_names", None)
-    if path is None:
+    (just the name once the node left the live tree; visits take it from
+    their ResolvedLink). ``path_names``: the node's path, when the caller has it."""
+    if path_names is None:
         try:
-            path = attach_path(link.node).path_names
+            path_names = path_names_of(link.node)
         except NotFound:
             return f"link {link.pk} on {link.node.name}"
-    return f"link {link.pk} on {names.join(path)}"
+    return f"link {link.pk} on {names.join(list(path_names))}"
 
 
 @transaction.atomic
@@ -128,7 +128,8 @@ def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, e
     """Members with share.create (editors and up) share a live node they can
     read. Returns the link and its token (the only time it is handed out in
     full, though the owner can ask for it again)."""
-    node = access_node(actor, node_id, Cap.SHARE_CREATE)
+    located = locate_node(actor, node_id, Cap.SHARE_CREATE)
+    node = located.node
     refuse_archived(node.space)
     if not node.is_folder:
         ensure_not_quarantined(node.current_version)
@@ -148,7 +149,8 @@ def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, e
     recipients = _emails(emails, audience)
     link.save()
     ShareRecipient.objects.bulk_create([ShareRecipient(link=link, email=email) for email in recipients])
-    record(action=Action.SHARE_CREATED, actor=actor, target=link, target_label=link_label(link), space=node.space,
+    record(action=Action.SHARE_CREATED, actor=actor, target=link, target_label=link_label(link, located.path_names),
+           space=node.space,
            details={"permission": permission, "audience": audience, "password": link.has_password,
                     "expires_at": link.expires_at.isoformat() if link.expires_at else None,
                     "max_downloads": link.max_downloads, "max_previews": link.max_previews,

@@ -19,14 +19,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from portal.core.errors import Forbidden, InvalidInput, NotFound, PortalError, Throttled
-from portal.files import names
 from portal.files.download_api import serve, starts_download, zip_response
 from portal.files.services import downloads
-from portal.files.services.versions import version_get
-from portal.scanning.selectors import ensure_not_quarantined, is_quarantined
+from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import previews, visits
 from portal.shares.models import Audience, Permission, ShareLink
-from portal.shares.selectors import node_in_link
+from portal.shares.selectors import ResolvedLink, Target, link_target
 from portal.shares.visits import LinkGone, Visitor
 
 CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -115,7 +113,8 @@ def _remember(request, link: ShareLink, *, email: str = "", password: bool = Fal
     if password:
         state["password"] = True
     request.session[_session_key(link)] = state
-    request.session.cycle_key()  # a fresh session id once access was proven
+    if request.session.session_key:
+        request.session.cycle_key()  # a fresh session id once access was proven (a new session gets one anyway)
 
 
 def _missing_proof(request, link: ShareLink, visitor: Visitor) -> str | None:
@@ -129,114 +128,108 @@ def _missing_proof(request, link: ShareLink, visitor: Visitor) -> str | None:
     return None
 
 
-def _admitted(request, token: str) -> tuple[ShareLink, Visitor]:
+def _admitted(request, token: str) -> tuple[ResolvedLink, Visitor]:
     """The open link and its visitor, for everything but the page itself."""
-    link = visits.link_open(token)
-    visitor = _visitor(request, link)
-    if _missing_proof(request, link, visitor):
+    opened = visits.link_open(token)
+    visitor = _visitor(request, opened.link)
+    if _missing_proof(request, opened.link, visitor):
         raise Forbidden("Open the link's page first and unlock it.", code="not_unlocked")
-    return link, visitor
+    return opened, visitor
 
 
 # --- pages ------------------------------------------------------------------------------
 
-def _unlock_page(request, link: ShareLink, needs: str, *, error: str = "", status: int = 200,
+def _unlock_page(request, opened: ResolvedLink, needs: str, *, error: str = "", status: int = 200,
                  email: str = "", code_sent: bool = False) -> HttpResponse:
     return render(request, "shares/unlock.html", {
-        "link": link, "needs": needs, "error": error, "email": email, "code_sent": code_sent,
-        "name": link.node.name}, status=status)
+        "link": opened.link, "needs": needs, "error": error, "email": email, "code_sent": code_sent,
+        "name": opened.node.name}, status=status)
 
 
 @public
 @require_http_methods(["GET", "HEAD", "POST"])
 def link_page(request, token: str, path: str = ""):
-    link = visits.link_open(token)
-    visitor = _visitor(request, link)
+    opened = visits.link_open(token)
+    visitor = _visitor(request, opened.link)
     if request.method == "POST":
-        return _answer(request, link, visitor)
-    needs = _missing_proof(request, link, visitor)
+        return _answer(request, opened, visitor)
+    needs = _missing_proof(request, opened.link, visitor)
     if needs == "login":
         return redirect_to_login(request.get_full_path())
     if needs:
-        return _unlock_page(request, link, needs)
-    node = _node(link, path)
-    visits.view_record(link=link, visitor=visitor, node=node)
-    return render(request, _template(link, node), _page_context(link, node, token, visitor))
+        return _unlock_page(request, opened, needs)
+    target = _target(opened, path)
+    visits.view_record(opened=opened, visitor=visitor, target=target)
+    return render(request, _template(opened, target), _page_context(opened, target, token, visitor))
 
 
-def _answer(request, link: ShareLink, visitor: Visitor) -> HttpResponse:
+def _answer(request, opened: ResolvedLink, visitor: Visitor) -> HttpResponse:
     """The password and security-code forms post here."""
-    form = request.POST
+    form, link = request.POST, opened.link
     page = reverse("share-page", args=[request.resolver_match.kwargs["token"]])
     try:
         if "password" in form:
-            visits.password_try(link=link, visitor=visitor, password=form["password"])
+            visits.password_try(opened=opened, visitor=visitor, password=form["password"])
             _remember(request, link, password=True)
             return HttpResponseRedirect(page, status=303)
         if "code" in form:
-            proven = visits.code_try(link=link, visitor=visitor, email=form.get("email", ""), code=form["code"])
+            proven = visits.code_try(opened=opened, visitor=visitor, email=form.get("email", ""), code=form["code"])
             _remember(request, link, email=proven.email)
             return HttpResponseRedirect(page, status=303)
         if "email" in form:
-            visits.code_send(link=link, visitor=visitor, email=form["email"])
-            return _unlock_page(request, link, "code", email=form["email"].strip(), code_sent=True)
+            visits.code_send(opened=opened, visitor=visitor, email=form["email"])
+            return _unlock_page(request, opened, "code", email=form["email"].strip(), code_sent=True)
     except (Forbidden, InvalidInput) as exc:
         needs = "password" if "password" in form else "code"
-        return _unlock_page(request, link, needs, error=exc.message, status=exc.status,
+        return _unlock_page(request, opened, needs, error=exc.message, status=exc.status,
                             email=form.get("email", "").strip(), code_sent="code" in form)
     raise InvalidInput("Send a password, an email address or a code.", code="empty_form")
 
 
-def _node(link: ShareLink, path: str):
+def _target(opened: ResolvedLink, path: str) -> Target:
     """The node at ``path`` in the link. A file drop shows nothing of its
     folder, so no path below it exists for its visitors."""
-    if link.permission == Permission.UPLOAD and path:
+    if opened.link.permission == Permission.UPLOAD and path:
         raise NotFound("Nothing here: this link only lets you send files.")
-    return node_in_link(link, path)
+    return link_target(opened, path)
 
 
-def _template(link: ShareLink, node) -> str:
-    if link.permission == Permission.UPLOAD:
+def _template(opened: ResolvedLink, target: Target) -> str:
+    if opened.link.permission == Permission.UPLOAD:
         return "shares/drop.html"
-    return "shares/folder.html" if node.is_folder else "shares/file.html"
+    return "shares/folder.html" if target.node.is_folder else "shares/file.html"
 
 
-def _entry_path(node) -> str:
-    return names.join(node.link_path).lstrip("/")
-
-
-def _page_context(link: ShareLink, node, token: str, visitor: Visitor) -> dict:
-    path = _entry_path(node)
-    context = {"link": link, "node": node, "token": token, "path": path, "name": node.name or link.node.name,
-               "crumbs": _crumbs(link, node), "can_download": link.permission in _DOWNLOADS,
+def _page_context(opened: ResolvedLink, target: Target, token: str, visitor: Visitor) -> dict:
+    link, node = opened.link, target.node
+    context = {"link": link, "node": node, "token": token, "path": target.inner_path,
+               "name": node.name or opened.node.name, "crumbs": _crumbs(opened, target),
+               "can_download": link.permission in _DOWNLOADS,
                "can_upload": link.permission in (Permission.UPLOAD, Permission.EDIT),
                "can_preview": link.permission != Permission.UPLOAD}
     if link.permission == Permission.UPLOAD:
         return context
     if node.is_folder:
-        context["entries"] = [(child, _entry_path_of(node, child)) for child in
+        context["entries"] = [(child, "/".join([*target.inner, child.name])) for child in
                               node.children.filter(trashed_at__isnull=True).order_by("-kind", "name_key")[:1000]]
-    else:
-        kind = previews.kind_of(node)
-        context.update(kind=kind, content_type=downloads.content_type_for(node.name))
-        if is_quarantined(node.current_version):  # no button that leads only to a refusal
-            context.update(quarantined=True, can_download=False, can_preview=False)
-        if kind == "text" and node.current_version is not None and not is_quarantined(node.current_version):
-            visits.preview_record(link=link, visitor=visitor, node=node)
-            try:
-                context["text"], context["truncated"] = previews.text_preview(node.current_version)
-            except PortalError:
-                context["kind"] = None
+        return context
+    kind = previews.kind_of(node)
+    context.update(kind=kind, content_type=downloads.content_type_for(node.name))
+    quarantined = target.quarantined()
+    if quarantined:  # no button that leads only to a refusal
+        context.update(quarantined=True, can_download=False, can_preview=False)
+    if kind == "text" and node.current_version is not None and not quarantined:
+        visits.preview_record(opened=opened, visitor=visitor, target=target)
+        try:
+            context["text"], context["truncated"] = previews.text_preview(node.current_version)
+        except PortalError:
+            context["kind"] = None
     return context
 
 
-def _entry_path_of(folder, child) -> str:
-    return "/".join([*folder.link_path, child.name])
-
-
-def _crumbs(link: ShareLink, node) -> list[tuple[str, str]]:
-    crumbs, parts = [(link.node.name or "/", "")], []
-    for name in node.link_path:
+def _crumbs(opened: ResolvedLink, target: Target) -> list[tuple[str, str]]:
+    crumbs, parts = [(opened.node.name or "/", "")], []
+    for name in target.inner:
         parts.append(name)
         crumbs.append((name, "/".join(parts)))
     return crumbs
@@ -244,28 +237,30 @@ def _crumbs(link: ShareLink, node) -> list[tuple[str, str]]:
 
 # --- bytes ---------------------------------------------------------------------------------
 
-def _file_in(link: ShareLink, path: str):
-    node = node_in_link(link, path)
+def _file_in(opened: ResolvedLink, path: str) -> tuple[Target, object]:
+    target = link_target(opened, path)
+    node = target.node
     if node.is_folder:
         raise InvalidInput("This is a folder; download it as a zip.", code="not_a_file")
-    if node.current_version_id is None:
+    if node.current_version is None:
         raise NotFound("This file has no content yet.")
-    version = version_get(node)
-    ensure_not_quarantined(version)
-    return node, version
+    if target.maybe_quarantined:
+        ensure_not_quarantined(node.current_version)
+    return target, node.current_version
 
 
 @public
 @require_http_methods(["GET", "HEAD"])
 def download(request, token: str, path: str = ""):
-    link, visitor = _admitted(request, token)
+    opened, visitor = _admitted(request, token)
+    link = opened.link
     if link.permission not in _DOWNLOADS:
         raise Forbidden("This link allows previews only; it has no download.", code="no_download")
-    node, version = _file_in(link, path)
-    response = serve(request, downloads.download_plan(node, version))
+    target, version = _file_in(opened, path)
+    response = serve(request, downloads.download_plan(target.node, version))
     if starts_download(request, response) or _unearned_resume(request, link, version, response):
         try:
-            visits.download_record(link=link, visitor=visitor, node=node, version=version)
+            visits.download_record(opened=opened, visitor=visitor, target=target, version=version)
         except BaseException:
             response.close()  # neither the bytes nor a presigned URL leave after a refusal
             raise
@@ -293,34 +288,35 @@ def _unearned_resume(request, link: ShareLink, version, response) -> bool:
 @public
 @require_http_methods(["GET", "HEAD"])
 def download_zip(request, token: str, path: str = ""):
-    link, visitor = _admitted(request, token)
-    if link.permission not in _DOWNLOADS:
+    opened, visitor = _admitted(request, token)
+    if opened.link.permission not in _DOWNLOADS:
         raise Forbidden("This link allows previews only; it has no download.", code="no_download")
-    folder = node_in_link(link, path)
-    if not folder.is_folder:
+    target = link_target(opened, path)
+    if not target.node.is_folder:
         raise InvalidInput("This is a file; download it directly.", code="not_a_folder")
-    archive = downloads.folder_zip(folder)
+    archive = downloads.folder_zip(target.node)
     if request.method == "GET":
-        visits.download_record(link=link, visitor=visitor, node=folder, version=None, zipped=True)
+        visits.download_record(opened=opened, visitor=visitor, target=target, version=None, zipped=True)
     return zip_response(request, archive)
 
 
 @public
 @require_http_methods(["GET"])
 def preview(request, token: str, path: str = ""):
-    link, visitor = _admitted(request, token)
+    opened, visitor = _admitted(request, token)
+    link = opened.link
     if link.permission == Permission.UPLOAD:
         raise NotFound("Nothing to preview here.")
-    node, version = _file_in(link, path)
+    target, version = _file_in(opened, path)
     try:
         page = int(request.GET.get("page", "1"))
     except ValueError:
         raise InvalidInput("page is a whole number.", code="invalid_page") from None
-    rendition = previews.rendition(node, version, watermark=link.watermark, page=page)
+    rendition = previews.rendition(target.node, version, watermark=link.watermark, page=page)
     # One preview per opening, however many pages are turned; a later page
     # is free only to the browser that opened this version from page 1.
     if page == 1 or request.session.get(_preview_key(link)) != version.pk:
-        visits.preview_record(link=link, visitor=visitor, node=node)
+        visits.preview_record(opened=opened, visitor=visitor, target=target)
         request.session[_preview_key(link)] = version.pk
     response = HttpResponse(rendition.body, content_type=rendition.content_type)
     response["Content-Disposition"] = "inline"
@@ -331,15 +327,16 @@ def preview(request, token: str, path: str = ""):
 @public
 @require_http_methods(["POST"])
 def upload(request, token: str, path: str = ""):
-    link, visitor = _admitted(request, token)
-    target = _node(link, path)
+    opened, visitor = _admitted(request, token)
+    link = opened.link
+    target = _target(opened, path)
     files = request.FILES.getlist("file")
     if not files:
         raise InvalidInput("Choose at least one file to send.", code="no_file")
     received = []
     for uploaded in files:
-        version = visits.upload(link=link, visitor=visitor, folder=target, name=uploaded.name, fileobj=uploaded,
-                                size=uploaded.size)
+        version = visits.upload(opened=opened, visitor=visitor, folder=target, name=uploaded.name,
+                                fileobj=uploaded, size=uploaded.size)
         # A drop's visitor hears back only the name they sent: the one it was
         # stored under ("name (2)") would tell them what the folder holds.
         name = uploaded.name if link.permission == Permission.UPLOAD else version.node.name

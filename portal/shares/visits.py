@@ -2,6 +2,21 @@
 upload. Every one of these is an audit event with the visitor's address and
 user agent (from the request context), and the counters that enforce limits
 change only by conditional UPDATEs, so a limit holds under any concurrency.
+
+Each visit resolves its link once (``link_open``: a ResolvedLink) and the
+node it asks for once (``selectors.link_target``: a Target), and hands both
+down.
+
+Views, previews and downloads change nothing but a counter, so their events
+go through ``audit.record_read``: committed (without waiting for the WAL
+flush) before the visitor gets an answer. What holds: once an answer (a
+page, a 302 to the bytes, the first byte of a stream) has left, its event
+and its count are committed, so no crash or SIGKILL of the portal can lose
+them; a crash of the *database server* may lose the last ~0.6 s of them
+(PORTAL_AUDIT_DURABLE_READS=1: none), except the count of a link with a
+limit, which waits for the flush, so a limit holds across any crash. The
+count commits before its event: a crash between the two can count a
+download that never left, never the reverse.
 """
 
 from __future__ import annotations
@@ -16,24 +31,21 @@ from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.audit import context
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
-from portal.audit.services import record
-from portal.core.access import Cap
-from portal.spaces.selectors import can
+from portal.audit.services import record, record_read
+from portal.core.access import Cap, is_admin
 from portal.core.errors import Forbidden, InvalidInput, PortalError
 from portal.files import names
-from portal.files.models import FileVersion, Node
-from portal.files.selectors import attach_path
+from portal.files.models import FileVersion
 from portal.files.services.direct import file_put
 from portal.shares import throttle
 from portal.shares.models import Audience, LinkState, Permission, ShareLink
-from portal.shares.selectors import link_from_token
-from portal.shares.services import link_label
+from portal.shares.selectors import ResolvedLink, Target, link_from_token
+from portal.spaces.selectors import SpaceAccess
 
 _GONE_MESSAGES = {
     LinkState.REVOKED: "This link was revoked by the person who shared it.",
@@ -70,34 +82,40 @@ class Visitor:
         return "anonymous visitor"
 
 
-def _record(link: ShareLink, action: str, visitor: Visitor, *, outcome: str = Outcome.SUCCESS,
-            details: dict | None = None, label: str | None = None) -> None:
-    record(action=action, actor=visitor.user, actor_label=visitor.label, target=link,
-           target_label=label or link_label(link), space=link.space, outcome=outcome, details=details or {})
+def _record(opened: ResolvedLink, action: str, visitor: Visitor, *, outcome: str = Outcome.SUCCESS,
+            details: dict | None = None, label: str | None = None, read: bool = False) -> None:
+    """One event of the link; ``read``: an action that changed nothing but a
+    counter already committed (see the module's docstring)."""
+    (record_read if read else record)(
+        action=action, actor=visitor.user, actor_label=visitor.label, target=opened.link,
+        target_label=label or opened.label, space=opened.space, outcome=outcome, details=details or {})
 
 
-def _creator_may(link: ShareLink) -> bool:
-    """A link can never give more than its owner has now."""
+def _creator_may(opened: ResolvedLink) -> bool:
+    """A link can never give more than its owner has now (their role came with the link's query)."""
+    link, creator = opened.link, opened.link.created_by
     cap = Cap.FILE_WRITE if link.permission in (Permission.UPLOAD, Permission.EDIT) else Cap.FILE_READ
-    return can(link.created_by, cap, link.space)
+    access = SpaceAccess(space=opened.space, role=opened.creator_role, admin=is_admin(creator))
+    return creator.is_active and access.can(cap)
 
 
-def link_open(token: str) -> ShareLink:
+def link_open(token: str) -> ResolvedLink:
     """The link behind a token if it works; NotFound for unknown tokens,
     LinkGone (410) saying why for links that stopped working."""
-    link = link_from_token(token)
+    opened = link_from_token(token)
+    link = opened.link
     state = link.state_at()
-    if state == LinkState.ACTIVE and link.in_trash:
+    if state == LinkState.ACTIVE and opened.in_trash:
         state = LinkState.REMOVED
-    if state == LinkState.ACTIVE and link.space_id != link.node.space_id:
+    if state == LinkState.ACTIVE and link.space_id != opened.node.space_id:
         # Moves carry links along (services.share_links_follow); one left behind never serves the file.
         raise LinkGone(LinkState.DISABLED, "This link no longer works: the shared file or folder was moved.")
-    if state == LinkState.ACTIVE and not _creator_may(link):
+    if state == LinkState.ACTIVE and not _creator_may(opened):
         raise LinkGone(LinkState.DISABLED, "This link no longer works: the person who shared it no longer has "
                                            "access to the file.")
     if state != LinkState.ACTIVE:
         raise LinkGone(state)
-    return link
+    return opened
 
 
 def audience_allows(link: ShareLink, visitor: Visitor) -> bool:
@@ -110,36 +128,33 @@ def audience_allows(link: ShareLink, visitor: Visitor) -> bool:
 
 # --- unlocking: password and security codes ----------------------------------------------
 
-def _refused(link: ShareLink, visitor: Visitor, action: str, details: dict) -> None:
+def _refused(opened: ResolvedLink, visitor: Visitor, action: str, details: dict) -> None:
     """A wrong answer (already counted by its reservation) restarts the delay
-    and is recorded whatever the request's transaction does next (it runs in its own)."""
-    throttle.failed(link.pk, visitor.address)
-    with transaction.atomic():
-        _record(link, action, visitor, outcome=Outcome.FAILURE, details=details)
+    and is recorded (one INSERT: its own transaction, no BEGIN/COMMIT around it)."""
+    throttle.failed(opened.link.pk, visitor.address)
+    _record(opened, action, visitor, outcome=Outcome.FAILURE, details=details)
 
 
-def _throttle_check(link: ShareLink, visitor: Visitor, *, reserve: bool = False) -> None:
+def _throttle_check(opened: ResolvedLink, visitor: Visitor, *, reserve: bool = False) -> None:
     """Refuse (and record) an answer from a visitor who must wait; with
     ``reserve`` the answer is counted as a failure in the same atomic step,
     before it is evaluated, so parallel guesses cannot slip past the limit."""
     try:
-        (throttle.reserve if reserve else throttle.check)(link.pk, visitor.address)
+        (throttle.reserve if reserve else throttle.check)(opened.link.pk, visitor.address)
     except PortalError as exc:
-        with transaction.atomic():
-            _record(link, Action.SHARE_THROTTLED, visitor, outcome=Outcome.DENIED, details=exc.detail)
+        _record(opened, Action.SHARE_THROTTLED, visitor, outcome=Outcome.DENIED, details=exc.detail)
         raise
 
 
-def password_try(*, link: ShareLink, visitor: Visitor, password: str) -> None:
+def password_try(*, opened: ResolvedLink, visitor: Visitor, password: str) -> None:
     """A visitor answers a link's password; Forbidden when wrong, Throttled
     when answering too fast or too often."""
-    _throttle_check(link, visitor, reserve=True)
-    if not isinstance(password, str) or not password or not check_password(password, link.password_hash):
-        _refused(link, visitor, Action.SHARE_PASSWORD_FAILED, {})
+    _throttle_check(opened, visitor, reserve=True)
+    if not isinstance(password, str) or not password or not check_password(password, opened.link.password_hash):
+        _refused(opened, visitor, Action.SHARE_PASSWORD_FAILED, {})
         raise Forbidden("Wrong password.", code="wrong_password")
-    throttle.succeeded(link.pk, visitor.address)
-    with transaction.atomic():
-        _record(link, Action.SHARE_UNLOCKED, visitor, details={"by": "password"})
+    throttle.succeeded(opened.link.pk, visitor.address)
+    _record(opened, Action.SHARE_UNLOCKED, visitor, details={"by": "password"})
 
 
 def _code_key(link: ShareLink, email: str) -> str:
@@ -150,13 +165,14 @@ def _code_hash(code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-def code_send(*, link: ShareLink, visitor: Visitor, email: str) -> None:
+def code_send(*, opened: ResolvedLink, visitor: Visitor, email: str) -> None:
     """Send a one-time security code to ``email`` if it may open the link.
     The answer is the same either way, so nobody learns who the recipients are."""
+    link = opened.link
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254:
         raise InvalidInput("Enter the email address this link was shared with.", code="invalid_email")
-    _throttle_check(link, visitor)
+    _throttle_check(opened, visitor)
     sends_key = f"share:code-sends:{link.pk}:{hashlib.sha256(email.encode()).hexdigest()}"
     cache.add(sends_key, 0, timeout=settings.SHARE_FAILURE_WINDOW_MINUTES * 60)
     if cache.incr(sends_key) > settings.SHARE_CODE_SENDS_PER_ADDRESS:
@@ -164,133 +180,136 @@ def code_send(*, link: ShareLink, visitor: Visitor, email: str) -> None:
                           code="throttled", status=429,
                           detail={"retry_after": settings.SHARE_FAILURE_WINDOW_MINUTES * 60})
     is_recipient = link.recipients.filter(email=email).exists()
-    with transaction.atomic():
-        _record(link, Action.SHARE_CODE_SENT, visitor, outcome=Outcome.SUCCESS if is_recipient else Outcome.DENIED,
-                details={"email": email})
+    _record(opened, Action.SHARE_CODE_SENT, visitor, outcome=Outcome.SUCCESS if is_recipient else Outcome.DENIED,
+            details={"email": email})
     if not is_recipient:
         return
     code = f"{secrets.randbelow(10**8):08d}"
     cache.set(_code_key(link, email), _code_hash(code), timeout=settings.SHARE_CODE_MINUTES * 60)
-    send_mail(subject=f"Your security code for {link.node.name}",
-              message=(f"Your code to open the file {link.node.name} shared by {link.created_by.get_username()} "
+    send_mail(subject=f"Your security code for {opened.node.name}",
+              message=(f"Your code to open the file {opened.node.name} shared by {link.created_by.get_username()} "
                        f"is:\n\n    {code}\n\nIt works once, for {settings.SHARE_CODE_MINUTES} minutes. If you did "
                        "not ask for it, ignore this email."),
               from_email=None, recipient_list=[email])
 
 
-def code_try(*, link: ShareLink, visitor: Visitor, email: str, code: str) -> Visitor:
+def code_try(*, opened: ResolvedLink, visitor: Visitor, email: str, code: str) -> Visitor:
     """A visitor answers the code sent to ``email``; returns the visitor as
     that proven address."""
     email = (email or "").strip().lower()
-    _throttle_check(link, visitor, reserve=True)
-    key = _code_key(link, email)
+    _throttle_check(opened, visitor, reserve=True)
+    key = _code_key(opened.link, email)
     expected = cache.get(key)
     given = _code_hash((code or "").strip())
     # One use: of two requests racing with the same code, only the one that deletes it gets in.
     if not expected or not hmac.compare_digest(expected, given) or not cache.delete(key):
-        _refused(link, visitor, Action.SHARE_CODE_FAILED, {"email": email})
+        _refused(opened, visitor, Action.SHARE_CODE_FAILED, {"email": email})
         raise Forbidden("Wrong or expired code. Ask for a new one if it is more than "
                         f"{settings.SHARE_CODE_MINUTES} minutes old.", code="wrong_code")
-    throttle.succeeded(link.pk, visitor.address)
+    throttle.succeeded(opened.link.pk, visitor.address)
     proven = Visitor(user=visitor.user, email=email)
-    with transaction.atomic():
-        _record(link, Action.SHARE_UNLOCKED, proven, details={"by": "code"})
+    _record(opened, Action.SHARE_UNLOCKED, proven, details={"by": "code"})
     return proven
 
 
 # --- using the link --------------------------------------------------------------------------
 
-def _label(link: ShareLink, node: Node) -> str:
-    inner = getattr(node, "link_path", [])
-    return f"{link_label(link)}{'/' + names.join(inner).lstrip('/') if inner else ''}"
+def _label(opened: ResolvedLink, target: Target) -> str:
+    return f"{opened.label}/{target.inner_path}" if target.inner else opened.label
 
 
-@transaction.atomic
-def view_record(*, link: ShareLink, visitor: Visitor, node: Node) -> None:
+def view_record(*, opened: ResolvedLink, visitor: Visitor, target: Target) -> None:
     """A page of the link was shown (never counts against a limit)."""
-    _without_waiting_for_disk()
-    _record(link, Action.SHARE_VIEWED, visitor, label=_label(link, node))
+    _record(opened, Action.SHARE_VIEWED, visitor, label=_label(opened, target), read=True)
 
 
-def _without_waiting_for_disk() -> None:
-    """Commit this transaction without waiting for the WAL flush. Page views
-    are the busiest events and change nothing: a database crash may lose the
-    last fraction of a second of them (never a half-written row, never a
-    change of state), and each view no longer waits a disk flush (~4 ms)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+def _count_sql(field: str, limit_field: str, *, first_download: bool) -> str:
+    """One statement: count one more use if the link still works and the
+    limit allows it (a revocation, a switch or the expiry that landed since
+    the link was opened refuses this use too), set first_download_at once,
+    and on PostgreSQL choose the commit: a link with a limit waits for the
+    WAL flush (the limit holds across any crash), one without does not."""
+    first = ", first_download_at = COALESCE(first_download_at, %(now)s)" if first_download else ""
+    first_returned = ", first_download_at = %(now)s" if first_download else ", FALSE"
+    mode = ""
+    if connection.vendor == "postgresql" and not settings.AUDIT_DURABLE_READS:
+        mode = f", set_config('synchronous_commit', CASE WHEN {limit_field} IS NULL THEN 'off' ELSE 'on' END, true)"
+    return (f"UPDATE {ShareLink._meta.db_table} SET {field} = {field} + 1{first} "
+            f"WHERE id = %(id)s AND ({limit_field} IS NULL OR {field} < {limit_field}) AND revoked_at IS NULL "
+            "AND owner_enabled AND manager_enabled AND (expires_at IS NULL OR expires_at > %(now)s) "
+            f"RETURNING {field}, {limit_field}{first_returned}{mode}")
 
 
-def _count(link: ShareLink, visitor: Visitor, field: str, limit_field: str) -> None:
+def _count(opened: ResolvedLink, visitor: Visitor, field: str, limit_field: str, *,
+           first_download: bool = False) -> bool:
     """Count one more use, or refuse when the limit is reached (race-free:
-    one conditional UPDATE). Reaching the limit is recorded once."""
-    within = Q(**{f"{limit_field}__isnull": True}) | Q(**{f"{field}__lt": F(limit_field)})
-    # The link must still work when it is counted: a revocation, a switch or
-    # the expiry that landed since the link was opened refuses this use too.
-    usable = (Q(revoked_at__isnull=True, owner_enabled=True, manager_enabled=True)
-              & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())))
-    if not ShareLink.objects.filter(within, usable, pk=link.pk).update(**{field: F(field) + 1}):
+    one conditional UPDATE, its own transaction unless the caller has one).
+    Reaching the limit is recorded once. True when this was the link's first download."""
+    link = opened.link
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_count_sql(field, limit_field, first_download=first_download), {"id": link.pk, "now": now})
+        row = cursor.fetchone()
+    if row is None:
         link.refresh_from_db()
         state = link.state_at()
         raise LinkGone(state if state != LinkState.ACTIVE else LinkState.EXHAUSTED)
-    link.refresh_from_db(fields=[field, limit_field])
-    limit = getattr(link, limit_field)
-    if limit is not None and getattr(link, field) == limit:
-        _record(link, Action.SHARE_EXHAUSTED, visitor, details={limit_field: limit})
+    count, limit, first = row[:3]
+    setattr(link, field, count)
+    if limit is not None and count == limit:
+        _record(opened, Action.SHARE_EXHAUSTED, visitor, details={limit_field: limit})
+    return bool(first)
 
 
-@transaction.atomic
-def download_record(*, link: ShareLink, visitor: Visitor, node: Node, version: FileVersion | None,
+def download_record(*, opened: ResolvedLink, visitor: Visitor, target: Target, version: FileVersion | None,
                     zipped: bool = False) -> None:
     """A download through the link started (a response from byte 0): it
     counts against max_downloads, or is refused when the limit is reached."""
+    link = opened.link
     if link.permission not in (Permission.DOWNLOAD, Permission.EDIT):
         raise Forbidden("This link does not allow downloads.", code="no_download")
-    _count(link, visitor, "download_count", "max_downloads")
-    # first_download_at is set once and never cleared: no UPDATE once the link shows it.
-    first = link.first_download_at is None and ShareLink.objects.filter(
-        pk=link.pk, first_download_at__isnull=True).update(first_download_at=timezone.now())
+    first = _count(opened, visitor, "download_count", "max_downloads", first_download=True)
     details = {"zip": zipped} if zipped else {"version": version.number if version else None,
                                              "size": version.size if version else 0}
-    _record(link, Action.SHARE_DOWNLOADED, visitor, label=_label(link, node), details=details)
+    _record(opened, Action.SHARE_DOWNLOADED, visitor, label=_label(opened, target), details=details, read=True)
     if first and link.notify_on_first_download and link.created_by.email:
-        owner_email, name = link.created_by.email, link.node.name
+        owner_email, name = link.created_by.email, opened.node.name
         transaction.on_commit(lambda: send_mail(
             subject=f"Your shared link to {name} was downloaded",
             message=f"{visitor.label} downloaded {name} through your share link for the first time.",
             from_email=None, recipient_list=[owner_email], fail_silently=True))
 
 
-@transaction.atomic
-def preview_record(*, link: ShareLink, visitor: Visitor, node: Node) -> None:
+def preview_record(*, opened: ResolvedLink, visitor: Visitor, target: Target) -> None:
     """A preview rendition was served: counts against max_previews."""
-    _count(link, visitor, "preview_count", "max_previews")
-    _record(link, Action.SHARE_PREVIEWED, visitor, label=_label(link, node))
+    _count(opened, visitor, "preview_count", "max_previews")
+    _record(opened, Action.SHARE_PREVIEWED, visitor, label=_label(opened, target), read=True)
 
 
-def upload(*, link: ShareLink, visitor: Visitor, folder: Node, name: str, fileobj, size: int) -> FileVersion:
+def upload(*, opened: ResolvedLink, visitor: Visitor, folder: Target, name: str, fileobj, size: int) -> FileVersion:
     """A visitor drops a file into a shared folder (upload or edit links), or
     sends a new version of a shared file (edit links). A drop never replaces
     anything: a taken name is stored as "name (2)", which only the folder's
     members see. Locks held by anyone refuse it."""
+    link, node = opened.link, folder.node
     if link.permission not in (Permission.UPLOAD, Permission.EDIT):
         raise Forbidden("This link does not allow uploads.", code="no_upload")
-    if link.permission == Permission.UPLOAD and not folder.is_folder:
+    if link.permission == Permission.UPLOAD and not node.is_folder:
         raise Forbidden("A file drop only adds new files; it cannot replace one.", code="no_overwrite")
     name = names.clean_name(name)
     if link.permission == Permission.UPLOAD and len(name.encode("utf-8")) > _DROP_NAME_BYTES:
         # Refused before anything is looked up: a taken name must not show as a "name (2)" too long to store.
         raise InvalidInput(f"The file's name is longer than {_DROP_NAME_BYTES} bytes; rename it and send it "
                            "again.", code="invalid_name", detail={"max_bytes": _DROP_NAME_BYTES})
-    if folder.is_folder:
-        path = names.join([*_space_path(folder), name])
+    space_path = [*opened.path_names, *folder.inner]
+    if node.is_folder:
+        path = names.join([*space_path, name])
         keep_both = link.permission == Permission.UPLOAD
     else:
-        path, keep_both = names.join(_space_path(folder)), False
+        path, keep_both = names.join(space_path), False
 
     def record_upload(version: FileVersion) -> None:
-        _record(link, Action.SHARE_UPLOADED, visitor, label=_label(link, version.node),
+        _record(opened, Action.SHARE_UPLOADED, visitor,
                 details={"name": version.node.name, "size": size, "version": version.number})
 
     return file_put(actor=link.created_by, space_id=link.space_id, path=path, fileobj=fileobj, size=size,
@@ -300,7 +319,3 @@ def upload(*, link: ShareLink, visitor: Visitor, folder: Node, name: str, fileob
 
 # Room for the " (9999)" a taken name may get.
 _DROP_NAME_BYTES = names.MAX_NAME_BYTES - 8
-
-
-def _space_path(node: Node) -> list[str]:
-    return attach_path(node).path_names

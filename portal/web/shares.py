@@ -19,7 +19,7 @@ from portal.files import selectors as files
 from portal.shares import tokens
 from portal.shares.models import Audience, Permission
 from portal.shares.policy import policy_for
-from portal.shares.selectors import access_link, accesses_list, links_visible_to
+from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
 from portal.shares.services import (
     share_link_create,
     share_link_revoke,
@@ -103,7 +103,7 @@ def _dialog(request, node, *, values=None, error=None, status=200):
 
 @portal_page
 def share_dialog(request, space_id, node_id):
-    node = files.access_node(request.user, node_id, Cap.SHARE_CREATE)
+    node = files.locate_node(request.user, node_id, Cap.SHARE_CREATE).node
     if request.method != "POST":
         return _dialog(request, node)
     data = request.POST
@@ -133,7 +133,8 @@ def link_detail(request, link_id):
     is_owner = link.created_by_id == request.user.pk
     url = link_url(tokens.unseal(link.sealed_token)) if is_owner and link.revoked_at is None else ""
     return render(request, "web/shares/detail.html", {
-        "link": link, "state": link.state_at(), "url": url, "is_owner": is_owner,
+        "link": link, "path": "/".join(link_path_names(link)), "state": link.state_at(), "url": url,
+        "is_owner": is_owner,
         "may_manage": can(request.user, Cap.LINK_MANAGE_OTHERS, link.space),
         "accesses": list(accesses_list(link)[:300]), "policy": policy_for(link.space),
         "emails": "\n".join(r.email for r in link.recipients.all()),

@@ -66,7 +66,7 @@ def shared_folder(signed_in, alice, team, upload):  # noqa: F811
     for path, data in files.items():
         upload(client, team, f"/Project/{path}", data)
     upload(client, team, "/Secret.txt", b"not for visitors")
-    return node_at(team, ["Project"]), files
+    return node_at(team, ["Project"])[0], files
 
 
 @pytest.fixture

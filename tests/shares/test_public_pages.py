@@ -130,7 +130,7 @@ def test_a_link_to_a_file_whose_folder_is_in_the_trash_is_gone(owner, team, shar
     from portal.files.selectors import node_at
 
     link = share(shared_file["id"])
-    reports = node_at(team, ["Reports"])
+    reports = node_at(team, ["Reports"])[0]
     assert owner.delete(f"/api/v1/files/{reports.id}").status_code == 200
     assert gone_state(visitor().get(f"/s/{link['token']}")) == "removed"
     assert gone_state(visitor().get(f"/s/{link['token']}/download")) == "removed"

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,9 +43,16 @@ def _web_command(port: int) -> list[str]:
     return [str(Path(sys.executable).parent / "gunicorn"), *command[1:]]
 
 
+@dataclass(frozen=True)
+class Live:
+    url: str
+    stop: Callable[[], str]     # stops the portal (logs flushed) and returns its log
+    process: subprocess.Popen   # gunicorn's master, leader of its own process group
+
+
 @pytest.fixture
 def gunicorn(tmp_path, settings):
-    """``(url, log path)`` of a running portal, stopped (logs flushed) by ``stop()``."""
+    """A running portal (the Procfile's gunicorn) on the test database."""
     store_root = tmp_path / "store"
     use_local(settings, store_root)
     var = tmp_path / "var"
@@ -77,7 +86,7 @@ def gunicorn(tmp_path, settings):
                 pass
             assert time.monotonic() < deadline, "the portal did not start"
             time.sleep(0.1)
-        yield url, stop
+        yield Live(url=url, stop=stop, process=process)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -85,7 +94,7 @@ def gunicorn(tmp_path, settings):
 
 
 def test_the_access_log_and_djangos_log_show_no_link_or_storage_token(gunicorn, share, shared_file):
-    url, stop = gunicorn
+    url, stop = gunicorn.url, gunicorn.stop
     link = share(shared_file["id"])
     token = link["token"]
     selector, secret = token[:16], token[16:]

@@ -72,7 +72,7 @@ def test_a_drop_cannot_overwrite_or_reach_below_its_folder(drop, visitor, shared
         answer = visitor().post(f"/s/{link['token']}/upload/{path}", {"file": sent("x.txt", b"overwritten")})
         assert answer.status_code == 404, (path, answer.status_code)
     assert content_of(child_named(folder, "a.txt")) == files["a.txt"]
-    assert content_of(node_at(folder.space, ["Project", "sub", "b.txt"])) == files["sub/b.txt"]
+    assert content_of(node_at(folder.space, ["Project", "sub", "b.txt"])[0]) == files["sub/b.txt"]
     assert not events(Action.SHARE_UPLOADED)
 
 
