@@ -8,8 +8,9 @@
 2. The write cost: one small file (``--size``, default 4 KiB) downloaded
    through ``GET /api/v1/files/{id}/content`` (local store, gunicorn) with
    its audit call and without it (``bench/audit_wsgi.py`` turns
-   ``downloads.record`` into a no-op for requests carrying a header), in
-   interleaved rounds of ``--requests`` each, while a sealer runs as beat
+   ``downloads.record`` into a no-op for requests carrying a header), the
+   two alternating request by request (so both see the same machine load),
+   in 5 x ``--runs`` rounds of ``--requests`` pairs, while a sealer runs as beat
    would (every PORTAL_AUDIT_SEAL_SECONDS; ``--no-sealer`` to leave it
    out). Target: audited/unaudited median latency <= 1.10. Download events
    commit asynchronously by default; ``--portal-env
@@ -114,15 +115,23 @@ def verify_bench(args) -> dict:
     return {"events": args.events, "verify": median(inner), "wall": median(wall), "sealing": sealed["seconds"]}
 
 
-def _timed_gets(session: requests.Session, url: str, headers: dict, count: int) -> list[float]:
-    times = []
-    for _ in range(count):
-        t0 = time.perf_counter()
-        response = session.get(url, headers=headers, timeout=60)
-        body = response.content
-        times.append(time.perf_counter() - t0)
-        if response.status_code != 200 or not body:
-            raise SystemExit(f"download: {response.status_code} {response.text[:300]}")
+def _timed_get(session: requests.Session, url: str, headers: dict) -> float:
+    t0 = time.perf_counter()
+    response = session.get(url, headers=headers, timeout=60)
+    body = response.content
+    elapsed = time.perf_counter() - t0
+    if response.status_code != 200 or not body:
+        raise SystemExit(f"download: {response.status_code} {response.text[:300]}")
+    return elapsed
+
+
+def _paired_gets(session: requests.Session, url: str, arms: dict[str, dict], pairs: int) -> dict[str, list[float]]:
+    """``pairs`` requests of each arm, alternating one by one (and which goes
+    first), so a change in the machine's load hits both arms alike."""
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for number in range(pairs):
+        for name in (list(arms) if number % 2 == 0 else list(reversed(arms))):
+            times[name].append(_timed_get(session, url, arms[name]))
     return times
 
 
@@ -137,7 +146,7 @@ def write_cost_bench(args) -> dict:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {server.token}"
         arms = {"audited": {}, "unaudited": {"X-Bench-No-Audit": "1"}}
-        _timed_gets(session, url, {}, 50)  # warm up both workers' connections and caches
+        _paired_gets(session, url, arms, 25)  # warm up both workers' connections and caches
         sealer = None
         if not args.no_sealer:
             sealer = subprocess.Popen([PYTHON, "manage.py", "shell", "-c", _SEALER_LOOP], cwd=ROOT, env=server.env,
@@ -146,13 +155,13 @@ def write_cost_bench(args) -> dict:
             samples = {name: [] for name in arms}
             rounds = []
             for number in range(ROUNDS * args.runs):
-                order = list(arms) if number % 2 == 0 else list(reversed(arms))
-                medians = {}
-                for name in order:
-                    times = _timed_gets(session, url, arms[name], args.requests)
-                    samples[name] += times
-                    medians[name] = median(times)
+                times = _paired_gets(session, url, arms, args.requests)
+                medians = {name: median(times[name]) for name in arms}
+                for name in arms:
+                    samples[name] += times[name]
                 rounds.append(medians["audited"] / medians["unaudited"])
+                log(f"round {number + 1}: audited {medians['audited'] * 1000:.2f} ms, unaudited "
+                    f"{medians['unaudited'] * 1000:.2f} ms, ratio {rounds[-1]:.3f}")
         finally:
             if sealer is not None:
                 sealer.terminate()
