@@ -136,6 +136,7 @@ READS = {
 NOT_AUDITED = {
     # The audit writer itself.
     "portal.audit.services.record": "it is the event",
+    "portal.audit.services.record_read": "it is the event (of a read, committed on its own)",
     # Steps inside an audited service's transaction, never called on their own.
     "portal.spaces.quota.charge_quota": "inside uploads/copies, which record the file event",
     "portal.spaces.quota.release_quota": "inside purges, which record file.purged",
