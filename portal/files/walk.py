@@ -54,18 +54,25 @@ def walk_down(space_id: int, keys: list[str]) -> list[Node]:
     root, then one node per key found, stopping at the first missing one.
     Each node's ``current_version`` comes with its number (other fields of
     the version load on use)."""
-    key_at, as_param = _key_at("walk.depth")
+    cte, params = walk_down_cte(space_id, keys)
     columns = ", ".join(f"n.{column}" for column in _COLUMNS)
-    sql = (f"WITH RECURSIVE walk(depth, id) AS ("
-           f"SELECT 0, id FROM {NODES} WHERE space_id = %s AND parent_id IS NULL "
-           f"UNION ALL SELECT walk.depth + 1, n.id FROM walk JOIN {NODES} n ON n.parent_id = walk.id "
-           f"WHERE walk.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key_at}) "
-           f"SELECT {columns}, v.number FROM walk JOIN {NODES} n ON n.id = walk.id "
+    sql = (f"{cte} SELECT {columns}, v.number FROM walk JOIN {NODES} n ON n.id = walk.id "
            f"LEFT JOIN {VERSIONS} v ON v.id = n.current_version_id ORDER BY walk.depth")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [space_id, len(keys), as_param(keys)])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [_node_with_version(row) for row in rows]
+
+
+def walk_down_cte(space_id: int, keys: list[str]) -> tuple[str, list]:
+    """``WITH RECURSIVE walk(depth, id) ...`` (the walk of walk_down) and its
+    parameters, for a query that wants the walked ids without the rows."""
+    key_at, as_param = _key_at("walk.depth")
+    cte = (f"WITH RECURSIVE walk(depth, id) AS ("
+           f"SELECT 0, id FROM {NODES} WHERE space_id = %s AND parent_id IS NULL "
+           f"UNION ALL SELECT walk.depth + 1, n.id FROM walk JOIN {NODES} n ON n.parent_id = walk.id "
+           f"WHERE walk.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key_at})")
+    return cte, [space_id, len(keys), as_param(keys)]
 
 
 def _node_with_version(row) -> Node:

@@ -44,8 +44,8 @@ from portal.accounts import twofactor
 from portal.core.errors import Locked, PortalError
 from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
-from portal.files.selectors import attach_path, space_root
-from portal.files.services import direct, downloads, maintenance, tree, uploads, versions
+from portal.files.selectors import attach_path, locate_path, space_root
+from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
 from portal.locks import services as locks
 from portal.locks.models import Lock
 from portal.shares import services as shares
@@ -102,9 +102,6 @@ READS = {
     "portal.backups.services.retention.default_policy": "reads the default policy",
     "portal.backups.services.retention.policy_for": "reads a device's policy",
     "portal.backups.services.retention.snapshots_kept": "pure computation",
-    "portal.spaces.quota.check_quota": "raises when over quota",
-    "portal.spaces.quota.lock_spaces": "row locks for the caller's transaction",
-    "portal.spaces.quota.refuse_archived": "raises on an archived space",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
@@ -120,6 +117,10 @@ READS = {
     "portal.files.services.uploads.parts_report": "reads the store",
     "portal.files.services.uploads.plan_parts": "arithmetic",
     "portal.files.services.versions.access_file": "a checked lookup",
+    "portal.files.services.versions.locate_file": "a checked lookup",
+    "portal.files.services.uploads.refuse_locked": "raises when a lock refuses (the calling service records it)",
+    "portal.files.services.common.too_large_error": "an error to raise",
+    "portal.files.services.common.refuse_too_large": "raises on a file over the size limit",
     "portal.files.services.versions.version_get": "a lookup",
     "portal.scanning.services.version_label": "a label",
     "portal.shares.visits.link_open": "finds the link a token names",
@@ -138,10 +139,10 @@ NOT_AUDITED = {
     "portal.audit.services.record": "it is the event",
     "portal.audit.services.record_read": "it is the event (of a read, committed on its own)",
     # Steps inside an audited service's transaction, never called on their own.
-    "portal.spaces.quota.charge_quota": "inside uploads/copies, which record the file event",
-    "portal.spaces.quota.release_quota": "inside purges, which record file.purged",
     "portal.files.services.tree.ensure_folders": "inside folder_create / version_add, which record",
     "portal.files.services.uploads.version_add": "inside upload_complete / file_put, which record file.uploaded",
+    "portal.files.services.common.after_new_version": "inside upload_complete / file_put: queues hashing and "
+                                                      "the scan, and makes the pending verdict",
     "portal.dav.services.properties_copy": "inside node_copy (WebDAV COPY), which records file.copied",
     "portal.shares.services.share_links_follow": "inside node_move; records share.changed / share.revoked "
                                                  "(tests/shares/test_security_moves.py)",
@@ -311,6 +312,10 @@ def _stale_pack(w):
                         key_set=user_key_set(w.alice))
 
 
+def _located(w, path: str):
+    return locate_path(w.alice, w.team.pk, path)
+
+
 def _trashed(w):
     tree.node_trash(actor=w.alice, node_id=w.doc.pk)
 
@@ -377,6 +382,16 @@ CASES: dict[str, Case] = {
     "portal.files.services.tree.node_copy": Case(Action.FILE_COPIED, lambda w: tree.node_copy(
         actor=w.alice, node_id=w.doc.pk, path="/Q3 copy.xlsx")),
     "portal.files.services.tree.node_trash": Case(Action.FILE_DELETED, _trashed),
+    "portal.files.services.dav_ops.dav_delete": Case(Action.FILE_DELETED, lambda w: dav_ops.dav_delete(
+        actor=w.alice, target=_located(w, "/Q3.xlsx"))),
+    "portal.files.services.dav_ops.dav_move": Case(Action.FILE_MOVED, lambda w: dav_ops.dav_move(
+        actor=w.alice, source=_located(w, "/Q3.xlsx"), space_id=w.team.pk, path="/Q4.xlsx")),
+    "portal.files.services.dav_ops.dav_copy": Case(Action.FILE_COPIED, lambda w: dav_ops.dav_copy(
+        actor=w.alice, source=_located(w, "/Q3.xlsx"), space_id=w.team.pk, path="/Q3 copy.xlsx")),
+    "portal.files.services.dav_ops.dav_lock_acquire": Case(Action.LOCK_ACQUIRED, lambda w: dav_ops.dav_lock_acquire(
+        actor=w.alice, target=_located(w, "/Q3.xlsx"), owner_xml="", scope="exclusive", depth="0")),
+    "portal.files.services.dav_ops.dav_lock_release": Case(Action.LOCK_RELEASED, lambda w: dav_ops.dav_lock_release(
+        actor=w.alice, token=w.lock.token), setup=_lock),
     "portal.files.services.tree.trash_restore": Case(Action.FILE_RESTORED, lambda w: tree.trash_restore(
         actor=w.alice, node_id=w.doc.pk), setup=_trashed),
     "portal.files.services.tree.trash_purge": Case(Action.FILE_PURGED, lambda w: tree.trash_purge(
@@ -388,6 +403,8 @@ CASES: dict[str, Case] = {
     "portal.files.services.direct.file_put": Case(Action.FILE_UPLOADED, lambda w: direct.file_put(
         actor=w.alice, space_id=w.team.pk, path="/a.txt", fileobj=io.BytesIO(b"hello"), size=5)),
     "portal.files.services.uploads.upload_complete": Case(Action.FILE_UPLOADED, lambda w: uploads.upload_complete(
+        actor=w.alice, upload_id=w.upload), setup=_started_upload),
+    "portal.files.services.uploads.upload_finish": Case(Action.FILE_UPLOADED, lambda w: uploads.upload_finish(
         actor=w.alice, upload_id=w.upload), setup=_started_upload),
     "portal.files.services.uploads.upload_abort": Case(Action.UPLOAD_ABORTED, lambda w: uploads.upload_abort(
         actor=w.alice, upload_id=w.upload), setup=_started_upload),

@@ -268,7 +268,8 @@ def _claim(actor, upload_id, etags: dict[int, str] | None = None,
         if session.state != UploadState.OPEN:
             return session, None
         path_names = names.split_path(session.path, existing=True)
-        refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens, hold=False)
+        if lock_selectors.any_live_lock_along(session.space_id, [names.name_key(name) for name in path_names]):
+            refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens, hold=False)
         report = parts_report(session, etags)
         if report.ambiguous:
             raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
