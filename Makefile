@@ -50,6 +50,7 @@ test: $(VENV)/.dev-installed static/vendor/.built
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/transfer.py $(BENCH_ARGS)
 	$(BIN)/python bench/listing.py $(BENCH_ARGS)
+	$(BIN)/python bench/upload_depth.py $(BENCH_ARGS)
 	$(BIN)/python bench/zip_rss.py $(BENCH_ARGS)
 	$(BIN)/python bench/dav.py $(BENCH_ARGS)
 	$(BIN)/python bench/share.py $(BENCH_ARGS)
