@@ -56,9 +56,8 @@ class MemberRoleIn(StrictSerializer):
     role = TextField()
 
 
-def _space_out(space, actor) -> dict:
-    if getattr(space, "actor_role_for", None) != actor.pk:
-        space = access_space(actor, space.pk)
+def _space_out(space) -> dict:
+    """A space as the services return it: read with the caller's role (``actor_role``) in the same query."""
     return SpaceOut(space).data
 
 
@@ -73,7 +72,7 @@ class SpaceListView(APIView):
     def post(self, request):
         data = validated(SpaceCreateIn, request.data).provided()
         space = services.space_create(actor=request.user, **data)
-        return Response(_space_out(space, request.user), status=status.HTTP_201_CREATED)
+        return Response(_space_out(access_space(request.user, space.pk)), status=status.HTTP_201_CREATED)
 
 
 class SpaceDetailView(APIView):
@@ -86,7 +85,7 @@ class SpaceDetailView(APIView):
     def patch(self, request, space_id):
         data = validated(SpaceUpdateIn, request.data).provided()
         space = services.space_update(actor=request.user, space_id=space_id, **data)
-        return Response(_space_out(space, request.user))
+        return Response(_space_out(space))
 
 
 class MemberListView(APIView):

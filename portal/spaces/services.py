@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -14,7 +15,7 @@ from portal.core.access import Cap, Role, caps_of, is_admin
 from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceKind
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import SpaceAccess, access_space
 
 NAME_MAX = 100
 
@@ -89,13 +90,14 @@ def personal_space_create(*, user: User) -> Space:
     return space
 
 
-def _locked_space(actor, space_id, cap: Cap) -> Space:
+def _locked_space(actor, space_id, cap: Cap) -> SpaceAccess:
     """Check access, then lock the row so concurrent changes to one space
-    (two owners demoting each other, say) run one after the other."""
+    (two owners demoting each other, say) run one after the other; the role
+    is read again under the lock."""
     space = access_space(actor, space_id, cap)
-    locked = Space.objects.select_for_update().get(pk=space.pk)
-    locked.actor_role, locked.actor_role_for = space.actor_role, actor.pk
-    return locked
+    role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).order_by().values("role")[:1]
+    locked = Space.objects.select_for_update(of=("self",)).annotate(actor_role=Subquery(role)).get(pk=space.pk)
+    return SpaceAccess(space=locked, role=locked.actor_role, admin=is_admin(actor)).require(cap)
 
 
 def _refuse_if_archived(space: Space) -> None:
@@ -112,8 +114,8 @@ def space_update(*, actor: User, space_id, name=None, archived=None, quota=None,
     """Managers rename and set version retention (None: the deployment's
     default), owners archive and unarchive, administrators set quota. Each
     change is checked and audited on its own; nothing changes unless all pass."""
-    space = _locked_space(actor, space_id, Cap.SPACE_VIEW)
-    caps = caps_of(space.actor_role, admin=is_admin(actor))
+    access = _locked_space(actor, space_id, Cap.SPACE_VIEW)
+    space, caps = access.space, caps_of(access.role, admin=access.admin)
     if name is not None:
         _require(Cap.SPACE_RENAME in caps, "Only managers and owners rename a space.")
         _rename(actor, space, _clean_name(name))
@@ -189,9 +191,9 @@ def _set_quota(actor, space: Space, quota: int) -> None:
 
 # --- Members ---------------------------------------------------------------
 
-def _require_member_rights(space: Space, actor, *roles: str) -> None:
+def _require_member_rights(access: SpaceAccess, *roles: str) -> None:
     """Managers handle viewers, editors and managers; only owners touch the owner role."""
-    caps = caps_of(space.actor_role)
+    caps = caps_of(access.role)
     if Role.OWNER in roles:
         _require(Cap.OWNER_MANAGE in caps, "Only owners grant or take the owner role.")
     _require(Cap.MEMBER_MANAGE in caps, "Only managers and owners change the members of a space.")
@@ -219,9 +221,10 @@ def _refuse_if_last_owner(space: Space, membership: Membership, verb: str) -> No
 @transaction.atomic
 def member_add(*, actor: User, space_id, username: str, role: str) -> Membership:
     """Managers add viewers, editors and managers; owners may add owners."""
-    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    space = access.space
     role = _clean_role(role)
-    _require_member_rights(space, actor, role)
+    _require_member_rights(access, role)
     _refuse_if_archived(space)
     if space.kind == SpaceKind.PERSONAL:
         raise InvalidInput("A personal space has one member; create a team space to work with others.")
@@ -241,10 +244,11 @@ def member_add(*, actor: User, space_id, username: str, role: str) -> Membership
 def member_change_role(*, actor: User, space_id, user_id, role: str) -> Membership:
     """Managers change roles among viewer, editor and manager; owners also
     grant or take the owner role. The last owner cannot be demoted."""
-    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    space = access.space
     role = _clean_role(role)
     membership = _member(space, user_id)
-    _require_member_rights(space, actor, role, membership.role)
+    _require_member_rights(access, role, membership.role)
     _refuse_if_archived(space)
     if membership.role == role:
         return membership
@@ -270,11 +274,12 @@ def _drop_locks_unless_writer(actor, user, space: Space, role: str | None) -> No
 def member_remove(*, actor: User, space_id, user_id) -> None:
     """Managers remove viewers, editors and managers; owners remove owners;
     anyone may leave. The last owner can do neither."""
-    space = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    space = access.space
     membership = _member(space, user_id)
     leaving = membership.user_id == actor.pk
     if not leaving:
-        _require_member_rights(space, actor, membership.role)
+        _require_member_rights(access, membership.role)
     _refuse_if_last_owner(space, membership, "leave" if leaving else "be removed")
     membership.delete()
     record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,

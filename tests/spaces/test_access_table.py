@@ -2,7 +2,8 @@
 
 import pytest
 
-from portal.core.access import ADMIN_CAPS, ROLE_CAPS, Cap, Role, can
+from portal.core.access import ADMIN_CAPS, ROLE_CAPS, Cap, Role
+from portal.spaces.selectors import can
 
 EXPECTED = {
     Cap.SPACE_VIEW: {"viewer", "editor", "manager", "owner"},
