@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import account, browser, devices, locks, settings_views, shares, spaces
+from portal.web import account, browser, devices, locks, settings_views, shares, spaces, uploads
 
 app_name = "web"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("spaces/new", spaces.space_new, name="space-new"),
     path(f"{_SPACE}/", browser.browser, name="browser"),
     path(f"{_SPACE}/folders", browser.folder_new, name="folder-new"),
+    path(f"{_SPACE}/upload", uploads.upload_put, name="upload"),
     path(f"{_SPACE}/bulk", browser.bulk_action, name="bulk"),
     path(f"{_ITEM}/", browser.item_panel, name="item"),
     path(f"{_ITEM}/lock", locks.lock, name="lock"),

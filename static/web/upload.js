@@ -1,9 +1,11 @@
 // Uploads of the file browser: Uppy's Dashboard (drag and drop of files and
-// whole folders, per-file progress) over Coffer's resumable upload API
-// (/api/v1/uploads). Parts go straight to the URLs the portal hands out (the
-// object store's presigned part URLs, or the portal's own with the local
-// store); a dropped connection is retried and resumes with the parts that
-// already arrived (GET /api/v1/uploads/{id} says which).
+// whole folders, per-file progress). A file that fits in one part is PUT whole
+// to the portal (/spaces/{id}/upload?path=..., one request: portal/web/uploads.py).
+// Larger files go through Coffer's resumable upload API (/api/v1/uploads):
+// parts go straight to the URLs the portal hands out (the object store's
+// presigned part URLs, or the portal's own with the local store); a dropped
+// connection is retried and resumes with the parts that already arrived
+// (GET /api/v1/uploads/{id} says which).
 import { AwsS3, Dashboard, Uppy } from "../vendor/uppy/uppy.min.mjs";
 import zhCN from "../vendor/uppy/locales/zh_CN.js";
 
@@ -11,6 +13,9 @@ const MIB = 1024 * 1024;
 const MIN_PART = 5 * MIB;
 const MAX_PARTS = 10000;
 const URL_FRESH_MS = 4 * 60 * 1000; // part URLs live five minutes
+// Requests in flight at once: the browser's own limit per host (HTTP/1.1), which
+// keeps many small files moving while one is being stored.
+const PARALLEL = 6;
 
 const root = document.getElementById("uploader");
 if (root) start(root);
@@ -19,6 +24,7 @@ function start(root) {
   const space = Number(root.dataset.space);
   const folder = root.dataset.path || "/";
   const configuredPart = Number(root.dataset.partSize) || 16 * MIB;
+  const directUrl = root.dataset.directUrl;
   const total = document.getElementById("upload-total");
   const percent = document.getElementById("upload-percent");
   const list = document.getElementById("upload-files");
@@ -31,7 +37,7 @@ function start(root) {
       method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json",
-                 "X-CSRFToken": window.cofferCsrfToken ? window.cofferCsrfToken() : "" },
+                 "X-CSRFToken": csrf() },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status === 204) return {};
@@ -58,6 +64,23 @@ function start(root) {
     return Math.max(configuredPart, MIN_PART, Math.ceil(size / MAX_PARTS / MIB) * MIB);
   }
 
+  function csrf() {
+    return window.cofferCsrfToken ? window.cofferCsrfToken() : "";
+  }
+
+  // What the portal said when it refused a request (its JSON "message"), else the error itself.
+  function reason(error) {
+    const xhr = error && error.source;
+    if (xhr && typeof xhr.responseText === "string") {
+      try {
+        const data = JSON.parse(xhr.responseText);
+        if (data && data.message) return data.message;
+      } catch (e) { /* not JSON: an HTML error page */ }
+      if (xhr.status) return `HTTP ${xhr.status}`;
+    }
+    return error && error.message ? error.message : String(error);
+  }
+
   function targetPath(file) {
     const relative = (file.meta.relativePath || file.name).replace(/^\/+/, "");
     return folder.replace(/\/+$/, "") + "/" + relative;
@@ -75,10 +98,17 @@ function start(root) {
     hideRetryButton: false, hidePauseResumeButton: false, doneButtonHandler: null,
   });
   uppy.use(AwsS3, {
-    shouldUseMultipart: true,
-    limit: 4,
+    // One part or less (the portal's limit for it: portal/web/uploads.py): one PUT to the
+    // portal, no multipart session to plan, fill and complete.
+    shouldUseMultipart: (file) => !directUrl || file.size > configuredPart,
+    limit: PARALLEL,
     retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
     getChunkSize: (file) => partSize(file.size),
+    getUploadParameters(file) {
+      const url = new URL(directUrl, window.location.href); // absolute: Uppy parses it
+      url.searchParams.set("path", targetPath(file));
+      return { method: "PUT", url: url.href, headers: { "X-CSRFToken": csrf() } };
+    },
     async createMultipartUpload(file) {
       const upload = await api("POST", "/api/v1/uploads", { space, path: targetPath(file), size: file.size });
       remember(upload.id, upload.parts);
@@ -150,7 +180,7 @@ function start(root) {
     entry.state.textContent = "✗ " + root.dataset.labelFailed;
     const line = document.createElement("p");
     line.className = "error";
-    line.textContent = `${file.meta.relativePath || file.name}: ${error && error.message ? error.message : error}`;
+    line.textContent = `${file.meta.relativePath || file.name}: ${reason(error)}`;
     errors.append(line);
   });
   uppy.on("progress", (value) => {

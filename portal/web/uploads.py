@@ -1,0 +1,63 @@
+"""Small files from the file browser's uploader, one request each.
+
+A file that fits in one part gains nothing from the resumable upload API
+(start, part, complete: three requests and a multipart session for a few
+bytes). The uploader PUTs it whole here instead, and the whole-file service
+(``files.services.direct.file_put``) stores the bytes and makes the version in
+one transaction, with the same checks (write access, archive, quota, locks,
+names). Larger files keep using ``/api/v1/uploads``.
+
+Answers are JSON (the uploader shows ``message``), never a redirect to the
+sign-in page, which an XHR would follow and read as success.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from portal.core.errors import InvalidInput, NotAuthenticated, PortalError
+from portal.files.services.direct import file_put
+
+
+def direct_upload_max() -> int:
+    """The largest file the browser sends in one request: one part."""
+    return settings.UPLOAD_PART_SIZE
+
+
+def _json_error(exc: PortalError) -> JsonResponse:
+    return JsonResponse(exc.as_dict(), status=exc.status)
+
+
+def _body_size(request) -> int:
+    raw = request.META.get("CONTENT_LENGTH", "")
+    if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit, not to int
+        raise PortalError(_("Send the file with a Content-Length header."), code="length_required", status=411)
+    size = int(raw)
+    if size > direct_upload_max():
+        raise PortalError(_("Files larger than %(max)s bytes go through the resumable upload.")
+                          % {"max": direct_upload_max()}, code="file_too_large", status=413,
+                          detail={"max_size": direct_upload_max()})
+    return size
+
+
+@require_http_methods(["PUT"])
+def upload_put(request, space_id):
+    """PUT /spaces/<id>/upload?path=/folder/name with the file's bytes as the body."""
+    try:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated(_("Sign in again, then retry the upload."), code="not_authenticated")
+        path = request.GET.get("path", "")
+        if not path.startswith("/"):
+            raise InvalidInput(_("The path must start with /."), code="invalid_path")
+        size = _body_size(request)
+        # The request is the stream: read in chunks by the store, never request.body.
+        version = file_put(actor=request.user, space_id=space_id, path=path, fileobj=request, size=size)
+    except PortalError as exc:
+        return _json_error(exc)
+    node = version.node
+    # Uppy reads the ETag of every PUT it makes (as from S3); this one names the new version.
+    return JsonResponse({"id": node.pk, "name": node.name, "version": version.number, "size": version.size},
+                        status=201, headers={"ETag": f'"{node.pk}-{version.number}"'})
