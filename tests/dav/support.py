@@ -39,3 +39,10 @@ def token_of(response) -> str:
 
 def if_token(token: str) -> dict:
     return {"If": f"(<{token}>)"}
+
+
+def node_in(space, path_names: list[str]):
+    """The live node at a path in a space (the test's view; no access check)."""
+    from portal.files.selectors import node_at
+
+    return node_at(space, path_names)[0]

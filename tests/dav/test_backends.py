@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from portal.files.selectors import node_at
+from tests.dav.support import node_in
 from tests.files.support_s3 import use_local, use_s3
 
 SIZE = 20 * 1024 * 1024 + 7  # more than one 16 MiB multipart chunk
@@ -25,7 +25,7 @@ def store(request, settings, tmp_path):
 def test_a_large_put_streams_into_the_store_and_reads_back_with_ranges(store, dav, team):
     data = os.urandom(SIZE)
     assert dav.put(dav.base + "/large.bin", data=data).status_code == 201
-    version = node_at(team, ["large.bin"]).current_version
+    version = node_in(team, ["large.bin"]).current_version
     assert version.size == SIZE and store.size(version.blob.key) == SIZE
     got = dav.get(dav.base + "/large.bin")
     assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
@@ -41,4 +41,4 @@ def test_a_chunked_put_of_unknown_length_is_stored_whole(store, dav, team):
     answer = dav.put(dav.base + "/chunked.bin", data=iter(pieces))  # a generator: Transfer-Encoding: chunked
     assert answer.status_code == 201, answer.text
     assert dav.get(dav.base + "/chunked.bin").content == b"".join(pieces)
-    assert node_at(team, ["chunked.bin"]).size == 7 * 300_000
+    assert node_in(team, ["chunked.bin"]).size == 7 * 300_000

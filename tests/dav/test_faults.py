@@ -10,10 +10,9 @@ import pytest
 import requests
 
 from portal.files.models import FileVersion, Node
-from portal.files.selectors import node_at
 from portal.spaces.models import Membership, Space
 from portal.spaces.services import space_create
-from tests.dav.support import propfind
+from tests.dav.support import node_in, propfind
 from tests.factories import PASSWORD
 from tests.files.support_s3 import use_local, use_s3
 
@@ -180,7 +179,7 @@ def test_a_client_that_hangs_up_mid_put_leaves_the_previous_version_current(
     _abandoned_put(live_dav, alice_dav, "/team/doc.bin", announced=40 * 1024 * 1024, sent=b"y" * (3 * 1024 * 1024))
     _abandoned_put(live_dav, alice_dav, "/team/new.bin", announced=20 * 1024 * 1024, sent=b"z" * 1024)
 
-    doc = node_at(team, ["doc.bin"])
+    doc = node_in(team, ["doc.bin"])
     assert doc.current_version.number == 1
     assert FileVersion.objects.filter(node__space=team).count() == 1
     assert not Node.objects.filter(space=team, name="new.bin").exists()

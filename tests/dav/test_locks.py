@@ -8,16 +8,13 @@ from datetime import timedelta
 from django.utils import timezone
 from lxml import etree
 
-from portal.files.selectors import node_at
 from portal.locks.models import Lock, LockKind
 from portal.locks.services import lock_acquire
-from tests.dav.support import LOCK_SHARED, NS, if_token, lock, propfind, token_of
+from tests.dav.support import LOCK_SHARED, NS, if_token, lock, node_in, propfind, token_of
 
 
 def file_node(space, name: str):
-    found = node_at(space, [name])
-    found.space = space
-    return found
+    return node_in(space, [name])
 
 
 def test_a_webdav_lock_is_a_coffer_editor_lock_that_blocks_api_uploads(dav, team, alice, api):

@@ -8,14 +8,13 @@ from lxml import etree
 from portal.audit.actions import Action
 from portal.dav.models import DeadProperty
 from portal.files.models import Node
-from portal.files.selectors import node_at
 from portal.spaces.services import space_create
-from tests.dav.support import NS, hrefs, propfind, proppatch
+from tests.dav.support import NS, hrefs, node_in, propfind, proppatch
 from tests.helpers import last_event
 
 
 def node(space, path: str) -> Node:
-    return node_at(space, [part for part in path.split("/") if part])
+    return node_in(space, [part for part in path.split("/") if part])
 
 
 def test_options_announces_class_1_and_2(dav):

@@ -72,10 +72,9 @@ def test_a_viewer_gets_403_not_423_on_a_locked_file_in_the_api_and_the_browser(l
 
 def test_the_lock_check_itself_refuses_a_viewer_before_looking_at_locks(locked, team, bob):
     from portal.core.errors import Forbidden
-    from portal.files.models import Node
+    from portal.files.selectors import locate_node
     from portal.locks.selectors import ensure_writable
 
     Membership.objects.create(space=team, user=bob, role="viewer")
-    node = Node.objects.select_related("space").get(pk=locked)
     with pytest.raises(Forbidden):
-        ensure_writable(node, actor=bob, operation="upload")
+        ensure_writable(locate_node(bob, locked), actor=bob, operation="upload")

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from portal.audit.actions import Action
-from portal.files.selectors import node_at
+from tests.dav.support import node_in
 from tests.helpers import events
 
 BODY = bytes(range(256)) * 40
@@ -18,7 +18,7 @@ BODY = bytes(range(256)) * 40
 def stored(dav, team):
     url = dav.base + "/ledger.bin"
     assert dav.put(url, data=BODY).status_code == 201
-    return url, node_at(team, ["ledger.bin"])
+    return url, node_in(team, ["ledger.bin"])
 
 
 def downloads(alice) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from portal.dav.models import DeadProperty
-from tests.dav.support import LOCK_EXCLUSIVE, PROPFIND_ALL, lock, propfind, proppatch
+from tests.dav.support import LOCK_EXCLUSIVE, PROPFIND_ALL, lock, node_in, propfind, proppatch
 
 PROPPATCH_BODY = proppatch("note", "&x;").decode()
 BODIES = {
@@ -52,8 +52,6 @@ def test_a_plain_proppatch_with_xmls_own_entities_still_works(dav):
 
 
 def test_a_property_stored_with_an_entity_before_the_check_does_not_break_propfind(dav):
-    from portal.files.selectors import node_at
-
     dav.put(dav.base + "/doc.txt", data=b"v1")
     dav.request("PROPPATCH", dav.base + "/doc.txt", data=proppatch("good", "fine"),
                 headers={"Content-Type": "application/xml"})
@@ -62,4 +60,4 @@ def test_a_property_stored_with_an_entity_before_the_check_does_not_break_propfi
                                 value='<Z:note xmlns:Z="http://example.com/coffer/">&x;</Z:note>')
     found = propfind(dav, dav.base + "/doc.txt", depth="0")
     assert found.status_code == 207 and "500" not in found.text and "fine" in found.text
-    assert node_at(node.space, ["doc.txt"]).pk == node.pk
+    assert node_in(node.space, ["doc.txt"]).pk == node.pk
