@@ -3,7 +3,7 @@ Coffer's spaces and nodes, as the signed-in user may see them."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -17,14 +17,15 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVProvider
 
 from portal.core.access import Cap
-from portal.core.errors import InvalidInput, NotFound, PortalError
+from portal.core.errors import InvalidInput, PortalError
 from portal.dav.auth import USER_KEY
+from portal.dav.request import RESOURCES_KEY
 from portal.dav.resources import RootResource, wrap
 from portal.dav.xml_guard import refuse_unsafe_xml
 from portal.files import names
-from portal.files.selectors import node_at
+from portal.files.selectors import locate_in, path_walk, stored_names
 from portal.spaces.models import Space
-from portal.spaces.selectors import access_space
+from portal.spaces.selectors import SpaceAccess, space_access
 
 # Bodies wsgidav reads whole into memory (PROPFIND, PROPPATCH, LOCK XML).
 MAX_XML_BODY = 1024 * 1024
@@ -40,13 +41,16 @@ class CofferProvider(DAVProvider):
 
     # --- resolution ---------------------------------------------------------------
 
-    def space_for(self, environ: dict, slug: str) -> Space | None:
-        """The space with this slug if the user may read it (cached per request)."""
+    def access_for(self, environ: dict, slug: str) -> SpaceAccess | None:
+        """The user's access to the space with this slug if they may read it
+        (resolved once per request: every resource of the space shares it)."""
+        if environ.get(USER_KEY) is None:
+            return None
         cache = environ.setdefault(_SPACES_KEY, {})
         if slug not in cache:
             space = Space.objects.filter(slug=slug.lower()).only("id").first()
             try:
-                cache[slug] = access_space(environ[USER_KEY], space.pk, Cap.FILE_READ) if space else None
+                cache[slug] = space_access(environ[USER_KEY], space.pk, Cap.FILE_READ) if space else None
             except PortalError:  # outsiders learn nothing: not found, like a missing space
                 cache[slug] = None
         return cache[slug]
@@ -58,30 +62,42 @@ class CofferProvider(DAVProvider):
         parts = [part for part in path.split("/") if part]
         if not parts:
             return RootResource(environ)
-        space = self.space_for(environ, parts[0])
-        if space is None:
+        known = environ.get(RESOURCES_KEY, {}).get(quote("/" + "/".join(parts)))
+        if known is not None and known.path.rstrip("/") == path.rstrip("/"):
+            return known  # built by this request already (a listing's member, named again as a lock's root)
+        access = self.access_for(environ, parts[0])
+        if access is None:
             return None
         try:
             path_names = names.split_path("/" + "/".join(parts[1:]), existing=True)
-            node, stored = node_at(space, path_names)
-        except (InvalidInput, NotFound):  # a name no file can have is simply not there
+        except InvalidInput:  # a name no file can have is simply not there
             return None
-        return wrap("/" + "/".join(parts), environ, node, space, stored)
+        chain = path_walk(access.space, path_names)
+        if len(chain) <= len(path_names):
+            return None
+        located = locate_in(access, chain[-1], stored_names(chain))
+        return wrap("/" + "/".join(parts), environ, located, access, chain=chain)
 
     def resource_for_ref(self, ref_url: str, environ: dict):
         """The resource behind a lock's key (a quoted URL below the mount)."""
         return self.get_resource_inst(unquote(ref_url), environ)
 
-    def destination(self, dest_path: str, environ: dict) -> tuple[Space, list[str]]:
-        """(space, cleaned path names) of a COPY / MOVE destination below the mount."""
+    def access_for_ref(self, ref_url: str, environ: dict) -> SpaceAccess | None:
+        """The user's access to the space a lock's key (a quoted URL below the
+        mount) is in, whether or not anything is at that URL yet."""
+        slug = unquote(ref_url).strip("/").partition("/")[0]
+        return self.access_for(environ, slug) if slug else None
+
+    def destination(self, dest_path: str, environ: dict) -> tuple[SpaceAccess, list[str]]:
+        """(access to the space, cleaned path names) of a COPY / MOVE destination below the mount."""
         parts = [part for part in dest_path.split("/") if part]
         if len(parts) < 2:
             raise DAVError(HTTP_FORBIDDEN, "The destination must be inside a space: /dav/<space>/<name>.")
-        space = self.space_for(environ, parts[0])
-        if space is None:
+        access = self.access_for(environ, parts[0])
+        if access is None:
             raise DAVError(HTTP_CONFLICT, "The destination space does not exist.")
         try:
-            return space, names.split_path("/" + "/".join(parts[1:]))
+            return access, names.split_path("/" + "/".join(parts[1:]))
         except InvalidInput as exc:
             raise DAVError(HTTP_BAD_REQUEST, exc.message) from exc
 

@@ -2,17 +2,20 @@
 ``/dav/``, a folder (a space's root at ``/dav/<slug>/``) and a file.
 
 Reads go through portal.files.selectors; every change is one call to a
-portal.files.services function with the request's lock tokens, so WebDAV gets
-the same access checks, quota, versions, locks and audit events as the API.
+portal.files.services function with the request's lock tokens (WebDAV's
+composite changes: portal.files.services.dav_ops), so WebDAV gets the same
+access checks, quota, versions, locks and audit events as the API.
+
+Each resource is built with what the request resolved once: the caller's
+access to the space, the node as Located (its stored path) and, in a
+listing, its dead properties and locks; nothing is stuck on model objects.
 """
 
 from __future__ import annotations
 
 import io
-from contextlib import nullcontext
 from urllib.parse import quote
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape
 from wsgidav import util, xml_tools
@@ -23,8 +26,8 @@ from wsgidav.xml_tools import etree
 from portal.dav.auth import USER_KEY
 from portal.dav.errors import dav_errors
 from portal.dav.models import DeadProperty
+from portal.dav.request import RESOURCES_KEY, forget_resources, remember_lock_owners
 from portal.dav.services import (
-    properties_copy,
     property_check,
     property_remove,
     property_set,
@@ -32,22 +35,22 @@ from portal.dav.services import (
 from portal.dav.uploads import BodyReader, spooled_body
 from portal.files import names
 from portal.files.models import FileVersion, Node
-from portal.files.selectors import child_named, children_list
+from portal.files.selectors import Located, child_named, children_list, locate_in
+from portal.files.services.dav_ops import dav_copy, dav_delete, dav_move
 from portal.files.services.direct import file_put
 from portal.files.services.downloads import (
     content_type_for,
     download_record,
     inline_allowed,
 )
-from portal.files.services.tree import folder_create, node_copy, node_move, node_trash
+from portal.files.services.tree import folder_create
 from portal.locks.models import Lock
 from portal.scanning.selectors import ensure_not_quarantined
-from portal.spaces.selectors import spaces_visible_to
+from portal.spaces.selectors import SpaceAccess, spaces_visible_to
 from portal.storage import get_store
 from portal.storage.base import content_disposition
 
 _LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
-RESOURCES_KEY = "coffer.dav.resources"
 
 
 def actor_of(environ):
@@ -68,43 +71,31 @@ def node_ref(space, path_names: list[str], *, folder: bool) -> str:
     return quote(url + ("/" if folder else ""))
 
 
-def wrap(path: str, environ, node: Node, space, path_names: list[str]):
-    node.space, node.path_names = space, path_names
-    kind = FolderResource if node.is_folder else FileResource
-    resource = kind(path, environ, node=node, space=space)
+def wrap(path: str, environ, located: Located, access: SpaceAccess, **loaded):
+    """The resource of a node the request found; ``loaded``: what a listing
+    loaded for all its members at once (see _NodeResource)."""
+    kind = FolderResource if located.node.is_folder else FileResource
+    resource = kind(path, environ, access=access, located=located, **loaded)
     # Remembered for this request: the lock storage asks for locks by URL,
     # once per resource a PROPFIND lists.
     environ.setdefault(RESOURCES_KEY, {})[resource.get_ref_url().rstrip("/") or "/"] = resource
     return resource
 
 
-def trash(actor, node: Node, tokens: tuple[str, ...]) -> None:
-    """Trash a node (the same service as the API's DELETE) and release the
-    actor's locks on it and inside it: RFC 4918 9.6 destroys the locks of a
-    deleted resource. Anyone else's lock has refused the delete already."""
-    from portal.locks.selectors import live_locks_for, locks_within
-    from portal.locks.services import lock_release
-
-    rooted = [lock for lock in live_locks_for(node) if lock.node_id == node.pk] + locks_within(node)
-    releasing = [lock for lock in rooted
-                 if lock.owner_id == actor.pk and (lock.token in tokens or not lock.needs_token)]
-    # Without locks to release, no outer transaction: a refusal's audit event
-    # (lock.write_refused) must not be rolled back with it.
-    with transaction.atomic() if releasing else nullcontext():  # released only if the node really goes
-        for lock in releasing:
-            lock_release(actor=actor, token=lock.token)
-        node_trash(actor=actor, node_id=node.pk, lock_tokens=tokens)
-
-
-def own_tokens_only(lockdiscovery, actor):
+def own_tokens_only(lockdiscovery, actor, known: dict[str, int] | None = None):
     """A lock's token is its owner's secret (with it, a write passes the lock):
     lockdiscovery (PROPFIND, and the LOCK answer) shows each lock to everyone
-    but its locktoken only to its owner (RFC 4918 14.1: locktoken is optional)."""
+    but its locktoken only to its owner (RFC 4918 14.1: locktoken is optional).
+    ``known``: token -> owner id of locks loaded already (a listing's)."""
     hrefs = lockdiscovery.iterfind("{DAV:}activelock/{DAV:}locktoken/{DAV:}href")
     held = {href.text: href.getparent() for href in hrefs}
     if not held:
         return lockdiscovery
-    mine = set(Lock.objects.filter(owner_id=actor.pk, token__in=list(held)).values_list("token", flat=True))
+    known = known or {}
+    mine = {token for token in held if known.get(token) == actor.pk}
+    unknown = [token for token in held if token not in known]
+    if unknown:
+        mine |= set(Lock.objects.filter(owner_id=actor.pk, token__in=unknown).values_list("token", flat=True))
     for token, element in held.items():
         if token not in mine:
             element.getparent().remove(element)
@@ -112,16 +103,32 @@ def own_tokens_only(lockdiscovery, actor):
 
 
 class _NodeResource:
-    """What folders and files share: dates, dead properties, delete, copy and move."""
+    """What folders and files share: dates, dead properties, delete, copy and move.
 
-    node: Node
-    space = None
+    ``access``: the caller's access to the space; ``located``: the node with
+    its stored path (None for a file its first PUT is about to make);
+    ``direct_locks``: the live locks rooted at the node, when a listing
+    loaded them (None: ask the lock table); ``chain``: the nodes from the
+    space's root to this one, when the request walked them."""
 
-    def _setup(self, node: Node, space) -> None:
-        self.node, self.space = node, space
-        self.path_names = node.path_names
-        self._dead: dict[str, str] | None = getattr(node, "dav_dead", None)
-        self.direct_locks = getattr(node, "dav_locks", None)  # live locks rooted here, when prefetched
+    access: SpaceAccess
+    located: Located | None
+
+    def _setup(self, access: SpaceAccess, located: Located | None, *, path_names=None,
+               dead: dict[str, str] | None = None, direct_locks: list | None = None,
+               chain: list[Node] | None = None) -> None:
+        self.access, self.located = access, located
+        self.path_names = list(located.path_names) if located is not None else path_names
+        self._dead = dead
+        self.direct_locks, self.chain = direct_locks, chain
+
+    @property
+    def node(self) -> Node | None:
+        return self.located.node if self.located is not None else None
+
+    @property
+    def space(self):
+        return self.access.space
 
     @property
     def actor(self):
@@ -151,7 +158,8 @@ class _NodeResource:
 
     def get_property_value(self, name):
         if name == "{DAV:}lockdiscovery":
-            return own_tokens_only(super().get_property_value(name), self.actor)
+            known = {lock.token: lock.owner_id for lock in self.direct_locks or ()}
+            return own_tokens_only(super().get_property_value(name), self.actor, known)
         if name.startswith("{DAV:}") or name in _LOCK_PROPS:
             return super().get_property_value(name)
         value = self._dead_properties().get(name)
@@ -185,7 +193,8 @@ class _NodeResource:
         """To the trash (restorable in the portal), like the API's DELETE."""
         self._refuse_space_root("deleted")
         with dav_errors():
-            trash(self.actor, self.node, request_tokens(self.environ))
+            dav_delete(actor=self.actor, target=self.located, lock_tokens=request_tokens(self.environ))
+        forget_resources(self.environ)
         return []
 
     def handle_delete(self):
@@ -204,28 +213,24 @@ class _NodeResource:
         the trash first, in the same transaction."""
         self._refuse_space_root("copied or moved")
         provider, environ, tokens = self.provider, self.environ, request_tokens(self.environ)
-        space, dest_names = provider.destination(dest_path, environ)
+        access, dest_names = provider.destination(dest_path, environ)
         existing = provider.get_resource_inst(dest_path.rstrip("/") or "/", environ)
         if existing is not None and not isinstance(existing, _NodeResource):
             raise DAVError(HTTP_FORBIDDEN, "The list of spaces cannot be replaced.")
         same_node = existing is not None and existing.node.pk == self.node.pk
         if same_node and not move:
             raise DAVError(HTTP_FORBIDDEN, "A resource cannot be copied onto itself.")
-        path = names.join(dest_names)
-        replacing = existing is not None and not same_node
-        with dav_errors(), transaction.atomic() if replacing else nullcontext():
-            if replacing:
-                existing._refuse_space_root("replaced")
-                trash(self.actor, existing.node, tokens)
+        replacing = existing.located if existing is not None and not same_node else None
+        if replacing is not None:
+            existing._refuse_space_root("replaced")
+        where = {"space_id": access.space.pk, "path": names.join(dest_names)}
+        with dav_errors():
             if move:
-                node_move(actor=self.actor, node_id=self.node.pk, path=path, space_id=space.pk, lock_tokens=tokens)
-            elif shallow:
-                folder, _ = folder_create(actor=self.actor, space_id=space.pk, path=path)
-                properties_copy(source=self.node, copy=folder, members=False)
+                dav_move(actor=self.actor, source=self.located, replacing=replacing, lock_tokens=tokens, **where)
             else:
-                copy = node_copy(actor=self.actor, node_id=self.node.pk, path=path, space_id=space.pk,
-                                 lock_tokens=tokens)
-                properties_copy(source=self.node, copy=copy)
+                dav_copy(actor=self.actor, source=self.located, shallow=shallow, replacing=replacing,
+                         lock_tokens=tokens, **where)
+        forget_resources(environ)
         environ["coffer.dav.created"] = existing is None or same_node
         return True
 
@@ -240,13 +245,14 @@ class _NodeResource:
 
 
 class FolderResource(_NodeResource, DAVCollection):
-    def __init__(self, path: str, environ: dict, *, node: Node, space):
+    def __init__(self, path: str, environ: dict, *, access: SpaceAccess, located: Located, **loaded):
         super().__init__(path, environ)
-        self._setup(node, space)
+        self._setup(access, located, **loaded)
 
-    def _child(self, node: Node):
-        return wrap(util.join_uri(self.path, node.name), self.environ, node, self.space,
-                    self.path_names + [node.name])
+    def _child(self, node: Node, **loaded):
+        located = locate_in(self.access, node, [*self.path_names, node.name])
+        chain = [*self.chain, node] if self.chain is not None else None
+        return wrap(util.join_uri(self.path, node.name), self.environ, located, self.access, chain=chain, **loaded)
 
     def get_member_names(self):
         return [node.name for node in children_list(self.node)]
@@ -262,11 +268,12 @@ class FolderResource(_NodeResource, DAVCollection):
         for node_id, name, value in rows:  # one query for the whole listing
             dead[node_id][name] = value
         locks: dict[int, list] = {child.pk: [] for child in children}
-        for held in Lock.objects.filter(node_id__in=list(locks), expires_at__gt=timezone.now()).select_related("owner"):
-            locks[held.node_id].append(held)
-        for child in children:
-            child.dav_dead, child.dav_locks = dead[child.pk], locks[child.pk]
-        return [self._child(child) for child in children]
+        held = list(Lock.objects.filter(node_id__in=list(locks), expires_at__gt=timezone.now()).select_related("owner"))
+        for lock in held:
+            locks[lock.node_id].append(lock)
+        if held:
+            remember_lock_owners(self.environ, [lock.token for lock in held])
+        return [self._child(child, dead=dead[child.pk], direct_locks=locks[child.pk]) for child in children]
 
     def get_used_bytes(self):
         return self.space.used_bytes
@@ -284,20 +291,20 @@ class FolderResource(_NodeResource, DAVCollection):
     def create_empty_resource(self, name):
         """PUT of a new file: a file that exists only once its bytes are stored.
         LOCK of an unmapped URL (RFC 4918 7.3): an empty file, now."""
-        pending = FileResource(util.join_uri(self.path, name), self.environ, node=None, space=self.space,
-                               path_names=self.path_names + [name])
+        pending = FileResource(util.join_uri(self.path, name), self.environ, access=self.access, located=None,
+                               path_names=[*self.path_names, name])
         if self.environ["REQUEST_METHOD"] != "PUT":
             pending.store(io.BytesIO(b""), size=0)
         return pending
 
 
 class FileResource(_NodeResource, DAVNonCollection):
-    def __init__(self, path: str, environ: dict, *, node: Node | None, space, path_names=None):
+    def __init__(self, path: str, environ: dict, *, access: SpaceAccess, located: Located | None,
+                 path_names=None, **loaded):
         super().__init__(path, environ)
-        if node is None:  # a new file, made by its first PUT
-            self.node, self.space, self.path_names, self._dead = None, space, path_names, {}
-        else:
-            self._setup(node, space)
+        if located is None:  # a new file, made by its first PUT: no properties of its own yet
+            loaded["dead"] = {}
+        self._setup(access, located, path_names=path_names, **loaded)
 
     def get_content_length(self):
         return self.node.size if self.node else 0
@@ -327,6 +334,7 @@ class FileResource(_NodeResource, DAVNonCollection):
         if self.environ["REQUEST_METHOD"] == "GET":
             # Audited when the bytes sent begin at byte 0, whatever Range asked for.
             def on_start():
+                self.node.path_names = self.path_names  # transitional: download_record still reads it
                 download_record(actor=self.actor, node=self.node, version=version)
         return StoredBytes(version.blob.key, version.size, on_start=on_start)
 
@@ -355,9 +363,7 @@ class FileResource(_NodeResource, DAVNonCollection):
         with dav_errors():
             version = file_put(actor=self.actor, space_id=self.space.pk, path=names.join(self.path_names),
                                fileobj=fileobj, size=size, lock_tokens=request_tokens(self.environ))
-        node = version.node
-        node.space, node.path_names = self.space, self.path_names
-        self._setup(node, self.space)
+        self._setup(self.access, locate_in(self.access, version.node, self.path_names))
 
     def put_body(self, chunks) -> None:
         length = self.environ.get("CONTENT_LENGTH", "").strip()

@@ -5,24 +5,26 @@ portal.locks.services."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.core.access import Cap
 from portal.dav.models import DeadProperty, LockOwner
+from portal.files import walk
 from portal.files.models import Node
-from portal.files.selectors import access_node
-from portal.files.services.common import refuse_archived
+from portal.files.selectors import locate_node
+from portal.spaces.quota import refuse_archived
 
 MAX_PROPERTY_BYTES = 64 * 1024
 MAX_PROPERTIES = 1000
 
 
 def _writable_node(actor, node_id) -> Node:
-    node = access_node(actor, node_id, Cap.FILE_WRITE)
-    refuse_archived(node.space)
-    return node
+    located = locate_node(actor, node_id, Cap.FILE_WRITE)
+    refuse_archived(located.space)
+    return located.node
 
 
 def property_check(*, actor, node_id, name: str, value: str | None) -> None:
@@ -57,15 +59,38 @@ def property_remove(*, actor, node_id, name: str) -> None:
 def properties_copy(*, source: Node, copy: Node, members: bool = True) -> None:
     """Give a fresh copy (made by files.services.tree inside the caller's
     transaction) the dead properties of its source, and with ``members``
-    those of everything it holds, folder by folder."""
-    rows = [DeadProperty(node=copy, name=p.name, value=p.value) for p in DeadProperty.objects.filter(node=source)]
+    those of everything it holds: a fixed number of queries, whatever the
+    depth (the two subtrees are walked with portal.files.walk)."""
+    pairs = {source.pk: copy.pk}
+    if members and source.is_folder:
+        pairs.update(_matching_members(source.pk, copy.pk))
+    rows = [DeadProperty(node_id=pairs[node_id], name=name, value=value) for node_id, name, value
+            in DeadProperty.objects.filter(node_id__in=list(pairs)).values_list("node_id", "name", "value")]
     DeadProperty.objects.bulk_create(rows)
-    if not members or not source.is_folder:
-        return
-    copies = {c.name_key: c for c in Node.objects.filter(parent=copy, trashed_at__isnull=True)}
-    for child in Node.objects.filter(parent=source, trashed_at__isnull=True):
-        if child.name_key in copies:
-            properties_copy(source=child, copy=copies[child.name_key])
+
+
+def _live_members(folder_id: int) -> dict[int, list[tuple[int, str]]]:
+    """(id, name key) of the live nodes below a folder, by parent id, in one query."""
+    below: dict[int, list[tuple[int, str]]] = {}
+    rows = (Node.objects.filter(pk__in=RawSQL(walk.LIVE_DESCENDANT_IDS_SQL, [folder_id]))
+            .values_list("id", "parent_id", "name_key"))
+    for node_id, parent_id, key in rows:
+        below.setdefault(parent_id, []).append((node_id, key))
+    return below
+
+
+def _matching_members(source_id: int, copy_id: int) -> dict[int, int]:
+    """Each live node below the source folder -> the node at the same path below the copy."""
+    sources, copies = _live_members(source_id), _live_members(copy_id)
+    pairs, pending = {}, [(source_id, copy_id)]
+    while pending:
+        source_parent, copy_parent = pending.pop()
+        made = {key: node_id for node_id, key in copies.get(copy_parent, [])}
+        for node_id, key in sources.get(source_parent, []):
+            if key in made:
+                pairs[node_id] = made[key]
+                pending.append((node_id, made[key]))
+    return pairs
 
 
 def lock_owner_remember(*, token: str, owner_xml: str) -> None:

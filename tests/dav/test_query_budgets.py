@@ -1,0 +1,60 @@
+"""A WebDAV write costs the same number of queries however deep the file is:
+wsgidav asks for the locks on each URL above the one it changes, and the
+lock storage answers all of them from one walk of the tree."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portal.files.services.direct import file_put
+from portal.files.services.tree import folder_create
+from tests.dav.test_mount import call
+
+DEPTHS = (1, 6, 20)
+# Queries per request at any depth (inside the test's transaction, savepoints included).
+# Fewer is fine; more is a regression.
+BUDGETS = {"PROPFIND": 7, "PUT over a file": 21, "PUT of a new file": 23, "DELETE": 22, "MKCOL": 15}
+
+
+def queries(app, auth: tuple[str, str], method: str, path: str, body: bytes = b"", **headers) -> int:
+    basic = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    with CaptureQueriesContext(connection) as captured:
+        status, _, content = call(app, path, method, HTTP_AUTHORIZATION=basic, CONTENT_LENGTH=str(len(body)),
+                                  **{"wsgi.input": io.BytesIO(body)}, **headers)
+    assert status[:3] in ("201", "204", "207"), (method, path, status, content)
+    return len(captured)
+
+
+def requests_at(app, auth, base: str) -> dict[str, int]:
+    return {
+        "PROPFIND": queries(app, auth, "PROPFIND", base + "/a.txt", HTTP_DEPTH="0"),
+        "PUT over a file": queries(app, auth, "PUT", base + "/a.txt", body=b"two"),
+        "PUT of a new file": queries(app, auth, "PUT", base + "/b.txt", body=b"new"),
+        "DELETE": queries(app, auth, "DELETE", base + "/b.txt"),
+        "MKCOL": queries(app, auth, "MKCOL", base + "/made"),
+    }
+
+
+@pytest.mark.django_db
+def test_webdav_requests_cost_the_same_queries_at_every_depth(alice_dav, team, alice):
+    from django.core.wsgi import get_wsgi_application
+
+    from portal.dav.app import DavDispatcher
+
+    app = DavDispatcher(get_wsgi_application())
+    queries(app, alice_dav.auth, "PROPFIND", f"/dav/{team.slug}/", HTTP_DEPTH="0")  # the token's first use
+    by_depth = {}
+    for depth in DEPTHS:
+        folder = "".join(f"/level-{depth}-{i}" for i in range(depth))
+        folder_create(actor=alice, space_id=team.pk, path=folder)
+        file_put(actor=alice, space_id=team.pk, path=folder + "/a.txt", fileobj=io.BytesIO(b"one"), size=3)
+        by_depth[depth] = requests_at(app, alice_dav.auth, f"/dav/{team.slug}{folder}")
+    for request, budget in BUDGETS.items():
+        counts = {depth: by_depth[depth][request] for depth in DEPTHS}
+        assert len(set(counts.values())) == 1, f"{request}: queries by depth {counts}"
+        assert counts[DEPTHS[0]] <= budget, f"{request}: queries by depth {counts}, budget {budget}"
