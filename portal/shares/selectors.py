@@ -65,7 +65,9 @@ class ResolvedLink:
     """A link as one request found it, in one query: the row, the shared
     node, its space, the node's path there (names as stored, folders in the
     trash included), the creator's role in the space and whether the node or
-    a folder above it is in the trash. Handed down; nothing re-resolves it."""
+    a folder above it is in the trash. The node comes with its current
+    version and blob, so a shared file needs no other read. Handed down;
+    nothing re-resolves it."""
 
     link: ShareLink
     node: Node
@@ -73,6 +75,7 @@ class ResolvedLink:
     path_names: tuple[str, ...]
     creator_role: str | None
     in_trash: bool
+    maybe_quarantined: bool = False     # the node's current version: see Target
 
     @property
     def label(self) -> str:
@@ -115,10 +118,11 @@ _PATH_NAMES = f"ARRAY({_UP}SELECT name FROM up WHERE parent_id IS NOT NULL ORDER
 
 
 def _resolving(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
-    creator_role = Membership.objects.filter(space=OuterRef("space_id"),
-                                             user=OuterRef("created_by_id")).values("role")[:1]
-    links = (links.select_related("node", "space", "created_by")
-             .annotate(creator_role=Subquery(creator_role), in_trash=RawSQL(_IN_TRASH, [])))
+    creator_role = (Membership.objects.filter(space=OuterRef("space_id"), user=OuterRef("created_by_id"))
+                    .order_by().values("role")[:1])
+    links = (links.select_related("node__current_version__blob", "space", "created_by")
+             .annotate(creator_role=Subquery(creator_role), in_trash=RawSQL(_IN_TRASH, []),
+                       maybe_quarantined=_maybe_blocked("node__current_version_id")))
     if connection.vendor == "postgresql":
         links = links.annotate(path_names=RawSQL(_PATH_NAMES, []))
     return links
@@ -131,7 +135,7 @@ def _resolved(link: ShareLink) -> ResolvedLink:
     if path is None:  # SQLite: the walk is a query of its own
         path = [step.name for step in walk.walk_up(link.node_id)[1:]]
     return ResolvedLink(link=link, node=link.node, space=link.space, path_names=tuple(path),
-                        creator_role=role, in_trash=in_trash)
+                        creator_role=role, in_trash=in_trash, maybe_quarantined=bool(row.pop("maybe_quarantined")))
 
 
 def link_from_token(token: str) -> ResolvedLink:
@@ -163,8 +167,9 @@ def link_resolved(link_id: int) -> ResolvedLink:
 # version or another version of the same bytes. None (nearly always): the
 # file is certainly not quarantined, without asking; some: portal.scanning
 # decides with its full rules (_blocking_for), in a query or two.
-_MAYBE_BLOCKED = Exists(ScanVerdict.objects.filter(BLOCKING).filter(
-    Q(version_id=OuterRef("current_version_id")) | Q(version__blob__versions__id=OuterRef("current_version_id"))))
+def _maybe_blocked(version_id: str) -> Exists:
+    return Exists(ScanVerdict.objects.filter(BLOCKING).filter(
+        Q(version_id=OuterRef(version_id)) | Q(version__blob__versions__id=OuterRef(version_id))))
 
 
 def _walk_sql(start_id: int, keys: list[str]) -> RawSQL:
@@ -181,13 +186,17 @@ def _walk_sql(start_id: int, keys: list[str]) -> RawSQL:
 
 
 def link_target(opened: ResolvedLink, path: str) -> Target:
-    """The live node at ``path`` below a shared folder (``""``: the shared
-    node itself), with its current version and blob, in one query."""
+    """The live node at ``path`` below a shared folder, with its current
+    version and blob, in one query; ``""``: the shared node itself, as the
+    link's query brought it (no query)."""
     try:
         wanted = names.split_path(path or "/", existing=True)
     except InvalidInput:  # "..", "." and the like name nothing inside the link
         raise NotFound("Nothing at this address in this shared folder.") from None
-    rows = (Node.objects.select_related("current_version__blob").annotate(maybe_quarantined=_MAYBE_BLOCKED)
+    if not wanted:
+        return Target(node=opened.node, inner=(), maybe_quarantined=opened.maybe_quarantined)
+    rows = (Node.objects.select_related("current_version__blob")
+            .annotate(maybe_quarantined=_maybe_blocked("current_version_id"))
             .filter(id__in=_walk_sql(opened.node.pk, [names.name_key(name) for name in wanted])))
     below = {node.parent_id: node for node in rows if node.pk != opened.node.pk}
     node = next((node for node in rows if node.pk == opened.node.pk), None)
