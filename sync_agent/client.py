@@ -83,8 +83,8 @@ class Client:
         body = kwargs.pop("body", None)
         delay = 0.5
         for attempt in range(1, self.retries + 1):
-            if body is not None:
-                kwargs["data"] = _Body(body, self.limit)
+            if body is not None:  # unlimited: one sendall of the whole body, not 8 KiB reads of a wrapper
+                kwargs["data"] = _Body(body, self.limit) if self.limit.rate else body
             try:
                 answer = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
                 if kwargs.get("stream"):  # the body in one read (requests' .content goes 10 KiB at a time)

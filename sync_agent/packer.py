@@ -2,9 +2,10 @@
 object storage through presigned URLs by a few threads, then indexed.
 
 Crash order per pack: create (the portal names it) → journal → PUT → index →
-journal entry removed. Before a pack is sealed the portal is asked, in one
-batch, which of its chunks it already has (another device may have sent
-them); those are dropped."""
+journal entry removed. The index call runs on its own small pool, so the
+upload thread moves on to the next pack meanwhile. Before a pack is sealed
+the portal is asked, in one batch, which of its chunks it already has
+(another device may have sent them); those are dropped."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class Packer:
         self.buffer: list[_Blob] = []
         self.buffered = 0
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upload")
+        # Index calls run beside the uploads: a PUT's thread (and its pack's memory) is free for
+        # the next pack while the portal registers the last one.
+        self.index_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="index")
         self.slots = threading.BoundedSemaphore(threads + 1)  # packs in memory waiting or uploading
         self.futures: list[Future] = []
         self.seal_lock = threading.Lock()  # a batch taken out of the buffer is handed to an upload under it
@@ -83,7 +87,8 @@ class Packer:
             with self.lock:
                 self.futures.append(future)
 
-    def _upload(self, blobs: list[_Blob]) -> None:
+    def _upload(self, blobs: list[_Blob]) -> Future:
+        """Announce and PUT one pack; the future of its index call."""
         try:
             index, offset = [], 0
             for b in blobs:
@@ -96,18 +101,25 @@ class Packer:
             pack_id = created["pack_id"]
             self.journal.pack_started(pack_id, len(data), json.dumps(index))
             self.client.put_object(created["url"], data, created.get("headers"))
-            self.client.pack_index(pack_id, index)
-            self.journal.pack_done(pack_id)
-            with self.lock:
-                self.new_known.extend(c["id"] for c in index)
-                self.packs += 1
-                self.uploaded_bytes += len(data)
-            logger.debug("pack %s: %d chunks, %d bytes", pack_id, len(index), len(data))
+            return self.index_pool.submit(self._index, pack_id, index, len(data))
         except BaseException as exc:
             self.error = self.error or exc
             raise
         finally:
             self.slots.release()
+
+    def _index(self, pack_id: str, index: list[dict], size: int) -> None:
+        try:
+            self.client.pack_index(pack_id, index)
+            self.journal.pack_done(pack_id)
+            with self.lock:
+                self.new_known.extend(c["id"] for c in index)
+                self.packs += 1
+                self.uploaded_bytes += size
+            logger.debug("pack %s: %d chunks, %d bytes", pack_id, len(index), size)
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
 
     def flush(self) -> None:
         """Seal what is buffered and wait until every pack holding a blob added before
@@ -122,6 +134,7 @@ class Packer:
             with self.lock:
                 futures, self.futures = self.futures, []
         wait(futures)
+        wait([f.result() for f in futures if not f.exception()])  # their index calls
         if self.error:
             raise self.error
 
@@ -132,6 +145,7 @@ class Packer:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.index_pool.shutdown(wait=True, cancel_futures=True)
 
 
 def recover(client: Client, journal: Journal) -> list[str]:
