@@ -123,3 +123,13 @@ def test_a_file_locked_by_someone_else_is_refused_with_the_holder_named(alice, b
     assert response.status_code == 423
     assert "locked by alice" in response.json()["message"]
     assert FileVersion.objects.filter(node=node).count() == 1
+
+
+def test_the_refusals_are_in_the_visitors_language(alice, team):
+    client = _client(alice)
+    no_length = _put(client, team, "/x.txt", CONTENT_LENGTH="", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert no_length.json()["message"] == "请在请求中附带 Content-Length 头发送文件。"
+    relative = _put(client, team, "x.txt", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert relative.json()["message"] == "路径必须以 / 开头。"
+    signed_out = _put(Client(), team, "/x.txt", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert signed_out.json()["message"] == "请重新登录，然后重试上传。"
