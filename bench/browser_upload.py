@@ -19,7 +19,7 @@ takes the resumable flow: start, part, complete; ``--no-peer`` skips it).
 Medians of ``--runs`` (default 3) and their ratio. Target: "one request"
 at most 10 s for 250 files of ~10 bytes. Local store, gunicorn 2 × 8,
 Redis as cache and Celery broker as deployed (``BENCH_REDIS_URL``, default
-``redis://127.0.0.1:6379/13``, flushed before and after: give it a DB nobody
+``redis://127.0.0.1:6379/12``, flushed before and after: give it a DB nobody
 else uses; no Celery worker runs, so the queued hashing and scanning wait).
 ``--portal-env PORTAL_REDIS_URL=`` measures the embedded setup instead (file
 cache, SQLite broker: every queued task is an SQLite commit).
@@ -49,7 +49,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 TARGET_SECONDS = 10.0
 PAGE_SIZE = 200  # portal/web/browser.py: PAGE_SIZE
 TIMEOUT_MS = 600_000
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 # Files made in the page (``size`` bytes each, distinct contents), in a
 # DataTransfer as a drop from the desktop carries them.
