@@ -16,6 +16,33 @@ const URL_FRESH_MS = 4 * 60 * 1000; // part URLs live five minutes
 // Requests in flight at once: the browser's own limit per host (HTTP/1.1), which
 // keeps many small files moving while one is being stored.
 const PARALLEL = 6;
+// A one-request upload whose connection dropped (or met a gateway error) is sent
+// again after these pauses; the resumable flow retries its parts on its own.
+const DIRECT_RETRY_MS = [1000, 3000, 5000, 10000];
+const RETRYABLE = new Set([0, 502, 503, 504]); // 0: no answer at all
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener("abort", () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+}
+
+// Sends one request's bytes as Uppy does; a one-request upload is retried when nothing,
+// or a gateway's error, came back (a refusal from the portal is final and shown).
+async function sendBytes(options, isDirect) {
+  if (!isDirect(options.signature.url)) return AwsS3.uploadPartBytes(options);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await AwsS3.uploadPartBytes(options);
+    } catch (error) {
+      const status = error && error.source ? error.source.status : undefined;
+      const aborted = options.signal && options.signal.aborted;
+      if (aborted || attempt >= DIRECT_RETRY_MS.length || !RETRYABLE.has(status)) throw error;
+      await sleep(DIRECT_RETRY_MS[attempt], options.signal);
+    }
+  }
+}
 
 const root = document.getElementById("uploader");
 if (root) start(root);
@@ -25,6 +52,7 @@ function start(root) {
   const folder = root.dataset.path || "/";
   const configuredPart = Number(root.dataset.partSize) || 16 * MIB;
   const directUrl = root.dataset.directUrl;
+  const directPath = directUrl ? new URL(directUrl, window.location.href).pathname : "";
   const total = document.getElementById("upload-total");
   const percent = document.getElementById("upload-percent");
   const list = document.getElementById("upload-files");
@@ -81,6 +109,10 @@ function start(root) {
     return error && error.message ? error.message : String(error);
   }
 
+  function isDirect(url) {
+    return Boolean(directUrl) && new URL(url, window.location.href).pathname === directPath;
+  }
+
   function targetPath(file) {
     const relative = (file.meta.relativePath || file.name).replace(/^\/+/, "");
     return folder.replace(/\/+$/, "") + "/" + relative;
@@ -104,6 +136,7 @@ function start(root) {
     limit: PARALLEL,
     retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
     getChunkSize: (file) => partSize(file.size),
+    uploadPartBytes: (options) => sendBytes(options, isDirect),
     getUploadParameters(file) {
       const url = new URL(directUrl, window.location.href); // absolute: Uppy parses it
       url.searchParams.set("path", targetPath(file));

@@ -95,3 +95,27 @@ def test_a_drop_into_a_subfolder_lands_there(signed_in_page, alice, console_erro
     inbox = Node.objects.get(space=space, name="Inbox")
     assert sorted(Node.objects.filter(parent=inbox).values_list("name", flat=True)) == [
         "note-00.txt", "note-01.txt", "note-02.txt"]
+
+
+def test_a_small_file_whose_connection_drops_is_sent_again(signed_in_page, alice, console_errors):
+    space = space_create(actor=alice, name="Flaky")
+    page = signed_in_page(alice)
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    dropped = []
+
+    def drop_first_attempt(route):
+        if not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/upload?path=%2Fnote-01.txt", drop_first_attempt)
+    _drop(page, 3)
+    expect(page.locator("#workspace tbody tr[data-name]")).to_have_count(3, timeout=60_000)
+    expect(page.locator("#upload-errors")).to_be_empty()
+    assert len(dropped) == 1
+    node = Node.objects.get(space=space, name="note-01.txt")
+    assert node.versions.count() == 1
+    console_errors.clear()  # Chromium logs the connection it was told to drop
