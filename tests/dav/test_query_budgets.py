@@ -1,6 +1,7 @@
-"""A WebDAV write costs the same number of queries however deep the file is:
-wsgidav asks for the locks on each URL above the one it changes, and the
-lock storage answers all of them from one walk of the tree."""
+"""A WebDAV write costs the same number of queries however deep the file is,
+and deleting a folder however much it holds: wsgidav asks for the locks on
+each URL above the one it changes (and, for a folder, on each member), and
+the lock storage answers them from one walk of the tree and the listing."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portal.files.models import Node
 from portal.files.services.direct import file_put
 from portal.files.services.tree import folder_create
+from tests.dav.test_listing import make_files
 from tests.dav.test_mount import call
 
 DEPTHS = (1, 6, 20)
@@ -58,3 +61,19 @@ def test_webdav_requests_cost_the_same_queries_at_every_depth(alice_dav, team, a
         counts = {depth: by_depth[depth][request] for depth in DEPTHS}
         assert len(set(counts.values())) == 1, f"{request}: queries by depth {counts}"
         assert counts[DEPTHS[0]] <= budget, f"{request}: queries by depth {counts}, budget {budget}"
+
+
+@pytest.mark.django_db
+def test_deleting_a_folder_costs_the_same_queries_whatever_it_holds(alice_dav, team, alice):
+    from django.core.wsgi import get_wsgi_application
+
+    from portal.dav.app import DavDispatcher
+
+    app = DavDispatcher(get_wsgi_application())
+    queries(app, alice_dav.auth, "PROPFIND", f"/dav/{team.slug}/", HTTP_DEPTH="0")  # the token's first use
+    counts = {}
+    for size in (5, 50):
+        folder_create(actor=alice, space_id=team.pk, path=f"/holds-{size}")
+        make_files(Node.objects.get(space=team, name=f"holds-{size}"), size)
+        counts[size] = queries(app, alice_dav.auth, "DELETE", f"/dav/{team.slug}/holds-{size}")
+    assert counts[5] == counts[50] <= 26, f"queries by files held: {counts}"
