@@ -23,7 +23,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from portal.core.errors import InvalidInput, PreconditionFailed, StorageUnavailable
-from portal.storage import local_slots, signing
+from portal.storage import local_slots, request_body, signing
 from portal.storage.base import (
     CHUNK_SIZE, MAX_PART_SIZE, ObjectInfo, ObjectNotFound, ObjectStore, ObjectStream, Part,
     UploadNotFound, check_parts_complete, presign_lifetime, range_not_satisfiable, validate_key,
@@ -63,6 +63,18 @@ def _copy(source: BinaryIO, out: BinaryIO, *, digest=None, limit: int | None = N
         with _filesystem("write"):
             out.write(chunk)
     return written
+
+
+def _receive(source: BinaryIO, fd: int, offset: int = 0, *, limit: int, direct_fd: int | None = None) -> int:
+    """Write a request body (or any readable) to ``fd`` at ``offset``: from
+    the client's socket under gunicorn, read in chunks otherwise (see
+    request_body.py); the count written, short when the client stopped early."""
+    try:
+        return request_body.write_at(source, fd, offset, limit=limit, direct_fd=direct_fd)
+    except request_body.TooLong:
+        raise InvalidInput(f"A part may be at most {limit} bytes.", code="part_too_large") from None
+    except request_body.WriteFailed as exc:
+        raise StorageUnavailable(f"The storage folder could not write: {exc}.") from exc
 
 
 def _link_new(name: str, target: Path) -> None:
@@ -157,6 +169,22 @@ class LocalObjectStore(ObjectStore):
             raise
         return size
 
+    def _sync_folders(self, target: Path, *, made: bool) -> None:
+        """fsync ``target``'s folder, so the rename that put it in place
+        survives a crash too (a completed upload is durable by name, not only
+        by bytes); with ``made`` (its folder was just created), every folder
+        up to the root, whose new entries are as fragile."""
+        folder = target.parent
+        while True:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if not made or folder == self.root or folder == folder.parent:
+                return
+            folder = folder.parent
+
     # --- objects ---------------------------------------------------------------------
     def put(self, key: str, fileobj: BinaryIO, *, content_type: str | None = None) -> int:
         # The embedded store keeps no metadata: the content type travels in signed URLs.
@@ -242,7 +270,7 @@ class LocalObjectStore(ObjectStore):
         view calls): a body shorter or longer than promised stores nothing.
         ``create_only``: PreconditionFailed, and nothing changes, when ``key`` exists."""
         def write(out: BinaryIO) -> int:
-            written = _copy(fileobj, out, limit=size)
+            written = _receive(fileobj, out.fileno(), limit=size)
             if written != size:
                 raise InvalidInput(f"The body arrived with {written} of {size} bytes; send it again.",
                                    code="incomplete_body")
@@ -335,14 +363,15 @@ class LocalObjectStore(ObjectStore):
         if part_size := local_slots.slot_size(folder):
             with _filesystem("store a part", missing=UploadNotFound("The upload was finished or aborted "
                                                                     "while this part arrived.")):
-                return local_slots.put(folder, part_number, fileobj, size=size, part_size=part_size, copy=_copy)
+                return local_slots.put(folder, part_number, fileobj, size=size, part_size=part_size,
+                                       receive=_receive)
         tag = secrets.token_hex(16)
         with _filesystem("create a temp file", missing=UploadNotFound("The upload was finished or "
                                                                       "aborted while this part arrived.")):
             fd, name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
-                written = _copy(fileobj, out, limit=MAX_PART_SIZE)
+                written = _receive(fileobj, out.fileno(), limit=MAX_PART_SIZE)
                 if size is not None and written != size:
                     raise InvalidInput(f"The part arrived with {written} of {size} bytes; send it again.",
                                        code="incomplete_body")
@@ -390,8 +419,10 @@ class LocalObjectStore(ObjectStore):
             chosen = {number for number, _ in wanted}
             with _filesystem("finish the upload", missing=UploadNotFound("The upload was just finished.")):
                 target = self._path(key)
+                made = not target.parent.is_dir()
                 self._parent_dir(target)
                 size = local_slots.assemble(folder, target, [p for p in have if p.number in chosen], part_size)
+                self._sync_folders(target, made=made)
             shutil.rmtree(folder, ignore_errors=True)
             return size
         # Paths come from the listing, never from the caller's ETags.
@@ -409,7 +440,11 @@ class LocalObjectStore(ObjectStore):
                                        "list the parts and try again.", code="invalid_part") from None
             return total
 
-        size = self._write_atomically(self._path(key), concatenate)
+        target = self._path(key)
+        made = not target.parent.is_dir()
+        size = self._write_atomically(target, concatenate)
+        with _filesystem("flush to disk"):
+            self._sync_folders(target, made=made)
         shutil.rmtree(folder, ignore_errors=True)  # the object is in place; leftovers are only clutter
         return size
 
