@@ -33,7 +33,7 @@ from portal.files.services.tree import folder_create
 user = User.objects.get(username="bench")
 result = {{}}
 for label, count in {folders!r}.items():
-    folder, _ = folder_create(actor=user, space_id={space_id}, path="/" + label)
+    folder = folder_create(actor=user, space_id={space_id}, path="/" + label)[0].node
     folders = count // 100
     with transaction.atomic():
         subfolders = [Node(space_id=folder.space_id, parent=folder, kind=NodeKind.FOLDER, name=f"Folder {{i:05d}}",

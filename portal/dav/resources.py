@@ -334,8 +334,8 @@ class FileResource(_NodeResource, DAVNonCollection):
         if self.environ["REQUEST_METHOD"] == "GET":
             # Audited when the bytes sent begin at byte 0, whatever Range asked for.
             def on_start():
-                self.node.path_names = self.path_names  # transitional: download_record still reads it
-                download_record(actor=self.actor, node=self.node, version=version)
+                located = Located(node=self.node, space=self.space, path_names=tuple(self.path_names))
+                download_record(actor=self.actor, located=located, version=version)
         return StoredBytes(version.blob.key, version.size, on_start=on_start)
 
     def finalize_headers(self, environ, response_headers):

@@ -11,18 +11,14 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from portal.core.errors import InvalidInput, PortalError
+from portal.core.errors import InvalidInput
+from portal.files.services.common import too_large_error as too_large
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class IncompleteBody(InvalidInput):
     code = "incomplete_body"
-
-
-def too_large() -> PortalError:
-    return PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
-                       status=413, detail={"max_size": settings.MAX_FILE_SIZE})
 
 
 class BodyReader:

@@ -13,7 +13,7 @@ from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.core.pagination import PagePagination
-from portal.files import names, selectors, walk
+from portal.files import names, selectors
 from portal.files.models import Node
 from portal.files.selectors import Located
 from portal.files.services import tree, versions
@@ -78,11 +78,9 @@ def located_out(located: Located, *, viewer) -> dict:
     return node_out(located.node, located.path_names, viewer=viewer)
 
 
-def changed_out(node: Node) -> dict:
-    """The metadata of a node a tree service just changed or made. The
-    services hand its path back on ``node.path_names``; read here only, until
-    they return a Located."""
-    return node_out(node, node.path_names)
+def changed_out(located: Located) -> dict:
+    """The metadata of a node a tree service just changed or made (its path as the service left it)."""
+    return node_out(located.node, located.path_names)
 
 
 class FolderCreateIn(StrictSerializer):
@@ -190,7 +188,7 @@ class VersionOut(serializers.Serializer):
 class VersionListView(APIView):
     @extend_schema(responses=VersionOut(many=True), summary="A file's versions, newest first")
     def get(self, request, node_id):
-        node = versions.access_file(request.user, node_id)
+        node = versions.locate_file(request.user, node_id).node
         queryset = node.versions.select_related("blob", "created_by", "node").order_by("-number")
         paginator = PagePagination()
         page = paginator.paginate_queryset(queryset, request)
@@ -209,14 +207,6 @@ class TrashOut(NodeOut):
     trashed_by = serializers.CharField(allow_null=True)
 
 
-def _original_path(node: Node) -> list[str]:
-    """Where a trashed node was; its old folder may itself be gone (then its name alone)."""
-    steps = walk.walk_up(node.parent_id)
-    if any(step.trashed for step in steps):  # the folder went to the trash too
-        return [node.name]
-    return [step.name for step in steps[1:]] + [node.name]
-
-
 class TrashListView(APIView):
     @extend_schema(responses=TrashOut(many=True), summary="What was deleted in a space, newest first")
     def get(self, request, space_id):
@@ -225,8 +215,9 @@ class TrashListView(APIView):
         page = paginator.paginate_queryset(selectors.trash_list(space), request)
         locks = lock_selectors.lock_summaries(page, viewer=request.user)
         scans = scan_selectors.scan_summaries(page)
+        where = selectors.original_paths(page)
         return paginator.get_paginated_response([
-            {**node_out(node, _original_path(node), lock=locks[node.pk], scan=scans[node.pk]),
+            {**node_out(node, where[node.pk], lock=locks[node.pk], scan=scans[node.pk]),
              "trashed_at": node.trashed_at,
              "trashed_by": node.trashed_by.username if node.trashed_by else None} for node in page])
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
-from portal.files import names, selectors
+from portal.files import selectors
 from portal.files.services import downloads, versions
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.storage import LocalObjectStore, get_store
@@ -103,14 +103,15 @@ class ContentView(_DownloadView):
         streamed answer that begins at byte 0; never a range the portal
         streams from a later byte, nor a HEAD (which gets no URL)."""
         inline = _flag(request.query_params.get("inline"), name="inline")
-        node = versions.access_file(request.user, node_id, Cap.FILE_READ)
+        located = versions.locate_file(request.user, node_id, Cap.FILE_READ)
+        node = located.node
         version = versions.version_get(node, request.query_params.get("version"))
         ensure_not_quarantined(version)
         plan = downloads.download_plan(node, version, inline=inline)
         response = serve(request, plan)
         if starts_download(request, response):
             try:
-                downloads.download_record(actor=request.user, node=node, version=version)
+                downloads.download_record(actor=request.user, located=located, version=version)
             except BaseException:
                 response.close()  # an opened object stream must not leak
                 raise
@@ -123,11 +124,12 @@ class ZipView(_DownloadView):
     def get(self, request, space_id, path=""):
         """A member with file.read downloads a folder's live contents as a
         stored zip with a Content-Length. Audited once per GET (not HEAD)."""
-        folder = selectors.access_path(request.user, space_id, path or "/", Cap.FILE_READ)
+        located = selectors.locate_path(request.user, space_id, path or "/", Cap.FILE_READ)
+        folder = located.node
         if not folder.is_folder:
-            raise InvalidInput(f"{names.join(folder.path_names)} is a file; download it with "
+            raise InvalidInput(f"{located.path} is a file; download it with "
                                f"/api/v1/files/{folder.pk}/content.", code="not_a_folder")
-        download = downloads.folder_zip(folder)
+        download = downloads.folder_zip(folder, path=located.path)
         if request.method != "HEAD":
             downloads.zip_record(actor=request.user, download=download)
         return zip_response(request, download)

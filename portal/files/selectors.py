@@ -31,6 +31,11 @@ class Located:
     def path(self) -> str:
         return names.join(list(self.path_names))
 
+    @property
+    def access(self) -> SpaceAccess:
+        """What the caller may do in the node's space (no query)."""
+        return SpaceAccess(space=self.space, role=self.role, admin=self.admin)
+
     def moved(self, node: Node, path_names) -> Located:
         """The same caller's view of another node of the space (a result of a write)."""
         return Located(node=node, space=self.space, path_names=tuple(path_names), role=self.role, admin=self.admin)
@@ -87,6 +92,20 @@ def path_names_of(node: Node) -> list[str]:
     if not steps or any(step.trashed for step in steps):
         raise NotFound("No such file or folder.")
     return [step.name for step in steps[1:]]
+
+
+def original_paths(nodes) -> dict[int, list[str]]:
+    """Where each trashed node was, by id, in one query whatever their number:
+    its old folder's path and its name, or its name alone when that folder
+    went to the trash too (or is gone)."""
+    nodes = list(nodes)
+    walks = walk.walks_up([node.parent_id for node in nodes if node.parent_id is not None])
+    paths = {}
+    for node in nodes:
+        steps = walks.get(node.parent_id, [])
+        gone = not steps or any(step.trashed for step in steps)
+        paths[node.pk] = [node.name] if gone else [step.name for step in steps[1:]] + [node.name]
+    return paths
 
 
 def path_label(node: Node) -> str:
@@ -167,27 +186,3 @@ def trash_list(space: Space) -> QuerySet[Node]:
 def subtree_ids(node: Node) -> list[int]:
     """The ids of a node and everything below it (trashed or not), in one query."""
     return [node.id] + walk.descendant_ids(node.id, live_only=False)
-
-
-# --- Transitional: callers not yet moved to Located --------------------------------
-
-
-def attach_path(node: Node) -> Node:
-    node.path_names = path_names_of(node)
-    return node
-
-
-def access_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
-    located = locate_node(actor, node_id, cap)
-    located.node.path_names = list(located.path_names)
-    return located.node
-
-
-def access_trashed(actor, node_id, cap: Cap) -> Node:
-    return locate_trashed(actor, node_id, cap).node
-
-
-def access_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Node:
-    located = locate_path(actor, space_id, path, cap)
-    located.node.path_names = list(located.path_names)
-    return located.node

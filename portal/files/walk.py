@@ -105,6 +105,24 @@ def walk_up(node_id: int) -> list[Step]:
         return [Step(id, parent_id, name, bool(trashed)) for id, parent_id, name, trashed in cursor.fetchall()]
 
 
+def walks_up(node_ids: list[int]) -> dict[int, list[Step]]:
+    """walk_up for many nodes in one query: each id's node and ancestors, root first."""
+    if not node_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(node_ids))
+    sql = (f"WITH RECURSIVE up(start, id, parent_id, name, trashed, depth) AS ("
+           f"SELECT id, id, parent_id, name, trashed_at IS NOT NULL, 0 FROM {NODES} WHERE id IN ({marks}) "
+           f"UNION ALL SELECT up.start, n.id, n.parent_id, n.name, n.trashed_at IS NOT NULL, up.depth + 1 "
+           f"FROM {NODES} n JOIN up ON n.id = up.parent_id) "
+           "SELECT start, id, parent_id, name, trashed FROM up ORDER BY start, depth DESC")
+    walks: dict[int, list[Step]] = {node_id: [] for node_id in node_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(node_ids))
+        for start, id, parent_id, name, trashed in cursor.fetchall():
+            walks[start].append(Step(id, parent_id, name, bool(trashed)))
+    return walks
+
+
 def descendant_ids(node_id: int, *, live_only: bool = True) -> list[int]:
     """The ids below a node (not the node itself), in one query."""
     with connection.cursor() as cursor:

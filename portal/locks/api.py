@@ -13,7 +13,7 @@ from portal.core.access import Cap
 from portal.spaces.selectors import can
 from portal.core.errors import Conflict, Forbidden, InvalidInput
 from portal.files.models import NodeKind
-from portal.files.selectors import access_node
+from portal.files.selectors import locate_node
 from portal.locks import selectors, services
 from portal.locks.models import LockKind
 
@@ -54,7 +54,7 @@ class LockReleaseIn(StrictSerializer):
 
 
 def _file(request, node_id, cap: Cap = Cap.FILE_READ):
-    node = access_node(request.user, node_id, cap)
+    node = locate_node(request.user, node_id, cap).node
     if node.kind != NodeKind.FILE:
         raise InvalidInput("Only files can be locked here (WebDAV clients can lock folders).", code="not_a_file")
     return node

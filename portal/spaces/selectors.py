@@ -12,15 +12,14 @@ from portal.spaces.models import Membership, Space
 
 
 def role_of(actor, space: Space) -> str | None:
-    cached = getattr(space, "actor_role", ...)
-    if cached is not ... and getattr(space, "actor_role_for", None) == actor.pk:
-        return cached
+    """The actor's role in the space (one query; a caller that resolved the
+    space with space_access asks its SpaceAccess instead)."""
     return Membership.objects.filter(space=space, user=actor).values_list("role", flat=True).first()
 
 
 def spaces_visible_to(actor, *, include_archived: bool = False) -> QuerySet[Space]:
     """The actor's spaces, each annotated with ``actor_role``."""
-    role = Membership.objects.filter(space=OuterRef("pk"), user=actor).values("role")[:1]
+    role = Membership.objects.filter(space=OuterRef("pk"), user=actor).order_by().values("role")[:1]
     spaces = Space.objects.filter(memberships__user=actor).annotate(actor_role=Subquery(role))
     if not include_archived:
         spaces = spaces.filter(archived_at__isnull=True)
@@ -50,8 +49,7 @@ class SpaceAccess:
 
 
 def can(actor, cap: Cap, space: Space) -> bool:
-    """Whether the actor may use ``cap`` in the space (one query, or none
-    when the space came from access_space for this actor)."""
+    """Whether the actor may use ``cap`` in the space (one query; see role_of)."""
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return False
     return cap in caps_of(role_of(actor, space), admin=is_admin(actor))
@@ -75,7 +73,6 @@ def space_access(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> SpaceAccess:
     role = space.actor_role if space else None
     if space is None:
         raise NotFound("No such space.")
-    space.actor_role_for = actor.pk
     return SpaceAccess(space=space, role=role, admin=is_admin(actor)).require(cap)
 
 

@@ -22,7 +22,7 @@ from portal.files import selectors as files
 from portal.files.services import tree, versions
 from portal.files.selectors import Located
 from portal.locks import selectors as lock_selectors
-from portal.spaces.selectors import SpaceAccess, space_access
+from portal.spaces.selectors import space_access
 from portal.web import selectors
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
 from portal.web.spaces import quota_percent
@@ -50,17 +50,12 @@ def _crumbs(space, path_names: list[str]) -> list[dict]:
     return crumbs
 
 
-def _access(located: Located) -> SpaceAccess:
-    """What the caller may do in the space, as located with the node (no query)."""
-    return SpaceAccess(space=located.space, role=located.role, admin=located.admin)
-
-
 def workspace_context(request, space_id, state: Browse, *, panel: Located | None = None, message: str = "") -> dict:
     """A folder page's listing, the same number of queries whatever its size
     and depth: the folder located once, one page of children, their locks in
     one lookup; what the caller may do is read from the role found with the folder."""
     located = files.locate_path(request.user, space_id, state.path)
-    folder, space, access = located.node, located.space, _access(located)
+    folder, space, access = located.node, located.space, located.access
     if not folder.is_folder:
         raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
     children = selectors.folder_children(folder, sort=state.sort, descending=state.order == "desc",
@@ -81,7 +76,7 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
 
 
 def panel_context(request, located: Located) -> dict:
-    node, access = located.node, _access(located)
+    node, access = located.node, located.access
     lock = lock_selectors.lock_summary(node, viewer=request.user) if not node.is_folder else None
     return {
         "node": node, "node_path": located.path,
@@ -130,7 +125,7 @@ def folder_new(request, space_id):
     if not name.strip():
         raise InvalidInput(_("Type a name for the new folder."), code="invalid_name")
     folder, _created = tree.folder_create(actor=request.user, space_id=space_id, path=join_path(state.path, name))
-    return _workspace(request, space_id, message=_("Folder “%(name)s” created.") % {"name": folder.name})
+    return _workspace(request, space_id, message=_("Folder “%(name)s” created.") % {"name": folder.node.name})
 
 
 def _destination(request, node) -> str:
@@ -148,18 +143,17 @@ def item_action(request, space_id, node_id, action):
     located = files.locate_node(user, node_id)
     node, label = located.node, located.node.name
     if action == "rename":
-        node = tree.node_rename(actor=user, node_id=node_id, name=request.POST.get("name", ""))
-        renamed = located.moved(node, [*located.path_names[:-1], node.name])  # a rename stays in its folder
+        renamed = tree.node_rename(actor=user, node_id=node_id, name=request.POST.get("name", ""))
         return _workspace(request, space_id, panel=renamed,
-                          message=_("Renamed to “%(name)s”.") % {"name": node.name})
+                          message=_("Renamed to “%(name)s”.") % {"name": renamed.node.name})
     if action == "move":
-        node = tree.node_move(actor=user, node_id=node_id, path=_destination(request, node))
+        moved = tree.node_move(actor=user, node_id=node_id, path=_destination(request, node))
         return _workspace(request, space_id, message=_("“%(name)s” moved to %(path)s.") % {
-            "name": label, "path": names.join(files.path_names_of(node)[:-1])})
+            "name": label, "path": names.join(list(moved.path_names[:-1]))})
     if action == "copy":
         copy = tree.node_copy(actor=user, node_id=node_id, path=_destination(request, node))
         return _workspace(request, space_id, message=_("“%(name)s” copied to %(path)s.") % {
-            "name": label, "path": names.join(files.path_names_of(copy)[:-1])})
+            "name": label, "path": names.join(list(copy.path_names[:-1]))})
     if action == "delete":
         tree.node_trash(actor=user, node_id=node_id)
         return _workspace(request, space_id, message=_("“%(name)s” moved to the trash.") % {"name": label})
@@ -201,7 +195,7 @@ def bulk_action(request, space_id):
 @require_GET
 def trash(request, space_id):
     access = space_access(request.user, space_id, Cap.FILE_READ)
-    items = [(item, selectors.original_path(item)) for item in files.trash_list(access.space)[:500]]
+    items = selectors.trash_entries(files.trash_list(access.space)[:500])
     return render(request, "web/browser/trash.html", {
         "space": access.space, "items": items, "can_write": access.can(Cap.FILE_WRITE),
         "can_purge": access.can(Cap.TRASH_PURGE), "trash_days": settings.TRASH_DAYS})
@@ -211,8 +205,8 @@ def trash(request, space_id):
 @require_POST
 def trash_action(request, space_id, node_id, action):
     if action == "restore":
-        node = tree.trash_restore(actor=request.user, node_id=node_id)
-        message = _("“%(name)s” restored.") % {"name": node.name}
+        restored = tree.trash_restore(actor=request.user, node_id=node_id)
+        message = _("“%(name)s” restored.") % {"name": restored.node.name}
     elif action == "purge":
         tree.trash_purge(actor=request.user, node_id=node_id)
         message = _("Deleted for good.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from portal.files import names, walk
+from portal.files import names
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
 from portal.locks.selectors import lock_summaries
@@ -60,12 +60,11 @@ def folders_of(space) -> list[str]:
     return sorted(paths)[:500]
 
 
-def original_path(node: Node) -> str:
-    """Where a trashed node was (its name alone when its folder is gone too); one query."""
-    steps = walk.walk_up(node.parent_id)
-    if any(step.trashed for step in steps):
-        return "/" + node.name
-    return names.join([step.name for step in steps[1:]] + [node.name])
+def trash_entries(nodes) -> list[tuple[Node, str]]:
+    """Each trashed node with where it was (its name alone when its folder is gone too), in one query."""
+    nodes = list(nodes)
+    where = files.original_paths(nodes)
+    return [(node, names.join(where[node.pk])) for node in nodes]
 
 
 def own_link_policy(space) -> SpaceSharePolicy | None:

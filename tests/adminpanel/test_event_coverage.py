@@ -44,7 +44,7 @@ from portal.accounts import twofactor
 from portal.core.errors import Locked, PortalError
 from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
-from portal.files.selectors import attach_path, locate_path, space_root
+from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
 from portal.locks import services as locks
 from portal.locks.models import Lock
@@ -116,7 +116,6 @@ READS = {
     "portal.files.services.uploads.part_urls": "presigned URLs",
     "portal.files.services.uploads.parts_report": "reads the store",
     "portal.files.services.uploads.plan_parts": "arithmetic",
-    "portal.files.services.versions.access_file": "a checked lookup",
     "portal.files.services.versions.locate_file": "a checked lookup",
     "portal.files.services.uploads.refuse_locked": "raises when a lock refuses (the calling service records it)",
     "portal.files.services.common.too_large_error": "an error to raise",
@@ -141,8 +140,8 @@ NOT_AUDITED = {
     # Steps inside an audited service's transaction, never called on their own.
     "portal.files.services.tree.ensure_folders": "inside folder_create / version_add, which record",
     "portal.files.services.uploads.version_add": "inside upload_complete / file_put, which record file.uploaded",
-    "portal.files.services.common.after_new_version": "inside upload_complete / file_put: queues hashing and "
-                                                      "the scan, and makes the pending verdict",
+    "portal.files.services.uploads.after_new_version": "inside upload_complete / file_put: queues hashing and "
+                                                       "the scan, and makes the pending verdict",
     "portal.dav.services.properties_copy": "inside node_copy (WebDAV COPY), which records file.copied",
     "portal.shares.services.share_links_follow": "inside node_move; records share.changed / share.revoked "
                                                  "(tests/shares/test_security_moves.py)",
@@ -413,7 +412,7 @@ CASES: dict[str, Case] = {
     "portal.files.services.versions.versions_prune": Case(Action.FILE_VERSIONS_PRUNED, lambda w: (
         versions.versions_prune(space_id=w.team.pk)), setup=_prunable),
     "portal.files.services.downloads.download_record": Case(Action.FILE_DOWNLOADED, lambda w: (
-        downloads.download_record(actor=w.alice, node=attach_path(Node.objects.get(pk=w.doc.pk)),
+        downloads.download_record(actor=w.alice, located=locate_node(w.alice, w.doc.pk),
                                   version=FileVersion.objects.get(node=w.doc)))),
     "portal.files.services.downloads.zip_record": Case(Action.FILE_ZIP_DOWNLOADED, lambda w: downloads.zip_record(
         actor=w.alice, download=downloads.folder_zip(w.root))),

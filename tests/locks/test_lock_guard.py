@@ -101,7 +101,7 @@ def test_editor_locks_need_their_token_even_for_their_owner(alice, doc):
         tree.node_rename(actor=alice, node_id=doc.id, name="x.docx")
     assert last_event(Action.LOCK_WRITE_REFUSED).actor == alice  # recorded after the rollback
     renamed = tree.node_rename(actor=alice, node_id=doc.id, name="x.docx", lock_tokens=[lock.token])
-    assert renamed.name == "x.docx"
+    assert renamed.node.name == "x.docx" and renamed.path == "/x.docx"
 
 
 def test_a_share_link_visitor_is_stopped_by_any_live_lock(alice, doc):

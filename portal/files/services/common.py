@@ -23,14 +23,3 @@ def too_large_error() -> PortalError:
 def refuse_too_large(size: int) -> None:
     if size > settings.MAX_FILE_SIZE:
         raise too_large_error()
-
-
-def after_new_version(version, *, label: str, via_share: bool = False):
-    """Inside the transaction that made ``version``: its bytes are hashed and
-    scanned once it commits (``label``: the file's path, for the verdict).
-    Returns the pending scan verdict."""
-    from portal.files.tasks import hash_blob
-    from portal.scanning.services import scan_queue
-
-    transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
-    return scan_queue(version, label=label, via_share=via_share)

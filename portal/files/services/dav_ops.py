@@ -39,7 +39,7 @@ def dav_delete(*, actor, target: Located, lock_tokens=()) -> Node:
     Anyone else's lock refuses the delete (423)."""
     for lock in _own_locks_on(target, actor, lock_tokens):
         lock_release(actor=actor, token=lock.token)
-    return node_trash(actor=actor, node_id=target.node.pk, lock_tokens=lock_tokens)
+    return node_trash(actor=actor, node_id=target.node.pk, lock_tokens=lock_tokens).node
 
 
 @records_lock_refusals
@@ -51,7 +51,8 @@ def dav_move(*, actor, source: Located, space_id, path: str, replacing: Located 
     to the trash first (dav_delete). Nothing happens unless all of it does."""
     if replacing is not None:
         dav_delete(actor=actor, target=replacing, lock_tokens=lock_tokens)
-    return node_move(actor=actor, node_id=source.node.pk, path=path, space_id=space_id, lock_tokens=lock_tokens)
+    return node_move(actor=actor, node_id=source.node.pk, path=path, space_id=space_id,
+                     lock_tokens=lock_tokens).node
 
 
 @records_lock_refusals
@@ -65,10 +66,11 @@ def dav_copy(*, actor, source: Located, space_id, path: str, shallow: bool = Fal
     if replacing is not None:
         dav_delete(actor=actor, target=replacing, lock_tokens=lock_tokens)
     if shallow and source.node.is_folder:
-        copy, _ = folder_create(actor=actor, space_id=space_id, path=path)
+        copy = folder_create(actor=actor, space_id=space_id, path=path)[0].node
         properties_copy(source=source.node, copy=copy, members=False)
         return copy
-    copy = node_copy(actor=actor, node_id=source.node.pk, path=path, space_id=space_id, lock_tokens=lock_tokens)
+    copy = node_copy(actor=actor, node_id=source.node.pk, path=path, space_id=space_id,
+                     lock_tokens=lock_tokens).node
     properties_copy(source=source.node, copy=copy)
     return copy
 

@@ -19,9 +19,9 @@ from portal.core.errors import PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node
 from portal.files.selectors import child_named, path_walk
-from portal.files.services.common import after_new_version, refuse_too_large
+from portal.files.services.common import refuse_too_large
 from portal.files.services.tree import ensure_folders
-from portal.files.services.uploads import refuse_locked, version_add
+from portal.files.services.uploads import after_new_version, refuse_locked, version_add
 from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import check_quota, lock_spaces, refuse_archived
 from portal.spaces.selectors import space_access

@@ -1,8 +1,8 @@
 """Downloads: how a file version is served, a folder as a streamed zip, and
 the audit events of both.
 
-Callers have already checked file.read (``versions.access_file`` for a file,
-``selectors.access_path`` for a folder); nothing here checks access again.
+Callers have already checked file.read (``versions.locate_file`` for a file,
+``selectors.locate_path`` for a folder); nothing here checks access again.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.audit.services import record
 from portal.core.errors import PortalError
-from portal.files import names
+from portal.files.selectors import Located
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.scanning.selectors import quarantine_checker
 from portal.storage import ObjectStore, get_store
@@ -80,12 +80,12 @@ def download_plan(node: Node, version: FileVersion, *, inline: bool = False) -> 
 
 
 @transaction.atomic
-def download_record(*, actor, node: Node, version: FileVersion) -> AuditEvent:
+def download_record(*, actor, located: Located, version: FileVersion) -> AuditEvent:
     """Record that ``actor`` (a member with file.read) started downloading
-    ``version`` of ``node``. Views call it once per download start: a
-    response that begins at byte 0, never a resumed range or a HEAD."""
-    return record(action=Action.FILE_DOWNLOADED, actor=actor, target=node, target_label=names.join(node.path_names),
-                  space=node.space, details={"version": version.number, "size": version.size})
+    ``version`` of the located file. Views call it once per download start:
+    a response that begins at byte 0, never a resumed range or a HEAD."""
+    return record(action=Action.FILE_DOWNLOADED, actor=actor, target=located.node, target_label=located.path,
+                  space=located.space, details={"version": version.number, "size": version.size})
 
 
 # --- folders as zips ------------------------------------------------------------------
@@ -104,6 +104,7 @@ class ZipMember:
 @dataclass
 class FolderZip:
     folder: Node
+    path: str         # the folder's path, for the audit label and logs
     filename: str
     members: list[ZipMember]
     archive: zipstream.ZipStream
@@ -127,8 +128,7 @@ class FolderZip:
         try:
             yield from self.archive
         except (PortalError, RuntimeError):  # RuntimeError: zipstream found a member of the wrong size
-            logger.exception("zip of %s (space %s) failed mid-stream", names.join(self.folder.path_names),
-                             self.folder.space_id)
+            logger.exception("zip of %s (space %s) failed mid-stream", self.path, self.folder.space_id)
             raise
 
 
@@ -200,7 +200,7 @@ def _object_chunks(store: ObjectStore, key: str) -> Iterator[bytes]:
         yield from stream
 
 
-def folder_zip(folder: Node, *, store: ObjectStore | None = None) -> FolderZip:
+def folder_zip(folder: Node, *, path: str = "", store: ObjectStore | None = None) -> FolderZip:
     """A stored (uncompressed), sized zip of a live folder. Only the tree's
     metadata is read now; each file's bytes are read in chunks as the zip
     stream reaches it, so memory stays flat and the first byte comes fast."""
@@ -215,7 +215,7 @@ def folder_zip(folder: Node, *, store: ObjectStore | None = None) -> FolderZip:
         else:
             archive.add(_object_chunks(store, member.key), member.name, size=member.size)
     filename = f"{folder.name or folder.space.name}.zip"
-    return FolderZip(folder=folder, filename=filename, members=members, archive=archive)
+    return FolderZip(folder=folder, path=path, filename=filename, members=members, archive=archive)
 
 
 @transaction.atomic
@@ -223,5 +223,5 @@ def zip_record(*, actor, download: FolderZip) -> AuditEvent:
     """Record that ``actor`` (a member with file.read) started downloading a folder as a zip."""
     folder = download.folder
     return record(action=Action.FILE_ZIP_DOWNLOADED, actor=actor, target=folder,
-                  target_label=names.join(folder.path_names), space=folder.space,
+                  target_label=download.path, space=folder.space,
                   details={"files": download.files, "bytes": download.bytes})

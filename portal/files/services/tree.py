@@ -23,7 +23,7 @@ from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
 from portal.spaces.models import Space
-from portal.spaces.selectors import access_space, space_access
+from portal.spaces.selectors import space_access
 
 
 def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node | None = None) -> None:
@@ -64,18 +64,16 @@ def ensure_folders(space: Space, path_names: list[str], actor, *,
 
 
 @transaction.atomic
-def folder_create(*, actor, space_id, path: str) -> tuple[Node, bool]:
-    """Create a folder and any missing parents; (folder, whether anything was made)."""
-    space = access_space(actor, space_id, Cap.FILE_WRITE)
-    refuse_archived(space)
+def folder_create(*, actor, space_id, path: str) -> tuple[Located, bool]:
+    """Create a folder and any missing parents; (the folder, whether anything was made)."""
+    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    refuse_archived(access.space)
     path_names = names.split_path(path, existing=True)
-    folder, stored, created = ensure_folders(space, path_names, actor)
+    folder, stored, created = ensure_folders(access.space, path_names, actor)
     if created:
         record(action=Action.FOLDER_CREATED, actor=actor, target=folder, target_label=names.join(path_names),
-               space=space)
-    folder.space = space
-    folder.path_names = stored  # transitional: callers still read it
-    return folder, created
+               space=access.space)
+    return locate_in(access, folder, stored), created
 
 
 @dataclass(frozen=True)
@@ -127,23 +125,22 @@ def _writable(actor, node_id) -> Located:
 
 @records_lock_refusals
 @transaction.atomic
-def node_rename(*, actor, node_id, name, lock_tokens=()) -> Node:
+def node_rename(*, actor, node_id, name, lock_tokens=()) -> Located:
+    """Editors rename a file or folder in its folder; the node where it now is."""
     located = _writable(actor, node_id)
     node = located.node
     name = names.clean_name(name)
     if name == node.name:
-        node.path_names = list(located.path_names)  # transitional
-        return node
+        return located
     ensure_writable(located, actor=actor, tokens=lock_tokens, operation="rename")
     new_path = list(located.path_names[:-1]) + [name]
     ensure_name_free(node.parent, name, path=new_path, exclude=node)
     old_path = located.path
     node.name, node.name_key = name, names.name_key(name)
     node.save(update_fields=["name", "name_key"])
-    node.path_names = new_path
     record(action=Action.FILE_RENAMED, actor=actor, target=node, target_label=names.join(new_path),
-           space=node.space, details={"from": old_path, "to": names.join(new_path)})
-    return node
+           space=located.space, details={"from": old_path, "to": names.join(new_path)})
+    return located.moved(node, new_path)
 
 
 def subtree_bytes(node: Node) -> int:
@@ -154,7 +151,7 @@ def subtree_bytes(node: Node) -> int:
 
 @records_lock_refusals
 @transaction.atomic
-def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Node:
+def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Located:
     """Move (and maybe rename) a node to ``path``, in its space or another the
     actor can write; across spaces its bytes move between the quotas."""
     located = _writable(actor, node_id)
@@ -175,14 +172,13 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
         Node.objects.filter(pk__in=moved_ids).update(space=space)
     node.parent, node.space, node.name, node.name_key = parent, space, name, names.name_key(name)
     node.save(update_fields=["parent", "space", "name", "name_key"])
-    node.path_names = new_path
     if space.pk != old_space.pk:  # links on what moved follow it (shares builds on files, hence the late import)
         from portal.shares.services import share_links_follow
 
         share_links_follow(actor=actor, node_ids=moved_ids, from_space=old_space, to_space=space)
     record(action=Action.FILE_MOVED, actor=actor, target=node, target_label=names.join(new_path), space=space,
            details={"from": old_path, "to": names.join(new_path), "from_space": old_space.pk})
-    return node
+    return destination.parent.moved(node, new_path)
 
 
 def _copy_node(source: Node, *, space: Space, parent: Node, name: str, actor) -> Node:
@@ -210,7 +206,7 @@ def _live_bytes(node: Node) -> int:
 
 @records_lock_refusals
 @transaction.atomic
-def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Node:
+def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Located:
     """Copy a node (current versions only) to ``path``; the copy shares the
     stored bytes, so it costs quota but no storage. Needs file.read on the
     source and file.write on the destination."""
@@ -225,15 +221,14 @@ def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> No
     ensure_name_free(parent, name, path=new_path)
     charge_quota(lock_spaces(space.pk)[space.pk], _live_bytes(source))
     copy = _copy_node(source, space=space, parent=parent, name=name, actor=actor)
-    copy.path_names, copy.space = new_path, space
     record(action=Action.FILE_COPIED, actor=actor, target=copy, target_label=names.join(new_path), space=space,
            details={"from": located.path, "from_space": source.space_id, "source_id": source.id})
-    return copy
+    return destination.parent.moved(copy, new_path)
 
 
 @records_lock_refusals
 @transaction.atomic
-def node_trash(*, actor, node_id, lock_tokens=()) -> Node:
+def node_trash(*, actor, node_id, lock_tokens=()) -> Located:
     """Move a node (and what it holds) to the trash; restorable until purged."""
     located = _writable(actor, node_id)
     node = located.node
@@ -241,15 +236,15 @@ def node_trash(*, actor, node_id, lock_tokens=()) -> Node:
     node.trashed_at, node.trashed_by = timezone.now(), actor
     node.save(update_fields=["trashed_at", "trashed_by"])
     record(action=Action.FILE_DELETED, actor=actor, target=node, target_label=located.path, space=located.space)
-    node.path_names = list(located.path_names)  # transitional
-    return node
+    return located
 
 
 @transaction.atomic
-def trash_restore(*, actor, node_id, path: str | None = None) -> Node:
+def trash_restore(*, actor, node_id, path: str | None = None) -> Located:
     """Bring a node back to where it was, or to ``path`` (needed when the
     original folder is gone or its name is taken there)."""
-    node = locate_trashed(actor, node_id, Cap.FILE_WRITE).node
+    located = locate_trashed(actor, node_id, Cap.FILE_WRITE)
+    node = located.node
     refuse_archived(node.space)
     if path is not None:
         destination = _destination(actor, node.space_id, path, keeping=node.name)
@@ -266,10 +261,9 @@ def trash_restore(*, actor, node_id, path: str | None = None) -> Node:
     node.parent, node.name, node.name_key = parent, name, names.name_key(name)
     node.trashed_at = node.trashed_by = None
     node.save(update_fields=["parent", "name", "name_key", "trashed_at", "trashed_by"])
-    node.path_names = new_path
     record(action=Action.FILE_RESTORED, actor=actor, target=node, target_label=names.join(new_path),
            space=node.space)
-    return node
+    return located.moved(node, new_path)
 
 
 def purge(node: Node, *, actor, action: str = Action.FILE_PURGED) -> int:

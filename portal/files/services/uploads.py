@@ -34,7 +34,7 @@ from portal.core.validation import whole_number
 from portal.files import names
 from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
 from portal.files.selectors import locate_in, path_walk, stored_names
-from portal.files.services.common import after_new_version, refuse_too_large
+from portal.files.services.common import refuse_too_large
 from portal.files.services.tree import ensure_folders
 from portal.locks import selectors as lock_selectors
 from portal.locks.models import LockDepth
@@ -304,6 +304,17 @@ def _assemble(session: UploadSession, parts: list[Part] | None) -> None:
     if store.size(session.key) != session.size:
         raise Conflict("The stored file does not have the announced size; start the upload again.",
                        code="size_mismatch")
+
+
+def after_new_version(version, *, label: str, via_share: bool = False):
+    """Inside the transaction that made ``version``: its bytes are hashed and
+    scanned once it commits (``label``: the file's path, for the verdict).
+    Returns the pending scan verdict."""
+    from portal.files.tasks import hash_blob
+    from portal.scanning.services import scan_queue
+
+    transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
+    return scan_queue(version, label=label, via_share=via_share)
 
 
 @dataclass(frozen=True)

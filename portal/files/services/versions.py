@@ -30,13 +30,6 @@ def locate_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
     return located
 
 
-def access_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Node:
-    """Transitional: callers not yet moved to locate_file."""
-    located = locate_file(actor, node_id, cap)
-    located.node.path_names = list(located.path_names)
-    return located.node
-
-
 def version_get(node: Node, number=None) -> FileVersion:
     if number is None:
         if node.current_version is None:
