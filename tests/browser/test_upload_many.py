@@ -119,3 +119,22 @@ def test_a_small_file_whose_connection_drops_is_sent_again(signed_in_page, alice
     node = Node.objects.get(space=space, name="note-01.txt")
     assert node.versions.count() == 1
     console_errors.clear()  # Chromium logs the connection it was told to drop
+
+
+def test_names_with_spaces_plus_hash_percent_and_chinese_arrive_as_named(signed_in_page, alice, console_errors):
+    space = space_create(actor=alice, name="Names")
+    page = signed_in_page(alice)
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    names = ["a b+c.txt", "#1 100% & more.txt", "报告 2026.txt"]
+    transfer = page.evaluate_handle("""(names) => {
+      const transfer = new DataTransfer();
+      for (const name of names) transfer.items.add(new File([name], name, { type: "text/plain" }));
+      return transfer;
+    }""", names)
+    zone = page.locator(".uppy-Dashboard-inner")
+    for event in ("dragenter", "dragover", "drop"):
+        zone.dispatch_event(event, {"dataTransfer": transfer})
+    expect(page.locator("#workspace tbody tr[data-name]")).to_have_count(3, timeout=60_000)
+    expect(page.locator("#upload-errors")).to_be_empty()
+    assert sorted(Node.objects.filter(space=space, kind="file").values_list("name", flat=True)) == sorted(names)
