@@ -29,39 +29,43 @@ COUNT_DEPTHS = (1, 5, 10, 20)
 
 _COUNT = """
 import json
-from django.core.signals import request_started
-from django.db import connection, reset_queries
+from contextlib import contextmanager
+from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from urllib.parse import urlparse
 
 client = Client(HTTP_HOST="127.0.0.1", headers={{"Authorization": "Bearer {token}"}})
-request_started.disconnect(reset_queries)  # else each request empties the log CaptureQueriesContext reads
 
 
-def statements(context):
-    """SQL statements sent, without the BEGIN / COMMIT around a transaction."""
-    return [q["sql"] for q in context.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+@contextmanager
+def statements():  # the SQL statements sent while inside, without BEGIN / COMMIT
+    sent = []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql not in ("BEGIN", "COMMIT"):
+            sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield sent
 
 
 result = {{}}
 for depth in {depths!r}:
     folder = "/" + "/".join(f"q{{level}}" for level in range(depth))
     client.post("/api/v1/spaces/{space_id}/folders", {{"path": folder}}, content_type="application/json")
-    counts = []
     for attempt in range(2):  # the first warms caches and imports
         body = {{"space": {space_id}, "path": f"{{folder}}/f{{attempt}}.bin", "size": 5}}
-        with CaptureQueriesContext(connection) as start:
+        with statements() as start:
             started = client.post("/api/v1/uploads", body, content_type="application/json").json()
         url = urlparse(started["parts"][0]["url"])
         client.generic("PUT", f"{{url.path}}?{{url.query}}", b"hello", content_type="application/octet-stream")
-        with CaptureQueriesContext(connection) as complete:
+        with statements() as complete:
             done = client.post(f"/api/v1/uploads/{{started['id']}}/complete")
         assert done.status_code == 201, done.content
-        counts = [len(statements(start)), len(statements(complete))]
-    result[depth] = counts
+    result[depth] = [len(start), len(complete)]
     if depth == 5:
-        result["sql"] = [sql[:140] for sql in statements(complete)]
+        result["sql"] = [sql[:140] for sql in complete]
 print(json.dumps(result))
 """
 
