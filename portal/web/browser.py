@@ -24,6 +24,7 @@ from portal.files.selectors import Located
 from portal.locks import selectors as lock_selectors
 from portal.spaces.selectors import space_access
 from portal.web import selectors
+from portal.web.uploads import direct_upload_max
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
 from portal.web.spaces import quota_percent
 
@@ -104,7 +105,8 @@ def browser(request, space_id):
         return _workspace(request, space_id)
     context = workspace_context(request, space_id, state)
     space = context["space"]
-    context.update({"percent": quota_percent(space), "part_size": settings.UPLOAD_PART_SIZE})
+    context.update({"percent": quota_percent(space), "part_size": settings.UPLOAD_PART_SIZE,
+                    "direct_max": direct_upload_max()})
     return render(request, "web/browser/page.html", context)
 
 

@@ -22,8 +22,16 @@ from portal.core.errors import InvalidInput, NotAuthenticated, PortalError
 from portal.files.services.direct import file_put
 
 
+# With S3 the bytes of anything larger go straight to the store (presigned parts), never through
+# the portal; a small file's one request costs less than planning a multipart upload for it.
+S3_DIRECT_MAX = 1024 * 1024
+
+
 def direct_upload_max() -> int:
-    """The largest file the browser sends in one request: one part."""
+    """The largest file the browser sends in one request: one part with the
+    local store (whose parts come through the portal anyway), 1 MiB with S3."""
+    if settings.STORAGE_BACKEND == "s3":
+        return min(settings.UPLOAD_PART_SIZE, S3_DIRECT_MAX)
     return settings.UPLOAD_PART_SIZE
 
 

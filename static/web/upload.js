@@ -52,6 +52,7 @@ function start(root) {
   const folder = root.dataset.path || "/";
   const configuredPart = Number(root.dataset.partSize) || 16 * MIB;
   const directUrl = root.dataset.directUrl;
+  const directMax = Number(root.dataset.directMax) || configuredPart; // the portal's limit for one request
   const directPath = directUrl ? new URL(directUrl, window.location.href).pathname : "";
   const total = document.getElementById("upload-total");
   const percent = document.getElementById("upload-percent");
@@ -132,7 +133,7 @@ function start(root) {
   uppy.use(AwsS3, {
     // One part or less (the portal's limit for it: portal/web/uploads.py): one PUT to the
     // portal, no multipart session to plan, fill and complete.
-    shouldUseMultipart: (file) => !directUrl || file.size > configuredPart,
+    shouldUseMultipart: (file) => !directUrl || file.size > directMax,
     limit: PARALLEL,
     retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
     getChunkSize: (file) => partSize(file.size),

@@ -109,6 +109,19 @@ def test_a_file_larger_than_one_part_is_sent_to_the_resumable_upload(alice, team
     assert not Node.objects.filter(space=team, name="nine.txt").exists()
 
 
+def test_with_s3_only_files_up_to_one_mib_come_through_the_portal(alice, team, settings):
+    """With the S3 store a larger file's bytes go straight to the store, so the
+    one-request path refuses them (before any byte is stored) and the page
+    sends them as a resumable upload; the page is told the same limit."""
+    settings.STORAGE_BACKEND = "s3"
+    response = _put(_client(alice), team, "/big.bin", b"x" * (1024 * 1024 + 1))
+    assert response.status_code == 413 and response.json()["detail"] == {"max_size": 1024 * 1024}
+    assert not Node.objects.filter(space=team, name="big.bin").exists()
+    settings.STORAGE_BACKEND = "local"
+    page = _client(alice).get(f"/spaces/{team.pk}/")
+    assert f'data-direct-max="{settings.UPLOAD_PART_SIZE}"' in page.content.decode()
+
+
 def test_only_put_is_answered(alice, team):
     client = _client(alice)
     assert client.get(f"/spaces/{team.pk}/upload?path=/x.txt").status_code == 405
