@@ -64,15 +64,18 @@ def walk_down(space_id: int, keys: list[str]) -> list[Node]:
     return [_node_with_version(row) for row in rows]
 
 
-def walk_down_cte(space_id: int, keys: list[str]) -> tuple[str, list]:
+def walk_down_cte(space_id: int | None, keys: list[str], *, from_node: int | None = None) -> tuple[str, list]:
     """``WITH RECURSIVE walk(depth, id) ...`` (the walk of walk_down) and its
-    parameters, for a query that wants the walked ids without the rows."""
+    parameters, for a query that wants the walked ids without the rows. It
+    starts at the space's root, or at the node ``from_node`` (a shared folder)."""
     key_at, as_param = _key_at("walk.depth")
+    start, start_param = ("id = %s", from_node) if from_node is not None else \
+        ("space_id = %s AND parent_id IS NULL", space_id)
     cte = (f"WITH RECURSIVE walk(depth, id) AS ("
-           f"SELECT 0, id FROM {NODES} WHERE space_id = %s AND parent_id IS NULL "
+           f"SELECT 0, id FROM {NODES} WHERE {start} "
            f"UNION ALL SELECT walk.depth + 1, n.id FROM walk JOIN {NODES} n ON n.parent_id = walk.id "
            f"WHERE walk.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key_at})")
-    return cte, [space_id, len(keys), as_param(keys)]
+    return cte, [start_param, len(keys), as_param(keys)]
 
 
 def _node_with_version(row) -> Node:
@@ -93,13 +96,19 @@ class Step:
     trashed: bool
 
 
+def walk_up_cte(start: str) -> str:
+    """``WITH RECURSIVE up(id, parent_id, name, trashed_at, depth)``: the node
+    whose id is the SQL ``start`` (a parameter, or a column of an outer query
+    for a correlated subquery) at depth 0, then its ancestors up to the root."""
+    return (f"WITH RECURSIVE up(id, parent_id, name, trashed_at, depth) AS ("
+            f"SELECT n.id, n.parent_id, n.name, n.trashed_at, 0 FROM {NODES} n WHERE n.id = {start} "
+            f"UNION ALL SELECT p.id, p.parent_id, p.name, p.trashed_at, up.depth + 1 "
+            f"FROM {NODES} p JOIN up ON p.id = up.parent_id) ")
+
+
 def walk_up(node_id: int) -> list[Step]:
     """The node and its ancestors, root first."""
-    sql = (f"WITH RECURSIVE up(id, parent_id, name, trashed, depth) AS ("
-           f"SELECT id, parent_id, name, trashed_at IS NOT NULL, 0 FROM {NODES} WHERE id = %s "
-           f"UNION ALL SELECT n.id, n.parent_id, n.name, n.trashed_at IS NOT NULL, up.depth + 1 "
-           f"FROM {NODES} n JOIN up ON n.id = up.parent_id) "
-           "SELECT id, parent_id, name, trashed FROM up ORDER BY depth DESC")
+    sql = walk_up_cte("%s") + "SELECT id, parent_id, name, trashed_at IS NOT NULL FROM up ORDER BY depth DESC"
     with connection.cursor() as cursor:
         cursor.execute(sql, [node_id])
         return [Step(id, parent_id, name, bool(trashed)) for id, parent_id, name, trashed in cursor.fetchall()]

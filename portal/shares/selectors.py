@@ -4,7 +4,6 @@ visit resolves a link (``link_from_token``) and the node it asks for
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -103,12 +102,8 @@ class Target:
         return self.maybe_quarantined and is_quarantined(self.node.current_version)
 
 
-_NODES = Node._meta.db_table
 _LINKS = ShareLink._meta.db_table
-_UP = (f"WITH RECURSIVE up(id, parent_id, name, trashed_at, depth) AS ("
-       f"SELECT n.id, n.parent_id, n.name, n.trashed_at, 0 FROM {_NODES} n WHERE n.id = {_LINKS}.node_id "
-       f"UNION ALL SELECT p.id, p.parent_id, p.name, p.trashed_at, up.depth + 1 "
-       f"FROM {_NODES} p JOIN up ON p.id = up.parent_id) ")
+_UP = walk.walk_up_cte(f"{_LINKS}.node_id")
 # Whether the shared node or any folder above it is in the trash (trashing a
 # folder marks only that folder), as a column of the link's own query.
 _IN_TRASH = f"EXISTS ({_UP}SELECT 1 FROM up WHERE up.trashed_at IS NOT NULL)"
@@ -175,14 +170,8 @@ def _maybe_blocked(version_id: str) -> Exists:
 def _walk_sql(start_id: int, keys: list[str]) -> RawSQL:
     """The ids from the node ``start_id`` down along ``keys`` (name keys),
     live nodes only, stopping at the first one missing: one query, any depth."""
-    if connection.vendor == "postgresql":
-        key, param = "(%s::text[])[w.depth + 1]", list(keys)
-    else:
-        key, param = "json_extract(%s, '$[' || w.depth || ']')", json.dumps(keys)
-    return RawSQL(f"WITH RECURSIVE w(depth, id) AS (SELECT 0, id FROM {_NODES} WHERE id = %s "
-                  f"UNION ALL SELECT w.depth + 1, n.id FROM w JOIN {_NODES} n ON n.parent_id = w.id "
-                  f"WHERE w.depth < %s AND n.trashed_at IS NULL AND n.name_key = {key}) SELECT id FROM w",
-                  [start_id, len(keys), param])
+    cte, params = walk.walk_down_cte(None, keys, from_node=start_id)
+    return RawSQL(f"{cte} SELECT id FROM walk", params)
 
 
 def link_target(opened: ResolvedLink, path: str) -> Target:

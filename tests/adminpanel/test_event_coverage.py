@@ -91,7 +91,6 @@ READS = {
     "portal.backups.services.treecheck.unsafe": "a predicate",
     "portal.backups.services.treecheck.check_entries": "validation (raises on an unsafe entry)",
     "portal.backups.services.treecheck.check_snapshot_trees": "reads and validates a snapshot's trees",
-    "portal.files.services.uploads.ensure_may_write": "raises unless the caller may still write",
     "portal.backups.services.packs.chunks_locate": "reads the index",
     "portal.backups.services.reader.data_chunks": "reads a tree",
     "portal.backups.services.reader.locate": "reads the index",

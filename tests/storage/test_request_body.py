@@ -46,6 +46,12 @@ class Wire:
         self.sender = threading.Thread(target=run, daemon=True)
         self.sender.start()
 
+    def __enter__(self) -> "Wire":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.sender:
             self.sender.join(10)
@@ -68,8 +74,7 @@ def target(tmp_path):
 def test_a_gunicorn_body_is_read_from_the_socket_and_the_next_request_stays_for_gunicorn(target):
     path, fd, direct = target
     data = os.urandom(3 * MiB + 123)
-    wire = Wire(len(data), read_ahead=data[:1000])
-    try:
+    with Wire(len(data), read_ahead=data[:1000]) as wire:
         assert request_body._gunicorn_socket(wire.request) is not None, "gunicorn's body is read from its socket"
         wire.send(data[1000:] + b"GET /next HTTP/1.1\r\n")
         assert write_at(wire.request, fd, 2 * MiB, limit=4 * MiB, direct_fd=direct) == len(data)
@@ -77,55 +82,41 @@ def test_a_gunicorn_body_is_read_from_the_socket_and_the_next_request_stays_for_
         assert os.pread(fd, len(data), 2 * MiB) == data
         assert wire.body.read(100) == b"", "gunicorn sees the body as read"
         assert wire.unreader.read(20) == b"GET /next HTTP/1.1\r\n", "the next request is left on the socket"
-    finally:
-        wire.close()
 
 
 def test_bytes_read_past_a_short_body_stay_for_the_next_request(target):
     path, fd, direct = target
-    wire = Wire(10, read_ahead=b"0123456789GET / HTTP/1.1\r\n")
-    try:
+    with Wire(10, read_ahead=b"0123456789GET / HTTP/1.1\r\n") as wire:
         assert write_at(wire.request, fd, 0, limit=100, direct_fd=direct) == 10
         assert os.pread(fd, 100, 0) == b"0123456789"
         assert wire.unreader.read(16) == b"GET / HTTP/1.1\r\n"
-    finally:
-        wire.close()
 
 
 def test_a_body_cut_short_is_written_short_and_the_connection_is_not_reused(target):
     path, fd, direct = target
-    wire = Wire(2 * MiB)
-    try:
+    with Wire(2 * MiB) as wire:
         wire.send(b"x" * (MiB + 5), then_close=True)
         assert write_at(wire.request, fd, 0, limit=4 * MiB, direct_fd=direct) == MiB + 5
         assert wire.body.failed, "gunicorn closes the connection instead of parsing the rest"
         assert os.pread(fd, 2 * MiB, 0) == b"x" * (MiB + 5)
-    finally:
-        wire.close()
 
 
 def test_a_body_over_the_limit_is_refused_before_a_byte_is_read(target):
     path, fd, direct = target
-    wire = Wire(100, read_ahead=b"a" * 100)
-    try:
+    with Wire(100, read_ahead=b"a" * 100) as wire:
         with pytest.raises(TooLong):
             write_at(wire.request, fd, 0, limit=99, direct_fd=direct)
         assert os.path.getsize(path) == 0
         assert wire.body.read(200) == b"a" * 100, "gunicorn can still drain it"
-    finally:
-        wire.close()
 
 
 def test_a_body_someone_started_to_read_goes_through_the_request(target):
     path, fd, direct = target
-    wire = Wire(20, read_ahead=b"0123456789abcdefghij")
-    try:
+    with Wire(20, read_ahead=b"0123456789abcdefghij") as wire:
         assert wire.request.read(5) == b"01234"
         assert request_body._gunicorn_socket(wire.request) is None
         assert write_at(wire.request, fd, 0, limit=100, direct_fd=direct) == 15
         assert os.pread(fd, 100, 0) == b"56789abcdefghij"
-    finally:
-        wire.close()
 
 
 def test_a_request_from_another_server_is_read_in_chunks():
@@ -138,14 +129,11 @@ def test_a_request_from_another_server_is_read_in_chunks():
 def test_every_offset_and_length_lands_exactly_with_or_without_odirect(target, offset, length):
     path, fd, direct = target
     data = os.urandom(length)
-    wire = Wire(length)
-    try:
+    with Wire(length) as wire:
         wire.send(data)
         assert write_at(wire.request, fd, offset, limit=length, direct_fd=direct) == length
         assert os.path.getsize(path) == (offset + length if length else 0)
         assert os.pread(fd, length + 10, offset) == data
-    finally:
-        wire.close()
 
 
 def test_a_file_that_refuses_a_write_is_the_disks_fault_not_the_clients(tmp_path):

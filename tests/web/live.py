@@ -1,13 +1,22 @@
-"""A browser's sign-in against the live server, as ``requests`` sessions, and
-authenticator codes: what the web security tests share."""
+"""What the web tests share: a signed-in test client for page tests, a
+browser's sign-in against the live server as ``requests`` sessions, and
+authenticator codes."""
 
 from __future__ import annotations
 
 import requests
+from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD
+
+
+def page_client(user, **kwargs) -> Client:
+    """A test client signed in as ``user`` (a session, as a browser has)."""
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
 
 
 def totp_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:

@@ -13,14 +13,10 @@ from portal.files.models import FileVersion, Node
 from portal.files.services.direct import file_put
 from portal.locks.services import lock_acquire
 from portal.spaces.services import member_add, space_create
+from tests.web.live import page_client
 
 pytestmark = pytest.mark.django_db
 
-
-def _client(user, **kwargs) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
 
 
 def _put(client, space, path: str, body: bytes = b"hello", **extra):
@@ -34,7 +30,7 @@ def team(alice):
 
 
 def test_a_member_puts_a_small_file_in_one_request_and_again_as_a_new_version(alice, team):
-    client = _client(alice)
+    client = page_client(alice)
     first = _put(client, team, "/Notes/today.txt", b"first")
     assert first.status_code == 201, first.content
     assert first.json()["version"] == 1 and first.json()["size"] == 5
@@ -49,18 +45,18 @@ def test_a_member_puts_a_small_file_in_one_request_and_again_as_a_new_version(al
 
 
 def test_an_empty_file_is_a_file(alice, team):
-    response = _put(_client(alice), team, "/empty.txt", b"", CONTENT_LENGTH="0")  # as a browser sends it
+    response = _put(page_client(alice), team, "/empty.txt", b"", CONTENT_LENGTH="0")  # as a browser sends it
     assert response.status_code == 201
     assert Node.objects.get(space=team, name="empty.txt").size == 0
 
 
 def test_an_outsider_gets_not_found_and_a_viewer_is_refused_and_nothing_is_stored(alice, bob, make_user, team):
-    outsider = _put(_client(bob), team, "/x.txt")
+    outsider = _put(page_client(bob), team, "/x.txt")
     assert outsider.status_code == 404
     assert outsider.json()["code"] == "not_found"
     carol = make_user(username="carol")
     member_add(actor=alice, space_id=team.pk, username="carol", role="viewer")
-    viewer = _put(_client(carol), team, "/x.txt")
+    viewer = _put(page_client(carol), team, "/x.txt")
     assert viewer.status_code == 403
     assert not Node.objects.filter(space=team, name="x.txt").exists()
 
@@ -73,7 +69,7 @@ def test_signed_out_it_answers_401_in_json_not_a_redirect_to_the_sign_in_page(te
 
 
 def test_without_the_csrf_token_a_signed_in_put_is_refused(alice, team):
-    client = _client(alice, enforce_csrf_checks=True)
+    client = page_client(alice, enforce_csrf_checks=True)
     assert _put(client, team, "/x.txt").status_code == 403
     client.get(f"/spaces/{team.pk}/")  # the page sets the CSRF cookie the uploader sends back
     token = client.cookies["csrftoken"].value
@@ -91,7 +87,7 @@ def test_without_the_csrf_token_a_signed_in_put_is_refused(alice, team):
 ])
 def test_bad_paths_and_lengths_are_refused_in_json(alice, team, path, length, status, code):
     extra = {} if length is None else {"CONTENT_LENGTH": length}
-    response = _put(_client(alice), team, path, b"hello", **extra)
+    response = _put(page_client(alice), team, path, b"hello", **extra)
     assert response.status_code == status, response.content
     if code:
         assert response.json()["code"] == code
@@ -101,8 +97,8 @@ def test_bad_paths_and_lengths_are_refused_in_json(alice, team, path, length, st
 
 def test_a_file_larger_than_one_part_is_sent_to_the_resumable_upload(alice, team, settings):
     settings.UPLOAD_PART_SIZE = 8
-    assert _put(_client(alice), team, "/eight.txt", b"12345678").status_code == 201
-    response = _put(_client(alice), team, "/nine.txt", b"123456789")
+    assert _put(page_client(alice), team, "/eight.txt", b"12345678").status_code == 201
+    response = _put(page_client(alice), team, "/nine.txt", b"123456789")
     assert response.status_code == 413
     assert response.json()["code"] == "file_too_large"
     assert response.json()["detail"] == {"max_size": 8}
@@ -114,16 +110,16 @@ def test_with_s3_only_files_up_to_one_mib_come_through_the_portal(alice, team, s
     one-request path refuses them (before any byte is stored) and the page
     sends them as a resumable upload; the page is told the same limit."""
     settings.STORAGE_BACKEND = "s3"
-    response = _put(_client(alice), team, "/big.bin", b"x" * (1024 * 1024 + 1))
+    response = _put(page_client(alice), team, "/big.bin", b"x" * (1024 * 1024 + 1))
     assert response.status_code == 413 and response.json()["detail"] == {"max_size": 1024 * 1024}
     assert not Node.objects.filter(space=team, name="big.bin").exists()
     settings.STORAGE_BACKEND = "local"
-    page = _client(alice).get(f"/spaces/{team.pk}/")
+    page = page_client(alice).get(f"/spaces/{team.pk}/")
     assert f'data-direct-max="{settings.UPLOAD_PART_SIZE}"' in page.content.decode()
 
 
 def test_only_put_is_answered(alice, team):
-    client = _client(alice)
+    client = page_client(alice)
     assert client.get(f"/spaces/{team.pk}/upload?path=/x.txt").status_code == 405
     assert client.post(f"/spaces/{team.pk}/upload?path=/x.txt", b"x", content_type="text/plain").status_code == 405
 
@@ -132,14 +128,14 @@ def test_a_file_locked_by_someone_else_is_refused_with_the_holder_named(alice, b
     member_add(actor=alice, space_id=team.pk, username="bob", role="editor")
     node = file_put(actor=alice, space_id=team.pk, path="/draft.txt", fileobj=io.BytesIO(b"v1"), size=2).node
     lock_acquire(actor=alice, node=node)
-    response = _put(_client(bob), team, "/draft.txt", b"bob's")
+    response = _put(page_client(bob), team, "/draft.txt", b"bob's")
     assert response.status_code == 423
     assert "locked by alice" in response.json()["message"]
     assert FileVersion.objects.filter(node=node).count() == 1
 
 
 def test_the_refusals_are_in_the_visitors_language(alice, team):
-    client = _client(alice)
+    client = page_client(alice)
     no_length = _put(client, team, "/x.txt", CONTENT_LENGTH="", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
     assert no_length.json()["message"] == "请在请求中附带 Content-Length 头发送文件。"
     relative = _put(client, team, "x.txt", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")

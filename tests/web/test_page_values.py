@@ -9,7 +9,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from portal.files.models import Node
@@ -18,15 +17,11 @@ from portal.files.services.tree import node_trash
 from portal.locks.models import Lock, LockDepth, LockKind
 from portal.shares.services import space_share_policy_update
 from portal.spaces.services import member_add, space_create
+from tests.web.live import page_client
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _put(user, space, path: str) -> Node:
@@ -51,13 +46,13 @@ def space(alice, bob, make_user):
 
 def test_each_role_sees_the_buttons_its_capabilities_allow(alice, bob, space):
     doc = _put(alice, space, "/a/doc.txt")
-    owner = _client(alice).get(f"/spaces/{space.pk}/?path=/a").content.decode()
-    viewer = _client(bob).get(f"/spaces/{space.pk}/?path=/a").content.decode()
+    owner = page_client(alice).get(f"/spaces/{space.pk}/?path=/a").content.decode()
+    viewer = page_client(bob).get(f"/spaces/{space.pk}/?path=/a").content.decode()
     assert 'id="uploader"' in owner and 'id="new-folder-name"' in owner and 'id="bulk-action"' in owner
     assert 'id="uploader"' not in viewer and 'id="new-folder-name"' not in viewer and 'id="bulk-action"' not in viewer
     assert "doc.txt" in viewer
-    owner_panel = _client(alice).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
-    viewer_panel = _client(bob).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
+    owner_panel = page_client(alice).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
+    viewer_panel = page_client(bob).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
     assert 'id="rename-name"' in owner_panel and "Share…" in owner_panel
     assert 'id="rename-name"' not in viewer_panel and "Share…" not in viewer_panel
 
@@ -68,11 +63,11 @@ def test_the_listing_shows_own_and_inherited_locks_and_links_folders_by_their_st
     locked, free = _put(alice, space, "/Deep/One/Two/locked.txt"), _put(alice, space, "/Deep/One/Two/free.txt")
     _put(alice, space, "/Deep/One/Two/Three/inner.txt")
     _lock(locked, erin)
-    page = _client(alice).get(f"/spaces/{space.pk}/?path=/deep/one/two").content.decode()
+    page = page_client(alice).get(f"/spaces/{space.pk}/?path=/deep/one/two").content.decode()
     assert page.count('class="locked"') == 1 and "Locked by erin" in page
     assert "?path=/Deep/One/Two/Three" in page.replace("%2F", "/")  # the stored names, not the typed ones
     _lock(Node.objects.get(space=space, name="One"), erin, depth=LockDepth.INFINITY)
-    page = _client(alice).get(f"/spaces/{space.pk}/?path=/Deep/One/Two").content.decode()
+    page = page_client(alice).get(f"/spaces/{space.pk}/?path=/Deep/One/Two").content.decode()
     assert page.count('class="locked"') == 3  # both files and the folder Three, through /Deep/One
     assert free.name in page
 
@@ -81,15 +76,15 @@ def test_the_panel_shows_the_path_and_the_lock_with_its_token_only_to_its_owner(
     erin = django_user_model.objects.get(username="erin")
     doc = _put(alice, space, "/x/y/doc.txt")
     _lock(doc, erin)
-    theirs = _client(erin).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
-    others = _client(alice).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
+    theirs = page_client(erin).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
+    others = page_client(alice).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
     assert "/x/y/doc.txt" in theirs and "Unlock" in theirs and "Break lock" not in theirs
     assert "Unlock" not in others and "Break lock" in others  # alice owns the space: she may break it
 
 
 def test_a_rename_from_the_panel_shows_the_new_path(alice, space):
     doc = _put(alice, space, "/x/y/doc.txt")
-    answer = _client(alice).post(f"/spaces/{space.pk}/items/{doc.pk}/rename", {"name": "new.txt", "path": "/x/y"},
+    answer = page_client(alice).post(f"/spaces/{space.pk}/items/{doc.pk}/rename", {"name": "new.txt", "path": "/x/y"},
                                  **HTMX)
     assert answer.status_code == 200
     assert "/x/y/new.txt" in answer.content.decode()
@@ -101,7 +96,7 @@ def test_the_trash_shows_where_each_item_was(alice, space):
     node_trash(actor=alice, node_id=kept.pk)
     node_trash(actor=alice, node_id=gone.pk)
     node_trash(actor=alice, node_id=gone.parent_id)
-    page = _client(alice).get(f"/spaces/{space.pk}/trash/").content.decode()
+    page = page_client(alice).get(f"/spaces/{space.pk}/trash/").content.decode()
     assert "<td>/keep/inside/a.txt</td>" in page
     assert "<td>/b.txt</td>" in page and "<td>/gone</td>" in page  # its folder went to the trash too
 
@@ -109,8 +104,8 @@ def test_the_trash_shows_where_each_item_was(alice, space):
 def test_the_settings_page_fills_the_form_with_the_spaces_own_link_policy(alice, bob, space):
     space_share_policy_update(actor=alice, space_id=space.pk, changes={"default_days": 3, "max_days": 9,
                                                                        "require_password": True})
-    owner = _client(alice).get(f"/spaces/{space.pk}/settings/").content.decode()
-    viewer = _client(bob).get(f"/spaces/{space.pk}/settings/").content.decode()
+    owner = page_client(alice).get(f"/spaces/{space.pk}/settings/").content.decode()
+    viewer = page_client(bob).get(f"/spaces/{space.pk}/settings/").content.decode()
     assert 'name="default_days" type="number" min="1" value="3"' in owner
     assert 'name="max_days" type="number" min="1" value="9"' in owner
     assert 'value="yes" selected' in owner and "Every link needs a password." in viewer

@@ -12,15 +12,11 @@ from portal.files.models import Node
 from portal.files.services.direct import file_put
 from portal.shares.services import share_link_create
 from portal.spaces.services import member_add, space_create
+from tests.web.live import page_client
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -36,7 +32,7 @@ def world(alice, bob):
 
 
 def test_every_page_renders_for_a_member_and_escapes_user_supplied_names(alice, world):
-    client = _client(alice)
+    client = page_client(alice)
     space, report = world["space"], world["report"]
     pages = ["/", "/spaces/", f"/spaces/{space.pk}/", f"/spaces/{space.pk}/?path=/Reports",
              f"/spaces/{space.pk}/trash/", f"/spaces/{space.pk}/settings/", "/links/",
@@ -55,7 +51,7 @@ def test_every_page_renders_for_a_member_and_escapes_user_supplied_names(alice, 
 
 
 def test_outsiders_get_404_for_spaces_items_links_and_settings(bob, world):
-    client = _client(bob)
+    client = page_client(bob)
     space, report = world["space"], world["report"]
     for url in [f"/spaces/{space.pk}/", f"/spaces/{space.pk}/trash/", f"/spaces/{space.pk}/settings/",
                 f"/spaces/{space.pk}/items/{report.pk}/", f"/links/{world['link'].pk}/", "/devices/999999/"]:
@@ -71,7 +67,7 @@ def test_signed_out_visitors_are_sent_to_the_login_form(world):
 
 
 def test_bad_input_is_refused_in_place_with_the_errors_status(alice, world):
-    client = _client(alice)
+    client = page_client(alice)
     space, report = world["space"], world["report"]
     empty = client.post(f"/spaces/{space.pk}/folders", {"path": "/", "name": "  "}, **HTMX)
     assert empty.status_code == 400 and 'role="alert"' in empty.content.decode()
@@ -87,7 +83,7 @@ def test_bad_input_is_refused_in_place_with_the_errors_status(alice, world):
 
 
 def test_a_folder_is_created_renamed_moved_and_trashed_through_the_pages(alice, world):
-    client = _client(alice)
+    client = page_client(alice)
     space, report = world["space"], world["report"]
     made = client.post(f"/spaces/{space.pk}/folders", {"path": "/", "name": "Archive"}, **HTMX)
     assert made.status_code == 200 and "Archive" in made.content.decode()
@@ -108,12 +104,12 @@ def test_a_folder_is_created_renamed_moved_and_trashed_through_the_pages(alice, 
 
 def test_a_viewer_cannot_lock_and_sees_the_reason(alice, bob, world):
     member_add(actor=alice, space_id=world["space"].pk, username="bob", role="viewer")
-    refused = _client(bob).post(f"/spaces/{world['space'].pk}/items/{world['report'].pk}/lock", {}, **HTMX)
+    refused = page_client(bob).post(f"/spaces/{world['space'].pk}/items/{world['report'].pk}/lock", {}, **HTMX)
     assert refused.status_code == 403 and 'role="alert"' in refused.content.decode()
 
 
 def test_the_language_follows_the_browser_and_the_switcher(alice, world):
-    client = _client(alice)
+    client = page_client(alice)
     chinese = client.get("/spaces/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
     assert "我的空间" in chinese.content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/spaces/"})

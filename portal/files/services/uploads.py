@@ -185,12 +185,6 @@ def access_upload(actor, upload_id, *, lock: bool = False, writing: bool = True)
     return _session_and_access(actor, upload_id, lock=lock, writing=writing)[0]
 
 
-def ensure_may_write(actor, session: UploadSession) -> None:
-    """The actor's *current* right to write in the session's space (checked
-    again at every step, never carried over from the start)."""
-    _require_write(space_access(actor, session.space_id))
-
-
 @dataclass
 class PartReport:
     part_count: int
