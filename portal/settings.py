@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "portal.backups",
     "portal.audit",
     "portal.adminpanel",
+    "portal.previews",
+    "portal.search",
     "portal.api",
     "portal.web",
 ]

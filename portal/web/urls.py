@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import account, browser, devices, locks, settings_views, shares, spaces, uploads
+from portal.web import account, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer
 
 app_name = "web"
 
@@ -21,11 +21,18 @@ urlpatterns = [
     path(f"{_ITEM}/unlock", locks.unlock, name="unlock"),
     path(f"{_ITEM}/break-lock", locks.break_lock, name="break-lock"),
     path(f"{_ITEM}/share", shares.share_dialog, name="share"),
+    path(f"{_ITEM}/view", viewer.view_file, name="view"),
+    path(f"{_ITEM}/thumbnail", viewer.thumbnail, name="thumbnail"),
+    path(f"{_ITEM}/star", find.star, name="star"),
     path(f"{_ITEM}/<slug:action>", browser.item_action, name="item-action"),
     path(f"{_SPACE}/trash/", browser.trash, name="trash"),
     path(f"{_SPACE}/trash/<int:node_id>/<slug:action>", browser.trash_action, name="trash-action"),
     path(f"{_SPACE}/settings/", settings_views.space_settings, name="space-settings"),
     path(f"{_SPACE}/settings/<slug:section>", settings_views.space_settings_change, name="space-settings-change"),
+    path("search/", find.search, name="search"),
+    path("recent/", find.recent, name="recent"),
+    path("starred/", find.starred, name="starred"),
+    path("shared/", find.shared_with_me, name="shared-with-me"),
     path("links/", shares.link_list, name="links"),
     path("links/<int:link_id>/", shares.link_detail, name="link"),
     path("links/<int:link_id>/<slug:action>", shares.link_action, name="link-action"),
