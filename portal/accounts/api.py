@@ -10,6 +10,7 @@ from portal.accounts.selectors import token_list
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
+from django.utils.translation import gettext
 
 
 class TokenOut(serializers.Serializer):
@@ -41,8 +42,8 @@ class TokenListView(APIView):
                    summary="Create a token (the secret is shown once)")
     def post(self, request):
         if isinstance(request.auth, PersonalAccessToken):
-            raise Forbidden("A token cannot create tokens (a leaked one could mint more). Sign in with your "
-                            "password, or ask an administrator to run `manage.py issue_token`.",
+            raise Forbidden(gettext("A token cannot create tokens (a leaked one could mint more). Sign in with your "
+                            "password, or ask an administrator to run `manage.py issue_token`."),
                             code="token_cannot_mint")
         data = validated(TokenCreateIn, request.data).provided()
         token, plaintext = services.token_issue(actor=request.user, owner=request.user, **data)

@@ -4,6 +4,7 @@ from portal.accounts import twofactor
 from portal.accounts.selectors import TokenRejected, token_authenticate
 from portal.accounts.services import token_rejected_record
 from portal.core.errors import Forbidden
+from django.utils.translation import gettext
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -40,5 +41,5 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
     def authenticate(self, request):
         user = getattr(request._request, "user", None)
         if user is not None and user.is_authenticated and twofactor.owes_second_factor(user):
-            raise Forbidden("Finish two-factor sign-in in the portal first.", code="two_factor_required")
+            raise Forbidden(gettext("Finish two-factor sign-in in the portal first."), code="two_factor_required")
         return super().authenticate(request)

@@ -17,6 +17,7 @@ from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
+from django.utils.translation import gettext
 
 
 @transaction.atomic
@@ -25,7 +26,7 @@ def user_create(*, actor, username: str, password: str, email: str = "", is_supe
     follows from the post-save receiver in spaces."""
     username = clean_label(username, field="username", max_length=150)
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict(f"A user named {username!r} already exists.", code="user_exists")
+        raise Conflict(gettext("A user named %(username)r already exists.") % {"username": username}, code="user_exists")
     user = User(username=username, email=email, is_staff=is_superuser, is_superuser=is_superuser)
     try:
         validate_password(password, user)
@@ -36,7 +37,7 @@ def user_create(*, actor, username: str, password: str, email: str = "", is_supe
         with transaction.atomic():
             user.save()
     except IntegrityError:  # a concurrent create of the same name won
-        raise Conflict(f"A user named {username!r} already exists.", code="user_exists") from None
+        raise Conflict(gettext("A user named %(username)r already exists.") % {"username": username}, code="user_exists") from None
     record(action=Action.USER_CREATED, actor=actor, target=user, details={"superuser": is_superuser})
     return user
 
@@ -64,7 +65,7 @@ def token_revoke(*, actor, token_id: int) -> PersonalAccessToken:
     """Owners revoke their own tokens; revoking twice is harmless and audited once."""
     token = PersonalAccessToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
     if token is None:
-        raise NotFound("No such token.")
+        raise NotFound(gettext("No such token."))
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
@@ -102,12 +103,12 @@ def user_disable(*, actor, user_id) -> User:
     from portal.shares.services import share_link_revoke
 
     if not is_admin(actor):
-        raise Forbidden("Only administrators disable accounts.")
+        raise Forbidden(gettext("Only administrators disable accounts."))
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(gettext("No such user."))
     if user.pk == actor.pk:
-        raise InvalidInput("You cannot disable your own account.", code="self_disable")
+        raise InvalidInput(gettext("You cannot disable your own account."), code="self_disable")
     was_active = user.is_active
     if was_active:
         user.is_active = False

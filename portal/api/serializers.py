@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from portal.core.errors import InvalidInput
+from django.utils.translation import gettext
 
 
 class StrictSerializer(serializers.Serializer):
@@ -59,5 +60,5 @@ def query_flag(params, name: str) -> bool:
     if value is None:
         return False
     if value.lower() not in _QUERY_FLAGS:
-        raise InvalidInput(f"{name} is 1 or 0 (true or false).", code=f"invalid_{name}", detail={"field": name})
+        raise InvalidInput(gettext("%(name)s is 1 or 0 (true or false).") % {"name": name}, code=f"invalid_{name}", detail={"field": name})
     return _QUERY_FLAGS[value.lower()]

@@ -53,6 +53,7 @@ from portal.audit.models import AuditEvent, ChainCheckpoint, ChainState
 from portal.core.errors import PortalError
 from portal.core.keys import AUDIT_CHAIN, derive_key
 from portal.storage import ObjectStore, get_store
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 chain_log = logging.getLogger("portal.audit.chain")
@@ -167,9 +168,7 @@ def _seal_batch(size: int) -> int | None:
     kid = key_id(key)
     if state.head_seq and state.key_id and state.key_id != kid:
         raise ChainKeyChanged(
-            f"The audit chain was sealed with key {state.key_id}, but this portal's key is {kid}: "
-            "PORTAL_MASTER_KEY (or PORTAL_AUDIT_CHAIN_KEY) changed. Restore it, or set PORTAL_AUDIT_CHAIN_KEY "
-            "to the old chain key; events stay unsealed until then.")
+            gettext("The audit chain was sealed with key %(key_id)s, but this portal's key is %(kid)s: PORTAL_MASTER_KEY (or PORTAL_AUDIT_CHAIN_KEY) changed. Restore it, or set PORTAL_AUDIT_CHAIN_KEY to the old chain key; events stay unsealed until then.") % {"key_id": state.key_id, "kid": kid})
     rows, raw = unsealed_rows(size)
     if not rows:
         return 0

@@ -45,6 +45,7 @@ from portal.audit.chain import (
 from portal.audit.models import AuditEvent, ChainCheckpoint, ChainState
 from portal.core.errors import InvalidInput, PortalError
 from portal.storage import ObjectStore, get_store
+from django.utils.translation import gettext
 
 CHUNK = 20_000
 DEFAULT_HEADS = 10
@@ -132,12 +133,12 @@ def _start(from_checkpoint, checkpoints, report) -> tuple[int, str | None, int |
     if from_checkpoint is not None:
         if from_checkpoint == "latest":
             if not checkpoints:
-                raise InvalidInput("There is no checkpoint yet; verify the whole chain.")
+                raise InvalidInput(gettext("There is no checkpoint yet; verify the whole chain."))
             seq = checkpoints[-1][0]
         else:
             seq = int(from_checkpoint)
             if seq not in by_seq:
-                raise InvalidInput(f"There is no checkpoint at seq {seq}.", detail={"seq": seq})
+                raise InvalidInput(gettext("There is no checkpoint at seq %(seq)s.") % {"seq": seq}, detail={"seq": seq})
         return seq, by_seq[seq], None
     first = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list("seq", flat=True).first()
     if first is None or first == 1:

@@ -23,6 +23,7 @@ from portal.core.access import is_admin
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
 from portal.storage.base import content_disposition
+from django.utils.translation import gettext
 
 
 class EnrollmentTokenView(APIView):
@@ -32,8 +33,8 @@ class EnrollmentTokenView(APIView):
     def post(self, request):
         if isinstance(request.auth, PersonalAccessToken) and not is_admin(request.user):
             # A device's credentials carry backup keys: a leaked token must not turn into one.
-            raise Forbidden("A personal access token cannot create enrollment tokens; make one in the portal "
-                            "(Devices → Enroll a device), or ask an administrator.", code="token_cannot_enroll")
+            raise Forbidden(gettext("A personal access token cannot create enrollment tokens; make one in the portal "
+                            "(Devices → Enroll a device), or ask an administrator."), code="token_cannot_enroll")
         data = validated(EnrollmentTokenIn, request.data).provided()
         token, plaintext = devices.enrollment_token_create(actor=request.user, owner=request.user, **data)
         return Response({"token": plaintext, "expires_at": token.expires_at,
@@ -147,7 +148,7 @@ class DefaultRetentionView(APIView):
     @extend_schema(request=RetentionIn, responses=RetentionOut, summary="Set the default policy (administrators)")
     def put(self, request):
         if not is_admin(request.user):
-            raise Forbidden("Only administrators set the default retention policy.", code="admin_only")
+            raise Forbidden(gettext("Only administrators set the default retention policy."), code="admin_only")
         data = validated(RetentionIn, request.data).validated_data
         policy = retention.retention_set(actor=request.user, device=None, values=dict(data))
         return Response(retention_out(policy, "default"))

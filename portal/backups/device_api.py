@@ -19,15 +19,16 @@ from portal.backups.serializers import EnrollIn, ReportIn, SnapshotIn, SnapshotO
 from portal.backups.services import devices, packs, snapshots
 from portal.core.errors import InvalidInput
 from portal.core.pagination import paginated_response
+from django.utils.translation import gettext
 
 
 def _body(request, *allowed: str) -> dict:
     data = request.data
     if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object.", code="invalid_input")
+        raise InvalidInput(gettext("Send a JSON object."), code="invalid_input")
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.", code="invalid_input",
+        raise InvalidInput(gettext("Unknown field(s): %(join)s.") % {"join": ', '.join(unknown)}, code="invalid_input",
                            detail={key: ["Unknown field."] for key in unknown})
     return data
 

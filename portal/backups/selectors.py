@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from portal.backups.models import Device, Pack, Snapshot
 from portal.core.access import is_admin
 from portal.core.errors import NotFound
+from django.utils.translation import gettext
 
 
 def _annotated(queryset):
@@ -31,7 +32,7 @@ def access_device(actor, device_id) -> Device:
     queryset = Device.objects.all() if is_admin(actor) else Device.objects.filter(user=actor)
     device = _annotated(queryset).filter(pk=device_id).first()
     if device is None:
-        raise NotFound("No such device.")
+        raise NotFound(gettext("No such device."))
     return device
 
 
@@ -43,5 +44,5 @@ def access_snapshot(device: Device, snapshot_id) -> Snapshot:
     """One of ``device``'s snapshots; another device's is NotFound like a missing one."""
     snapshot = Snapshot.objects.select_related("device__user", "key_set").filter(pk=snapshot_id, device=device).first()
     if snapshot is None:
-        raise NotFound("No such snapshot.")
+        raise NotFound(gettext("No such snapshot."))
     return snapshot

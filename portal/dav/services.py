@@ -16,6 +16,7 @@ from portal.files import walk
 from portal.files.models import Node
 from portal.files.selectors import locate_node
 from portal.spaces.quota import refuse_archived
+from django.utils.translation import gettext
 
 MAX_PROPERTY_BYTES = 64 * 1024
 MAX_PROPERTIES = 1000
@@ -34,12 +35,12 @@ def property_check(*, actor, node_id, name: str, value: str | None) -> None:
 
     node = _writable_node(actor, node_id)
     if value is not None and len(value.encode("utf-8")) > MAX_PROPERTY_BYTES:
-        raise InvalidInput(f"A property value is at most {MAX_PROPERTY_BYTES} bytes.", code="property_too_large")
+        raise InvalidInput(gettext("A property value is at most %(MAX_PROPERTY_BYTES)s bytes.") % {"MAX_PROPERTY_BYTES": MAX_PROPERTY_BYTES}, code="property_too_large")
     if len(name) > 1024:
-        raise InvalidInput("A property name is at most 1024 characters.", code="property_name_too_long")
+        raise InvalidInput(gettext("A property name is at most 1024 characters."), code="property_name_too_long")
     if value is not None and not DeadProperty.objects.filter(node=node, name=name).exists() \
             and DeadProperty.objects.filter(node=node).count() >= MAX_PROPERTIES:
-        raise InvalidInput(f"A file or folder holds at most {MAX_PROPERTIES} properties.", code="too_many_properties")
+        raise InvalidInput(gettext("A file or folder holds at most %(MAX_PROPERTIES)s properties.") % {"MAX_PROPERTIES": MAX_PROPERTIES}, code="too_many_properties")
 
 
 @transaction.atomic

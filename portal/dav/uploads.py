@@ -13,6 +13,7 @@ from django.conf import settings
 
 from portal.core.errors import InvalidInput
 from portal.files.services.common import too_large_error as too_large
+from django.utils.translation import gettext
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
@@ -38,8 +39,7 @@ class BodyReader:
         chunk = next(self._chunks, b"")
         self.received += len(chunk)
         if not chunk and self.received < self.expected:
-            raise IncompleteBody(f"The request body ended after {self.received} of {self.expected} bytes; "
-                                 "nothing was stored.")
+            raise IncompleteBody(gettext("The request body ended after %(received)s of %(expected)s bytes; nothing was stored.") % {"received": self.received, "expected": self.expected})
         return chunk
 
     def read(self, size: int = -1) -> bytes:

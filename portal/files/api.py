@@ -20,6 +20,7 @@ from portal.files.services import tree, versions
 from portal.locks import selectors as lock_selectors
 from portal.scanning import selectors as scan_selectors
 from portal.spaces.selectors import access_space
+from django.utils.translation import gettext
 
 
 class NodeOut(serializers.Serializer):
@@ -115,7 +116,7 @@ def _listing(request, located: Located) -> Response:
     sort = request.query_params.get("sort", "name")
     order = request.query_params.get("order", "asc")
     if order not in {"asc", "desc"}:
-        raise InvalidInput("order is 'asc' or 'desc'.", code="invalid_order")
+        raise InvalidInput(gettext("order is 'asc' or 'desc'."), code="invalid_order")
     folder, path = located.node, list(located.path_names)
     children = selectors.children_list(folder, sort=sort, descending=order == "desc")
     paginator = PagePagination()

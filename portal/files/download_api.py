@@ -22,6 +22,7 @@ from portal.scanning.selectors import ensure_not_quarantined
 from portal.storage import LocalObjectStore, get_store
 from portal.storage.base import content_disposition
 from portal.storage.views import stream_object
+from django.utils.translation import gettext
 
 _FLAGS = {"1": True, "true": True, "0": False, "false": False, "": False}
 
@@ -30,7 +31,7 @@ def _flag(value: str | None, *, name: str) -> bool:
     if value is None:
         return False
     if value.lower() not in _FLAGS:
-        raise InvalidInput(f"{name} is 1 or 0.", code=f"invalid_{name}")
+        raise InvalidInput(gettext("%(name)s is 1 or 0.") % {"name": name}, code=f"invalid_{name}")
     return _FLAGS[value.lower()]
 
 
@@ -127,8 +128,7 @@ class ZipView(_DownloadView):
         located = selectors.locate_path(request.user, space_id, path or "/", Cap.FILE_READ)
         folder = located.node
         if not folder.is_folder:
-            raise InvalidInput(f"{located.path} is a file; download it with "
-                               f"/api/v1/files/{folder.pk}/content.", code="not_a_folder")
+            raise InvalidInput(gettext("%(path)s is a file; download it with /api/v1/files/%(pk)s/content.") % {"path": located.path, "pk": folder.pk}, code="not_a_folder")
         download = downloads.folder_zip(folder, path=located.path)
         if request.method != "HEAD":
             downloads.zip_record(actor=request.user, download=download)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import unicodedata
 
 from portal.core.errors import InvalidInput
+from django.utils.translation import gettext
 
 MAX_NAME_BYTES = 255
 MAX_DEPTH = 64
@@ -44,11 +45,11 @@ def clean_name(name, *, existing: bool = False) -> str:
     with ``existing`` one only looked up (stored names predating the rules
     for other systems still resolve)."""
     if not isinstance(name, str):
-        raise InvalidInput("A name must be text.", code="invalid_name")
+        raise InvalidInput(gettext("A name must be text."), code="invalid_name")
     name = unicodedata.normalize("NFC", name)
     problem = _name_problem(name) or (None if existing else _portability_problem(name))
     if problem:
-        raise InvalidInput(f"{name!r} is not a valid name: {problem}.", code="invalid_name", detail={"name": name})
+        raise InvalidInput(gettext("%(name)r is not a valid name: %(problem)s.") % {"name": name, "problem": problem}, code="invalid_name", detail={"name": name})
     return name
 
 
@@ -84,12 +85,12 @@ def split_path(path, *, existing: bool = False) -> list[str]:
     """The cleaned names of an absolute path ("/a/b" -> ["a", "b"]); "/" -> [].
     ``existing``: a path only looked up, never created (see clean_name)."""
     if not isinstance(path, str):
-        raise InvalidInput("A path must be text.", code="invalid_path")
+        raise InvalidInput(gettext("A path must be text."), code="invalid_path")
     if "\\" in path:
-        raise InvalidInput("Paths use '/' between names, not backslashes.", code="invalid_path")
+        raise InvalidInput(gettext("Paths use '/' between names, not backslashes."), code="invalid_path")
     parts = [part for part in path.split("/") if part != ""]
     if len(parts) > MAX_DEPTH:
-        raise InvalidInput(f"Paths are at most {MAX_DEPTH} folders deep.", code="invalid_path")
+        raise InvalidInput(gettext("Paths are at most %(MAX_DEPTH)s folders deep.") % {"MAX_DEPTH": MAX_DEPTH}, code="invalid_path")
     return [clean_name(part, existing=existing) for part in parts]
 
 

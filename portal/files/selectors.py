@@ -13,6 +13,7 @@ from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.spaces.models import Space
 from portal.spaces.selectors import SpaceAccess, space_access
+from django.utils.translation import gettext
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ def node_at(space: Space, path_names: list[str]) -> tuple[Node, list[str]]:
     if len(chain) <= len(path_names):
         found = stored_names(chain)
         if not chain[-1].is_folder:
-            raise NotFound(f"{names.join(found)} is a file, not a folder.")
-        raise NotFound(f"Nothing at {names.join(found + [path_names[len(found)]])}.")
+            raise NotFound(gettext("%(join)s is a file, not a folder.") % {"join": names.join(found)})
+        raise NotFound(gettext("Nothing at %(join)s.") % {"join": names.join(found + [path_names[len(found)]])})
     return chain[-1], stored_names(chain)
 
 
@@ -90,7 +91,7 @@ def path_names_of(node: Node) -> list[str]:
     node or any ancestor is in the trash (then it is not in the live tree)."""
     steps = walk.walk_up(node.pk)
     if not steps or any(step.trashed for step in steps):
-        raise NotFound("No such file or folder.")
+        raise NotFound(gettext("No such file or folder."))
     return [step.name for step in steps[1:]]
 
 
@@ -125,7 +126,7 @@ def locate_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
     missing nodes, nodes in the trash and nodes in spaces the actor is not in."""
     node = _node_by_id(node_id)
     if node is None:
-        raise NotFound("No such file or folder.")
+        raise NotFound(gettext("No such file or folder."))
     access = _space_of(actor, node, cap, "No such file or folder.")
     return _located(node, access, path_names_of(node))
 
@@ -150,7 +151,7 @@ def locate_trashed(actor, node_id, cap: Cap) -> Located:
     inside it); its path is where it was deleted from."""
     node = _node_by_id(node_id)
     if node is None or node.trashed_at is None:
-        raise NotFound("No such item in the trash.")
+        raise NotFound(gettext("No such item in the trash."))
     access = _space_of(actor, node, cap, "No such item in the trash.")
     return _located(node, access, [step.name for step in walk.walk_up(node.pk)[1:]])
 
@@ -169,7 +170,7 @@ def locate_in(access: SpaceAccess, node: Node, path_names) -> Located:
 def children_list(folder: Node, *, sort: str = "name", descending: bool = False) -> QuerySet[Node]:
     """Folders first, then files, ordered by ``sort``; one query per page."""
     if sort not in SORTS:
-        raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.", code="invalid_sort")
+        raise InvalidInput(gettext("Unknown sort %(sort)r; use one of: %(join)s.") % {"sort": sort, "join": ', '.join(SORTS)}, code="invalid_sort")
     order = ("-" if descending else "") + SORTS[sort]
     # "folder" sorts after "file", so descending kind puts folders first.
     return (Node.objects.filter(parent=folder, trashed_at__isnull=True)

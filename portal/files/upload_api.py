@@ -12,6 +12,7 @@ from portal.core.errors import InvalidInput
 from portal.files.api import NodeOut, node_out
 from portal.files.models import UploadSession, UploadState
 from portal.files.services import uploads
+from django.utils.translation import gettext
 
 URLS_PER_RESPONSE = 1000
 
@@ -55,9 +56,9 @@ def _wanted_parts(request) -> list[int] | None:
     try:
         numbers = [int(n) for n in raw.split(",")]
     except ValueError:
-        raise InvalidInput("parts is a comma-separated list of part numbers.", code="invalid_part") from None
+        raise InvalidInput(gettext("parts is a comma-separated list of part numbers."), code="invalid_part") from None
     if len(numbers) > URLS_PER_RESPONSE:
-        raise InvalidInput(f"Ask for at most {URLS_PER_RESPONSE} part URLs at a time.", code="invalid_part")
+        raise InvalidInput(gettext("Ask for at most %(URLS_PER_RESPONSE)s part URLs at a time.") % {"URLS_PER_RESPONSE": URLS_PER_RESPONSE}, code="invalid_part")
     return numbers
 
 

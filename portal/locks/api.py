@@ -16,6 +16,7 @@ from portal.files.models import NodeKind
 from portal.files.selectors import locate_node
 from portal.locks import selectors, services
 from portal.locks.models import LockKind
+from django.utils.translation import gettext
 
 
 class LockOut(serializers.Serializer):
@@ -56,7 +57,7 @@ class LockReleaseIn(StrictSerializer):
 def _file(request, node_id, cap: Cap = Cap.FILE_READ):
     node = locate_node(request.user, node_id, cap).node
     if node.kind != NodeKind.FILE:
-        raise InvalidInput("Only files can be locked here (WebDAV clients can lock folders).", code="not_a_file")
+        raise InvalidInput(gettext("Only files can be locked here (WebDAV clients can lock folders)."), code="not_a_file")
     return node
 
 
@@ -106,11 +107,11 @@ def _own_token(request, node, token: str | None) -> str:
         return own[0].token
     held = [lock for lock in selectors.live_locks_for(node) if lock.node_id == node.pk]
     if not held:
-        raise Conflict("This file is not locked.", code="not_locked")
+        raise Conflict(gettext("This file is not locked."), code="not_locked")
     holder = held[0].owner.get_username()
     hint = " add ?force=1 to break it." if can(request.user, Cap.LOCK_BREAK, node.space) else \
         " ask them, a space manager or an administrator."
-    raise Forbidden(f"The lock on this file is {holder}'s;{hint}", code="not_lock_owner",
+    raise Forbidden(gettext("The lock on this file is %(holder)s's;%(hint)s") % {"holder": holder, "hint": hint}, code="not_lock_owner",
                     detail={"holder": selectors.lock_info(held[0])})
 
 

@@ -22,6 +22,7 @@ from portal.files.selectors import Located, path_label
 from portal.files import walk
 from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockScope
+from django.utils.translation import gettext
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
@@ -259,7 +260,7 @@ def ensure_writable(target: Located, *, actor, tokens: Iterable[str] = (), opera
         actor = None
     if actor is not None and not (actor.is_active and Cap.FILE_WRITE in caps_of(target.role, admin=target.admin)):
         # Capability first: someone who may not write learns 403, not whose lock is there.
-        raise Forbidden(f"Only editors can change files in space {target.space.name!r}.",
+        raise Forbidden(gettext("Only editors can change files in space %(name)r.") % {"name": target.space.name},
                         detail={"capability": Cap.FILE_WRITE.value})
     above = chain_ids[:-1] if chain_ids is not None else None
     if hold and operation not in MEMBER_OPERATIONS:

@@ -35,6 +35,7 @@ from portal.files.selectors import path_label
 from portal.spaces.quota import refuse_archived
 from portal.locks import selectors
 from portal.locks.models import Lock, LockDepth, LockKind, LockScope
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def policy_timeout(kind: str, timeout=None) -> int:
 
 def _choice(value, choices, field: str) -> str:
     if value not in choices.values:
-        raise InvalidInput(f"Unknown {field} {value!r}; use one of: {', '.join(choices.values)}.",
+        raise InvalidInput(gettext("Unknown %(field)s %(value)r; use one of: %(join)s.") % {"field": field, "value": value, "join": ', '.join(choices.values)},
                            code=f"invalid_{field}", detail={"field": field, "choices": choices.values})
     return value
 
@@ -65,10 +66,10 @@ def _text(value, *, field: str, max_length: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.", detail={"field": field})
+        raise InvalidInput(gettext("%(field)s must be text.") % {"field": field}, detail={"field": field})
     value = value.strip()
     if len(value) > max_length:
-        raise InvalidInput(f"{field} is too long ({len(value)} characters; at most {max_length}).",
+        raise InvalidInput(gettext("%(field)s is too long (%(count)s characters; at most %(max_length)s).") % {"field": field, "count": len(value), "max_length": max_length},
                            detail={"field": field, "max_length": max_length})
     return value
 
@@ -94,15 +95,15 @@ def lock_acquire(*, actor, node: Node, kind: str = LockKind.MANUAL, timeout=None
     Conflict (409, code "locked", the holder in detail) when a live lock clashes,
     the actor's own included: refresh that one instead."""
     if not can(actor, Cap.FILE_WRITE, node.space):
-        raise Forbidden("Only editors can lock files in this space.", detail={"capability": Cap.FILE_WRITE.value})
+        raise Forbidden(gettext("Only editors can lock files in this space."), detail={"capability": Cap.FILE_WRITE.value})
     refuse_archived(node.space)
     kind = _choice(kind, LockKind, "kind")
     scope = _choice(scope, LockScope, "scope")
     depth = _choice(depth, LockDepth, "depth")
     if node.is_folder and kind != LockKind.EDITOR:
-        raise InvalidInput(f"{_label(node)} is a folder; only files can be locked here.", code="not_a_file")
+        raise InvalidInput(gettext("%(value)s is a folder; only files can be locked here.") % {"value": _label(node)}, code="not_a_file")
     if depth == LockDepth.INFINITY and kind != LockKind.EDITOR:
-        raise InvalidInput("Only WebDAV locks can have depth infinity.", code="invalid_depth")
+        raise InvalidInput(gettext("Only WebDAV locks can have depth infinity."), code="invalid_depth")
     seconds = policy_timeout(kind, timeout)
     note = _text(note, field="note", max_length=NOTE_MAX)
     client = _text(client, field="client", max_length=CLIENT_MAX)[:CLIENT_MAX]
@@ -136,8 +137,7 @@ def _own_live_lock(actor, token, *, node: Node | None, error) -> Lock:
     if lock.owner_id != getattr(actor, "pk", None):
         if not can(actor, Cap.FILE_READ, lock.node.space) and not can(actor, Cap.LOCK_BREAK, lock.node.space):
             raise error("No live lock on this file has that token.")
-        raise Forbidden(f"This lock belongs to {lock.owner.get_username()}; only they can refresh or release "
-                        "it (a space manager or an administrator can break it).", code="not_lock_owner")
+        raise Forbidden(gettext("This lock belongs to %(get_username)s; only they can refresh or release it (a space manager or an administrator can break it).") % {"get_username": lock.owner.get_username()}, code="not_lock_owner")
     return lock
 
 
@@ -151,8 +151,7 @@ def lock_refresh(*, actor, token, timeout=None, node: Node | None = None) -> Loc
     lock = _own_live_lock(actor, token, node=node,
                           error=lambda message: PreconditionFailed(message, code="lock_token_invalid"))
     if not can(actor, Cap.FILE_WRITE, lock.node.space):  # the role today, not the one the lock was taken with
-        raise Forbidden(f"You can no longer change files in space {lock.node.space.name!r}, so your lock cannot "
-                        "be refreshed; release it, or ask a space manager for the editor role.",
+        raise Forbidden(gettext("You can no longer change files in space %(name)r, so your lock cannot be refreshed; release it, or ask a space manager for the editor role.") % {"name": lock.node.space.name},
                         code="lock_refresh_forbidden", detail={"capability": Cap.FILE_WRITE.value})
     seconds = policy_timeout(lock.kind, lock.timeout_seconds if timeout is None else timeout)
     now = timezone.now()
@@ -187,15 +186,14 @@ def lock_break(*, actor, lock_id) -> None:
     try:
         lock_id = int(lock_id)
     except (TypeError, ValueError):
-        raise NotFound("No such lock.") from None
+        raise NotFound(gettext("No such lock.")) from None
     lock = (Lock.objects.select_for_update(of=("self",)).select_related("node__space", "owner")
             .filter(pk=lock_id).first())
     space = lock.node.space if lock else None
     if lock is None or not (can(actor, Cap.FILE_READ, space) or can(actor, Cap.LOCK_BREAK, space)):
-        raise NotFound("No such lock.")
+        raise NotFound(gettext("No such lock."))
     if lock.owner_id != actor.pk and not can(actor, Cap.LOCK_BREAK, space):
-        raise Forbidden(f"Only {lock.owner.get_username()}, a manager of space {lock.node.space.name!r} or an "
-                        "administrator can break this lock.", detail={"capability": Cap.LOCK_BREAK.value})
+        raise Forbidden(gettext("Only %(get_username)s, a manager of space %(name)r or an administrator can break this lock.") % {"get_username": lock.owner.get_username(), "name": lock.node.space.name}, detail={"capability": Cap.LOCK_BREAK.value})
     was_live, label = lock.is_live(), _label(lock.node)
     _delete(lock, action=Action.LOCK_BROKEN, actor=actor, details={"was_live": was_live})
     if was_live and lock.owner_id != actor.pk and lock.owner.email:

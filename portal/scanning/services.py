@@ -28,6 +28,7 @@ from portal.files.services.tree import purge
 from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
 from portal.storage import ObjectNotFound, get_store
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 FAIL_OPEN, FAIL_CLOSED = "open", "closed"
@@ -150,13 +151,13 @@ def _failed(verdict: ScanVerdict, version: FileVersion) -> None:
 def _reviewable(actor, verdict_id) -> ScanVerdict:
     """The flagged verdict, locked."""
     if not is_admin(actor):
-        raise Forbidden("Only administrators review quarantined files.", code="not_admin")
+        raise Forbidden(gettext("Only administrators review quarantined files."), code="not_admin")
     verdict = (ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
                .filter(pk=verdict_id).first())
     if verdict is None:
-        raise NotFound("No such scan verdict.")
+        raise NotFound(gettext("No such scan verdict."))
     if verdict.state != ScanState.FLAGGED or verdict.version is None:
-        raise Conflict(f"This file is {verdict.state}, not quarantined; there is nothing to review.",
+        raise Conflict(gettext("This file is %(state)s, not quarantined; there is nothing to review.") % {"state": verdict.state},
                        code="not_quarantined")
     return verdict
 

@@ -15,6 +15,7 @@ from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
+from django.utils.translation import gettext
 
 
 class ShareOut(serializers.Serializer):
@@ -184,6 +185,6 @@ class SharePolicyView(APIView):
     def patch(self, request, space_id):
         changes = validated(PolicyIn, request.data).provided()
         if not changes:
-            raise InvalidInput("Nothing to change.", code="no_changes")
+            raise InvalidInput(gettext("Nothing to change."), code="no_changes")
         own = services.space_share_policy_update(actor=request.user, space_id=space_id, changes=changes)
         return Response(policy.policy_for(own.space).as_dict())

@@ -13,6 +13,7 @@ from django.utils import timezone
 from portal.core.errors import InvalidInput
 from portal.shares.models import SpaceSharePolicy
 from portal.spaces.models import Space
+from django.utils.translation import gettext
 
 _UNSET = object()
 
@@ -55,13 +56,12 @@ def expiry_for(policy: LinkPolicy, requested=_UNSET, *, now: datetime | None = N
         return now + timedelta(days=policy.default_days)
     if requested is None:
         if not policy.allow_permanent:
-            raise InvalidInput(f"Links here must expire within {policy.max_days} days; permanent links are not "
-                               "allowed by policy.", code="expiry_required", detail={"max_days": policy.max_days})
+            raise InvalidInput(gettext("Links here must expire within %(max_days)s days; permanent links are not allowed by policy.") % {"max_days": policy.max_days}, code="expiry_required", detail={"max_days": policy.max_days})
         return None
     if requested <= now:
-        raise InvalidInput("expires_at is in the past; choose a later date.", code="invalid_expires_at")
+        raise InvalidInput(gettext("expires_at is in the past; choose a later date."), code="invalid_expires_at")
     if requested > now + timedelta(days=policy.max_days):
-        raise InvalidInput(f"Links here expire within {policy.max_days} days at most; choose an earlier date.",
+        raise InvalidInput(gettext("Links here expire within %(max_days)s days at most; choose an earlier date.") % {"max_days": policy.max_days},
                            code="expiry_too_far", detail={"max_days": policy.max_days})
     return requested
 
@@ -75,7 +75,7 @@ def check_link_password(password: str) -> None:
         {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     ])
     if len(password) > 256:
-        raise InvalidInput("The link password is longer than 256 characters.", code="invalid_password")
+        raise InvalidInput(gettext("The link password is longer than 256 characters."), code="invalid_password")
     try:
         password_validation.validate_password(password, password_validators=validators)
     except ValidationError as exc:

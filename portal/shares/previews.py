@@ -19,6 +19,7 @@ from portal.core.errors import InvalidInput, PortalError
 from portal.files.models import FileVersion, Node
 from portal.files.services.downloads import content_type_for
 from portal.storage import get_store
+from django.utils.translation import gettext
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "application/json", "text/x-python"}
@@ -63,7 +64,7 @@ def _read(version: FileVersion, limit: int) -> bytes:
 
 def _too_big(version: FileVersion) -> None:
     if version.size > settings.SHARE_PREVIEW_MAX_BYTES:
-        raise NoPreview("This file is too large to preview; download it instead if the link allows.")
+        raise NoPreview(gettext("This file is too large to preview; download it instead if the link allows."))
 
 
 def _watermark(image: Image.Image, text: str) -> Image.Image:
@@ -123,7 +124,7 @@ def image_rendition(version: FileVersion, watermark: str) -> Rendition:
             image = ImageOps.exif_transpose(image)
             return Rendition(_encode(_watermark(image.convert("RGB"), watermark)), "image/png")
     except (OSError, ValueError, Image.DecompressionBombError):
-        raise NoPreview("This image cannot be previewed.") from None
+        raise NoPreview(gettext("This image cannot be previewed.")) from None
 
 
 def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
@@ -133,11 +134,11 @@ def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
     try:
         document = pdfium.PdfDocument(_read(version, version.size))
     except pdfium.PdfiumError:
-        raise NoPreview("This PDF cannot be previewed.") from None
+        raise NoPreview(gettext("This PDF cannot be previewed.")) from None
     try:
         pages = len(document)
         if not 1 <= page <= max(pages, 1):
-            raise InvalidInput(f"This PDF has {pages} pages.", code="invalid_page", detail={"pages": pages})
+            raise InvalidInput(gettext("This PDF has %(pages)s pages.") % {"pages": pages}, code="invalid_page", detail={"pages": pages})
         pdf_page = document[page - 1]
         width, height = pdf_page.get_size()
         scale = min(MAX_SIDE / max(width, height, 1), 3.0)
@@ -159,4 +160,4 @@ def rendition(node: Node, version: FileVersion, *, watermark: str, page: int = 1
         return image_rendition(version, watermark)
     if kind == "pdf":
         return pdf_rendition(version, watermark, page)
-    raise NoPreview("There is no preview for this kind of file.")
+    raise NoPreview(gettext("There is no preview for this kind of file."))

@@ -21,6 +21,7 @@ from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
 from portal.shares.models import ShareLink
 from portal.spaces.models import Membership, Space
+from django.utils.translation import gettext
 
 _MANAGING_ROLES = [role for role, caps in ROLE_CAPS.items() if Cap.LINK_MANAGE_OTHERS in caps]
 
@@ -49,13 +50,13 @@ def access_link(actor, link_id, *, lock: bool = False) -> ShareLink:
     try:
         link_id = int(link_id)
     except (TypeError, ValueError):
-        raise NotFound("No such link.") from None
+        raise NotFound(gettext("No such link.")) from None
     links = links_visible_to(actor)
     if lock:
         links = links.select_for_update(of=("self",))
     link = links.filter(pk=link_id).first()
     if link is None:
-        raise NotFound("No such link.")
+        raise NotFound(gettext("No such link."))
     return link
 
 
@@ -146,7 +147,7 @@ def link_from_token(token: str) -> ResolvedLink:
             link = None
     if link is None:
         tokens.matches("0" * 32, "0" * 64)  # the same work whether or not the selector exists
-        raise NotFound("There is no share link at this address. Check that you copied all of it.")
+        raise NotFound(gettext("There is no share link at this address. Check that you copied all of it."))
     return _resolved(link)
 
 
@@ -154,7 +155,7 @@ def link_resolved(link_id: int) -> ResolvedLink:
     """A link by its id, resolved as a visit resolves it (owner-side labels, tests)."""
     link = _resolving(ShareLink.objects.filter(pk=link_id)).first()
     if link is None:
-        raise NotFound("No such link.")
+        raise NotFound(gettext("No such link."))
     return _resolved(link)
 
 
@@ -181,7 +182,7 @@ def link_target(opened: ResolvedLink, path: str) -> Target:
     try:
         wanted = names.split_path(path or "/", existing=True)
     except InvalidInput:  # "..", "." and the like name nothing inside the link
-        raise NotFound("Nothing at this address in this shared folder.") from None
+        raise NotFound(gettext("Nothing at this address in this shared folder.")) from None
     if not wanted:
         return Target(node=opened.node, inner=(), maybe_quarantined=opened.maybe_quarantined)
     rows = (Node.objects.select_related("current_version__blob")
@@ -190,14 +191,14 @@ def link_target(opened: ResolvedLink, path: str) -> Target:
     below = {node.parent_id: node for node in rows if node.pk != opened.node.pk}
     node = next((node for node in rows if node.pk == opened.node.pk), None)
     if node is None:
-        raise NotFound("Nothing at this address in this shared folder.")
+        raise NotFound(gettext("Nothing at this address in this shared folder."))
     seen = []
     for name in wanted:
         child = below.get(node.pk)
         if child is None:
             if not node.is_folder:
-                raise NotFound(f"{names.join(seen)} is a file, not a folder.")
-            raise NotFound(f"Nothing at {names.join(seen + [name])} in this shared folder.")
+                raise NotFound(gettext("%(join)s is a file, not a folder.") % {"join": names.join(seen)})
+            raise NotFound(gettext("Nothing at %(join)s in this shared folder.") % {"join": names.join(seen + [name])})
         node = child
         seen.append(child.name)
     return Target(node=node, inner=tuple(seen), maybe_quarantined=bool(vars(node).pop("maybe_quarantined")))

@@ -29,6 +29,7 @@ from portal.shares import policy, tokens
 from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
 from portal.shares.selectors import access_link
 from portal.spaces.selectors import access_space, can
+from django.utils.translation import gettext
 
 MAX_RECIPIENTS = 50
 UNSET = policy._UNSET
@@ -36,31 +37,31 @@ UNSET = policy._UNSET
 
 def _choice(value, choices, *, field: str) -> str:
     if value not in choices.values:
-        raise InvalidInput(f"{field} is one of: {', '.join(choices.values)}.", code=f"invalid_{field}",
+        raise InvalidInput(gettext("%(field)s is one of: %(join)s.") % {"field": field, "join": ', '.join(choices.values)}, code=f"invalid_{field}",
                            detail={"field": field, "choices": list(choices.values)})
     return value
 
 
 def _check_permission_fits(permission: str, node) -> None:
     if permission == Permission.UPLOAD and not node.is_folder:
-        raise InvalidInput("An upload-only link (file drop) needs a folder, not a file.", code="invalid_permission")
+        raise InvalidInput(gettext("An upload-only link (file drop) needs a folder, not a file."), code="invalid_permission")
 
 
 def _emails(values, audience: str) -> list[str]:
     if audience != Audience.PEOPLE:
         if values:
-            raise InvalidInput("emails are only for links whose audience is people.", code="invalid_emails")
+            raise InvalidInput(gettext("emails are only for links whose audience is people."), code="invalid_emails")
         return []
     if not isinstance(values, list) or not values:
-        raise InvalidInput("A link for named people needs at least one email address.", code="invalid_emails")
+        raise InvalidInput(gettext("A link for named people needs at least one email address."), code="invalid_emails")
     if len(values) > MAX_RECIPIENTS:
-        raise InvalidInput(f"At most {MAX_RECIPIENTS} email addresses per link.", code="invalid_emails")
+        raise InvalidInput(gettext("At most %(MAX_RECIPIENTS)s email addresses per link.") % {"MAX_RECIPIENTS": MAX_RECIPIENTS}, code="invalid_emails")
     cleaned = []
     for value in values:
         try:
             validate_email(value)
         except (ValidationError, TypeError):
-            raise InvalidInput(f"{value!r} is not an email address.", code="invalid_emails",
+            raise InvalidInput(gettext("%(value)r is not an email address.") % {"value": value}, code="invalid_emails",
                                detail={"email": str(value)}) from None
         cleaned.append(value.strip().lower())
     return sorted(set(cleaned))
@@ -76,10 +77,10 @@ def _expiry(value) -> datetime | None:
     elif isinstance(value, str):
         parsed = parse_datetime(value.strip())
         if parsed is None:
-            raise InvalidInput("expires_at must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z.",
+            raise InvalidInput(gettext("expires_at must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z."),
                                code="invalid_expires_at")
     else:
-        raise InvalidInput("expires_at must be an ISO 8601 date and time or null.", code="invalid_expires_at")
+        raise InvalidInput(gettext("expires_at must be an ISO 8601 date and time or null."), code="invalid_expires_at")
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
     return parsed
@@ -88,10 +89,10 @@ def _expiry(value) -> datetime | None:
 def _password_hash(password, link_policy) -> str:
     if password in (None, ""):
         if link_policy.require_password:
-            raise InvalidInput("Links here need a password by policy.", code="password_required")
+            raise InvalidInput(gettext("Links here need a password by policy."), code="password_required")
         return ""
     if not isinstance(password, str):
-        raise InvalidInput("password must be text.", code="invalid_password")
+        raise InvalidInput(gettext("password must be text."), code="invalid_password")
     policy.check_link_password(password)
     return make_password(password)  # argon2: the first of PASSWORD_HASHERS
 
@@ -171,14 +172,14 @@ def share_link_update(*, actor, link_id, changes: dict) -> ShareLink:
     may_manage = can(actor, Cap.LINK_MANAGE_OTHERS, link.space)
     unknown = set(changes) - _OWNER_FIELDS - {"manager_enabled"}
     if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="unknown_fields")
+        raise InvalidInput(gettext("Unknown field(s): %(join)s.") % {"join": ', '.join(sorted(unknown))}, code="unknown_fields")
     if "manager_enabled" in changes and not may_manage:
-        raise Forbidden("Only a space manager or an administrator can use this switch.", code="not_manager")
+        raise Forbidden(gettext("Only a space manager or an administrator can use this switch."), code="not_manager")
     if set(changes) & _OWNER_FIELDS and not is_owner:
-        raise Forbidden("Only the link's owner can change it; a manager can disable or revoke it.",
+        raise Forbidden(gettext("Only the link's owner can change it; a manager can disable or revoke it."),
                         code="not_owner")
     if link.revoked_at is not None:
-        raise InvalidInput("This link is revoked; create a new one.", code="link_revoked")
+        raise InvalidInput(gettext("This link is revoked; create a new one."), code="link_revoked")
     link_policy = policy.policy_for(link.space)
     fields, details = [], {}
     if "permission" in changes:
@@ -222,13 +223,13 @@ def share_link_update(*, actor, link_id, changes: dict) -> ShareLink:
         action = Action.SHARE_ENABLED if link.manager_enabled else Action.SHARE_DISABLED
         details["by_manager"] = True
     if not fields:
-        raise InvalidInput("Nothing to change.", code="no_changes")
+        raise InvalidInput(gettext("Nothing to change."), code="no_changes")
     return _changed(link, fields, actor=actor, action=action, details=details)
 
 
 def _flag(value, *, field: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput(f"{field} must be true or false.", code=f"invalid_{field}")
+        raise InvalidInput(gettext("%(field)s must be true or false.") % {"field": field}, code=f"invalid_{field}")
     return value
 
 
@@ -238,7 +239,7 @@ def share_link_revoke(*, actor, link_id) -> ShareLink:
     The row stays, so its access log does too."""
     link = access_link(actor, link_id, lock=True)
     if link.created_by_id != actor.pk and not can(actor, Cap.LINK_MANAGE_OTHERS, link.space):
-        raise Forbidden("Only the link's owner, a space manager or an administrator can revoke it.",
+        raise Forbidden(gettext("Only the link's owner, a space manager or an administrator can revoke it."),
                         code="not_owner")
     if link.revoked_at is not None:
         return link
@@ -253,7 +254,7 @@ def space_share_policy_update(*, actor, space_id, changes: dict) -> SpaceSharePo
     own, _ = SpaceSharePolicy.objects.select_for_update().get_or_create(space=space)
     unknown = set(changes) - {"default_days", "max_days", "allow_permanent", "require_password"}
     if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="unknown_fields")
+        raise InvalidInput(gettext("Unknown field(s): %(join)s.") % {"join": ', '.join(sorted(unknown))}, code="unknown_fields")
     for field in ("default_days", "max_days"):
         if field in changes:
             setattr(own, field, None if changes[field] is None else whole_number(changes[field], field=field,
@@ -262,7 +263,7 @@ def space_share_policy_update(*, actor, space_id, changes: dict) -> SpaceSharePo
         if field in changes:
             setattr(own, field, None if changes[field] is None else _flag(changes[field], field=field))
     if own.default_days and own.max_days and own.default_days > own.max_days:
-        raise InvalidInput("default_days cannot exceed max_days.", code="invalid_policy")
+        raise InvalidInput(gettext("default_days cannot exceed max_days."), code="invalid_policy")
     own.updated_at = timezone.now()
     own.save()
     record(action=Action.SPACE_POLICY_CHANGED, actor=actor, target=space, space=space,

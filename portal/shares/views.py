@@ -26,6 +26,7 @@ from portal.shares import previews, visits
 from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_target
 from portal.shares.visits import LinkGone, Visitor
+from django.utils.translation import gettext
 
 CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -66,7 +67,7 @@ def _check_form_token(request) -> None:
             raise RejectRequest("the form was sent from another site")
         _csrf._check_token(request)
     except RejectRequest:
-        raise Forbidden("This form has expired or came from another site. Reload the page and try again.",
+        raise Forbidden(gettext("This form has expired or came from another site. Reload the page and try again."),
                         code="csrf_failed") from None
 
 
@@ -133,7 +134,7 @@ def _admitted(request, token: str) -> tuple[ResolvedLink, Visitor]:
     opened = visits.link_open(token)
     visitor = _visitor(request, opened.link)
     if _missing_proof(request, opened.link, visitor):
-        raise Forbidden("Open the link's page first and unlock it.", code="not_unlocked")
+        raise Forbidden(gettext("Open the link's page first and unlock it."), code="not_unlocked")
     return opened, visitor
 
 
@@ -183,14 +184,14 @@ def _answer(request, opened: ResolvedLink, visitor: Visitor) -> HttpResponse:
         needs = "password" if "password" in form else "code"
         return _unlock_page(request, opened, needs, error=exc.message, status=exc.status,
                             email=form.get("email", "").strip(), code_sent="code" in form)
-    raise InvalidInput("Send a password, an email address or a code.", code="empty_form")
+    raise InvalidInput(gettext("Send a password, an email address or a code."), code="empty_form")
 
 
 def _target(opened: ResolvedLink, path: str) -> Target:
     """The node at ``path`` in the link. A file drop shows nothing of its
     folder, so no path below it exists for its visitors."""
     if opened.link.permission == Permission.UPLOAD and path:
-        raise NotFound("Nothing here: this link only lets you send files.")
+        raise NotFound(gettext("Nothing here: this link only lets you send files."))
     return link_target(opened, path)
 
 
@@ -241,9 +242,9 @@ def _file_in(opened: ResolvedLink, path: str) -> tuple[Target, object]:
     target = link_target(opened, path)
     node = target.node
     if node.is_folder:
-        raise InvalidInput("This is a folder; download it as a zip.", code="not_a_file")
+        raise InvalidInput(gettext("This is a folder; download it as a zip."), code="not_a_file")
     if node.current_version is None:
-        raise NotFound("This file has no content yet.")
+        raise NotFound(gettext("This file has no content yet."))
     if target.maybe_quarantined:
         ensure_not_quarantined(node.current_version)
     return target, node.current_version
@@ -255,7 +256,7 @@ def download(request, token: str, path: str = ""):
     opened, visitor = _admitted(request, token)
     link = opened.link
     if link.permission not in _DOWNLOADS:
-        raise Forbidden("This link allows previews only; it has no download.", code="no_download")
+        raise Forbidden(gettext("This link allows previews only; it has no download."), code="no_download")
     target, version = _file_in(opened, path)
     response = serve(request, downloads.download_plan(target.node, version))
     if starts_download(request, response) or _unearned_resume(request, link, version, response):
@@ -290,10 +291,10 @@ def _unearned_resume(request, link: ShareLink, version, response) -> bool:
 def download_zip(request, token: str, path: str = ""):
     opened, visitor = _admitted(request, token)
     if opened.link.permission not in _DOWNLOADS:
-        raise Forbidden("This link allows previews only; it has no download.", code="no_download")
+        raise Forbidden(gettext("This link allows previews only; it has no download."), code="no_download")
     target = link_target(opened, path)
     if not target.node.is_folder:
-        raise InvalidInput("This is a file; download it directly.", code="not_a_folder")
+        raise InvalidInput(gettext("This is a file; download it directly."), code="not_a_folder")
     archive = downloads.folder_zip(target.node)
     if request.method == "GET":
         visits.download_record(opened=opened, visitor=visitor, target=target, version=None, zipped=True)
@@ -306,12 +307,12 @@ def preview(request, token: str, path: str = ""):
     opened, visitor = _admitted(request, token)
     link = opened.link
     if link.permission == Permission.UPLOAD:
-        raise NotFound("Nothing to preview here.")
+        raise NotFound(gettext("Nothing to preview here."))
     target, version = _file_in(opened, path)
     try:
         page = int(request.GET.get("page", "1"))
     except ValueError:
-        raise InvalidInput("page is a whole number.", code="invalid_page") from None
+        raise InvalidInput(gettext("page is a whole number."), code="invalid_page") from None
     rendition = previews.rendition(target.node, version, watermark=link.watermark, page=page)
     # One preview per opening, however many pages are turned; a later page
     # is free only to the browser that opened this version from page 1.
@@ -332,7 +333,7 @@ def upload(request, token: str, path: str = ""):
     target = _target(opened, path)
     files = request.FILES.getlist("file")
     if not files:
-        raise InvalidInput("Choose at least one file to send.", code="no_file")
+        raise InvalidInput(gettext("Choose at least one file to send."), code="no_file")
     received = []
     for uploaded in files:
         version = visits.upload(opened=opened, visitor=visitor, folder=target, name=uploaded.name,

@@ -46,6 +46,7 @@ from portal.shares import throttle
 from portal.shares.models import Audience, LinkState, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_from_token
 from portal.spaces.selectors import SpaceAccess
+from django.utils.translation import gettext
 
 _GONE_MESSAGES = {
     LinkState.REVOKED: "This link was revoked by the person who shared it.",
@@ -152,7 +153,7 @@ def password_try(*, opened: ResolvedLink, visitor: Visitor, password: str) -> No
     _throttle_check(opened, visitor, reserve=True)
     if not isinstance(password, str) or not password or not check_password(password, opened.link.password_hash):
         _refused(opened, visitor, Action.SHARE_PASSWORD_FAILED, {})
-        raise Forbidden("Wrong password.", code="wrong_password")
+        raise Forbidden(gettext("Wrong password."), code="wrong_password")
     throttle.succeeded(opened.link.pk, visitor.address)
     _record(opened, Action.SHARE_UNLOCKED, visitor, details={"by": "password"})
 
@@ -171,12 +172,12 @@ def code_send(*, opened: ResolvedLink, visitor: Visitor, email: str) -> None:
     link = opened.link
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254:
-        raise InvalidInput("Enter the email address this link was shared with.", code="invalid_email")
+        raise InvalidInput(gettext("Enter the email address this link was shared with."), code="invalid_email")
     _throttle_check(opened, visitor)
     sends_key = f"share:code-sends:{link.pk}:{hashlib.sha256(email.encode()).hexdigest()}"
     cache.add(sends_key, 0, timeout=settings.SHARE_FAILURE_WINDOW_MINUTES * 60)
     if cache.incr(sends_key) > settings.SHARE_CODE_SENDS_PER_ADDRESS:
-        raise PortalError("Too many codes were sent to this address; use the last one or try again later.",
+        raise PortalError(gettext("Too many codes were sent to this address; use the last one or try again later."),
                           code="throttled", status=429,
                           detail={"retry_after": settings.SHARE_FAILURE_WINDOW_MINUTES * 60})
     is_recipient = link.recipients.filter(email=email).exists()
@@ -204,8 +205,7 @@ def code_try(*, opened: ResolvedLink, visitor: Visitor, email: str, code: str) -
     # One use: of two requests racing with the same code, only the one that deletes it gets in.
     if not expected or not hmac.compare_digest(expected, given) or not cache.delete(key):
         _refused(opened, visitor, Action.SHARE_CODE_FAILED, {"email": email})
-        raise Forbidden("Wrong or expired code. Ask for a new one if it is more than "
-                        f"{settings.SHARE_CODE_MINUTES} minutes old.", code="wrong_code")
+        raise Forbidden(gettext("Wrong or expired code. Ask for a new one if it is more than %(SHARE_CODE_MINUTES)s minutes old.") % {"SHARE_CODE_MINUTES": settings.SHARE_CODE_MINUTES}, code="wrong_code")
     throttle.succeeded(opened.link.pk, visitor.address)
     proven = Visitor(user=visitor.user, email=email)
     _record(opened, Action.SHARE_UNLOCKED, proven, details={"by": "code"})
@@ -267,7 +267,7 @@ def download_record(*, opened: ResolvedLink, visitor: Visitor, target: Target, v
     counts against max_downloads, or is refused when the limit is reached."""
     link = opened.link
     if link.permission not in (Permission.DOWNLOAD, Permission.EDIT):
-        raise Forbidden("This link does not allow downloads.", code="no_download")
+        raise Forbidden(gettext("This link does not allow downloads."), code="no_download")
     first = _count(opened, visitor, "download_count", "max_downloads", first_download=True)
     details = {"zip": zipped} if zipped else {"version": version.number if version else None,
                                              "size": version.size if version else 0}
@@ -293,14 +293,13 @@ def upload(*, opened: ResolvedLink, visitor: Visitor, folder: Target, name: str,
     members see. Locks held by anyone refuse it."""
     link, node = opened.link, folder.node
     if link.permission not in (Permission.UPLOAD, Permission.EDIT):
-        raise Forbidden("This link does not allow uploads.", code="no_upload")
+        raise Forbidden(gettext("This link does not allow uploads."), code="no_upload")
     if link.permission == Permission.UPLOAD and not node.is_folder:
-        raise Forbidden("A file drop only adds new files; it cannot replace one.", code="no_overwrite")
+        raise Forbidden(gettext("A file drop only adds new files; it cannot replace one."), code="no_overwrite")
     name = names.clean_name(name)
     if link.permission == Permission.UPLOAD and len(name.encode("utf-8")) > _DROP_NAME_BYTES:
         # Refused before anything is looked up: a taken name must not show as a "name (2)" too long to store.
-        raise InvalidInput(f"The file's name is longer than {_DROP_NAME_BYTES} bytes; rename it and send it "
-                           "again.", code="invalid_name", detail={"max_bytes": _DROP_NAME_BYTES})
+        raise InvalidInput(gettext("The file's name is longer than %(DROP_NAME_BYTES)s bytes; rename it and send it again.") % {"DROP_NAME_BYTES": _DROP_NAME_BYTES}, code="invalid_name", detail={"max_bytes": _DROP_NAME_BYTES})
     space_path = [*opened.path_names, *folder.inner]
     if node.is_folder:
         path = names.join([*space_path, name])

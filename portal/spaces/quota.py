@@ -8,11 +8,12 @@ from django.db.models import F
 
 from portal.core.errors import Conflict, QuotaExceeded
 from portal.spaces.models import Space
+from django.utils.translation import gettext
 
 
 def refuse_archived(space: Space) -> None:
     if space.archived_at is not None:
-        raise Conflict(f"Space {space.name!r} is archived and read-only; an owner can unarchive it.",
+        raise Conflict(gettext("Space %(name)r is archived and read-only; an owner can unarchive it.") % {"name": space.name},
                        code="archived")
 
 
@@ -35,8 +36,7 @@ def check_quota(space: Space, extra: int) -> None:
     if space.used_bytes + extra > space.quota_bytes:
         free = max(space.quota_bytes - space.used_bytes, 0)
         raise QuotaExceeded(
-            f"Space {space.name!r} has {_human(free)} free and this needs {_human(extra)}; "
-            "delete or purge something, or ask an administrator for more quota.",
+            gettext("Space %(name)r has %(value)s free and this needs %(value2)s; delete or purge something, or ask an administrator for more quota.") % {"name": space.name, "value": _human(free), "value2": _human(extra)},
             detail={"quota": space.quota_bytes, "used": space.used_bytes, "needed": extra})
 
 

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from portal.core.access import Cap, caps_of, is_admin
 from portal.core.errors import Forbidden, NotFound
 from portal.spaces.models import Membership, Space
+from django.utils.translation import gettext
 
 
 def role_of(actor, space: Space) -> str | None:
@@ -40,10 +41,10 @@ class SpaceAccess:
     def require(self, cap: Cap) -> SpaceAccess:
         """Itself if ``cap`` is allowed; NotFound for outsiders, Forbidden naming the role for members."""
         if self.role is None and not self.admin:
-            raise NotFound("No such space.")
+            raise NotFound(gettext("No such space."))
         if not self.can(cap):
             who = f"your role ({self.role})" if self.role else "administrators outside the space"
-            raise Forbidden(f"In space {self.space.name!r}, {who} cannot do this ({cap.value}).",
+            raise Forbidden(gettext("In space %(name)r, %(who)s cannot do this (%(value)s).") % {"name": self.space.name, "who": who, "value": cap.value},
                             detail={"capability": cap.value, "role": self.role})
         return self
 
@@ -67,12 +68,12 @@ def space_access(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> SpaceAccess:
     try:
         space_id = int(space_id)
     except (TypeError, ValueError):
-        raise NotFound("No such space.") from None
+        raise NotFound(gettext("No such space.")) from None
     role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).order_by().values("role")[:1]
     space = Space.objects.filter(pk=space_id).annotate(actor_role=Subquery(role)).first()
     role = space.actor_role if space else None
     if space is None:
-        raise NotFound("No such space.")
+        raise NotFound(gettext("No such space."))
     return SpaceAccess(space=space, role=role, admin=is_admin(actor)).require(cap)
 
 

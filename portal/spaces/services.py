@@ -16,6 +16,7 @@ from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceKind
 from portal.spaces.selectors import SpaceAccess, access_space
+from django.utils.translation import gettext
 
 NAME_MAX = 100
 
@@ -26,7 +27,7 @@ def _clean_name(name) -> str:
 
 def _clean_role(role) -> str:
     if role not in Role.values:
-        raise InvalidInput(f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.",
+        raise InvalidInput(gettext("Unknown role %(role)r; use one of: %(join)s.") % {"role": role, "join": ', '.join(Role.values)},
                            detail={"field": "role", "choices": Role.values})
     return role
 
@@ -43,7 +44,7 @@ def _ensure_name_free(actor, name: str, *, exclude: int | None = None) -> None:
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
-        raise Conflict(f"You already have a space named {name!r}; choose another name.", code="name_taken")
+        raise Conflict(gettext("You already have a space named %(name)r; choose another name.") % {"name": name}, code="name_taken")
 
 
 def _ensure_below_space_limit(actor: User) -> None:
@@ -53,8 +54,7 @@ def _ensure_below_space_limit(actor: User) -> None:
     User.objects.select_for_update().filter(pk=actor.pk).exists()
     made = Space.objects.filter(kind=SpaceKind.TEAM, created_by=actor).count()
     if made >= settings.MAX_SPACES_PER_USER:
-        raise Forbidden(f"You have created {made} team spaces, the most allowed here; use one of them, "
-                        "or ask an administrator to create another.", code="space_limit",
+        raise Forbidden(gettext("You have created %(made)s team spaces, the most allowed here; use one of them, or ask an administrator to create another.") % {"made": made}, code="space_limit",
                         detail={"limit": settings.MAX_SPACES_PER_USER})
 
 
@@ -64,7 +64,7 @@ def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
     administrators choose its quota."""
     name = _clean_name(name)
     if quota is not None and not is_admin(actor):
-        raise Forbidden("Only administrators set quotas; leave quota out to get the default.")
+        raise Forbidden(gettext("Only administrators set quotas; leave quota out to get the default."))
     quota = settings.DEFAULT_SPACE_QUOTA if quota is None else _clean_quota(quota)
     if not is_admin(actor):
         _ensure_below_space_limit(actor)
@@ -73,7 +73,7 @@ def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
         with transaction.atomic():
             space = Space.objects.create(name=name, kind=SpaceKind.TEAM, created_by=actor, quota_bytes=quota)
     except IntegrityError:  # a concurrent create with the same name won
-        raise Conflict(f"You already have a space named {name!r}; choose another name.", code="name_taken") from None
+        raise Conflict(gettext("You already have a space named %(name)r; choose another name.") % {"name": name}, code="name_taken") from None
     Membership.objects.create(space=space, user=actor, role=Role.OWNER)
     record(action=Action.SPACE_CREATED, actor=actor, target=space, space=space, details={"quota": quota})
     return space
@@ -102,7 +102,7 @@ def _locked_space(actor, space_id, cap: Cap) -> SpaceAccess:
 
 def _refuse_if_archived(space: Space) -> None:
     if space.is_archived:
-        raise Conflict(f"Space {space.name!r} is archived; an owner must unarchive it first.", code="archived")
+        raise Conflict(gettext("Space %(name)r is archived; an owner must unarchive it first.") % {"name": space.name}, code="archived")
 
 
 _UNSET = object()
@@ -121,7 +121,7 @@ def space_update(*, actor: User, space_id, name=None, archived=None, quota=None,
         _rename(actor, space, _clean_name(name))
     if archived is not None:
         if not isinstance(archived, bool):
-            raise InvalidInput("archived must be true or false.", detail={"field": "archived"})
+            raise InvalidInput(gettext("archived must be true or false."), detail={"field": "archived"})
         _require(Cap.SPACE_ARCHIVE in caps, "Only owners archive or unarchive a space.")
         _set_archived(actor, space, archived)
     if quota is not None:
@@ -157,7 +157,7 @@ def _require(allowed: bool, message: str) -> None:
 def _rename(actor, space: Space, name: str) -> None:
     _refuse_if_archived(space)
     if space.kind == SpaceKind.PERSONAL:
-        raise InvalidInput("A personal space is named after its user and cannot be renamed.")
+        raise InvalidInput(gettext("A personal space is named after its user and cannot be renamed."))
     if name == space.name:
         return
     if space.created_by_id:
@@ -170,7 +170,7 @@ def _rename(actor, space: Space, name: str) -> None:
 
 def _set_archived(actor, space: Space, archived: bool) -> None:
     if space.kind == SpaceKind.PERSONAL:
-        raise InvalidInput("A personal space cannot be archived.")
+        raise InvalidInput(gettext("A personal space cannot be archived."))
     if archived == space.is_archived:
         return
     space.archived_at = timezone.now() if archived else None
@@ -203,10 +203,10 @@ def _member(space: Space, user_id) -> Membership:
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
-        raise NotFound("No such member in this space.") from None
+        raise NotFound(gettext("No such member in this space.")) from None
     membership = Membership.objects.select_related("user").filter(space=space, user_id=user_id).first()
     if membership is None:
-        raise NotFound("No such member in this space.")
+        raise NotFound(gettext("No such member in this space."))
     return membership
 
 
@@ -214,8 +214,7 @@ def _refuse_if_last_owner(space: Space, membership: Membership, verb: str) -> No
     if membership.role != Role.OWNER:
         return
     if Membership.objects.filter(space=space, role=Role.OWNER).count() <= 1:
-        raise Conflict(f"{membership.user.get_username()} is the last owner of {space.name!r} and cannot {verb}; "
-                       "make someone else an owner first.", code="last_owner")
+        raise Conflict(gettext("%(get_username)s is the last owner of %(name)r and cannot %(verb)s; make someone else an owner first.") % {"get_username": membership.user.get_username(), "name": space.name, "verb": verb}, code="last_owner")
 
 
 @transaction.atomic
@@ -227,14 +226,14 @@ def member_add(*, actor: User, space_id, username: str, role: str) -> Membership
     _require_member_rights(access, role)
     _refuse_if_archived(space)
     if space.kind == SpaceKind.PERSONAL:
-        raise InvalidInput("A personal space has one member; create a team space to work with others.")
+        raise InvalidInput(gettext("A personal space has one member; create a team space to work with others."))
     username = clean_label(username, field="username", max_length=150)
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise InvalidInput(f"There is no active user named {username!r}.", code="unknown_user",
+        raise InvalidInput(gettext("There is no active user named %(username)r.") % {"username": username}, code="unknown_user",
                            detail={"field": "username"})
     if Membership.objects.filter(space=space, user=user).exists():
-        raise Conflict(f"{user.get_username()} is already a member of {space.name!r}.", code="already_member")
+        raise Conflict(gettext("%(get_username)s is already a member of %(name)r.") % {"get_username": user.get_username(), "name": space.name}, code="already_member")
     membership = Membership.objects.create(space=space, user=user, role=role)
     record(action=Action.MEMBER_ADDED, actor=actor, target=user, space=space, details={"role": role})
     return membership

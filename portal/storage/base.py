@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from portal.core.errors import InvalidInput, NotFound, StorageUnavailable
+from django.utils.translation import gettext
 
 CHUNK_SIZE = 1024 * 1024
 # S3's limits, enforced by the local backend too so code written against
@@ -40,7 +41,7 @@ class UploadNotFound(NotFound):
 
 
 def range_not_satisfiable(key: str, start: int, size: int) -> InvalidInput:
-    return InvalidInput(f"Byte {start} is past the end of {key!r} ({size} bytes).",
+    return InvalidInput(gettext("Byte %(start)s is past the end of %(key)r (%(size)s bytes).") % {"start": start, "key": key, "size": size},
                         code="range_not_satisfiable", detail={"size": size})
 
 
@@ -66,26 +67,26 @@ def validate_key(key: str) -> str:
     to different backends. Segments starting with "." are reserved for the
     local backend's bookkeeping (temp files, ``.multipart``)."""
     if not isinstance(key, str) or not key:
-        raise InvalidInput("An object key must be a non-empty string.", code="invalid_key")
+        raise InvalidInput(gettext("An object key must be a non-empty string."), code="invalid_key")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidInput(f"Object keys are at most {MAX_KEY_BYTES} bytes.", code="invalid_key")
+        raise InvalidInput(gettext("Object keys are at most %(MAX_KEY_BYTES)s bytes.") % {"MAX_KEY_BYTES": MAX_KEY_BYTES}, code="invalid_key")
     if _FORBIDDEN_KEY_CHARS.search(key):
-        raise InvalidInput("Object keys may not contain control characters or backslashes.",
+        raise InvalidInput(gettext("Object keys may not contain control characters or backslashes."),
                            code="invalid_key", detail={"key": key})
     if any(not segment or segment.startswith(".") for segment in key.split("/")):
-        raise InvalidInput("Object keys may not start with '/', contain empty, '.' or '..' segments, "
-                           "or segments starting with '.'.", code="invalid_key", detail={"key": key})
+        raise InvalidInput(gettext("Object keys may not start with '/', contain empty, '.' or '..' segments, "
+                           "or segments starting with '.'."), code="invalid_key", detail={"key": key})
     return key
 
 
 def validate_window(start: int, end: int | None) -> None:
     if start < 0 or (end is not None and end < start):
-        raise InvalidInput(f"Invalid byte range {start}-{end}.", code="invalid_range")
+        raise InvalidInput(gettext("Invalid byte range %(start)s-%(end)s.") % {"start": start, "end": end}, code="invalid_range")
 
 
 def validate_part_number(part_number: int) -> int:
     if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
-        raise InvalidInput(f"Part numbers run from 1 to {MAX_PARTS}.", code="invalid_part")
+        raise InvalidInput(gettext("Part numbers run from 1 to %(MAX_PARTS)s.") % {"MAX_PARTS": MAX_PARTS}, code="invalid_part")
     return part_number
 
 
@@ -93,7 +94,7 @@ def validate_part_list(parts: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """S3's rule: at least one part, numbers strictly ascending."""
     numbers = [validate_part_number(number) for number, _ in parts]
     if not numbers or numbers != sorted(set(numbers)):
-        raise InvalidInput("List the uploaded parts once each, in ascending order.", code="invalid_part")
+        raise InvalidInput(gettext("List the uploaded parts once each, in ascending order."), code="invalid_part")
     return [(number, normalize_etag(etag)) for number, etag in parts]
 
 
@@ -104,11 +105,10 @@ def check_parts_complete(wanted: list[tuple[int, str]], have: list[Part]) -> int
     for index, (number, etag) in enumerate(wanted):
         part = by_id.get((number, etag))
         if part is None:
-            raise InvalidInput(f"Part {number} was not uploaded (or was replaced); upload it again.",
+            raise InvalidInput(gettext("Part %(number)s was not uploaded (or was replaced); upload it again.") % {"number": number},
                                code="invalid_part", detail={"part": number})
         if index < len(wanted) - 1 and part.size < MIN_PART_SIZE:
-            raise InvalidInput(f"Part {number} is {part.size} bytes; every part but the last must be "
-                               f"at least {MIN_PART_SIZE} bytes.", code="part_too_small",
+            raise InvalidInput(gettext("Part %(number)s is %(size)s bytes; every part but the last must be at least %(MIN_PART_SIZE)s bytes.") % {"number": number, "size": part.size, "MIN_PART_SIZE": MIN_PART_SIZE}, code="part_too_small",
                                detail={"part": number})
         total += part.size
     return total
@@ -121,7 +121,7 @@ def normalize_etag(etag: str) -> str:
 def validate_put_size(size: int) -> int:
     """A single PUT's size: S3 takes at most 5 GiB in one request."""
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_PART_SIZE:
-        raise InvalidInput(f"A single upload is 0 to {MAX_PART_SIZE} bytes.", code="invalid_size")
+        raise InvalidInput(gettext("A single upload is 0 to %(MAX_PART_SIZE)s bytes.") % {"MAX_PART_SIZE": MAX_PART_SIZE}, code="invalid_size")
     return size
 
 
@@ -179,9 +179,9 @@ class ObjectStream(io.RawIOBase):
         try:
             data = self._raw.read(want)
         except self._errors as exc:
-            raise StorageUnavailable(f"The object store stopped answering mid-download ({exc}).") from exc
+            raise StorageUnavailable(gettext("The object store stopped answering mid-download (%(exc)s).") % {"exc": exc}) from exc
         if not data:
-            raise StorageUnavailable(f"The object ended {self._remaining} bytes early; try again.")
+            raise StorageUnavailable(gettext("The object ended %(remaining)s bytes early; try again.") % {"remaining": self._remaining})
         buffer[:len(data)] = data
         self._remaining -= len(data)
         return len(data)

@@ -29,6 +29,7 @@ from portal.storage.base import (
     UploadNotFound, check_parts_complete, presign_lifetime, range_not_satisfiable, validate_key,
     validate_part_list, validate_part_number, validate_put_size, validate_window,
 )
+from django.utils.translation import gettext
 
 TEMP_PREFIX = ".tmp-"
 MULTIPART_DIR = ".multipart"
@@ -47,9 +48,9 @@ def _filesystem(action: str, *, missing: Exception | bool = True):
         if isinstance(missing, Exception):
             raise missing from exc
         if missing:
-            raise StorageUnavailable(f"The storage folder could not {action}: {exc.strerror}.") from exc
+            raise StorageUnavailable(gettext("The storage folder could not %(action)s: %(strerror)s.") % {"action": action, "strerror": exc.strerror}) from exc
     except OSError as exc:
-        raise StorageUnavailable(f"The storage folder could not {action}: {exc.strerror or exc}.") from exc
+        raise StorageUnavailable(gettext("The storage folder could not %(action)s: %(value)s.") % {"action": action, "value": exc.strerror or exc}) from exc
 
 
 def _copy(source: BinaryIO, out: BinaryIO, *, digest=None, limit: int | None = None) -> int:
@@ -57,7 +58,7 @@ def _copy(source: BinaryIO, out: BinaryIO, *, digest=None, limit: int | None = N
     while chunk := source.read(CHUNK_SIZE):
         written += len(chunk)
         if limit is not None and written > limit:
-            raise InvalidInput(f"A part may be at most {limit} bytes.", code="part_too_large")
+            raise InvalidInput(gettext("A part may be at most %(limit)s bytes.") % {"limit": limit}, code="part_too_large")
         if digest is not None:
             digest.update(chunk)
         with _filesystem("write"):
@@ -72,9 +73,9 @@ def _receive(source: BinaryIO, fd: int, offset: int = 0, *, limit: int, direct_f
     try:
         return request_body.write_at(source, fd, offset, limit=limit, direct_fd=direct_fd)
     except request_body.TooLong:
-        raise InvalidInput(f"A part may be at most {limit} bytes.", code="part_too_large") from None
+        raise InvalidInput(gettext("A part may be at most %(limit)s bytes.") % {"limit": limit}, code="part_too_large") from None
     except request_body.WriteFailed as exc:
-        raise StorageUnavailable(f"The storage folder could not write: {exc}.") from exc
+        raise StorageUnavailable(gettext("The storage folder could not write: %(exc)s.") % {"exc": exc}) from exc
 
 
 def _link_new(name: str, target: Path) -> None:
@@ -83,10 +84,10 @@ def _link_new(name: str, target: Path) -> None:
     try:
         os.link(name, target, follow_symlinks=False)
     except FileExistsError:
-        raise PreconditionFailed("That object exists already; this URL only creates it.",
+        raise PreconditionFailed(gettext("That object exists already; this URL only creates it."),
                                  code="object_exists") from None
     except OSError as exc:
-        raise StorageUnavailable(f"The storage folder could not create the object: {exc.strerror or exc}.") from exc
+        raise StorageUnavailable(gettext("The storage folder could not create the object: %(value)s.") % {"value": exc.strerror or exc}) from exc
     Path(name).unlink(missing_ok=True)
 
 
@@ -136,17 +137,17 @@ class LocalObjectStore(ObjectStore):
         path = self.root.joinpath(*validate_key(key).split("/"))
         # Keys cannot say "..", but a symlink inside the root could still lead out.
         if not os.path.realpath(path).startswith(str(self.root) + os.sep):
-            raise InvalidInput("That key leads outside the storage folder.", code="invalid_key")
+            raise InvalidInput(gettext("That key leads outside the storage folder."), code="invalid_key")
         return path
 
     def _parent_dir(self, path: Path) -> Path:
         if not self.root.is_dir():
             # Never recreate the root: a missing root is usually an unmounted disk.
-            raise StorageUnavailable(f"The storage folder {self.root} is missing; is its disk mounted?")
+            raise StorageUnavailable(gettext("The storage folder %(root)s is missing; is its disk mounted?") % {"root": self.root})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
-            raise InvalidInput("An object already exists where this key needs a folder.",
+            raise InvalidInput(gettext("An object already exists where this key needs a folder."),
                                code="key_conflict") from exc
         return path.parent
 
@@ -196,7 +197,7 @@ class LocalObjectStore(ObjectStore):
         try:
             raw = open(path, "rb", buffering=0)
         except _MISSING as exc:
-            raise ObjectNotFound(f"No object {key!r}.") from exc
+            raise ObjectNotFound(gettext("No object %(key)r.") % {"key": key}) from exc
         st = os.fstat(raw.fileno())
         if start >= st.st_size and (start or end is not None):
             raw.close()
@@ -212,7 +213,7 @@ class LocalObjectStore(ObjectStore):
         except _MISSING:
             st = None
         if st is None or not S_ISREG(st.st_mode):  # a folder holds other keys; it is no object
-            raise ObjectNotFound(f"No object {key!r}.")
+            raise ObjectNotFound(gettext("No object %(key)r.") % {"key": key})
         return ObjectInfo(key=key, size=st.st_size, modified=_modified(st))
 
     def exists(self, key: str) -> bool:
@@ -225,7 +226,7 @@ class LocalObjectStore(ObjectStore):
         except _MISSING:  # IsADirectoryError: a folder of other keys, not an object
             pass
         except OSError as exc:
-            raise StorageUnavailable(f"Could not delete {key!r}: {exc.strerror}.") from exc
+            raise StorageUnavailable(gettext("Could not delete %(key)r: %(strerror)s.") % {"key": key, "strerror": exc.strerror}) from exc
 
     def copy(self, source: str, target: str) -> int:
         # Every write here replaces a key's file by renaming a new one into
@@ -240,7 +241,7 @@ class LocalObjectStore(ObjectStore):
             try:
                 os.link(origin, name, follow_symlinks=False)
             except _MISSING as exc:
-                raise ObjectNotFound(f"No object {source!r}.") from exc
+                raise ObjectNotFound(gettext("No object %(source)r.") % {"source": source}) from exc
             except OSError:  # a filesystem without hard links: copy the bytes
                 with open(origin, "rb") as src, open(name, "xb") as out:
                     _copy_file(src, out)
@@ -272,7 +273,7 @@ class LocalObjectStore(ObjectStore):
         def write(out: BinaryIO) -> int:
             written = _receive(fileobj, out.fileno(), limit=size)
             if written != size:
-                raise InvalidInput(f"The body arrived with {written} of {size} bytes; send it again.",
+                raise InvalidInput(gettext("The body arrived with %(written)s of %(size)s bytes; send it again.") % {"written": written, "size": size},
                                    code="incomplete_body")
             return written
 
@@ -280,7 +281,7 @@ class LocalObjectStore(ObjectStore):
             return self._write_atomically(self._path(key), write, create_only=create_only)
         except InvalidInput as exc:
             if exc.code == "part_too_large":
-                raise InvalidInput(f"The body is longer than the {size} bytes this URL accepts.",
+                raise InvalidInput(gettext("The body is longer than the %(size)s bytes this URL accepts.") % {"size": size},
                                    code="size_mismatch") from None
             raise
 
@@ -319,7 +320,7 @@ class LocalObjectStore(ObjectStore):
     # --- multipart ---------------------------------------------------------------------
     def _upload_dir(self, key: str, upload_id: str) -> Path:
         validate_key(key)
-        missing = UploadNotFound("That upload does not exist (finished, aborted or never started).")
+        missing = UploadNotFound(gettext("That upload does not exist (finished, aborted or never started)."))
         if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
             raise missing
         folder = self._uploads / upload_id
@@ -359,21 +360,21 @@ class LocalObjectStore(ObjectStore):
         folder = self._upload_dir(key, upload_id)
         validate_part_number(part_number)
         if size is not None and size > MAX_PART_SIZE:
-            raise InvalidInput(f"A part may be at most {MAX_PART_SIZE} bytes.", code="part_too_large")
+            raise InvalidInput(gettext("A part may be at most %(MAX_PART_SIZE)s bytes.") % {"MAX_PART_SIZE": MAX_PART_SIZE}, code="part_too_large")
         if part_size := local_slots.slot_size(folder):
-            with _filesystem("store a part", missing=UploadNotFound("The upload was finished or aborted "
-                                                                    "while this part arrived.")):
+            with _filesystem("store a part", missing=UploadNotFound(gettext("The upload was finished or aborted "
+                                                                    "while this part arrived."))):
                 return local_slots.put(folder, part_number, fileobj, size=size, part_size=part_size,
                                        receive=_receive)
         tag = secrets.token_hex(16)
-        with _filesystem("create a temp file", missing=UploadNotFound("The upload was finished or "
-                                                                      "aborted while this part arrived.")):
+        with _filesystem("create a temp file", missing=UploadNotFound(gettext("The upload was finished or "
+                                                                      "aborted while this part arrived."))):
             fd, name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 written = _receive(fileobj, out.fileno(), limit=MAX_PART_SIZE)
                 if size is not None and written != size:
-                    raise InvalidInput(f"The part arrived with {written} of {size} bytes; send it again.",
+                    raise InvalidInput(gettext("The part arrived with %(written)s of %(size)s bytes; send it again.") % {"written": written, "size": size},
                                        code="incomplete_body")
                 with _filesystem("flush a part to disk"):
                     os.fsync(out.fileno())
@@ -391,7 +392,7 @@ class LocalObjectStore(ObjectStore):
     def multipart_list_parts(self, key: str, upload_id: str) -> list[Part]:
         newest: dict[int, tuple[int, Part]] = {}
         folder = self._upload_dir(key, upload_id)
-        gone = UploadNotFound("The upload was just finished or aborted.")
+        gone = UploadNotFound(gettext("The upload was just finished or aborted."))
         with _filesystem("list the parts", missing=gone):
             entries = list(os.scandir(folder))
         for mtime, part in local_slots.listed(entries):
@@ -417,7 +418,7 @@ class LocalObjectStore(ObjectStore):
         check_parts_complete(wanted, have)
         if part_size := local_slots.slot_size(folder):
             chosen = {number for number, _ in wanted}
-            with _filesystem("finish the upload", missing=UploadNotFound("The upload was just finished.")):
+            with _filesystem("finish the upload", missing=UploadNotFound(gettext("The upload was just finished."))):
                 target = self._path(key)
                 made = not target.parent.is_dir()
                 self._parent_dir(target)
@@ -436,8 +437,8 @@ class LocalObjectStore(ObjectStore):
                     with open(path, "rb") as part:
                         total += _copy_file(part, out)
                 except FileNotFoundError:
-                    raise InvalidInput("A part was replaced or the upload aborted while finishing; "
-                                       "list the parts and try again.", code="invalid_part") from None
+                    raise InvalidInput(gettext("A part was replaced or the upload aborted while finishing; "
+                                       "list the parts and try again."), code="invalid_part") from None
             return total
 
         target = self._path(key)

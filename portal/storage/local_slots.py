@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from portal.core.errors import InvalidInput
 from portal.storage.base import Part
+from django.utils.translation import gettext
 
 DATA = "data"
 # Parts this large bypass the page cache (request_body.py says why): a file
@@ -46,14 +47,14 @@ def put(folder: Path, number: int, fileobj: BinaryIO, *, size: int | None, part_
     """Write part ``number`` into its slot (``receive(fileobj, fd, offset,
     limit=...)`` writes the body); its ETag."""
     if size is not None and size > part_size:
-        raise InvalidInput(f"Part {number} is {size} bytes; parts of this upload are at most {part_size}.",
+        raise InvalidInput(gettext("Part %(number)s is %(size)s bytes; parts of this upload are at most %(part_size)s.") % {"number": number, "size": size, "part_size": part_size},
                            code="part_too_large", detail={"part": number})
     fd = os.open(folder / DATA, os.O_WRONLY | os.O_CLOEXEC)
     direct = _open_direct(folder / DATA) if (size or 0) >= DIRECT_MIN_PART else None
     try:
         written = receive(fileobj, fd, (number - 1) * part_size, limit=part_size, direct_fd=direct)
         if size is not None and written != size:
-            raise InvalidInput(f"The part arrived with {written} of {size} bytes; send it again.",
+            raise InvalidInput(gettext("The part arrived with %(written)s of %(size)s bytes; send it again.") % {"written": written, "size": size},
                                code="incomplete_body")
         # Durable before it is listed: an acknowledged part survives a crash, as on S3.
         os.fsync(fd)
@@ -98,7 +99,7 @@ def assemble(folder: Path, target: Path, parts: list[Part], part_size: int) -> i
     """Move the staging file into place as the object made of ``parts``."""
     for index, part in enumerate(parts, start=1):
         if part.number != index or (index < len(parts) and part.size != part_size):
-            raise InvalidInput("Parts must run 1, 2, 3… and all but the last must fill their slot.",
+            raise InvalidInput(gettext("Parts must run 1, 2, 3… and all but the last must fill their slot."),
                                code="invalid_part", detail={"part": part.number})
     total = sum(part.size for part in parts)
     with open(folder / DATA, "r+b") as data:

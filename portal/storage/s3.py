@@ -26,6 +26,7 @@ from portal.storage.base import (
     content_disposition, presign_lifetime, validate_key, validate_part_list, validate_part_number,
     validate_put_size, validate_window,
 )
+from django.utils.translation import gettext
 
 # Errors that mean "the store did not answer (in time)", also while streaming a body.
 NETWORK_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError)
@@ -97,35 +98,31 @@ class S3ObjectStore(ObjectStore):
         except ClientError as exc:
             raise self._translate(exc, key) from exc
         except NoCredentialsError as exc:
-            raise StorageUnavailable("No S3 credentials are configured; set PORTAL_S3_ACCESS_KEY and "
-                                     "PORTAL_S3_SECRET_KEY.") from exc
+            raise StorageUnavailable(gettext("No S3 credentials are configured; set PORTAL_S3_ACCESS_KEY and "
+                                     "PORTAL_S3_SECRET_KEY.")) from exc
         except NETWORK_ERRORS as exc:
-            raise StorageUnavailable(f"The object store at {self.endpoint_url or 'AWS'} is not answering "
-                                     f"({exc}). Try again in a moment.") from exc
+            raise StorageUnavailable(gettext("The object store at %(value)s is not answering (%(exc)s). Try again in a moment.") % {"value": self.endpoint_url or 'AWS', "exc": exc}) from exc
 
     def _translate(self, exc: ClientError, key: str | None) -> PortalError:
         code, status = _error_code(exc)
         message = exc.response.get("Error", {}).get("Message") or code
         if code == "NoSuchUpload":
-            return UploadNotFound("That upload does not exist (finished, aborted or never started).")
+            return UploadNotFound(gettext("That upload does not exist (finished, aborted or never started)."))
         if code == "NoSuchBucket":
             return self._bucket_missing()
         if code in _NOT_FOUND or status == 404:
-            return ObjectNotFound(f"No object {key!r}.")
+            return ObjectNotFound(gettext("No object %(key)r.") % {"key": key})
         if code == "InvalidRange" or status == 416:
-            return InvalidInput(f"The range starts past the end of {key!r}.", code="range_not_satisfiable")
+            return InvalidInput(gettext("The range starts past the end of %(key)r.") % {"key": key}, code="range_not_satisfiable")
         if code in _BAD_PARTS:
-            return InvalidInput(f"The object store refused the part list: {message}", code="invalid_part")
+            return InvalidInput(gettext("The object store refused the part list: %(message)s") % {"message": message}, code="invalid_part")
         if code in _DENIED or status == 403:
-            return StorageUnavailable(f"The object store refused our credentials ({code}); check PORTAL_S3_"
-                                      "ACCESS_KEY / PORTAL_S3_SECRET_KEY.", detail={"s3_code": code})
+            return StorageUnavailable(gettext("The object store refused our credentials (%(code)s); check PORTAL_S3_ACCESS_KEY / PORTAL_S3_SECRET_KEY.") % {"code": code}, detail={"s3_code": code})
         # 5xx, throttling and anything else unexpected: the caller can only retry later.
-        return StorageUnavailable(f"The object store answered {status} {code}: {message}. "
-                                  "Try again in a moment.", detail={"s3_code": code})
+        return StorageUnavailable(gettext("The object store answered %(status)s %(code)s: %(message)s. Try again in a moment.") % {"status": status, "code": code, "message": message}, detail={"s3_code": code})
 
     def _bucket_missing(self) -> StorageUnavailable:
-        return StorageUnavailable(f"The bucket {self.bucket!r} does not exist; run "
-                                  "`manage.py storage_init` or fix PORTAL_S3_BUCKET.")
+        return StorageUnavailable(gettext("The bucket %(bucket)r does not exist; run `manage.py storage_init` or fix PORTAL_S3_BUCKET.") % {"bucket": self.bucket})
 
     # --- objects ---------------------------------------------------------------------
     def put(self, key: str, fileobj: BinaryIO, *, content_type: str | None = None) -> int:

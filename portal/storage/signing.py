@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import signing
 
 from portal.core.errors import Forbidden
+from django.utils.translation import gettext
 
 GET = "portal.storage.get"
 PART = "portal.storage.part"
@@ -41,11 +42,11 @@ def verify(purpose: str, token: str) -> dict[str, Any]:
         # shorter lifetime a caller may have asked for.
         payload = signer.unsign_object(token, max_age=settings.PRESIGN_SECONDS)
     except signing.SignatureExpired as exc:
-        raise LinkExpired("This link has expired; ask the portal for a new one.") from exc
+        raise LinkExpired(gettext("This link has expired; ask the portal for a new one.")) from exc
     except signing.BadSignature as exc:
-        raise LinkInvalid("This link is not valid; ask the portal for a new one.") from exc
+        raise LinkInvalid(gettext("This link is not valid; ask the portal for a new one.")) from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("exp"), int):
-        raise LinkInvalid("This link is not valid; ask the portal for a new one.")
+        raise LinkInvalid(gettext("This link is not valid; ask the portal for a new one."))
     if payload["exp"] < time.time():
-        raise LinkExpired("This link has expired; ask the portal for a new one.")
+        raise LinkExpired(gettext("This link has expired; ask the portal for a new one."))
     return payload

@@ -22,6 +22,7 @@ from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.storage import get_store, signing
 from portal.storage.base import ObjectStore, ObjectStream, content_disposition
 from portal.storage.local import LocalObjectStore
+from django.utils.translation import gettext
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -46,7 +47,7 @@ def _json_errors(view):
 def _local_store() -> LocalObjectStore:
     store = get_store()
     if not isinstance(store, LocalObjectStore):
-        raise NotFound("This portal's object store serves its own URLs.")
+        raise NotFound(gettext("This portal's object store serves its own URLs."))
     return store
 
 
@@ -60,13 +61,13 @@ def requested_window(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if not first:  # "bytes=-n": the last n bytes
         if int(last) == 0 or size == 0:
-            raise RangeNotSatisfiable("The range asks for no bytes.", detail={"size": size})
+            raise RangeNotSatisfiable(gettext("The range asks for no bytes."), detail={"size": size})
         return max(size - int(last), 0), size - 1
     start = int(first)
     if last and int(last) < start:  # invalid, so ignored
         return None
     if start >= size:
-        raise RangeNotSatisfiable(f"The object has {size} bytes; the range starts at byte {start}.",
+        raise RangeNotSatisfiable(gettext("The object has %(size)s bytes; the range starts at byte %(start)s.") % {"size": size, "start": start},
                                   detail={"size": size})
     return start, min(int(last) if last else size - 1, size - 1)
 

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from portal.core.errors import InvalidInput, NotFound, PortalError
+from django.utils.translation import gettext
 
 
 def is_htmx(request) -> bool:
@@ -43,14 +44,14 @@ def int_field(data, name: str, *, required: bool = True, minimum: int | None = N
     raw = (data.get(name) or "").strip()
     if not raw:
         if required:
-            raise InvalidInput(f"{name} is required.", code=f"invalid_{name}")
+            raise InvalidInput(gettext("%(name)s is required.") % {"name": name}, code=f"invalid_{name}")
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be a whole number.", code=f"invalid_{name}") from None
+        raise InvalidInput(gettext("%(name)s must be a whole number.") % {"name": name}, code=f"invalid_{name}") from None
     if minimum is not None and value < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum}.", code=f"invalid_{name}")
+        raise InvalidInput(gettext("%(name)s must be at least %(minimum)s.") % {"name": name, "minimum": minimum}, code=f"invalid_{name}")
     return value
 
 
@@ -58,9 +59,9 @@ def ids_field(data, name: str = "ids") -> list[int]:
     try:
         ids = [int(value) for value in data.getlist(name)]
     except ValueError:
-        raise InvalidInput("Choose items from the list.", code="invalid_ids") from None
+        raise InvalidInput(gettext("Choose items from the list."), code="invalid_ids") from None
     if not ids:
-        raise InvalidInput("Select at least one item first.", code="nothing_selected")
+        raise InvalidInput(gettext("Select at least one item first."), code="nothing_selected")
     return ids
 
 

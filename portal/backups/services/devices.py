@@ -17,6 +17,7 @@ from portal.backups.keys import KeySet, keys_of, user_key_set
 from portal.backups.models import Device, EnrollmentToken
 from portal.core.errors import InvalidInput
 from portal.core.validation import clean_label
+from django.utils.translation import gettext
 
 # last_seen_at is written at most this often per device.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -79,7 +80,7 @@ def device_enroll(*, token: str, hostname: str, platform: str, name: str = "") -
         # Lock the row: two enrollments racing on one token make one device.
         row = EnrollmentToken.objects.select_for_update().get(pk=found.pk)
         if row.used_at is not None:
-            raise InvalidInput("This enrollment token was already used; make a new one.",
+            raise InvalidInput(gettext("This enrollment token was already used; make a new one."),
                                code="enrollment_token_used")
         name = clean_label(name or row.name or hostname, field="name", max_length=100)
         plaintext, selector, verifier = tokens.generate(tokens.DEVICE)
@@ -153,7 +154,7 @@ def device_update(*, actor, device: Device, name: str | None = None, excludes: l
     if excludes is not None:
         if not isinstance(excludes, list) or not all(isinstance(p, str) and 0 < len(p) <= 1000 for p in excludes) \
                 or len(excludes) > 1000:
-            raise InvalidInput("excludes is a list of at most 1000 non-empty patterns.", code="invalid_excludes")
+            raise InvalidInput(gettext("excludes is a list of at most 1000 non-empty patterns."), code="invalid_excludes")
         device.excludes = excludes
         changed.append("excludes")
     if changed:
@@ -178,7 +179,7 @@ def device_revoke(*, actor, device: Device) -> Device:
 def device_report_failure(*, device: Device, error) -> Device:
     """A device reports a failed backup run: its error state, audited."""
     if not isinstance(error, str) or not error.strip():
-        raise InvalidInput("error must be a non-empty text.", code="invalid_error")
+        raise InvalidInput(gettext("error must be a non-empty text."), code="invalid_error")
     device.last_error = error.strip()[:MAX_ERROR_LENGTH]
     device.last_error_at = timezone.now()
     device.save(update_fields=["last_error", "last_error_at"])

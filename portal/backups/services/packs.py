@@ -33,6 +33,7 @@ from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import whole_number
 from portal.storage import ObjectNotFound, get_store
 from portal.storage.base import CREATE_ONLY_HEADERS, presign_lifetime
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 10_000
@@ -48,13 +49,13 @@ def upload_key(pack_id: str) -> str:
 
 def clean_ids(ids, *, field: str = "ids") -> list[str]:
     if not isinstance(ids, list):
-        raise InvalidInput(f"{field} is a list of chunk ids.", code="invalid_ids")
+        raise InvalidInput(gettext("%(field)s is a list of chunk ids.") % {"field": field}, code="invalid_ids")
     if len(ids) > MAX_IDS:
-        raise InvalidInput(f"At most {MAX_IDS} ids per request ({len(ids)} sent).", code="too_many_ids",
+        raise InvalidInput(gettext("At most %(MAX_IDS)s ids per request (%(count)s sent).") % {"MAX_IDS": MAX_IDS, "count": len(ids)}, code="too_many_ids",
                            detail={"max": MAX_IDS})
     bad = next((value for value in ids if not crypto.is_chunk_id(value)), None)
     if bad is not None:
-        raise InvalidInput(f"{bad!r} is not a chunk id (64 lowercase hex).", code="invalid_ids")
+        raise InvalidInput(gettext("%(bad)r is not a chunk id (64 lowercase hex).") % {"bad": bad}, code="invalid_ids")
     return list(dict.fromkeys(ids))
 
 
@@ -72,21 +73,21 @@ def pack_create(*, device: Device, size) -> tuple[Pack, str, dict[str, str], dat
 
 def _clean_entries(chunks, pack: Pack) -> list[Chunk]:
     if not isinstance(chunks, list) or not chunks or len(chunks) > MAX_IDS:
-        raise InvalidInput(f"chunks is a list of 1 to {MAX_IDS} entries.", code="invalid_chunks")
+        raise InvalidInput(gettext("chunks is a list of 1 to %(MAX_IDS)s entries.") % {"MAX_IDS": MAX_IDS}, code="invalid_chunks")
     rows: dict[str, Chunk] = {}
     for index, entry in enumerate(chunks):
         where = f"chunks[{index}]"
         if not isinstance(entry, dict) or set(entry) != {"id", "offset", "length", "raw_length", "kind"}:
-            raise InvalidInput(f"{where} needs exactly id, offset, length, raw_length and kind.",
+            raise InvalidInput(gettext("%(where)s needs exactly id, offset, length, raw_length and kind.") % {"where": where},
                                code="invalid_chunks", detail={"index": index})
         if not crypto.is_chunk_id(entry["id"]) or entry["kind"] not in ChunkKind.values:
-            raise InvalidInput(f"{where} has a bad id or kind.", code="invalid_chunks", detail={"index": index})
+            raise InvalidInput(gettext("%(where)s has a bad id or kind.") % {"where": where}, code="invalid_chunks", detail={"index": index})
         offset = whole_number(entry["offset"], field=f"{where}.offset", minimum=0)
         length = whole_number(entry["length"], field=f"{where}.length", minimum=crypto.BLOB_OVERHEAD)
         raw = whole_number(entry["raw_length"], field=f"{where}.raw_length", minimum=0,
                            maximum=crypto.MAX_PLAINTEXT)
         if offset + length > pack.size:
-            raise InvalidInput(f"{where} ends past the pack's {pack.size} bytes.", code="invalid_chunks",
+            raise InvalidInput(gettext("%(where)s ends past the pack's %(size)s bytes.") % {"where": where, "size": pack.size}, code="invalid_chunks",
                                detail={"index": index})
         rows.setdefault(entry["id"], Chunk(id=entry["id"], pack=pack, owner_id=pack.owner_id, offset=offset,
                                            length=length, raw_length=raw, kind=entry["kind"]))
@@ -106,9 +107,9 @@ def _check_blobs(pack: Pack, rows: list[Chunk], *, start: int = 0, end: int | No
             blob = data[row.offset - start:row.offset - start + row.length]
             plaintext = crypto.open_blob(keys.data_key, row.id, blob, id_key=keys.id_key)
         except crypto.BlobInvalid as exc:
-            raise InvalidInput(f"{exc}", code="bad_chunk", detail={"id": row.id}) from None
+            raise InvalidInput(gettext("%(exc)s") % {"exc": exc}, code="bad_chunk", detail={"id": row.id}) from None
         if len(plaintext) != row.raw_length:
-            raise InvalidInput(f"Chunk {row.id} is {len(plaintext)} bytes, not {row.raw_length}.",
+            raise InvalidInput(gettext("Chunk %(id)s is %(count)s bytes, not %(raw_length)s.") % {"id": row.id, "count": len(plaintext), "raw_length": row.raw_length},
                                code="bad_chunk", detail={"id": row.id})
 
 
@@ -118,10 +119,10 @@ def _stored(pack: Pack) -> None:
     try:
         stored = get_store().size(pack.key)
     except ObjectNotFound:
-        raise Conflict("The pack's bytes are not in the object store; upload them first.",
+        raise Conflict(gettext("The pack's bytes are not in the object store; upload them first."),
                        code="pack_missing") from None
     if stored != pack.size:
-        raise Conflict(f"The stored pack has {stored} bytes, not the {pack.size} announced.",
+        raise Conflict(gettext("The stored pack has %(stored)s bytes, not the %(size)s announced.") % {"stored": stored, "size": pack.size},
                        code="pack_size_mismatch", detail={"stored": stored, "announced": pack.size})
 
 
@@ -185,10 +186,10 @@ def pack_index(*, device: Device, pack_id: str, chunks) -> dict[str, int]:
     pack = (Pack.objects.select_for_update().select_related("key_set").filter(pack_id=pack_id, device=device).first()
             if isinstance(pack_id, str) else None)
     if pack is None:
-        raise NotFound("No such pack; announce it with POST /backup/packs first.")
+        raise NotFound(gettext("No such pack; announce it with POST /backup/packs first."))
     rows = _clean_entries(chunks, pack)
     if pack.key_set.deployment_wide:  # announced before key sets were per user: its ids would cross users
-        raise Conflict("This pack was announced before backups had per-user keys; upload its chunks again.",
+        raise Conflict(gettext("This pack was announced before backups had per-user keys; upload its chunks again."),
                        code="pack_key_set_retired")
     if pack.indexed_at is None:
         _stored(pack)

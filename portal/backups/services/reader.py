@@ -13,6 +13,7 @@ from portal.backups.keys import keys_of
 from portal.backups.models import BackupKeySet, Chunk, Snapshot, pack_key
 from portal.core.errors import NotFound, PortalError
 from portal.storage import ObjectStore, get_store
+from django.utils.translation import gettext
 
 # Ids per index query, and the most bytes one ranged read fetches.
 _BATCH = 1000
@@ -81,10 +82,10 @@ class BlobReader:
             with self.store.open(pack_key(run[0].pack_id), start=run[0].offset, end=run[-1].end - 1) as stream:
                 data = stream.read()
         except NotFound:
-            raise SnapshotDamaged(f"Pack {run[0].pack_id} is missing from the object store.",
+            raise SnapshotDamaged(gettext("Pack %(pack_id)s is missing from the object store.") % {"pack_id": run[0].pack_id},
                                   detail={"pack_id": run[0].pack_id}) from None
         if len(data) != run[-1].end - run[0].offset:
-            raise SnapshotDamaged(f"Pack {run[0].pack_id} is shorter than its index says.",
+            raise SnapshotDamaged(gettext("Pack %(pack_id)s is shorter than its index says.") % {"pack_id": run[0].pack_id},
                                   detail={"pack_id": run[0].pack_id})
         out = []
         for loc in run:
@@ -103,7 +104,7 @@ class BlobReader:
             where = locate(batch, pack__key_set=self.key_set)
             missing = [cid for cid in batch if cid not in where]
             if missing:
-                raise SnapshotDamaged(f"{len(missing)} chunk(s) are not in the index, e.g. {missing[0]}.",
+                raise SnapshotDamaged(gettext("%(count)s chunk(s) are not in the index, e.g. %(value)s.") % {"count": len(missing), "value": missing[0]},
                                       detail={"missing": missing[:20]})
             for run in _runs([where[cid] for cid in batch]):
                 yield from self._fetch(run)
@@ -113,12 +114,12 @@ class BlobReader:
         if tree_id in self._trees:
             return self._trees[tree_id]
         if not crypto.is_chunk_id(tree_id):
-            raise SnapshotDamaged(f"A tree entry names {tree_id!r}, which is not a chunk id.")
+            raise SnapshotDamaged(gettext("A tree entry names %(tree_id)r, which is not a chunk id.") % {"tree_id": tree_id})
         (plaintext,) = self.read([tree_id])
         try:
             entries = crypto.tree_decode(plaintext)
         except crypto.BlobInvalid as exc:
-            raise SnapshotDamaged(f"Tree {tree_id}: {exc}", detail={"chunk": tree_id}) from None
+            raise SnapshotDamaged(gettext("Tree %(tree_id)s: %(exc)s") % {"tree_id": tree_id, "exc": exc}, detail={"chunk": tree_id}) from None
         if self.cache_trees:
             self._trees[tree_id] = entries
         return entries

@@ -21,6 +21,7 @@ from portal.backups.services.reader import BlobReader, SnapshotDamaged
 from portal.backups.services.treecheck import Budget, check_entries
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.files.services.downloads import content_type_for, safe_member_part
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Located:
 def _parts(path: str) -> list[str]:
     parts = [part for part in (path or "").split("/") if part]
     if any(part in (".", "..") for part in parts):
-        raise InvalidInput("A snapshot path has no '.' or '..' parts.", code="invalid_path")
+        raise InvalidInput(gettext("A snapshot path has no '.' or '..' parts."), code="invalid_path")
     return parts
 
 
@@ -56,11 +57,11 @@ def resolve(reader: BlobReader, snapshot: Snapshot, path: str) -> Located:
     Budget().descend(len(parts))
     for part in parts:
         if entry.get("type") != "dir":
-            raise NotFound(f"{'/'.join(walked)} is not a folder in this snapshot.")
+            raise NotFound(gettext("%(join)s is not a folder in this snapshot.") % {"join": '/'.join(walked)})
         entry = next((e for e in reader.tree(entry["tree"]) if e.get("name") == part), None)
         walked.append(part)
         if entry is None:
-            raise NotFound(f"There is no {'/'.join(walked)} in this snapshot.")
+            raise NotFound(gettext("There is no %(join)s in this snapshot.") % {"join": '/'.join(walked)})
     return Located(path="/".join(walked), entry=entry)
 
 
@@ -80,7 +81,7 @@ def folder_list(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
     reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "dir":
-        raise InvalidInput(f"{found.path} is a file; download it with .../content/{found.path}.",
+        raise InvalidInput(gettext("%(path)s is a file; download it with .../content/%(path)s.") % {"path": found.path},
                            code="not_a_folder")
     entries = []
     for entry in _tree(reader, found.entry["tree"], found.path, Budget()):
@@ -95,12 +96,12 @@ def folder_list(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
 def _file_chunks(reader: BlobReader, entry: dict) -> Iterator[bytes]:
     chunks = entry.get("chunks") or []
     if not isinstance(chunks, list):
-        raise SnapshotDamaged(f"{entry.get('name')!r} has no chunk list.")
+        raise SnapshotDamaged(gettext("%(get)r has no chunk list.") % {"get": entry.get('name')})
     left = int(entry.get("size") or 0)
     for data in reader.read(chunks):
         left -= len(data)
         if left < 0:  # never send more than the size promised (a chunk listed a million times)
-            raise SnapshotDamaged(f"{entry.get('name')!r} holds more bytes than its size says.")
+            raise SnapshotDamaged(gettext("%(get)r holds more bytes than its size says.") % {"get": entry.get('name')})
         yield data
 
 
@@ -118,7 +119,7 @@ def file_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = N
     reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "file":
-        raise InvalidInput(f"{found.path or '/'} is not a file; download a folder with .../zip/{found.path}.",
+        raise InvalidInput(gettext("%(value)s is not a file; download a folder with .../zip/%(path)s.") % {"value": found.path or '/', "path": found.path},
                            code="not_a_file")
     name = found.entry["name"]
     Budget().send(int(found.entry.get("size") or 0))
@@ -167,7 +168,7 @@ def zip_restore(snapshot: Snapshot, path: str, *, reader: BlobReader | None = No
     reader = reader or BlobReader.for_snapshot(snapshot)
     found = resolve(reader, snapshot, path)
     if found.entry.get("type") != "dir":
-        raise InvalidInput(f"{found.path} is a file; download it with .../content/{found.path}.",
+        raise InvalidInput(gettext("%(path)s is a file; download it with .../content/%(path)s.") % {"path": found.path},
                            code="not_a_folder")
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     files = total = 0

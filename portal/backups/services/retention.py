@@ -15,6 +15,7 @@ from portal.audit.services import record
 from portal.backups.models import Device, RetentionPolicy, Snapshot
 from portal.core.errors import InvalidInput
 from portal.core.validation import whole_number
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ def policy_for(device: Device) -> tuple[RetentionPolicy, str]:
 
 def _clean(values) -> dict[str, int]:
     if not isinstance(values, dict) or set(values) != set(RetentionPolicy.FIELDS):
-        raise InvalidInput(f"Send all of {', '.join(RetentionPolicy.FIELDS)}.", code="invalid_retention")
+        raise InvalidInput(gettext("Send all of %(join)s.") % {"join": ', '.join(RetentionPolicy.FIELDS)}, code="invalid_retention")
     cleaned = {name: whole_number(values[name], field=name, minimum=0, maximum=100_000)
                for name in RetentionPolicy.FIELDS}
     if not any(cleaned.values()):
-        raise InvalidInput("A policy must keep something: set at least one keep_* above 0.",
+        raise InvalidInput(gettext("A policy must keep something: set at least one keep_* above 0."),
                            code="invalid_retention")
     return cleaned
 

@@ -15,6 +15,7 @@ from portal.backups.services.reader import BlobReader
 from portal.backups.services.treecheck import check_snapshot_trees
 from portal.core.errors import Conflict, InvalidInput
 from portal.core.validation import whole_number
+from django.utils.translation import gettext
 
 STAT_FIELDS = ("files", "dirs", "bytes", "added_bytes", "skipped")
 MAX_PATHS = 1000
@@ -23,15 +24,15 @@ MAX_PATHS = 1000
 def _when(value, field: str):
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
-        raise InvalidInput(f"{field} is an ISO 8601 date and time.", code="invalid_input", detail={"field": field})
+        raise InvalidInput(gettext("%(field)s is an ISO 8601 date and time.") % {"field": field}, code="invalid_input", detail={"field": field})
     if timezone.is_naive(parsed):
-        raise InvalidInput(f"{field} needs a time zone (e.g. 'Z').", code="invalid_input", detail={"field": field})
+        raise InvalidInput(gettext("%(field)s needs a time zone (e.g. 'Z').") % {"field": field}, code="invalid_input", detail={"field": field})
     return parsed
 
 
 def _stats(stats) -> dict[str, int]:
     if not isinstance(stats, dict) or set(stats) - set(STAT_FIELDS):
-        raise InvalidInput(f"stats holds only {', '.join(STAT_FIELDS)}.", code="invalid_input",
+        raise InvalidInput(gettext("stats holds only %(join)s.") % {"join": ', '.join(STAT_FIELDS)}, code="invalid_input",
                            detail={"field": "stats"})
     return {name: whole_number(stats.get(name, 0), field=f"stats.{name}", minimum=0) for name in STAT_FIELDS}
 
@@ -39,7 +40,7 @@ def _stats(stats) -> dict[str, int]:
 def _paths(paths) -> list[str]:
     if not isinstance(paths, list) or len(paths) > MAX_PATHS or not all(
             isinstance(p, str) and 0 < len(p) <= 4096 for p in paths):
-        raise InvalidInput(f"paths is a list of at most {MAX_PATHS} non-empty paths.", code="invalid_input",
+        raise InvalidInput(gettext("paths is a list of at most %(MAX_PATHS)s non-empty paths.") % {"MAX_PATHS": MAX_PATHS}, code="invalid_input",
                            detail={"field": "paths"})
     return paths
 
@@ -49,12 +50,12 @@ def snapshot_create(*, device: Device, root, started_at, finished_at, paths, hos
     """The authenticated device commits a snapshot whose root tree is known.
     Clears the device's error state; audited ``backup.completed``."""
     if not crypto.is_chunk_id(root):
-        raise InvalidInput("root is a chunk id (64 lowercase hex).", code="invalid_input", detail={"field": "root"})
+        raise InvalidInput(gettext("root is a chunk id (64 lowercase hex)."), code="invalid_input", detail={"field": "root"})
     started, finished = _when(started_at, "started_at"), _when(finished_at, "finished_at")
     if finished < started:
-        raise InvalidInput("finished_at is before started_at.", code="invalid_input")
+        raise InvalidInput(gettext("finished_at is before started_at."), code="invalid_input")
     if not isinstance(hostname, str) or len(hostname) > 255:
-        raise InvalidInput("hostname is text of at most 255 characters.", code="invalid_input")
+        raise InvalidInput(gettext("hostname is text of at most 255 characters."), code="invalid_input")
     counts = _stats(stats if stats is not None else {})
     # Only the device's user's own chunks count; the snapshot is read with the root tree's key set.
     tree = Chunk.objects.filter(id=root, kind=ChunkKind.TREE, owner=device.user).select_related("pack").first()
@@ -62,7 +63,7 @@ def snapshot_create(*, device: Device, root, started_at, finished_at, paths, hos
             and not pack_check(pack_pk=tree.pack_id):  # another device's pack: relied on once checked
         tree = None
     if tree is None:
-        raise Conflict("The root tree is not in the index; register its pack first, then commit again.",
+        raise Conflict(gettext("The root tree is not in the index; register its pack first, then commit again."),
                        code="missing_chunks", detail={"missing": [root]})
     # A name like "../x" would make a restore write outside its target: refuse the snapshot now.
     check_snapshot_trees(BlobReader(key_set=tree.pack.key_set), root)

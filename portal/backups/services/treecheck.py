@@ -22,6 +22,7 @@ from django.core.cache import cache
 from portal.backups import crypto
 from portal.backups.services.reader import SnapshotDamaged
 from portal.core.errors import Conflict, InvalidInput, PortalError
+from django.utils.translation import gettext
 
 TYPES = ("file", "dir", "symlink")
 # A tree found safe (with everything below it) stays safe: its id is its content's hash.
@@ -95,7 +96,7 @@ def check_snapshot_trees(reader, root: str) -> None:
                 try:
                     entries = crypto.tree_decode(plaintext)
                 except crypto.BlobInvalid as exc:
-                    raise SnapshotDamaged(f"Tree {tree_id}: {exc}", detail={"chunk": tree_id}) from None
+                    raise SnapshotDamaged(gettext("Tree %(tree_id)s: %(exc)s") % {"tree_id": tree_id, "exc": exc}, detail={"chunk": tree_id}) from None
                 folder = batch[tree_id]
                 check_entries(entries, folder=folder, committing=True)
                 level.extend((e["tree"], f"{folder}/{e['name']}" if folder else e["name"])
@@ -118,18 +119,16 @@ class Budget:
     def visit(self, count: int = 1) -> None:
         self.entries += count
         if self.entries > self.max_entries:
-            raise RestoreTooLarge(f"This folder holds more than {self.max_entries} entries, more than one download "
-                                  "may walk; download smaller folders, or restore with the agent.",
+            raise RestoreTooLarge(gettext("This folder holds more than %(max_entries)s entries, more than one download may walk; download smaller folders, or restore with the agent.") % {"max_entries": self.max_entries},
                                   code="restore_limit_entries", detail={"limit": self.max_entries})
 
     def descend(self, depth: int) -> None:
         if depth > self.max_depth:
-            raise RestoreTooLarge(f"This folder nests deeper than {self.max_depth} levels; restore it with the agent.",
+            raise RestoreTooLarge(gettext("This folder nests deeper than %(max_depth)s levels; restore it with the agent.") % {"max_depth": self.max_depth},
                                   code="restore_limit_depth", detail={"limit": self.max_depth})
 
     def send(self, size: int) -> None:
         self.bytes += size
         if self.bytes > self.max_bytes:
-            raise RestoreTooLarge(f"This download would be more than {self.max_bytes} bytes; download smaller "
-                                  "folders, or restore with the agent.", code="restore_limit_bytes",
+            raise RestoreTooLarge(gettext("This download would be more than %(max_bytes)s bytes; download smaller folders, or restore with the agent.") % {"max_bytes": self.max_bytes}, code="restore_limit_bytes",
                                   detail={"limit": self.max_bytes})

@@ -26,6 +26,7 @@ from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import check_quota, lock_spaces, refuse_archived
 from portal.spaces.selectors import space_access
 from portal.storage import get_store
+from django.utils.translation import gettext
 
 
 def free_name(folder: Node, name: str) -> str:
@@ -39,7 +40,7 @@ def free_name(folder: Node, name: str) -> str:
         candidate = f"{stem} ({number}){dot}{ext}"
         if child_named(folder, candidate) is None:
             return candidate
-    raise PortalError("Too many files with this name here.", code="name_exhausted", status=409)
+    raise PortalError(gettext("Too many files with this name here."), code="name_exhausted", status=409)
 
 
 @records_lock_refusals
@@ -56,7 +57,7 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
     refuse_archived(access.space)
     path_names = names.split_path(path, existing=True)  # new names are checked where they are made
     if not path_names:
-        raise PortalError("The path must end with the file's name.", code="invalid_path")
+        raise PortalError(gettext("The path must end with the file's name."), code="invalid_path")
     refuse_too_large(size)
     check_quota(access.space, size)
     key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
@@ -64,7 +65,7 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
     stored = store.put(key, fileobj)
     try:
         if stored != size:
-            raise PortalError("The file arrived incomplete; send it again.", code="size_mismatch")
+            raise PortalError(gettext("The file arrived incomplete; send it again."), code="size_mismatch")
         with transaction.atomic():
             space = lock_spaces(access.space.pk)[access.space.pk]
             # Again, after the body arrived (a large one takes minutes): the right to write now, under

@@ -26,6 +26,7 @@ from portal.files.selectors import Located
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.scanning.selectors import quarantine_checker
 from portal.storage import ObjectStore, get_store
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +162,7 @@ def _live_children(folder: Node) -> dict[int, list[tuple]]:
                                    "current_version__blob__key", "current_version_id", "current_version__blob_id")
                       [:room - len(found) + 1])
             if len(found) > room:
-                raise ZipTooLarge(f"This folder holds more than {settings.ZIP_MAX_ENTRIES} files and folders, too "
-                                  "many for one zip; download its subfolders one by one, or sync it with WebDAV.",
+                raise ZipTooLarge(gettext("This folder holds more than %(ZIP_MAX_ENTRIES)s files and folders, too many for one zip; download its subfolders one by one, or sync it with WebDAV.") % {"ZIP_MAX_ENTRIES": settings.ZIP_MAX_ENTRIES},
                                   detail={"max_entries": settings.ZIP_MAX_ENTRIES})
         room -= len(found)
         for node_id, parent_id, kind, name, size, key, version_id, blob_id in found:

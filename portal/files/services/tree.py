@@ -24,12 +24,13 @@ from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
 from portal.spaces.models import Space
 from portal.spaces.selectors import space_access
+from django.utils.translation import gettext
 
 
 def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node | None = None) -> None:
     existing = child_named(folder, name)
     if existing is not None and existing != exclude:
-        raise Conflict(f"{names.join(path)} already exists (names are compared ignoring case).",
+        raise Conflict(gettext("%(join)s already exists (names are compared ignoring case).") % {"join": names.join(path)},
                        code="name_taken", detail={"path": names.join(path), "id": existing.id})
 
 
@@ -53,12 +54,12 @@ def ensure_folders(space: Space, path_names: list[str], actor, *,
     walk towards it when the caller made one already."""
     chain = path_walk(space, path_names) if chain is None else chain
     if not chain[-1].is_folder:
-        raise Conflict(f"{names.join(stored_names(chain))} is a file, not a folder.", code="not_a_folder")
+        raise Conflict(gettext("%(join)s is a file, not a folder.") % {"join": names.join(stored_names(chain))}, code="not_a_folder")
     node, stored = chain[-1], stored_names(chain)[:len(path_names)]
     for name in path_names[len(stored):]:
         node = _create_folder(space, node, name, actor)
         if not node.is_folder:  # a file made by a concurrent request a moment ago
-            raise Conflict(f"{names.join(stored + [node.name])} is a file, not a folder.", code="not_a_folder")
+            raise Conflict(gettext("%(join)s is a file, not a folder.") % {"join": names.join(stored + [node.name])}, code="not_a_folder")
         stored.append(node.name)
     return node, stored, len(chain) <= len(path_names)
 
@@ -97,29 +98,29 @@ def _destination(actor, space_id, path: str, *, keeping: str) -> Destination:
     refuse_archived(access.space)
     path_names = names.split_path(path, existing=True)
     if not path_names:
-        raise InvalidInput("The destination path must end with the item's name.", code="invalid_path")
+        raise InvalidInput(gettext("The destination path must end with the item's name."), code="invalid_path")
     if path_names[-1] != keeping:
         names.clean_name(path_names[-1])
     try:
         parent, parent_path = node_at(access.space, path_names[:-1])
     except NotFound as exc:
-        raise NotFound(f"The destination folder does not exist: {exc.message}") from None
+        raise NotFound(gettext("The destination folder does not exist: %(message)s") % {"message": exc.message}) from None
     if not parent.is_folder:
-        raise Conflict(f"{names.join(parent_path)} is a file, not a folder.", code="not_a_folder")
+        raise Conflict(gettext("%(join)s is a file, not a folder.") % {"join": names.join(parent_path)}, code="not_a_folder")
     return Destination(parent=locate_in(access, parent, parent_path), name=path_names[-1],
                        path=parent_path + [path_names[-1]])
 
 
 def _refuse_into_itself(node: Node, parent: Node) -> None:
     if any(step.id == node.pk for step in walk.walk_up(parent.pk)):
-        raise InvalidInput("A folder cannot be moved or copied into itself.", code="into_itself")
+        raise InvalidInput(gettext("A folder cannot be moved or copied into itself."), code="into_itself")
 
 
 def _writable(actor, node_id) -> Located:
     located = locate_node(actor, node_id, Cap.FILE_WRITE)
     refuse_archived(located.space)
     if located.node.is_root:
-        raise InvalidInput("A space's root folder cannot be changed.", code="root_folder")
+        raise InvalidInput(gettext("A space's root folder cannot be changed."), code="root_folder")
     return located
 
 
@@ -213,7 +214,7 @@ def node_copy(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Lo
     located = locate_node(actor, node_id, Cap.FILE_READ)
     source = located.node
     if source.is_root:
-        raise InvalidInput("Copy a space's folders and files, not its root.", code="root_folder")
+        raise InvalidInput(gettext("Copy a space's folders and files, not its root."), code="root_folder")
     destination = _destination(actor, space_id or source.space_id, path, keeping=source.name)
     space, parent, name, new_path = destination.space, destination.parent.node, destination.name, destination.path
     ensure_writable(destination.parent, actor=actor, tokens=lock_tokens, operation="add")
@@ -255,7 +256,7 @@ def trash_restore(*, actor, node_id, path: str | None = None) -> Located:
         try:
             new_path = path_names_of(parent) + [name]
         except NotFound:
-            raise Conflict("The folder this item was in is gone; restore it to another folder by giving a path.",
+            raise Conflict(gettext("The folder this item was in is gone; restore it to another folder by giving a path."),
                            code="original_folder_gone") from None
     ensure_name_free(parent, name, path=new_path)
     node.parent, node.name, node.name_key = parent, name, names.name_key(name)

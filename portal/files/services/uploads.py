@@ -46,6 +46,7 @@ from portal.spaces.selectors import SpaceAccess, space_access
 from portal.scanning import selectors as scan_selectors
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
+from django.utils.translation import gettext
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -62,14 +63,14 @@ def _clean_sha256(value) -> str:
     if value in (None, ""):
         return ""
     if not isinstance(value, str) or not _SHA256.match(value.lower()):
-        raise InvalidInput("sha256 must be 64 hexadecimal characters.", code="invalid_sha256")
+        raise InvalidInput(gettext("sha256 must be 64 hexadecimal characters."), code="invalid_sha256")
     return value.lower()
 
 
 def _refuse_file_in_the_way(chain: list[Node], path_names: list[str]) -> None:
     """Conflict when the walk stopped at a file where a folder must be."""
     if len(chain) <= len(path_names) and not chain[-1].is_folder:
-        raise Conflict(f"{names.join(stored_names(chain))} is a file, not a folder.", code="not_a_folder")
+        raise Conflict(gettext("%(join)s is a file, not a folder.") % {"join": names.join(stored_names(chain))}, code="not_a_folder")
 
 
 def _refuse_new_names(chain: list[Node], path_names: list[str]) -> None:
@@ -93,11 +94,10 @@ def _check_target(chain: list[Node], path_names: list[str], if_match: int | None
     way, a stale if_match."""
     _refuse_file_in_the_way(chain, path_names)
     if len(chain) > len(path_names) and chain[-1].is_folder:
-        raise Conflict(f"{names.join(path_names)} is a folder.", code="is_a_folder")
+        raise Conflict(gettext("%(join)s is a folder.") % {"join": names.join(path_names)}, code="is_a_folder")
     current = _current_number(chain, path_names)
     if if_match is not None and current != if_match:
-        raise Conflict(f"{names.join(path_names)} is at version {current}, not {if_match}; "
-                       "fetch it again and merge your changes.", code="version_mismatch",
+        raise Conflict(gettext("%(join)s is at version %(current)s, not %(if_match)s; fetch it again and merge your changes.") % {"join": names.join(path_names), "current": current, "if_match": if_match}, code="version_mismatch",
                        detail={"current_version": current})
 
 
@@ -128,7 +128,7 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
     refuse_archived(space)
     path_names = names.split_path(path, existing=True)
     if not path_names:
-        raise InvalidInput("The path must end with the file's name.", code="invalid_path")
+        raise InvalidInput(gettext("The path must end with the file's name."), code="invalid_path")
     size = whole_number(size, field="size", minimum=0)
     refuse_too_large(size)
     if if_match is not None:
@@ -156,14 +156,14 @@ def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple
     try:
         upload_id = uuid.UUID(str(upload_id))
     except ValueError:
-        raise NotFound("No such upload.") from None
+        raise NotFound(gettext("No such upload.")) from None
     role = Membership.objects.filter(space_id=OuterRef("space_id"), user=actor).order_by().values("role")[:1]
     sessions = UploadSession.objects.select_related("space").annotate(actor_role=Subquery(role))
     if lock:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=upload_id, created_by=actor).first()
     if session is None:
-        raise NotFound("No such upload.")
+        raise NotFound(gettext("No such upload."))
     access = SpaceAccess(space=session.space, role=session.actor_role, admin=is_admin(actor))
     if writing:
         _require_write(access)
@@ -174,7 +174,7 @@ def _require_write(access: SpaceAccess) -> None:
     try:
         access.require(Cap.FILE_WRITE)
     except NotFound:
-        raise NotFound("No such upload.") from None
+        raise NotFound(gettext("No such upload.")) from None
 
 
 def access_upload(actor, upload_id, *, lock: bool = False, writing: bool = True) -> UploadSession:
@@ -205,7 +205,7 @@ def _clean_etags(etags) -> dict[int, str]:
     try:
         return {int(item["number"]): normalize_etag(str(item["etag"])) for item in etags}
     except (TypeError, KeyError, ValueError):
-        raise InvalidInput('parts is a list of {"number", "etag"} objects.', code="invalid_part") from None
+        raise InvalidInput(gettext('parts is a list of {"number", "etag"} objects.'), code="invalid_part") from None
 
 
 def parts_report(session: UploadSession, etags: dict[int, str] | None = None) -> PartReport:
@@ -238,10 +238,10 @@ def parts_report(session: UploadSession, etags: dict[int, str] | None = None) ->
 def part_urls(session: UploadSession, numbers: list[int]) -> list[dict]:
     """Fresh URLs (they live at most five minutes) for the given parts."""
     if session.state != UploadState.OPEN:
-        raise Conflict(f"This upload is {session.state}; no more parts can be sent.", code="upload_closed")
+        raise Conflict(gettext("This upload is %(state)s; no more parts can be sent.") % {"state": session.state}, code="upload_closed")
     for number in numbers:
         if not isinstance(number, int) or not 1 <= number <= session.part_count:
-            raise InvalidInput(f"Part numbers run from 1 to {session.part_count}.", code="invalid_part",
+            raise InvalidInput(gettext("Part numbers run from 1 to %(part_count)s.") % {"part_count": session.part_count}, code="invalid_part",
                                detail={"part": number})
     store = get_store()
     return [{"number": n, "size": session.part_length(n),
@@ -250,7 +250,7 @@ def part_urls(session: UploadSession, numbers: list[int]) -> list[dict]:
 
 def _refuse_closed(session: UploadSession) -> None:
     if session.state in (UploadState.ABORTED, UploadState.EXPIRED):
-        raise Conflict(f"This upload was {session.state}; start a new one.", code="upload_closed")
+        raise Conflict(gettext("This upload was %(state)s; start a new one.") % {"state": session.state}, code="upload_closed")
 
 
 def _claim(actor, upload_id, etags: dict[int, str] | None = None,
@@ -266,12 +266,10 @@ def _claim(actor, upload_id, etags: dict[int, str] | None = None,
             refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens, hold=False)
         report = parts_report(session, etags)
         if report.ambiguous:
-            raise Conflict(f"Parts {report.ambiguous} were sent more than once and the store kept every copy; "
-                           'complete again with the ETags your PUTs returned: {"parts": [{"number", "etag"}]}.',
+            raise Conflict(gettext('Parts %(ambiguous)s were sent more than once and the store kept every copy; complete again with the ETags your PUTs returned: {"parts": [{"number", "etag"}]}.') % {"ambiguous": report.ambiguous},
                            code="ambiguous_parts", detail={"ambiguous": report.ambiguous})
         if report.missing:
-            raise InvalidInput(f"{len(report.missing)} of {session.part_count} parts are missing or have the "
-                               "wrong size; send them, then complete again.", code="parts_missing",
+            raise InvalidInput(gettext("%(count)s of %(part_count)s parts are missing or have the wrong size; send them, then complete again.") % {"count": len(report.missing), "part_count": session.part_count}, code="parts_missing",
                                detail={"missing": report.missing, "wrong_size": report.wrong_size})
         session.state, session.completing_at = UploadState.COMPLETING, timezone.now()
         session.save(update_fields=["state", "completing_at"])
@@ -296,7 +294,7 @@ def _assemble(session: UploadSession, parts: list[Part] | None) -> None:
         except UploadNotFound:
             pass  # completed by an earlier attempt that crashed before step 3
     if store.size(session.key) != session.size:
-        raise Conflict("The stored file does not have the announced size; start the upload again.",
+        raise Conflict(gettext("The stored file does not have the announced size; start the upload again."),
                        code="size_mismatch")
 
 
@@ -334,11 +332,10 @@ def version_add(*, actor, space, path_names: list[str], chain: list[Node], key: 
     _refuse_file_in_the_way(chain, path_names)
     exists = len(chain) > len(path_names)
     if exists and chain[-1].is_folder:
-        raise Conflict(f"{path} is now a folder.", code="is_a_folder")
+        raise Conflict(gettext("%(path)s is now a folder.") % {"path": path}, code="is_a_folder")
     current = _current_number(chain, path_names)
     if if_match is not None and current != if_match:
-        raise Conflict(f"{path} changed to version {current} during the upload; fetch it again and "
-                       "merge your changes.", code="version_mismatch", detail={"current_version": current})
+        raise Conflict(gettext("%(path)s changed to version %(current)s during the upload; fetch it again and merge your changes.") % {"path": path, "current": current}, code="version_mismatch", detail={"current_version": current})
     _refuse_new_names(chain, path_names)  # new names obey every rule; refused before any folder is made
     if not quota_charged:
         check_quota(space, size)
@@ -414,7 +411,7 @@ def _record(actor, claimed: UploadSession, lock_tokens=()) -> Uploaded:
 
 def _made_version(session: UploadSession) -> FileVersion:
     if session.version is None:
-        raise NotFound("The file this upload made has since been purged.", code="version_purged")
+        raise NotFound(gettext("The file this upload made has since been purged."), code="version_purged")
     return session.version
 
 
@@ -440,7 +437,7 @@ def upload_abort(*, actor, upload_id) -> UploadSession:
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True, writing=False)  # dropping one's own parts is always fine
         if session.state in (UploadState.COMPLETING, UploadState.COMPLETED):
-            raise Conflict("This upload was already completed; delete the file instead.", code="upload_completed")
+            raise Conflict(gettext("This upload was already completed; delete the file instead."), code="upload_completed")
         if session.state == UploadState.OPEN:
             session.state = UploadState.ABORTED
             session.save(update_fields=["state"])

@@ -20,28 +20,29 @@ from portal.files.services.common import schedule_blob_collection
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
+from django.utils.translation import gettext
 
 
 def locate_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
     """A file (not a folder) the actor may use with ``cap``."""
     located = locate_node(actor, node_id, cap)
     if located.node.kind != NodeKind.FILE:
-        raise InvalidInput(f"{located.path} is a folder; folders have no versions.", code="not_a_file")
+        raise InvalidInput(gettext("%(path)s is a folder; folders have no versions.") % {"path": located.path}, code="not_a_file")
     return located
 
 
 def version_get(node: Node, number=None) -> FileVersion:
     if number is None:
         if node.current_version is None:
-            raise NotFound("This file has no content yet.")
+            raise NotFound(gettext("This file has no content yet."))
         return node.current_version
     try:
         number = int(number)
     except (TypeError, ValueError):
-        raise InvalidInput("version must be a whole number.", code="invalid_version") from None
+        raise InvalidInput(gettext("version must be a whole number."), code="invalid_version") from None
     version = node.versions.select_related("blob").filter(number=number).first()
     if version is None:
-        raise NotFound(f"Version {number} of this file does not exist (or was pruned).")
+        raise NotFound(gettext("Version %(number)s of this file does not exist (or was pruned).") % {"number": number})
     return version
 
 
