@@ -33,6 +33,7 @@ static/vendor/.built: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/uppy/dist/uppy.min.mjs node_modules/uppy/dist/uppy.min.css $(VENDOR)/uppy/
 	cp node_modules/@uppy/locales/lib/zh_CN.js $(VENDOR)/uppy/locales/
+	mkdir -p $(VENDOR)/pdfjs && cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs $(VENDOR)/pdfjs/
 	touch $@
 
 run: $(VENV)/.runtime-installed static/vendor/.built
