@@ -11,110 +11,114 @@ from __future__ import annotations
 import re
 from string import Formatter
 
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _l
+
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
 
 _TEMPLATES: dict[str, str] = {
     # Sign-in and accounts
-    Action.LOGIN: "{actor} signed in",
-    Action.LOGIN_FAILED: "a sign-in as {actor} failed",
-    Action.LOGIN_THROTTLED: "sign-ins as {actor} were throttled",
-    Action.LOGOUT: "{actor} signed out",
-    "auth.two_factor_enabled": "{actor} turned on two-factor sign-in",
-    "auth.two_factor_disabled": "{actor} turned off two-factor sign-in",
-    Action.USER_CREATED: "{actor} created the account {target}",
-    Action.USER_DISABLED: "{actor} disabled the account {target}",
-    Action.TOKEN_ISSUED: "{actor} issued the access token {target}",
-    Action.TOKEN_REVOKED: "{actor} revoked the access token {target}",
-    Action.TOKEN_REJECTED: "the access token {target} was refused ({reason})",
+    Action.LOGIN: _l("{actor} signed in"),
+    Action.LOGIN_FAILED: _l("a sign-in as {actor} failed"),
+    Action.LOGIN_THROTTLED: _l("sign-ins as {actor} were throttled"),
+    Action.LOGOUT: _l("{actor} signed out"),
+    "auth.two_factor_enabled": _l("{actor} turned on two-factor sign-in"),
+    "auth.two_factor_disabled": _l("{actor} turned off two-factor sign-in"),
+    Action.USER_CREATED: _l("{actor} created the account {target}"),
+    Action.USER_DISABLED: _l("{actor} disabled the account {target}"),
+    Action.TOKEN_ISSUED: _l("{actor} issued the access token {target}"),
+    Action.TOKEN_REVOKED: _l("{actor} revoked the access token {target}"),
+    Action.TOKEN_REJECTED: _l("the access token {target} was refused ({reason})"),
     # Spaces and members
-    Action.SPACE_CREATED: "{actor} created the space {target}",
-    Action.SPACE_RENAMED: "{actor} renamed the space {from} to {to}",
-    Action.SPACE_ARCHIVED: "{actor} archived the space {target}",
-    Action.SPACE_UNARCHIVED: "{actor} unarchived the space {target}",
-    Action.SPACE_QUOTA_CHANGED: "{actor} changed the quota of {target} from {from} to {to} bytes",
-    Action.SPACE_POLICY_CHANGED: "{actor} changed the policies of the space {target}",
-    Action.MEMBER_ADDED: "{actor} added {target} to {space} as {role}",
-    Action.MEMBER_REMOVED: "{actor} removed {target} from {space}",
-    Action.MEMBER_ROLE_CHANGED: "{actor} made {target} {to} (was {from}) in {space}",
+    Action.SPACE_CREATED: _l("{actor} created the space {target}"),
+    Action.SPACE_RENAMED: _l("{actor} renamed the space {from} to {to}"),
+    Action.SPACE_ARCHIVED: _l("{actor} archived the space {target}"),
+    Action.SPACE_UNARCHIVED: _l("{actor} unarchived the space {target}"),
+    Action.SPACE_QUOTA_CHANGED: _l("{actor} changed the quota of {target} from {from} to {to}"),
+    Action.SPACE_POLICY_CHANGED: _l("{actor} changed the policies of the space {target}"),
+    Action.MEMBER_ADDED: _l("{actor} added {target} to {space} as {role}"),
+    Action.MEMBER_REMOVED: _l("{actor} removed {target} from {space}"),
+    Action.MEMBER_ROLE_CHANGED: _l("{actor} made {target} {to} (was {from}) in {space}"),
     # Files
-    Action.FOLDER_CREATED: "{actor} created the folder {target}",
-    Action.FILE_UPLOADED: "{actor} uploaded {target}",
-    Action.FILE_DOWNLOADED: "{actor} downloaded {target}",
-    Action.FILE_ZIP_DOWNLOADED: "{actor} downloaded {target} as a zip",
-    Action.FILE_RENAMED: "{actor} renamed {target}",
-    Action.FILE_MOVED: "{actor} moved {target}",
-    Action.FILE_COPIED: "{actor} copied {target}",
-    Action.FILE_DELETED: "{actor} moved {target} to the trash",
-    Action.FILE_RESTORED: "{actor} restored {target} from the trash",
-    Action.FILE_PURGED: "{actor} deleted {target} for good",
-    Action.FILE_VERSION_RESTORED: "{actor} restored an earlier version of {target}",
-    Action.FILE_VERSIONS_PRUNED: "old versions in {target} were pruned",
-    Action.FILE_INTEGRITY_FAILED: "the stored bytes of {target} failed their check",
-    Action.UPLOAD_ABORTED: "{actor} aborted the upload of {target}",
+    Action.FOLDER_CREATED: _l("{actor} created the folder {target}"),
+    Action.FILE_UPLOADED: _l("{actor} uploaded {target}"),
+    Action.FILE_DOWNLOADED: _l("{actor} downloaded {target}"),
+    Action.FILE_ZIP_DOWNLOADED: _l("{actor} downloaded {target} as a zip"),
+    Action.FILE_RENAMED: _l("{actor} renamed {target}"),
+    Action.FILE_MOVED: _l("{actor} moved {target}"),
+    Action.FILE_COPIED: _l("{actor} copied {target}"),
+    Action.FILE_DELETED: _l("{actor} moved {target} to the trash"),
+    Action.FILE_RESTORED: _l("{actor} restored {target} from the trash"),
+    Action.FILE_PURGED: _l("{actor} deleted {target} for good"),
+    Action.FILE_VERSION_RESTORED: _l("{actor} restored an earlier version of {target}"),
+    Action.FILE_VERSIONS_PRUNED: _l("old versions in {target} were pruned"),
+    Action.FILE_INTEGRITY_FAILED: _l("the stored bytes of {target} failed their check"),
+    Action.UPLOAD_ABORTED: _l("{actor} aborted the upload of {target}"),
     # Locks
-    Action.LOCK_ACQUIRED: "{actor} locked {target}",
-    Action.LOCK_REFRESHED: "{actor} extended the lock on {target}",
-    Action.LOCK_RELEASED: "{actor} unlocked {target}",
-    Action.LOCK_BROKEN: "{actor} broke the lock on {target}",
-    Action.LOCK_EXPIRED: "the lock on {target} expired",
-    Action.LOCK_WRITE_REFUSED: "a lock refused {actor}'s change to {target}",
+    Action.LOCK_ACQUIRED: _l("{actor} locked {target}"),
+    Action.LOCK_REFRESHED: _l("{actor} extended the lock on {target}"),
+    Action.LOCK_RELEASED: _l("{actor} unlocked {target}"),
+    Action.LOCK_BROKEN: _l("{actor} broke the lock on {target}"),
+    Action.LOCK_EXPIRED: _l("the lock on {target} expired"),
+    Action.LOCK_WRITE_REFUSED: _l("a lock refused {actor}'s change to {target}"),
     # Share links (the target is "link 7 on /path")
-    Action.SHARE_CREATED: "{actor} created {target}",
-    Action.SHARE_CHANGED: "{actor} changed {target}",
-    Action.SHARE_ENABLED: "{actor} enabled {target}",
-    Action.SHARE_DISABLED: "{actor} disabled {target}",
-    Action.SHARE_REVOKED: "{actor} revoked {target}",
-    Action.SHARE_EXPIRED: "{target} expired",
-    Action.SHARE_VIEWED: "{actor} opened {path} via link {link}",
-    Action.SHARE_PREVIEWED: "{actor} previewed {path} via link {link}",
-    Action.SHARE_DOWNLOADED: "{actor} downloaded {path} via link {link}",
-    Action.SHARE_UPLOADED: "{actor} uploaded into {path} via link {link}",
-    Action.SHARE_UNLOCKED: "{actor} unlocked {target}",
-    Action.SHARE_PASSWORD_FAILED: "{actor} gave a wrong password for {target}",
-    Action.SHARE_CODE_SENT: "an access code for {target} was sent to {email}",
-    Action.SHARE_CODE_FAILED: "{actor} gave a wrong access code for {target}",
-    Action.SHARE_THROTTLED: "{actor} was throttled on {target}",
-    Action.SHARE_EXHAUSTED: "{target} reached its limit",
+    Action.SHARE_CREATED: _l("{actor} created {target}"),
+    Action.SHARE_CHANGED: _l("{actor} changed {target}"),
+    Action.SHARE_ENABLED: _l("{actor} enabled {target}"),
+    Action.SHARE_DISABLED: _l("{actor} disabled {target}"),
+    Action.SHARE_REVOKED: _l("{actor} revoked {target}"),
+    Action.SHARE_EXPIRED: _l("{target} expired"),
+    Action.SHARE_VIEWED: _l("{actor} opened {path} via link {link}"),
+    Action.SHARE_PREVIEWED: _l("{actor} previewed {path} via link {link}"),
+    Action.SHARE_DOWNLOADED: _l("{actor} downloaded {path} via link {link}"),
+    Action.SHARE_UPLOADED: _l("{actor} uploaded into {path} via link {link}"),
+    Action.SHARE_UNLOCKED: _l("{actor} unlocked {target}"),
+    Action.SHARE_PASSWORD_FAILED: _l("{actor} gave a wrong password for {target}"),
+    Action.SHARE_CODE_SENT: _l("an access code for {target} was sent to {email}"),
+    Action.SHARE_CODE_FAILED: _l("{actor} gave a wrong access code for {target}"),
+    Action.SHARE_THROTTLED: _l("{actor} was throttled on {target}"),
+    Action.SHARE_EXHAUSTED: _l("{target} reached its limit"),
     # Devices and backups
-    Action.DEVICE_ENROLLMENT_TOKEN_CREATED: "{actor} made a device enrollment token for {owner}",
-    Action.DEVICE_ENROLLED: "{actor} enrolled the device {target}",
-    Action.DEVICE_RENAMED: "{actor} renamed the device {from} to {to}",
-    Action.DEVICE_REVOKED: "{actor} revoked the device {target}",
-    Action.DEVICE_REKEYED: "the device {target} received its user's backup key set",
-    Action.BACKUP_COMPLETED: "{target} finished a backup",
-    Action.BACKUP_FAILED: "a backup of {target} failed",
-    Action.BACKUP_RESTORED: "{actor} restored {target} from a backup",
-    Action.BACKUP_RETENTION_CHANGED: "{actor} changed the backup retention of {target}",
-    Action.BACKUP_RETENTION_APPLIED: "backup retention was applied to {target}",
-    Action.BACKUP_GC: "backup garbage collection ran",
-    Action.BACKUP_VERIFIED: "backups were verified",
+    Action.DEVICE_ENROLLMENT_TOKEN_CREATED: _l("{actor} made a device enrollment token for {owner}"),
+    Action.DEVICE_ENROLLED: _l("{actor} enrolled the device {target}"),
+    Action.DEVICE_RENAMED: _l("{actor} renamed the device {from} to {to}"),
+    Action.DEVICE_REVOKED: _l("{actor} revoked the device {target}"),
+    Action.DEVICE_REKEYED: _l("the device {target} received its user's backup key set"),
+    Action.BACKUP_COMPLETED: _l("{target} finished a backup"),
+    Action.BACKUP_FAILED: _l("a backup of {target} failed"),
+    Action.BACKUP_RESTORED: _l("{actor} restored {target} from a backup"),
+    Action.BACKUP_RETENTION_CHANGED: _l("{actor} changed the backup retention of {target}"),
+    Action.BACKUP_RETENTION_APPLIED: _l("backup retention was applied to {target}"),
+    Action.BACKUP_GC: _l("backup garbage collection ran"),
+    Action.BACKUP_VERIFIED: _l("backups were verified"),
     # Content scanning (names as strings: the scanning app defines them)
-    "scan.flagged": "the scanner flagged {target}",
-    "scan.quarantined": "{target} was quarantined",
-    "scan.released": "{actor} released {target} from quarantine",
-    "scan.deleted": "{actor} deleted the quarantined {target}",
-    "scan.error": "the scanner could not check {target}",
-    "scan.failed_open": "the scanner was unavailable; {target} was let through unchecked",
-    "scan.failed_closed": "the scanner was unavailable; {target} was refused",
+    "scan.flagged": _l("the scanner flagged {target}"),
+    "scan.quarantined": _l("{target} was quarantined"),
+    "scan.released": _l("{actor} released {target} from quarantine"),
+    "scan.deleted": _l("{actor} deleted the quarantined {target}"),
+    "scan.error": _l("the scanner could not check {target}"),
+    "scan.failed_open": _l("the scanner was unavailable; {target} was let through unchecked"),
+    "scan.failed_closed": _l("the scanner was unavailable; {target} was refused"),
     # The log itself
-    Action.AUDIT_PURGED: "audit events older than the retention were purged",
-    Action.AUDIT_EXPORTED: "{actor} exported {rows} audit events as {format}",
+    Action.AUDIT_PURGED: _l("audit events older than the retention were purged"),
+    Action.AUDIT_EXPORTED: _l("{actor} exported {rows} audit events as {format}"),
 }
 
 _FAMILIES: dict[str, str] = {
-    "auth": "{actor}: {action}",
-    "file": "{actor} changed {target} ({action})",
-    "folder": "{actor} changed the folder {target} ({action})",
-    "share": "{actor}: {action} on {target}",
-    "lock": "{actor}: {action} on {target}",
-    "space": "{actor} changed the space {target} ({action})",
-    "member": "{actor} changed the members of {space} ({action})",
-    "device": "{actor}: {action} for the device {target}",
-    "backup": "{action} for {target}",
-    "scan": "content scanning: {action} on {target}",
+    "auth": _l("{actor}: {action}"),
+    "file": _l("{actor} changed {target} ({action})"),
+    "folder": _l("{actor} changed the folder {target} ({action})"),
+    "share": _l("{actor}: {action} on {target}"),
+    "lock": _l("{actor}: {action} on {target}"),
+    "space": _l("{actor} changed the space {target} ({action})"),
+    "member": _l("{actor} changed the members of {space} ({action})"),
+    "device": _l("{actor}: {action} for the device {target}"),
+    "backup": _l("{action} for {target}"),
+    "scan": _l("content scanning: {action} on {target}"),
 }
-_GENERIC = "{actor}: {action} on {target}"
+_GENERIC = _l("{actor}: {action} on {target}")
 
 
 # Share events name their target "link 7 on /Finance/Q3.xlsx".
@@ -129,7 +133,20 @@ class _Fields(dict):
 def _actor(event: AuditEvent) -> str:
     if event.actor_label:
         return event.actor_label
-    return "the system" if event.actor_id is None else f"user {event.actor_id}"
+    if event.actor_id is None:
+        return gettext("the system")
+    return gettext("user %(id)s") % {"id": event.actor_id}
+
+
+def _size(value):
+    return filesizeformat(value) if isinstance(value, int) else value
+
+
+def outcome_label(outcome: str) -> str:
+    return str(_OUTCOMES.get(outcome, outcome))
+
+
+_OUTCOMES = {Outcome.SUCCESS: _l("success"), Outcome.FAILURE: _l("failure"), Outcome.DENIED: _l("denied")}
 
 
 def _text(value) -> str:
@@ -138,20 +155,22 @@ def _text(value) -> str:
 
 def describe(event: AuditEvent) -> str:
     """The event as a sentence; details fill the blanks a template names."""
-    template = _TEMPLATES.get(event.action) or _FAMILIES.get(event.action.split(".", 1)[0], _GENERIC)
+    template = str(_TEMPLATES.get(event.action) or _FAMILIES.get(event.action.split(".", 1)[0], _GENERIC))
     details = event.details if isinstance(event.details, dict) else {}
+    if event.action == Action.SPACE_QUOTA_CHANGED:  # quotas read in human units, never raw bytes
+        details = {**details, **{k: _size(details.get(k)) for k in ("from", "to") if k in details}}
     names = {name for _, name, _, _ in Formatter().parse(template) if name}
     fields = _Fields({name: _text(details.get(name)) for name in names if name in details})
     link = _LINK_LABEL.match(event.target_label or "")
     fields.update(link=link[1] if link else "?", path=link[2] if link else _text(event.target_label))
     fields.update(actor=_actor(event), action=event.action, target=event.target_label or "—",
                   space=event.space.name if event.space_id and _space_loaded(event) else
-                  (f"space {event.space_id}" if event.space_id else "—"))
+                  (gettext("space %(id)s") % {"id": event.space_id} if event.space_id else "—"))
     sentence = template.format_map(fields)
     if event.outcome != Outcome.SUCCESS and event.action not in _FAILURES:
-        sentence += f" ({event.outcome})"
+        sentence += " (%s)" % outcome_label(event.outcome)
     if event.ip:
-        sentence += f" from {event.ip}"
+        sentence += gettext(" from %(ip)s") % {"ip": event.ip}
     return sentence
 
 

@@ -21,8 +21,8 @@ def test_a_download_through_a_link_names_the_link():
 
 
 def test_details_fill_the_blanks():
-    event = _event(Action.SPACE_QUOTA_CHANGED, target_label="Team", details={"from": 10, "to": 20})
-    assert describe(event) == "alice changed the quota of Team from 10 to 20 bytes"
+    event = _event(Action.SPACE_QUOTA_CHANGED, target_label="Team", details={"from": 10 * 2**30, "to": 20 * 2**30})
+    assert describe(event) == "alice changed the quota of Team from 10.0\xa0GB to 20.0\xa0GB"
     event = _event(Action.MEMBER_ROLE_CHANGED, target_label="bob", details={"from": "viewer", "to": "editor"})
     assert describe(event) == "alice made bob editor (was viewer) in —"
 
