@@ -36,7 +36,13 @@ static/vendor/.built: package.json package-lock.json
 	mkdir -p $(VENDOR)/pdfjs && cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs $(VENDOR)/pdfjs/
 	touch $@
 
-run: $(VENV)/.runtime-installed static/vendor/.built
+# The desktop agent as the portal offers it at /agent/: a wheel of sync_agent (its compiled
+# dependencies come from PyPI through the wheel's pinned requirements) and its SHA-256.
+AGENT_DIST ?= var/agent
+$(AGENT_DIST)/manifest.json: pyproject.toml sync_agent/requirements.txt $(wildcard sync_agent/*.py) portal/backups/agent_dist.py | $(BIN)/python
+	$(BIN)/python portal/backups/agent_dist.py $(AGENT_DIST)
+
+run: $(VENV)/.runtime-installed static/vendor/.built $(AGENT_DIST)/manifest.json
 	$(BIN)/python -m portal.embedded
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -45,7 +51,7 @@ run: $(VENV)/.runtime-installed static/vendor/.built
 	@echo "Coffer is starting at http://$(PORTAL_BIND)/  (admin: http://$(PORTAL_BIND)/admin/, stop with Ctrl+C)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(VENV)/.dev-installed static/vendor/.built
+test: $(VENV)/.dev-installed static/vendor/.built $(AGENT_DIST)/manifest.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
