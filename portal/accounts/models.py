@@ -7,6 +7,9 @@ from django.utils import timezone
 class User(AbstractUser):
     """Coffer's user; custom from the first migration so it can grow."""
 
+    # An IANA zone name the pages show times in; blank: the deployment's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         # "Carol" and "carol" would be one person to everyone reading a list.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -132,3 +133,19 @@ def user_disable(*, actor, user_id) -> User:
                details={"sessions": sessions, "tokens": tokens_revoked, "links": len(links),
                         "devices": len(devices), "was_active": was_active})
     return user
+
+
+@transaction.atomic
+def time_zone_set(*, actor: User, time_zone: str) -> User:
+    """A user sets the zone their pages show times in (an IANA name such as
+    Asia/Shanghai); blank goes back to the deployment's zone."""
+    time_zone = (time_zone or "").strip()
+    if time_zone and time_zone not in available_timezones():
+        raise InvalidInput(gettext("%(zone)s is not a time zone; choose one from the list.") % {"zone": time_zone},
+                           code="invalid_time_zone", detail={"field": "time_zone"})
+    previous = actor.time_zone
+    actor.time_zone = time_zone
+    actor.save(update_fields=["time_zone"])
+    record(action=Action.TIME_ZONE_CHANGED, actor=actor, target=actor,
+           details={"from": previous or settings.TIME_ZONE, "to": time_zone or settings.TIME_ZONE})
+    return actor

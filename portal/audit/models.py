@@ -13,13 +13,14 @@ rewrite of the whole table is detectable too.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.utils import timezone
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success"
-    FAILURE = "failure"
-    DENIED = "denied"
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+    DENIED = "denied", _("Denied")
 
 
 class AppendOnlyError(RuntimeError):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import enum
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    MANAGER = "manager"
-    OWNER = "owner"
+    VIEWER = "viewer", _("Viewer")
+    EDITOR = "editor", _("Editor")
+    MANAGER = "manager", _("Manager")
+    OWNER = "owner", _("Owner")
 
 
 class Cap(enum.Enum):

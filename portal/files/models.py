@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,8 +18,8 @@ from portal.spaces.models import Space
 
 
 class NodeKind(models.TextChoices):
-    FOLDER = "folder"
-    FILE = "file"
+    FOLDER = "folder", _("Folder")
+    FILE = "file", _("File")
 
 
 class Node(models.Model):

@@ -14,15 +14,16 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.utils import timezone
 
 from portal.files.models import Node
 
 
 class LockKind(models.TextChoices):
-    MANUAL = "manual"    # taken in the portal or over the API; the owner's session is enough
-    EDITOR = "editor"    # taken by a WebDAV client; writes must carry the token
-    AGENT = "agent"      # taken by the desktop agent; writes must carry the token
+    MANUAL = "manual", _("Manual")    # taken in the portal or over the API; the owner's session is enough
+    EDITOR = "editor", _("Editor")    # taken by a WebDAV client; writes must carry the token
+    AGENT = "agent", _("Agent")      # taken by the desktop agent; writes must carry the token
 
 
 class LockScope(models.TextChoices):

@@ -3,6 +3,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.access import Role
 
@@ -32,8 +33,8 @@ MAX_KEEP_VERSION_DAYS = 36_500  # a hundred years
 
 
 class SpaceKind(models.TextChoices):
-    TEAM = "team"
-    PERSONAL = "personal"
+    TEAM = "team", _("Team")
+    PERSONAL = "personal", _("Personal")
 
 
 class Space(models.Model):

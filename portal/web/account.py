@@ -18,10 +18,11 @@ from django_otp import login as otp_login
 
 from portal.accounts import twofactor
 from portal.accounts.selectors import token_list
-from portal.accounts.services import token_issue, token_revoke
+from portal.accounts.services import time_zone_set, token_issue, token_revoke
 from portal.audit.services import record
 from portal.core.errors import InvalidInput
 from portal.web.common import int_field, portal_page
+from portal.web.l10n import zone_choices
 
 _PENDING = "web_2fa_pending"  # session: the user who gave the right password and owes a code
 APP_PREFIX = "App: "
@@ -89,7 +90,17 @@ def account(request):
         "app_prefix": APP_PREFIX, "two_factor": twofactor.confirmed_device(request.user) is not None,
         "two_factor_required": twofactor.required_for(request.user),
         "default_days": settings.TOKEN_DEFAULT_DAYS, "max_days": settings.TOKEN_MAX_DAYS,
+        "zones": zone_choices(request.user.time_zone), "zone": request.user.time_zone or settings.TIME_ZONE,
     })
+
+
+@portal_page
+@require_POST
+def time_zone(request):
+    """The zone every page shows times in."""
+    time_zone_set(actor=request.user, time_zone=request.POST.get("time_zone", ""))
+    messages.success(request, _("Times are now shown in your time zone."))
+    return redirect("web:account")
 
 
 @portal_page

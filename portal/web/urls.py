@@ -43,6 +43,7 @@ urlpatterns = [
     path("devices/<int:device_id>/snapshots/<int:snapshot_id>/", devices.snapshot_browse, name="snapshot"),
     path("account/", account.account, name="account"),
     path("account/tokens", account.token_new, name="token-new"),
+    path("account/time-zone", account.time_zone, name="time-zone"),
     path("account/tokens/<int:token_id>/revoke", account.token_revoke_view, name="token-revoke"),
     path("account/password/", account.PasswordChange.as_view(), name="password"),
     path("account/two-factor/", account.two_factor, name="two-factor"),

@@ -355,6 +355,8 @@ CASES: dict[str, Case] = {
         actor=w.alice, token_id=w.token.pk), setup=_token),
     "portal.accounts.services.token_rejected_record": Case(Action.TOKEN_REJECTED, lambda w: accounts.token_rejected_record(
         token=w.token, reason="expired"), setup=_token),
+    "portal.accounts.services.time_zone_set": Case(Action.TIME_ZONE_CHANGED, lambda w: accounts.time_zone_set(
+        actor=w.alice, time_zone="Asia/Shanghai")),
     # Spaces, members, quotas and policies
     "portal.spaces.services.space_create": Case(Action.SPACE_CREATED, lambda w: spaces.space_create(
         actor=w.alice, name="Projects")),
