@@ -32,7 +32,7 @@ def user_create(*, actor, username: str, password: str, email: str = "", is_supe
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidInput("The password is too weak: " + " ".join(exc.messages), code="weak_password") from None
+        raise InvalidInput(gettext("The password is too weak: %(reasons)s") % {"reasons": " ".join(exc.messages)}, code="weak_password") from None
     user.set_password(password)
     try:
         with transaction.atomic():

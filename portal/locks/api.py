@@ -120,5 +120,6 @@ def _breakable(node, token: str | None) -> list:
     held = [lock for lock in selectors.live_locks_for(node) if lock.node_id == node.pk
             and (not token or lock.token == token)]
     if not held:
-        raise Conflict("This file is not locked" + (" with that token." if token else "."), code="not_locked")
+        raise Conflict(gettext("This file is not locked with that token.") if token else gettext("This file is not locked."),
+                       code="not_locked")
     return held

@@ -23,15 +23,16 @@ from portal.files import walk
 from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockScope
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _l
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
 # Adding an item to a folder (a new file, a move or copy's destination): the
 # folder's own locks and its ancestors' count, not locks on its other items.
 MEMBER_OPERATIONS = frozenset({"add"})
-_VERBS = {"write": "changed", "upload": "given a new version", "rename": "renamed", "move": "moved",
-          "delete": "deleted", "restore": "restored to an older version", "add": "given new items",
-          "lock": "locked"}
+_VERBS = {"write": _l("changed"), "upload": _l("given a new version"), "rename": _l("renamed"),
+          "move": _l("moved"), "delete": _l("deleted"), "restore": _l("restored to an older version"),
+          "add": _l("given new items"), "lock": _l("locked")}
 
 
 def _live(now=None):
@@ -211,24 +212,30 @@ def _when(moment) -> str:
 def _describe(lock: Lock, space_name: str) -> str:
     owner = lock.owner.get_full_name() or lock.owner.get_username()
     client = f" ({lock.client})" if lock.client else ""
-    return (f"locked by {owner}{client} since {_when(lock.created_at)} until {_when(lock.expires_at)}; "
-            f"{owner}, a manager of space {space_name!r} or an administrator can unlock it")
+    return gettext("locked by %(owner)s%(client)s since %(since)s until %(until)s; %(owner)s, a manager of space "
+                   "'%(space)s' or an administrator can unlock it") % {
+        "owner": owner, "client": client, "since": _when(lock.created_at), "until": _when(lock.expires_at),
+        "space": space_name}
 
 
 def _refusal(target: Located, *, actor, operation: str, blocking: list[Lock], within: list[Lock]) -> Locked:
     path, space_name = target.path, target.space.name
-    verb = _VERBS.get(operation, "changed")
+    verb = str(_VERBS.get(operation, _VERBS["write"]))
     infos = [lock_info(lock) for lock in blocking + within]
     detail = {"path": path, "operation": operation, "locks": infos}
     if blocking:
         lock = blocking[0]
-        where = "" if lock.node_id == target.node.pk else f" (through {path_label(lock.node)})"
-        message = f"{path} cannot be {verb}: it is {_describe(lock, space_name)}{where}."
+        where = "" if lock.node_id == target.node.pk else gettext(" (through %(path)s)") % {
+            "path": path_label(lock.node)}
+        message = gettext("%(path)s cannot be %(verb)s: it is %(lock)s%(where)s.") % {
+            "path": path, "verb": verb, "lock": _describe(lock, space_name), "where": where}
     else:
         locked_paths = sorted({path_label(lock.node) for lock in within})
-        shown = ", ".join(locked_paths[:5]) + (f" and {len(locked_paths) - 5} more" if len(locked_paths) > 5 else "")
-        message = (f"{path} cannot be {verb}: it holds locked files ({shown}). Their owners, a manager of space "
-                   f"{space_name!r} or an administrator can unlock them.")
+        shown = ", ".join(locked_paths[:5]) + (gettext(" and %(count)s more") % {"count": len(locked_paths) - 5}
+                                               if len(locked_paths) > 5 else "")
+        message = gettext("%(path)s cannot be %(verb)s: it holds locked files (%(shown)s). Their owners, a manager "
+                          "of space '%(space)s' or an administrator can unlock them.") % {
+            "path": path, "verb": verb, "shown": shown, "space": space_name}
         detail["locked_paths"] = locked_paths
     exc = Locked(message, detail=detail)
     exc.refusal = {"actor": actor, "node": target.node, "space": target.space, "operation": operation,

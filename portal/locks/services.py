@@ -112,9 +112,12 @@ def lock_acquire(*, actor, node: Node, kind: str = LockKind.MANUAL, timeout=None
     clash = _conflicting(node, scope, depth, now)
     if clash:
         holder = clash[0]
-        whose = "you" if holder.owner_id == actor.pk else (holder.owner.get_full_name() or holder.owner.get_username())
-        raise Conflict(f"{_label(node)} is already locked by {whose} until {selectors._when(holder.expires_at)}"
-                       + ("; refresh your lock instead." if whose == "you" else "."),
+        values = {"path": _label(node), "until": selectors._when(holder.expires_at),
+                  "owner": holder.owner.get_full_name() or holder.owner.get_username()}
+        message = (gettext("%(path)s is already locked by you until %(until)s; refresh your lock instead.")
+                   if holder.owner_id == actor.pk else
+                   gettext("%(path)s is already locked by %(owner)s until %(until)s.")) % values
+        raise Conflict(message,
                        code="locked", detail={"holder": selectors.lock_info(holder),
                                               "locks": [selectors.lock_info(lock) for lock in clash]})
     lock = Lock.objects.create(node=node, owner=actor, kind=kind, scope=scope, depth=depth, created_at=now,
@@ -132,11 +135,11 @@ def _own_live_lock(actor, token, *, node: Node | None, error) -> Lock:
     lock = (Lock.objects.select_for_update(of=("self",)).select_related("node__space", "owner")
             .filter(token=token).first()) if isinstance(token, str) and token else None
     if lock is None or not lock.is_live() or (node is not None and lock.node_id != node.pk):
-        raise error("No live lock on this file has that token: it expired, was released or broken, or is "
-                    "another file's. Lock the file again.")
+        raise error(gettext("No live lock on this file has that token: it expired, was released or broken, or is "
+                    "another file's. Lock the file again."))
     if lock.owner_id != getattr(actor, "pk", None):
         if not can(actor, Cap.FILE_READ, lock.node.space) and not can(actor, Cap.LOCK_BREAK, lock.node.space):
-            raise error("No live lock on this file has that token.")
+            raise error(gettext("No live lock on this file has that token."))
         raise Forbidden(gettext("This lock belongs to %(get_username)s; only they can refresh or release it (a space manager or an administrator can break it).") % {"get_username": lock.owner.get_username()}, code="not_lock_owner")
     return lock
 

@@ -79,5 +79,5 @@ def check_link_password(password: str) -> None:
     try:
         password_validation.validate_password(password, password_validators=validators)
     except ValidationError as exc:
-        raise InvalidInput("The link password was refused: " + " ".join(exc.messages), code="weak_password",
+        raise InvalidInput(gettext("The link password was refused: %(reasons)s") % {"reasons": " ".join(exc.messages)}, code="weak_password",
                            detail={"reasons": exc.messages}) from None

@@ -70,7 +70,8 @@ def check_entries(entries: list[dict], *, folder: str, committing: bool = False)
         if reason is not None:
             where = f"{folder}/{name}" if folder else str(name)
             error = InvalidInput if committing else Conflict
-            raise error(f"The snapshot holds an unsafe entry {where!r} ({reason}); it is not restored.",
+            raise error(gettext("The snapshot holds an unsafe entry %(where)r (%(reason)s); it is not restored.") % {
+                "where": where, "reason": reason},
                         code="unsafe_entry", detail={"folder": folder, "name": name, "reason": reason})
         names.add(name)
 

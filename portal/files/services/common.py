@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 
 from portal.core.errors import PortalError
 
@@ -16,7 +18,8 @@ def schedule_blob_collection() -> None:
 
 def too_large_error() -> PortalError:
     """413 for a file over PORTAL_MAX_FILE_SIZE (the API, share drops and WebDAV say it alike)."""
-    return PortalError(f"Files are at most {settings.MAX_FILE_SIZE} bytes here.", code="file_too_large",
+    return PortalError(gettext("Files are at most %(size)s here.") % {"size": filesizeformat(settings.MAX_FILE_SIZE)},
+                       code="file_too_large",
                        status=413, detail={"max_size": settings.MAX_FILE_SIZE})
 
 
