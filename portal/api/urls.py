@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from portal.accounts.api import TokenDetailView, TokenListView
+from portal.search.api import SearchView
 from portal.shares.api import ShareAccessListView, ShareDetailView, ShareListView, SharePolicyView
 from portal.spaces.api import MemberDetailView, MemberListView, SpaceDetailView, SpaceListView
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("tokens/", TokenListView.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
     path("spaces/<int:space_id>/share-policy", SharePolicyView.as_view(), name="share-policy"),
+    path("search", SearchView.as_view(), name="search"),
     path("shares", ShareListView.as_view(), name="share-list"),
     path("shares/<int:link_id>", ShareDetailView.as_view(), name="share-detail"),
     path("shares/<int:link_id>/accesses", ShareAccessListView.as_view(), name="share-accesses"),

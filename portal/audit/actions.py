@@ -28,6 +28,8 @@ class Action(models.TextChoices):
     FILE_DOWNLOADED = "file.downloaded"
     FILE_ZIP_DOWNLOADED = "file.zip_downloaded"
     FILE_VIEWED = "file.viewed"
+    FILE_STARRED = "file.starred"
+    FILE_UNSTARRED = "file.unstarred"
     FILE_RENAMED = "file.renamed"
     FILE_MOVED = "file.moved"
     FILE_COPIED = "file.copied"

@@ -7,3 +7,6 @@ class SearchConfig(AppConfig):
 
     name = "portal.search"
     label = "search"
+
+    def ready(self):
+        from portal.search import receivers  # noqa: F401  (connects the index to the tree)

@@ -1,0 +1,91 @@
+"""The search box's words and filters, read from a request's query string
+(the page and the API take the same names) into query.Terms and Filters.
+Bad values are InvalidInput naming the field; a space the caller is not in
+is the same NotFound as a space that does not exist."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
+
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput
+from portal.search.models import FileType
+from portal.search.query import Filters, Terms, terms_of
+from portal.spaces.selectors import space_access
+
+MAX_Q = 200
+FILTER_NAMES = ("space", "type", "modified_after", "modified_before", "size_min", "size_max", "owner")
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, code=f"invalid_{field}", detail={"field": field})
+
+
+def terms_from(params, *, required: bool = False) -> Terms:
+    q = params.get("q", "")
+    if len(q) > MAX_Q:
+        raise _bad("q", gettext("Search for at most %(count)d characters.") % {"count": MAX_Q})
+    terms = terms_of(q)
+    if required and not terms:
+        raise _bad("q", gettext("Say what to look for: q needs at least one word or number."))
+    return terms
+
+
+def _int(params, field: str) -> int | None:
+    value = (params.get(field) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise _bad(field, gettext("%(field)s is a whole number of bytes (0 or more).") % {"field": field})
+    return int(value)
+
+
+def _moment(params, field: str) -> datetime | None:
+    value = (params.get(field) or "").strip()
+    if not value:
+        return None
+    try:
+        moment = parse_datetime(value)
+        day = None if moment else parse_date(value)
+    except ValueError:
+        moment = day = None
+    if moment is None and day is None:
+        raise _bad(field, gettext("%(field)s is a date such as 2024-03-31.") % {"field": field})
+    if moment is None:
+        moment = datetime.combine(day, time.min)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+def _space(actor, params) -> int | None:
+    value = (params.get("space") or "").strip()
+    if not value:
+        return None
+    return space_access(actor, value, Cap.FILE_READ).space.pk
+
+
+def _owner(params) -> int | None:
+    value = (params.get("owner") or "").strip()
+    if not value:
+        return None
+    user_id = get_user_model().objects.filter(username__iexact=value).values_list("pk", flat=True).first()
+    return user_id if user_id is not None else -1   # nobody by that name uploaded anything
+
+
+def filters_from(actor, params) -> Filters:
+    kind = (params.get("type") or "").strip() or None
+    if kind is not None and kind not in FileType.values:
+        raise _bad("type", gettext("type is one of: %(types)s.") % {"types": ", ".join(FileType.values)})
+    filters = Filters(space_id=_space(actor, params), file_type=kind,
+                      modified_after=_moment(params, "modified_after"),
+                      modified_before=_moment(params, "modified_before"),
+                      size_min=_int(params, "size_min"), size_max=_int(params, "size_max"), owner_id=_owner(params))
+    return filters
+
+
+def any_filter(params) -> bool:
+    return any((params.get(name) or "").strip() for name in FILTER_NAMES)

@@ -1,0 +1,47 @@
+"""Celery tasks of the search index: they take ids and are safe to run twice.
+
+``index_version.delay(version_id)`` is also what the previews app calls
+when an Office rendition is ready (its text comes through the rendition)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from portal.core.errors import StorageUnavailable
+from portal.files.models import FileVersion
+from portal.scanning.models import ScanState, ScanVerdict
+from portal.scanning.selectors import is_quarantined
+from portal.search import extract, index
+
+READABLE = (ScanState.CLEAN, ScanState.RELEASED)
+
+
+def scanned_clean(version: FileVersion) -> bool:
+    """Its own verdict is clean (or released); a version without one (a copy,
+    a restore) follows the verdicts of its bytes."""
+    state = ScanVerdict.objects.filter(version=version).values_list("state", flat=True).first()
+    if state is not None:
+        return state in READABLE
+    return not is_quarantined(version)
+
+
+@shared_task(name="search.index_version", max_retries=3, autoretry_for=(StorageUnavailable,), retry_backoff=True)
+def index_version(version_id: int) -> str:
+    """Extract and index the text of a file's current version, once it is scanned clean."""
+    version = FileVersion.objects.select_related("node", "blob").filter(pk=version_id).first()
+    if version is None:
+        return "gone"
+    if version.node.current_version_id != version.pk:
+        return "stale"
+    if not scanned_clean(version):
+        return "not_clean"
+    text = extract.text_of(version)
+    if text is None:
+        return "no_text"
+    return "indexed" if index.set_body(version.node_id, version.pk, text) else "newer"
+
+
+@shared_task(name="search.index_subtree")
+def index_subtree(node_id: int) -> int:
+    """Rewrite the paths and trash flags below a renamed, moved or restored folder."""
+    return index.index_subtree(node_id)
