@@ -246,6 +246,11 @@ SHARE_PREVIEW_MAX_BYTES = env_int("SHARE_PREVIEW_MAX_BYTES", 64 * 1024 * 1024)
 # Decoded pixels an image may have to be previewed: a small compressed file can
 # unpack to gigabytes (a 20 KB PNG of 13000x13000), so the header is checked first.
 PREVIEW_MAX_PIXELS = env_int("PREVIEW_MAX_PIXELS", 40_000_000)
+# The file viewer: Office documents become PDF with LibreOffice headless (`soffice`), one
+# conversion at most this many seconds and this much address space; text shows its first bytes.
+OFFICE_TIMEOUT = env_int("OFFICE_TIMEOUT", 60)
+OFFICE_MEMORY_MB = env_int("OFFICE_MEMORY_MB", 4096)
+VIEWER_TEXT_BYTES = env_int("VIEWER_TEXT_BYTES", 1024 * 1024)
 
 # --- Content scanning (README "Content scanning") -------------------------------
 # clamd: a unix socket path, or a host and port; neither set: no virus scanning.

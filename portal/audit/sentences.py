@@ -48,6 +48,7 @@ _TEMPLATES: dict[str, str] = {
     Action.FILE_DOWNLOADED: _l("{actor} downloaded {target}"),
     Action.FILE_ZIP_DOWNLOADED: _l("{actor} downloaded {target} as a zip"),
     Action.FILE_VIEWED: _l("{actor} opened {target} in the viewer"),
+    Action.FILE_VIEWED: _l("{actor} opened {target} in the viewer"),
     Action.FILE_STARRED: _l("{actor} starred {target}"),
     Action.FILE_UNSTARRED: _l("{actor} removed the star from {target}"),
     Action.FILE_RENAMED: _l("{actor} renamed {target}"),

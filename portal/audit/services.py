@@ -19,7 +19,7 @@ from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
 
 # Actions that change no state: ``record`` writes them with ``record_read``.
-READ_ACTIONS = frozenset({Action.FILE_DOWNLOADED, Action.FILE_ZIP_DOWNLOADED})
+READ_ACTIONS = frozenset({Action.FILE_DOWNLOADED, Action.FILE_ZIP_DOWNLOADED, Action.FILE_VIEWED})
 
 # The columns an event is written with (seq, hashes and sealed_at are the
 # sealer's; the hashes start blank, the rest NULL).

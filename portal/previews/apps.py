@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PreviewsConfig(AppConfig):
@@ -6,4 +7,5 @@ class PreviewsConfig(AppConfig):
     per version by Celery tasks and kept in the derived-files storage."""
 
     name = "portal.previews"
+    verbose_name = _("Previews")
     label = "previews"

@@ -1,13 +1,51 @@
-"""Reads of derived files (thumbnails, renditions)."""
+"""Reads of derived files (thumbnails, renditions). Callers have checked
+that the actor may read the nodes; quarantined versions never have a ready
+derived file (none is made from held bytes), and these reads check again."""
 
 from __future__ import annotations
+
+from django.urls import reverse
+
+from portal.previews.models import DerivedFile, DerivedKind, DerivedState
+from portal.storage.derived import derived_storage
 
 
 def thumbnail_urls(nodes) -> dict[int, str]:
     """Thumbnail URL per file node id, for the nodes whose current version has one (one query)."""
-    return {}
+    by_version = {node.current_version_id: node for node in nodes
+                  if not node.is_folder and node.current_version_id is not None}
+    if not by_version:
+        return {}
+    ready = (DerivedFile.objects.filter(version_id__in=list(by_version), kind=DerivedKind.THUMBNAIL,
+                                        state=DerivedState.READY)
+             .values_list("version_id", flat=True))
+    urls = {}
+    for version_id in ready:
+        node = by_version[version_id]
+        # The version in the query string makes the URL change with the file: browsers may cache it.
+        urls[node.pk] = reverse("web:thumbnail", args=[node.space_id, node.pk]) + f"?v={version_id}"
+    return urls
+
+
+def derived_get(version, kind: str) -> DerivedFile | None:
+    if version is None:
+        return None
+    return DerivedFile.objects.filter(version=version, kind=kind).first()
+
+
+def ready_derived(version, kind: str) -> DerivedFile | None:
+    """The finished derived file of ``version``, or None (none, not yet, or quarantined)."""
+    from portal.scanning.selectors import is_quarantined
+
+    derived = derived_get(version, kind)
+    if derived is None or derived.state != DerivedState.READY or is_quarantined(version):
+        return None
+    return derived
 
 
 def rendition_pdf(version):
     """The PDF rendition of an Office version as a readable file, or None when there is none (yet)."""
-    return None
+    derived = ready_derived(version, DerivedKind.PDF)
+    if derived is None:
+        return None
+    return derived_storage().open(derived.name, "rb")

@@ -13,6 +13,10 @@ def scan_version(self, version_id: int) -> str:
     """Scan a new version; while a scanner cannot answer, try again with a
     growing delay (the fail policy applies meanwhile and was audited once)."""
     state = services.scan_version(version_id)
+    if state == ScanState.CLEAN:
+        from portal.previews.services import thumbnail_queue
+
+        thumbnail_queue(version_id)  # derived files only ever come from clean bytes
     in_worker = not (self.request.called_directly or self.request.is_eager)
     if state == ScanState.ERROR and in_worker and self.request.retries < self.max_retries:
         raise self.retry(countdown=min(30 * 2 ** self.request.retries, 3600))
