@@ -278,6 +278,11 @@ BACKUP_GC_GRACE_HOURS = env_int("BACKUP_GC_GRACE_HOURS", 24)
 # A pack with less than this share of its bytes still used is rewritten.
 BACKUP_REPACK_BELOW = 0.5
 BACKUP_ENROLLMENT_HOURS = env_int("BACKUP_ENROLLMENT_HOURS", 24)
+# A device counts as "backing up" while it uploaded a pack for a snapshot not yet
+# committed, and was heard from, within this many minutes.
+BACKUP_ACTIVE_MINUTES = env_int("BACKUP_ACTIVE_MINUTES", 15)
+# The agent wheel served at /agent/, built from this checkout by `make` (portal/backups/agent_dist.py).
+AGENT_DIST_DIR = Path(env_str("AGENT_DIST_DIR", str(BASE_DIR / "var" / "agent"))).resolve()
 # What one browse, download or zip request of a snapshot may walk: entries
 # visited, folder depth, bytes sent (trees are shared, so a few trees can
 # describe billions of files). Past them: 413 restore_limit_*.

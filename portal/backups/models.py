@@ -68,6 +68,16 @@ class Device(models.Model):
         return DeviceState.REVOKED if self.revoked_at else DeviceState.ACTIVE
 
 
+class DeviceActivity(models.TextChoices):
+    """What a device is doing, as far as the portal can tell (selectors.device_activity)."""
+
+    REVOKED = "revoked"
+    BACKING_UP = "backing_up"   # uploading packs for a snapshot not committed yet, heard from recently
+    FAILED = "failed"           # its last run reported an error since its last snapshot
+    IDLE = "idle"               # between backups: the last one is done
+    NEW = "new"                 # enrolled, no snapshot yet
+
+
 class EnrollmentToken(models.Model):
     """A one-time, short-lived credential that turns into a device."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import account, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer
+from portal.web import account, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer
 
 app_name = "web"
 
@@ -40,6 +40,8 @@ urlpatterns = [
     path("links/<int:link_id>/", shares.link_detail, name="link"),
     path("links/<int:link_id>/<slug:action>", shares.link_action, name="link-action"),
     path("devices/", devices.device_list, name="devices"),
+    path("agent/", agent.agent_index, name="agent"),
+    path("agent/<str:name>", agent.agent_file, name="agent-file"),
     path("devices/enroll", devices.enrollment_token_new, name="device-enroll"),
     path("devices/<int:device_id>/", devices.device_detail, name="device"),
     path("devices/<int:device_id>/revoke", devices.device_revoke_view, name="device-revoke"),

@@ -67,7 +67,7 @@ def resolve(reader: BlobReader, snapshot: Snapshot, path: str) -> Located:
 
 def _mtime(entry: dict) -> str | None:
     ns = entry.get("mtime_ns")
-    if not isinstance(ns, int):
+    if not isinstance(ns, int) or ns <= 0:  # 0: a folder above the backed-up ones (the agent keeps no time)
         return None
     seconds, rest = divmod(ns, 10**9)  # integers: a float would round the microseconds
     try:
