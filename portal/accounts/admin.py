@@ -3,6 +3,7 @@ from django.contrib import admin
 from portal.accounts.models import PersonalAccessToken, User
 from portal.accounts.services import user_disable
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
+from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(User)
@@ -17,10 +18,10 @@ class UserAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                        "last_login", "date_joined")
     actions = ("disable_users",)
 
-    @admin.action(description="Disable the selected users (ends sessions, tokens, links, devices)")
+    @admin.action(description=_("Disable the selected users (ends sessions, tokens, links, devices)"))
     def disable_users(self, request, queryset):
         run_bulk(self, request, queryset.values_list("pk", flat=True),
-                 lambda pk: user_disable(actor=request.user, user_id=pk), done="Users disabled")
+                 lambda pk: user_disable(actor=request.user, user_id=pk), done=_("Users disabled"))
 
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["disable_users"])

@@ -11,6 +11,7 @@ from django.db.models import Max, Q
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.audit.models import TaskRun
+from django.utils.translation import gettext_lazy as _
 
 admin.site.index_template = "admin/coffer/index.html"
 
@@ -50,7 +51,7 @@ class TaskRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = None
     change_list_template = "admin/coffer/taskrun_change_list.html"
 
-    @admin.display(description="detail")
+    @admin.display(description=_("detail"))
     def short_detail(self, obj: TaskRun) -> str:
         return obj.detail[:120]
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from django.contrib import messages
 
 from portal.core.errors import PortalError
+from django.utils.translation import gettext_lazy as _
 
 
 def superuser_actions(actions: dict, request, names: Iterable[str]) -> dict:
@@ -22,7 +23,7 @@ def superuser_actions(actions: dict, request, names: Iterable[str]) -> dict:
 def run_bulk(modeladmin, request, ids: Iterable, call: Callable[[object], object], *, done: str) -> int:
     """``call(id)`` for each id; "<done>: n" on success, one error message per refusal."""
     if not request.user.is_superuser:  # the action list hides it; a forged POST lands here
-        modeladmin.message_user(request, "Only superusers can run this action.", messages.ERROR)
+        modeladmin.message_user(request, _("Only superusers can run this action."), messages.ERROR)
         return 0
     count = 0
     for pk in ids:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AdminPanelConfig(AppConfig):
@@ -6,6 +7,7 @@ class AdminPanelConfig(AppConfig):
     It reads every app; the audit log itself depends on none of them."""
 
     name = "portal.adminpanel"
+    verbose_name = _("Admin panel")
     label = "adminpanel"
 
     def ready(self):

@@ -123,9 +123,9 @@ class ChainCheckpoint(models.Model):
 
 
 class ExportStatus(models.TextChoices):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 class AuditExport(models.Model):
@@ -154,9 +154,9 @@ class AuditExport(models.Model):
 
 
 class TaskOutcome(models.TextChoices):
-    RUNNING = "running"
-    OK = "ok"
-    FAILED = "failed"
+    RUNNING = "running", _("Running")
+    OK = "ok", _("Ok")
+    FAILED = "failed", _("Failed")
 
 
 class TaskRun(models.Model):

@@ -3,6 +3,7 @@ from django.contrib import admin
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.backups.models import Device, Pack, RetentionPolicy, Snapshot
 from portal.backups.services.devices import device_revoke
+from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(Device)
@@ -13,10 +14,10 @@ class DeviceAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     readonly_fields = ("selector", "verifier_hash", "created_at", "last_seen_at", "last_backup_at", "revoked_at")
     actions = ("revoke_devices",)
 
-    @admin.action(description="Revoke the selected devices (their tokens stop working)")
+    @admin.action(description=_("Revoke the selected devices (their tokens stop working)"))
     def revoke_devices(self, request, queryset):
         run_bulk(self, request, list(queryset.select_related("user")),
-                 lambda device: device_revoke(actor=request.user, device=device), done="Devices revoked")
+                 lambda device: device_revoke(actor=request.user, device=device), done=_("Devices revoked"))
 
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["revoke_devices"])

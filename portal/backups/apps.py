@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BackupsConfig(AppConfig):
     name = "portal.backups"
     label = "backups"
-    verbose_name = "Backups"
+    verbose_name = _("Backups")
 
     def ready(self) -> None:
         from portal.backups import schema  # noqa: F401 - registers the OpenAPI auth extension

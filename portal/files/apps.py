@@ -1,6 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FilesConfig(AppConfig):
     name = "portal.files"
+    verbose_name = _("Files")
     label = "files"

@@ -222,9 +222,10 @@ def locks_drop_for_member(*, actor, user, space) -> int:
 def _tell_owner(*, email: str, path: str, space: str, breaker: str) -> None:
     """Mail the owner of a broken lock. The break stands whatever the mail server says."""
     try:
-        send_mail(subject=f"Your lock on {path} was removed",
-                  message=(f"{breaker} removed your lock on {path} in space {space!r}. Others can change the file "
-                           "now; if you still have unsaved changes, save them as a copy and compare."),
+        send_mail(subject=gettext("Your lock on %(path)s was removed") % {"path": path},
+                  message=gettext("%(breaker)s removed your lock on %(path)s in space '%(space)s'. Others can change "
+                                  "the file now; if you still have unsaved changes, save them as a copy and "
+                                  "compare.") % {"breaker": breaker, "path": path, "space": space},
                   from_email=None, recipient_list=[email])
     except (OSError, smtplib.SMTPException):
         logger.warning("could not mail %s about their broken lock on %s", email, path, exc_info=True)

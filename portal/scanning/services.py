@@ -130,12 +130,13 @@ def _flagged(verdict: ScanVerdict, version: FileVersion) -> None:
     uploader = version.created_by
     if uploader is not None and uploader.email:
         label, signature, email = verdict.label, verdict.signature, uploader.email
-        transaction.on_commit(lambda: send_mail(
-            subject=f"Your file {label} was quarantined",
-            message=(f"The content scanner flagged {label} ({signature}). It cannot be downloaded, previewed "
-                     "or shared until an administrator reviews it. If you believe this is a mistake, ask "
-                     "an administrator to release it; otherwise delete the file."),
-            from_email=None, recipient_list=[email], fail_silently=True))
+        subject = gettext("Your file %(name)s was quarantined") % {"name": label}
+        message = gettext("The content scanner flagged %(name)s (%(signature)s). It cannot be downloaded, previewed "
+                          "or shared until an administrator reviews it. If you believe this is a mistake, ask "
+                          "an administrator to release it; otherwise delete the file.") % {
+            "name": label, "signature": signature}
+        transaction.on_commit(lambda: send_mail(subject=subject, message=message, from_email=None,
+                                                recipient_list=[email], fail_silently=True))
 
 
 def _failed(verdict: ScanVerdict, version: FileVersion) -> None:

@@ -3,6 +3,7 @@ from django.contrib import admin
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.shares.models import ShareLink
 from portal.shares.services import share_link_revoke
+from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(ShareLink)
@@ -16,10 +17,10 @@ class ShareLinkAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_filter = ("permission", "audience", ("revoked_at", admin.EmptyFieldListFilter), "space")
     actions = ("revoke_links",)
 
-    @admin.action(description="Revoke the selected links")
+    @admin.action(description=_("Revoke the selected links"))
     def revoke_links(self, request, queryset):
         run_bulk(self, request, queryset.values_list("pk", flat=True),
-                 lambda pk: share_link_revoke(actor=request.user, link_id=pk), done="Links revoked")
+                 lambda pk: share_link_revoke(actor=request.user, link_id=pk), done=_("Links revoked"))
 
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["revoke_links"])

@@ -187,10 +187,12 @@ def code_send(*, opened: ResolvedLink, visitor: Visitor, email: str) -> None:
         return
     code = f"{secrets.randbelow(10**8):08d}"
     cache.set(_code_key(link, email), _code_hash(code), timeout=settings.SHARE_CODE_MINUTES * 60)
-    send_mail(subject=f"Your security code for {opened.node.name}",
-              message=(f"Your code to open the file {opened.node.name} shared by {link.created_by.get_username()} "
-                       f"is:\n\n    {code}\n\nIt works once, for {settings.SHARE_CODE_MINUTES} minutes. If you did "
-                       "not ask for it, ignore this email."),
+    values = {"name": opened.node.name, "owner": link.created_by.get_username(), "code": code,
+              "minutes": settings.SHARE_CODE_MINUTES}
+    send_mail(subject=gettext("Your security code for %(name)s") % values,
+              message=gettext("Your code to open the file %(name)s shared by %(owner)s is:\n\n    %(code)s\n\n"
+                              "It works once, for %(minutes)s minutes. If you did not ask for it, ignore this "
+                              "email.") % values,
               from_email=None, recipient_list=[email])
 
 
@@ -274,10 +276,11 @@ def download_record(*, opened: ResolvedLink, visitor: Visitor, target: Target, v
     _record(opened, Action.SHARE_DOWNLOADED, visitor, label=_label(opened, target), details=details, read=True)
     if first and link.notify_on_first_download and link.created_by.email:
         owner_email, name = link.created_by.email, opened.node.name
-        transaction.on_commit(lambda: send_mail(
-            subject=f"Your shared link to {name} was downloaded",
-            message=f"{visitor.label} downloaded {name} through your share link for the first time.",
-            from_email=None, recipient_list=[owner_email], fail_silently=True))
+        subject = gettext("Your shared link to %(name)s was downloaded") % {"name": name}
+        message = gettext("%(visitor)s downloaded %(name)s through your share link for the first time.") % {
+            "visitor": visitor.label, "name": name}
+        transaction.on_commit(lambda: send_mail(subject=subject, message=message, from_email=None,
+                                                recipient_list=[owner_email], fail_silently=True))
 
 
 def preview_record(*, opened: ResolvedLink, visitor: Visitor, target: Target) -> None:

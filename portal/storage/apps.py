@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StorageConfig(AppConfig):
     name = "portal.storage"
     label = "storage"
-    verbose_name = "Object storage"
+    verbose_name = _("Object storage")
 
     def ready(self) -> None:
         from django.core.signals import setting_changed
