@@ -8,18 +8,21 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _l
+
 from portal.core.errors import PortalError
 
 _CODES = {
-    drf.ParseError: ("malformed_request", "The request body could not be read: {}"),
-    drf.ValidationError: ("invalid_input", "The request is not valid: {}"),
+    drf.ParseError: ("malformed_request", _l("The request body could not be read: {}")),
+    drf.ValidationError: ("invalid_input", _l("The request is not valid: {}")),
     drf.NotAuthenticated: ("not_authenticated", "{}"),
     drf.AuthenticationFailed: ("not_authenticated", "{}"),
     drf.PermissionDenied: ("forbidden", "{}"),
     drf.NotFound: ("not_found", "{}"),
     drf.MethodNotAllowed: ("method_not_allowed", "{}"),
     drf.NotAcceptable: ("not_acceptable", "{}"),
-    drf.UnsupportedMediaType: ("unsupported_media_type", "{} Send JSON."),
+    drf.UnsupportedMediaType: ("unsupported_media_type", _l("{} Send JSON.")),
     drf.Throttled: ("throttled", "{}"),
 }
 
@@ -37,7 +40,7 @@ def exception_handler(exc, context):
     if isinstance(exc, PortalError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, Http404):
-        exc = drf.NotFound("Not found.")
+        exc = drf.NotFound(gettext("Not found."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     response = drf_exception_handler(exc, context)
@@ -45,14 +48,15 @@ def exception_handler(exc, context):
         return None
     code, template = next((v for k, v in _CODES.items() if isinstance(exc, k)), ("error", "{}"))
     detail = exc.detail if isinstance(exc, drf.ValidationError) else {}
-    response.data = {"code": code, "message": template.format(_summary(exc.detail)), "detail": detail}
+    response.data = {"code": code, "message": str(template).format(_summary(exc.detail)), "detail": detail}
     return response
 
 
 def json_not_found(request, exception=None):
-    return JsonResponse({"code": "not_found", "message": "Not found.", "detail": {}}, status=404)
+    return JsonResponse({"code": "not_found", "message": gettext("Not found."), "detail": {}},
+                        status=404)
 
 
 def json_server_error(request):
-    return JsonResponse({"code": "server_error", "message": "Something went wrong on our side; it was logged. "
-                         "Try again, and tell an administrator if it persists.", "detail": {}}, status=500)
+    return JsonResponse({"code": "server_error", "message": gettext("Something went wrong on our side; it was logged. "
+                         "Try again, and tell an administrator if it persists."), "detail": {}}, status=500)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 
 from portal.accounts import twofactor
 
@@ -29,7 +30,7 @@ _OWN_CSP_PREFIXES = ("/admin/", "/api/", "/s/", "/storage/", "/dav/", "/static/"
 
 def two_factor_required_response() -> JsonResponse:
     return JsonResponse({"code": "two_factor_required", "detail": {},
-                         "message": "Finish two-factor sign-in in the portal first."}, status=403)
+                         "message": gettext("Finish two-factor sign-in in the portal first.")}, status=403)
 
 
 class TwoFactorMiddleware:
