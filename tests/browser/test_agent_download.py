@@ -92,3 +92,8 @@ def test_an_employee_downloads_installs_and_enrolls_the_agent(signed_in_page, al
     expect(row).to_be_visible()
     expect(row).to_contain_text("no backup yet")
     screenshot(page, "devices")
+
+    page.goto("/agent/")
+    expect(page.get_by_role("link", name=built["name"])).to_be_visible()
+    expect(page.locator("code.hash")).to_have_text(built["sha256"])
+    screenshot(page, "agent")
