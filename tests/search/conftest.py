@@ -1,0 +1,75 @@
+"""Fixtures for search: files stored through the real services (the index
+follows the tree by itself), scanned and text-indexed as the workers would."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from portal.scanning.services import scan_version
+from portal.search.tasks import index_version
+from portal.spaces.services import member_add, space_create
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text`` (ASCII) in Helvetica, with a correct xref table."""
+    stream = f"BT /F1 18 Tf 40 700 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+class Putter:
+    """``put(user, space, path, data)`` -> the new version, stored, scanned and its text indexed."""
+
+    def __call__(self, user, space, path: str, data: bytes = b"", *, index: bool = True):
+        from portal.files.services.direct import file_put
+
+        version = file_put(actor=user, space_id=space.pk, path=path, fileobj=io.BytesIO(data), size=len(data))
+        if index:
+            assert scan_version(version.pk) == "clean"
+            index_version(version.pk)
+        return version
+
+
+@pytest.fixture
+def put(db):
+    return Putter()
+
+
+@pytest.fixture
+def team(alice, bob):
+    """alice's team space, bob a viewer in it."""
+    space = space_create(actor=alice, name="Finance")
+    member_add(actor=alice, space_id=space.pk, username=bob.username, role="viewer")
+    return space
+
+
+@pytest.fixture
+def secret(make_user):
+    """A space of carol's that neither alice nor bob is in."""
+    carol = make_user(username="carol")
+    return space_create(actor=carol, name="Board"), carol
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks queued with .delay() run in the test's process, as a worker would run them."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
