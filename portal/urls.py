@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("portal.web.urls")),
 ]
 
+handler403 = "portal.web.views.permission_denied"
 handler404 = "portal.web.views.not_found"
 handler500 = "portal.web.views.server_error"

@@ -16,14 +16,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap
-from portal.core.errors import InvalidInput
+from portal.audit.sentences import describe
+from portal.core.errors import Conflict, InvalidInput
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
 from portal.files.selectors import Located
 from portal.locks import selectors as lock_selectors
+from portal.previews import selectors as previews
+from portal.shares.selectors import links_visible_to
 from portal.spaces.selectors import space_access
 from portal.web import selectors
+from portal.web.selectors import file_kind
 from portal.web.uploads import direct_upload_max
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
 from portal.web.spaces import quota_percent
@@ -54,7 +58,8 @@ def _crumbs(space, path_names: list[str]) -> list[dict]:
 def workspace_context(request, space_id, state: Browse, *, panel: Located | None = None, message: str = "") -> dict:
     """A folder page's listing, the same number of queries whatever its size
     and depth: the folder located once, one page of children, their locks in
-    one lookup; what the caller may do is read from the role found with the folder."""
+    one lookup, their thumbnails in one; what the caller may do is read from
+    the role found with the folder."""
     located = files.locate_path(request.user, space_id, state.path)
     folder, space, access = located.node, located.space, located.access
     if not folder.is_folder:
@@ -62,14 +67,17 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
     children = selectors.folder_children(folder, sort=state.sort, descending=state.order == "desc",
                                          name_contains=state.q)
     page = Paginator(children, PAGE_SIZE).get_page(state.page)
+    nodes = list(page.object_list)
     context = {
         "space": space, "folder": folder, "state": state, "page": page,
-        "items": selectors.folder_entries(located, page.object_list, viewer=request.user),
+        "items": selectors.folder_entries(located, nodes, viewer=request.user,
+                                          thumbnails=previews.thumbnail_urls([n for n in nodes if not n.is_folder])),
         "crumbs": _crumbs(space, list(located.path_names)), "message": message,
         "can_write": access.can(Cap.FILE_WRITE),
         "can_share": access.can(Cap.SHARE_CREATE),
         "can_manage": access.can(Cap.SPACE_POLICY),
         "zip_url": f"/api/v1/spaces/{space.pk}/zip" + quote(state.path if state.path != "/" else ""),
+        "percent": quota_percent(space),
     }
     if panel is not None:
         context.update(panel_context(request, panel))
@@ -77,24 +85,33 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
 
 
 def panel_context(request, located: Located) -> dict:
+    """The details drawer: info, versions, lock, links and the node's latest audit events."""
     node, access = located.node, located.access
     lock = lock_selectors.lock_summary(node, viewer=request.user) if not node.is_folder else None
     return {
-        "node": node, "node_path": located.path,
+        "node": node, "node_path": located.path, "node_kind": "folder" if node.is_folder else file_kind(node.name),
         "node_folder": names.join(list(located.path_names[:-1])),
         "lock": lock, "lock_is_mine": bool(lock and lock.get("token")),
         "versions": list(selectors.versions_of(node)[:50]) if not node.is_folder else [],
-        "folders": selectors.folders_of(located.space),
+        "links": list(links_visible_to(request.user, space_id=node.space_id).filter(node=node)[:20]),
+        "activity": [(event, describe(event)) for event in selectors.node_activity(node)],
         "can_write": access.can(Cap.FILE_WRITE),
         "can_share": access.can(Cap.SHARE_CREATE),
         "can_break": access.can(Cap.LOCK_BREAK),
     }
 
 
-def _workspace(request, space_id, *, panel: Located | None = None, message: str = "", status: int = 200):
+def _workspace(request, space_id, *, panel: Located | None = None, message: str = "", status: int = 200,
+               undo: list[int] | None = None, trigger: str = "coffer:changed"):
+    """The ``#workspace`` fragment after a change, with the quota bar and the
+    message (a toast, with Undo for the trash) swapped out of band."""
     state = Browse(request.POST if request.method == "POST" else request.GET)
     context = workspace_context(request, space_id, state, panel=panel, message=message)
-    return render(request, "web/browser/_workspace.html", context, status=status)
+    context.update({"oob": True, "undo": undo or []})
+    response = render(request, "web/browser/_workspace.html", context, status=status)
+    if trigger:
+        response["HX-Trigger"] = trigger
+    return response
 
 
 @portal_page
@@ -102,11 +119,12 @@ def _workspace(request, space_id, *, panel: Located | None = None, message: str 
 def browser(request, space_id):
     state = Browse(request.GET)
     if is_htmx(request):
-        return _workspace(request, space_id)
+        return _workspace(request, space_id, trigger="")
     context = workspace_context(request, space_id, state)
     space = context["space"]
-    context.update({"percent": quota_percent(space), "part_size": settings.UPLOAD_PART_SIZE,
-                    "direct_max": direct_upload_max()})
+    context.update({"part_size": settings.UPLOAD_PART_SIZE, "direct_max": direct_upload_max(),
+                    "folders": selectors.folders_of(space),
+                    "dav_url": f"{settings.PUBLIC_URL}/dav/{quote(space.slug)}/"})
     return render(request, "web/browser/page.html", context)
 
 
@@ -122,12 +140,17 @@ def item_panel(request, space_id, node_id):
 @portal_page
 @require_POST
 def folder_new(request, space_id):
+    """A new folder in the current one (``a/b`` makes both); an existing name is refused, never "created"."""
     state = Browse(request.POST)
-    name = request.POST.get("name", "")
-    if not name.strip():
+    name = request.POST.get("name", "").strip().strip("/")
+    if not name:
         raise InvalidInput(_("Type a name for the new folder."), code="invalid_name")
-    folder, _created = tree.folder_create(actor=request.user, space_id=space_id, path=join_path(state.path, name))
-    return _workspace(request, space_id, message=_("Folder “%(name)s” created.") % {"name": folder.node.name})
+    folder, created = tree.folder_create(actor=request.user, space_id=space_id, path=join_path(state.path, name))
+    made = names.join(list(folder.path_names)).removeprefix(state.path.rstrip("/") + "/")
+    if not created:
+        raise Conflict(_("A folder named “%(name)s” already exists here; pick another name.") % {"name": made},
+                       code="name_taken")
+    return _workspace(request, space_id, message=_("Folder “%(name)s” created.") % {"name": made})
 
 
 def _destination(request, node) -> str:
@@ -140,13 +163,13 @@ def _destination(request, node) -> str:
 @portal_page
 @require_POST
 def item_action(request, space_id, node_id, action):
-    """One change to one item, from its panel."""
+    """One change to one item, from its row menu or the drawer."""
     user = request.user
     located = files.locate_node(user, node_id)
     node, label = located.node, located.node.name
     if action == "rename":
         renamed = tree.node_rename(actor=user, node_id=node_id, name=request.POST.get("name", ""))
-        return _workspace(request, space_id, panel=renamed,
+        return _workspace(request, space_id, panel=renamed if request.POST.get("drawer") else None,
                           message=_("Renamed to “%(name)s”.") % {"name": renamed.node.name})
     if action == "move":
         moved = tree.node_move(actor=user, node_id=node_id, path=_destination(request, node))
@@ -158,7 +181,8 @@ def item_action(request, space_id, node_id, action):
             "name": label, "path": names.join(list(copy.path_names[:-1]))})
     if action == "delete":
         tree.node_trash(actor=user, node_id=node_id)
-        return _workspace(request, space_id, message=_("“%(name)s” moved to the trash.") % {"name": label})
+        return _workspace(request, space_id, undo=[node.pk],
+                          message=_("“%(name)s” moved to the trash.") % {"name": label})
     if action == "restore-version":
         number = request.POST.get("number", "")
         version = versions.version_restore(actor=user, node_id=node_id, number=number)
@@ -168,29 +192,44 @@ def item_action(request, space_id, node_id, action):
     raise InvalidInput(_("Unknown action."), code="unknown_action")
 
 
+BULK_ACTIONS = {"delete", "move", "copy", "restore"}
+
+
+def _bulk_one(user, node_id: int, action: str, folder: str) -> str:
+    """One item of a multi-selection; its name."""
+    if action == "restore":  # the Undo of a trash: the item is in the trash now
+        return tree.trash_restore(actor=user, node_id=node_id).node.name
+    node = files.locate_node(user, node_id).node
+    if action == "delete":
+        tree.node_trash(actor=user, node_id=node_id)
+    elif action == "move":
+        tree.node_move(actor=user, node_id=node_id, path=join_path(folder, node.name))
+    else:
+        tree.node_copy(actor=user, node_id=node_id, path=join_path(folder, node.name))
+    return node.name
+
+
 @portal_page
 @require_POST
 def bulk_action(request, space_id):
-    """The same change to every selected item; stops at the first refusal and says which."""
+    """The same change to every selected item (or one item of a row menu, or a
+    drag onto a folder); stops at the first refusal and says which."""
     ids, action = ids_field(request.POST), request.POST.get("action")
     folder = request.POST.get("destination", "").strip()
+    if action not in BULK_ACTIONS:
+        raise InvalidInput(_("Choose what to do with the selected items."), code="unknown_action")
     if action in {"move", "copy"} and not folder.startswith("/"):
         raise InvalidInput(_("Choose the destination folder, e.g. /Reports."), code="invalid_destination")
-    done = 0
-    for node_id in ids:
-        node = files.locate_node(request.user, node_id).node
-        if action == "delete":
-            tree.node_trash(actor=request.user, node_id=node_id)
-        elif action == "move":
-            tree.node_move(actor=request.user, node_id=node_id, path=join_path(folder, node.name))
-        elif action == "copy":
-            tree.node_copy(actor=request.user, node_id=node_id, path=join_path(folder, node.name))
-        else:
-            raise InvalidInput(_("Choose what to do with the selected items."), code="unknown_action")
-        done += 1
-    messages = {"delete": _("%(count)s item(s) moved to the trash."), "move": _("%(count)s item(s) moved."),
-                "copy": _("%(count)s item(s) copied.")}
-    return _workspace(request, space_id, message=messages[action] % {"count": done})
+    done = [_bulk_one(request.user, node_id, action, folder) for node_id in ids]
+    if len(done) == 1:
+        one = {"delete": _("“%(name)s” moved to the trash."), "move": _("“%(name)s” moved to %(path)s."),
+               "copy": _("“%(name)s” copied to %(path)s."), "restore": _("“%(name)s” restored.")}
+        message = one[action] % {"name": done[0], "path": folder}
+    else:
+        many = {"delete": _("%(count)s items moved to the trash."), "move": _("%(count)s items moved to %(path)s."),
+                "copy": _("%(count)s items copied to %(path)s."), "restore": _("%(count)s items restored.")}
+        message = many[action] % {"count": len(done), "path": folder}
+    return _workspace(request, space_id, message=message, undo=ids if action == "delete" else None)
 
 
 @portal_page

@@ -35,7 +35,8 @@ def portal_page(view):
         except PortalError as exc:
             if is_htmx(request):
                 return error_fragment(request, exc)
-            template = "404.html" if isinstance(exc, NotFound) else "web/error.html"
+            template = ("404.html" if isinstance(exc, NotFound) else
+                        "403.html" if exc.status == 403 else "web/error.html")
             return render(request, template, {"message": exc.message, "code": exc.code}, status=exc.status)
     return wrapper
 

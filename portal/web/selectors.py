@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from portal.audit.models import AuditEvent
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
@@ -21,21 +22,53 @@ def folder_children(folder: Node, *, sort: str, descending: bool, name_contains:
     return children
 
 
+# File-type icons: the extension's family (CSS draws each family's icon).
+_KINDS = {
+    "image": "png jpg jpeg gif webp svg bmp tif tiff heic avif ico",
+    "pdf": "pdf",
+    "doc": "doc docx odt rtf pages",
+    "sheet": "xls xlsx ods csv tsv numbers",
+    "slides": "ppt pptx odp key",
+    "archive": "zip tar gz tgz bz2 xz 7z rar zst",
+    "audio": "mp3 wav flac ogg oga m4a aac opus",
+    "video": "mp4 mov mkv webm avi m4v ogv",
+    "code": "py js ts json html css xml yml yaml toml sh c h cpp java go rs rb php sql",
+    "text": "txt md markdown log ini cfg conf",
+}
+_KIND_OF = {ext: kind for kind, exts in _KINDS.items() for ext in exts.split()}
+
+
+def file_kind(name: str) -> str:
+    """The icon family of a file name ("image", "pdf", ... or "file")."""
+    stem, dot, ext = name.rpartition(".")
+    return _KIND_OF.get(ext.lower(), "file") if dot and stem else "file"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One row of a folder page: the node, its path and the lock shown on it."""
+    """One row of a folder page: the node, its path, the lock shown on it, its icon and thumbnail."""
 
     node: Node
     path: str
     lock: dict | None
+    kind: str = "folder"
+    thumbnail: str = ""
 
 
-def folder_entries(folder: files.Located, nodes, *, viewer) -> list[Entry]:
+def folder_entries(folder: files.Located, nodes, *, viewer, thumbnails: dict | None = None) -> list[Entry]:
     """The rows of a page of ``folder``'s children, their locks looked up once for the page."""
     nodes = list(nodes)
     locks = lock_summaries(nodes, viewer=viewer, folder=folder.node)
-    return [Entry(node=node, path=names.join([*folder.path_names, node.name]), lock=locks[node.pk])
+    thumbnails = thumbnails or {}
+    return [Entry(node=node, path=names.join([*folder.path_names, node.name]), lock=locks[node.pk],
+                  kind="folder" if node.is_folder else file_kind(node.name), thumbnail=thumbnails.get(node.pk, ""))
             for node in nodes]
+
+
+def node_activity(node: Node, *, limit: int = 15) -> list[AuditEvent]:
+    """The latest audit events about ``node`` (located by the caller), newest first, in one query."""
+    return list(AuditEvent.objects.filter(target_type="node", target_id=str(node.pk))
+                .select_related("space").order_by("-id")[:limit])
 
 
 def versions_of(node: Node) -> QuerySet[FileVersion]:

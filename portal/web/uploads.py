@@ -18,8 +18,13 @@ from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotAuthenticated, PortalError
+from portal.files import names
+from portal.files.models import Node
+from portal.files.selectors import path_walk
 from portal.files.services.direct import file_put
+from portal.spaces.selectors import space_access
 
 
 # With S3 the bytes of anything larger go straight to the store (presigned parts), never through
@@ -69,3 +74,58 @@ def upload_put(request, space_id):
     # Uppy reads the ETag of every PUT it makes (as from S3); this one names the new version.
     return JsonResponse({"id": node.pk, "name": node.name, "version": version.number, "size": version.size},
                         status=201, headers={"ETag": f'"{node.pk}-{version.number}"'})
+
+
+MAX_CHECKED = 2000
+MAX_COPIES = 50
+
+
+def _copy_names(name: str) -> list[str]:
+    """"name (1).ext", "name (2).ext", ... (what "keep both" may call the new file)."""
+    stem, dot, ext = name.rpartition(".")
+    if not (dot and stem):
+        stem, ext = name, ""
+    return [f"{stem} ({n}){'.' + ext if ext else ''}" for n in range(1, MAX_COPIES + 1)]
+
+
+def _conflicts_in(space, folder_names: list[str], wanted: list[str]) -> list[dict]:
+    """The wanted names taken in one folder, each with the first free "keep both" name (two queries)."""
+    chain = path_walk(space, folder_names)
+    if len(chain) <= len(folder_names) or not chain[-1].is_folder:
+        return []  # the folder does not exist yet: the upload makes it, nothing is in the way
+    candidates = {names.name_key(name) for name in wanted}
+    candidates |= {names.name_key(copy) for name in wanted for copy in _copy_names(name)}
+    taken = set(Node.objects.filter(parent=chain[-1], trashed_at__isnull=True, name_key__in=candidates)
+                .values_list("name_key", flat=True))
+    found = []
+    for name in dict.fromkeys(wanted):
+        if names.name_key(name) in taken:
+            free = next((copy for copy in _copy_names(name) if names.name_key(copy) not in taken), "")
+            found.append({"path": names.join([*folder_names, name]),
+                          "free": names.join([*folder_names, free]) if free else ""})
+    return found
+
+
+@require_http_methods(["POST"])
+def upload_check(request, space_id):
+    """POST /spaces/<id>/upload-check with ``path`` repeated: which of these
+    paths are taken already, and a free "name (1).ext" for each (the
+    uploader asks "replace / keep both / skip" once for the batch)."""
+    try:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated(_("Sign in again, then retry the upload."), code="not_authenticated")
+        access = space_access(request.user, space_id, Cap.FILE_WRITE)
+        paths = request.POST.getlist("path")
+        if not paths or len(paths) > MAX_CHECKED:
+            raise InvalidInput(_("Send between 1 and %(max)s paths.") % {"max": MAX_CHECKED}, code="invalid_paths")
+        folders: dict[tuple[str, ...], list[str]] = {}
+        for path in paths:
+            parts = names.split_path(path)
+            if not parts:
+                raise InvalidInput(_("The path must name a file."), code="invalid_path")
+            folders.setdefault(tuple(parts[:-1]), []).append(parts[-1])
+        conflicts = [found for folder, wanted in folders.items()
+                     for found in _conflicts_in(access.space, list(folder), wanted)]
+    except PortalError as exc:
+        return _json_error(exc)
+    return JsonResponse({"conflicts": conflicts})

@@ -15,6 +15,7 @@ urlpatterns = [
     path(f"{_SPACE}/", browser.browser, name="browser"),
     path(f"{_SPACE}/folders", browser.folder_new, name="folder-new"),
     path(f"{_SPACE}/upload", uploads.upload_put, name="upload"),
+    path(f"{_SPACE}/upload-check", uploads.upload_check, name="upload-check"),
     path(f"{_SPACE}/bulk", browser.bulk_action, name="bulk"),
     path(f"{_ITEM}/", browser.item_panel, name="item"),
     path(f"{_ITEM}/lock", locks.lock, name="lock"),

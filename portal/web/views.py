@@ -1,3 +1,4 @@
+from django.http import JsonResponse
 from django.shortcuts import render
 
 from portal.api.errors import json_not_found, json_server_error
@@ -13,6 +14,12 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return json_not_found(request, exception)
     return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "forbidden", "message": "You may not do that.", "detail": {}}, status=403)
+    return render(request, "403.html", status=403)
 
 
 def server_error(request):

@@ -50,6 +50,25 @@
     event.detail.headers["X-CSRFToken"] = csrfToken();
   });
 
+  // A new action clears what the last one said (errors of every form, the
+  // alert area, the page's flash), so no message outlives its moment.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.requestConfig && event.detail.requestConfig.verb === "get"
+        && event.detail.target && event.detail.target.id === "drawer") return;
+    document.querySelectorAll("[data-error-slot]").forEach((slot) => { slot.textContent = ""; });
+    const alerts = document.getElementById("alerts");
+    if (alerts) alerts.replaceChildren();
+    document.querySelectorAll("main > .flash").forEach((flash) => flash.remove());
+  });
+
+  // The left navigation behind the menu button (narrow screens).
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    const open = document.body.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // A refusal (4xx/5xx) is shown in place: in the form's error slot, else the
   // page's alert area. Fragments marked X-Coffer-Swap: in-place (a form that
   // carries its own errors) replace their target as usual.

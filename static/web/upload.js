@@ -1,13 +1,16 @@
-// Uploads of the file browser: Uppy's Dashboard (drag and drop of files and
-// whole folders, per-file progress). A file that fits in one part is PUT whole
+// Uploads of the file browser: the Upload buttons and a drop anywhere on the
+// list (Uppy's DropTarget: files and whole folders); before a batch starts, the
+// portal says which names are taken and the user picks once for the batch
+// "replace (new version) / keep both / skip"; progress shows in a tray. A file that fits in one part is PUT whole
 // to the portal (/spaces/{id}/upload?path=..., one request: portal/web/uploads.py).
 // Larger files go through Coffer's resumable upload API (/api/v1/uploads):
 // parts go straight to the URLs the portal hands out (the object store's
 // presigned part URLs, or the portal's own with the local store); a dropped
 // connection is retried and resumes with the parts that already arrived
 // (GET /api/v1/uploads/{id} says which).
-import { AwsS3, Dashboard, Uppy } from "../vendor/uppy/uppy.min.mjs";
+import { AwsS3, DropTarget, Uppy } from "../vendor/uppy/uppy.min.mjs";
 import zhCN from "../vendor/uppy/locales/zh_CN.js";
+import { resolveConflicts } from "./conflicts.js";
 
 const MIB = 1024 * 1024;
 const MIN_PART = 5 * MIB;
@@ -58,6 +61,8 @@ function start(root) {
   const percent = document.getElementById("upload-percent");
   const list = document.getElementById("upload-files");
   const errors = document.getElementById("upload-errors");
+  const tray = document.getElementById("upload-tray");
+  const status = document.getElementById("upload-status");
   const partUrls = new Map(); // upload id -> Map(part number -> {url, at})
   const rows = new Map();     // uppy file id -> row elements
 
@@ -115,21 +120,18 @@ function start(root) {
   }
 
   function targetPath(file) {
+    if (file.meta.targetPath) return file.meta.targetPath; // "keep both": the free name the portal offered
     const relative = (file.meta.relativePath || file.name).replace(/^\/+/, "");
     return folder.replace(/\/+$/, "") + "/" + relative;
   }
 
   const zh = (root.dataset.locale || "").startsWith("zh");
   const uppy = new Uppy({
-    autoProceed: true,
+    autoProceed: false, // the batch waits for the conflict check (conflicts.js)
     locale: zh ? zhCN : undefined,
     logger: { debug() {}, warn() {}, error() {} }, // failures are shown on the page instead
   });
-  uppy.use(Dashboard, {
-    inline: true, target: root, height: 280, width: "100%", proudlyDisplayPoweredByUppy: false,
-    fileManagerSelectionType: "both", showProgressDetails: true, hideProgressDetails: false,
-    hideRetryButton: false, hidePauseResumeButton: false, doneButtonHandler: null,
-  });
+  uppy.use(DropTarget, { target: document.getElementById("workspace") });
   uppy.use(AwsS3, {
     // One part or less (the portal's limit for it: portal/web/uploads.py): one PUT to the
     // portal, no multipart session to plan, fill and complete.
@@ -199,7 +201,19 @@ function start(root) {
     return entry;
   }
 
-  uppy.on("file-added", (file) => row(file));
+  let batchDone = true;
+  uppy.on("file-added", (file) => {
+    if (batchDone) { // a new batch: what the last one said goes
+      batchDone = false;
+      list.replaceChildren();
+      errors.replaceChildren();
+      rows.clear();
+      total.value = 0;
+      percent.textContent = "0 %";
+      tray.classList.remove("has-errors");
+    }
+    row(file);
+  });
   uppy.on("upload-progress", (file, progress) => {
     if (!progress.bytesTotal) return;
     row(file).bar.value = Math.floor((progress.bytesUploaded / progress.bytesTotal) * 100);
@@ -223,7 +237,11 @@ function start(root) {
     percent.textContent = `${value} %`;
   });
   uppy.on("complete", (result) => {
-    if ((result.successful || []).length) {
+    const done = (result.successful || []).length;
+    const failed = (result.failed || []).length;
+    status.textContent = root.dataset.labelSummary.replace("%(done)s", done).replace("%(failed)s", failed);
+    tray.classList.toggle("has-errors", failed > 0);
+    if (done) {
       total.value = 100;
       percent.textContent = "100 %";
       const form = document.getElementById("browse-state");
@@ -232,5 +250,51 @@ function start(root) {
         window.htmx.ajax("GET", `${form.getAttribute("action")}?${query}`, { target: "#workspace" });
       }
     }
+    batchDone = true;
+    // A finished batch leaves nothing behind in Uppy ("uploading 1 file" after a failure): the next starts afresh.
+    uppy.clear();
+  });
+
+  // A batch (picked or dropped): ask about taken names once, then upload.
+  uppy.on("files-added", async (files) => {
+    tray.hidden = false;
+    status.textContent = root.dataset.labelUploading;
+    const keep = await resolveConflicts(files, { checkUrl: root.dataset.checkUrl, targetPath, csrf, more: root.dataset.labelMore });
+    for (const file of files) {
+      const choice = keep.get(file.id);
+      if (choice === null) {
+        uppy.removeFile(file.id);
+        const entry = rows.get(file.id);
+        if (entry) { entry.item.remove(); rows.delete(file.id); }
+      } else if (choice) uppy.setFileMeta(file.id, { targetPath: choice });
+    }
+    if (uppy.getFiles().some((file) => !file.progress.uploadComplete)) {
+      uppy.upload().catch(() => { /* each failure is shown on its row */ });
+    } else {
+      status.textContent = root.dataset.labelSummary.replace("%(done)s", 0).replace("%(failed)s", 0);
+      batchDone = true;
+      uppy.clear();
+    }
+  });
+
+  function pick(input) {
+    return () => {
+      const files = Array.from(input.files || []);
+      input.value = "";
+      if (!files.length) return;
+      uppy.addFiles(files.map((file) => ({
+        source: "picker", name: file.name, type: file.type, data: file,
+        meta: { relativePath: file.webkitRelativePath || null },
+      })));
+    };
+  }
+  const filesInput = document.getElementById("upload-input");
+  const folderInput = document.getElementById("upload-folder-input");
+  filesInput.addEventListener("change", pick(filesInput));
+  folderInput.addEventListener("change", pick(folderInput));
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-upload-pick]");
+    if (button) (button.dataset.uploadPick === "folder" ? folderInput : filesInput).click();
+    if (event.target.closest("[data-tray-close]")) tray.hidden = true;
   });
 }

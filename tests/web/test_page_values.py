@@ -48,13 +48,13 @@ def test_each_role_sees_the_buttons_its_capabilities_allow(alice, bob, space):
     doc = _put(alice, space, "/a/doc.txt")
     owner = page_client(alice).get(f"/spaces/{space.pk}/?path=/a").content.decode()
     viewer = page_client(bob).get(f"/spaces/{space.pk}/?path=/a").content.decode()
-    assert 'id="uploader"' in owner and 'id="new-folder-name"' in owner and 'id="bulk-action"' in owner
-    assert 'id="uploader"' not in viewer and 'id="new-folder-name"' not in viewer and 'id="bulk-action"' not in viewer
+    assert 'id="uploader"' in owner and 'id="new-folder-name"' in owner and 'data-bulk="move"' in owner
+    assert 'id="uploader"' not in viewer and 'id="new-folder-name"' not in viewer and 'data-bulk="move"' not in viewer
     assert "doc.txt" in viewer
     owner_panel = page_client(alice).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
     viewer_panel = page_client(bob).get(f"/spaces/{space.pk}/items/{doc.pk}/", **HTMX).content.decode()
-    assert 'id="rename-name"' in owner_panel and "Share…" in owner_panel
-    assert 'id="rename-name"' not in viewer_panel and "Share…" not in viewer_panel
+    assert 'id="lock-hours"' in owner_panel and "Share…" in owner_panel
+    assert 'id="lock-hours"' not in viewer_panel and "Share…" not in viewer_panel
 
 
 def test_the_listing_shows_own_and_inherited_locks_and_links_folders_by_their_stored_path(alice, space,
@@ -64,11 +64,11 @@ def test_the_listing_shows_own_and_inherited_locks_and_links_folders_by_their_st
     _put(alice, space, "/Deep/One/Two/Three/inner.txt")
     _lock(locked, erin)
     page = page_client(alice).get(f"/spaces/{space.pk}/?path=/deep/one/two").content.decode()
-    assert page.count('class="locked"') == 1 and "Locked by erin" in page
+    assert page.count('class="fm-row locked"') == 1 and "Locked by erin" in page
     assert "?path=/Deep/One/Two/Three" in page.replace("%2F", "/")  # the stored names, not the typed ones
     _lock(Node.objects.get(space=space, name="One"), erin, depth=LockDepth.INFINITY)
     page = page_client(alice).get(f"/spaces/{space.pk}/?path=/Deep/One/Two").content.decode()
-    assert page.count('class="locked"') == 3  # both files and the folder Three, through /Deep/One
+    assert page.count('class="fm-row locked"') == 3  # both files and the folder Three, through /Deep/One
     assert free.name in page
 
 
@@ -84,10 +84,9 @@ def test_the_panel_shows_the_path_and_the_lock_with_its_token_only_to_its_owner(
 
 def test_a_rename_from_the_panel_shows_the_new_path(alice, space):
     doc = _put(alice, space, "/x/y/doc.txt")
-    answer = page_client(alice).post(f"/spaces/{space.pk}/items/{doc.pk}/rename", {"name": "new.txt", "path": "/x/y"},
-                                 **HTMX)
+    answer = page_client(alice).post(f"/spaces/{space.pk}/items/{doc.pk}/rename", {"name": "new.txt", "path": "/x/y", "drawer": "1"}, **HTMX)
     assert answer.status_code == 200
-    assert "/x/y/new.txt" in answer.content.decode()
+    assert "/x/y/new.txt" in answer.content.decode()  # the drawer, open on the item, stays open
 
 
 def test_the_trash_shows_where_each_item_was(alice, space):

@@ -1,0 +1,204 @@
+// What the file list's actions do (row menu, keyboard, selection toolbar,
+// drag): each one is a request to the portal that answers with the new list
+// (#workspace), the quota bar and a toast swapped out of band.
+(function () {
+  "use strict";
+
+  const fm = document.getElementById("fm");
+  if (!fm) return;
+  const api = window.cofferFM = window.cofferFM || {};
+  const space = fm.dataset.space;
+  const itemUrl = (id, action) => `/spaces/${space}/items/${id}/${action || ""}`;
+
+  function send(verb, url, values, target) {
+    return window.htmx.ajax(verb, url, {
+      source: "#fm-actions", target: target || "#workspace", swap: target === "none" ? "none" : "innerHTML",
+      values: values || {},
+    });
+  }
+
+  api.bulk = (action, ids, destination) => send("POST", fm.dataset.bulkUrl,
+    { action, ids, destination: destination || "" });
+
+  // --- confirm: every hx-confirm, and the actions below, ask in a <dialog> ---------
+  const confirmDialog = document.getElementById("confirm-dialog");
+  function ask(question) {
+    return new Promise((resolve) => {
+      document.getElementById("confirm-text").textContent = question;
+      confirmDialog.returnValue = "";
+      confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "ok"), { once: true });
+      confirmDialog.showModal();
+    });
+  }
+  api.ask = ask;
+  document.addEventListener("htmx:confirm", (event) => {
+    if (!event.detail.question) return;
+    event.preventDefault();
+    ask(event.detail.question).then((ok) => { if (ok) event.detail.issueRequest(true); });
+  });
+
+  // --- inline rename ----------------------------------------------------------------
+  function rename(row) {
+    const cell = row.querySelector("td.name");
+    const link = cell.querySelector("a.open");
+    if (!link || cell.querySelector("input.rename")) return;
+    const input = document.createElement("input");
+    input.className = "rename";
+    input.value = row.dataset.name;
+    input.maxLength = 255;
+    input.setAttribute("aria-label", document.documentElement.lang.startsWith("zh") ? "新名称" : "New name");
+    link.hidden = true;
+    link.after(input);
+    input.focus();
+    const dot = input.value.lastIndexOf(".");
+    input.setSelectionRange(0, row.dataset.kind === "file" && dot > 0 ? dot : input.value.length);
+    let done = false;
+    const finish = (save) => {
+      if (done) return;
+      done = true;
+      const name = input.value.trim();
+      if (save && name && name !== row.dataset.name) {
+        const drawer = document.querySelector(`#drawer .item-panel[data-node="${CSS.escape(row.dataset.id)}"]`) ? "1" : "";
+        send("POST", itemUrl(row.dataset.id, "rename"), { name, drawer }).then(() => {
+          const renamed = api.rowOf(row.dataset.id);
+          if (renamed) api.focusRow(renamed);
+        });
+        input.disabled = true;
+        return;
+      }
+      input.remove();
+      link.hidden = false;
+      api.focusRow(row);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); finish(true); }
+      if (event.key === "Escape") { event.preventDefault(); finish(false); }
+      event.stopPropagation();
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+
+  // --- move / copy dialog -------------------------------------------------------------
+  const moveDialog = document.getElementById("move-dialog");
+  function moveOrCopy(rows, op) {
+    const ids = rows.map((row) => row.dataset.id);
+    const what = document.getElementById("move-what");
+    what.textContent = rows.length === 1 ? rows[0].dataset.name : `${rows.length} ×`;
+    moveDialog.returnValue = "";
+    const input = document.getElementById("move-destination");
+    input.value = document.getElementById("fm-list").dataset.path || "/";
+    moveDialog.dataset.preferred = op;
+    moveDialog.addEventListener("close", () => {
+      const chosen = moveDialog.returnValue;
+      if (chosen === "move" || chosen === "copy") api.bulk(chosen, ids, input.value.trim());
+    }, { once: true });
+    moveDialog.showModal();
+    input.select();
+  }
+
+  // --- share --------------------------------------------------------------------------
+  const shareModal = document.getElementById("share-modal");
+  function share(url) {
+    send("GET", url, {}, "#share-dialog").then(() => {
+      if (!shareModal.open) shareModal.showModal();
+    });
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-share-url]");
+    if (button) share(button.dataset.shareUrl);
+  });
+
+  // --- the drawer -----------------------------------------------------------------------
+  function details(row, section) {
+    send("GET", itemUrl(row.dataset.id), {}, "#drawer").then(() => {
+      fm.classList.add("drawer-open");
+      const part = document.getElementById(section || "drawer-info");
+      if (part) part.scrollIntoView({ block: "start" });
+      const title = document.getElementById("panel-title");
+      if (title) { title.tabIndex = -1; title.focus({ preventScroll: true }); }
+    });
+  }
+
+  // --- the actions ------------------------------------------------------------------------
+  const zh = () => document.documentElement.lang.startsWith("zh");
+  const actions = {
+    open: (rows) => { window.location.assign(rows[0].dataset.open); },
+    download: (rows) => {
+      const link = document.createElement("a");
+      link.href = rows[0].dataset.download;
+      link.download = "";
+      document.body.append(link);
+      link.click();
+      link.remove();
+    },
+    rename: (rows) => { if (fm.dataset.canWrite === "1") rename(rows[0]); },
+    move: (rows) => moveOrCopy(rows, "move"),
+    copy: (rows) => moveOrCopy(rows, "copy"),
+    share: (rows) => share(itemUrl(rows[0].dataset.id, "share")),
+    lock: (rows) => send("POST", itemUrl(rows[0].dataset.id, "lock"), { hours: "8" }),
+    unlock: (rows) => send("POST", itemUrl(rows[0].dataset.id, "unlock"), {}),
+    details: (rows) => details(rows[0]),
+    versions: (rows) => details(rows[0], "drawer-versions"),
+    star: (rows) => send("POST", itemUrl(rows[0].dataset.id, "star"), {}, "none").then(() => {
+      toast(zh() ? `已收藏“${rows[0].dataset.name}”。` : `“${rows[0].dataset.name}” starred.`);
+    }),
+    trash: (rows) => { if (fm.dataset.canWrite === "1") api.bulk("delete", rows.map((row) => row.dataset.id)); },
+  };
+  api.run = (action, rows) => {
+    if (!rows.length || !actions[action]) return;
+    actions[action](rows);
+  };
+
+  // The selection toolbar.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-bulk]");
+    if (!button) return;
+    const rows = api.rows().filter((row) => row.classList.contains("selected"));
+    if (button.dataset.bulk === "clear") { api.selectAll(false); return; }
+    if (!rows.length) return;
+    if (button.dataset.bulk === "delete") actions.trash(rows);
+    else moveOrCopy(rows, button.dataset.bulk);
+  });
+
+  // --- toasts -------------------------------------------------------------------------------
+  let toastTimer = null;
+  function toast(text) {
+    const box = document.getElementById("toast");
+    box.replaceChildren();
+    const body = document.createElement("div");
+    body.className = "toast-body";
+    body.setAttribute("role", "status");
+    const p = document.createElement("p");
+    p.className = "notice";
+    p.textContent = text;
+    body.append(p);
+    box.append(body);
+    armToast();
+  }
+  function armToast() {
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => {
+      const box = document.getElementById("toast");
+      if (box && !box.contains(document.activeElement)) box.replaceChildren();
+    }, 12000);
+  }
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "toast") armToast();
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-toast-close]")) document.getElementById("toast").replaceChildren();
+  });
+
+  // The new-folder box: emptied and closed once the folder is made; open, it starts typed into.
+  const pop = document.getElementById("new-folder-pop");
+  if (pop) {
+    pop.addEventListener("toggle", (event) => {
+      if (event.newState === "open") pop.querySelector("input[name=name]").focus();
+    });
+    pop.addEventListener("htmx:afterRequest", (event) => {
+      if (!event.detail.successful) return;
+      pop.querySelector("form").reset();
+      pop.hidePopover();
+    });
+  }
+})();
