@@ -38,7 +38,7 @@ static/vendor/.built: package.json package-lock.json
 
 # The desktop agent as the portal offers it at /agent/: a wheel of sync_agent (its compiled
 # dependencies come from PyPI through the wheel's pinned requirements) and its SHA-256.
-AGENT_DIST ?= var/agent
+AGENT_DIST ?= $(or $(PORTAL_AGENT_DIST_DIR),var/agent)
 $(AGENT_DIST)/manifest.json: pyproject.toml sync_agent/requirements.txt $(wildcard sync_agent/*.py) portal/backups/agent_dist.py | $(BIN)/python
 	$(BIN)/python portal/backups/agent_dist.py $(AGENT_DIST)
 
