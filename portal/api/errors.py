@@ -9,20 +9,20 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from portal.core.errors import PortalError
 
 _CODES = {
-    drf.ParseError: ("malformed_request", _l("The request body could not be read: {}")),
-    drf.ValidationError: ("invalid_input", _l("The request is not valid: {}")),
+    drf.ParseError: ("malformed_request", gettext_lazy("The request body could not be read: {}")),
+    drf.ValidationError: ("invalid_input", gettext_lazy("The request is not valid: {}")),
     drf.NotAuthenticated: ("not_authenticated", "{}"),
     drf.AuthenticationFailed: ("not_authenticated", "{}"),
     drf.PermissionDenied: ("forbidden", "{}"),
     drf.NotFound: ("not_found", "{}"),
     drf.MethodNotAllowed: ("method_not_allowed", "{}"),
     drf.NotAcceptable: ("not_acceptable", "{}"),
-    drf.UnsupportedMediaType: ("unsupported_media_type", _l("{} Send JSON.")),
+    drf.UnsupportedMediaType: ("unsupported_media_type", gettext_lazy("{} Send JSON.")),
     drf.Throttled: ("throttled", "{}"),
 }
 

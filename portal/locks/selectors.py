@@ -23,16 +23,16 @@ from portal.files import walk
 from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockScope
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
 # Adding an item to a folder (a new file, a move or copy's destination): the
 # folder's own locks and its ancestors' count, not locks on its other items.
 MEMBER_OPERATIONS = frozenset({"add"})
-_VERBS = {"write": _l("changed"), "upload": _l("given a new version"), "rename": _l("renamed"),
-          "move": _l("moved"), "delete": _l("deleted"), "restore": _l("restored to an older version"),
-          "add": _l("given new items"), "lock": _l("locked")}
+_VERBS = {"write": gettext_lazy("changed"), "upload": gettext_lazy("given a new version"), "rename": gettext_lazy("renamed"),
+          "move": gettext_lazy("moved"), "delete": gettext_lazy("deleted"), "restore": gettext_lazy("restored to an older version"),
+          "add": gettext_lazy("given new items"), "lock": gettext_lazy("locked")}
 
 
 def _live(now=None):
