@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 
 from portal.core.errors import Conflict, QuotaExceeded
 from portal.spaces.models import Space
@@ -25,11 +26,7 @@ def lock_spaces(*space_ids: int) -> dict[int, Space]:
 
 
 def _human(size: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
+    return filesizeformat(size)  # in the reader's language: "1.5 MB", "1.5\xa0MB" in Chinese too
 
 
 def check_quota(space: Space, extra: int) -> None:

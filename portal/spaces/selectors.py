@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from portal.core.access import Cap, caps_of, is_admin
+from portal.core.access import Cap, Role, caps_of, is_admin
 from portal.core.errors import Forbidden, NotFound
 from portal.spaces.models import Membership, Space
 from django.utils.translation import gettext
@@ -43,7 +43,8 @@ class SpaceAccess:
         if self.role is None and not self.admin:
             raise NotFound(gettext("No such space."))
         if not self.can(cap):
-            who = f"your role ({self.role})" if self.role else "administrators outside the space"
+            who = (gettext("your role (%(role)s)") % {"role": Role(self.role).label} if self.role
+                   else gettext("administrators outside the space"))
             raise Forbidden(gettext("In space %(name)r, %(who)s cannot do this (%(value)s).") % {"name": self.space.name, "who": who, "value": cap.value},
                             detail={"capability": cap.value, "role": self.role})
         return self
