@@ -85,7 +85,8 @@ class AddressFilter(InputFilter):
 class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Strictly read-only: the log can be searched and exported, never edited."""
 
-    list_display = ("created_at", "actor_label", "action", "target_label", "space", "ip", "outcome", "sentence")
+    # The sentence names the actor, the target and the address: those columns would only push it off-screen.
+    list_display = ("created_at", "sentence", "action", "space", "outcome")
     list_display_links = ("created_at",)
     list_filter = (DateRangeFilter, "action", "outcome", "space", "actor", AddressFilter)
     search_fields = ("target_label", "actor_label", "ip")
@@ -101,6 +102,9 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     )
     readonly_fields = ("sentence", *(f.name for f in AuditEvent._meta.fields))
     actions = None
+
+    class Media:
+        css = {"all": ("adminpanel/audit.css",)}
 
     @admin.display(description="what happened")
     def sentence(self, obj: AuditEvent) -> str:

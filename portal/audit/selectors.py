@@ -20,7 +20,8 @@ from portal.core.errors import InvalidInput
 RANGE_FROM, RANGE_TO, ADDRESS, SEARCH = "created_from", "created_to", "ip", "q"
 SEARCH_FIELDS = ("target_label", "actor_label", "ip")
 # Django's own list filters, kept as they are: (GET parameter, lookup).
-EXACT_FILTERS = {"id__lte": "id__lte", "action__exact": "action", "outcome__exact": "outcome", "space__id__exact": "space_id",
+# "action" is the sidebar's "By action" (a field without choices lists its values under its own name).
+EXACT_FILTERS = {"id__lte": "id__lte", "action": "action", "action__exact": "action", "outcome__exact": "outcome", "space__id__exact": "space_id",
                  "actor__id__exact": "actor_id"}
 # The "(None)" choice of the space and actor filters: events of no space, of the system.
 ISNULL_FILTERS = {"space__isnull": "space__isnull", "actor__isnull": "actor__isnull"}

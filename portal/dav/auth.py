@@ -1,6 +1,7 @@
-"""HTTP Basic for WebDAV: the username and a personal access token as the
-password. Account passwords are never accepted here: a token can be revoked
-on its own and never unlocks the browser sign-in.
+"""HTTP Basic for WebDAV: the username and an app password (what the account
+page calls the personal access tokens it makes for apps; any of the user's
+tokens works) as the password. Account passwords are never accepted here: an
+app password can be revoked on its own and never unlocks the browser sign-in.
 
 Failures count in the browser sign-in's throttle (django-axes, keyed by
 username and client address: PORTAL_LOGIN_FAILURE_LIMIT failures, then
@@ -23,7 +24,7 @@ from wsgidav.dc.base_dc import BaseDomainController
 from portal.accounts.selectors import TokenRejected, token_authenticate
 from portal.accounts.services import token_rejected_record
 
-REALM = "Coffer WebDAV (username and a personal access token)"
+REALM = "Coffer WebDAV (username and an app password)"
 USER_KEY = "coffer.user"
 # Set on a throttled request: the seconds for its Retry-After (portal.dav.app answers 429).
 THROTTLED_KEY = "coffer.dav.throttled"

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin, superuser_actions
 from portal.core.errors import PortalError
@@ -40,4 +41,5 @@ class LockAdmin(ReadOnlyAdmin, admin.ModelAdmin):
             except PortalError as exc:
                 self.message_user(request, f"Lock {lock_id}: {exc.message}", messages.ERROR)
         if broken:
-            self.message_user(request, f"Broke {broken} lock(s).", messages.SUCCESS)
+            self.message_user(request, ngettext("Broke %(count)d lock.", "Broke %(count)d locks.", broken)
+                              % {"count": broken}, messages.SUCCESS)

@@ -2,6 +2,7 @@
 the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
+from django.utils.translation import ngettext
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
@@ -29,7 +30,8 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                 count += 1
             except PortalError as exc:
                 self.message_user(request, f"{verdict.label}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"{count} file(s) {done}.", messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)d file %(done)s.", "%(count)d files %(done)s.", count)
+                          % {"count": count, "done": done}, messages.SUCCESS)
 
     @admin.action(description="Release: the file is safe (downloadable and shareable again)")
     def release(self, request, queryset):
@@ -47,7 +49,8 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                    .values_list("version_id", flat=True))
         for version_id in ids:
             scan_version.delay(version_id)
-        self.message_user(request, f"{len(ids)} scan(s) queued.", messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)d scan queued.", "%(count)d scans queued.", len(ids))
+                          % {"count": len(ids)}, messages.SUCCESS)
 
 
 @admin.register(BlockedHash)

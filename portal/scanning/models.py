@@ -84,6 +84,9 @@ class BlockedHash(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 
+    class Meta:
+        verbose_name_plural = "blocked hashes"
+
     def __str__(self) -> str:
         return self.sha256
 

@@ -9,22 +9,24 @@ ever changed by conditional UPDATEs, so a limit holds under concurrency.
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.files.models import Node
 from portal.spaces.models import Space
 
 
+# The labels are the names people read, on every page that offers or shows a choice.
 class Permission(models.TextChoices):
-    PREVIEW = "preview"     # renditions only: no path to the original bytes exists
-    DOWNLOAD = "download"
-    UPLOAD = "upload"       # file drop: the visitor sees nothing of the folder
-    EDIT = "edit"           # download, and upload new versions (locks respected)
+    PREVIEW = "preview", _("Preview only (no download)")  # renditions only: no path to the original bytes
+    DOWNLOAD = "download", _("Download")
+    UPLOAD = "upload", _("Upload only (file drop)")  # the visitor sees nothing of the folder
+    EDIT = "edit", _("Download and upload new versions")  # locks respected
 
 
 class Audience(models.TextChoices):
-    ANYONE = "anyone"
-    INTERNAL = "internal"   # signed-in users of this Coffer
-    PEOPLE = "people"       # named email addresses, each proven by a one-time code
+    ANYONE = "anyone", _("Anyone with the link")
+    INTERNAL = "internal", _("Signed-in users of Coffer")
+    PEOPLE = "people", _("Only these people (email code)")  # each proven by a one-time code
 
 
 class LinkState(models.TextChoices):

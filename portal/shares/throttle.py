@@ -31,6 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.translation import ngettext
 
 from portal.core.errors import Throttled
 
@@ -90,8 +91,16 @@ def _link_key(link_id: int, now: float) -> tuple[str, float]:
 def _refuse(retry_at: float, now: float, reason: str) -> Throttled:
     wait = max(1, int(retry_at - now + 0.999))
     when = datetime.fromtimestamp(retry_at, tz=UTC)
-    return Throttled(f"Too many wrong answers {reason}. Try again in {wait} seconds "
-                     f"(at {when:%H:%M:%S} UTC).", code="throttled",
+    if reason == "for this link":
+        text = ngettext("Too many wrong answers for this link. Try again in %(count)d second (at %(time)s UTC).",
+                        "Too many wrong answers for this link. Try again in %(count)d seconds (at %(time)s UTC).",
+                        wait)
+    else:
+        text = ngettext("Too many wrong answers from your address. Try again in %(count)d second "
+                        "(at %(time)s UTC).",
+                        "Too many wrong answers from your address. Try again in %(count)d seconds "
+                        "(at %(time)s UTC).", wait)
+    return Throttled(text % {"count": wait, "time": f"{when:%H:%M:%S}"}, code="throttled",
                      detail={"retry_after": wait, "retry_at": when.isoformat(), "scope": reason})
 
 

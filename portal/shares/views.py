@@ -141,10 +141,13 @@ def _admitted(request, token: str) -> tuple[ResolvedLink, Visitor]:
 # --- pages ------------------------------------------------------------------------------
 
 def _unlock_page(request, opened: ResolvedLink, needs: str, *, error: str = "", status: int = 200,
-                 email: str = "", code_sent: bool = False) -> HttpResponse:
-    return render(request, "shares/unlock.html", {
+                 email: str = "", code_sent: bool = False, retry_after: int = 0) -> HttpResponse:
+    response = render(request, "shares/unlock.html", {
         "link": opened.link, "needs": needs, "error": error, "email": email, "code_sent": code_sent,
-        "name": opened.node.name}, status=status)
+        "name": opened.node.name, "retry_after": retry_after}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @public
@@ -180,10 +183,12 @@ def _answer(request, opened: ResolvedLink, visitor: Visitor) -> HttpResponse:
         if "email" in form:
             visits.code_send(opened=opened, visitor=visitor, email=form["email"])
             return _unlock_page(request, opened, "code", email=form["email"].strip(), code_sent=True)
-    except (Forbidden, InvalidInput) as exc:
+    except (Forbidden, InvalidInput, Throttled) as exc:
+        # A throttled visitor keeps the form: it waits (the page counts down), then tries again.
         needs = "password" if "password" in form else "code"
+        retry_after = exc.detail.get("retry_after", 60) if isinstance(exc, Throttled) else 0
         return _unlock_page(request, opened, needs, error=exc.message, status=exc.status,
-                            email=form.get("email", "").strip(), code_sent="code" in form)
+                            email=form.get("email", "").strip(), code_sent="code" in form, retry_after=retry_after)
     raise InvalidInput(gettext("Send a password, an email address or a code."), code="empty_form")
 
 

@@ -228,7 +228,7 @@ def member_add(*, actor: User, space_id, username: str, role: str) -> Membership
     if space.kind == SpaceKind.PERSONAL:
         raise InvalidInput(gettext("A personal space has one member; create a team space to work with others."))
     username = clean_label(username, field="username", max_length=150)
-    user = User.objects.filter(username=username, is_active=True).first()
+    user = User.objects.filter(username__iexact=username, is_active=True).first()  # names are unique ignoring case
     if user is None:
         raise InvalidInput(gettext("There is no active user named %(username)r.") % {"username": username}, code="unknown_user",
                            detail={"field": "username"})

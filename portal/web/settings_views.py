@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap, Role
 from portal.core.errors import InvalidInput
+from portal.core.sizes import parse_size, size_text
 from portal.shares.policy import policy_for
 from portal.shares.services import space_share_policy_update
 from portal.spaces import services
@@ -33,6 +34,7 @@ def space_settings(request, space_id):
         "can_manage_owners": access.can(Cap.OWNER_MANAGE),
         "can_policy": access.can(Cap.SPACE_POLICY),
         "can_rename": access.can(Cap.SPACE_RENAME),
+        "can_quota": access.can(Cap.SPACE_QUOTA), "quota_text": size_text(space.quota_bytes),
         "lock_manual_hours": settings.LOCK_MANUAL_MAX_SECONDS // 3600,
         "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
         "default_keep_versions": settings.KEEP_VERSIONS,
@@ -49,9 +51,9 @@ def _tri(data, name):
 def space_settings_change(request, space_id, section):
     user, data = request.user, request.POST
     if section == "member-add":
-        services.member_add(actor=user, space_id=space_id, username=data.get("username", ""),
-                            role=data.get("role", ""))
-        message = _("%(name)s was added.") % {"name": data.get("username", "").strip()}
+        membership = services.member_add(actor=user, space_id=space_id, username=data.get("username", ""),
+                                         role=data.get("role", ""))
+        message = _("%(name)s was added.") % {"name": membership.user.get_username()}
     elif section == "member-role":
         services.member_change_role(actor=user, space_id=space_id, user_id=int_field(data, "user"),
                                     role=data.get("role", ""))
@@ -67,6 +69,9 @@ def space_settings_change(request, space_id, section):
                               keep_versions=int_field(data, "keep_versions", required=False, minimum=1),
                               keep_version_days=int_field(data, "keep_version_days", required=False, minimum=1))
         message = _("Saved.")
+    elif section == "quota":
+        services.space_update(actor=user, space_id=space_id, quota=parse_size(data.get("quota", "")))
+        message = _("The quota was saved.")
     elif section == "link-policy":
         space_share_policy_update(actor=user, space_id=space_id, changes={
             "default_days": int_field(data, "default_days", required=False, minimum=1),

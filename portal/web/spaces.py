@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.spaces.selectors import spaces_visible_to
 from portal.spaces.services import space_create
-from portal.web.common import portal_page
+from portal.web.common import go_to, portal_page
 
 
 def quota_percent(space) -> int:
@@ -27,4 +27,4 @@ def space_list(request):
 @require_POST
 def space_new(request):
     space = space_create(actor=request.user, name=request.POST.get("name", ""))
-    return redirect(reverse("web:browser", args=[space.pk]))
+    return go_to(request, reverse("web:browser", args=[space.pk]))

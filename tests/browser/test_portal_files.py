@@ -161,6 +161,7 @@ def test_a_password_link_made_in_the_share_dialog_works_in_a_fresh_browser_until
     expect(page.get_by_role("cell", name="share.downloaded").first).to_be_visible()  # the access log
     screenshot(page, "link-detail")
     page.get_by_role("button", name="Revoke link").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke link").click()  # "are you sure?"
     expect(page.locator(".flash")).to_contain_text("revoked")
 
     response = stranger.goto(url)

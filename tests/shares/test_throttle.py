@@ -101,7 +101,7 @@ def test_failures_from_a_hundred_addresses_close_the_link_to_new_ones_only(clock
     refused = fresh.post(f"/s/{token}", {"password": PASSWORD})
     assert refused.status_code == 429
     assert refused["Retry-After"] == str(3600 - 65)
-    message = refused.context["message"]
+    message = refused.context["error"]
     assert "for this link" in message and f"Try again in {3600 - 65} seconds" in message and "UTC" in message
     # Whoever had already unlocked it keeps access.
     assert regular.get(f"/s/{token}").status_code == 200
