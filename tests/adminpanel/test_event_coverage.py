@@ -48,6 +48,7 @@ from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
 from portal.locks import services as locks
 from portal.locks.models import Lock
+from portal.previews import services as previews
 from portal.shares import services as shares
 from portal.shares import visits
 from portal.shares.selectors import link_resolved, link_target
@@ -168,6 +169,12 @@ NOT_AUDITED = {
     # events (scan.*) and are tested in tests/scanning. Move them into CASES
     # once the app settles.
     "portal.scanning.services.scan_version": "tested in tests/scanning (scan.flagged / scan.error)",
+    # Derived files (thumbnails, PDF renditions) made by the system from clean bytes: nothing a user
+    # did, nothing that changes what anyone may read; opening a file is audited by view_record.
+    "portal.previews.services.rendition_request": "a pending derived file and its conversion queued",
+    "portal.previews.services.thumbnail_queue": "queues the thumbnail task after a clean scan",
+    "portal.previews.services.thumbnail_make": "a thumbnail in the derived-files storage",
+    "portal.previews.services.rendition_make": "a PDF rendition in the derived-files storage",
     "portal.scanning.services.quarantine_release": "tested in tests/scanning (scan.released)",
     "portal.scanning.services.quarantine_delete": "tested in tests/scanning (scan.deleted)",
 }
@@ -415,6 +422,8 @@ CASES: dict[str, Case] = {
     "portal.files.services.downloads.download_record": Case(Action.FILE_DOWNLOADED, lambda w: (
         downloads.download_record(actor=w.alice, located=locate_node(w.alice, w.doc.pk),
                                   version=FileVersion.objects.get(node=w.doc)))),
+    "portal.previews.services.view_record": Case(Action.FILE_VIEWED, lambda w: previews.view_record(
+        actor=w.alice, located=locate_node(w.alice, w.doc.pk), version=FileVersion.objects.get(node=w.doc))),
     "portal.files.services.downloads.zip_record": Case(Action.FILE_ZIP_DOWNLOADED, lambda w: downloads.zip_record(
         actor=w.alice, download=downloads.folder_zip(w.root))),
     "portal.files.services.maintenance.blob_hash": Case(Action.FILE_INTEGRITY_FAILED, lambda w: (
