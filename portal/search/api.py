@@ -35,6 +35,8 @@ _PARAMETERS = [
     OpenApiParameter("size_min", int, description="Bytes, inclusive"),
     OpenApiParameter("size_max", int, description="Bytes, inclusive"),
     OpenApiParameter("owner", str, description="Username of whoever uploaded the current version"),
+    OpenApiParameter("page", int, description="Page number (from 1)"),
+    OpenApiParameter("page_size", int, description="Hits per page (at most 1000)"),
 ]
 
 
