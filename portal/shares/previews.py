@@ -45,6 +45,10 @@ def kind_of(node: Node) -> str | None:
         return "image"
     if content_type == "application/pdf":
         return "pdf"
+    from portal.previews import kinds
+
+    if kinds.viewer_kind(node.name) == kinds.OFFICE:
+        return "office"
     if content_type in TEXT_TYPES or content_type.startswith("text/"):
         return "text"
     return None
@@ -127,12 +131,41 @@ def image_rendition(version: FileVersion, watermark: str) -> Rendition:
         raise NoPreview(gettext("This image cannot be previewed.")) from None
 
 
+def _pdf_bytes(node: Node, version: FileVersion) -> bytes:
+    """The PDF a page image is drawn from: the file itself, or an Office
+    document's PDF rendition (portal.previews; made on demand by the viewer)."""
+    from portal.previews import kinds
+    from portal.previews.selectors import rendition_pdf
+
+    if kinds.viewer_kind(node.name) != kinds.OFFICE:
+        _too_big(version)
+        return _read(version, version.size)
+    rendition = rendition_pdf(version)
+    if rendition is None:
+        raise NoPreview(gettext("A preview of this document is being prepared; reload the page in a moment."))
+    with rendition:
+        return rendition.read()
+
+
+def page_count(node: Node, version: FileVersion) -> int:
+    """Pages of a PDF or of an Office document's rendition (0 when there is none yet)."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(_pdf_bytes(node, version))
+    except (pdfium.PdfiumError, PortalError):
+        return 0
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
 def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
     import pypdfium2 as pdfium
 
-    _too_big(version)
     try:
-        document = pdfium.PdfDocument(_read(version, version.size))
+        document = pdfium.PdfDocument(_pdf_bytes(version.node, version))
     except pdfium.PdfiumError:
         raise NoPreview(gettext("This PDF cannot be previewed.")) from None
     try:
@@ -158,6 +191,6 @@ def rendition(node: Node, version: FileVersion, *, watermark: str, page: int = 1
     kind = kind_of(node)
     if kind == "image":
         return image_rendition(version, watermark)
-    if kind == "pdf":
+    if kind in ("pdf", "office"):
         return pdf_rendition(version, watermark, page)
     raise NoPreview(gettext("There is no preview for this kind of file."))

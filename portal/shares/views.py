@@ -219,18 +219,31 @@ def _page_context(opened: ResolvedLink, target: Target, token: str, visitor: Vis
         context["entries"] = [(child, "/".join([*target.inner, child.name])) for child in
                               node.children.filter(trashed_at__isnull=True).order_by("-kind", "name_key")[:1000]]
         return context
-    kind = previews.kind_of(node)
-    context.update(kind=kind, content_type=downloads.content_type_for(node.name))
-    quarantined = target.quarantined()
-    if quarantined:  # no button that leads only to a refusal
+    context["content_type"] = downloads.content_type_for(node.name)
+    if target.quarantined():  # no button that leads only to a refusal
         context.update(quarantined=True, can_download=False, can_preview=False)
-    if kind == "text" and node.current_version is not None and not quarantined:
-        visits.preview_record(opened=opened, visitor=visitor, target=target)
-        try:
-            context["text"], context["truncated"] = previews.text_preview(node.current_version)
-        except PortalError:
-            context["kind"] = None
+        return context
+    context["viewing"] = _viewing(opened, target, token, visitor)
     return context
+
+
+def _viewing(opened: ResolvedLink, target: Target, token: str, visitor: Visitor):
+    """The portal's viewer, fed with watermarked page images instead of the
+    original bytes (portal.previews.viewing; the same partial templates)."""
+    from portal.previews.viewing import Sources, viewing_for
+
+    args = [token, target.inner_path] if target.inner_path else [token]
+    sources = Sources(page_image=reverse("share-preview", args=args) + "?page=")
+    node = target.node
+    try:
+        viewing = viewing_for(node, node.current_version, sources)
+    except PortalError:
+        return None
+    if viewing.html:  # text shown in the page is its preview
+        visits.preview_record(opened=opened, visitor=visitor, target=target)
+    if viewing.shows_pdf:
+        viewing.pages = previews.page_count(node, node.current_version)
+    return viewing
 
 
 def _crumbs(opened: ResolvedLink, target: Target) -> list[tuple[str, str]]:

@@ -96,7 +96,8 @@ def test_a_text_file_is_shown_as_escaped_text(put, share, visitor):
     page = visitor().get(f"/s/{share(note['id'], permission='preview')['token']}")
     assert page.status_code == 200
     assert b"<script>alert" not in page.content
-    assert b"&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; bye" in page.content
+    # Shown by the portal's viewer, escaped by Pygments (quotes need no escaping between tags).
+    assert b"&lt;script&gt;alert('x')&lt;/script&gt; &amp; bye" in page.content
 
 
 @pytest.mark.parametrize("name", ["archive.zip", "data.bin", "note.txt"])
