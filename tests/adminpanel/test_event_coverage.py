@@ -49,6 +49,7 @@ from portal.files.services import dav_ops, direct, downloads, maintenance, tree,
 from portal.locks import services as locks
 from portal.locks.models import Lock
 from portal.previews import services as previews
+from portal.search import services as search
 from portal.shares import services as shares
 from portal.shares import visits
 from portal.shares.selectors import link_resolved, link_target
@@ -422,6 +423,8 @@ CASES: dict[str, Case] = {
     "portal.files.services.downloads.download_record": Case(Action.FILE_DOWNLOADED, lambda w: (
         downloads.download_record(actor=w.alice, located=locate_node(w.alice, w.doc.pk),
                                   version=FileVersion.objects.get(node=w.doc)))),
+    "portal.search.services.star_toggle": Case(Action.FILE_STARRED, lambda w: search.star_toggle(
+        actor=w.alice, node_id=w.doc.pk)),
     "portal.previews.services.view_record": Case(Action.FILE_VIEWED, lambda w: previews.view_record(
         actor=w.alice, located=locate_node(w.alice, w.doc.pk), version=FileVersion.objects.get(node=w.doc))),
     "portal.files.services.downloads.zip_record": Case(Action.FILE_ZIP_DOWNLOADED, lambda w: downloads.zip_record(
