@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -30,6 +31,8 @@ class PersonalAccessToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("personal access token")
+        verbose_name_plural = _("personal access tokens")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -66,6 +66,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["target_type", "target_id"]),
@@ -143,6 +145,8 @@ class AuditExport(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("audit export")
+        verbose_name_plural = _("audit exports")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -171,6 +175,8 @@ class TaskRun(models.Model):
     detail = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("task run")
+        verbose_name_plural = _("task runs")
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["name", "-started_at"])]
 

@@ -8,6 +8,7 @@ the pack of its owner that first registered it, not to a device.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -36,8 +37,8 @@ class BackupKeySet(models.Model):
 
 
 class DeviceState(models.TextChoices):
-    ACTIVE = "active"
-    REVOKED = "revoked"
+    ACTIVE = "active", _("Active")
+    REVOKED = "revoked", _("Revoked")
 
 
 class Device(models.Model):
@@ -58,6 +59,8 @@ class Device(models.Model):
     key_set = models.ForeignKey(BackupKeySet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -119,6 +122,8 @@ class Pack(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("pack")
+        verbose_name_plural = _("packs")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -170,6 +175,8 @@ class Snapshot(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["device", "-started_at"])]
 
@@ -191,7 +198,8 @@ class RetentionPolicy(models.Model):
     FIELDS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly")
 
     class Meta:
-        verbose_name_plural = "retention policies"
+        verbose_name = _("retention policy")
+        verbose_name_plural = _("retention policies")
         # One default row (device null) as well as one per device.
         constraints = [models.UniqueConstraint(Coalesce("device", models.Value(0)), name="backup_retention_one_per_scope")]
 

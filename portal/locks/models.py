@@ -55,6 +55,8 @@ class Lock(models.Model):
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("lock")
+        verbose_name_plural = _("locks")
         ordering = ("created_at", "id")
         indexes = (models.Index(fields=["node", "expires_at"], name="lock_node_expiry"),
                    models.Index(fields=["expires_at"], name="lock_expiry"))

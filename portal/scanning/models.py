@@ -13,6 +13,7 @@ and restores made from it (which have no verdict of their own).
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +49,8 @@ class ScanVerdict(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("scan verdict")
+        verbose_name_plural = _("scan verdicts")
         indexes = [models.Index(fields=["state"], name="scan_verdict_state",
                                 condition=~Q(state="clean"))]
 
@@ -85,7 +88,8 @@ class BlockedHash(models.Model):
                                    related_name="+")
 
     class Meta:
-        verbose_name_plural = "blocked hashes"
+        verbose_name = _("blocked hash")
+        verbose_name_plural = _("blocked hashes")
 
     def __str__(self) -> str:
         return self.sha256

@@ -30,12 +30,12 @@ class Audience(models.TextChoices):
 
 
 class LinkState(models.TextChoices):
-    ACTIVE = "active"
-    REVOKED = "revoked"
-    DISABLED = "disabled"
-    EXPIRED = "expired"
-    EXHAUSTED = "exhausted"
-    REMOVED = "removed"     # the shared file or folder was deleted
+    ACTIVE = "active", _("Active")
+    REVOKED = "revoked", _("Revoked")
+    DISABLED = "disabled", _("Disabled")
+    EXPIRED = "expired", _("Expired")
+    EXHAUSTED = "exhausted", _("Exhausted")
+    REMOVED = "removed", _("Removed")     # the shared file or folder was deleted
 
 
 class ShareLink(models.Model):
@@ -70,6 +70,8 @@ class ShareLink(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -52,6 +52,8 @@ class Space(models.Model):
     keep_version_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("space")
+        verbose_name_plural = _("spaces")
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(Lower("name"), "created_by", condition=models.Q(kind="team"),
