@@ -21,6 +21,7 @@ from portal.audit.selectors import events_filtered, export_params
 from portal.audit.sentences import describe
 from portal.audit.services import record
 from portal.core.errors import InvalidInput
+from django.utils.translation import gettext
 
 FIELDS = ("id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
           "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash")
@@ -34,7 +35,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def check_format(fmt: str) -> str:
     if fmt not in CONTENT_TYPES:
-        raise InvalidInput(f"Export format is one of: {', '.join(CONTENT_TYPES)}.", code="invalid_format")
+        raise InvalidInput(gettext("Export format is one of: %(join)s.") % {"join": ', '.join(CONTENT_TYPES)}, code="invalid_format")
     return fmt
 
 

@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from portal.audit.models import AuditEvent
 from portal.core.errors import InvalidInput
+from django.utils.translation import gettext
 
 RANGE_FROM, RANGE_TO, ADDRESS, SEARCH = "created_from", "created_to", "ip", "q"
 SEARCH_FIELDS = ("target_label", "actor_label", "ip")
@@ -42,7 +43,7 @@ def _instant(value: str, *, end: bool) -> datetime:
         except ValueError:
             moment = None
         if moment is None:
-            raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD) or an ISO date and time.",
+            raise InvalidInput(gettext("%(value)r is not a date (YYYY-MM-DD) or an ISO date and time.") % {"value": value},
                                code="invalid_date")
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
@@ -62,7 +63,7 @@ def filter_address(events: QuerySet, address: str | None) -> QuerySet:
     try:
         address = str(ipaddress.ip_address(address.strip()))
     except ValueError:
-        raise InvalidInput(f"{address!r} is not an IP address.", code="invalid_ip") from None
+        raise InvalidInput(gettext("%(address)r is not an IP address.") % {"address": address}, code="invalid_ip") from None
     return events.filter(ip=address)
 
 
@@ -87,20 +88,20 @@ def events_filtered(params) -> QuerySet:
     params = {key: _one(params.getlist(key) if hasattr(params, "getlist") else params[key]) for key in params}
     unknown = set(params) - set(EXACT_FILTERS) - set(ISNULL_FILTERS) - IGNORED - {RANGE_FROM, RANGE_TO, ADDRESS, SEARCH}
     if unknown:
-        raise InvalidInput(f"Unknown filter(s): {', '.join(sorted(unknown))}.", code="unknown_filters")
+        raise InvalidInput(gettext("Unknown filter(s): %(join)s.") % {"join": ', '.join(sorted(unknown))}, code="unknown_filters")
     events = AuditEvent.objects.all()
     for param, lookup in EXACT_FILTERS.items():
         value = params.get(param)
         if value in (None, ""):
             continue
         if lookup.endswith(("_id", "id__lte")) and not (str(value).isascii() and str(value).isdigit()):
-            raise InvalidInput(f"{param} must be a number.", code="invalid_filter")
+            raise InvalidInput(gettext("%(param)s must be a number.") % {"param": param}, code="invalid_filter")
         events = events.filter(**{lookup: value})
     for param, lookup in ISNULL_FILTERS.items():
         value = params.get(param)
         if value not in (None, ""):
             if value not in ("True", "False", "1", "0"):
-                raise InvalidInput(f"{param} is True or False.", code="invalid_filter")
+                raise InvalidInput(gettext("%(param)s is True or False.") % {"param": param}, code="invalid_filter")
             events = events.filter(**{lookup: value in ("True", "1")})
     events = filter_range(events, params.get(RANGE_FROM), params.get(RANGE_TO))
     events = filter_address(events, params.get(ADDRESS))
