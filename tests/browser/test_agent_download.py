@@ -19,12 +19,15 @@ from playwright.sync_api import expect
 
 from portal.backups import agent_dist
 from portal.backups.models import Device
+from portal.backups.services.devices import enrollment_token_create
 
 
 @pytest.fixture
 def built(settings, live_server, tmp_path):
     """A fresh agent build served by the live portal, whose enrollment command names it."""
-    settings.PUBLIC_URL = live_server.url
+    from tests.files.support_s3 import use_local
+
+    use_local(settings, tmp_path / "objects", live_server.url)  # packs go to the live server's local store
     settings.AGENT_DIST_DIR = tmp_path / "dist"
     return agent_dist.build(tmp_path / "dist")
 
@@ -46,6 +49,13 @@ def _install(wheel: Path, tmp_path: Path, env: dict) -> Path:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return venv / "bin"
+
+
+def _agent(bin_dir: Path, env: dict, *args: str) -> str:
+    done = subprocess.run([str(bin_dir / "coffer-agent"), *args], cwd=bin_dir.parent.parent, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"coffer-agent {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
 
 
 def test_an_employee_downloads_installs_and_enrolls_the_agent(signed_in_page, alice, built, tmp_path,
@@ -97,3 +107,41 @@ def test_an_employee_downloads_installs_and_enrolls_the_agent(signed_in_page, al
     expect(page.get_by_role("link", name=built["name"])).to_be_visible()
     expect(page.locator("code.hash")).to_have_text(built["sha256"])
     screenshot(page, "agent")
+
+    page.set_viewport_size({"width": 375, "height": 800})  # a phone: no sideways scrolling
+    for path in ("/devices/", "/agent/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+
+
+def test_a_laptop_backed_up_by_the_installed_agent_is_idle_and_its_snapshot_opens_at_its_folder(
+        signed_in_page, alice, built, tmp_path, live_server, console_errors, screenshot):
+    env = _clean_env(tmp_path)
+    bin_dir = _install(tmp_path / "dist" / built["name"], tmp_path, env)  # the file /agent/ serves
+    documents = tmp_path / "user-home" / "Documents"
+    documents.mkdir(parents=True)
+    (documents / "plan.txt").write_text("the plan")
+    may_first = 1_714_564_800  # 2024-05-01 12:00 UTC
+    os.utime(documents / "plan.txt", (may_first, may_first))
+    token = enrollment_token_create(actor=alice, owner=alice, name="laptop")[1]
+    _agent(bin_dir, env, "enroll", "--server", live_server.url, "--token", token)
+    _agent(bin_dir, env, "add", str(documents))
+    _agent(bin_dir, env, "backup")
+
+    page = signed_in_page(alice)
+    page.goto("/devices/")
+    row = page.get_by_role("row", name="laptop")
+    expect(row).to_contain_text("idle")
+    expect(row).not_to_contain_text("backing up")
+    row.get_by_role("link", name="laptop").click()
+    expect(page.get_by_text("idle", exact=True)).to_be_visible()
+    page.locator("table.listing tbody a").first.click()  # the newest snapshot
+
+    expect(page.locator('.crumbs [aria-current="page"]')).to_have_text(str(documents))
+    file_row = page.get_by_role("row", name="plan.txt")
+    expect(file_row.locator("time")).to_have_attribute("datetime", "2024-05-01T12:00:00+00:00")
+    assert "1970" not in page.content()
+    screenshot(page, "snapshot")
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the long path wraps
+
