@@ -26,6 +26,8 @@ from portal.audit.selectors import (
 )
 from portal.audit.sentences import describe
 from portal.core.errors import InvalidInput
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class InputFilter(admin.ListFilter):
@@ -90,15 +92,15 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display_links = ("created_at",)
     list_filter = (DateRangeFilter, "action", "outcome", "space", "actor", AddressFilter)
     search_fields = ("target_label", "actor_label", "ip")
-    search_help_text = "Path, name or address"
+    search_help_text = _("Path, name or address")
     list_select_related = ("space",)
     list_per_page = 100
     show_full_result_count = False  # counting millions of rows for every page is not worth it
     fieldsets = (
         (None, {"fields": ("sentence",)}),
-        ("Event", {"fields": ("id", "created_at", "action", "outcome", "actor", "actor_label", "target_type",
+        (_("Event"), {"fields": ("id", "created_at", "action", "outcome", "actor", "actor_label", "target_type",
                               "target_id", "target_label", "space", "ip", "user_agent", "details")}),
-        ("Hash chain", {"fields": ("seq", "prev_hash", "chain_hash", "sealed_at")}),
+        (_("Hash chain"), {"fields": ("seq", "prev_hash", "chain_hash", "sealed_at")}),
     )
     readonly_fields = ("sentence", *(f.name for f in AuditEvent._meta.fields))
     actions = None
@@ -106,7 +108,7 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     class Media:
         css = {"all": ("adminpanel/audit.css",)}
 
-    @admin.display(description="what happened")
+    @admin.display(description=_("what happened"))
     def sentence(self, obj: AuditEvent) -> str:
         return describe(obj)
 
@@ -133,8 +135,9 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
             rows = events.count()
             if rows > settings.AUDIT_EXPORT_SYNC_MAX:
                 export = exports.audit_export_start(actor=request.user, fmt=fmt, params=params)
-                self.message_user(request, f"{rows} events are being exported in the background (export "
-                                           f"{export.pk}); the download link appears here when it is ready.",
+                self.message_user(request, gettext("%(rows)s events are being exported in the background (export "
+                                                   "%(export)s); the download link appears here when it is ready.")
+                                  % {"rows": rows, "export": export.pk},
                                   messages.INFO)
                 return HttpResponseRedirect(reverse("admin:audit_auditexport_changelist"))
             exports.export_stream_record(actor=request.user, fmt=fmt, params=params, rows=rows)
@@ -155,7 +158,7 @@ class AuditExportAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_select_related = ("created_by",)
     actions = None
 
-    @admin.display(description="download")
+    @admin.display(description=_("download"))
     def download(self, obj: AuditExport):
         url = exports.download_url(obj)
         return format_html('<a href="{}">{}</a>', url, obj.filename) if url else (obj.error[:200] or "—")

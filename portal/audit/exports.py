@@ -21,12 +21,17 @@ from portal.audit.selectors import events_filtered, export_params
 from portal.audit.sentences import describe
 from portal.audit.services import record
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 
 FIELDS = ("id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
           "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash")
 # Read by people: the space's name and the sentence the audit list shows.
 COLUMNS = (*FIELDS, "space", "sentence")
+# The CSV header row in the reader's language (a spreadsheet is read by people);
+# in English the header is the field names, as JSON Lines' keys are.
+HEADERS = {field: pgettext_lazy("audit export column", field) for field in (
+    "id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
+    "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash", "space", "sentence")}
 CHUNK = 2000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # Spreadsheets run cells that start with these as formulas; labels are user-chosen names.
@@ -64,7 +69,7 @@ def _cell(value) -> str:
 def csv_lines(events: QuerySet, counter: list[int] | None = None) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
+    writer.writerow([str(HEADERS.get(field, field)) for field in COLUMNS])
     for count, row in enumerate(_rows(events, counter), 1):
         writer.writerow([_cell(row[field]) for field in COLUMNS])
         if count % 200 == 0:

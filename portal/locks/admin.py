@@ -6,6 +6,7 @@ from portal.adminpanel.adminkit import ReadOnlyAdmin, superuser_actions
 from portal.core.errors import PortalError
 from portal.locks.models import Lock
 from portal.locks.services import lock_break
+from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(Lock)
@@ -28,10 +29,10 @@ class LockAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def get_actions(self, request):
         return superuser_actions(super().get_actions(request), request, ["break_locks"])
 
-    @admin.action(description="Break the selected locks (their owners are told)")
+    @admin.action(description=_("Break the selected locks (their owners are told)"))
     def break_locks(self, request, queryset):
         if not request.user.is_superuser:
-            self.message_user(request, "Only superusers can break locks here.", messages.ERROR)
+            self.message_user(request, _("Only superusers can break locks here."), messages.ERROR)
             return
         broken = 0
         for lock_id in queryset.values_list("pk", flat=True):

@@ -8,6 +8,7 @@ from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
 from portal.scanning import services
 from portal.scanning.models import BlockedHash, ScanState, ScanVerdict
+from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(ScanVerdict)
@@ -33,15 +34,15 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         self.message_user(request, ngettext("%(count)d file %(done)s.", "%(count)d files %(done)s.", count)
                           % {"count": count, "done": done}, messages.SUCCESS)
 
-    @admin.action(description="Release: the file is safe (downloadable and shareable again)")
+    @admin.action(description=_("Release: the file is safe (downloadable and shareable again)"))
     def release(self, request, queryset):
         self._each(request, queryset, services.quarantine_release, "released")
 
-    @admin.action(description="Delete: remove the selected flagged versions for good (nothing else)")
+    @admin.action(description=_("Delete: remove the selected flagged versions for good (nothing else)"))
     def delete_content(self, request, queryset):
         self._each(request, queryset, services.quarantine_delete, "deleted")
 
-    @admin.action(description="Scan again (pending and failed scans)")
+    @admin.action(description=_("Scan again (pending and failed scans)"))
     def scan_again(self, request, queryset):
         from portal.scanning.tasks import scan_version
 
