@@ -46,14 +46,14 @@ from portal.shares import throttle
 from portal.shares.models import Audience, LinkState, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_from_token
 from portal.spaces.selectors import SpaceAccess
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 _GONE_MESSAGES = {
-    LinkState.REVOKED: "This link was revoked by the person who shared it.",
-    LinkState.DISABLED: "This link is switched off. Ask the person who shared it to switch it on again.",
-    LinkState.EXPIRED: "This link has expired. Ask the person who shared it for a new one.",
-    LinkState.EXHAUSTED: "This link has reached its limit of downloads or previews and no longer works.",
-    LinkState.REMOVED: "The shared file or folder was deleted.",
+    LinkState.REVOKED: gettext_lazy("This link was revoked by the person who shared it."),
+    LinkState.DISABLED: gettext_lazy("This link is switched off. Ask the person who shared it to switch it on again."),
+    LinkState.EXPIRED: gettext_lazy("This link has expired. Ask the person who shared it for a new one."),
+    LinkState.EXHAUSTED: gettext_lazy("This link has reached its limit of downloads or previews and no longer works."),
+    LinkState.REMOVED: gettext_lazy("The shared file or folder was deleted."),
 }
 
 
@@ -61,7 +61,7 @@ class LinkGone(PortalError):
     status = 410
 
     def __init__(self, state: str, message: str | None = None):
-        super().__init__(message or _GONE_MESSAGES[state], code=f"link_{state}", detail={"state": state})
+        super().__init__(message or str(_GONE_MESSAGES[state]), code=f"link_{state}", detail={"state": state})
         self.state = state
 
 
@@ -110,10 +110,10 @@ def link_open(token: str) -> ResolvedLink:
         state = LinkState.REMOVED
     if state == LinkState.ACTIVE and link.space_id != opened.node.space_id:
         # Moves carry links along (services.share_links_follow); one left behind never serves the file.
-        raise LinkGone(LinkState.DISABLED, "This link no longer works: the shared file or folder was moved.")
+        raise LinkGone(LinkState.DISABLED, gettext("This link no longer works: the shared file or folder was moved."))
     if state == LinkState.ACTIVE and not _creator_may(opened):
-        raise LinkGone(LinkState.DISABLED, "This link no longer works: the person who shared it no longer has "
-                                           "access to the file.")
+        raise LinkGone(LinkState.DISABLED, gettext("This link no longer works: the person who shared it no longer "
+                                                   "has access to the file."))
     if state != LinkState.ACTIVE:
         raise LinkGone(state)
     return opened

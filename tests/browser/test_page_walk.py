@@ -3,7 +3,7 @@
 pages, in Simplified Chinese. Each page fails the walk if
 
 - its visible text (``document.body.innerText``, without commands in
-  ``code``/``pre``/``kbd``/``samp``) holds an English word — ASCII letters,
+  ``code``/``pre``/``kbd``/``samp`` and brand names marked ``translate="no"``) holds an English word — ASCII letters,
   three or more — outside the allow-list below, or
 - at 375 px wide it scrolls sideways (``scrollWidth > innerWidth``).
 
@@ -42,7 +42,7 @@ IDENTIFIERS = re.compile(r"https?://\S+|\S*/\S*|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[\w-
 WORD = re.compile(r"[A-Za-z]{3,}")
 VISIBLE_TEXT = """() => {
   let text = document.body.innerText;
-  for (const node of document.querySelectorAll('code, pre, kbd, samp')) {
+  for (const node of document.querySelectorAll('code, pre, kbd, samp, [translate="no"]')) {
     if (node.innerText) text = text.split(node.innerText).join(' ');
   }
   return text;
