@@ -43,18 +43,18 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-                              db_constraint=False, related_name="+")
+                              db_constraint=False, related_name="+", verbose_name=_("actor"))
     actor_label = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     target_type = models.CharField(max_length=32, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=512, blank=True)
     space = models.ForeignKey("spaces.Space", null=True, blank=True, on_delete=models.DO_NOTHING,
-                              db_constraint=False, related_name="+")
-    ip = models.GenericIPAddressField(null=True, blank=True)
+                              db_constraint=False, related_name="+", verbose_name=_("space"))
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     details = models.JSONField(default=dict, blank=True)
     # The hash chain, filled once by the sealer (null / blank until then).
