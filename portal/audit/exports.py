@@ -29,9 +29,25 @@ FIELDS = ("id", "created_at", "actor_id", "actor_label", "action", "outcome", "t
 COLUMNS = (*FIELDS, "space", "sentence")
 # The CSV header row in the reader's language (a spreadsheet is read by people);
 # in English the header is the field names, as JSON Lines' keys are.
-HEADERS = {field: pgettext_lazy("audit export column", field) for field in (
-    "id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
-    "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash", "space", "sentence")}
+HEADERS = {
+    "id": pgettext_lazy("audit export column", "id"),
+    "created_at": pgettext_lazy("audit export column", "created_at"),
+    "actor_id": pgettext_lazy("audit export column", "actor_id"),
+    "actor_label": pgettext_lazy("audit export column", "actor_label"),
+    "action": pgettext_lazy("audit export column", "action"),
+    "outcome": pgettext_lazy("audit export column", "outcome"),
+    "target_type": pgettext_lazy("audit export column", "target_type"),
+    "target_id": pgettext_lazy("audit export column", "target_id"),
+    "target_label": pgettext_lazy("audit export column", "target_label"),
+    "space_id": pgettext_lazy("audit export column", "space_id"),
+    "ip": pgettext_lazy("audit export column", "ip"),
+    "user_agent": pgettext_lazy("audit export column", "user_agent"),
+    "details": pgettext_lazy("audit export column", "details"),
+    "seq": pgettext_lazy("audit export column", "seq"),
+    "chain_hash": pgettext_lazy("audit export column", "chain_hash"),
+    "space": pgettext_lazy("audit export column", "space"),
+    "sentence": pgettext_lazy("audit export column", "sentence"),
+}
 CHUNK = 2000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # Spreadsheets run cells that start with these as formulas; labels are user-chosen names.
