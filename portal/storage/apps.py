@@ -17,5 +17,7 @@ def _forget_store(*, setting: str, **kwargs) -> None:
     # override_settings(STORAGE_ROOT=...) in a test must not reuse the old store.
     if setting.startswith(("STORAGE_", "S3_")):
         from portal.storage import reset_store
+        from portal.storage.derived import reset_derived_storage
 
         reset_store()
+        reset_derived_storage()
