@@ -21,10 +21,10 @@
     { action, ids, destination: destination || "" });
 
   // --- confirm: every hx-confirm, and the actions below, ask in a <dialog> ---------
-  const confirmDialog = document.getElementById("confirm-dialog");
+  const confirmDialog = document.getElementById("fm-confirm-dialog");
   function ask(question) {
     return new Promise((resolve) => {
-      document.getElementById("confirm-text").textContent = question;
+      document.getElementById("fm-confirm-text").textContent = question;
       confirmDialog.returnValue = "";
       confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "ok"), { once: true });
       confirmDialog.showModal();
@@ -112,8 +112,10 @@
   function details(row, section) {
     send("GET", itemUrl(row.dataset.id), {}, "#drawer").then(() => {
       fm.classList.add("drawer-open");
+      const drawer = document.getElementById("drawer");
       const part = document.getElementById(section || "drawer-info");
-      if (part) part.scrollIntoView({ block: "start" });
+      // Scroll the drawer, never the page (the list stays where the user was).
+      if (part && drawer) drawer.scrollTop = section ? part.offsetTop - 60 : 0;
       const title = document.getElementById("panel-title");
       if (title) { title.tabIndex = -1; title.focus({ preventScroll: true }); }
     });

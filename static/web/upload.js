@@ -297,4 +297,5 @@ function start(root) {
     if (button) (button.dataset.uploadPick === "folder" ? folderInput : filesInput).click();
     if (event.target.closest("[data-tray-close]")) tray.hidden = true;
   });
+  root.dataset.ready = "1"; // tests (and people) may drop from now on
 }

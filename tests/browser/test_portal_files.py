@@ -40,11 +40,18 @@ def _open_space(page, space):
 
 
 def _upload(page, path: Path):
-    page.locator("#uploader input[type=file]:not([webkitdirectory])").first.set_input_files(str(path))
+    expect(page.locator("#uploader")).to_have_attribute("data-ready", "1")
+    page.locator("#upload-input").set_input_files(str(path))
 
 
 def _row(page, name: str):
-    return page.locator("#workspace tr", has=page.get_by_text(name, exact=True))
+    return page.locator("#workspace tr.fm-row", has=page.get_by_text(name, exact=True))
+
+
+def _menu(page, name: str, action: str):
+    """The row's "⋯" menu, then one of its items."""
+    _row(page, name).get_by_role("button", name=f"Actions for {name}").click()
+    page.get_by_role("menuitem", name=action, exact=True).click()
 
 
 def test_upload_20_mib_create_a_folder_and_move_the_file(signed_in_page, alice, console_errors, screenshot,
@@ -52,7 +59,7 @@ def test_upload_20_mib_create_a_folder_and_move_the_file(signed_in_page, alice, 
     space = space_create(actor=alice, name="Team")
     page = signed_in_page(alice)
     expect(page.get_by_role("heading", name="My spaces")).to_be_visible()
-    expect(page.get_by_role("link", name="Team")).to_be_visible()
+    expect(page.locator("#main").get_by_role("link", name="Team")).to_be_visible()
     screenshot(page, "spaces")
 
     _open_space(page, space)
@@ -65,17 +72,19 @@ def test_upload_20_mib_create_a_folder_and_move_the_file(signed_in_page, alice, 
     stored = Node.objects.get(space=space, name="big.bin")
     assert stored.size == BIG
 
-    page.get_by_label("New folder").fill("Archive")
+    page.get_by_role("button", name="New folder").click()
+    page.get_by_label("Folder name").fill("Archive")
     page.get_by_role("button", name="Create folder").click()
-    expect(page.locator("#workspace p.notice")).to_contain_text("Archive")
+    expect(page.locator("#toast p.notice")).to_contain_text("Archive")
     expect(page.get_by_role("link", name="Archive")).to_be_visible()
 
-    _row(page, "big.bin").get_by_role("button", name="Details").click()
+    _menu(page, "big.bin", "Details")
     expect(page.get_by_role("heading", name="big.bin")).to_be_visible()
     screenshot(page, "file-panel")
-    page.get_by_label("Move to folder").fill("/Archive")
-    page.get_by_role("button", name="Move", exact=True).click()
-    expect(page.locator("#workspace p.notice")).to_contain_text("moved to /Archive")
+    _menu(page, "big.bin", "Move…")
+    page.get_by_label("Destination folder").fill("/Archive")
+    page.locator("#move-dialog").get_by_role("button", name="Move", exact=True).click()
+    expect(page.locator("#toast p.notice")).to_contain_text("moved to /Archive")
     page.get_by_role("link", name="Archive").click()
     expect(_row(page, "big.bin")).to_be_visible()
     expect(page.locator(".crumbs")).to_contain_text("Archive")
@@ -94,10 +103,10 @@ def test_a_locked_file_shows_its_badge_to_another_member_and_refuses_their_uploa
     _open_space(page, space)
     _upload(page, draft)
     expect(_row(page, "draft.txt")).to_be_visible(timeout=30_000)
-    _row(page, "draft.txt").get_by_role("button", name="Details").click()
-    page.get_by_role("button", name="Lock", exact=True).click()
-    expect(page.locator("#workspace p.notice")).to_contain_text("is locked")
-    expect(page.locator("#panel")).to_contain_text("Locked by alice")
+    _menu(page, "draft.txt", "Details")
+    page.locator("#drawer").get_by_role("button", name="Lock", exact=True).click()
+    expect(page.locator("#toast p.notice")).to_contain_text("is locked")
+    expect(page.locator("#drawer")).to_contain_text("Locked by alice")
     expect(page.get_by_role("button", name="Unlock")).to_be_visible()
 
     other = signed_in_page(bob)
@@ -106,14 +115,15 @@ def test_a_locked_file_shows_its_badge_to_another_member_and_refuses_their_uploa
     screenshot(other, "locked-badge")
     draft.write_bytes(b"bob's changes\n" * 1000)
     _upload(other, draft)
+    other.get_by_role("button", name="Replace (new version)").click()  # draft.txt is there already
     expect(other.locator("#upload-errors")).to_contain_text("locked by alice", timeout=30_000)
     screenshot(other, "upload-refused")
     console_errors.clear()  # the 423 answer is logged by Chromium as a failed resource, which is what we asked for
 
-    _row(other, "draft.txt").get_by_role("button", name="Details").click()
+    _menu(other, "draft.txt", "Rename")
     other.get_by_label("New name").fill("mine.txt")
-    other.get_by_role("button", name="Rename").click()
-    expect(other.locator("#panel [role=alert]")).to_contain_text("locked by alice")
+    other.get_by_label("New name").press("Enter")
+    expect(other.locator("#alerts [role=alert]")).to_contain_text("locked by alice")
     console_errors.clear()
 
 
@@ -126,8 +136,7 @@ def test_a_password_link_made_in_the_share_dialog_works_in_a_fresh_browser_until
     _open_space(page, space)
     _upload(page, report)
     expect(_row(page, "q3.txt")).to_be_visible(timeout=30_000)
-    _row(page, "q3.txt").get_by_role("button", name="Details").click()
-    page.get_by_role("button", name="Share…").click()
+    _menu(page, "q3.txt", "Share…")
     expect(page.get_by_label("Expires at the end of")).not_to_have_value("")  # the policy's default
     page.get_by_label("Password (optional)").fill("123456789")
     page.get_by_role("button", name="Create link").click()
@@ -180,7 +189,7 @@ def test_switching_to_chinese_translates_the_pages(signed_in_page, alice, consol
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.get_by_role("navigation", name="主导航")).to_contain_text("设备")
     screenshot(page, "spaces-zh")
-    page.get_by_role("link", name="团队").click()
+    page.locator("#main").get_by_role("link", name="团队").click()
     expect(page.get_by_text("上传", exact=True).first).to_be_visible()
     screenshot(page, "browser-zh")
 
@@ -217,6 +226,6 @@ def test_account_devices_settings_and_trash_pages_load_without_console_errors(
 
     page.set_viewport_size({"width": 390, "height": 844})  # phone width
     page.goto(f"/spaces/{space.pk}/")
-    expect(page.get_by_label("New folder")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    expect(page.get_by_role("button", name="New folder")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "browser-phone")

@@ -34,10 +34,14 @@ def _portal_urls(settings, live_server):
     settings.PUBLIC_URL = live_server.url
 
 
+def _ready(page) -> None:
+    expect(page.locator("#uploader")).to_have_attribute("data-ready", "1")
+
+
 def _drop(page, count: int) -> None:
-    """A real drop event on Uppy's drop zone, as the desktop's file manager sends it."""
+    """A real drop event on the file list (the whole list takes drops), as the desktop's file manager sends it."""
     transfer = page.evaluate_handle(_MAKE_DROP, count)
-    zone = page.locator(".uppy-Dashboard-inner")
+    zone = page.locator("#workspace")
     for event in ("dragenter", "dragover", "drop"):
         zone.dispatch_event(event, {"dataTransfer": transfer})
 
@@ -53,7 +57,7 @@ def test_thirty_small_files_dropped_all_arrive_one_request_each_and_the_listing_
     space = space_create(actor=alice, name="Notes")
     page = signed_in_page(alice)
     page.goto(f"/spaces/{space.pk}/")
-    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    _ready(page)
     requests = _watch(page)
 
     _drop(page, COUNT)
@@ -84,11 +88,12 @@ def test_a_drop_into_a_subfolder_lands_there(signed_in_page, alice, console_erro
     space = space_create(actor=alice, name="Team")
     page = signed_in_page(alice)
     page.goto(f"/spaces/{space.pk}/")
-    page.get_by_label("New folder").fill("Inbox")
+    page.get_by_role("button", name="New folder").click()
+    page.get_by_label("Folder name").fill("Inbox")
     page.get_by_role("button", name="Create folder").click()
     page.get_by_role("link", name="Inbox").click()
     expect(page.locator(".crumbs")).to_contain_text("Inbox")
-    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    _ready(page)
 
     _drop(page, 3)
     expect(page.locator("#workspace tbody tr[data-name]")).to_have_count(3, timeout=60_000)
@@ -101,7 +106,7 @@ def test_a_small_file_whose_connection_drops_is_sent_again(signed_in_page, alice
     space = space_create(actor=alice, name="Flaky")
     page = signed_in_page(alice)
     page.goto(f"/spaces/{space.pk}/")
-    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    _ready(page)
     dropped = []
 
     def drop_first_attempt(route):
@@ -125,14 +130,14 @@ def test_names_with_spaces_plus_hash_percent_and_chinese_arrive_as_named(signed_
     space = space_create(actor=alice, name="Names")
     page = signed_in_page(alice)
     page.goto(f"/spaces/{space.pk}/")
-    expect(page.locator(".uppy-Dashboard-inner")).to_be_visible()
+    _ready(page)
     names = ["a b+c.txt", "#1 100% & more.txt", "报告 2026.txt"]
     transfer = page.evaluate_handle("""(names) => {
       const transfer = new DataTransfer();
       for (const name of names) transfer.items.add(new File([name], name, { type: "text/plain" }));
       return transfer;
     }""", names)
-    zone = page.locator(".uppy-Dashboard-inner")
+    zone = page.locator("#workspace")
     for event in ("dragenter", "dragover", "drop"):
         zone.dispatch_event(event, {"dataTransfer": transfer})
     expect(page.locator("#workspace tbody tr[data-name]")).to_have_count(3, timeout=60_000)
