@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy
 
 from portal.audit.actions import Action
+from portal.core.access import Role
 from portal.audit.models import AuditEvent, Outcome
 
 _TEMPLATES: dict[str, str] = {
@@ -143,6 +144,10 @@ def _actor(event: AuditEvent) -> str:
     return gettext("user %(id)s") % {"id": event.actor_id}
 
 
+def _role(value):
+    return str(Role(value).label) if value in Role.values else value
+
+
 def _size(value):
     return filesizeformat(value) if isinstance(value, int) else value
 
@@ -164,6 +169,8 @@ def describe(event: AuditEvent) -> str:
     details = event.details if isinstance(event.details, dict) else {}
     if event.action == Action.SPACE_QUOTA_CHANGED:  # quotas read in human units, never raw bytes
         details = {**details, **{k: _size(details.get(k)) for k in ("from", "to") if k in details}}
+    if event.action in (Action.MEMBER_ADDED, Action.MEMBER_ROLE_CHANGED):  # roles by their names
+        details = {**details, **{k: _role(details[k]) for k in ("role", "from", "to") if k in details}}
     names = {name for _, name, _, _ in Formatter().parse(template) if name}
     fields = _Fields({name: _text(details.get(name)) for name in names if name in details})
     link = _LINK_LABEL.match(event.target_label or "")
