@@ -154,3 +154,27 @@ def test_without_libreoffice_the_rendition_is_unsupported(files, monkeypatch):
     scanned(node.current_version)
     assert services.rendition_make(node.current_version_id) == DerivedState.UNSUPPORTED
     assert selectors.rendition_pdf(node.current_version) is None
+
+
+def test_a_deleted_version_takes_its_derived_file_with_it(files, django_capture_on_commit_callbacks):
+    node = files.node("/gone.png", png_bytes((50, 50)))
+    scanned(node.current_version)
+    services.thumbnail_make(node.current_version_id)
+    name = DerivedFile.objects.get(version=node.current_version).name
+    assert derived_storage().exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        node.delete()
+    assert not DerivedFile.objects.exists() and not derived_storage().exists(name)
+
+
+def test_the_converter_runs_under_the_memory_limit(tmp_path, monkeypatch):
+    fake = tmp_path / "soffice"
+    seen = tmp_path / "limit"
+    fake.write_text(f"#!/bin/sh\nulimit -v > {seen}\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    source = tmp_path / "a.odt"
+    source.write_bytes(b"x")
+    with pytest.raises(office.ConversionFailed, match="exit 3"):
+        office.convert_to_pdf(source, timeout=10, memory_mb=700)
+    assert int(seen.read_text()) == 700 * 1024   # KiB
