@@ -145,7 +145,7 @@ def _actor(event: AuditEvent) -> str:
 
 
 def _role(value):
-    return str(Role(value).label) if value in Role.values else value
+    return str(Role(value).label).lower() if value in Role.values else value  # mid-sentence: "made bob editor"
 
 
 def _size(value):
