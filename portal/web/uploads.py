@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -50,8 +51,8 @@ def _body_size(request) -> int:
         raise PortalError(_("Send the file with a Content-Length header."), code="length_required", status=411)
     size = int(raw)
     if size > direct_upload_max():
-        raise PortalError(_("Files larger than %(max)s bytes go through the resumable upload.")
-                          % {"max": direct_upload_max()}, code="file_too_large", status=413,
+        raise PortalError(_("Files larger than %(max)s go through the resumable upload.")
+                          % {"max": filesizeformat(direct_upload_max())}, code="file_too_large", status=413,
                           detail={"max_size": direct_upload_max()})
     return size
 
