@@ -180,7 +180,7 @@ def part_upload(request, token: str):
     length = request.META.get("CONTENT_LENGTH", "")
     if not (length.isascii() and length.isdigit()):
         return JsonResponse({"code": "length_required", "detail": {},
-                             "message": "Send the part with a Content-Length header."}, status=411)
+                             "message": gettext("Send the part with a Content-Length header.")}, status=411)
     # The request itself is the stream: read in chunks, never request.body.
     etag = _local_store().multipart_put_part(grant["k"], grant["u"], grant["n"], request, size=int(length))
     return HttpResponse(status=200, headers={"ETag": etag})
@@ -195,7 +195,7 @@ def object_upload(request, token: str):
     length = request.META.get("CONTENT_LENGTH", "")
     if not (length.isascii() and length.isdigit()):
         return JsonResponse({"code": "length_required", "detail": {},
-                             "message": "Send the object with a Content-Length header."}, status=411)
+                             "message": gettext("Send the object with a Content-Length header.")}, status=411)
     if int(length) != grant["s"]:
         return JsonResponse({"code": "size_mismatch", "detail": {"size": grant["s"]},
                              "message": f"This URL takes exactly {grant['s']} bytes; the body has {length}."},

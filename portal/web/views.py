@@ -1,5 +1,6 @@
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from portal.api.errors import json_not_found, json_server_error
 from portal.web.spaces import space_list
@@ -18,7 +19,8 @@ def not_found(request, exception=None):
 
 def permission_denied(request, exception=None):
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "forbidden", "message": "You may not do that.", "detail": {}}, status=403)
+        return JsonResponse({"code": "forbidden", "message": gettext("You may not do that."),
+                             "detail": {}}, status=403)
     return render(request, "403.html", status=403)
 
 
