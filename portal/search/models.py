@@ -11,21 +11,22 @@ the database's business, and queries reach them through query.py.
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.files.models import Node
 from portal.spaces.models import Space
 
 
 class FileType(models.TextChoices):
-    FOLDER = "folder"
-    IMAGE = "image"
-    DOCUMENT = "document"
-    PDF = "pdf"
-    TEXT = "text"
-    AUDIO = "audio"
-    VIDEO = "video"
-    ARCHIVE = "archive"
-    OTHER = "other"
+    FOLDER = "folder", _("Folder")
+    IMAGE = "image", _("Image")
+    DOCUMENT = "document", _("Document")
+    PDF = "pdf", _("PDF")
+    TEXT = "text", _("Text or code")
+    AUDIO = "audio", _("Audio")
+    VIDEO = "video", _("Video")
+    ARCHIVE = "archive", _("Archive")
+    OTHER = "other", _("Other")
 
 
 class SearchDoc(models.Model):
