@@ -139,3 +139,21 @@ def test_at_phone_width_the_viewer_never_scrolls_sideways(signed_in_page, alice,
             expect(page.locator(".pdf-view")).to_have_attribute("data-rendered", "2")
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], f"{name} scrolls sideways: {width}"
+
+
+def test_a_preview_link_shows_the_same_viewer_without_a_download(new_page, alice, folder, console_errors):
+    from portal.shares.services import share_link_create
+
+    _space, nodes = folder
+    node = nodes["e-plan.docx"]
+    services.rendition_make(node.current_version_id)
+    _link, token = share_link_create(actor=alice, node_id=node.pk, permission="preview")
+    page = new_page()
+    page.goto(f"/s/{token}")
+    image = page.locator(".pdf-page-image")
+    expect(image).to_have_js_property("complete", True)
+    assert page.evaluate("document.querySelector('.pdf-page-image').naturalWidth") > 100   # a page image arrived
+    expect(page.locator("#download")).to_have_count(0)
+    _link, token = share_link_create(actor=alice, node_id=nodes["d-notes.md"].pk, permission="preview")
+    page.goto(f"/s/{token}")
+    expect(page.locator("#viewer-markdown h1")).to_have_text("Notes")
