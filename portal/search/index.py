@@ -10,6 +10,7 @@ never shows a name that is not there.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import re
@@ -101,38 +102,47 @@ def set_trashed(node_id: int, trashed: bool) -> None:
 
 
 def index_subtree(node_id: int) -> int:
-    """Rewrite the rows of a node and everything below it (after a folder
-    was renamed, moved or restored): paths and trash flags, one walk."""
+    """Write the rows of a node and everything below it, made where missing
+    (after a folder was renamed, moved or restored, or to fill the index of
+    an existing tree): names, paths and trash flags from one walk; the text
+    already indexed is kept."""
     node = Node.objects.filter(pk=node_id).first()
     if node is None:
         return 0
     index_node(node)
-    below = _subtree_rows(node_id)
-    rows = SearchDoc.objects.in_bulk([row[0] for row in below])
     base_folders, base_trashed = _place(node)
     prefix = base_folders + ([node.name] if node.parent_id is not None else [])
-    for node_pk, space_id, trail, trashed in below:
-        doc = rows.get(node_pk)
-        if doc is None:
-            continue
+    docs = []
+    for pk, space_id, kind, name, trail, trashed in _subtree_rows(node_id):
         folders = prefix + trail
-        doc.space_id, doc.parent_path = space_id, "/" + "/".join(folders)
-        doc.path_words, doc.trashed = words_of(" ".join(folders)), base_trashed or trashed
-    SearchDoc.objects.bulk_update(rows.values(), ["space_id", "parent_path", "path_words", "trashed"], batch_size=500)
-    return len(rows)
+        docs.append(SearchDoc(node_id=pk, space_id=space_id, file_type=file_type(name, folder=kind == "folder"),
+                              parent_path="/" + "/".join(folders), trashed=base_trashed or trashed,
+                              name_words=_cached_words(name), path_words=_cached_words(" ".join(folders))))
+    SearchDoc.objects.bulk_create(docs, batch_size=1000, update_conflicts=True, unique_fields=["node"],
+                                  update_fields=["space", "file_type", "parent_path", "trashed", "name_words",
+                                                 "path_words"])
+    return len(docs)
 
 
-def _subtree_rows(node_id: int) -> list[tuple[int, int, list[str], bool]]:
-    """(id, space, names of the folders between the start and it, trashed on the way) below a node."""
+@functools.lru_cache(maxsize=4096)
+def _cached_words(text: str) -> str:
+    return words_of(text)
+
+
+def _subtree_rows(node_id: int) -> list[tuple[int, int, str, str, list[str], bool]]:
+    """(id, space, kind, name, names of the folders between the start and it,
+    trashed on the way) of every node below a node."""
     nodes = Node._meta.db_table
-    sql = (f"WITH RECURSIVE down(id, space_id, name, trail, trashed) AS ("
-           f"SELECT id, space_id, name, CAST('' AS TEXT), trashed_at IS NOT NULL FROM {nodes} WHERE parent_id = %s "
-           f"UNION ALL SELECT n.id, n.space_id, n.name, down.trail || '/' || down.name, "
-           f"down.trashed OR n.trashed_at IS NOT NULL FROM {nodes} n JOIN down ON n.parent_id = down.id) "
-           "SELECT id, space_id, trail, trashed FROM down")
+    sql = (f"WITH RECURSIVE down(id, space_id, kind, name, trail, trashed) AS ("
+           f"SELECT id, space_id, kind, name, CAST('' AS TEXT), trashed_at IS NOT NULL FROM {nodes} "
+           f"WHERE parent_id = %s UNION ALL SELECT n.id, n.space_id, n.kind, n.name, "
+           f"down.trail || '/' || down.name, down.trashed OR n.trashed_at IS NOT NULL "
+           f"FROM {nodes} n JOIN down ON n.parent_id = down.id) "
+           "SELECT id, space_id, kind, name, trail, trashed FROM down")
     with connection.cursor() as cursor:
         cursor.execute(sql, [node_id])
-        return [(pk, space_id, trail.split("/")[1:], bool(trashed)) for pk, space_id, trail, trashed in cursor]
+        return [(pk, space_id, kind, name, trail.split("/")[1:], bool(trashed))
+                for pk, space_id, kind, name, trail, trashed in cursor]
 
 
 def set_body(node_id: int, version_id: int, text: str) -> bool:

@@ -181,3 +181,15 @@ def test_office_files_wait_for_their_pdf_rendition(alice, team, put, monkeypatch
                         lambda v: io.BytesIO(minimal_pdf("Strategy offsite agenda")))
     assert index_version(version.pk) == "indexed"
     assert names(alice, "strategy agenda") == ["slides.pptx"]
+
+
+def test_the_reindex_command_fills_the_index_of_an_existing_tree(alice, team, put):
+    from django.core.management import call_command
+
+    put(alice, team, "/Old/Deep/ledger.txt", b"x")
+    tree.node_trash(actor=alice, node_id=locate_path(alice, team.pk, "/Old/Deep").node.pk)
+    SearchDoc.objects.all().delete()
+    assert names(alice, "ledger") == []
+    call_command("search_reindex", verbosity=0)
+    assert names(alice, "old") == ["Old"]                    # Deep and ledger.txt: in the trash
+    assert SearchDoc.objects.get(node__name="ledger.txt").parent_path == "/Old/Deep"
