@@ -3,6 +3,7 @@ the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
+from django.utils.translation import ngettext
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
@@ -21,7 +22,8 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = ["release", "delete_content", "scan_again"]
     ordering = ("-created_at",)
 
-    def _each(self, request, queryset, service, done: str) -> None:
+    def _each(self, request, queryset, service, done) -> None:
+        """``done(count)``: the sentence that reports how many files were handled."""
         count = 0
         for verdict in queryset.filter(state=ScanState.FLAGGED):
             if not ScanVerdict.objects.filter(pk=verdict.pk, state=ScanState.FLAGGED).exists():
@@ -31,16 +33,17 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                 count += 1
             except PortalError as exc:
                 self.message_user(request, f"{verdict.label}: {exc.message}", messages.ERROR)
-        self.message_user(request, ngettext("%(count)d file %(done)s.", "%(count)d files %(done)s.", count)
-                          % {"count": count, "done": done}, messages.SUCCESS)
+        self.message_user(request, done(count) % {"count": count}, messages.SUCCESS)
 
     @admin.action(description=_("Release: the file is safe (downloadable and shareable again)"))
     def release(self, request, queryset):
-        self._each(request, queryset, services.quarantine_release, "released")
+        self._each(request, queryset, services.quarantine_release,
+                   lambda n: ngettext("%(count)d file released.", "%(count)d files released.", n))
 
     @admin.action(description=_("Delete: remove the selected flagged versions for good (nothing else)"))
     def delete_content(self, request, queryset):
-        self._each(request, queryset, services.quarantine_delete, "deleted")
+        self._each(request, queryset, services.quarantine_delete,
+                   lambda n: ngettext("%(count)d file deleted.", "%(count)d files deleted.", n))
 
     @admin.action(description=_("Scan again (pending and failed scans)"))
     def scan_again(self, request, queryset):

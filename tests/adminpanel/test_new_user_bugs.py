@@ -92,3 +92,11 @@ def test_the_dashboard_has_one_heading_and_counts_in_proper_plurals(admin_client
 def test_the_admin_index_says_blocked_hashes(admin_client_):
     html = admin_client_.get("/admin/").content.decode()
     assert "Blocked hashes" in html and "hashs" not in html
+
+
+def test_breaking_one_lock_says_lock_not_locks(admin_client_, lock):
+    from tests.adminpanel.conftest import action_post
+
+    response = action_post(admin_client_, "/admin/locks/lock/", "break_locks", [lock.pk])
+    said = [str(message) for message in admin_client_.get("/admin/locks/lock/").context["messages"]]
+    assert response.status_code == 302 and "Broke 1 lock." in said, said
