@@ -68,12 +68,17 @@ def _origin(url: str) -> str:
 
 def content_security_policy() -> str:
     """Scripts only from our own static files (no inline script anywhere);
-    uploads may PUT to the object store's presigned URLs."""
+    uploads may PUT to the object store's presigned URLs, and the viewer's
+    images, thumbnails, media and PDFs (redirected there) load from them."""
     connect = {"'self'", _origin(settings.PUBLIC_URL)}
+    store = set()
     if settings.STORAGE_BACKEND == "s3" and settings.S3_ENDPOINT:
-        connect.add(_origin(settings.S3_ENDPOINT))
+        store.add(_origin(settings.S3_ENDPOINT))
+    connect |= store
+    stored = "".join(f" {origin}" for origin in sorted(c for c in store if c))
     return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; font-src 'self'; connect-src " + " ".join(sorted(c for c in connect if c))
+            f"img-src 'self' data: blob:{stored}; media-src 'self'{stored}; font-src 'self'; "
+            "connect-src " + " ".join(sorted(c for c in connect if c))
             + "; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 

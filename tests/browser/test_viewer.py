@@ -157,3 +157,22 @@ def test_a_preview_link_shows_the_same_viewer_without_a_download(new_page, alice
     _link, token = share_link_create(actor=alice, node_id=nodes["d-notes.md"].pk, permission="preview")
     page.goto(f"/s/{token}")
     expect(page.locator("#viewer-markdown h1")).to_have_text("Notes")
+
+
+def test_on_s3_the_viewer_loads_images_and_pdfs_from_presigned_urls(
+        settings, seaweed, signed_in_page, alice, console_errors):
+    from tests.files.support_s3 import use_s3
+
+    use_s3(settings, seaweed)
+    space = space_create(actor=alice, name="Cloud")
+    made = {}
+    for name, data in (("a.png", png_bytes((300, 200))), ("b.pdf", pdf_bytes(1))):
+        version = file_put(actor=alice, space_id=space.pk, path=f"/{name}", fileobj=io.BytesIO(data), size=len(data))
+        ScanVerdict.objects.filter(version=version).update(state="clean")
+        made[name] = version.node
+    page = signed_in_page(alice)
+    _open(page, made["a.png"])
+    expect(page.locator("[data-zoom-image]")).to_have_js_property("complete", True)
+    assert page.evaluate("document.querySelector('[data-zoom-image]').naturalWidth") == 300
+    _open(page, made["b.pdf"])
+    expect(page.locator(".pdf-view")).to_have_attribute("data-rendered", "1")
