@@ -37,8 +37,8 @@ async function renderPdf(box) {
     const task = pdfjs.getDocument({ url: box.dataset.pdf, disableRange: true, disableStream: true,
       isEvalSupported: false, withCredentials: false });
     const pdf = await task.promise;
-    status.textContent = "";
-    const width = Math.max(box.clientWidth - 2, 200);
+    status.hidden = true;
+    const width = Math.min(Math.max(box.clientWidth - 2, 200), 960);
     for (let number = 1; number <= Math.min(pdf.numPages, MAX_PDF_PAGES); number += 1) {
       const page = await pdf.getPage(number);
       const base = page.getViewport({ scale: 1 });
@@ -56,6 +56,7 @@ async function renderPdf(box) {
     }
     box.dataset.rendered = String(pdf.numPages);
   } catch (error) {
+    status.hidden = false;
     status.textContent = box.dataset.error;
     status.classList.add("error");
     box.dataset.rendered = "failed";

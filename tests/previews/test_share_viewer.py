@@ -50,3 +50,13 @@ def test_audio_on_a_preview_link_has_no_player_since_it_would_hand_out_the_file(
     song = files.node("/s.mp3", b"ID3" + b"\0" * 100)
     page = Client().get(f"/s/{share(alice, song)}").content.decode()
     assert "<audio" not in page and "no preview" in page
+
+
+def test_a_file_inside_a_shared_folder_gets_the_viewer_with_its_own_preview_address(alice, files):
+    photo = files.node("/Album/Summer/p.png", png_bytes())
+    token = share(alice, photo.parent)
+    visitor = Client()
+    page = visitor.get(f"/s/{token}/f/p.png")
+    assert page.status_code == 200, page.content[:300]
+    assert f"/s/{token}/preview/p.png?page=1" in page.content.decode()
+    assert visitor.get(f"/s/{token}/preview/p.png?page=1")["Content-Type"] == "image/png"
