@@ -93,8 +93,9 @@ class Words:
 
     def phrase(self) -> str:
         words = self.pick(self.rng.randint(2, 3))
-        if len(self.seen) < 5000 and len(set(words)) > 1:
-            self.seen.append(words[:2])
+        distinct = list(dict.fromkeys(words))
+        if len(self.seen) < 5000 and len(distinct) > 1:
+            self.seen.append(distinct[:2])
         chinese = all("\u4e00" <= word[0] <= "\u9fff" for word in words)
         return ("" if chinese else " ").join(words if chinese else [w.capitalize() for w in words])
 

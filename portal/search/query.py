@@ -128,9 +128,19 @@ def _from_where(actor_id: int, terms: Terms, filters: Filters) -> tuple[str, lis
     match, match_params, rank, rank_params = _match(terms)
     extra, extra_params = _filters(filters)
     sql = (f" FROM {DOCS} d JOIN {NODES} n ON n.id = d.node_id JOIN {SPACES} s ON s.id = d.space_id"
-           f" WHERE {match} AND d.trashed = %s AND n.trashed_at IS NULL"
-           f" AND EXISTS (SELECT 1 FROM {MEMBERS} m WHERE m.space_id = d.space_id AND m.user_id = %s){extra}")
+           f" WHERE {match} AND d.trashed = %s AND n.trashed_at IS NULL AND {readable_spaces('d.space_id')}{extra}")
     return sql, match_params + [False, actor_id] + extra_params, rank, rank_params
+
+
+def readable_spaces(column: str) -> str:
+    """SQL: ``column`` is a space the user (the next parameter) is a member of.
+    On PostgreSQL the member's spaces are read once into an array, so the
+    planner ANDs one full-text bitmap with one space bitmap instead of
+    scanning the full-text index once per space."""
+    members = f"SELECT m.space_id FROM {MEMBERS} m WHERE m.user_id = %s"
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(ARRAY({members}))"
+    return f"{column} IN ({members})"
 
 
 _COLUMNS = "d.node_id, d.space_id, s.name, n.kind, n.name, d.parent_path, n.size, n.modified_at, d.file_type"
