@@ -182,8 +182,11 @@ def quarantine_release(*, actor, verdict_id) -> ScanVerdict:
         released += list(ScanVerdict.objects.select_for_update(of=("self",)).select_related("version__node__space")
                          .filter(FLAGGED_BY_CONTENT, version__blob_id=verdict.version.blob_id)
                          .exclude(pk=verdict.pk).order_by("pk"))
+    from portal.previews.services import thumbnail_queue
+
     for other in released:
         _review(other, ScanState.RELEASED, Action.SCAN_RELEASED, actor, now)
+        thumbnail_queue(other.version_id)  # released bytes are clean bytes: their derived files may be made
     verdict.refresh_from_db()
     return verdict
 

@@ -1,8 +1,10 @@
 """Preview renditions: what a preview shows is made here, never the original
 bytes, so a preview-only link has no path to the file itself.
 
-Images are scaled down and re-encoded, PDF pages are rendered to PNG (both
-with the link's watermark drawn in), text files are shown as escaped text.
+Images are scaled down and re-encoded, PDF pages (and the pages of an
+Office document's PDF rendition) are rendered to PNG, all with the link's
+watermark drawn in. Text, code and Markdown are shown by the portal's viewer
+(portal.previews.viewing) as escaped, highlighted or sanitised HTML.
 Anything else has no preview.
 """
 
@@ -24,7 +26,6 @@ from django.utils.translation import gettext
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "application/json", "text/x-python"}
 MAX_SIDE = 1600
-TEXT_BYTES = 256 * 1024
 
 
 # Pillow refuses (past twice this) or warns about images this large wherever
@@ -179,12 +180,6 @@ def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
         return Rendition(_encode(_watermark(image, watermark)), "image/png", pages=pages)
     finally:
         document.close()
-
-
-def text_preview(version: FileVersion) -> tuple[str, bool]:
-    """(text, truncated): the start of a text file, decoded for display."""
-    data = _read(version, TEXT_BYTES)
-    return data.decode("utf-8", errors="replace"), version.size > TEXT_BYTES
 
 
 def rendition(node: Node, version: FileVersion, *, watermark: str, page: int = 1) -> Rendition:

@@ -178,3 +178,17 @@ def test_the_converter_runs_under_the_memory_limit(tmp_path, monkeypatch):
     with pytest.raises(office.ConversionFailed, match="exit 3"):
         office.convert_to_pdf(source, timeout=10, memory_mb=700)
     assert int(seen.read_text()) == 700 * 1024   # KiB
+
+
+def test_releasing_a_quarantined_image_queues_its_thumbnail(files, admin, monkeypatch,
+                                                           django_capture_on_commit_callbacks):
+    from portal.scanning.models import ScanVerdict
+    from portal.scanning.services import quarantine_release
+
+    queued = []
+    monkeypatch.setattr(tasks.make_thumbnail, "delay", queued.append)
+    node = files.node("/fp.png", png_bytes((40, 40)))
+    scanned(node.current_version, ScanState.FLAGGED, "False-Positive")
+    with django_capture_on_commit_callbacks(execute=True):
+        quarantine_release(actor=admin, verdict_id=ScanVerdict.objects.get(version=node.current_version).pk)
+    assert queued == [node.current_version_id]
