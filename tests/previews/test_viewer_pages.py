@@ -45,6 +45,7 @@ def test_an_outsider_gets_the_same_404_as_for_a_missing_file(bob, files):
     for url in (view_url(image), f"{view_url(image)}/bytes", f"{view_url(image)}/rendition",
                 f"/spaces/{image.space_id}/items/{image.pk}/thumbnail"):
         assert client.get(url).status_code == 404, url
+    assert client.get(f"{view_url(image)}/status", **HTMX).status_code == 404
     missing = client.get(f"/spaces/{image.space_id}/items/999999/view")
     assert missing.status_code == 404
     assert not AuditEvent.objects.filter(action="file.viewed").exists()
