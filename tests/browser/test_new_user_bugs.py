@@ -189,3 +189,23 @@ def test_the_audit_lists_sentence_is_on_screen_at_1366_by_768(signed_in_page, ad
     results = page.locator("#changelist .results")
     assert results.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "every column fits: no sideways scroll"
     screenshot(page, "audit-list-1366")
+
+
+def test_an_administrator_types_a_quota_in_units_and_a_bare_number_is_refused(signed_in_page, admin, alice,
+                                                                              console_errors, screenshot):
+    space = space_create(actor=alice, name="Finance")
+    page = signed_in_page(admin)
+    page.goto(f"/spaces/{space.pk}/settings/")
+    quota = page.get_by_label("Quota", exact=True)
+    quota.fill("20737418240")
+    page.get_by_role("button", name="Save quota").click()
+    expect(page.get_by_role("alert")).to_contain_text("a number and a unit")
+    console_errors.clear()  # the 400 answer is logged by Chromium as a failed resource, as asked
+    quota.fill("２０ ＧＢ")  # as a Chinese input method may type it
+    page.get_by_role("button", name="Save quota").click()
+    expect(page.locator(".flash")).to_contain_text("The quota was saved.")
+    expect(page.get_by_label("Quota", exact=True)).to_have_value("20 GB")
+    screenshot(page, "quota-in-units")
+    space.refresh_from_db()
+    assert space.quota_bytes == 20 * 1024**3
+    expect(page.get_by_text("0 bytes of 20.0 GB used")).to_be_visible()  # what was typed is what is shown

@@ -186,11 +186,11 @@ def test_an_administrator_sets_a_quota_in_units_and_sees_it_in_units(admin, fina
     client = page_client(admin)
     Space.objects.filter(pk=finance.pk).update(quota_bytes=10 * 1024**3)
     page = client.get(f"/spaces/{finance.pk}/settings/").content.decode()
-    assert 'name="quota" value="10 GiB"' in page
-    response = client.post(f"/spaces/{finance.pk}/settings/quota", {"quota": "500 mb"}, **HTMX)
+    assert 'name="quota" value="10 GB"' in page
+    response = client.post(f"/spaces/{finance.pk}/settings/quota", {"quota": "500 mib"}, **HTMX)
     assert response.status_code == 204
     finance.refresh_from_db()
-    assert finance.quota_bytes == 500 * 1000**2
+    assert finance.quota_bytes == 500 * 1024**2
     assert 'name="quota" value="500 MB"' in client.get(f"/spaces/{finance.pk}/settings/").content.decode()
 
 
