@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 THUMBNAIL_SIDE = 256
 # Larger files are not read whole to make a thumbnail or a rendition.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
+# A rendition still pending after this many conversion time limits was lost with its worker.
+REQUEUE_AFTER_TIMEOUTS = 5
 
 
 def view_record(*, actor, located: Located, version: FileVersion) -> AuditEvent:
@@ -51,11 +54,22 @@ def rendition_request(version: FileVersion) -> DerivedFile:
     """The PDF rendition of an Office version, asked for by a viewer: the
     existing row, or a pending one with its conversion queued (once)."""
     derived, created = DerivedFile.objects.get_or_create(version=version, kind=DerivedKind.PDF)
-    if created:
+    if created or _lost(derived):
         from portal.previews.tasks import make_rendition
 
         transaction.on_commit(lambda: make_rendition.delay(version.pk))
     return derived
+
+
+def _lost(derived: DerivedFile) -> bool:
+    """A pending conversion queued long ago whose task never finished (a
+    worker died): claim a new attempt, once per waiting period."""
+    if derived.state != DerivedState.PENDING:
+        return False
+    now = timezone.now()
+    stale = now - timedelta(seconds=REQUEUE_AFTER_TIMEOUTS * settings.OFFICE_TIMEOUT)
+    return bool(DerivedFile.objects.filter(pk=derived.pk, state=DerivedState.PENDING, created_at__lt=stale)
+                .update(created_at=now))
 
 
 def thumbnail_queue(version_id: int) -> None:

@@ -192,3 +192,25 @@ def test_releasing_a_quarantined_image_queues_its_thumbnail(files, admin, monkey
     with django_capture_on_commit_callbacks(execute=True):
         quarantine_release(actor=admin, verdict_id=ScanVerdict.objects.get(version=node.current_version).pk)
     assert queued == [node.current_version_id]
+
+
+def test_a_rendition_lost_with_its_worker_is_queued_again_once(files, monkeypatch, settings,
+                                                             django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    queued = []
+    monkeypatch.setattr(tasks.make_rendition, "delay", queued.append)
+    node = files.node("/Docs/x.odt", b"x")
+    version = node.current_version
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rendition_request(version)
+        services.rendition_request(version)
+    assert queued == [version.pk]
+    DerivedFile.objects.filter(version=version).update(
+        created_at=timezone.now() - timedelta(seconds=6 * settings.OFFICE_TIMEOUT))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rendition_request(version)
+        services.rendition_request(version)
+    assert queued == [version.pk, version.pk]
