@@ -121,6 +121,8 @@ def upload_check(request, space_id):
             raise InvalidInput(_("Send between 1 and %(max)s paths.") % {"max": MAX_CHECKED}, code="invalid_paths")
         folders: dict[tuple[str, ...], list[str]] = {}
         for path in paths:
+            if not path.startswith("/"):
+                raise InvalidInput(_("The path must start with /."), code="invalid_path")
             parts = names.split_path(path)
             if not parts:
                 raise InvalidInput(_("The path must name a file."), code="invalid_path")

@@ -232,6 +232,7 @@ function start(root) {
     errors.append(line);
   });
   uppy.on("progress", (value) => {
+    if (batchDone) return; // clearing a finished batch reports 0 %: the tray keeps its 100 %
     total.value = value;
     total.textContent = `${value}%`;
     percent.textContent = `${value} %`;
