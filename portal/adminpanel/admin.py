@@ -14,6 +14,8 @@ from portal.audit.models import TaskRun
 from django.utils.translation import gettext_lazy as _
 
 admin.site.index_template = "admin/coffer/index.html"
+admin.site.site_header = _("Coffer administration")
+admin.site.site_title = _("Coffer admin")
 
 
 def _every(seconds) -> str:
