@@ -139,3 +139,16 @@ def test_pages_show_times_in_the_users_zone_and_locale(alice):
     client.post("/account/time-zone", {"time_zone": "Asia/Shanghai"})
     assert "Dec. 2, 2026, 2:05 p.m." in client.get("/account/").content.decode()
     assert "2026年12月2日 14:05" in client.get("/account/", **ZH).content.decode()
+
+
+def test_the_admin_panel_reads_in_chinese_audit_sentences_and_csv_headers_included(admin, alice, world):
+    client = page_client(admin)
+    index = client.get("/admin/", **ZH).content.decode()
+    assert "审计事件" in index and "分享链接" in index and "Audit events" not in index
+    audit = client.get("/admin/audit/auditevent/", **ZH).content.decode()
+    assert "alice 创建了空间 Team" in audit and "created the space" not in audit
+    export = client.get("/admin/audit/auditevent/export/csv/", **ZH)
+    header = b"".join(export.streaming_content).decode().splitlines()[0]
+    assert header.startswith("编号,时间,") and header.endswith(",空间,描述")
+    english = client.get("/admin/audit/auditevent/export/csv/")
+    assert b"".join(english.streaming_content).decode().startswith("id,created_at,")
