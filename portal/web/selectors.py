@@ -12,6 +12,7 @@ from portal.files import names
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
 from portal.locks.selectors import lock_summaries
+from portal.search.selectors import starred_ids
 from portal.shares.models import SpaceSharePolicy
 
 
@@ -53,15 +54,18 @@ class Entry:
     lock: dict | None
     kind: str = "folder"
     thumbnail: str = ""
+    starred: bool = False
 
 
 def folder_entries(folder: files.Located, nodes, *, viewer, thumbnails: dict | None = None) -> list[Entry]:
-    """The rows of a page of ``folder``'s children, their locks looked up once for the page."""
+    """The rows of a page of ``folder``'s children, their locks and the viewer's stars looked up once for the page."""
     nodes = list(nodes)
     locks = lock_summaries(nodes, viewer=viewer, folder=folder.node)
+    stars = starred_ids(viewer, [node.pk for node in nodes]) if nodes else set()
     thumbnails = thumbnails or {}
     return [Entry(node=node, path=names.join([*folder.path_names, node.name]), lock=locks[node.pk],
-                  kind="folder" if node.is_folder else file_kind(node.name), thumbnail=thumbnails.get(node.pk, ""))
+                  kind="folder" if node.is_folder else file_kind(node.name), thumbnail=thumbnails.get(node.pk, ""),
+                  starred=node.pk in stars)
             for node in nodes]
 
 

@@ -114,6 +114,8 @@
       if (only.includes("file") && kind !== "file") show = false;
       if (only.includes("unlocked") && lock) show = false;
       if (only.includes("mine") && lock !== "mine") show = false;
+      if (only.includes("starred") && !row.dataset.starred) show = false;
+      if (only.includes("unstarred") && row.dataset.starred) show = false;
       if (menuRows.length > 1 && !["download", "move", "copy", "trash"].includes(item.dataset.action)) show = false;
       if (menuRows.length > 1 && item.dataset.action === "download") show = false;
       item.hidden = !show;

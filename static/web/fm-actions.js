@@ -11,8 +11,9 @@
   const itemUrl = (id, action) => `/spaces/${space}/items/${id}/${action || ""}`;
 
   function send(verb, url, values, target) {
+    const quiet = target === "none"; // the answer changes nothing on the page
     return window.htmx.ajax(verb, url, {
-      source: "#fm-actions", target: target || "#workspace", swap: target === "none" ? "none" : "innerHTML",
+      source: "#fm-actions", target: quiet || !target ? "#workspace" : target, swap: quiet ? "none" : "innerHTML",
       values: values || {},
     });
   }
@@ -141,9 +142,18 @@
     unlock: (rows) => send("POST", itemUrl(rows[0].dataset.id, "unlock"), {}),
     details: (rows) => details(rows[0]),
     versions: (rows) => details(rows[0], "drawer-versions"),
-    star: (rows) => send("POST", itemUrl(rows[0].dataset.id, "star"), {}, "none").then(() => {
-      toast(zh() ? `已收藏“${rows[0].dataset.name}”。` : `“${rows[0].dataset.name}” starred.`);
-    }),
+    star: (rows) => {
+      const row = rows[0];
+      const was = Boolean(row.dataset.starred);
+      send("POST", itemUrl(row.dataset.id, "star"), {}, "none").then(() => {
+        row.dataset.starred = was ? "" : "1";
+        const mark = row.querySelector(".star-mark");
+        if (mark) mark.hidden = was;
+        const name = row.dataset.name;
+        toast(zh() ? (was ? `已取消“${name}”的星标。` : `已为“${name}”加星标。`)
+          : (was ? `“${name}” is no longer starred.` : `“${name}” starred.`));
+      });
+    },
     trash: (rows) => { if (fm.dataset.canWrite === "1") api.bulk("delete", rows.map((row) => row.dataset.id)); },
   };
   api.run = (action, rows) => {

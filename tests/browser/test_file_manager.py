@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from portal.files.models import Node
 from portal.files.services.direct import file_put
 from portal.previews import selectors as previews
+from portal.search.models import Star
 from portal.spaces.services import space_create
 from portal.files.services.tree import folder_create
 
@@ -114,6 +115,11 @@ def test_the_row_menu_right_click_renames_inline_drag_moves_and_trash_can_be_und
     expect(_row(page, "report.pdf")).to_have_count(0)
     report = Node.objects.get(space=team, name="report.pdf")
     assert report.parent.name == "Archive"
+
+    _menu(page, "photo.png", "Star")
+    expect(page.locator("#toast")).to_contain_text("“photo.png” starred")
+    expect(_row(page, "photo.png").locator(".star-mark")).to_be_visible()
+    assert Star.objects.filter(user=alice, node__name="photo.png").exists()
 
     _menu(page, "photo.png", "Move to trash")
     expect(page.locator("#toast")).to_contain_text("“photo.png” moved to the trash")
