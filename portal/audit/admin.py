@@ -68,16 +68,16 @@ class InputFilter(admin.ListFilter):
 
 
 class DateRangeFilter(InputFilter):
-    title = "time range"
-    parameters = ((RANGE_FROM, "from", "date"), (RANGE_TO, "to", "date"))
+    title = _("time range")
+    parameters = ((RANGE_FROM, _("from"), "date"), (RANGE_TO, _("to"), "date"))
 
     def apply(self, queryset):
         return filter_range(queryset, self.values.get(RANGE_FROM), self.values.get(RANGE_TO))
 
 
 class AddressFilter(InputFilter):
-    title = "address"
-    parameters = ((ADDRESS, "IP address", "text"),)
+    title = _("address")
+    parameters = ((ADDRESS, _("IP address"), "text"),)
 
     def apply(self, queryset):
         return filter_address(queryset, self.values.get(ADDRESS))
