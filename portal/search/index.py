@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.files import walk
-from portal.files.models import Node
+from portal.files.models import FileVersion, Node, NodeKind
 from portal.search.models import FileType, SearchDoc
 
 jieba.setLogLevel(logging.WARNING)
@@ -83,22 +83,32 @@ def _place(node: Node) -> tuple[list[str], bool]:
     return [step.name for step in steps[1:-1]], any(step.trashed for step in steps)
 
 
+def _node_fields(node: Node, owner_id) -> dict:
+    return {"space_id": node.space_id, "name": node.name, "name_key": node.name_key, "kind": node.kind,
+            "size": node.size, "modified_at": node.modified_at, "owner_id": owner_id,
+            "file_type": file_type(node.name, folder=node.kind == NodeKind.FOLDER),
+            "name_words": _cached_words(node.name), "indexed_at": timezone.now()}
+
+
 def index_node(node: Node) -> None:
-    """Write the node's row from its name and place (its text is kept)."""
+    """Write the node's row from the node and its place (its text is kept)."""
     if node.parent_id is None:
         return  # a space's root: nothing to find
     folders, trashed = _place(node)
-    fields = {"space_id": node.space_id, "file_type": file_type(node.name, folder=node.is_folder),
-              "parent_path": "/" + "/".join(folders), "trashed": trashed, "name_words": words_of(node.name),
-              "path_words": words_of(" ".join(folders)), "indexed_at": timezone.now()}
+    owner_id = (FileVersion.objects.filter(pk=node.current_version_id).values_list("created_by_id", flat=True)
+                .first() if node.current_version_id else None)
+    fields = {**_node_fields(node, owner_id), "parent_path": "/" + "/".join(folders), "trashed": trashed,
+              "path_words": _cached_words(" ".join(folders))}
     SearchDoc.objects.update_or_create(node_id=node.pk, defaults=fields)
 
 
-def set_trashed(node_id: int, trashed: bool) -> None:
-    """Mark a node and everything below it as in (or out of) the trash, in
-    one statement; restoring re-reads below (a node trashed on its own stays)."""
-    ids = [node_id] + walk.descendant_ids(node_id, live_only=not trashed)
-    SearchDoc.objects.filter(node_id__in=ids).update(trashed=trashed)
+def set_trashed(node_id: int) -> None:
+    """Mark a node and everything below it as in the trash, in one statement
+    (restoring rewrites the rows below: index_subtree)."""
+    sql = (f"UPDATE {SearchDoc._meta.db_table} SET trashed = %s WHERE node_id = %s "
+           f"OR node_id IN ({walk.DESCENDANT_IDS_SQL})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [True, node_id, node_id])
 
 
 def index_subtree(node_id: int) -> int:
@@ -113,15 +123,17 @@ def index_subtree(node_id: int) -> int:
     base_folders, base_trashed = _place(node)
     prefix = base_folders + ([node.name] if node.parent_id is not None else [])
     docs = []
-    for pk, space_id, kind, name, trail, trashed in _subtree_rows(node_id):
+    for row, owner_id, trail, trashed in _subtree_rows(node_id):
         folders = prefix + trail
-        docs.append(SearchDoc(node_id=pk, space_id=space_id, file_type=file_type(name, folder=kind == "folder"),
-                              parent_path="/" + "/".join(folders), trashed=base_trashed or trashed,
-                              name_words=_cached_words(name), path_words=_cached_words(" ".join(folders))))
+        docs.append(SearchDoc(node_id=row.pk, **_node_fields(row, owner_id), parent_path="/" + "/".join(folders),
+                              trashed=base_trashed or trashed, path_words=_cached_words(" ".join(folders))))
     SearchDoc.objects.bulk_create(docs, batch_size=1000, update_conflicts=True, unique_fields=["node"],
-                                  update_fields=["space", "file_type", "parent_path", "trashed", "name_words",
-                                                 "path_words"])
+                                  update_fields=[*SUBTREE_FIELDS])
     return len(docs)
+
+
+SUBTREE_FIELDS = ("space", "name", "name_key", "kind", "size", "modified_at", "owner", "file_type", "name_words",
+                  "indexed_at", "parent_path", "trashed", "path_words")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -129,20 +141,24 @@ def _cached_words(text: str) -> str:
     return words_of(text)
 
 
-def _subtree_rows(node_id: int) -> list[tuple[int, int, str, str, list[str], bool]]:
-    """(id, space, kind, name, names of the folders between the start and it,
-    trashed on the way) of every node below a node."""
-    nodes = Node._meta.db_table
-    sql = (f"WITH RECURSIVE down(id, space_id, kind, name, trail, trashed) AS ("
-           f"SELECT id, space_id, kind, name, CAST('' AS TEXT), trashed_at IS NOT NULL FROM {nodes} "
-           f"WHERE parent_id = %s UNION ALL SELECT n.id, n.space_id, n.kind, n.name, "
-           f"down.trail || '/' || down.name, down.trashed OR n.trashed_at IS NOT NULL "
+def _subtree_rows(node_id: int) -> list[tuple[Node, int | None, list[str], bool]]:
+    """(node, uploader of its current version, names of the folders between
+    the start and it, trashed on the way) of every node below a node, in one query."""
+    nodes, versions = Node._meta.db_table, FileVersion._meta.db_table
+    sql = (f"WITH RECURSIVE down(id, name, trail, trashed) AS ("
+           f"SELECT id, name, CAST('' AS TEXT), trashed_at IS NOT NULL FROM {nodes} WHERE parent_id = %s "
+           f"UNION ALL SELECT n.id, n.name, down.trail || '/' || down.name, down.trashed OR n.trashed_at IS NOT NULL "
            f"FROM {nodes} n JOIN down ON n.parent_id = down.id) "
-           "SELECT id, space_id, kind, name, trail, trashed FROM down")
+           f"SELECT n.id, n.space_id, n.parent_id, n.kind, n.name, n.name_key, n.size, n.current_version_id, "
+           f"n.modified_at, v.created_by_id, down.trail, down.trashed FROM down "
+           f"JOIN {nodes} n ON n.id = down.id LEFT JOIN {versions} v ON v.id = n.current_version_id")
+    # In the model's field order: from_db fills the fields it is given in that order.
+    fields = ["id", "space_id", "parent_id", "kind", "name", "name_key", "size", "current_version_id", "modified_at"]
     with connection.cursor() as cursor:
         cursor.execute(sql, [node_id])
-        return [(pk, space_id, kind, name, trail.split("/")[1:], bool(trashed))
-                for pk, space_id, kind, name, trail, trashed in cursor]
+        rows = cursor.fetchall()
+    return [(Node.from_db(connection.alias, fields, row[:9]), row[9], row[10].split("/")[1:], bool(row[11]))
+            for row in rows]
 
 
 def set_body(node_id: int, version_id: int, text: str) -> bool:

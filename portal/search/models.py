@@ -31,9 +31,18 @@ class FileType(models.TextChoices):
 
 class SearchDoc(models.Model):
     node = models.OneToOneField(Node, primary_key=True, on_delete=models.CASCADE, related_name="search_doc")
-    # Copied from the node (and its ancestors) so that access and the trash apply without walking the tree.
+    # Copied from the node's place so that access and the trash apply without walking the tree.
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
     file_type = models.CharField(max_length=8, choices=FileType.choices, default=FileType.OTHER)
+    # What a result row shows and the filters test, copied from the node by the index task (a
+    # join with the tree would make the planner read a million nodes for a common word).
+    name = models.CharField(max_length=255, blank=True)
+    name_key = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=8, blank=True)
+    size = models.BigIntegerField(default=0)
+    modified_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")   # who uploaded the current version
     parent_path = models.TextField(blank=True)       # "/a/b": the folder holding the node
     trashed = models.BooleanField(default=False)     # the node or one of its folders is in the trash
     name_words = models.TextField(blank=True)

@@ -15,13 +15,11 @@ from datetime import datetime
 from django.db import connection
 
 from portal.files import names
-from portal.files.models import FileVersion, Node
 from portal.search.index import tokens
 from portal.search.models import SearchDoc
 from portal.spaces.models import Membership, Space
 
-DOCS, NODES, SPACES = SearchDoc._meta.db_table, Node._meta.db_table, Space._meta.db_table
-MEMBERS, VERSIONS = Membership._meta.db_table, FileVersion._meta.db_table
+DOCS, SPACES, MEMBERS = SearchDoc._meta.db_table, Space._meta.db_table, Membership._meta.db_table
 MAX_QUERY_WORDS = 12
 
 
@@ -94,7 +92,7 @@ def _like_prefix(key: str) -> str:
 
 def _match(terms: Terms) -> tuple[str, list, str, list]:
     """(WHERE piece, its params, rank CASE, its params) for this database."""
-    rank_head = "CASE WHEN n.name_key = %s THEN 0 WHEN n.name_key LIKE %s ESCAPE '\\' THEN 1 "
+    rank_head = "CASE WHEN d.name_key = %s THEN 0 WHEN d.name_key LIKE %s ESCAPE '\\' THEN 1 "
     head_params = [terms.name_key, _like_prefix(terms.name_key)]
     if connection.vendor == "postgresql":
         tsq = _tsquery(terms.words)
@@ -111,24 +109,21 @@ def _match(terms: Terms) -> tuple[str, list, str, list]:
 def _filters(filters: Filters) -> tuple[str, list]:
     clauses, params = [], []
     simple = [("d.space_id = %s", filters.space_id), ("d.file_type = %s", filters.file_type),
-              ("n.modified_at >= %s", filters.modified_after), ("n.modified_at < %s", filters.modified_before),
-              ("n.size >= %s", filters.size_min), ("n.size <= %s", filters.size_max)]
+              ("d.modified_at >= %s", filters.modified_after), ("d.modified_at < %s", filters.modified_before),
+              ("d.size >= %s", filters.size_min), ("d.size <= %s", filters.size_max),
+              ("d.owner_id = %s", filters.owner_id)]
     for clause, value in simple:
         if value is not None:
             clauses.append(clause)
             params.append(value)
-    if filters.owner_id is not None:
-        clauses.append(f"EXISTS (SELECT 1 FROM {VERSIONS} v WHERE v.id = n.current_version_id "
-                       "AND v.created_by_id = %s)")
-        params.append(filters.owner_id)
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
 def _from_where(actor_id: int, terms: Terms, filters: Filters) -> tuple[str, list, str, list]:
     match, match_params, rank, rank_params = _match(terms)
     extra, extra_params = _filters(filters)
-    sql = (f" FROM {DOCS} d JOIN {NODES} n ON n.id = d.node_id JOIN {SPACES} s ON s.id = d.space_id"
-           f" WHERE {match} AND d.trashed = %s AND n.trashed_at IS NULL AND {readable_spaces('d.space_id')}{extra}")
+    sql = (f" FROM {DOCS} d JOIN {SPACES} s ON s.id = d.space_id"
+           f" WHERE {match} AND d.trashed = %s AND {readable_spaces('d.space_id')}{extra}")
     return sql, match_params + [False, actor_id] + extra_params, rank, rank_params
 
 
@@ -143,7 +138,7 @@ def readable_spaces(column: str) -> str:
     return f"{column} IN ({members})"
 
 
-_COLUMNS = "d.node_id, d.space_id, s.name, n.kind, n.name, d.parent_path, n.size, n.modified_at, d.file_type"
+_COLUMNS = "d.node_id, d.space_id, s.name, d.kind, d.name, d.parent_path, d.size, d.modified_at, d.file_type"
 
 
 def search(actor, terms: Terms, filters: Filters = Filters(), *, limit: int = 50, offset: int = 0) -> list[Hit]:
@@ -152,7 +147,7 @@ def search(actor, terms: Terms, filters: Filters = Filters(), *, limit: int = 50
         return []
     body, params, rank, rank_params = _from_where(actor.pk, terms, filters)
     sql = (f"SELECT {_COLUMNS}, {rank} AS rank{body} "
-           "ORDER BY rank, n.modified_at DESC, d.node_id DESC LIMIT %s OFFSET %s")
+           "ORDER BY rank, d.modified_at DESC, d.node_id DESC LIMIT %s OFFSET %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, rank_params + params + [limit, offset])
         return [Hit(*row) for row in cursor.fetchall()]

@@ -1,9 +1,11 @@
-"""Keeping the index in step with the tree, inside the transaction that
-changed it: a new node is indexed at once; a rename, move or restore
-rewrites the node's row (and the rows below a folder: at once when few,
-by a task when many); moving to the trash marks the whole subtree in one
-statement. A new current version, or a clean scan verdict, queues the
-text extraction (tasks.index_version) after commit."""
+"""Keeping the index in step with the tree.
+
+A change to a node (new, renamed, moved, restored, a new version) queues
+``tasks.index_node`` once the transaction commits: the request pays no
+query for the index. Moving something to the trash marks its whole subtree
+in the same transaction, in one statement, so a search never finds what was
+just deleted. A new current version, or a clean scan verdict, queues the
+text extraction (``tasks.index_version``)."""
 
 from __future__ import annotations
 
@@ -11,40 +13,29 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from portal.files import walk
 from portal.files.models import Node
 from portal.scanning.models import ScanVerdict
 from portal.search import index
 
-PLACE_FIELDS = frozenset({"name", "name_key", "parent", "space", "trashed_at"})
-SUBTREE_NOW = 1000   # folders with more nodes below are rewritten by a task
+SHOWN_FIELDS = frozenset({"name", "name_key", "parent", "space", "trashed_at", "size", "modified_at",
+                          "current_version"})
 
 
 @receiver(post_save, sender=Node, dispatch_uid="search_index_node")
 def _node_saved(sender, instance: Node, created: bool, raw: bool = False, update_fields=None, **kwargs):
-    if raw:
+    if raw or instance.parent_id is None:
         return
     fields = frozenset(update_fields) if update_fields is not None else None
-    if created or fields is None or fields & PLACE_FIELDS:
-        _replace(instance, created=created)
+    if instance.trashed_at is not None and (fields is None or "trashed_at" in fields):
+        index.set_trashed(instance.pk)
+        return
+    if created or fields is None or fields & SHOWN_FIELDS:
+        from portal.search.tasks import index_node
+
+        node_id = instance.pk
+        transaction.on_commit(lambda: index_node.delay(node_id))
     if instance.current_version_id and (fields is None or "current_version" in fields):
         _queue_text(instance.current_version_id)
-
-
-def _replace(node: Node, *, created: bool) -> None:
-    if node.trashed_at is not None:
-        index.set_trashed(node.pk, True)
-        return
-    index.index_node(node)
-    if created or not node.is_folder:
-        return
-    if len(walk.descendant_ids(node.pk, live_only=False)) <= SUBTREE_NOW:
-        index.index_subtree(node.pk)
-    else:
-        from portal.search.tasks import index_subtree
-
-        node_id = node.pk
-        transaction.on_commit(lambda: index_subtree.delay(node_id))
 
 
 @receiver(post_save, sender=ScanVerdict, dispatch_uid="search_index_clean_version")

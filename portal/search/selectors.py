@@ -11,7 +11,7 @@ from django.utils import timezone
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.search.models import Star
-from portal.search.query import _COLUMNS, DOCS, MEMBERS, NODES, SPACES, Hit
+from portal.search.query import _COLUMNS, DOCS, SPACES, Hit, readable_spaces
 from portal.shares.models import Audience, ShareLink
 from portal.spaces.models import Membership, SpaceKind
 
@@ -22,9 +22,7 @@ RECENT_DAYS = 90
 JOINED_DAYS = 30
 LIST_LIMIT = 100
 
-_READABLE = (f" JOIN {NODES} n ON n.id = d.node_id JOIN {SPACES} s ON s.id = d.space_id"
-             f" WHERE d.trashed = %s AND n.trashed_at IS NULL"
-             f" AND EXISTS (SELECT 1 FROM {MEMBERS} m WHERE m.space_id = d.space_id AND m.user_id = %s)")
+_READABLE = f" JOIN {SPACES} s ON s.id = d.space_id WHERE d.trashed = %s AND {readable_spaces('d.space_id')}"
 
 
 def _rows(sql: str, params: list) -> list[tuple[Hit, object]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from portal.core.errors import StorageUnavailable
-from portal.files.models import FileVersion
+from portal.files.models import FileVersion, Node
 from portal.scanning.models import ScanState, ScanVerdict
 from portal.scanning.selectors import is_quarantined
 from portal.search import extract, index
@@ -41,7 +41,14 @@ def index_version(version_id: int) -> str:
     return "indexed" if index.set_body(version.node_id, version.pk, text) else "newer"
 
 
-@shared_task(name="search.index_subtree")
-def index_subtree(node_id: int) -> int:
-    """Rewrite the paths and trash flags below a renamed, moved or restored folder."""
-    return index.index_subtree(node_id)
+@shared_task(name="search.index_node")
+def index_node(node_id: int) -> int:
+    """Write a node's row as the node is now (a folder: every row below it
+    too, for its new name, place or trash state); the rows written."""
+    node = Node.objects.filter(pk=node_id).first()
+    if node is None or node.parent_id is None:
+        return 0
+    if node.is_folder:
+        return index.index_subtree(node_id)
+    index.index_node(node)
+    return 1

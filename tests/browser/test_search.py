@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from portal.files.services.direct import file_put
@@ -20,6 +21,16 @@ def _stored(user, space, path: str, data: bytes):
     scan_version(version.pk)
     index_version(version.pk)
     return version.node
+
+
+@pytest.fixture(autouse=True)
+def _tasks_at_once():
+    """The index tasks queued on commit run in the test's process (no worker runs here)."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
 
 
 def test_typing_in_the_header_shows_results_as_you_type_and_a_click_opens_the_file(

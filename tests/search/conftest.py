@@ -8,7 +8,6 @@ import io
 import pytest
 
 from portal.scanning.services import scan_version
-from portal.search.tasks import index_version
 from portal.spaces.services import member_add, space_create
 
 
@@ -33,15 +32,14 @@ def minimal_pdf(text: str) -> bytes:
 
 
 class Putter:
-    """``put(user, space, path, data)`` -> the new version, stored, scanned and its text indexed."""
+    """``put(user, space, path, data)`` -> the new version, stored, and (by the
+    tasks its commit queues, run at once: see index_at_once) scanned and indexed."""
 
-    def __call__(self, user, space, path: str, data: bytes = b"", *, index: bool = True):
+    def __call__(self, user, space, path: str, data: bytes = b""):
         from portal.files.services.direct import file_put
 
         version = file_put(actor=user, space_id=space.pk, path=path, fileobj=io.BytesIO(data), size=len(data))
-        if index:
-            assert scan_version(version.pk) == "clean"
-            index_version(version.pk)
+        assert scan_version(version.pk) == "clean"
         return version
 
 
@@ -73,6 +71,20 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def index_at_once(eager_celery, monkeypatch):
+    """The index tasks the tree's changes queue after commit run at once (a
+    test's transaction never commits), as the workers would run them."""
+    from portal.search import receivers
+
+    class RunNow:
+        @staticmethod
+        def on_commit(callback, using=None, robust=False):
+            callback()
+
+    monkeypatch.setattr(receivers, "transaction", RunNow)
 
 
 @pytest.fixture
