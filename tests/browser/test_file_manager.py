@@ -267,3 +267,16 @@ def test_in_chinese_the_file_manager_keeps_its_structure(signed_in_page, alice, 
     page.locator("#workspace tr.fm-row").first.focus()
     page.keyboard.press("Control+a")
     expect(page.locator("#selection-count")).to_have_text("已选择 4 项")
+
+
+@pytest.mark.parametrize("path", ["/spaces/", "/links/", "/devices/", "/account/", "/recent/", "/starred/", "/shared/",
+                                  "/search/?q=notes", "{space}trash/", "{space}settings/", "/nowhere/"])
+def test_at_phone_width_the_portals_pages_do_not_scroll_sideways(signed_in_page, alice, team, console_errors, path):
+    page = signed_in_page(alice)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(path.format(space=f"/spaces/{team.pk}/"))
+    expect(page.locator("#main")).to_be_visible()
+    console_errors.clear()  # /nowhere/ answers 404, which Chromium logs
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, page.evaluate(OVERFLOWING)
+    expect(page.locator("#sidenav")).to_be_hidden()
+    expect(page.get_by_role("button", name="Menu")).to_be_visible()
