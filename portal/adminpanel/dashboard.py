@@ -11,6 +11,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
@@ -59,7 +60,7 @@ def dashboard(request):
     failed = failed_signins(now)
     context = {
         **admin.site.each_context(request),
-        "title": "Dashboard",
+        "title": gettext("Dashboard"),
         "days": days,
         "storage": storage,
         "spaces": spaces,
