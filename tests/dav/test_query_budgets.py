@@ -21,7 +21,8 @@ from tests.dav.test_mount import call
 DEPTHS = (1, 6, 20)
 # Queries per request at any depth (inside the test's transaction, savepoints included).
 # Fewer is fine; more is a regression.
-BUDGETS = {"PROPFIND": 7, "PUT over a file": 21, "PUT of a new file": 23, "DELETE": 22, "MKCOL": 15}
+# DELETE: one statement of it marks the subtree as trashed in the search index (portal/search).
+BUDGETS = {"PROPFIND": 7, "PUT over a file": 21, "PUT of a new file": 23, "DELETE": 23, "MKCOL": 15}
 
 
 def queries(app, auth: tuple[str, str], method: str, path: str, body: bytes = b"", **headers) -> int:
@@ -76,4 +77,4 @@ def test_deleting_a_folder_costs_the_same_queries_whatever_it_holds(alice_dav, t
         folder_create(actor=alice, space_id=team.pk, path=f"/holds-{size}")
         make_files(Node.objects.get(space=team, name=f"holds-{size}"), size)
         counts[size] = queries(app, alice_dav.auth, "DELETE", f"/dav/{team.slug}/holds-{size}")
-    assert counts[5] == counts[50] <= 26, f"queries by files held: {counts}"
+    assert counts[5] == counts[50] <= 27, f"queries by files held: {counts}"
