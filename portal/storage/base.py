@@ -133,7 +133,9 @@ def presign_lifetime(expires: int | None) -> int:
 def content_disposition(filename: str, *, inline: bool = False) -> str:
     """RFC 6266 header with an ASCII fallback and an RFC 5987 UTF-8 name, so
     every browser gets a name and none of them gets mojibake."""
-    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", filename).strip() or "download"
+    # Bidirectional controls too: "x\u202egnp.exe" would show as "xexe.png" in the browser's download bar.
+    name = re.sub(r"[\x00-\x1f\x7f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", "_", filename).strip()
+    name = name or "download"
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     ascii_name = re.sub(r'["%;]', "_", ascii_name).strip() or "download"
     kind = "inline" if inline else "attachment"
