@@ -175,7 +175,9 @@ def describe(event: AuditEvent) -> str:
     fields = _Fields({name: _text(details.get(name)) for name in names if name in details})
     link = _LINK_LABEL.match(event.target_label or "")
     fields.update(link=link[1] if link else "?", path=link[2] if link else _text(event.target_label))
-    fields.update(actor=_actor(event), action=event.action, target=event.target_label or "—",
+    target = (gettext("link %(link)s on %(path)s") % {"link": link[1], "path": link[2]} if link
+              else event.target_label or "—")
+    fields.update(actor=_actor(event), action=event.action, target=target,
                   space=event.space.name if event.space_id and _space_loaded(event) else
                   (gettext("space %(id)s") % {"id": event.space_id} if event.space_id else "—"))
     sentence = template.format_map(fields)
