@@ -115,6 +115,12 @@ def test_the_row_menu_right_click_renames_inline_drag_moves_and_trash_can_be_und
     expect(_row(page, "report.pdf")).to_have_count(0)
     report = Node.objects.get(space=team, name="report.pdf")
     assert report.parent.name == "Archive"
+    _open(page, team, "/Archive")
+    _row(page, "report.pdf").drag_to(page.locator(".crumbs li", has_text="Team"))  # back up, onto the breadcrumb
+    expect(page.locator("#toast")).to_contain_text("“report.pdf” moved to /")
+    report.refresh_from_db()
+    assert report.parent.parent_id is None
+    _open(page, team)
 
     _menu(page, "photo.png", "Star")
     expect(page.locator("#toast")).to_contain_text("“photo.png” starred")
