@@ -154,7 +154,8 @@ def fill(args, rng: random.Random, spaces) -> list[list[str]]:
             name = f"{words.phrase()} {i}"
             node_rows.append((next_id, space.pk, parent, "folder", name, name.casefold(), 0, now, now))
             doc_rows.append((next_id, space.pk, "folder", "/" + "/".join(trail), words.tokens(name.rsplit(" ", 1)[0])
-                             + f" {i}", words.tokens(" ".join(trail)), "", False, now))
+                             + f" {i}", words.tokens(" ".join(trail)), "", False, now,
+                             name, name.casefold(), "folder", 0, now))
             folders.append((next_id, trail + [name]))
             next_id += 1
         for i in range(per_space - len(folders) - 1):
@@ -169,7 +170,8 @@ def fill(args, rng: random.Random, spaces) -> list[list[str]]:
             node_rows.append((next_id, space.pk, parent, "file", name, name.casefold(), rng.randint(10, 10 ** 8),
                               modified, modified))
             doc_rows.append((next_id, space.pk, types[ext], "/" + "/".join(trail),
-                             f"{words.tokens(phrase)} {i} {ext}", words.tokens(" ".join(trail)), body, False, now))
+                             f"{words.tokens(phrase)} {i} {ext}", words.tokens(" ".join(trail)), body, False, now,
+                             name, name.casefold(), "file", node_rows[-1][6], modified))
             next_id += 1
     log(f"generated {len(node_rows):,} nodes, {sum(1 for r in doc_rows if r[6]):,} with text "
         f"in {time.monotonic() - started:.0f} s")
@@ -184,7 +186,8 @@ def fill(args, rng: random.Random, spaces) -> list[list[str]]:
         log(f"nodes copied in {time.monotonic() - started:.0f} s")
         started = time.monotonic()
         _copy(raw, "search_doc", ["node_id", "space_id", "file_type", "parent_path", "name_words", "path_words",
-                                  "body_words", "trashed", "indexed_at"], doc_rows)
+                                  "body_words", "trashed", "indexed_at", "name", "name_key", "kind", "size",
+                                  "modified_at"], doc_rows)
         log(f"index rows copied in {time.monotonic() - started:.0f} s")
         started = time.monotonic()
         raw.execute("CREATE INDEX search_doc_words ON search_doc USING gin (words)")
