@@ -2,9 +2,11 @@
 (and as staff for the admin pages) and as a stranger for the public share
 pages, in Simplified Chinese. Each page fails the walk if
 
-- its visible text (``document.body.innerText``, without commands in
-  ``code``/``pre``/``kbd``/``samp`` and brand names marked ``translate="no"``) holds an English word — ASCII letters,
-  three or more — outside the allow-list below, or
+- its visible text (``document.body.innerText``, plus placeholders, titles,
+  ARIA labels, image alt texts and button values; without commands in
+  ``code``/``pre``/``kbd``/``samp`` and brand names marked ``translate="no"``)
+  holds an English word — ASCII letters, three or more — outside the
+  allow-list below, or
 - at 375 px wide it scrolls sideways (``scrollWidth > innerWidth``).
 
 Every page is screenshotted in Chinese at 1366 px ("zh-<page>") and at
@@ -45,7 +47,13 @@ VISIBLE_TEXT = """() => {
   for (const node of document.querySelectorAll('code, pre, kbd, samp, [translate="no"]')) {
     if (node.innerText) text = text.split(node.innerText).join(' ');
   }
-  return text;
+  const said = [];  // what a reader or a screen reader gets besides the text: hints, labels, buttons
+  for (const node of document.body.querySelectorAll('[placeholder], [title], [aria-label], img[alt], input[type=submit], input[type=button]')) {
+    if (node.closest('[translate="no"]')) continue;
+    for (const name of ['placeholder', 'title', 'aria-label', 'alt']) said.push(node.getAttribute(name) || '');
+    if (node.matches('input[type=submit], input[type=button]')) said.push(node.value);
+  }
+  return text + '\\n' + said.join('\\n');
 }"""
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1366, "height": 900}
