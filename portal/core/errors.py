@@ -2,12 +2,17 @@
 
 Services raise these; the API's exception handler renders every one of them as
 ``{"code": ..., "message": ..., "detail": {...}}`` with the status it carries.
-Messages say what happened and what to do about it.
+Messages say what happened and what to do about it, in the requester's
+language: raising code passes ``gettext("... %(name)s ...") % {...}``, so a
+request's active language (LocaleMiddleware) translates it at raise time; the
+``code`` stays the stable English identifier clients match on.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.utils.translation import gettext
 
 
 class PortalError(Exception):
@@ -77,6 +82,7 @@ class StorageUnavailable(PortalError):
     status = 503
     code = "storage_unavailable"
 
-    def __init__(self, message: str = "The object store is not answering; nothing was changed. "
-                                      "Try again in a moment.", **kwargs: Any):
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        if message is None:
+            message = gettext("The object store is not answering; nothing was changed. Try again in a moment.")
         super().__init__(message, **kwargs)
