@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db import connection
+from django.utils import timezone
 
 from portal.files import names
 from portal.search.index import tokens
@@ -48,6 +50,14 @@ class Hit:
     modified_at: datetime
     file_type: str
     rank: int = 4
+
+    def __post_init__(self):
+        # SQLite hands raw SELECTs naive UTC datetimes (or text); the page shows them in the user's zone.
+        moment = self.modified_at
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        if moment is not None and timezone.is_naive(moment):
+            object.__setattr__(self, "modified_at", timezone.make_aware(moment, dt_timezone.utc))
 
     @property
     def is_folder(self) -> bool:

@@ -69,6 +69,7 @@ print(json.dumps({
     "count": query.count(alice, terms_of("budget"), Filters()),
     "starred": [hit.name for hit, _ in selectors.starred_list(bob)],
     "recent": [hit.name for hit, _ in selectors.recent_list(alice)][:2],
+    "aware": all(hit.modified_at.tzinfo is not None for hit in query.search(alice, terms_of("budget"))),
 }))
 """
 
@@ -91,6 +92,6 @@ def test_search_on_the_embedded_sqlite_database_uses_fts5(tmp_path):
     assert found["ranked"] == ["budget.xlsx", "Quarterly-Report_v2.md"]
     assert found["outsider"] == [] and found["carol"] == ["merger report.txt"]
     assert found["trashed"] == []
-    assert found["type_filter"] == ["budget.xlsx"] and found["count"] == 2
+    assert found["type_filter"] == ["budget.xlsx"] and found["count"] == 2 and found["aware"]
     assert found["starred"] == ["budget.xlsx"]
     assert found["recent"] == ["budget.xlsx", "Quarterly-Report_v2.md"], found["recent"]   # roadmap: in the trash
