@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 from portal.core.errors import Forbidden
 from portal.scanning.models import BLOCKING, FLAGGED_BY_CONTENT, HELD, NAME_SCANNERS, ScanState, ScanVerdict
 from portal.scanning.scanners import blocked_name
+from django.utils.translation import gettext
 
 
 def _name_flags() -> Q:
@@ -56,11 +57,12 @@ def ensure_not_quarantined(version) -> None:
     if verdict is None:
         return
     if verdict.state == ScanState.FLAGGED:
-        message = (f"This file was quarantined by the content scanner ({verdict.signature}); it cannot be "
-                   "downloaded, previewed or shared. An administrator can review and release it.")
+        message = gettext("This file was quarantined by the content scanner (%(signature)s); it cannot be "
+                          "downloaded, previewed or shared. An administrator can review and release it.") % {
+            "signature": verdict.signature}
     else:
-        message = ("This file has not been scanned yet (or the scanner could not be reached); it is held "
-                   "until it is scanned clean. Try again in a minute.")
+        message = gettext("This file has not been scanned yet (or the scanner could not be reached); it is held "
+                          "until it is scanned clean. Try again in a minute.")
     raise Forbidden(message, code="quarantined", detail={"state": verdict.state, "signature": verdict.signature})
 
 

@@ -117,20 +117,20 @@ def space_update(*, actor: User, space_id, name=None, archived=None, quota=None,
     access = _locked_space(actor, space_id, Cap.SPACE_VIEW)
     space, caps = access.space, caps_of(access.role, admin=access.admin)
     if name is not None:
-        _require(Cap.SPACE_RENAME in caps, "Only managers and owners rename a space.")
+        _require(Cap.SPACE_RENAME in caps, gettext("Only managers and owners rename a space."))
         _rename(actor, space, _clean_name(name))
     if archived is not None:
         if not isinstance(archived, bool):
             raise InvalidInput(gettext("archived must be true or false."), detail={"field": "archived"})
-        _require(Cap.SPACE_ARCHIVE in caps, "Only owners archive or unarchive a space.")
+        _require(Cap.SPACE_ARCHIVE in caps, gettext("Only owners archive or unarchive a space."))
         _set_archived(actor, space, archived)
     if quota is not None:
-        _require(Cap.SPACE_QUOTA in caps, "Only administrators change a space's quota.")
+        _require(Cap.SPACE_QUOTA in caps, gettext("Only administrators change a space's quota."))
         _set_quota(actor, space, _clean_quota(quota))
     retention = {k: v for k, v in (("keep_versions", keep_versions), ("keep_version_days", keep_version_days))
                  if v is not _UNSET}
     if retention:
-        _require(Cap.SPACE_POLICY in caps, "Only managers and owners change a space's policies.")
+        _require(Cap.SPACE_POLICY in caps, gettext("Only managers and owners change a space's policies."))
         _set_retention(actor, space, retention)
     return space
 
@@ -195,8 +195,8 @@ def _require_member_rights(access: SpaceAccess, *roles: str) -> None:
     """Managers handle viewers, editors and managers; only owners touch the owner role."""
     caps = caps_of(access.role)
     if Role.OWNER in roles:
-        _require(Cap.OWNER_MANAGE in caps, "Only owners grant or take the owner role.")
-    _require(Cap.MEMBER_MANAGE in caps, "Only managers and owners change the members of a space.")
+        _require(Cap.OWNER_MANAGE in caps, gettext("Only owners grant or take the owner role."))
+    _require(Cap.MEMBER_MANAGE in caps, gettext("Only managers and owners change the members of a space."))
 
 
 def _member(space: Space, user_id) -> Membership:
