@@ -251,7 +251,7 @@ def member_change_role(*, actor: User, space_id, user_id, role: str) -> Membersh
     _refuse_if_archived(space)
     if membership.role == role:
         return membership
-    _refuse_if_last_owner(space, membership, "be demoted")
+    _refuse_if_last_owner(space, membership, gettext("be demoted"))
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
@@ -279,7 +279,7 @@ def member_remove(*, actor: User, space_id, user_id) -> None:
     leaving = membership.user_id == actor.pk
     if not leaving:
         _require_member_rights(access, membership.role)
-    _refuse_if_last_owner(space, membership, "leave" if leaving else "be removed")
+    _refuse_if_last_owner(space, membership, gettext("leave") if leaving else gettext("be removed"))
     membership.delete()
     record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,
            details={"role": membership.role, "left": leaving})
