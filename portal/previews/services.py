@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -149,14 +151,33 @@ def rendition_make(version_id: int) -> str:
         return _finish(derived, state=DerivedState.UNSUPPORTED).state
     if office.soffice_path() is None:
         return _finish(derived, state=DerivedState.UNSUPPORTED, error="LibreOffice is not installed.").state
+    with _conversion_lease(version.pk) as mine:
+        derived.refresh_from_db()
+        if not mine or derived.state != DerivedState.PENDING:
+            return derived.state   # another run is converting it, or has just finished
+        try:
+            body = _convert(version)
+        except PortalError as exc:
+            logger.info("no PDF rendition for version %s: %s", version_id, exc.message)
+            return _finish(derived, state=DerivedState.FAILED, error=exc.message[:255]).state
+        name = derived_storage().save(f"renditions/{version.pk}.pdf", ContentFile(body))
+        return _finish(derived, state=DerivedState.READY, name=name, size=len(body),
+                       content_type="application/pdf").state
+
+
+@contextmanager
+def _conversion_lease(version_id: int):
+    """Whether this run may convert ``version_id``: one LibreOffice per
+    version at a time, across threads and workers (a task delivered twice, a
+    requeued one). The lease (an atomic cache ``add``) outlives LibreOffice's
+    own time limit, so a worker that died with it frees the version later."""
+    key = f"previews:converting:{version_id}"
+    mine = cache.add(key, 1, timeout=settings.OFFICE_TIMEOUT + 60)
     try:
-        body = _convert(version)
-    except PortalError as exc:
-        logger.info("no PDF rendition for version %s: %s", version_id, exc.message)
-        return _finish(derived, state=DerivedState.FAILED, error=exc.message[:255]).state
-    name = derived_storage().save(f"renditions/{version.pk}.pdf", ContentFile(body))
-    return _finish(derived, state=DerivedState.READY, name=name, size=len(body),
-                   content_type="application/pdf").state
+        yield mine
+    finally:
+        if mine:
+            cache.delete(key)
 
 
 def _convert(version: FileVersion) -> bytes:

@@ -408,6 +408,7 @@ def test_concurrent_conversions_of_one_version_make_one_rendition(alice, monkeyp
     rows = DerivedFile.objects.filter(version=doc.current_version, kind=DerivedKind.PDF)
     assert rows.count() == 1 and rows[0].state == DerivedState.READY
     assert len(runs) == 1, f"LibreOffice ran {len(runs)} times for one version"
-    stored = derived_storage().listdir("renditions")[1]
+    pk = doc.current_version_id
+    stored = [name for name in derived_storage().listdir("renditions")[1] if re.match(rf"{pk}[._]", name)]
     assert stored == [rows[0].name.split("/")[-1]]    # no loser's file left behind
     assert set(results) <= {DerivedState.READY, DerivedState.PENDING}
