@@ -208,7 +208,8 @@
       if (event.newState === "open") pop.querySelector("input[name=name]").focus();
     });
     pop.addEventListener("htmx:afterRequest", (event) => {
-      if (!event.detail.successful) return;
+      // (4xx answers are not "errors" to htmx here: the page's config shows them in place)
+      if (!event.detail.xhr || event.detail.xhr.status >= 400) return;
       pop.querySelector("form").reset();
       pop.hidePopover();
     });

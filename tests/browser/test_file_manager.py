@@ -286,3 +286,23 @@ def test_at_phone_width_the_portals_pages_do_not_scroll_sideways(signed_in_page,
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, page.evaluate(OVERFLOWING)
     expect(page.locator("#sidenav")).to_be_hidden()
     expect(page.get_by_role("button", name="Menu")).to_be_visible()
+
+
+def test_new_folder_refuses_a_taken_name_then_creates_and_empties_its_box(signed_in_page, alice, team, console_errors):
+    page = signed_in_page(alice)
+    _open(page, team)
+    page.get_by_role("button", name="New folder").click()
+    page.get_by_label("Folder name").fill("archive")
+    page.get_by_role("button", name="Create folder").click()
+    expect(page.locator("#new-folder-pop [role=alert]")).to_have_text(
+        "A folder named “Archive” already exists here; pick another name.")
+    console_errors.clear()  # the 409 is logged by Chromium as a failed resource
+    page.get_by_label("Folder name").fill("Plans/2027")
+    page.get_by_role("button", name="Create folder").click()
+    expect(page.locator("#toast")).to_contain_text("Folder “Plans/2027” created.")
+    expect(page.locator("#new-folder-pop")).to_be_hidden()
+    expect(page.locator("#new-folder-pop [data-error-slot]")).to_be_empty()  # the old refusal is gone
+    expect(_row(page, "Plans")).to_be_visible()
+    page.get_by_role("button", name="New folder").click()
+    expect(page.get_by_label("Folder name")).to_have_value("")
+    expect(page.get_by_label("Folder name")).to_be_focused()

@@ -117,6 +117,7 @@ def test_a_locked_file_shows_its_badge_to_another_member_and_refuses_their_uploa
     _upload(other, draft)
     other.get_by_role("button", name="Replace (new version)").click()  # draft.txt is there already
     expect(other.locator("#upload-errors")).to_contain_text("locked by alice", timeout=30_000)
+    expect(other.locator("#upload-status")).to_have_text("0 uploaded, 1 not uploaded.")  # not "uploading" forever
     screenshot(other, "upload-refused")
     console_errors.clear()  # the 423 answer is logged by Chromium as a failed resource, which is what we asked for
 
