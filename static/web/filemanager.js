@@ -121,6 +121,8 @@
       item.hidden = !show;
     });
     menu.hidden = false;
+    const button = row.querySelector(".row-menu-button");
+    if (button) button.setAttribute("aria-expanded", "true");
     const box = row.getBoundingClientRect();
     const x = point ? point.x : box.right - 8;
     const y = point ? point.y : box.bottom;
@@ -134,6 +136,7 @@
   function closeMenu(refocus) {
     if (menu.hidden) return;
     menu.hidden = true;
+    document.querySelectorAll(".row-menu-button[aria-expanded=true]").forEach((b) => b.setAttribute("aria-expanded", "false"));
     if (refocus && menuRows[0] && menuRows[0].isConnected) focusRow(menuRows[0]);
   }
   api.closeMenu = closeMenu;

@@ -159,3 +159,14 @@ def test_the_thumbnail_lookup_is_asked_once_per_page_and_only_for_files(alice, t
     html = page_client(alice).get(f"/spaces/{team.pk}/").content.decode()
     assert asked == [["a.png", "b.png"]]
     assert html.count('class="thumb"') == 1 and 'src="/static/x.png"' in html
+
+
+def test_the_403_handler_answers_pages_with_the_portals_page_and_the_api_with_json(rf, alice):
+    from portal.web.views import permission_denied
+
+    request = rf.get("/spaces/1/")
+    request.user = alice
+    page = permission_denied(request)
+    assert page.status_code == 403 and "Not allowed" in page.content.decode()
+    api = permission_denied(rf.get("/api/v1/spaces"))
+    assert api.status_code == 403 and api["Content-Type"] == "application/json"
