@@ -82,7 +82,7 @@
       End: () => focusRow(list[list.length - 1]),
       Enter: () => api.run("open", [row]),
       F2: () => api.run("rename", [row]),
-      Delete: () => api.run("trash", selectedOr(row)),
+      Delete: () => { api.refocusAt = at; api.run("trash", selectedOr(row)); },
       " ": () => { const box = row.querySelector("input[name=ids]"); box.checked = !box.checked; updateSelection(); },
       ContextMenu: () => openMenu(row, null),
     };
@@ -259,6 +259,11 @@
   // After every swap of the list: the selection bar, the drawer's state, the focus kept on the same row.
   document.addEventListener("htmx:afterSettle", () => {
     updateSelection();
+    if (api.refocusAt !== undefined) { // after a keyboard trash, the keyboard stays in the list
+      const list = rows();
+      if (list.length) focusRow(list[Math.min(api.refocusAt, list.length - 1)]);
+      api.refocusAt = undefined;
+    }
     fm.classList.toggle("drawer-open", Boolean(document.querySelector("#drawer .item-panel")));
   });
   fm.classList.toggle("drawer-open", Boolean(document.querySelector("#drawer .item-panel")));

@@ -157,6 +157,7 @@ def test_the_keyboard_moves_between_rows_renames_trashes_and_selects_all(
     page.keyboard.press("Delete")
     expect(page.locator("#toast")).to_contain_text("“notes.txt” moved to the trash")
     expect(_row(page, "notes.txt")).to_have_count(0)
+    expect(_row(page, "photo.png")).to_be_focused()  # the next row takes the focus
 
     page.locator("#workspace tr.fm-row").first.focus()
     page.keyboard.press("Control+a")
