@@ -39,7 +39,8 @@ def search(request):
     more = request.GET.copy()
     more["page"] = page + 1
     return render(request, "web/find/results.html", {
-        "mode": "search", "q": request.GET.get("q", ""), "searched": bool(terms), "rows": _rows(request, hits[:PAGE_SIZE]),
+        "mode": "search", "q": request.GET.get("q", ""), "searched": bool(terms),
+        "rows": _rows(request, hits[:PAGE_SIZE]),
         "next_query": more.urlencode() if len(hits) > PAGE_SIZE else "", "page": page,
         "filtered": search_params.any_filter(request.GET), "f": request.GET,
         "spaces": spaces_visible_to(request.user, include_archived=True), "types": FileType.choices})
