@@ -185,6 +185,8 @@ def pdf_rendition(version: FileVersion, watermark: str, page: int) -> Rendition:
 def rendition(node: Node, version: FileVersion, *, watermark: str, page: int = 1) -> Rendition:
     kind = kind_of(node)
     if kind == "image":
+        if page != 1:   # one page: a "later page" would be a repeat the view does not count
+            raise InvalidInput(gettext("This image has 1 page."), code="invalid_page", detail={"pages": 1})
         return image_rendition(version, watermark)
     if kind in ("pdf", "office"):
         return pdf_rendition(version, watermark, page)
