@@ -257,7 +257,37 @@ function start(root) {
   });
 
   // A batch (picked or dropped): ask about taken names once, then upload.
-  uppy.on("files-added", async (files) => {
+  // Files dropped on a folder's row go into that folder (the rest of the list: this folder).
+  let dropFolder = null;
+  const workspace = document.getElementById("workspace");
+  const isFiles = (event) => Array.from((event.dataTransfer && event.dataTransfer.types) || []).includes("Files");
+  const folderRow = (event) => event.target.closest && event.target.closest("tr.fm-row[data-drop-path]");
+  const unmark = () => workspace.querySelectorAll("tr.drop-over").forEach((row) => row.classList.remove("drop-over"));
+  workspace.addEventListener("dragover", (event) => {
+    if (!isFiles(event)) return;
+    const row = folderRow(event);
+    if (row && row.classList.contains("drop-over")) return;
+    unmark();
+    if (row) row.classList.add("drop-over");
+  }, true);
+  workspace.addEventListener("dragleave", (event) => { if (isFiles(event) && !workspace.contains(event.relatedTarget)) unmark(); });
+  workspace.addEventListener("drop", (event) => {
+    if (!isFiles(event)) return;
+    const row = folderRow(event);
+    dropFolder = row ? row.dataset.dropPath : null;
+    unmark();
+  }, true);
+
+  uppy.on("files-added", async (added) => {
+    const into = dropFolder;
+    dropFolder = null;
+    if (into) {
+      for (const file of added) {
+        const relative = (file.meta.relativePath || file.name).replace(/^\/+/, "");
+        uppy.setFileMeta(file.id, { targetPath: into.replace(/\/+$/, "") + "/" + relative });
+      }
+    }
+    const files = added.map((file) => uppy.getFile(file.id));
     tray.hidden = false;
     status.textContent = root.dataset.labelUploading;
     const keep = await resolveConflicts(files, { checkUrl: root.dataset.checkUrl, targetPath, csrf, more: root.dataset.labelMore });

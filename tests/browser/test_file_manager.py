@@ -307,3 +307,21 @@ def test_new_folder_refuses_a_taken_name_then_creates_and_empties_its_box(signed
     page.get_by_role("button", name="New folder").click()
     expect(page.get_by_label("Folder name")).to_have_value("")
     expect(page.get_by_label("Folder name")).to_be_focused()
+
+
+def test_files_dropped_on_a_folder_row_land_in_that_folder(signed_in_page, alice, team, console_errors):
+    page = signed_in_page(alice)
+    _open(page, team)
+    expect(page.locator("#uploader")).to_have_attribute("data-ready", "1")
+    transfer = page.evaluate_handle("""() => {
+      const transfer = new DataTransfer();
+      for (const name of ["one.txt", "two.txt"]) transfer.items.add(new File([name], name, { type: "text/plain" }));
+      return transfer;
+    }""")
+    target = _row(page, "Archive")
+    for event in ("dragenter", "dragover", "drop"):
+        target.dispatch_event(event, {"dataTransfer": transfer})
+    expect(page.locator("#upload-status")).to_have_text("2 uploaded, 0 not uploaded.", timeout=30_000)
+    archive = Node.objects.get(space=team, name="Archive")
+    assert sorted(Node.objects.filter(parent=archive).values_list("name", flat=True)) == ["one.txt", "two.txt"]
+    expect(_row(page, "one.txt")).to_have_count(0)  # this folder's list is unchanged
