@@ -1,8 +1,11 @@
-"""A space's file browser: listing (sort, filter, pages), the item panel
-(rename, move, copy, delete, versions, lock) and multi-select actions.
+"""A space's file manager: the listing (sort, filter, pages, list or grid),
+the details drawer (info, lock, versions, links, activity), row actions
+(rename, move, copy, trash) and the same actions on a multi-selection,
+including the Undo of a trash.
 
-htmx requests get the ``#workspace`` fragment (listing, messages, panel);
-errors come back as an alert fragment with the error's status."""
+htmx requests get the ``#workspace`` fragment (listing and drawer) with the
+quota bar and the message (a toast) swapped out of band; errors come back as
+an alert fragment with the error's status."""
 
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.core.access import Cap
 from portal.audit.sentences import describe
+from portal.core.access import Cap
 from portal.core.errors import Conflict, InvalidInput
 from portal.files import names
 from portal.files import selectors as files
