@@ -253,6 +253,7 @@ def test_at_phone_width_nothing_scrolls_sideways_and_the_drawer_is_a_full_screen
     expect(page.locator("#drawer .item-panel")).to_be_visible()
     box = page.locator("#drawer").bounding_box()
     assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 375, 812)
+    screenshot(page, "file-manager-phone-drawer")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.get_by_role("button", name="Close details").click()
     expect(page.locator("#drawer")).to_be_empty()
