@@ -111,6 +111,16 @@ def set_trashed(node_id: int) -> None:
         cursor.execute(sql, [True, node_id, node_id])
 
 
+def set_space(node_id: int, space_id: int) -> None:
+    """A node and everything below it moved to another space: their rows
+    follow at once, in one statement, so the old space's members stop
+    finding them with the move (names and paths follow with index_subtree)."""
+    sql = (f"UPDATE {SearchDoc._meta.db_table} SET space_id = %s WHERE node_id = %s "
+           f"OR node_id IN ({walk.DESCENDANT_IDS_SQL})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [space_id, node_id, node_id])
+
+
 def index_subtree(node_id: int) -> int:
     """Write the rows of a node and everything below it, made where missing
     (after a folder was renamed, moved or restored, or to fill the index of

@@ -2,9 +2,9 @@
 
 A change to a node (new, renamed, moved, restored, a new version) queues
 ``tasks.index_node`` once the transaction commits: the request pays no
-query for the index. Moving something to the trash marks its whole subtree
-in the same transaction, in one statement, so a search never finds what was
-just deleted. A new current version, or a clean scan verdict, queues the
+query for the index. Moving something to the trash, or to another space,
+updates its whole subtree's rows in the same transaction, in one statement,
+so a search never finds what was just deleted or moved out of reach. A new current version, or a clean scan verdict, queues the
 text extraction (``tasks.index_version``)."""
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def _node_saved(sender, instance: Node, created: bool, raw: bool = False, update
     if instance.trashed_at is not None and (fields is None or "trashed_at" in fields):
         index.set_trashed(instance.pk)
         return
+    if not created and fields is not None and "space" in fields:
+        index.set_space(instance.pk, instance.space_id)
     if created or fields is None or fields & SHOWN_FIELDS:
         from portal.search.tasks import index_node
 

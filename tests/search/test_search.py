@@ -181,3 +181,17 @@ def test_office_files_wait_for_their_pdf_rendition(alice, team, put, monkeypatch
                         lambda v: io.BytesIO(minimal_pdf("Strategy offsite agenda")))
     assert index_version(version.pk) == "indexed"
     assert names(alice, "strategy agenda") == ["slides.pptx"]
+
+
+def test_moving_a_folder_to_another_space_takes_its_rows_along_at_once(alice, bob, team, put, monkeypatch):
+    from portal.search import receivers
+
+    put(alice, team, "/Deals/term sheet.txt", b"x")
+    mine = alice.memberships.exclude(space=team).get().space
+    assert names(bob, "term sheet") == ["term sheet.txt"]
+    queued = []
+    monkeypatch.setattr(receivers.transaction, "on_commit", queued.append)   # no worker has run yet
+    tree.node_move(actor=alice, node_id=locate_path(alice, team.pk, "/Deals").node.pk, path="/Deals",
+                   space_id=mine.pk)
+    assert names(bob, "term sheet") == []           # bob is not in alice's personal space
+    assert names(alice, "term sheet") == ["term sheet.txt"] and queued
