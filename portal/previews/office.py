@@ -3,7 +3,8 @@
 Each run gets its own LibreOffice profile (two conversions sharing one would
 wait on each other's lock, or fail), a time limit after which the whole
 process group is killed (soffice is a wrapper that starts soffice.bin), and
-an address-space limit set in the child before it starts.
+an address-space limit set in the child before it starts. The profile
+blocks every link a document makes to the outside (see _PROFILE_SETTINGS).
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ class OfficeUnavailable(PortalError):
 class ConversionFailed(PortalError):
     status = 422
     code = "conversion_failed"
+
+
+# The profile's settings: a document may not load anything it only links to
+# (an image at http://169.254.169.254/... or file:///..., a linked section),
+# which LibreOffice otherwise fetches while converting and draws into the
+# PDF: a server-side request forgery and a local file read. Macros never run.
+_PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" \
+oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" \
+oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" \
+oor:op="fuse"><value>3</value></prop></item>
+</oor:items>
+"""
 
 
 def soffice_path() -> str | None:
@@ -57,6 +74,8 @@ def convert_to_pdf(source: Path, *, timeout: int | None = None, memory_mb: int |
     with tempfile.TemporaryDirectory(prefix="coffer-office-") as work:
         profile, out = Path(work) / "profile", Path(work) / "out"
         out.mkdir()
+        (profile / "user").mkdir(parents=True)
+        (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
         args = [command, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
                 "--nolockcheck", "--nodefault", "--nologo", "--convert-to", "pdf", "--outdir", str(out), str(source)]
         _run(args, timeout=timeout, memory_mb=memory_mb, cwd=work)

@@ -489,3 +489,76 @@ def test_in_chromium_no_hostile_file_runs_script_in_the_viewer(signed_in_page, a
     assert page.title() != "pwned" and page.evaluate("typeof window.__pwned") == "undefined"
     page.goto("/")
     assert dialogs == [], dialogs
+
+
+# --- LibreOffice reaching out -------------------------------------------------------------------
+
+def _odt_linking(*urls: str) -> bytes:
+    """An ODT whose images are only links (an internal address, a local file), and a linked section."""
+    frames = "".join(
+        f'<text:p><draw:frame draw:name="i{n}" svg:width="3cm" svg:height="3cm" text:anchor-type="as-char">'
+        f'<draw:image xlink:href="{url}" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>'
+        f'</draw:frame></text:p>' for n, url in enumerate(urls))
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+        'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.2">'
+        f'<office:body><office:text><text:p>Linked pictures</text:p>{frames}</office:text></office:body>'
+        '</office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                '</manifest:manifest>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return out.getvalue()
+
+
+def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch_nothing(files, tmp_path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import pypdfium2 as pdfium
+
+    red = png_bytes((60, 60), (255, 0, 0))
+    (tmp_path / "local.png").write_bytes(red)
+    requests: list[str] = []
+
+    class Internal(BaseHTTPRequestHandler):   # stands for a metadata service or an intranet page
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(red)
+
+        do_OPTIONS = do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        doc = files.node("/linked.odt", _odt_linking(f"http://127.0.0.1:{server.server_port}/latest/meta-data.png",
+                                                      (tmp_path / "local.png").as_uri()))
+        scanned(doc.current_version)
+        assert services.rendition_make(doc.current_version_id) == DerivedState.READY
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == [], "LibreOffice fetched a linked URL while converting"
+    with derived_storage().open(DerivedFile.objects.get(version=doc.current_version).name, "rb") as stored:
+        document = pdfium.PdfDocument(stored.read())
+    try:
+        drawn = document[0].render(scale=1).to_pil().convert("RGB")
+    finally:
+        document.close()
+    reds = sum(1 for r, g, b in drawn.getdata() if r > 200 and g < 60 and b < 60)
+    assert reds == 0, "a linked picture (remote or local) was drawn into the rendition"
