@@ -56,6 +56,10 @@
     const row = event.target.closest("tr.fm-row");
     if (row && !event.target.closest("a, button, input")) focusRow(row);
   });
+  workspace.addEventListener("dblclick", (event) => {
+    const row = event.target.closest("tr.fm-row");
+    if (row && !event.target.closest("a, button, input")) api.run("open", [row]);
+  });
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || !menu.hidden || inField(event.target)) return;

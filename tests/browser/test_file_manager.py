@@ -169,6 +169,9 @@ def test_the_keyboard_moves_between_rows_renames_trashes_and_selects_all(
     page.keyboard.press("Enter")
     expect(page.locator(".crumbs")).to_contain_text("Archive")
     expect(page.get_by_text("This folder is empty.")).to_be_visible()
+    page.go_back()
+    _row(page, "Archive").locator("td.col-modified").dblclick()  # a double click opens too
+    expect(page.locator(".crumbs")).to_contain_text("Archive")
 
 
 def test_the_grid_view_shows_thumbnails_for_what_has_one_and_is_remembered(
