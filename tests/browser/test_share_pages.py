@@ -75,7 +75,7 @@ def test_a_shared_folder_lists_its_files_and_previews_an_image(new_page, alice, 
     screenshot(stranger, "share-folder")
 
     stranger.get_by_role("link", name="chart.png").click()
-    preview = stranger.get_by_role("img", name="Preview of chart.png")
+    preview = stranger.get_by_role("img", name="chart.png", exact=True)
     expect(preview).to_be_visible()
     stranger.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     assert stranger.evaluate("(img) => img.naturalWidth", preview.element_handle()) == 640
