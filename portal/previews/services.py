@@ -31,6 +31,7 @@ from portal.files.models import FileVersion
 from portal.files.selectors import Located
 from portal.previews import kinds, office
 from portal.previews.models import DerivedFile, DerivedKind, DerivedState
+from portal.previews.signals import rendition_ready
 from portal.scanning.selectors import is_quarantined
 from portal.storage import get_store
 from portal.storage.derived import derived_storage
@@ -161,8 +162,11 @@ def rendition_make(version_id: int) -> str:
             logger.info("no PDF rendition for version %s: %s", version_id, exc.message)
             return _finish(derived, state=DerivedState.FAILED, error=exc.message[:255]).state
         name = derived_storage().save(f"renditions/{version.pk}.pdf", ContentFile(body))
-        return _finish(derived, state=DerivedState.READY, name=name, size=len(body),
-                       content_type="application/pdf").state
+        state = _finish(derived, state=DerivedState.READY, name=name, size=len(body),
+                        content_type="application/pdf").state
+    if state == DerivedState.READY:
+        rendition_ready.send(sender=DerivedFile, version_id=version.pk)
+    return state
 
 
 @contextmanager

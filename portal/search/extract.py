@@ -51,9 +51,11 @@ def _read(version: FileVersion, limit: int) -> bytes:
 
 def _rendition_text(version: FileVersion) -> str | None:
     from portal.previews.selectors import rendition_pdf
+    from portal.previews.services import rendition_request
 
     rendition = rendition_pdf(version)
     if rendition is None:
+        rendition_request(version)  # made once; its readiness queues this extraction again
         return None
     data = rendition if isinstance(rendition, bytes) else rendition.read(PDF_BYTES)
     if hasattr(rendition, "close"):

@@ -14,6 +14,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from portal.files.models import Node
+from portal.previews.signals import rendition_ready
 from portal.scanning.models import ScanVerdict
 from portal.search import index
 
@@ -47,6 +48,14 @@ def _verdict_saved(sender, instance: ScanVerdict, raw: bool = False, **kwargs):
 
 
 def _queue_text(version_id: int) -> None:
+    from portal.search.tasks import index_version
+
+    transaction.on_commit(lambda: index_version.delay(version_id))
+
+
+@receiver(rendition_ready, dispatch_uid="search_index_rendition")
+def _rendition_ready(sender, version_id: int, **kwargs):
+    """An Office file's text comes through its PDF rendition, once that is made."""
     from portal.search.tasks import index_version
 
     transaction.on_commit(lambda: index_version.delay(version_id))
