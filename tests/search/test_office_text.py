@@ -4,7 +4,6 @@ readiness indexes the text, without anyone opening the viewer."""
 
 from __future__ import annotations
 
-
 from portal.previews.models import DerivedFile, DerivedKind, DerivedState
 from portal.previews.services import rendition_make
 from portal.search.models import SearchDoc
