@@ -51,6 +51,19 @@ class Browse:
         self.page = int(page) if page.isascii() and page.isdigit() else 1
 
 
+def fm_strings() -> dict[str, str]:
+    """The words the page's scripts show (selection count, toasts, labels),
+    translated here and shipped as a JSON data block: no text is made in JS."""
+    return {
+        "selectedOne": _("1 item selected"),
+        "selectedMany": _("%(count)s items selected"),
+        "itemsCount": _("%(count)s items"),
+        "newName": _("New name"),
+        "starred": _("“%(name)s” starred."),
+        "unstarred": _("“%(name)s” is no longer starred."),
+    }
+
+
 def _crumbs(space, path_names: list[str]) -> list[dict]:
     crumbs = [{"name": space.name, "path": "/"}]
     for depth, name in enumerate(path_names):
@@ -126,7 +139,7 @@ def browser(request, space_id):
     context = workspace_context(request, space_id, state)
     space = context["space"]
     context.update({"part_size": settings.UPLOAD_PART_SIZE, "direct_max": direct_upload_max(),
-                    "folders": selectors.folders_of(space),
+                    "folders": selectors.folders_of(space), "fm_strings": fm_strings(),
                     "dav_url": f"{settings.PUBLIC_URL}/dav/{quote(space.slug)}/"})
     return render(request, "web/browser/page.html", context)
 

@@ -25,6 +25,12 @@ def _file(request, node_id, cap: Cap) -> Located:
     return located
 
 
+def _drawer(request, located: Located) -> Located | None:
+    """The file's details come back with the list when asked from the drawer
+    (``drawer=1``); from the row menu only the list (with the new badge) and the toast."""
+    return located if request.POST.get("drawer") else None
+
+
 @portal_page
 @require_POST
 def lock(request, space_id, node_id):
@@ -33,7 +39,8 @@ def lock(request, space_id, node_id):
     timeout = HOURS.get(request.POST.get("hours", ""), None)
     services.lock_acquire(actor=request.user, node=node, kind=LockKind.MANUAL, timeout=timeout,
                           note=request.POST.get("note", ""), client="Coffer web")
-    return _workspace(request, space_id, panel=located, message=_("“%(name)s” is locked.") % {"name": node.name})
+    return _workspace(request, space_id, panel=_drawer(request, located),
+                      message=_("“%(name)s” is locked.") % {"name": node.name})
 
 
 @portal_page
@@ -45,7 +52,7 @@ def unlock(request, space_id, node_id):
     if not own:
         raise Conflict(_("You hold no lock on this file."), code="not_lock_owner")
     services.lock_release(actor=request.user, token=own[0].token, node=node)
-    return _workspace(request, space_id, panel=located,
+    return _workspace(request, space_id, panel=_drawer(request, located),
                       message=_("“%(name)s” is unlocked.") % {"name": node.name})
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import account, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer
+from portal.web import account, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer, zips
 
 app_name = "web"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path(f"{_SPACE}/upload", uploads.upload_put, name="upload"),
     path(f"{_SPACE}/upload-check", uploads.upload_check, name="upload-check"),
     path(f"{_SPACE}/bulk", browser.bulk_action, name="bulk"),
+    path(f"{_SPACE}/zip", zips.selection_zip, name="selection-zip"),
     path(f"{_ITEM}/", browser.item_panel, name="item"),
     path(f"{_ITEM}/lock", locks.lock, name="lock"),
     path(f"{_ITEM}/unlock", locks.unlock, name="unlock"),

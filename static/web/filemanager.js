@@ -15,6 +15,12 @@
   const rows = () => Array.from(workspace.querySelectorAll("tr.fm-row"));
   const boxes = () => Array.from(workspace.querySelectorAll("input[name=ids]"));
   api.rows = rows;
+
+  // The page's words, translated by the server (#fm-strings, a JSON data block: no text is made up here).
+  const strings = JSON.parse((document.getElementById("fm-strings") || {}).textContent || "{}");
+  const say = (key, values) => Object.entries(values || {}).reduce(
+    (text, [name, value]) => text.split(`%(${name})s`).join(String(value)), strings[key] || "");
+  api.say = say;
   api.selectedIds = () => boxes().filter((box) => box.checked).map((box) => box.value);
 
   // --- selection -------------------------------------------------------------
@@ -28,7 +34,7 @@
       row.setAttribute("aria-selected", box && box.checked ? "true" : "false");
     });
     if (bar) bar.hidden = ids.length === 0;
-    if (count) count.textContent = (document.documentElement.lang.startsWith("zh") ? `已选择 ${ids.length} 项` : `${ids.length} selected`);
+    if (count) count.textContent = ids.length === 1 ? say("selectedOne") : say("selectedMany", { count: ids.length });
     const all = document.getElementById("select-all");
     if (all) all.checked = ids.length > 0 && ids.length === boxes().length;
   }
@@ -121,7 +127,6 @@
       if (only.includes("starred") && !row.dataset.starred) show = false;
       if (only.includes("unstarred") && row.dataset.starred) show = false;
       if (menuRows.length > 1 && !["download", "move", "copy", "trash"].includes(item.dataset.action)) show = false;
-      if (menuRows.length > 1 && item.dataset.action === "download") show = false;
       item.hidden = !show;
     });
     menu.hidden = false;
@@ -179,16 +184,28 @@
   document.addEventListener("click", (event) => { if (!menu.contains(event.target)) closeMenu(false); });
   window.addEventListener("resize", () => closeMenu(false));
 
-  // --- sorting, view --------------------------------------------------------------
+  // --- sorting (the list's headers, or the sort control of the grid and phones), view ---
+  function sortBy(field, direction) {
+    const form = document.getElementById("browse-state");
+    form.querySelector("[name=sort]").value = field;
+    form.querySelector("[name=order]").value = direction;
+    const fieldSelect = document.querySelector("[data-sort-field]");
+    const orderSelect = document.querySelector("[data-sort-order]");
+    if (fieldSelect) fieldSelect.value = field;
+    if (orderSelect) orderSelect.value = direction;
+    window.htmx.trigger(form, "submit");
+  }
   workspace.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-sort]");
     if (!button) return;
     const form = document.getElementById("browse-state");
-    const sort = form.querySelector("[name=sort]");
-    const order = form.querySelector("[name=order]");
-    order.value = sort.value === button.dataset.sort && order.value === "asc" ? "desc" : "asc";
-    sort.value = button.dataset.sort;
-    window.htmx.trigger(form, "submit");
+    const sort = form.querySelector("[name=sort]").value;
+    const order = form.querySelector("[name=order]").value;
+    sortBy(button.dataset.sort, sort === button.dataset.sort && order === "asc" ? "desc" : "asc");
+  });
+  document.addEventListener("change", (event) => {
+    if (!event.target.matches("[data-sort-field], [data-sort-order]")) return;
+    sortBy(document.querySelector("[data-sort-field]").value, document.querySelector("[data-sort-order]").value);
   });
 
   function setView(view) {

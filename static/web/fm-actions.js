@@ -21,22 +21,19 @@
   api.bulk = (action, ids, destination) => send("POST", fm.dataset.bulkUrl,
     { action, ids, destination: destination || "" });
 
-  // --- confirm: every hx-confirm, and the actions below, ask in a <dialog> ---------
-  const confirmDialog = document.getElementById("fm-confirm-dialog");
-  function ask(question) {
-    return new Promise((resolve) => {
-      document.getElementById("fm-confirm-text").textContent = question;
-      confirmDialog.returnValue = "";
-      confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "ok"), { once: true });
-      confirmDialog.showModal();
-    });
-  }
-  api.ask = ask;
-  document.addEventListener("htmx:confirm", (event) => {
-    if (!event.detail.question) return;
-    event.preventDefault();
-    ask(event.detail.question).then((ok) => { if (ok) event.detail.issueRequest(true); });
+  // Confirmations (hx-confirm, data-confirm) are asked by forms.js's one dialog: window.cofferConfirm.
+
+  const say = api.say; // the page's translated words (filemanager.js)
+
+  // After a change asked from a row, the keyboard stays on that row (found again after the swap).
+  api.refocusId = undefined;
+  document.addEventListener("htmx:afterSettle", () => {
+    if (api.refocusId === undefined) return;
+    const row = api.rowOf(api.refocusId);
+    api.refocusId = undefined;
+    if (row) api.focusRow(row);
   });
+  const drawerShows = (id) => Boolean(document.querySelector(`#drawer .item-panel[data-node="${CSS.escape(String(id))}"]`));
 
   // --- inline rename ----------------------------------------------------------------
   function rename(row) {
@@ -47,7 +44,7 @@
     input.className = "rename";
     input.value = row.dataset.name;
     input.maxLength = 255;
-    input.setAttribute("aria-label", document.documentElement.lang.startsWith("zh") ? "新名称" : "New name");
+    input.setAttribute("aria-label", say("newName"));
     link.hidden = true;
     link.after(input);
     input.focus();
@@ -59,7 +56,7 @@
       done = true;
       const name = input.value.trim();
       if (save && name && name !== row.dataset.name) {
-        const drawer = document.querySelector(`#drawer .item-panel[data-node="${CSS.escape(row.dataset.id)}"]`) ? "1" : "";
+        const drawer = drawerShows(row.dataset.id) ? "1" : "";
         send("POST", itemUrl(row.dataset.id, "rename"), { name, drawer }).then(() => {
           const renamed = api.rowOf(row.dataset.id);
           if (renamed) api.focusRow(renamed);
@@ -84,7 +81,7 @@
   function moveOrCopy(rows, op) {
     const ids = rows.map((row) => row.dataset.id);
     const what = document.getElementById("move-what");
-    what.textContent = rows.length === 1 ? rows[0].dataset.name : `${rows.length} ×`;
+    what.textContent = rows.length === 1 ? rows[0].dataset.name : say("itemsCount", { count: rows.length });
     moveDialog.returnValue = "";
     const input = document.getElementById("move-destination");
     input.value = document.getElementById("fm-list").dataset.path || "/";
@@ -123,12 +120,21 @@
   }
 
   // --- the actions ------------------------------------------------------------------------
-  const zh = () => document.documentElement.lang.startsWith("zh");
+  // Lock and unlock act at once; the list comes back with the row's new badge (and
+  // the drawer too when it shows that file).
+  function lockAction(row, verb) {
+    api.refocusId = row.dataset.id;
+    const values = verb === "lock" ? { hours: "8" } : {};
+    if (drawerShows(row.dataset.id)) values.drawer = "1";
+    return send("POST", itemUrl(row.dataset.id, verb), values);
+  }
   const actions = {
     open: (rows) => { window.location.assign(rows[0].dataset.open); },
+    // One file: its content; one folder: its zip; several items: one zip of them.
     download: (rows) => {
       const link = document.createElement("a");
-      link.href = rows[0].dataset.download;
+      const ids = new URLSearchParams(rows.map((row) => ["ids", row.dataset.id]));
+      link.href = rows.length === 1 ? rows[0].dataset.download : `${fm.dataset.zipUrl}?${ids}`;
       link.download = "";
       document.body.append(link);
       link.click();
@@ -138,8 +144,8 @@
     move: (rows) => moveOrCopy(rows, "move"),
     copy: (rows) => moveOrCopy(rows, "copy"),
     share: (rows) => share(itemUrl(rows[0].dataset.id, "share")),
-    lock: (rows) => send("POST", itemUrl(rows[0].dataset.id, "lock"), { hours: "8" }),
-    unlock: (rows) => send("POST", itemUrl(rows[0].dataset.id, "unlock"), {}),
+    lock: (rows) => lockAction(rows[0], "lock"),
+    unlock: (rows) => lockAction(rows[0], "unlock"),
     details: (rows) => details(rows[0]),
     versions: (rows) => details(rows[0], "drawer-versions"),
     star: (rows) => {
@@ -150,8 +156,8 @@
         const mark = row.querySelector(".star-mark");
         if (mark) mark.hidden = was;
         const name = row.dataset.name;
-        toast(zh() ? (was ? `已取消“${name}”的星标。` : `已为“${name}”加星标。`)
-          : (was ? `“${name}” is no longer starred.` : `“${name}” starred.`));
+        toast(say(was ? "unstarred" : "starred", { name }));
+        api.focusRow(row);
       });
     },
     trash: (rows) => { if (fm.dataset.canWrite === "1") api.bulk("delete", rows.map((row) => row.dataset.id)); },
@@ -169,6 +175,7 @@
     if (button.dataset.bulk === "clear") { api.selectAll(false); return; }
     if (!rows.length) return;
     if (button.dataset.bulk === "delete") actions.trash(rows);
+    else if (button.dataset.bulk === "download") actions.download(rows);
     else moveOrCopy(rows, button.dataset.bulk);
   });
 

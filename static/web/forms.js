@@ -1,43 +1,52 @@
-// Two small form behaviours, kept out of the HTML for the strict CSP:
-// - a form with data-confirm asks first, in a <dialog> (its text, and the
-//   labels of its buttons, come from the form: data-confirm,
-//   data-confirm-button, data-confirm-cancel); it runs before htmx sees the
+// Coffer's one confirmation dialog, and a small form behaviour, kept out of
+// the HTML for the strict CSP.
+//
+// The dialog (#confirm-dialog) is rendered by the server in base.html with
+// its translated default labels. window.cofferConfirm(question, labels)
+// shows it and resolves to true only for the OK button (Escape and Cancel are
+// "no"). Three kinds of triggers use it:
+// - a form with data-confirm (its text; data-confirm-button and
+//   data-confirm-cancel name the buttons); it runs before htmx sees the
 //   submit, so plain and htmx forms behave alike;
-// - a select with data-shows-when-people="#box" shows the box only while
-//   "people" (named recipients) is chosen.
+// - any htmx element with hx-confirm (the same data-confirm-button label);
+// - scripts (the file manager) that call window.cofferConfirm.
+//
+// A select with data-shows-when-people="#box" shows the box only while
+// "people" (named recipients) is chosen.
 (function () {
   "use strict";
 
-  function dialogFor(form) {
-    let dialog = document.getElementById("confirm-dialog");
-    if (!dialog) {
-      dialog = document.createElement("dialog");
-      dialog.id = "confirm-dialog";
-      dialog.className = "confirm-dialog";
-      dialog.setAttribute("aria-labelledby", "confirm-dialog-text");
-      const inner = document.createElement("form");
-      inner.method = "dialog";
-      const text = document.createElement("p");
-      text.id = "confirm-dialog-text";
-      const row = document.createElement("div");
-      row.className = "row";
-      const cancel = document.createElement("button");
-      cancel.value = "cancel";
-      cancel.className = "cancel";
-      const ok = document.createElement("button");
-      ok.value = "ok";
-      ok.className = "danger ok";
-      row.append(cancel, ok);
-      inner.append(text, row);
-      dialog.append(inner);
-      document.body.append(dialog);
-    }
-    dialog.querySelector("p").textContent = form.dataset.confirm;
-    dialog.querySelector("button.ok").textContent = form.dataset.confirmButton || "OK";
-    dialog.querySelector("button.cancel").textContent = form.dataset.confirmCancel
-      || (document.documentElement.lang.startsWith("zh") ? "取消" : "Cancel");
-    return dialog;
+  function confirmDialog() {
+    return document.getElementById("confirm-dialog");
   }
+
+  function ask(question, labels) {
+    const dialog = confirmDialog();
+    if (!dialog) return Promise.resolve(false);
+    const opts = labels || {};
+    const ok = dialog.querySelector("button.ok");
+    const cancel = dialog.querySelector("button.cancel");
+    const back = document.activeElement;
+    dialog.querySelector(".confirm-text").textContent = question;
+    ok.textContent = opts.ok || dialog.dataset.ok;
+    cancel.textContent = opts.cancel || dialog.dataset.cancel;
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => {
+        // the focus goes back where it was, unless the answer replaced that element
+        if (back && back.isConnected && typeof back.focus === "function") back.focus();
+        resolve(dialog.returnValue === "ok");
+      }, { once: true });
+      dialog.showModal();
+      cancel.focus(); // the safe choice is the default one
+    });
+  }
+  window.cofferConfirm = ask;
+
+  const labelsOf = (element) => ({
+    ok: element && element.dataset ? element.dataset.confirmButton : undefined,
+    cancel: element && element.dataset ? element.dataset.confirmCancel : undefined,
+  });
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
@@ -49,16 +58,20 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     const submitter = event.submitter;
-    const dialog = dialogFor(form);
-    dialog.returnValue = "";
-    dialog.addEventListener("close", () => {
-      if (dialog.returnValue !== "ok") return;
+    ask(form.dataset.confirm, labelsOf(form)).then((yes) => {
+      if (!yes) return;
       form.dataset.confirmed = "yes";
       form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
-    }, { once: true });
-    dialog.showModal();
-    dialog.querySelector("button.cancel").focus(); // the safe choice is the default one
+    });
   }, true);
+
+  document.addEventListener("htmx:confirm", (event) => {
+    if (!event.detail.question) return;
+    event.preventDefault();
+    const element = event.detail.elt;
+    const source = element && element.closest ? element.closest("[data-confirm-button]") : null;
+    ask(event.detail.question, labelsOf(source)).then((yes) => { if (yes) event.detail.issueRequest(true); });
+  });
 
   document.addEventListener("change", (event) => {
     const select = event.target.closest("select[data-shows-when-people]");

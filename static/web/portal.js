@@ -106,8 +106,7 @@
       const p = document.createElement("p");
       p.className = "error";
       p.setAttribute("role", "alert");
-      p.textContent = document.documentElement.lang.startsWith("zh") ? "无法连接服务器，请稍后再试。"
-        : "The portal did not answer; check your connection and try again.";
+      p.textContent = document.getElementById("main").dataset.sendError; // translated by the server
       slot.appendChild(p);
     }
   });

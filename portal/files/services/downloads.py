@@ -109,6 +109,7 @@ class FolderZip:
     filename: str
     members: list[ZipMember]
     archive: zipstream.ZipStream
+    only: tuple[int, ...] = ()  # a selection of the folder's items (the whole folder when empty)
 
     @property
     def files(self) -> int:
@@ -145,18 +146,22 @@ class ZipTooLarge(PortalError):
     code = "zip_too_large"
 
 
-def _live_children(folder: Node) -> dict[int, list[tuple]]:
+def _live_children(folder: Node, only: tuple[int, ...] = ()) -> dict[int, list[tuple]]:
     """Every live node below ``folder`` as (id, kind, name, size, key, version id, blob id) rows by
     parent id: one query per level (per _WALK_BATCH folders). Trashed nodes
     are skipped, and so is everything inside them, since the walk never
     descends into them. More than ZIP_MAX_ENTRIES nodes is ZipTooLarge, found
-    without reading more than one row past the limit."""
+    without reading more than one row past the limit. With ``only``, the
+    folder's own level is those of its items alone."""
     children: dict[int, list[tuple]] = defaultdict(list)
     level, room = [folder.pk], settings.ZIP_MAX_ENTRIES
     while level:
         found = []
         for start in range(0, len(level), _WALK_BATCH):
-            found += (Node.objects.filter(parent_id__in=level[start:start + _WALK_BATCH], trashed_at__isnull=True)
+            rows = Node.objects.filter(parent_id__in=level[start:start + _WALK_BATCH], trashed_at__isnull=True)
+            if only and level[0] == folder.pk:
+                rows = rows.filter(pk__in=only)
+            found += (rows
                       .order_by("-kind", "name_key", "id")
                       .values_list("id", "parent_id", "kind", "name", "current_version__size",
                                    "current_version__blob__key", "current_version_id", "current_version__blob_id")
@@ -171,10 +176,10 @@ def _live_children(folder: Node) -> dict[int, list[tuple]]:
     return children
 
 
-def zip_members(folder: Node) -> list[ZipMember]:
-    """The folder's live contents, depth first: each folder, then what it
-    holds (folders before files, by name)."""
-    children = _live_children(folder)
+def zip_members(folder: Node, only: tuple[int, ...] = ()) -> list[ZipMember]:
+    """The folder's live contents (or those of the items ``only`` names),
+    depth first: each folder, then what it holds (folders before files, by name)."""
+    children = _live_children(folder, only)
     blocked = quarantine_checker()   # left out: their bytes may not leave the portal
     members: list[ZipMember] = []
     stack = [(iter(children.get(folder.pk, ())), "")]
@@ -200,12 +205,16 @@ def _object_chunks(store: ObjectStore, key: str) -> Iterator[bytes]:
         yield from stream
 
 
-def folder_zip(folder: Node, *, path: str = "", store: ObjectStore | None = None) -> FolderZip:
-    """A stored (uncompressed), sized zip of a live folder. Only the tree's
-    metadata is read now; each file's bytes are read in chunks as the zip
-    stream reaches it, so memory stays flat and the first byte comes fast."""
+def folder_zip(folder: Node, *, path: str = "", store: ObjectStore | None = None,
+               only: tuple[int, ...] = ()) -> FolderZip:
+    """A stored (uncompressed), sized zip of a live folder, or of a selection
+    of its items (``only``: their ids; the caller checked access to each).
+    Only the tree's metadata is read now; each file's bytes are read in
+    chunks as the zip stream reaches it, so memory stays flat and the first
+    byte comes fast."""
     store = store or get_store()
-    members = zip_members(folder)
+    only = tuple(only)
+    members = zip_members(folder, only)
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     for member in members:
         if member.is_folder:
@@ -215,7 +224,7 @@ def folder_zip(folder: Node, *, path: str = "", store: ObjectStore | None = None
         else:
             archive.add(_object_chunks(store, member.key), member.name, size=member.size)
     filename = f"{folder.name or folder.space.name}.zip"
-    return FolderZip(folder=folder, path=path, filename=filename, members=members, archive=archive)
+    return FolderZip(folder=folder, path=path, filename=filename, members=members, archive=archive, only=only)
 
 
 @transaction.atomic
@@ -224,4 +233,5 @@ def zip_record(*, actor, download: FolderZip) -> AuditEvent:
     folder = download.folder
     return record(action=Action.FILE_ZIP_DOWNLOADED, actor=actor, target=folder,
                   target_label=download.path, space=folder.space,
-                  details={"files": download.files, "bytes": download.bytes})
+                  details={"files": download.files, "bytes": download.bytes,
+                           **({"selected": list(download.only)} if download.only else {})})
