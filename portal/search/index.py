@@ -179,3 +179,9 @@ def set_body(node_id: int, version_id: int, text: str) -> bool:
                .exclude(content_version_id__gt=version_id)
                .update(body_words=words, content_version_id=version_id, indexed_at=timezone.now()))
     return bool(updated)
+
+
+def drop_text(version_ids) -> int:
+    """Forget the text of these versions (their bytes were quarantined)."""
+    return (SearchDoc.objects.filter(content_version_id__in=list(version_ids))
+            .update(body_words="", content_version_id=None, indexed_at=timezone.now()))

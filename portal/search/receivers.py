@@ -5,7 +5,8 @@ A change to a node (new, renamed, moved, restored, a new version) queues
 query for the index. Moving something to the trash, or to another space,
 updates its whole subtree's rows in the same transaction, in one statement,
 so a search never finds what was just deleted or moved out of reach. A new current version, or a clean scan verdict, queues the
-text extraction (``tasks.index_version``)."""
+text extraction (``tasks.index_version``); a quarantining verdict drops the
+text at once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from portal.files.models import Node
+from portal.files.models import FileVersion, Node
 from portal.previews.signals import rendition_ready
 from portal.scanning.models import ScanVerdict
 from portal.search import index
@@ -43,8 +44,25 @@ def _node_saved(sender, instance: Node, created: bool, raw: bool = False, update
 
 @receiver(post_save, sender=ScanVerdict, dispatch_uid="search_index_clean_version")
 def _verdict_saved(sender, instance: ScanVerdict, raw: bool = False, **kwargs):
-    if not raw and instance.version_id and instance.state in ("clean", "released"):
-        _queue_text(instance.version_id)
+    """A verdict that blocks drops the text of every version it blocks, in the
+    same transaction (quarantined content is never found); a clean or
+    released one queues the text of the versions it frees."""
+    if raw or not instance.version_id:
+        return
+    if instance.blocks:
+        index.drop_text(_versions_of(instance))
+    elif instance.state in ("clean", "released"):
+        for version_id in _versions_of(instance):
+            _queue_text(version_id)
+
+
+def _versions_of(verdict: ScanVerdict) -> list[int]:
+    """The versions a verdict is about: a finding by content (flagged or
+    released) is about the bytes, so every version holding them; else its own."""
+    if verdict.state not in ("flagged", "released") or not verdict.by_content:
+        return [verdict.version_id]
+    blob_id = FileVersion.objects.filter(pk=verdict.version_id).values_list("blob_id", flat=True).first()
+    return list(FileVersion.objects.filter(blob_id=blob_id).values_list("pk", flat=True))
 
 
 def _queue_text(version_id: int) -> None:

@@ -17,11 +17,12 @@ READABLE = (ScanState.CLEAN, ScanState.RELEASED)
 
 
 def scanned_clean(version: FileVersion) -> bool:
-    """Its own verdict is clean (or released); a version without one (a copy,
-    a restore) follows the verdicts of its bytes."""
+    """Its own verdict, if it has one (a copy or a restore has none), is clean
+    (or released), and its bytes are not quarantined: a flag *by content* on
+    another version holding the same bytes blocks a clean verdict too."""
     state = ScanVerdict.objects.filter(version=version).values_list("state", flat=True).first()
-    if state is not None:
-        return state in READABLE
+    if state is not None and state not in READABLE:
+        return False
     return not is_quarantined(version)
 
 
