@@ -28,7 +28,6 @@ class Action(models.TextChoices):
     FILE_DOWNLOADED = "file.downloaded"
     FILE_ZIP_DOWNLOADED = "file.zip_downloaded"
     FILE_VIEWED = "file.viewed"
-    FILE_VIEWED = "file.viewed"
     FILE_STARRED = "file.starred"
     FILE_UNSTARRED = "file.unstarred"
     FILE_RENAMED = "file.renamed"

@@ -49,7 +49,6 @@ _TEMPLATES: dict[str, str] = {
     Action.FILE_DOWNLOADED: gettext_lazy("{actor} downloaded {target}"),
     Action.FILE_ZIP_DOWNLOADED: gettext_lazy("{actor} downloaded {target} as a zip"),
     Action.FILE_VIEWED: gettext_lazy("{actor} opened {target} in the viewer"),
-    Action.FILE_VIEWED: gettext_lazy("{actor} opened {target} in the viewer"),
     Action.FILE_STARRED: gettext_lazy("{actor} starred {target}"),
     Action.FILE_UNSTARRED: gettext_lazy("{actor} removed the star from {target}"),
     Action.FILE_RENAMED: gettext_lazy("{actor} renamed {target}"),

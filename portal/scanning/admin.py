@@ -3,7 +3,6 @@ the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
-from django.utils.translation import ngettext
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
