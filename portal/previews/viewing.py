@@ -102,13 +102,16 @@ def blocked_reason(version: FileVersion | None) -> str:
                    "it is scanned clean. Try again in a minute.")
 
 
-def viewing_for(node: Node, version: FileVersion | None, sources: Sources) -> Viewing:
-    """What to show of ``version`` of ``node``; nothing at all when it is quarantined or held."""
+def viewing_for(node: Node, version: FileVersion | None, sources: Sources, *,
+                blocked: str | None = None) -> Viewing:
+    """What to show of ``version`` of ``node``; nothing at all when it is
+    quarantined or held. ``blocked``: the caller's own answer to that, when it
+    has checked already ("" for clean), so the verdicts are not read twice."""
     viewing = Viewing(kind=kinds.viewer_kind(node.name), node=node, version=version, sources=sources)
     if version is None:
         viewing.kind = kinds.NONE
         return viewing
-    viewing.blocked_reason = blocked_reason(version)
+    viewing.blocked_reason = blocked_reason(version) if blocked is None else blocked
     if viewing.blocked:
         return viewing
     if viewing.kind in (kinds.TEXT, kinds.MARKDOWN):

@@ -236,7 +236,7 @@ def _viewing(opened: ResolvedLink, target: Target, token: str, visitor: Visitor)
     sources = Sources(page_image=reverse("share-preview", args=args) + "?page=")
     node = target.node
     try:
-        viewing = viewing_for(node, node.current_version, sources)
+        viewing = viewing_for(node, node.current_version, sources, blocked="")  # _page_context checked
     except PortalError:
         return None
     if viewing.html:  # text shown in the page is its preview
