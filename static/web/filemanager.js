@@ -182,7 +182,13 @@
     } else if (event.key === "Tab") closeMenu(true);
   });
   document.addEventListener("click", (event) => { if (!menu.contains(event.target)) closeMenu(false); });
-  window.addEventListener("resize", () => closeMenu(false));
+  // A new width moves the rows under the menu; a new height alone (a phone's address bar
+  // showing or hiding while scrolling) does not, and must not close it.
+  let menuWidth = window.innerWidth;
+  window.addEventListener("resize", () => {
+    if (window.innerWidth !== menuWidth) closeMenu(false);
+    menuWidth = window.innerWidth;
+  });
 
   // --- sorting (the list's headers, or the sort control of the grid and phones), view ---
   function sortBy(field, direction) {
