@@ -14,6 +14,7 @@ import functools
 import logging
 import mimetypes
 import re
+import unicodedata
 from pathlib import PurePosixPath
 
 import jieba
@@ -45,7 +46,10 @@ _BY_MIME_PREFIX = {"image/": FileType.IMAGE, "audio/": FileType.AUDIO, "video/":
 
 
 def tokens(text: str, *, for_search: bool = True) -> list[str]:
-    """The index's tokens of ``text``, in order, repeats kept."""
+    """The index's tokens of ``text``, in order, repeats kept. NFKC first: a
+    decomposed "é" is "é" and full-width "ＲＥＰＯＲＴ" is "REPORT", in the
+    index and in queries alike."""
+    text = unicodedata.normalize("NFKC", text)
     pieces = jieba.cut_for_search(text) if for_search else jieba.cut(text)
     out = []
     for piece in pieces:

@@ -26,8 +26,16 @@ def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, code=f"invalid_{field}", detail={"field": field})
 
 
+def _text(params, field: str) -> str:
+    """The field's value; a NUL (no database stores one) is refused naming the field."""
+    value = params.get(field) or ""
+    if "\x00" in value:
+        raise _bad(field, gettext("%(field)s cannot contain a NUL character.") % {"field": field})
+    return value
+
+
 def terms_from(params, *, required: bool = False) -> Terms:
-    q = params.get("q", "")
+    q = _text(params, "q")
     if len(q) > MAX_Q:
         raise _bad("q", gettext("Search for at most %(count)d characters.") % {"count": MAX_Q})
     terms = terms_of(q)
@@ -37,16 +45,16 @@ def terms_from(params, *, required: bool = False) -> Terms:
 
 
 def _int(params, field: str) -> int | None:
-    value = (params.get(field) or "").strip()
+    value = _text(params, field).strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:   # not "²" or "١"
         raise _bad(field, gettext("%(field)s is a whole number of bytes (0 or more).") % {"field": field})
     return int(value)
 
 
 def _moment(params, field: str) -> datetime | None:
-    value = (params.get(field) or "").strip()
+    value = _text(params, field).strip()
     if not value:
         return None
     try:
@@ -62,14 +70,14 @@ def _moment(params, field: str) -> datetime | None:
 
 
 def _space(actor, params) -> int | None:
-    value = (params.get("space") or "").strip()
+    value = _text(params, "space").strip()
     if not value:
         return None
     return space_access(actor, value, Cap.FILE_READ).space.pk
 
 
 def _owner(params) -> int | None:
-    value = (params.get("owner") or "").strip()
+    value = _text(params, "owner").strip()
     if not value:
         return None
     user_id = get_user_model().objects.filter(username__iexact=value).values_list("pk", flat=True).first()
@@ -77,7 +85,7 @@ def _owner(params) -> int | None:
 
 
 def filters_from(actor, params) -> Filters:
-    kind = (params.get("type") or "").strip() or None
+    kind = _text(params, "type").strip() or None
     if kind is not None and kind not in FileType.values:
         raise _bad("type", gettext("type is one of: %(types)s.") % {"types": ", ".join(FileType.values)})
     filters = Filters(space_id=_space(actor, params), file_type=kind,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from portal.audit.actions import Action
@@ -13,6 +15,7 @@ from portal.audit.models import AuditEvent
 from portal.search.models import Star
 from portal.search.query import _COLUMNS, DOCS, SPACES, Hit, readable_spaces
 from portal.shares.models import Audience, ShareLink
+from portal.shares.selectors import _IN_TRASH
 from portal.spaces.models import Membership, SpaceKind
 
 RECENT_ACTIONS = (Action.FILE_UPLOADED, Action.FILE_DOWNLOADED, Action.FILE_VIEWED, Action.FILE_RENAMED,
@@ -61,11 +64,13 @@ def starred_ids(actor, node_ids) -> set[int]:
 
 def links_to_me(actor, *, limit: int = LIST_LIMIT):
     """Live share links addressed to the actor by name (their e-mail address
-    among a "people" link's recipients), newest first."""
+    among a "people" link's recipients), newest first; not a link to
+    something in the trash, nor below a folder in the trash."""
     if not actor.email:
         return ShareLink.objects.none()
     now = timezone.now()
-    return (ShareLink.objects.filter(audience=Audience.PEOPLE, recipients__email__iexact=actor.email,
+    in_trash = RawSQL(_IN_TRASH, [], output_field=BooleanField())   # the node or a folder above it
+    return (ShareLink.objects.alias(in_trash=in_trash).filter(in_trash=False).filter(audience=Audience.PEOPLE, recipients__email__iexact=actor.email,
                                      revoked_at__isnull=True, node__trashed_at__isnull=True,
                                      owner_enabled=True, manager_enabled=True)
             .exclude(expires_at__lte=now).exclude(created_by=actor)

@@ -23,7 +23,7 @@ DROPDOWN_SIZE = 8
 
 def _page_number(request) -> int:
     value = request.GET.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 10_000 else 1
 
 
 @portal_page

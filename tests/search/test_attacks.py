@@ -247,3 +247,173 @@ def test_a_name_flag_drops_that_versions_text_only(alice, team, put):
     tree.node_copy(actor=alice, node_id=version.node_id, path="/notes copy.txt")
     _flag(version, scanner="extension")
     assert names(alice, "quokka") == ["notes copy.txt"]
+
+
+# --- markup in names, space names and queries ------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+
+
+def test_markup_in_names_space_names_and_the_query_is_escaped_on_the_page_and_in_the_dropdown(alice, put):
+    space = space_create(actor=alice, name=f"Evil {SCRIPT}")
+    put(alice, space, "/evil & 'quoted' report.txt", b"x")
+    node = Node.objects.get(name="evil & 'quoted' report.txt")
+    Node.objects.filter(pk=node.pk).update(name=f"evil {IMG} report.txt")   # a name that came in by another road
+    index_node(node.pk)
+    client = page_client(alice)
+    for q in ("evil report", f"evil {IMG}", f"evil {SCRIPT}"):
+        for html in (client.get("/search/", {"q": q}).content.decode(),
+                     client.get("/search/", {"q": q}, **HTMX).content.decode()):
+            assert SCRIPT not in html and "<img src=x" not in html, q
+            assert "&lt;script&gt;" in html or "&lt;img" in html or "&quot;" in html
+    assert "onerror" not in client.get("/search/", {"q": "evil"}, **HTMX).content.decode().split("&lt;img")[0]
+
+
+# --- hostile query input -----------------------------------------------------------------------
+
+HOSTILE_Q = ["", " ", "a", "x" * 200, "\x00", "report\x00", "a\x00b", "!!!...???", "& | ! : * ( ) '",
+             "report & !secret", "'report':* | x", "report' ; DROP TABLE search_doc; --", "1' OR '1'='1",
+             "% _ \\", "%", "_", "\\", "\u202egnp.exe", "e\u0301", "ＲＥＰＯＲＴ", "财", "\U0001F600 report",
+             "a" * 61, "report " * 40]
+
+
+@pytest.mark.parametrize("q", HOSTILE_Q)
+def test_hostile_queries_are_answered_or_refused_never_a_500(alice, team, put, q):
+    put(alice, team, "/report.txt", b"x")
+    client, api = page_client(alice), _api(alice)
+    for answer in (client.get("/search/", {"q": q}), client.get("/search/", {"q": q}, **HTMX),
+                   api.get(URL, {"q": q})):
+        assert answer.status_code in (200, 400), (q, answer.status_code, answer.content[:300])
+        if answer.status_code == 400 and answer["Content-Type"].startswith("application/json"):
+            assert answer.json()["code"] == "invalid_q"
+    assert SearchDoc.objects.filter(name="report.txt").exists()
+
+
+def test_a_10_kb_query_is_400_naming_q(alice, signed_in):
+    answer = signed_in(alice).get(URL, {"q": "report " * 1500})
+    assert answer.status_code == 400 and answer.json()["detail"]["field"] == "q"
+    assert page_client(alice).get("/search/", {"q": "x" * 10_240}).status_code == 400
+
+
+def test_like_wildcards_and_tsquery_operators_match_only_themselves(alice, team, put):
+    put(alice, team, "/100% done_final.txt", b"")
+    put(alice, team, "/other.txt", b"")
+    assert names(alice, "%") == [] and names(alice, "_") == [] and names(alice, "\\") == []
+    assert names(alice, "100%") == ["100% done_final.txt"]            # exact-name rank, no wildcard
+    assert names(alice, "o | x") == [] and names(alice, "other & !x") == []
+    assert names(alice, "!other") == ["other.txt"]                    # punctuation is not an operator
+
+
+def test_one_chinese_character_finds_words_starting_with_it(alice, team, put):
+    put(alice, team, "/财务报告.txt", b"x")
+    put(alice, team, "/notes.txt", "今年的财务".encode())
+    assert sorted(names(alice, "财")) == ["notes.txt", "财务报告.txt"]
+
+
+def test_unicode_oddities_find_what_they_spell(alice, team, put):
+    put(alice, team, "/café menu.txt", b"x")
+    assert names(alice, "cafe\u0301") == names(alice, "café") == ["café menu.txt"]     # combining accent
+    assert names(alice, "\u202emenu") == ["café menu.txt"]                           # RTL override ignored
+    put(alice, team, "/ＲＥＰＯＲＴ ２０２４.txt", b"")
+    assert names(alice, "report 2024") == names(alice, "ＲＥＰＯＲＴ") == ["ＲＥＰＯＲＴ ２０２４.txt"]   # full-width
+
+
+# --- hostile filter input ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, field", [
+    ({"modified_after": "2024-02-30"}, "modified_after"), ({"modified_after": "0000-01-01"}, "modified_after"),
+    ({"modified_before": "99999-01-01"}, "modified_before"), ({"modified_after": "2024-01-01T25:00"}, "modified_after"),
+    ({"modified_after": "2024-01-01\x00"}, "modified_after"), ({"size_min": "-5"}, "size_min"),
+    ({"size_max": "1" * 30}, "size_max"), ({"size_min": "²"}, "size_min"), ({"size_max": "1e3"}, "size_max"),
+    ({"size_min": "\x00"}, "size_min"), ({"type": "folder'--"}, "type"), ({"type": "\x00"}, "type"),
+    ({"space": "1\x00"}, "space"),     ({"owner": "alice\x00"}, "owner"), ({"q": "report\x00"}, "q"),
+])
+def test_hostile_filters_are_400_naming_the_field(alice, signed_in, params, field):
+    for answer in (signed_in(alice).get(URL, {"q": "report", **params}),
+                   page_client(alice).get("/search/", {"q": "report", **params})):
+        assert answer.status_code == 400, (params, answer.status_code, answer.content[:300])
+    body = signed_in(alice).get(URL, {"q": "report", **params}).json()
+    assert body["code"] == f"invalid_{field}" and body["detail"]["field"] == field
+
+
+@pytest.mark.parametrize("space", [str(2**64 + 1), "-1", "0", "1e3", "²", "abc", " 1 1"])
+def test_a_hostile_space_filter_is_the_404_of_a_missing_space(alice, signed_in, space):
+    answer = signed_in(alice).get(URL, {"q": "report", "space": space})
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    assert page_client(alice).get("/search/", {"q": "report", "space": space}).status_code == 404
+
+
+@pytest.mark.parametrize("owner", ["a" * 5000, "%", "_", "alice' OR '1'='1"])
+def test_a_hostile_owner_filter_finds_nothing_or_is_400(alice, team, put, signed_in, owner):
+    put(alice, team, "/report.txt", b"x")
+    answer = signed_in(alice).get(URL, {"q": "report", "owner": owner})
+    assert answer.status_code in (200, 400), answer.content[:300]
+    if answer.status_code == 200:
+        assert answer.json()["count"] == 0
+
+
+@pytest.mark.parametrize("extra", [{"page": "0"}, {"page": "-1"}, {"page": "999999"}, {"page": "²"},
+                                   {"page": "1" * 40}, {"page": "abc"}, {"page_size": "0"}, {"page_size": "-1"},
+                                   {"page_size": "99999999999999999999"}, {"page_size": "²"},
+                                   {"page": "last"}])
+def test_hostile_paging_is_an_error_with_its_shape_or_a_page_never_a_500(alice, team, put, signed_in, extra):
+    put(alice, team, "/report.txt", b"x")
+    answer = signed_in(alice).get(URL, {"q": "report", **extra})
+    assert answer.status_code in (200, 400, 404), answer.content[:300]
+    if answer.status_code == 200:
+        assert len(answer.json()["results"]) <= 1000
+    else:
+        assert answer.json()["code"]
+    page = page_client(alice).get("/search/", {"q": "report", **extra})
+    assert page.status_code == 200
+
+
+def test_a_page_beyond_the_last_on_the_search_page_is_empty_not_an_error(alice, team, put):
+    put(alice, team, "/report.txt", b"x")
+    html = page_client(alice).get("/search/", {"q": "report", "page": "9999"}).content.decode()
+    assert "report.txt" not in html.split("</form>")[-1]
+
+
+# --- Recent and Shared with me ---------------------------------------------------------------------
+
+def test_recent_hides_a_node_moved_to_a_space_i_cannot_read(alice, bob, team, put):
+    from portal.files.services.downloads import download_record
+
+    version = put(alice, team, "/takeover.txt", b"x")
+    download_record(actor=bob, located=locate_path(bob, team.pk, "/takeover.txt"), version=version)
+    assert [hit.name for hit, _ in selectors.recent_list(bob)] == ["takeover.txt"]
+    mine = alice.memberships.exclude(space=team).get().space
+    tree.node_move(actor=alice, node_id=version.node_id, path="/takeover.txt", space_id=mine.pk)
+    assert selectors.recent_list(bob) == []
+    assert "takeover" not in page_client(bob).get("/recent/").content.decode()
+
+
+def test_shared_with_me_lists_only_live_links_addressed_to_me(alice, bob, team, put, make_user):
+    from portal.shares.models import ShareLink
+
+    plan = put(alice, team, "/Deals/plan.txt", b"x").node
+    memo = put(alice, team, "/memo.txt", b"x").node
+    revoked, _token = share_link_create(actor=alice, node_id=memo.pk, permission="download", audience="people",
+                                emails=[bob.email])
+    share_link_revoke(actor=alice, link_id=revoked.pk)
+    expired, _token = share_link_create(actor=alice, node_id=memo.pk, permission="download", audience="people",
+                                emails=[bob.email])
+    ShareLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    dave = make_user(username="dave")
+    share_link_create(actor=alice, node_id=memo.pk, permission="download", audience="people", emails=[dave.email])
+    share_link_create(actor=alice, node_id=plan.pk, permission="download", audience="people", emails=[bob.email])
+    tree.node_trash(actor=alice, node_id=locate_path(alice, team.pk, "/Deals").node.pk)   # plan is in the trash now
+    assert list(selectors.links_to_me(bob)) == []
+    page = page_client(bob).get("/shared/").content.decode()
+    assert "memo.txt" not in page and "plan.txt" not in page and "/s/" not in page
+    assert "memo.txt" in page_client(dave).get("/shared/").content.decode()
+
+
+def test_shared_with_me_ignores_a_user_without_an_email_and_one_whose_address_only_contains_mine(
+        alice, bob, team, put, make_user):
+    memo = put(alice, team, "/memo.txt", b"x").node
+    share_link_create(actor=alice, node_id=memo.pk, permission="download", audience="people",
+                      emails=[f"x{bob.email}"])
+    nobody = make_user(username="nomail", email="")
+    assert list(selectors.links_to_me(bob)) == [] and list(selectors.links_to_me(nobody)) == []
