@@ -1,4 +1,5 @@
 // Upload forms of share pages: send with progress, then show what arrived.
+// The words shown come from the page (the <output>'s data-failed and data-lost).
 document.querySelectorAll("form[data-drop]").forEach((form) => {
   const bar = form.querySelector("progress");
   const out = form.querySelector("output");
@@ -22,12 +23,12 @@ document.querySelectorAll("form[data-drop]").forEach((form) => {
         out.dataset.state = "done";
         form.reset();
       } else {
-        out.textContent = body.message || ("Upload failed (" + request.status + ")");
+        out.textContent = body.message || out.dataset.failed.replace("%(status)s", request.status);
         out.dataset.state = "error";
       }
     });
     request.addEventListener("error", () => {
-      out.textContent = "The connection was lost; send the files again.";
+      out.textContent = out.dataset.lost; // the page's words, translated by the server
       out.dataset.state = "error";
     });
     request.send(new FormData(form));

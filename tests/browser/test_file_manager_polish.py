@@ -234,3 +234,27 @@ def test_a_new_employee_looks_at_the_space_page(signed_in_page, alice, team, con
     expect(page.locator("#panel-title")).to_be_focused()
     assert page.evaluate(UNLABELLED) == []
     screenshot(page, f"drawer-{language}")
+
+
+def test_a_share_drop_says_a_lost_connection_and_a_refusal_in_the_pages_words(
+        new_page, alice, team, console_errors, tmp_path):
+    from portal.shares.services import share_link_create
+
+    folder = Node.objects.get(space=team, name="Archive")
+    _, token = share_link_create(actor=alice, node_id=folder.pk, permission="upload")
+    stranger = new_page()
+    invoice = tmp_path / "invoice.pdf"
+    invoice.write_bytes(b"%PDF-1.4 invoice\n")
+    stranger.goto(f"/s/{token}")
+    stranger.route("**/s/**", lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    stranger.get_by_label("Choose files").set_input_files(str(invoice))
+    stranger.get_by_role("button", name="Send").click()
+    expect(stranger.locator("output")).to_have_text("The connection was lost; send the files again.")
+    stranger.unroute("**/s/**")
+    stranger.route("**/s/**", lambda route: route.fulfill(status=502, body="<html>bad gateway</html>")
+                   if route.request.method == "POST" else route.continue_())
+    stranger.get_by_label("Choose files").set_input_files(str(invoice))
+    stranger.get_by_role("button", name="Send").click()
+    expect(stranger.locator("output")).to_have_text("Upload failed (502).")
+    console_errors.clear()  # the aborted request and the 502 are logged by Chromium, as asked
+    assert not Node.objects.filter(name="invoice.pdf").exists()
