@@ -10,13 +10,15 @@ link's watermarked page images, which never hand out the original.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import nh3
 from django.conf import settings
 from django.utils.translation import gettext
 from markdown_it import MarkdownIt
-from pygments import highlight
+from pygments import format as format_tokens
+from pygments import highlight, lex
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
@@ -31,6 +33,8 @@ from portal.storage import get_store
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 # Lexers guess from the name only: content-based guessing reads the whole text and can be slow.
 _LEXER_OPTIONS = {"stripnl": False, "ensurenl": True}
+HIGHLIGHT_SECONDS = 2.0   # then the text is shown unhighlighted (TextLexer is linear)
+MARKDOWN_BYTES = 256 * 1024
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
 _SAFE_TAGS = nh3.ALLOWED_TAGS - {"img"}   # images would be fetched from elsewhere (and CSP blocks them)
 
@@ -75,13 +79,33 @@ def _read_start(version: FileVersion, limit: int) -> tuple[str, bool]:
     return data.decode("utf-8", errors="replace"), version.size > limit
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+def _within(tokens, seconds: float):
+    """The lexer's tokens until ``seconds`` have passed. Several lexers' rules
+    rescan the rest of the text at each failed start (an unclosed string,
+    ``"\\"\\...``): quadratic, hours for a crafted megabyte. Each token
+    costs at most one scan, so the check between tokens bounds the time."""
+    deadline = time.monotonic() + seconds
+    for token in tokens:
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        yield token
+
+
 def code_html(name: str, text: str) -> str:
-    """``text`` highlighted for a file called ``name``: escaped HTML with classes only."""
+    """``text`` highlighted for a file called ``name``: escaped HTML with
+    classes only; plain escaped text when highlighting takes too long."""
     try:
         lexer = get_lexer_for_filename(name, **_LEXER_OPTIONS)
     except ClassNotFound:
         lexer = TextLexer(**_LEXER_OPTIONS)
-    return highlight(text, lexer, _FORMATTER)
+    try:
+        return format_tokens(_within(lex(text, lexer), HIGHLIGHT_SECONDS), _FORMATTER)
+    except _OutOfTime:
+        return highlight(text, TextLexer(**_LEXER_OPTIONS), _FORMATTER)
 
 
 def markdown_html(text: str) -> str:
@@ -116,6 +140,8 @@ def viewing_for(node: Node, version: FileVersion | None, sources: Sources, *,
         return viewing
     if viewing.kind in (kinds.TEXT, kinds.MARKDOWN):
         viewing.text_limit = settings.VIEWER_TEXT_BYTES
+        if viewing.kind == kinds.MARKDOWN:   # its parser is superlinear on crafted input: ~18 s for 1 MiB of "["
+            viewing.text_limit = min(viewing.text_limit, MARKDOWN_BYTES)
         text, viewing.truncated = _read_start(version, viewing.text_limit)
         viewing.html = markdown_html(text) if viewing.kind == kinds.MARKDOWN else code_html(node.name, text)
     elif viewing.kind == kinds.OFFICE:

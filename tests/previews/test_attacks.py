@@ -562,3 +562,25 @@ def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch
         document.close()
     reds = sum(1 for r, g, b in drawn.getdata() if r > 200 and g < 60 and b < 60)
     assert reds == 0, "a linked picture (remote or local) was drawn into the rendition"
+
+
+# --- text that takes the highlighter or the Markdown parser hours ------------------------------
+
+def test_crafted_code_that_makes_the_highlighter_quadratic_is_shown_plain_within_its_time(alice, files, monkeypatch):
+    import time
+
+    from portal.previews import viewing
+
+    monkeypatch.setattr(viewing, "HIGHLIGHT_SECONDS", 0.5)
+    node = files.node("/unclosed.js", b'"\\' * 30_000 + b"\nconst marker = 1;\n")   # ~a minute unbounded
+    started = time.monotonic()
+    page = page_client(alice).get(f"{item(node)}/view")
+    assert time.monotonic() - started < 10
+    assert page.status_code == 200 and "const marker = 1;" in page.content.decode()
+    assert viewing.code_html("ok.js", "const a = 1;").count('class="k') >= 1   # normal code still highlighted
+
+
+def test_markdown_is_parsed_from_its_first_256_kib_only(alice, files):
+    node = files.node("/brackets.md", b"[" * (1024 * 1024))
+    html = page_client(alice).get(f"{item(node)}/view").content.decode()
+    assert "Showing the first 256.0\xa0KB" in html or "Showing the first 256.0 KB" in html
