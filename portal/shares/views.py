@@ -239,6 +239,8 @@ def _viewing(opened: ResolvedLink, target: Target, token: str, visitor: Visitor)
         viewing = viewing_for(node, node.current_version, sources, blocked="")  # _page_context checked
     except PortalError:
         return None
+    if viewing.kind == "image" and previews.kind_of(node) != "image":
+        viewing.kind = "none"   # an SVG or AVIF has no page image: no broken <img> asking for one
     if viewing.html:  # text shown in the page is its preview
         visits.preview_record(opened=opened, visitor=visitor, target=target)
     if viewing.shows_pdf:

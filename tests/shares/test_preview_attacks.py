@@ -281,3 +281,14 @@ def test_in_chromium_a_locked_preview_link_shows_page_images_only_after_the_pass
     assert page.evaluate("document.querySelector('.pdf-page-image').naturalWidth") > 100
     assert page.locator("canvas, [data-pdf], a[href*='/download']").count() == 0
     assert dialogs == [] and previews_counted(link) == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["logo.svg", "photo.avif"])
+def test_an_image_the_previews_cannot_draw_shows_no_preview_rather_than_a_broken_request(alice, files, name):
+    node = files.node(f"/{name}", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>")
+    scanned(node.current_version)
+    _link, token = share(alice, node)
+    visitor = Client()
+    html = visitor.get(f"/s/{token}").content.decode()
+    assert "preview?page=" not in html and "no preview" in html
+    assert visitor.get(f"/s/{token}/preview?page=1").status_code == 415
