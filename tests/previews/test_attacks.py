@@ -526,16 +526,49 @@ def _odt_linking(*urls: str) -> bytes:
     return out.getvalue()
 
 
-def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch_nothing(files, tmp_path):
+def _docx_linking(*urls: str) -> bytes:
+    """A Word document whose pictures are external relationships (``TargetMode="External"``)."""
+    from tests.previews import test_tasks
+
+    namespaces = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+                  'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+                  'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+                  'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+                  'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"')
+    size = 'cx="1080000" cy="1080000"'
+    pictures = "".join(
+        f'<w:p><w:r><w:drawing><wp:inline><wp:extent {size}/><wp:docPr id="{n + 1}" name="p{n}"/><a:graphic>'
+        '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr>'
+        f'<pic:cNvPr id="{n + 1}" name="p{n}"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill>'
+        f'<a:blip r:link="rIdX{n}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm>'
+        f'<a:off x="0" y="0"/><a:ext {size}/></a:xfrm><a:prstGeom prst="rect"/></pic:spPr></pic:pic>'
+        '</a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p>' for n in range(len(urls)))
+    document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {namespaces}><w:body>'
+                f'<w:p><w:r><w:t>Linked pictures</w:t></w:r></w:p>{pictures}</w:body></w:document>')
+    relationships = "".join(
+        f'<Relationship Id="rIdX{n}" Target="{url}" TargetMode="External" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"/>'
+        for n, url in enumerate(urls))
+    rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{relationships}'
+            '</Relationships>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        parts = {**test_tasks._DOCX_PARTS, "word/document.xml": document, "word/_rels/document.xml.rels": rels}
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return out.getvalue()
+
+
+@pytest.fixture
+def internal_server():
+    """A local HTTP server standing for a metadata service or an intranet page: it answers a red PNG."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    import pypdfium2 as pdfium
-
-    red = png_bytes((60, 60), (255, 0, 0))
-    (tmp_path / "local.png").write_bytes(red)
     requests: list[str] = []
+    red = png_bytes((60, 60), (255, 0, 0))
 
-    class Internal(BaseHTTPRequestHandler):   # stands for a metadata service or an intranet page
+    class Internal(BaseHTTPRequestHandler):
         def do_GET(self):
             requests.append(self.path)
             self.send_response(200)
@@ -550,14 +583,21 @@ def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        doc = files.node("/linked.odt", _odt_linking(f"http://127.0.0.1:{server.server_port}/latest/meta-data.png",
-                                                      (tmp_path / "local.png").as_uri()))
-        scanned(doc.current_version)
-        assert services.rendition_make(doc.current_version_id) == DerivedState.READY
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield f"http://127.0.0.1:{server.server_port}", requests, red
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name, make", [("linked.odt", _odt_linking), ("linked.docx", _docx_linking)])
+def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch_nothing(
+        files, tmp_path, internal_server, name, make):
+    import pypdfium2 as pdfium
+
+    base, requests, red = internal_server
+    (tmp_path / "local.png").write_bytes(red)
+    doc = files.node(f"/{name}", make(f"{base}/latest/meta-data.png", (tmp_path / "local.png").as_uri()))
+    scanned(doc.current_version)
+    assert services.rendition_make(doc.current_version_id) == DerivedState.READY
     assert requests == [], "LibreOffice fetched a linked URL while converting"
     with derived_storage().open(DerivedFile.objects.get(version=doc.current_version).name, "rb") as stored:
         document = pdfium.PdfDocument(stored.read())
