@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import time
 from pathlib import PurePosixPath
 
 from portal.files.models import FileVersion
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 TEXT_LIMIT = 1024 * 1024             # characters of text kept per version
 TEXT_BYTES = 4 * TEXT_LIMIT          # bytes read of a text file (UTF-8 CJK is 3 bytes a character)
 PDF_BYTES = 64 * 1024 * 1024         # larger PDFs are not read for text
+PDF_PAGES = 2000                     # pages read of a PDF, at most
+PDF_SECONDS = 60.0                   # no page is started after this long on one PDF
 TEXT_EXTENSIONS = frozenset("csv tsv srt vtt".split())
 OFFICE_EXTENSIONS = frozenset("doc docx odt rtf xls xlsx ods ppt pptx odp wps et dps".split())
 
@@ -65,9 +68,20 @@ def _rendition_text(version: FileVersion) -> str | None:
 
 def decode(data: bytes) -> str:
     """Text of a file in UTF-8 (a character cut by the byte limit is dropped),
-    UTF-16 with a BOM, or else GB18030 (older Chinese files)."""
+    UTF-16 (with a BOM, or without one when every other byte of ASCII-heavy
+    text is zero), or else GB18030 (older Chinese files). Binary bytes (NULs
+    that are not UTF-16) have no text: segmenting megabytes of garbage costs
+    the worker seconds and fills the index with noise."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
+    head = data[:8192]
+    if b"\x00" in head:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd > 0.9 * (even + odd) and odd > len(head) // 8:
+            return data[:len(data) // 2 * 2].decode("utf-16-le", errors="replace")
+        if even > 0.9 * (even + odd) and even > len(head) // 8:
+            return data[:len(data) // 2 * 2].decode("utf-16-be", errors="replace")
+        return ""
     for cut in range(4):
         try:
             return data[:len(data) - cut].decode("utf-8-sig")
@@ -77,7 +91,8 @@ def decode(data: bytes) -> str:
 
 
 def pdf_text(data: bytes) -> str | None:
-    """The text of a PDF's pages, in order, until TEXT_LIMIT; None if it does not open."""
+    """The text of a PDF's pages, in order, until TEXT_LIMIT characters,
+    PDF_PAGES pages or PDF_SECONDS seconds; None if it does not open."""
     import pypdfium2
 
     try:
@@ -86,8 +101,12 @@ def pdf_text(data: bytes) -> str | None:
         logger.info("no text from a PDF: %s", exc)
         return None
     parts, total = [], 0
+    deadline = time.monotonic() + PDF_SECONDS
     try:
-        for index in range(len(pdf)):
+        for index in range(min(len(pdf), PDF_PAGES)):
+            if time.monotonic() > deadline:
+                logger.info("PDF text cut after %d pages: %.0f s", index, PDF_SECONDS)
+                break
             page = pdf[index]
             textpage = page.get_textpage()
             text = textpage.get_text_range()

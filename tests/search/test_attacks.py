@@ -6,7 +6,6 @@ and the API, tokens, and hostile files for the text extraction."""
 from __future__ import annotations
 
 import io
-import time
 import tracemalloc
 from datetime import timedelta
 
@@ -417,3 +416,102 @@ def test_shared_with_me_ignores_a_user_without_an_email_and_one_whose_address_on
                       emails=[f"x{bob.email}"])
     nobody = make_user(username="nomail", email="")
     assert list(selectors.links_to_me(bob)) == [] and list(selectors.links_to_me(nobody)) == []
+
+
+# --- hostile files for the text extraction -------------------------------------------------------
+
+def many_pages(count: int, last_page_text: str) -> bytes:
+    """A PDF of ``count`` blank pages but the last, which shows ``last_page_text``."""
+    shown = f"BT /F1 18 Tf 40 700 Td ({last_page_text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Length 0 >>\nstream\n\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               b"<< /Length %d >>\nstream\n" % len(shown) + shown + b"\nendstream"]
+    for number in range(count):
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 4 0 R >> >> >>" % (5 if number == count - 1 else 3))
+    kids = b" ".join(b"%d 0 R" % number for number in range(6, len(objects) + 1))
+    objects[1] = b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % count
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_of_many_pages_is_read_up_to_the_page_cap(alice, team, put):
+    assert "needle" in extract.pdf_text(many_pages(3, "needle"))
+    put(alice, team, "/huge.pdf", many_pages(extract.PDF_PAGES + 500, "needle"))
+    assert names(alice, "needle") == []                  # the last page is beyond the cap
+    assert names(alice, "huge") == ["huge.pdf"]
+
+
+def test_a_slow_pdf_stops_at_the_time_cap(monkeypatch):
+    monkeypatch.setattr(extract, "PDF_SECONDS", -1.0)    # the deadline has passed before the first page
+    assert extract.pdf_text(many_pages(3, "needle")) == ""
+
+
+class Endless(io.RawIOBase):
+    """``size`` bytes of text made as they are read (no 100 MB in the test's memory)."""
+
+    def __init__(self, size: int, tail: bytes):
+        self.size, self.tail, self.at = size, tail, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        count = min(len(buffer), self.size - self.at)
+        phase = self.at % 12
+        chunk = (b"lorem ipsum " * (count // 12 + 2))[phase:phase + count]
+        tail_start = self.size - len(self.tail)
+        if self.at + count > tail_start:       # the tail only in the last bytes
+            cut = max(tail_start - self.at, 0)
+            chunk = chunk[:cut] + self.tail[self.at + cut - tail_start:][:count - cut]
+        buffer[:count] = chunk
+        self.at += count
+        return count
+
+
+def test_a_100_mb_text_file_is_read_up_to_its_cap_with_bounded_memory(alice, team, monkeypatch):
+    size = 100 * 1024 * 1024
+    version = file_put(actor=alice, space_id=team.pk, path="/big.txt", fileobj=Endless(size, b" zebrafinch"),
+                       size=size)
+    assert scan_version(version.pk) == "clean"
+    from portal.storage import get_store
+
+    store, ranges = get_store(), []
+    opened = type(store).open
+    monkeypatch.setattr(type(store), "open", lambda self, key, **kw: ranges.append(kw) or opened(self, key, **kw))
+    tracemalloc.start()
+    try:
+        text = extract.text_of(version)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ranges == [{"start": 0, "end": extract.TEXT_BYTES - 1}]
+    assert len(text) == extract.TEXT_LIMIT and peak < 40 * 1024 * 1024
+    assert names(alice, "lorem") == ["big.txt"] and names(alice, "zebrafinch") == []
+
+
+def test_binary_garbage_named_txt_indexes_no_text(alice, team, put):
+    import random
+
+    garbage = random.Random(14).randbytes(2 * 1024 * 1024)   # read as GB18030 it was seconds of noise tokens
+    put(alice, team, "/garbage.txt", garbage)
+    assert SearchDoc.objects.get(name="garbage.txt").body_words == ""
+    assert extract.decode(b"plain text with one \x00 in it") == ""
+
+
+def test_utf16_and_gb18030_files_are_read(alice, team, put):
+    put(alice, team, "/le-bom.txt", "\ufeffwombat 袋熊".encode("utf-16-le"))
+    put(alice, team, "/be-bom.txt", "\ufeffplatypus 鸭嘴兽".encode("utf-16-be"))
+    put(alice, team, "/le-plain.txt", "numbat anteater notes".encode("utf-16-le"))
+    put(alice, team, "/gb.txt", "会计年度结算报表".encode("gb18030"))
+    assert names(alice, "wombat") == names(alice, "袋熊") == ["le-bom.txt"]
+    assert names(alice, "鸭嘴兽") == ["be-bom.txt"]
+    assert names(alice, "numbat anteater") == ["le-plain.txt"]
+    assert names(alice, "结算 报表") == ["gb.txt"]
