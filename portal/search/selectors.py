@@ -70,9 +70,9 @@ def links_to_me(actor, *, limit: int = LIST_LIMIT):
         return ShareLink.objects.none()
     now = timezone.now()
     in_trash = RawSQL(_IN_TRASH, [], output_field=BooleanField())   # the node or a folder above it
-    return (ShareLink.objects.alias(in_trash=in_trash).filter(in_trash=False).filter(audience=Audience.PEOPLE, recipients__email__iexact=actor.email,
-                                     revoked_at__isnull=True, node__trashed_at__isnull=True,
-                                     owner_enabled=True, manager_enabled=True)
+    return (ShareLink.objects.alias(in_trash=in_trash)
+            .filter(audience=Audience.PEOPLE, recipients__email__iexact=actor.email, revoked_at__isnull=True,
+                    in_trash=False, owner_enabled=True, manager_enabled=True)
             .exclude(expires_at__lte=now).exclude(created_by=actor)
             .select_related("node", "space", "created_by").order_by("-created_at", "-id").distinct()[:limit])
 
