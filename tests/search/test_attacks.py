@@ -515,3 +515,67 @@ def test_utf16_and_gb18030_files_are_read(alice, team, put):
     assert names(alice, "鸭嘴兽") == ["be-bom.txt"]
     assert names(alice, "numbat anteater") == ["le-plain.txt"]
     assert names(alice, "结算 报表") == ["gb.txt"]
+
+
+# --- the same hostile queries on the embedded SQLite database (FTS5) ----------------------------
+
+SQLITE_SCRIPT = r"""
+import io, json, sys
+import django
+django.setup()
+from django.core.management import call_command
+from portal.celery import app
+app.conf.task_always_eager = True
+call_command("migrate", verbosity=0)
+from portal.storage import get_store
+get_store().ensure_bucket()
+from portal.accounts.models import User
+from portal.files.services.direct import file_put
+from portal.search import params, query
+from portal.search.query import Filters, terms_of
+from portal.spaces.services import member_add, member_remove, space_create
+
+alice = User.objects.create_user("alice", "alice@example.com", "pw-alice-123456")
+bob = User.objects.create_user("bob", "bob@example.com", "pw-bob-123456")
+team = space_create(actor=alice, name="Finance")
+member_add(actor=alice, space_id=team.pk, username="bob", role="viewer")
+for path in ("/100% done_final.txt", "/other.txt", "/report.txt"):
+    file_put(actor=alice, space_id=team.pk, path=path, fileobj=io.BytesIO(b""), size=0)
+answers = {}
+for q in json.loads(sys.argv[1]):
+    try:
+        terms = params.terms_from({"q": q})
+        answers[q] = [hit.name for hit in query.search(alice, terms)], query.count(alice, terms)
+    except Exception as exc:
+        answers[q] = type(exc).__name__
+before = [hit.name for hit in query.search(bob, terms_of("report"))]
+member_remove(actor=alice, space_id=team.pk, user_id=bob.pk)
+print(json.dumps({"answers": answers, "before": before,
+                  "after": [hit.name for hit in query.search(bob, terms_of("report"))]}))
+"""
+
+
+def test_hostile_queries_on_sqlite_fts5_are_answered_or_refused(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {key: value for key, value in os.environ.items() if key not in ("PORTAL_DATABASE_URL", "PORTAL_REDIS_URL")}
+    (tmp_path / "var" / "static").mkdir(parents=True)
+    env.update({"PORTAL_VAR_DIR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "portal.settings",
+                "PORTAL_STORAGE": "local"})
+    done = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT, json.dumps(HOSTILE_Q)],
+                          cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    answers = found["answers"]
+    assert {q: a for q, a in answers.items() if isinstance(a, str) and a != "InvalidInput"} == {}
+    assert answers["report\x00"] == "InvalidInput"
+    assert answers["%"] == answers["_"] == answers["\\"] == [[], 0]
+    assert answers["& | ! : * ( ) '"] == [[], 0]
+    assert answers["report' ; DROP TABLE search_doc; --"][1] == 0      # every word must match
+    assert answers["ＲＥＰＯＲＴ"] == [["report.txt"], 1]
+    assert found["before"] == ["report.txt"] and found["after"] == []
