@@ -104,5 +104,16 @@ document.addEventListener("keydown", (event) => {
     : event.key === "ArrowRight" ? document.querySelector("[data-viewer-next]") : null;
   if (link) link.click();
 });
+// A refused poll (the file went, or the member was removed) stops the polling:
+// the Office part stays as it was, no longer asking every 2 s for a 404.
+document.body.addEventListener("htmx:afterRequest", (event) => {
+  const elt = event.detail.elt;
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (!elt || elt.id !== "office-view" || status < 400 || status >= 500) return;
+  const stopped = elt.cloneNode(true);
+  stopped.removeAttribute("hx-get");
+  stopped.removeAttribute("hx-trigger");
+  elt.replaceWith(stopped);
+});
 document.body.addEventListener("htmx:load", (event) => init(event.detail.elt));
 init(document);

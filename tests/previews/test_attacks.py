@@ -629,3 +629,28 @@ def test_markdown_is_parsed_from_its_first_256_kib_only(alice, files):
     node = files.node("/brackets.md", b"[" * (1024 * 1024))
     html = page_client(alice).get(f"{item(node)}/view").content.decode()
     assert "Showing the first 256.0\xa0KB" in html or "Showing the first 256.0 KB" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_chromium_a_member_removed_while_a_document_is_prepared_stops_polling(
+        signed_in_page, alice, bob, console_errors, settings, live_server):
+    from playwright.sync_api import expect
+
+    settings.PUBLIC_URL = live_server.url
+    space = space_create(actor=alice, name="Prepared")
+    Membership.objects.create(space=space, user=bob, role="viewer")
+    doc = Files(alice, space).node("/plan.docx", docx_bytes("Plan"))
+    scanned(doc.current_version)
+    page = signed_in_page(bob)
+    page.goto(f"{item(doc)}/view")
+    office_view = page.locator("#office-view")
+    expect(office_view).to_have_attribute("hx-trigger", "every 2s")
+    member_remove(actor=alice, space_id=space.pk, user_id=bob.pk)
+    with page.expect_response(lambda r: r.url.endswith(f"{item(doc)}/view/status")) as polled:
+        pass
+    assert polled.value.status == 404
+    expect(office_view).not_to_have_attribute("hx-trigger", "every 2s")   # no longer polled
+    expect(page.locator("[data-office-pending]")).to_be_visible()          # the part stays, nothing leaks
+    # The one refused poll is the console error this test expects; any other fails it.
+    page.evaluate("0")   # a round trip: messages already logged have arrived
+    console_errors[:] = [error for error in console_errors if "404" not in error]
