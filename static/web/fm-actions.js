@@ -12,10 +12,12 @@
 
   function send(verb, url, values, target) {
     const quiet = target === "none"; // the answer changes nothing on the page
-    return window.htmx.ajax(verb, url, {
+    const request = window.htmx.ajax(verb, url, {
       source: "#fm-actions", target: quiet || !target ? "#workspace" : target, swap: quiet ? "none" : "innerHTML",
       values: values || {},
     });
+    // Settles only when the portal answered; a lost connection is told in #alerts (portal.js), not thrown.
+    return new Promise((resolve) => { request.then(resolve, () => {}); });
   }
 
   api.bulk = (action, ids, destination) => send("POST", fm.dataset.bulkUrl,

@@ -78,7 +78,7 @@ function start(root) {
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     if (!response.ok) {
-      const error = new Error(data.message || `HTTP ${response.status}`);
+      const error = new Error(data.message || failedWith(response.status));
       error.code = data.code;
       error.status = response.status;
       throw error;
@@ -102,6 +102,11 @@ function start(root) {
     return window.cofferCsrfToken ? window.cofferCsrfToken() : "";
   }
 
+  // A refusal without the portal's words (a proxy's HTML page): the page's translated "Upload failed (502)."
+  function failedWith(status) {
+    return (root.dataset.labelFailedStatus || "%(status)s").replace("%(status)s", status);
+  }
+
   // What the portal said when it refused a request (its JSON "message"), else the error itself.
   function reason(error) {
     const xhr = error && error.source;
@@ -110,7 +115,7 @@ function start(root) {
         const data = JSON.parse(xhr.responseText);
         if (data && data.message) return data.message;
       } catch (e) { /* not JSON: an HTML error page */ }
-      if (xhr.status) return `HTTP ${xhr.status}`;
+      if (xhr.status) return failedWith(xhr.status);
     }
     return error && error.message ? error.message : String(error);
   }

@@ -7,6 +7,7 @@ and a new employee's look at the page at 1366 px and 375 px in both languages.""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -258,3 +259,22 @@ def test_a_share_drop_says_a_lost_connection_and_a_refusal_in_the_pages_words(
     expect(stranger.locator("output")).to_have_text("Upload failed (502).")
     console_errors.clear()  # the aborted request and the 502 are logged by Chromium, as asked
     assert not Node.objects.filter(name="invoice.pdf").exists()
+
+
+def test_a_lost_connection_and_a_proxys_refusal_are_told_in_the_pages_words(
+        signed_in_page, alice, team, console_errors, tmp_path):
+    page = signed_in_page(alice)
+    _open(page, team)
+    page.route("**/bulk", lambda route: route.abort())
+    _menu(page, "photo.png", "Move to trash")
+    expect(page.locator("#alerts")).to_have_text("The portal did not answer; check your connection and try again.")
+    assert Node.objects.get(space=team, name="photo.png").trashed_at is None
+    assert [line for line in console_errors if line.startswith("uncaught")] == []  # no unhandled rejection
+
+    page.route(re.compile(r"/upload(\?|$)"), lambda route: route.fulfill(status=413, body="<html>too large</html>",
+                                                         content_type="text/html"))
+    memo = tmp_path / "memo.txt"
+    memo.write_bytes(b"memo\n")
+    page.locator("#upload-input").set_input_files(str(memo))
+    expect(page.locator("#upload-errors")).to_contain_text("memo.txt: Upload failed (413).")
+    console_errors.clear()  # the aborted request and the 502 are logged by Chromium, as asked
