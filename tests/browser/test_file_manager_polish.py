@@ -277,4 +277,4 @@ def test_a_lost_connection_and_a_proxys_refusal_are_told_in_the_pages_words(
     memo.write_bytes(b"memo\n")
     page.locator("#upload-input").set_input_files(str(memo))
     expect(page.locator("#upload-errors")).to_contain_text("memo.txt: Upload failed (413).")
-    console_errors.clear()  # the aborted request and the 502 are logged by Chromium, as asked
+    console_errors.clear()  # the aborted request and the 413 are logged by Chromium, as asked
