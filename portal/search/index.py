@@ -104,6 +104,8 @@ def index_node(node: Node) -> None:
     fields = {**_node_fields(node, owner_id), "parent_path": "/" + "/".join(folders), "trashed": trashed,
               "path_words": _cached_words(" ".join(folders))}
     SearchDoc.objects.update_or_create(node_id=node.pk, defaults=fields)
+    if not trashed:
+        trash_wins(node.pk, below=False)
 
 
 def set_trashed(node_id: int) -> None:
@@ -143,7 +145,29 @@ def index_subtree(node_id: int) -> int:
                               trashed=base_trashed or trashed, path_words=_cached_words(" ".join(folders))))
     SearchDoc.objects.bulk_create(docs, batch_size=1000, update_conflicts=True, unique_fields=["node"],
                                   update_fields=[*SUBTREE_FIELDS])
+    trash_wins(node_id)
     return len(docs)
+
+
+def trash_wins(node_id: int, *, below: bool = True) -> None:
+    """After rows were written from a walk read earlier: a trash that
+    committed in between (its own update of these rows came before the
+    write) wins. The node or a folder above it in the trash now marks the
+    whole subtree; otherwise, with ``below``, whatever below it is in the
+    trash now, or under a folder that is."""
+    if any(step.trashed for step in walk.walk_up(node_id)):
+        set_trashed(node_id)
+        return
+    if not below:
+        return
+    nodes = Node._meta.db_table
+    sql = (f"WITH RECURSIVE down(id, gone) AS (SELECT id, trashed_at IS NOT NULL FROM {nodes} WHERE parent_id = %s "
+           f"UNION ALL SELECT n.id, down.gone OR n.trashed_at IS NOT NULL FROM {nodes} n "
+           f"JOIN down ON n.parent_id = down.id) "
+           f"UPDATE {SearchDoc._meta.db_table} SET trashed = %s WHERE trashed = %s "
+           f"AND node_id IN (SELECT id FROM down WHERE gone)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [node_id, True, False])
 
 
 SUBTREE_FIELDS = ("space", "name", "name_key", "kind", "size", "modified_at", "owner", "file_type", "name_words",

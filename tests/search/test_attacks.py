@@ -579,3 +579,45 @@ def test_hostile_queries_on_sqlite_fts5_are_answered_or_refused(tmp_path):
     assert answers["report' ; DROP TABLE search_doc; --"][1] == 0      # every word must match
     assert answers["ＲＥＰＯＲＴ"] == [["report.txt"], 1]
     assert found["before"] == ["report.txt"] and found["after"] == []
+
+
+# --- the race: an index task reads the tree, the node is trashed, the task writes ------------------
+
+def _trash_between_read_and_write(monkeypatch, trash):
+    """The first walk an index task reads is followed at once by ``trash()`` (a request that
+    commits while the task is between its read and its write)."""
+    from portal.search import index
+
+    real, calls = index._place, []
+
+    def place(node):
+        answer = real(node)
+        if not calls:
+            calls.append(node.pk)
+            trash()
+        return answer
+
+    monkeypatch.setattr(index, "_place", place)
+    return calls
+
+
+def test_a_trash_between_an_index_tasks_read_and_write_is_not_undone(alice, team, put, monkeypatch):
+    node = put(alice, team, "/race.txt", b"photon").node
+    calls = _trash_between_read_and_write(monkeypatch, lambda: tree.node_trash(actor=alice, node_id=node.pk))
+    index_node(node.pk)
+    assert calls == [node.pk]
+    assert SearchDoc.objects.get(node=node).trashed and names(alice, "photon") == []
+
+
+def test_a_trash_below_a_folder_during_its_subtree_rewrite_is_not_undone(alice, team, put, monkeypatch):
+    put(alice, team, "/Lab/Inner/race.txt", b"photon")
+    put(alice, team, "/Lab/kept.txt", b"photon")
+    inner = locate_path(alice, team.pk, "/Lab/Inner").node
+    folder = locate_path(alice, team.pk, "/Lab").node
+    _trash_between_read_and_write(monkeypatch, lambda: tree.node_trash(actor=alice, node_id=inner.pk))
+    index_node(folder.pk)              # a rename's task, say, rewriting every row below /Lab
+    assert names(alice, "photon") == ["kept.txt"]
+    folder2 = put(alice, team, "/Lab2/x.txt", b"").node.parent
+    _trash_between_read_and_write(monkeypatch, lambda: tree.node_trash(actor=alice, node_id=folder2.pk))
+    index_node(folder2.pk)
+    assert names(alice, "lab2") == [] and names(alice, "x") == []
