@@ -20,8 +20,14 @@
     return new Promise((resolve) => { request.then(resolve, () => {}); });
   }
 
-  api.bulk = (action, ids, destination) => send("POST", fm.dataset.bulkUrl,
-    { action, ids, destination: destination || "" });
+  // After a change to rows, the keyboard stays in the list: on the first changed row's place.
+  api.bulk = (action, ids, destination) => {
+    if (api.refocusAt === undefined) {
+      const at = api.rows().findIndex((row) => ids.includes(row.dataset.id));
+      if (at >= 0) api.refocusAt = at;
+    }
+    return send("POST", fm.dataset.bulkUrl, { action, ids, destination: destination || "" });
+  };
 
   // Confirmations (hx-confirm, data-confirm) are asked by forms.js's one dialog: window.cofferConfirm.
 
@@ -174,7 +180,11 @@
     const button = event.target.closest("[data-bulk]");
     if (!button) return;
     const rows = api.rows().filter((row) => row.classList.contains("selected"));
-    if (button.dataset.bulk === "clear") { api.selectAll(false); return; }
+    if (button.dataset.bulk === "clear") { // the button goes away: the keyboard goes back to the list
+      api.selectAll(false);
+      api.focusRow(api.rows().find((row) => row.tabIndex === 0) || api.rows()[0]);
+      return;
+    }
     if (!rows.length) return;
     if (button.dataset.bulk === "delete") actions.trash(rows);
     else if (button.dataset.bulk === "download") actions.download(rows);
@@ -208,6 +218,11 @@
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-toast-close]")) document.getElementById("toast").replaceChildren();
+  });
+  // A toast kept while the keyboard was in it (its Undo) goes once the keyboard leaves.
+  document.addEventListener("focusout", (event) => {
+    const box = document.getElementById("toast");
+    if (box && box.contains(event.target) && !box.contains(event.relatedTarget)) armToast();
   });
 
   // The new-folder box: emptied and closed once the folder is made; open, it starts typed into.

@@ -278,3 +278,22 @@ def test_a_lost_connection_and_a_proxys_refusal_are_told_in_the_pages_words(
     page.locator("#upload-input").set_input_files(str(memo))
     expect(page.locator("#upload-errors")).to_contain_text("memo.txt: Upload failed (413).")
     console_errors.clear()  # the aborted request and the 413 are logged by Chromium, as asked
+
+
+def test_the_keyboard_stays_in_the_list_after_menu_actions_and_the_toast_goes(
+        signed_in_page, alice, team, console_errors):
+    page = signed_in_page(alice)
+    _open(page, team)
+    _menu(page, "photo.png", "Move to trash")
+    expect(page.locator("#toast")).to_contain_text("“photo.png” moved to the trash")
+    expect(_row(page, "report.pdf")).to_be_focused()  # the next row takes the trashed one's place
+
+    _row(page, "notes.txt").locator("input[name=ids]").check()
+    page.locator("[data-bulk=clear]").click()
+    expect(page.locator("#selection-bar")).to_be_hidden()
+    expect(page.locator("#workspace tr.fm-row[tabindex='0']")).to_be_focused()
+
+    _menu(page, "notes.txt", "Move to trash")
+    page.locator("#toast").get_by_role("button", name="Undo").focus()
+    page.keyboard.press("Tab")  # the keyboard leaves the toast: it goes by itself after a while
+    expect(page.locator("#toast")).to_be_empty(timeout=20_000)
