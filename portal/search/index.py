@@ -104,6 +104,7 @@ def index_node(node: Node) -> None:
     fields = {**_node_fields(node, owner_id), "parent_path": "/" + "/".join(folders), "trashed": trashed,
               "path_words": _cached_words(" ".join(folders))}
     SearchDoc.objects.update_or_create(node_id=node.pk, defaults=fields)
+    space_wins(node.pk, below=False)
     if not trashed:
         trash_wins(node.pk, below=False)
 
@@ -145,8 +146,21 @@ def index_subtree(node_id: int) -> int:
                               trashed=base_trashed or trashed, path_words=_cached_words(" ".join(folders))))
     SearchDoc.objects.bulk_create(docs, batch_size=1000, update_conflicts=True, unique_fields=["node"],
                                   update_fields=[*SUBTREE_FIELDS])
+    space_wins(node_id)
     trash_wins(node_id)
     return len(docs)
+
+
+def space_wins(node_id: int, *, below: bool = True) -> None:
+    """After rows were written from nodes read earlier: a move to another
+    space that committed in between wins (the rows take the nodes' space as
+    it is now), so the old space's members do not find them again."""
+    docs, nodes = SearchDoc._meta.db_table, Node._meta.db_table
+    which = f"(node_id = %s OR node_id IN ({walk.DESCENDANT_IDS_SQL}))" if below else "node_id = %s"
+    now = f"(SELECT n.space_id FROM {nodes} n WHERE n.id = {docs}.node_id)"
+    sql = f"UPDATE {docs} SET space_id = {now} WHERE {which} AND space_id <> {now}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [node_id, node_id] if below else [node_id])
 
 
 def trash_wins(node_id: int, *, below: bool = True) -> None:

@@ -621,3 +621,19 @@ def test_a_trash_below_a_folder_during_its_subtree_rewrite_is_not_undone(alice, 
     _trash_between_read_and_write(monkeypatch, lambda: tree.node_trash(actor=alice, node_id=folder2.pk))
     index_node(folder2.pk)
     assert names(alice, "lab2") == [] and names(alice, "x") == []
+
+
+def test_a_move_to_another_space_between_an_index_tasks_read_and_write_is_not_undone(alice, bob, team, put,
+                                                                                     monkeypatch):
+    mine = alice.memberships.exclude(space=team).get().space
+    node = put(alice, team, "/Deals/race.txt", b"").node
+    put(alice, team, "/Deals/term sheet.txt", b"")
+    folder = node.parent
+    _trash_between_read_and_write(monkeypatch, lambda: tree.node_move(
+        actor=alice, node_id=node.pk, path="/race.txt", space_id=mine.pk))
+    index_node(node.pk)
+    assert names(bob, "race") == [] and names(alice, "race") == ["race.txt"]
+    _trash_between_read_and_write(monkeypatch, lambda: tree.node_move(
+        actor=alice, node_id=folder.pk, path="/Deals", space_id=mine.pk))
+    index_node(folder.pk)
+    assert names(bob, "deals") == [] and names(bob, "term sheet") == []
