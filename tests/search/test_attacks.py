@@ -637,3 +637,11 @@ def test_a_move_to_another_space_between_an_index_tasks_read_and_write_is_not_un
         actor=alice, node_id=folder.pk, path="/Deals", space_id=mine.pk))
     index_node(folder.pk)
     assert names(bob, "deals") == [] and names(bob, "term sheet") == []
+
+
+@pytest.mark.parametrize("back", ["//evil.example/", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)",
+                                  "https:evil.example", " //evil.example", "http://testserver@evil.example/"])
+def test_the_star_form_never_redirects_off_site(alice, team, put, back):
+    node = put(alice, team, "/plan.txt", b"x").node
+    answer = page_client(alice).post(f"/spaces/{team.pk}/items/{node.pk}/star", {"next": back})
+    assert answer.status_code == 302 and answer["Location"] == "/starred/"
