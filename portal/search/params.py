@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
+from portal.core.sizes import parse_size
 from portal.search.models import FileType
 from portal.search.query import Filters, Terms, terms_of
 from portal.spaces.selectors import space_access
@@ -44,13 +45,20 @@ def terms_from(params, *, required: bool = False) -> Terms:
     return terms
 
 
-def _int(params, field: str) -> int | None:
+def _size(params, field: str) -> int | None:
+    """Bytes: a whole number (the API's form) or a size with its unit ("10 MB", the page's form)."""
     value = _text(params, field).strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:   # not "²" or "١"
-        raise _bad(field, gettext("%(field)s is a whole number of bytes (0 or more).") % {"field": field})
-    return int(value)
+    if value.isascii() and value.isdigit() and len(value) <= 18:   # not "²" or "١"
+        return int(value)
+    try:
+        size = parse_size(value, field=field)
+    except InvalidInput:
+        size = None
+    if size is None or size >= 2**63:
+        raise _bad(field, gettext("%(field)s is a size such as 10 MB, or a whole number of bytes.") % {"field": field})
+    return size
 
 
 def _moment(params, field: str) -> datetime | None:
@@ -91,7 +99,7 @@ def filters_from(actor, params) -> Filters:
     filters = Filters(space_id=_space(actor, params), file_type=kind,
                       modified_after=_moment(params, "modified_after"),
                       modified_before=_moment(params, "modified_before"),
-                      size_min=_int(params, "size_min"), size_max=_int(params, "size_max"), owner_id=_owner(params))
+                      size_min=_size(params, "size_min"), size_max=_size(params, "size_max"), owner_id=_owner(params))
     return filters
 
 

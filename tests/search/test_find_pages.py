@@ -61,6 +61,19 @@ def test_search_page_bad_filter_is_400_and_outsider_space_404(alice, secret):
     assert client.get("/search/", {"q": "a", "space": board.pk}).status_code == 404
 
 
+def test_the_page_filters_sizes_written_with_their_units(alice, team, put):
+    put(alice, team, "/big plan.txt", b"p" * 3000)
+    put(alice, team, "/small plan.txt", b"p")
+    client = page_client(alice)
+    at_least = client.get("/search/", {"q": "plan", "size_min": "2 KB"}).content.decode()
+    assert "big plan.txt" in at_least and "small plan.txt" not in at_least
+    at_most = client.get("/search/", {"q": "plan", "size_max": "１ kb"}).content.decode()   # full-width digit
+    assert "small plan.txt" in at_most and "big plan.txt" not in at_most
+    assert 'value="2 KB"' in at_least                   # the filter is shown as typed
+    refused = client.get("/search/", {"q": "plan", "size_min": "2 parsecs"})
+    assert refused.status_code == 400 and "10 MB" in refused.content.decode()
+
+
 def test_star_toggles_and_is_audited(alice, team, put):
     node = put(alice, team, "/plan.txt", b"x").node
     client = page_client(alice)
