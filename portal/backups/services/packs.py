@@ -107,10 +107,10 @@ def _check_blobs(pack: Pack, rows: list[Chunk], *, start: int = 0, end: int | No
             blob = data[row.offset - start:row.offset - start + row.length]
             plaintext = crypto.open_blob(keys.data_key, row.id, blob, id_key=keys.id_key)
         except crypto.BlobInvalid as exc:
-            raise InvalidInput(gettext("%(exc)s") % {"exc": exc}, code="bad_chunk", detail={"id": row.id}) from None
+            raise InvalidInput(str(exc), code="bad_chunk", detail={"id": row.id}) from None  # for the agent
         if len(plaintext) != row.raw_length:
-            raise InvalidInput(gettext("Chunk %(id)s is %(count)s bytes, not %(raw_length)s.") % {"id": row.id, "count": len(plaintext), "raw_length": row.raw_length},
-                               code="bad_chunk", detail={"id": row.id})
+            raise InvalidInput(gettext("Chunk %(id)s is %(count)s bytes, not %(raw_length)s.") % {
+                "id": row.id, "count": len(plaintext), "raw_length": row.raw_length}, code="bad_chunk", detail={"id": row.id})
 
 
 def _stored(pack: Pack) -> None:
