@@ -43,10 +43,12 @@ ALLOWED = {
 IDENTIFIERS = re.compile(r"https?://\S+|\S*/\S*|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[\w-]{20,}\b|\S+@\S+")
 WORD = re.compile(r"[A-Za-z]{3,}")
 VISIBLE_TEXT = """() => {
-  let text = document.body.innerText;
-  for (const node of document.querySelectorAll('code, pre, kbd, samp, [translate="no"]')) {
-    if (node.innerText) text = text.split(node.innerText).join(' ');
-  }
+  // Commands, code and names marked translate="no" are hidden while the text is read.
+  const hidden = [...document.querySelectorAll('code, pre, kbd, samp, [translate="no"]')];
+  const shown = hidden.map((node) => node.style.display);
+  hidden.forEach((node) => { node.style.display = 'none'; });
+  const text = document.body.innerText;
+  hidden.forEach((node, i) => { node.style.display = shown[i]; });
   const said = [];  // what a reader or a screen reader gets besides the text: hints, labels, buttons
   for (const node of document.body.querySelectorAll('[placeholder], [title], [aria-label], img[alt], input[type=submit], input[type=button]')) {
     if (node.closest('[translate="no"]')) continue;
