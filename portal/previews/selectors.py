@@ -4,21 +4,33 @@ derived file (none is made from held bytes), and these reads check again."""
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from portal.previews.models import DerivedFile, DerivedKind, DerivedState
 from portal.storage.derived import derived_storage
 
 
+def thumbnail_ready() -> Exists:
+    """A column for a query of nodes: whether the current version has a ready
+    thumbnail (``.annotate(has_thumbnail=thumbnail_ready())``)."""
+    return Exists(DerivedFile.objects.filter(version_id=OuterRef("current_version_id"), kind=DerivedKind.THUMBNAIL,
+                                             state=DerivedState.READY))
+
+
 def thumbnail_urls(nodes) -> dict[int, str]:
-    """Thumbnail URL per file node id, for the nodes whose current version has one (one query)."""
+    """Thumbnail URL per file node id, for the nodes whose current version has
+    one: one query, or none for nodes annotated with ``thumbnail_ready()``."""
     by_version = {node.current_version_id: node for node in nodes
                   if not node.is_folder and node.current_version_id is not None}
     if not by_version:
         return {}
-    ready = (DerivedFile.objects.filter(version_id__in=list(by_version), kind=DerivedKind.THUMBNAIL,
-                                        state=DerivedState.READY)
-             .values_list("version_id", flat=True))
+    if all(hasattr(node, "has_thumbnail") for node in by_version.values()):
+        ready = [version_id for version_id, node in by_version.items() if node.has_thumbnail]
+    else:
+        ready = (DerivedFile.objects.filter(version_id__in=list(by_version), kind=DerivedKind.THUMBNAIL,
+                                            state=DerivedState.READY)
+                 .values_list("version_id", flat=True))
     urls = {}
     for version_id in ready:
         node = by_version[version_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import BooleanField
+from django.db.models import BooleanField, Exists, OuterRef
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -53,6 +53,11 @@ def starred_list(actor, *, limit: int = LIST_LIMIT) -> list[tuple[Hit, object]]:
     sql = (f"SELECT {_COLUMNS}, 4, st.created FROM {stars} st JOIN {DOCS} d ON d.node_id = st.node_id"
            f"{_READABLE} AND st.user_id = %s ORDER BY st.created DESC, st.id DESC LIMIT %s")
     return _rows(sql, [False, actor.pk, actor.pk, limit])
+
+
+def starred_by(actor) -> Exists:
+    """A column for a query of nodes: whether ``actor`` starred each (``.annotate(is_starred=starred_by(user))``)."""
+    return Exists(Star.objects.filter(user_id=actor.pk, node_id=OuterRef("pk")))
 
 
 def starred_ids(actor, node_ids) -> set[int]:

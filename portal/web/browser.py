@@ -80,8 +80,8 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
     folder, space, access = located.node, located.space, located.access
     if not folder.is_folder:
         raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
-    children = selectors.folder_children(folder, sort=state.sort, descending=state.order == "desc",
-                                         name_contains=state.q)
+    children = selectors.folder_children(folder, viewer=request.user, sort=state.sort,
+                                         descending=state.order == "desc", name_contains=state.q)
     page = Paginator(children, PAGE_SIZE).get_page(state.page)
     nodes = list(page.object_list)
     context = {
@@ -139,9 +139,17 @@ def browser(request, space_id):
     context = workspace_context(request, space_id, state)
     space = context["space"]
     context.update({"part_size": settings.UPLOAD_PART_SIZE, "direct_max": direct_upload_max(),
-                    "folders": selectors.folders_of(space), "fm_strings": fm_strings(),
+                    "fm_strings": fm_strings(),
                     "dav_url": f"{settings.PUBLIC_URL}/dav/{quote(space.slug)}/"})
     return render(request, "web/browser/page.html", context)
+
+
+@portal_page
+@require_GET
+def folder_paths(request, space_id):
+    """The space's folder paths as ``<option>``s, for the move dialog's suggestions (asked for when it opens)."""
+    access = space_access(request.user, space_id, Cap.FILE_READ)
+    return render(request, "web/browser/_folder_options.html", {"folders": selectors.folders_of(access.space)})
 
 
 @portal_page

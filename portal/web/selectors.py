@@ -12,12 +12,16 @@ from portal.files import names
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
 from portal.locks.selectors import lock_summaries
-from portal.search.selectors import starred_ids
+from portal.previews.selectors import thumbnail_ready
+from portal.search.selectors import starred_by
 from portal.shares.models import SpaceSharePolicy
 
 
-def folder_children(folder: Node, *, sort: str, descending: bool, name_contains: str = "") -> QuerySet[Node]:
-    children = files.children_list(folder, sort=sort, descending=descending)
+def folder_children(folder: Node, *, viewer, sort: str, descending: bool, name_contains: str = "") -> QuerySet[Node]:
+    """A folder's children for a page, each with the viewer's star and whether
+    it has a thumbnail (columns of the same query)."""
+    children = (files.children_list(folder, sort=sort, descending=descending)
+                .annotate(is_starred=starred_by(viewer), has_thumbnail=thumbnail_ready()))
     if name_contains:
         children = children.filter(name__icontains=name_contains)
     return children
@@ -58,14 +62,13 @@ class Entry:
 
 
 def folder_entries(folder: files.Located, nodes, *, viewer, thumbnails: dict | None = None) -> list[Entry]:
-    """The rows of a page of ``folder``'s children, their locks and the viewer's stars looked up once for the page."""
+    """The rows of a page of ``folder``'s children (from folder_children), their locks looked up once for the page."""
     nodes = list(nodes)
     locks = lock_summaries(nodes, viewer=viewer, folder=folder.node)
-    stars = starred_ids(viewer, [node.pk for node in nodes]) if nodes else set()
     thumbnails = thumbnails or {}
     return [Entry(node=node, path=names.join([*folder.path_names, node.name]), lock=locks[node.pk],
                   kind="folder" if node.is_folder else file_kind(node.name), thumbnail=thumbnails.get(node.pk, ""),
-                  starred=node.pk in stars)
+                  starred=getattr(node, "is_starred", False))
             for node in nodes]
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("spaces/new", spaces.space_new, name="space-new"),
     path(f"{_SPACE}/", browser.browser, name="browser"),
     path(f"{_SPACE}/folders", browser.folder_new, name="folder-new"),
+    path(f"{_SPACE}/folder-paths", browser.folder_paths, name="folders"),
     path(f"{_SPACE}/upload", uploads.upload_put, name="upload"),
     path(f"{_SPACE}/upload-check", uploads.upload_check, name="upload-check"),
     path(f"{_SPACE}/bulk", browser.bulk_action, name="bulk"),

@@ -93,6 +93,11 @@
     moveDialog.returnValue = "";
     const input = document.getElementById("move-destination");
     input.value = document.getElementById("fm-list").dataset.path || "/";
+    const folders = document.getElementById("space-folders");
+    if (!folders.dataset.loaded) {  // the space's folder paths, asked for once, when first needed
+      folders.dataset.loaded = "1";
+      htmx.ajax("GET", folders.dataset.url, { target: folders, swap: "innerHTML" });
+    }
     moveDialog.dataset.preferred = op;
     moveDialog.addEventListener("close", () => {
       const chosen = moveDialog.returnValue;

@@ -27,7 +27,7 @@ DEPTHS = range(1, 21)
 SIZES = (5, 50, 200)
 # The exact number of queries each request makes (see the docstrings below).
 API_LISTING = 6
-BROWSER_PAGE = 8
+BROWSER_PAGE = 9
 NODE_METADATA = 5
 
 
@@ -135,15 +135,16 @@ def test_an_api_listing_shows_the_locks_that_cover_the_folder(tree, signed_in, a
 def test_a_browser_folder_page_takes_the_same_queries_at_every_size_and_depth(tree, client, alice,
                                                                               django_assert_max_num_queries):
     """The session, the user and their second factor, the space and role,
-    the walk, the count, the page, the locks: whatever the folder holds and
-    wherever it is."""
+    the walk, the count, the page (with the viewer's stars and the
+    thumbnails as columns), the locks, and the left navigation's spaces:
+    whatever the folder holds and wherever it is."""
     client.force_login(alice)
     counts = {}
     for label, folder in _all_folders(tree):
         url = reverse("web:browser", args=[folder.space_id]) + "?" + f"path={quote(path_of(folder))}"
         response, counts[label] = counted(lambda: client.get(url), BROWSER_PAGE, django_assert_max_num_queries)
         page = response.content.decode()
-        assert "f-000.txt" in page and 'class="locked"' in page
+        assert "f-000.txt" in page and 'class="fm-row locked"' in page
     assert set(counts.values()) == {BROWSER_PAGE}, counts
 
 

@@ -9,6 +9,7 @@ import io
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from portal.files.models import Node
 from portal.files.services.direct import file_put
@@ -170,3 +171,20 @@ def test_the_403_handler_answers_pages_with_the_portals_page_and_the_api_with_js
     assert page.status_code == 403 and "Not allowed" in page.content.decode()
     api = permission_denied(rf.get("/api/v1/spaces"))
     assert api.status_code == 403 and api["Content-Type"] == "application/json"
+
+
+def test_the_move_dialog_asks_for_the_space_folder_paths_when_it_opens(alice, bob, make_user):
+    from portal.files.services import tree
+
+    space = space_create(actor=alice, name="Paths")
+    tree.folder_create(actor=alice, space_id=space.pk, path="/Reports/2026")
+    url = reverse("web:folders", args=[space.pk])
+    page = page_client(alice).get(reverse("web:browser", args=[space.pk])).content.decode()
+    assert f'data-url="{url}"' in page and "/Reports/2026" not in page    # not on every page view
+    options = page_client(alice).get(url)
+    assert options.status_code == 200
+    assert '<option value="/Reports">' in options.content.decode()
+    assert '<option value="/Reports/2026">' in options.content.decode()
+    assert page_client(bob).get(url).status_code == 404                   # an outsider
+    assert page_client(alice).post(url).status_code == 405                # read only
+    assert page_client(alice).get(reverse("web:folders", args=[2**63])).status_code == 404
