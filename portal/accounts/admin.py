@@ -1,9 +1,9 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import PersonalAccessToken, User
 from portal.accounts.services import user_disable
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
-from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(User)

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.accounts import services
 from portal.accounts.models import PersonalAccessToken
@@ -10,7 +11,6 @@ from portal.accounts.selectors import token_list
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
-from django.utils.translation import gettext
 
 
 class TokenOut(serializers.Serializer):

@@ -1,10 +1,10 @@
 from rest_framework import authentication, exceptions
+from django.utils.translation import gettext
 
 from portal.accounts import twofactor
 from portal.accounts.selectors import TokenRejected, token_authenticate
 from portal.accounts.services import token_rejected_record
 from portal.core.errors import Forbidden
-from django.utils.translation import gettext
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.accounts import tokens
 from portal.accounts.models import PersonalAccessToken, User
@@ -18,7 +19,6 @@ from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
-from django.utils.translation import gettext
 
 
 @transaction.atomic

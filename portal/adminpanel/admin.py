@@ -8,10 +8,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Max, Q
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.audit.models import TaskRun
-from django.utils.translation import gettext_lazy as _
 
 admin.site.index_template = "admin/coffer/index.html"
 admin.site.site_header = _("Coffer administration")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib import messages
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.errors import PortalError
-from django.utils.translation import gettext_lazy as _
 
 
 def superuser_actions(actions: dict, request, names: Iterable[str]) -> dict:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
 
 
 class StrictSerializer(serializers.Serializer):

@@ -12,6 +12,8 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.audit import exports
@@ -26,8 +28,6 @@ from portal.audit.selectors import (
 )
 from portal.audit.sentences import describe
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 
 class InputFilter(admin.ListFilter):
@@ -39,18 +39,18 @@ class InputFilter(admin.ListFilter):
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
         self.values = {}
-        for name, _, _ in self.parameters:
+        for name, _label, _kind in self.parameters:
             if name in params:
                 value = params.pop(name)
                 self.values[name] = (value[-1] if isinstance(value, list) else value).strip()
         self.others = [(k, v) for k, v in request.GET.items() if k not in dict(self.values) and
-                       k not in {name for name, _, _ in self.parameters} and k != "p"]
+                       k not in {name for name, _label, _kind in self.parameters} and k != "p"]
 
     def has_output(self) -> bool:
         return True
 
     def expected_parameters(self):
-        return [name for name, _, _ in self.parameters]
+        return [name for name, _label, _kind in self.parameters]
 
     def choices(self, changelist):
         yield {

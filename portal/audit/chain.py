@@ -48,12 +48,12 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.models import AuditEvent, ChainCheckpoint, ChainState
 from portal.core.errors import PortalError
 from portal.core.keys import AUDIT_CHAIN, derive_key
 from portal.storage import ObjectStore, get_store
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 chain_log = logging.getLogger("portal.audit.chain")

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, AuditExport, ExportStatus
@@ -21,7 +22,6 @@ from portal.audit.selectors import events_filtered, export_params
 from portal.audit.sentences import describe
 from portal.audit.services import record
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext, pgettext_lazy
 
 FIELDS = ("id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
           "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash")

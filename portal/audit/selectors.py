@@ -13,10 +13,10 @@ from datetime import datetime, time, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 
 from portal.audit.models import AuditEvent
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
 
 RANGE_FROM, RANGE_TO, ADDRESS, SEARCH = "created_from", "created_to", "ip", "q"
 SEARCH_FIELDS = ("target_label", "actor_label", "ip")

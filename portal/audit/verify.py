@@ -31,6 +31,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.chain import (
@@ -45,7 +46,6 @@ from portal.audit.chain import (
 from portal.audit.models import AuditEvent, ChainCheckpoint, ChainState
 from portal.core.errors import InvalidInput, PortalError
 from portal.storage import ObjectStore, get_store
-from django.utils.translation import gettext
 
 CHUNK = 20_000
 DEFAULT_HEADS = 10

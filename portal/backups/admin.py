@@ -1,9 +1,9 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.backups.models import Device, Pack, RetentionPolicy, Snapshot
 from portal.backups.services.devices import device_revoke
-from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(Device)

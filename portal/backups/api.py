@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.accounts.models import PersonalAccessToken
 from portal.backups import selectors
@@ -23,7 +24,6 @@ from portal.core.access import is_admin
 from portal.core.errors import Forbidden
 from portal.core.pagination import paginated_response
 from portal.storage.base import content_disposition
-from django.utils.translation import gettext
 
 
 class EnrollmentTokenView(APIView):

@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.api.serializers import validated
 from portal.backups import selectors
@@ -19,7 +20,6 @@ from portal.backups.serializers import EnrollIn, ReportIn, SnapshotIn, SnapshotO
 from portal.backups.services import devices, packs, snapshots
 from portal.core.errors import InvalidInput
 from portal.core.pagination import paginated_response
-from django.utils.translation import gettext
 
 
 def _body(request, *allowed: str) -> dict:

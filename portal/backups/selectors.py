@@ -12,11 +12,11 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.backups.models import Device, DeviceActivity, Pack, Snapshot
 from portal.core.access import is_admin
 from portal.core.errors import NotFound
-from django.utils.translation import gettext
 
 
 def _annotated(queryset):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
 
 
 def clean_label(value, *, field: str, max_length: int) -> str:

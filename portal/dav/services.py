@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
@@ -16,7 +17,6 @@ from portal.files import walk
 from portal.files.models import Node
 from portal.files.selectors import locate_node
 from portal.spaces.quota import refuse_archived
-from django.utils.translation import gettext
 
 MAX_PROPERTY_BYTES = 64 * 1024
 MAX_PROPERTIES = 1000

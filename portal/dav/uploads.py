@@ -10,10 +10,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
 from portal.files.services.common import too_large_error as too_large
-from django.utils.translation import gettext
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 

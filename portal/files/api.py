@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.access import Cap
@@ -20,7 +21,6 @@ from portal.files.services import tree, versions
 from portal.locks import selectors as lock_selectors
 from portal.scanning import selectors as scan_selectors
 from portal.spaces.selectors import access_space
-from django.utils.translation import gettext
 
 
 class NodeOut(serializers.Serializer):

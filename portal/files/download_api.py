@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
@@ -22,7 +23,6 @@ from portal.scanning.selectors import ensure_not_quarantined
 from portal.storage import LocalObjectStore, get_store
 from portal.storage.base import content_disposition
 from portal.storage.views import stream_object
-from django.utils.translation import gettext
 
 _FLAGS = {"1": True, "true": True, "0": False, "false": False, "": False}
 

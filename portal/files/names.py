@@ -18,9 +18,9 @@ checked in full where it is made.
 from __future__ import annotations
 
 import unicodedata
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
-from django.utils.translation import gettext
 
 MAX_NAME_BYTES = 255
 MAX_DEPTH = 64

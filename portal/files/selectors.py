@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotFound
@@ -13,7 +14,6 @@ from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.spaces.models import Space
 from portal.spaces.selectors import SpaceAccess, space_access
-from django.utils.translation import gettext
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.errors import InvalidInput
 from portal.files.api import NodeOut, node_out
 from portal.files.models import UploadSession, UploadState
 from portal.files.services import uploads
-from django.utils.translation import gettext
 
 URLS_PER_RESPONSE = 1000
 

@@ -1,12 +1,12 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin, superuser_actions
 from portal.core.errors import PortalError
 from portal.locks.models import Lock
 from portal.locks.services import lock_break
-from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(Lock)

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.api.serializers import StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap
@@ -16,7 +17,6 @@ from portal.files.models import NodeKind
 from portal.files.selectors import locate_node
 from portal.locks import selectors, services
 from portal.locks.models import LockKind
-from django.utils.translation import gettext
 
 
 class LockOut(serializers.Serializer):

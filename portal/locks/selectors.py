@@ -14,6 +14,8 @@ from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy
 
 from portal.core.access import Cap, caps_of
 from portal.core.errors import Forbidden, Locked
@@ -22,8 +24,6 @@ from portal.files.selectors import Located, path_label
 from portal.files import walk
 from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockScope
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})

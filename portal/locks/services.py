@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
@@ -35,7 +36,6 @@ from portal.files.selectors import path_label
 from portal.spaces.quota import refuse_archived
 from portal.locks import selectors
 from portal.locks.models import Lock, LockDepth, LockKind, LockScope
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@ the services, so each decision is audited. Verdicts are never edited by hand."""
 
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
 from portal.scanning import services
 from portal.scanning.models import BlockedHash, ScanState, ScanVerdict
-from django.utils.translation import gettext_lazy as _
 
 
 @admin.register(ScanVerdict)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext
 
 from portal.core.errors import Forbidden
 from portal.scanning.models import BLOCKING, FLAGGED_BY_CONTENT, HELD, NAME_SCANNERS, ScanState, ScanVerdict
 from portal.scanning.scanners import blocked_name
-from django.utils.translation import gettext
 
 
 def _name_flags() -> Q:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
@@ -28,7 +29,6 @@ from portal.files.services.tree import purge
 from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
 from portal.storage import ObjectNotFound, get_store
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 FAIL_OPEN, FAIL_CLOSED = "open", "closed"

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext
 
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap
@@ -15,7 +16,6 @@ from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
-from django.utils.translation import gettext
 
 
 class ShareOut(serializers.Serializer):

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
 from portal.shares.models import SpaceSharePolicy
 from portal.spaces.models import Space
-from django.utils.translation import gettext
 
 _UNSET = object()
 

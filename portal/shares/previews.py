@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, PortalError
 from portal.files.models import FileVersion, Node
 from portal.files.services.downloads import content_type_for
 from portal.storage import get_store
-from django.utils.translation import gettext
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "application/json", "text/x-python"}

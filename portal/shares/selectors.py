@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from portal.audit.models import AuditEvent
 from portal.core.access import ROLE_CAPS, Cap, is_admin
@@ -21,7 +22,6 @@ from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
 from portal.shares.models import ShareLink
 from portal.spaces.models import Membership, Space
-from django.utils.translation import gettext
 
 _MANAGING_ROLES = [role for role, caps in ROLE_CAPS.items() if Cap.LINK_MANAGE_OTHERS in caps]
 

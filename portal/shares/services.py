@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -29,7 +30,6 @@ from portal.shares import policy, tokens
 from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
 from portal.shares.selectors import access_link
 from portal.spaces.selectors import access_space, can
-from django.utils.translation import gettext
 
 MAX_RECIPIENTS = 50
 UNSET = policy._UNSET

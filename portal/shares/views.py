@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext
 
 from portal.core.errors import Forbidden, InvalidInput, NotFound, PortalError, Throttled
 from portal.files.download_api import serve, starts_download, zip_response
@@ -26,7 +27,6 @@ from portal.shares import previews, visits
 from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_target
 from portal.shares.visits import LinkGone, Visitor
-from django.utils.translation import gettext
 
 CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -32,6 +32,7 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from portal.audit import context
 from portal.audit.actions import Action
@@ -46,7 +47,6 @@ from portal.shares import throttle
 from portal.shares.models import Audience, LinkState, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_from_token
 from portal.spaces.selectors import SpaceAccess
-from django.utils.translation import gettext, gettext_lazy
 
 _GONE_MESSAGES = {
     LinkState.REVOKED: gettext_lazy("This link was revoked by the person who shared it."),

@@ -4,11 +4,11 @@ from django import forms
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from portal.adminpanel.adminkit import ReadOnlyAdmin, run_bulk, superuser_actions
 from portal.spaces.models import Space
 from portal.spaces.services import space_update
-from django.utils.translation import gettext_lazy as _
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3,
           "T": 1024**4, "TB": 1024**4}

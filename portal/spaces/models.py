@@ -74,7 +74,7 @@ class Space(models.Model):
     def save(self, *args, **kwargs):
         if self.slug:
             return super().save(*args, **kwargs)
-        for _ in range(5):  # a concurrent space may take the same slug between the check and the insert
+        for _attempt in range(5):  # a concurrent space may take the same slug between the check and the insert
             self.slug = unique_slug(self.name or "space", exclude=self.pk)
             try:
                 with transaction.atomic():

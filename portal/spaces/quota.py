@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import F
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 
 from portal.core.errors import Conflict, QuotaExceeded
 from portal.spaces.models import Space
-from django.utils.translation import gettext
 
 
 def refuse_archived(space: Space) -> None:

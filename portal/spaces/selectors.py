@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext
 
 from portal.core.access import Cap, Role, caps_of, is_admin
 from portal.core.errors import Forbidden, NotFound
 from portal.spaces.models import Membership, Space
-from django.utils.translation import gettext
 
 
 def role_of(actor, space: Space) -> str | None:

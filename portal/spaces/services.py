@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.accounts.models import User
 from portal.audit.actions import Action
@@ -16,7 +17,6 @@ from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceKind
 from portal.spaces.selectors import SpaceAccess, access_space
-from django.utils.translation import gettext
 
 NAME_MAX = 100
 

@@ -17,9 +17,9 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, NotFound, StorageUnavailable
-from django.utils.translation import gettext
 
 CHUNK_SIZE = 1024 * 1024
 # S3's limits, enforced by the local backend too so code written against

@@ -21,6 +21,7 @@ from stat import S_ISREG
 from typing import BinaryIO
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, PreconditionFailed, StorageUnavailable
 from portal.storage import local_slots, request_body, signing
@@ -29,7 +30,6 @@ from portal.storage.base import (
     UploadNotFound, check_parts_complete, presign_lifetime, range_not_satisfiable, validate_key,
     validate_part_list, validate_part_number, validate_put_size, validate_window,
 )
-from django.utils.translation import gettext
 
 TEMP_PREFIX = ".tmp-"
 MULTIPART_DIR = ".multipart"

@@ -15,10 +15,10 @@ import re
 import secrets
 from pathlib import Path
 from typing import BinaryIO
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput
 from portal.storage.base import Part
-from django.utils.translation import gettext
 
 DATA = "data"
 # Parts this large bypass the page cache (request_body.py says why): a file

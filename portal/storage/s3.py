@@ -19,6 +19,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError, IncompleteReadError, NoCredentialsError
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, PortalError, StorageUnavailable
 from portal.storage.base import (
@@ -26,7 +27,6 @@ from portal.storage.base import (
     content_disposition, presign_lifetime, validate_key, validate_part_list, validate_part_number,
     validate_put_size, validate_window,
 )
-from django.utils.translation import gettext
 
 # Errors that mean "the store did not answer (in time)", also while streaming a body.
 NETWORK_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError)

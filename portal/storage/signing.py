@@ -12,9 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext
 
 from portal.core.errors import Forbidden
-from django.utils.translation import gettext
 
 GET = "portal.storage.get"
 PART = "portal.storage.part"

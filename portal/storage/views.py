@@ -17,12 +17,12 @@ from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpR
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.storage import get_store, signing
 from portal.storage.base import ObjectStore, ObjectStream, content_disposition
 from portal.storage.local import LocalObjectStore
-from django.utils.translation import gettext
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

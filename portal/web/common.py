@@ -9,9 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, NotFound, PortalError
-from django.utils.translation import gettext
 
 
 def is_htmx(request) -> bool:

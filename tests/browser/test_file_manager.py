@@ -5,7 +5,6 @@ thumbnails, the upload conflict question, phone width and Chinese."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,11 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from portal.files.models import Node
-from portal.files.services.direct import file_put
 from portal.previews import selectors as previews
 from portal.search.models import Star
 from portal.spaces.services import space_create
 from portal.files.services.tree import folder_create
+from tests.browser import file_manager as fm
 
 ROOT = Path(__file__).resolve().parents[2]
 # A 1x1 PNG, as a thumbnail URL the page may show (the CSP allows data: images).
@@ -37,47 +36,25 @@ def _portal_urls(settings, live_server):
     settings.PUBLIC_URL = live_server.url
 
 
-def _put(user, space, path: str, body: bytes = b"hello\n") -> Node:
-    return file_put(actor=user, space_id=space.pk, path=path, fileobj=io.BytesIO(body), size=len(body)).node
-
-
 @pytest.fixture
 def team(alice):
     space = space_create(actor=alice, name="Team")
     folder_create(actor=alice, space_id=space.pk, path="/Archive")
-    _put(alice, space, "/notes.txt", b"notes\n" * 100)
-    _put(alice, space, "/report.pdf", b"%PDF-1.4 tiny\n")
-    _put(alice, space, "/photo.png", b"not really a png")
+    fm.put(alice, space, "/notes.txt", b"notes\n" * 100)
+    fm.put(alice, space, "/report.pdf", b"%PDF-1.4 tiny\n")
+    fm.put(alice, space, "/photo.png", b"not really a png")
     return space
-
-
-def _open(page, space, path: str = "/"):
-    page.goto(f"/spaces/{space.pk}/?path={path}")
-    expect(page.locator("#workspace tr.fm-row").first).to_be_visible()
-
-
-def _row(page, name: str):
-    return page.locator("#workspace tr.fm-row", has=page.locator("a.open", has_text=name))
-
-
-def _menu(page, name: str, action: str):
-    _row(page, name).get_by_role("button", name=f"Actions for {name}").click()
-    page.locator("#row-menu").get_by_role("menuitem", name=action, exact=True).click()
-
-
-def _names(page) -> list[str]:
-    return page.locator("#workspace tr.fm-row").evaluate_all("(rows) => rows.map((row) => row.dataset.name)")
 
 
 def test_the_drawer_opens_beside_the_list_with_info_versions_and_activity(
         signed_in_page, alice, team, console_errors, screenshot):
     page = signed_in_page(alice)
     page.set_viewport_size({"width": 1366, "height": 900})
-    _open(page, team)
-    assert _names(page) == ["Archive", "notes.txt", "photo.png", "report.pdf"]  # folders first, then by name
+    fm.open_folder(page, team)
+    assert fm.row_names(page) == ["Archive", "notes.txt", "photo.png", "report.pdf"]  # folders first, then by name
     screenshot(page, "file-manager")
 
-    _menu(page, "notes.txt", "Details")
+    fm.menu(page, "notes.txt", "Details")
     drawer = page.locator("#drawer .item-panel")
     expect(drawer.get_by_role("heading", name="notes.txt")).to_be_visible()
     expect(drawer.locator("#drawer-versions")).to_contain_text("Version 1")
@@ -94,72 +71,72 @@ def test_the_drawer_opens_beside_the_list_with_info_versions_and_activity(
     expect(page.locator("th.col-size")).to_have_attribute("aria-sort", "ascending")
     page.locator("th.col-size").get_by_role("button", name="Size").click()
     expect(page.locator("th.col-size")).to_have_attribute("aria-sort", "descending")
-    assert _names(page)[:2] == ["Archive", "notes.txt"]  # the largest file first after the folder
+    assert fm.row_names(page)[:2] == ["Archive", "notes.txt"]  # the largest file first after the folder
     assert "sort=size" in page.url and "order=desc" in page.url
 
 
 def test_the_row_menu_right_click_renames_inline_drag_moves_and_trash_can_be_undone(
         signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
 
-    _row(page, "notes.txt").click(button="right")
+    fm.row(page, "notes.txt").click(button="right")
     expect(page.locator("#row-menu")).to_be_visible()
     page.locator("#row-menu").get_by_role("menuitem", name="Rename").click()
     page.get_by_label("New name").fill("minutes.txt")
     page.get_by_label("New name").press("Enter")
     expect(page.locator("#toast")).to_contain_text("Renamed to “minutes.txt”")
-    expect(_row(page, "minutes.txt")).to_be_visible()
+    expect(fm.row(page, "minutes.txt")).to_be_visible()
     assert Node.objects.filter(space=team, name="minutes.txt", trashed_at__isnull=True).exists()
 
-    _row(page, "report.pdf").drag_to(_row(page, "Archive"))
+    fm.row(page, "report.pdf").drag_to(fm.row(page, "Archive"))
     expect(page.locator("#toast")).to_contain_text("“report.pdf” moved to /Archive")
-    expect(_row(page, "report.pdf")).to_have_count(0)
+    expect(fm.row(page, "report.pdf")).to_have_count(0)
     report = Node.objects.get(space=team, name="report.pdf")
     assert report.parent.name == "Archive"
-    _open(page, team, "/Archive")
-    _row(page, "report.pdf").drag_to(page.locator(".crumbs li", has_text="Team"))  # back up, onto the breadcrumb
+    fm.open_folder(page, team, "/Archive")
+    fm.row(page, "report.pdf").drag_to(page.locator(".crumbs li", has_text="Team"))  # back up, onto the breadcrumb
     expect(page.locator("#toast")).to_contain_text("“report.pdf” moved to /")
     report.refresh_from_db()
     assert report.parent.parent_id is None
-    _open(page, team)
+    fm.open_folder(page, team)
 
-    _menu(page, "photo.png", "Star")
+    fm.menu(page, "photo.png", "Star")
     expect(page.locator("#toast")).to_contain_text("“photo.png” starred")
-    expect(_row(page, "photo.png").locator(".star-mark")).to_be_visible()
+    expect(fm.row(page, "photo.png").locator(".star-mark")).to_be_visible()
     assert Star.objects.filter(user=alice, node__name="photo.png").exists()
 
-    _menu(page, "photo.png", "Move to trash")
+    fm.menu(page, "photo.png", "Move to trash")
     expect(page.locator("#toast")).to_contain_text("“photo.png” moved to the trash")
-    expect(_row(page, "photo.png")).to_have_count(0)
+    expect(fm.row(page, "photo.png")).to_have_count(0)
     assert Node.objects.get(space=team, name="photo.png").trashed_at is not None
     page.locator("#toast").get_by_role("button", name="Undo").click()
     expect(page.locator("#toast")).to_contain_text("“photo.png” restored")
-    expect(_row(page, "photo.png")).to_be_visible()
+    expect(fm.row(page, "photo.png")).to_be_visible()
     assert Node.objects.get(space=team, name="photo.png").trashed_at is None
 
 
 def test_the_keyboard_moves_between_rows_renames_trashes_and_selects_all(
         signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
-    _row(page, "Archive").locator("td.col-modified").click()
-    expect(_row(page, "Archive")).to_be_focused()
+    fm.open_folder(page, team)
+    fm.row(page, "Archive").locator("td.col-modified").click()
+    expect(fm.row(page, "Archive")).to_be_focused()
     page.keyboard.press("ArrowDown")
-    expect(_row(page, "notes.txt")).to_be_focused()
+    expect(fm.row(page, "notes.txt")).to_be_focused()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
-    expect(_row(page, "notes.txt")).to_be_focused()
+    expect(fm.row(page, "notes.txt")).to_be_focused()
 
     page.keyboard.press("F2")
     expect(page.get_by_label("New name")).to_be_focused()
     page.keyboard.press("Escape")
-    expect(_row(page, "notes.txt")).to_be_focused()
+    expect(fm.row(page, "notes.txt")).to_be_focused()
 
     page.keyboard.press("Delete")
     expect(page.locator("#toast")).to_contain_text("“notes.txt” moved to the trash")
-    expect(_row(page, "notes.txt")).to_have_count(0)
-    expect(_row(page, "photo.png")).to_be_focused()  # the next row takes the focus
+    expect(fm.row(page, "notes.txt")).to_have_count(0)
+    expect(fm.row(page, "photo.png")).to_be_focused()  # the next row takes the focus
 
     page.locator("#workspace tr.fm-row").first.focus()
     page.keyboard.press("Control+a")
@@ -172,7 +149,7 @@ def test_the_keyboard_moves_between_rows_renames_trashes_and_selects_all(
     expect(page.locator(".crumbs")).to_contain_text("Archive")
     expect(page.get_by_text("This folder is empty.")).to_be_visible()
     page.go_back()
-    _row(page, "Archive").locator("td.col-modified").dblclick()  # a double click opens too
+    fm.row(page, "Archive").locator("td.col-modified").dblclick()  # a double click opens too
     expect(page.locator(".crumbs")).to_contain_text("Archive")
 
 
@@ -181,12 +158,12 @@ def test_the_grid_view_shows_thumbnails_for_what_has_one_and_is_remembered(
     photo = Node.objects.get(space=team, name="photo.png")
     monkeypatch.setattr(previews, "thumbnail_urls", lambda nodes: {n.pk: PIXEL for n in nodes if n.pk == photo.pk})
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     page.get_by_role("button", name="Grid view").click()
     expect(page.locator("#fm")).to_have_class("fm grid")
-    expect(_row(page, "photo.png").locator("img.thumb")).to_be_visible()
+    expect(fm.row(page, "photo.png").locator("img.thumb")).to_be_visible()
     expect(page.locator("#workspace img.thumb")).to_have_count(1)
-    expect(_row(page, "report.pdf").locator(".icon.kind-pdf")).to_be_visible()
+    expect(fm.row(page, "report.pdf").locator(".icon.kind-pdf")).to_be_visible()
     screenshot(page, "file-manager-grid")
 
     page.reload()
@@ -194,7 +171,7 @@ def test_the_grid_view_shows_thumbnails_for_what_has_one_and_is_remembered(
     expect(page.get_by_role("button", name="Grid view")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="List view").click()
     expect(page.locator("#fm")).to_have_class("fm")
-    expect(_row(page, "photo.png").locator("img.thumb")).to_be_hidden()
+    expect(fm.row(page, "photo.png").locator("img.thumb")).to_be_hidden()
 
 
 def _pick(page, tmp_path, name: str, body: bytes):
@@ -208,7 +185,7 @@ def test_an_upload_conflict_is_asked_once_replace_keep_both_or_skip(
         signed_in_page, alice, team, console_errors, tmp_path):
     notes = Node.objects.get(space=team, name="notes.txt")
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     puts = []
     page.on("request", lambda request: puts.append(request.url) if request.method == "PUT" else None)
 
@@ -222,7 +199,7 @@ def test_an_upload_conflict_is_asked_once_replace_keep_both_or_skip(
 
     _pick(page, tmp_path, "notes.txt", b"third\n")
     dialog.get_by_role("button", name="Keep both").click()
-    expect(_row(page, "notes (1).txt")).to_be_visible(timeout=30_000)
+    expect(fm.row(page, "notes (1).txt")).to_be_visible(timeout=30_000)
     assert notes.versions.count() == 2
     assert Node.objects.get(space=team, name="notes (1).txt").size == len(b"third\n")
 
@@ -239,7 +216,7 @@ def test_at_phone_width_nothing_scrolls_sideways_and_the_drawer_is_a_full_screen
         signed_in_page, alice, team, console_errors, screenshot):
     page = signed_in_page(alice)
     page.set_viewport_size({"width": 375, "height": 812})
-    _open(page, team)
+    fm.open_folder(page, team)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, page.evaluate(OVERFLOWING)
     first_row = page.locator("#workspace tr.fm-row").first.bounding_box()
@@ -254,7 +231,7 @@ def test_at_phone_width_nothing_scrolls_sideways_and_the_drawer_is_a_full_screen
     page.get_by_role("button", name="Menu").click()
     expect(page.locator("#sidenav")).to_be_hidden()
 
-    _menu(page, "notes.txt", "Details")
+    fm.menu(page, "notes.txt", "Details")
     expect(page.locator("#drawer .item-panel")).to_be_visible()
     box = page.locator("#drawer").bounding_box()
     assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 375, 812)
@@ -266,14 +243,14 @@ def test_at_phone_width_nothing_scrolls_sideways_and_the_drawer_is_a_full_screen
 
 def test_in_chinese_the_file_manager_keeps_its_structure(signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     with page.expect_navigation():
         page.get_by_label("Language").select_option("zh-hans")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator(".fm-toolbar button.tool[popovertarget=new-folder-pop]")).to_be_visible()
     expect(page.locator(".fm-toolbar [data-upload-pick=files]")).to_be_visible()
     expect(page.locator("#workspace th[aria-sort]")).to_have_count(3)
-    _row(page, "notes.txt").locator(".row-menu-button").click()
+    fm.row(page, "notes.txt").locator(".row-menu-button").click()
     expect(page.locator("#row-menu [data-action]:not([hidden])")).to_have_count(11)
     page.keyboard.press("Escape")
     expect(page.locator("#row-menu")).to_be_hidden()
@@ -299,7 +276,7 @@ def test_at_phone_width_the_portals_pages_do_not_scroll_sideways(signed_in_page,
 
 def test_new_folder_refuses_a_taken_name_then_creates_and_empties_its_box(signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     page.get_by_role("button", name="New folder").click()
     page.get_by_label("Folder name").fill("archive")
     page.get_by_role("button", name="Create folder").click()
@@ -311,7 +288,7 @@ def test_new_folder_refuses_a_taken_name_then_creates_and_empties_its_box(signed
     expect(page.locator("#toast")).to_contain_text("Folder “Plans/2027” created.")
     expect(page.locator("#new-folder-pop")).to_be_hidden()
     expect(page.locator("#new-folder-pop [data-error-slot]")).to_be_empty()  # the old refusal is gone
-    expect(_row(page, "Plans")).to_be_visible()
+    expect(fm.row(page, "Plans")).to_be_visible()
     page.get_by_role("button", name="New folder").click()
     expect(page.get_by_label("Folder name")).to_have_value("")
     expect(page.get_by_label("Folder name")).to_be_focused()
@@ -319,17 +296,17 @@ def test_new_folder_refuses_a_taken_name_then_creates_and_empties_its_box(signed
 
 def test_files_dropped_on_a_folder_row_land_in_that_folder(signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     expect(page.locator("#uploader")).to_have_attribute("data-ready", "1")
     transfer = page.evaluate_handle("""() => {
       const transfer = new DataTransfer();
       for (const name of ["one.txt", "two.txt"]) transfer.items.add(new File([name], name, { type: "text/plain" }));
       return transfer;
     }""")
-    target = _row(page, "Archive")
+    target = fm.row(page, "Archive")
     for event in ("dragenter", "dragover", "drop"):
         target.dispatch_event(event, {"dataTransfer": transfer})
     expect(page.locator("#upload-status")).to_have_text("2 uploaded, 0 not uploaded.", timeout=30_000)
     archive = Node.objects.get(space=team, name="Archive")
     assert sorted(Node.objects.filter(parent=archive).values_list("name", flat=True)) == ["one.txt", "two.txt"]
-    expect(_row(page, "one.txt")).to_have_count(0)  # this folder's list is unchanged
+    expect(fm.row(page, "one.txt")).to_have_count(0)  # this folder's list is unchanged

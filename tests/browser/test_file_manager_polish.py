@@ -6,7 +6,6 @@ and a new employee's look at the page at 1366 px and 375 px in both languages.""
 
 from __future__ import annotations
 
-import io
 import re
 import zipfile
 from pathlib import Path
@@ -19,10 +18,10 @@ from playwright.sync_api import expect
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.files.models import Node
-from portal.files.services.direct import file_put
 from portal.files.services.tree import folder_create
 from portal.locks.models import Lock
 from portal.spaces.services import space_create
+from tests.browser import file_manager as fm
 
 ROOT = Path(__file__).resolve().parents[2]
 DESKTOP = {"width": 1366, "height": 800}
@@ -44,47 +43,25 @@ def _portal_urls(settings, live_server):
     settings.PUBLIC_URL = live_server.url
 
 
-def _put(user, space, path: str, body: bytes = b"hello\n") -> Node:
-    return file_put(actor=user, space_id=space.pk, path=path, fileobj=io.BytesIO(body), size=len(body)).node
-
-
 @pytest.fixture
 def team(alice):
     space = space_create(actor=alice, name="Team")
     folder_create(actor=alice, space_id=space.pk, path="/Archive")
-    _put(alice, space, "/Archive/old.txt", b"old\n")
-    _put(alice, space, "/notes.txt", b"notes\n" * 100)
-    _put(alice, space, "/report.pdf", b"%PDF-1.4 tiny\n")
-    _put(alice, space, "/photo.png", b"not really a png")
+    fm.put(alice, space, "/Archive/old.txt", b"old\n")
+    fm.put(alice, space, "/notes.txt", b"notes\n" * 100)
+    fm.put(alice, space, "/report.pdf", b"%PDF-1.4 tiny\n")
+    fm.put(alice, space, "/photo.png", b"not really a png")
     return space
 
 
-def _open(page, space, path: str = "/"):
-    page.goto(f"/spaces/{space.pk}/?path={path}")
-    expect(page.locator("#workspace tr.fm-row").first).to_be_visible()
-
-
-def _row(page, name: str):
-    return page.locator("#workspace tr.fm-row", has=page.locator("a.open", has_text=name))
-
-
-def _menu(page, name: str, action: str):
-    _row(page, name).get_by_role("button", name=f"Actions for {name}").click()
-    page.locator("#row-menu").get_by_role("menuitem", name=action, exact=True).click()
-
-
-def _names(page) -> list[str]:
-    return page.locator("#workspace tr.fm-row").evaluate_all("(rows) => rows.map((row) => row.dataset.name)")
-
-
 def test_hx_confirm_asks_in_the_one_confirmation_dialog(signed_in_page, alice, team, console_errors, screenshot):
-    _put(alice, team, "/notes.txt", b"second version\n")
+    fm.put(alice, team, "/notes.txt", b"second version\n")
     page = signed_in_page(alice)
     page.set_viewport_size(DESKTOP)
-    _open(page, team)
+    fm.open_folder(page, team)
     assert page.locator("dialog").evaluate_all("(all) => all.map((d) => d.id)").count("confirm-dialog") == 1
     expect(page.locator("#fm-confirm-dialog")).to_have_count(0)
-    _menu(page, "notes.txt", "Versions")
+    fm.menu(page, "notes.txt", "Versions")
     restore = page.get_by_role("button", name="Restore version 1")
     restore.click()
     dialog = page.get_by_role("dialog")
@@ -104,30 +81,30 @@ def test_hx_confirm_asks_in_the_one_confirmation_dialog(signed_in_page, alice, t
 
 def test_the_scripts_words_are_the_servers(signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
-    _row(page, "notes.txt").locator("input[name=ids]").check()
+    fm.open_folder(page, team)
+    fm.row(page, "notes.txt").locator("input[name=ids]").check()
     expect(page.locator("#selection-count")).to_have_text("1 item selected")
-    _row(page, "photo.png").locator("input[name=ids]").check()
+    fm.row(page, "photo.png").locator("input[name=ids]").check()
     expect(page.locator("#selection-count")).to_have_text("2 items selected")
     page.get_by_role("button", name="Clear selection").click()
     expect(page.locator("#selection-bar")).to_be_hidden()
 
-    _menu(page, "photo.png", "Star")
+    fm.menu(page, "photo.png", "Star")
     expect(page.locator("#toast")).to_contain_text("“photo.png” starred.")
-    expect(_row(page, "photo.png")).to_be_focused()
-    _menu(page, "photo.png", "Remove the star")
+    expect(fm.row(page, "photo.png")).to_be_focused()
+    fm.menu(page, "photo.png", "Remove the star")
     expect(page.locator("#toast")).to_contain_text("“photo.png” is no longer starred.")
     expect(page.locator("#toast")).to_be_empty(timeout=20_000)  # a toast goes away by itself
 
     with page.expect_navigation():
         page.get_by_label("Language").select_option("zh-hans")
-    _open(page, team)
+    fm.open_folder(page, team)
     with translation.override("zh-hans"):
         one, starred = gettext("1 item selected"), gettext("“%(name)s” starred.") % {"name": "photo.png"}
-    _row(page, "notes.txt").locator("input[name=ids]").check()
+    fm.row(page, "notes.txt").locator("input[name=ids]").check()
     expect(page.locator("#selection-count")).to_have_text(one)
     page.locator("[data-bulk=clear]").click()
-    _row(page, "photo.png").locator(".row-menu-button").click()
+    fm.row(page, "photo.png").locator(".row-menu-button").click()
     page.locator("#row-menu [data-action=star]:not([hidden])").click()
     expect(page.locator("#toast")).to_contain_text(starred)
 
@@ -135,31 +112,31 @@ def test_the_scripts_words_are_the_servers(signed_in_page, alice, team, console_
 def test_lock_and_unlock_from_the_row_menu_act_at_once(signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
     page.set_viewport_size(DESKTOP)
-    _open(page, team)
-    _menu(page, "notes.txt", "Lock")
+    fm.open_folder(page, team)
+    fm.menu(page, "notes.txt", "Lock")
     expect(page.locator("#toast")).to_contain_text("“notes.txt” is locked.")
-    expect(_row(page, "notes.txt").locator(".badge.lock")).to_contain_text("Locked by alice")
+    expect(fm.row(page, "notes.txt").locator(".badge.lock")).to_contain_text("Locked by alice")
     expect(page.locator("#drawer")).to_be_empty()  # no drawer: the list says it all
-    expect(_row(page, "notes.txt")).to_be_focused()
+    expect(fm.row(page, "notes.txt")).to_be_focused()
     assert Lock.objects.filter(node__name="notes.txt").exists()
 
-    _menu(page, "notes.txt", "Unlock")
+    fm.menu(page, "notes.txt", "Unlock")
     expect(page.locator("#toast")).to_contain_text("“notes.txt” is unlocked.")
-    expect(_row(page, "notes.txt").locator(".badge.lock")).to_have_count(0)
-    expect(_row(page, "notes.txt")).to_be_focused()
+    expect(fm.row(page, "notes.txt").locator(".badge.lock")).to_have_count(0)
+    expect(fm.row(page, "notes.txt")).to_be_focused()
     expect(page.locator("#drawer")).to_be_empty()
 
-    _menu(page, "notes.txt", "Details")  # with the drawer open on that file, it follows
-    _menu(page, "notes.txt", "Lock")
+    fm.menu(page, "notes.txt", "Details")  # with the drawer open on that file, it follows
+    fm.menu(page, "notes.txt", "Lock")
     expect(page.locator("#drawer #drawer-lock")).to_contain_text("Locked by alice")
 
 
 def test_download_of_a_selection_is_one_zip_and_of_one_file_its_content(
         signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
-    _row(page, "notes.txt").locator("input[name=ids]").check()
-    _row(page, "Archive").locator("input[name=ids]").check()
+    fm.open_folder(page, team)
+    fm.row(page, "notes.txt").locator("input[name=ids]").check()
+    fm.row(page, "Archive").locator("input[name=ids]").check()
     with page.expect_download() as info:
         page.locator("#selection-bar").get_by_role("button", name="Download").click()
     archive = zipfile.ZipFile(info.value.path())
@@ -168,7 +145,7 @@ def test_download_of_a_selection_is_one_zip_and_of_one_file_its_content(
     assert AuditEvent.objects.filter(action=Action.FILE_ZIP_DOWNLOADED, actor=alice).count() == 1
 
     page.get_by_role("button", name="Clear selection").click()
-    _row(page, "report.pdf").locator("input[name=ids]").check()
+    fm.row(page, "report.pdf").locator("input[name=ids]").check()
     with page.expect_download() as info:
         page.locator("#selection-bar").get_by_role("button", name="Download").click()
     assert info.value.suggested_filename == "report.pdf"
@@ -178,7 +155,7 @@ def test_download_of_a_selection_is_one_zip_and_of_one_file_its_content(
 def test_the_grid_view_has_a_sort_control(signed_in_page, alice, team, console_errors, screenshot):
     page = signed_in_page(alice)
     page.set_viewport_size(DESKTOP)
-    _open(page, team)
+    fm.open_folder(page, team)
     sort_by = page.get_by_label("Sort by")
     expect(sort_by).to_be_hidden()  # the list has its column headers
     page.get_by_role("button", name="Grid view").click()
@@ -187,7 +164,7 @@ def test_the_grid_view_has_a_sort_control(signed_in_page, alice, team, console_e
     page.wait_for_url("**sort=size**")
     page.get_by_label("Order").select_option("desc")
     page.wait_for_url("**order=desc**")
-    assert _names(page) == ["Archive", "notes.txt", "photo.png", "report.pdf"]  # the largest file first
+    assert fm.row_names(page) == ["Archive", "notes.txt", "photo.png", "report.pdf"]  # the largest file first
     screenshot(page, "grid-sorted")
     page.get_by_role("button", name="List view").click()
     expect(page.locator("th.col-size")).to_have_attribute("aria-sort", "descending")
@@ -208,25 +185,25 @@ def test_a_new_employee_looks_at_the_space_page(signed_in_page, alice, team, con
         page.goto("/spaces/")
         with page.expect_navigation():
             page.locator("#language-select").select_option(language)
-    _open(page, team)
+    fm.open_folder(page, team)
     assert page.evaluate(UNLABELLED) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     screenshot(page, f"space-{language}")
-    _row(page, "notes.txt").locator(".row-menu-button").click()
+    fm.row(page, "notes.txt").locator(".row-menu-button").click()
     expect(page.locator("#row-menu")).to_be_visible()
     assert page.evaluate(UNLABELLED) == []
     box = page.locator("#row-menu").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
     page.keyboard.press("Escape")  # (before any screenshot: taking one resizes the window, which closes menus)
-    expect(_row(page, "notes.txt")).to_be_focused()
-    _row(page, "notes.txt").locator("input[name=ids]").check()
-    _row(page, "photo.png").locator("input[name=ids]").check()
+    expect(fm.row(page, "notes.txt")).to_be_focused()
+    fm.row(page, "notes.txt").locator("input[name=ids]").check()
+    fm.row(page, "photo.png").locator("input[name=ids]").check()
     bar = page.locator("#selection-bar")
     expect(bar).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     screenshot(page, f"selection-{language}")
     page.locator("[data-bulk=clear]").click()
-    _row(page, "notes.txt").locator(".row-menu-button").click()
+    fm.row(page, "notes.txt").locator(".row-menu-button").click()
     page.locator("#row-menu [data-action=details]").click()
     expect(page.locator("#drawer .item-panel")).to_be_visible()
     if size is DESKTOP:  # beside the list, never over it
@@ -264,9 +241,9 @@ def test_a_share_drop_says_a_lost_connection_and_a_refusal_in_the_pages_words(
 def test_a_lost_connection_and_a_proxys_refusal_are_told_in_the_pages_words(
         signed_in_page, alice, team, console_errors, tmp_path):
     page = signed_in_page(alice)
-    _open(page, team)
+    fm.open_folder(page, team)
     page.route("**/bulk", lambda route: route.abort())
-    _menu(page, "photo.png", "Move to trash")
+    fm.menu(page, "photo.png", "Move to trash")
     expect(page.locator("#alerts")).to_have_text("The portal did not answer; check your connection and try again.")
     assert Node.objects.get(space=team, name="photo.png").trashed_at is None
     assert [line for line in console_errors if line.startswith("uncaught")] == []  # no unhandled rejection
@@ -283,17 +260,17 @@ def test_a_lost_connection_and_a_proxys_refusal_are_told_in_the_pages_words(
 def test_the_keyboard_stays_in_the_list_after_menu_actions_and_the_toast_goes(
         signed_in_page, alice, team, console_errors):
     page = signed_in_page(alice)
-    _open(page, team)
-    _menu(page, "photo.png", "Move to trash")
+    fm.open_folder(page, team)
+    fm.menu(page, "photo.png", "Move to trash")
     expect(page.locator("#toast")).to_contain_text("“photo.png” moved to the trash")
-    expect(_row(page, "report.pdf")).to_be_focused()  # the next row takes the trashed one's place
+    expect(fm.row(page, "report.pdf")).to_be_focused()  # the next row takes the trashed one's place
 
-    _row(page, "notes.txt").locator("input[name=ids]").check()
+    fm.row(page, "notes.txt").locator("input[name=ids]").check()
     page.locator("[data-bulk=clear]").click()
     expect(page.locator("#selection-bar")).to_be_hidden()
     expect(page.locator("#workspace tr.fm-row[tabindex='0']")).to_be_focused()
 
-    _menu(page, "notes.txt", "Move to trash")
+    fm.menu(page, "notes.txt", "Move to trash")
     page.locator("#toast").get_by_role("button", name="Undo").focus()
     page.keyboard.press("Tab")  # the keyboard leaves the toast: it goes by itself after a while
     expect(page.locator("#toast")).to_be_empty(timeout=20_000)

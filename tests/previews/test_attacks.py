@@ -27,6 +27,7 @@ from portal.storage.derived import derived_storage
 from tests.previews.conftest import Files, png_bytes, scanned
 from tests.previews.test_tasks import docx_bytes
 from tests.web.live import page_client
+from tests.support.pdf import pdf_of
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -430,16 +431,7 @@ def pdf_with_javascript() -> bytes:
         b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 300]/AA<</O 4 0 R>>>>",
         b"<</S/JavaScript/JS(" + script + b")>>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_of(objects, version=b"1.7")
 
 
 def _watch_dialogs(page) -> list[str]:

@@ -25,7 +25,7 @@ from portal.search.services import star_toggle
 from portal.search.tasks import index_node, index_version
 from portal.shares.services import share_link_create, share_link_revoke
 from portal.spaces.services import member_remove, space_create, space_update
-from tests.search.conftest import minimal_pdf
+from tests.support.pdf import pdf_of
 from tests.web.live import page_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -431,15 +431,7 @@ def many_pages(count: int, last_page_text: str) -> bytes:
                        b"/Resources << /Font << /F1 4 0 R >> >> >>" % (5 if number == count - 1 else 3))
     kids = b" ".join(b"%d 0 R" % number for number in range(6, len(objects) + 1))
     objects[1] = b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % count
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_of(objects)
 
 
 def test_a_pdf_of_many_pages_is_read_up_to_the_page_cap(alice, team, put):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
@@ -17,7 +18,6 @@ from portal.backups.keys import KeySet, keys_of, user_key_set
 from portal.backups.models import Device, EnrollmentToken
 from portal.core.errors import InvalidInput
 from portal.core.validation import clean_label
-from django.utils.translation import gettext
 
 # last_seen_at is written at most this often per device.
 _TOUCH_EVERY = timedelta(seconds=60)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
@@ -33,7 +34,6 @@ from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import whole_number
 from portal.storage import ObjectNotFound, get_store
 from portal.storage.base import CREATE_ONLY_HEADERS, presign_lifetime
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 10_000

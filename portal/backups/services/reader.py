@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from django.utils.translation import gettext
 
 from portal.backups import crypto
 from portal.backups.keys import keys_of
 from portal.backups.models import BackupKeySet, Chunk, Snapshot, pack_key
 from portal.core.errors import NotFound, PortalError
 from portal.storage import ObjectStore, get_store
-from django.utils.translation import gettext
 
 # Ids per index query, and the most bytes one ranged read fetches.
 _BATCH = 1000

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 import zipstream
 from django.db import transaction
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
@@ -21,7 +22,6 @@ from portal.backups.services.reader import BlobReader, SnapshotDamaged
 from portal.backups.services.treecheck import Budget, check_entries
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.files.services.downloads import content_type_for, safe_member_part
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 

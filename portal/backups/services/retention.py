@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.backups.models import Device, RetentionPolicy, Snapshot
 from portal.core.errors import InvalidInput
 from portal.core.validation import whole_number
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -15,7 +16,6 @@ from portal.backups.services.reader import BlobReader
 from portal.backups.services.treecheck import check_snapshot_trees
 from portal.core.errors import Conflict, InvalidInput
 from portal.core.validation import whole_number
-from django.utils.translation import gettext
 
 STAT_FIELDS = ("files", "dirs", "bytes", "added_bytes", "skipped")
 MAX_PATHS = 1000

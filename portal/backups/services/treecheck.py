@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from portal.backups import crypto
 from portal.backups.services.reader import SnapshotDamaged
 from portal.core.errors import Conflict, InvalidInput, PortalError
-from django.utils.translation import gettext
 
 TYPES = ("file", "dir", "symlink")
 # A tree found safe (with everything below it) stays safe: its id is its content's hash.

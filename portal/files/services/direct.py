@@ -11,6 +11,7 @@ import uuid
 from typing import BinaryIO
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -26,7 +27,6 @@ from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import check_quota, lock_spaces, refuse_archived
 from portal.spaces.selectors import space_access
 from portal.storage import get_store
-from django.utils.translation import gettext
 
 
 def free_name(folder: Node, name: str) -> str:

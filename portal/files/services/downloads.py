@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import zipstream
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
@@ -26,7 +27,6 @@ from portal.files.selectors import Located
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.scanning.selectors import quarantine_checker
 from portal.storage import ObjectStore, get_store
-from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -24,7 +25,6 @@ from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
 from portal.spaces.models import Space
 from portal.spaces.selectors import space_access
-from django.utils.translation import gettext
 
 
 def ensure_name_free(folder: Node, name: str, *, path: list[str], exclude: Node | None = None) -> None:

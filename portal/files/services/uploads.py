@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -46,7 +47,6 @@ from portal.spaces.selectors import SpaceAccess, space_access
 from portal.scanning import selectors as scan_selectors
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
-from django.utils.translation import gettext
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
@@ -20,7 +21,6 @@ from portal.files.services.common import schedule_blob_collection
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
 from portal.spaces.quota import charge_quota, lock_spaces, refuse_archived, release_quota
-from django.utils.translation import gettext
 
 
 def locate_file(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
