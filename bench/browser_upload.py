@@ -3,7 +3,7 @@
 Debian's Chromium (``/usr/bin/chromium``, driven by Playwright as the browser
 tests do) signs in through the login form, opens a fresh folder of the
 bench user's personal space, and a drop of ``--files`` files of ``--size``
-bytes is dispatched on Uppy's drop zone (``.uppy-Dashboard-inner``): a real
+bytes is dispatched on the file list (``#workspace``, Uppy's drop target): a real
 ``drop`` event whose ``dataTransfer`` is a ``DataTransfer`` holding the files,
 made in the page, so Uppy takes the same path as for a drop from the desktop
 (``getDroppedFiles`` → ``addFiles``). The clock starts just before the drop
@@ -140,9 +140,9 @@ def _new_page(browser, server, password: str, *, resumable_only: bool):
 def _one_drop(page, client: Client, server, folder: str, files: int, size: int) -> float:
     client.call("POST", f"/spaces/{server.space_id}/folders", 201, json={"path": folder})
     page.goto(f"/spaces/{server.space_id}/?path={folder}")
-    page.wait_for_selector(".uppy-Dashboard-inner")
+    page.wait_for_selector('#uploader[data-ready="1"]', state="attached")
     transfer = page.evaluate_handle(_MAKE_DROP, [files, size])
-    zone = page.locator(".uppy-Dashboard-inner")
+    zone = page.locator("#workspace")
     zone.dispatch_event("dragenter", {"dataTransfer": transfer})
     zone.dispatch_event("dragover", {"dataTransfer": transfer})
     t0 = time.perf_counter()
