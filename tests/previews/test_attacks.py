@@ -597,7 +597,7 @@ def test_a_document_linking_internal_urls_or_local_files_makes_libreoffice_fetch
         drawn = document[0].render(scale=1).to_pil().convert("RGB")
     finally:
         document.close()
-    reds = sum(1 for r, g, b in drawn.getdata() if r > 200 and g < 60 and b < 60)
+    reds = sum(1 for r, g, b in drawn.get_flattened_data() if r > 200 and g < 60 and b < 60)
     assert reds == 0, "a linked picture (remote or local) was drawn into the rendition"
 
 
