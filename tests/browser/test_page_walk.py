@@ -133,7 +133,8 @@ def test_every_main_page_reads_in_chinese_and_fits_a_phone(signed_in_page, new_p
     _walk(member, {
         "spaces": "/spaces/",
         "browser": f"/spaces/{space.pk}/",
-        "folder": f"/spaces/{space.pk}/?path=/报告",
+        "subfolder": f"/spaces/{space.pk}/?path=/报告",
+        "viewer": f"/spaces/{space.pk}/items/{links['file'][0].node_id}/view",
         "trash": f"/spaces/{space.pk}/trash/",
         "space-settings": f"/spaces/{space.pk}/settings/",
         "links": "/links/",
