@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "portal.core",
     "portal.storage",
     "portal.accounts",
+    "portal.people",
     "portal.spaces",
     "portal.files",
     "portal.locks",

@@ -43,6 +43,15 @@ _TEMPLATES: dict[str, str] = {
     Action.MEMBER_ADDED: gettext_lazy("{actor} added {target} to {space} as {role}"),
     Action.MEMBER_REMOVED: gettext_lazy("{actor} removed {target} from {space}"),
     Action.MEMBER_ROLE_CHANGED: gettext_lazy("{actor} made {target} {to} (was {from}) in {space}"),
+    Action.SPACE_GROUP_ADDED: gettext_lazy("{actor} gave the group {group} the role {role} in {space}"),
+    Action.SPACE_GROUP_REMOVED: gettext_lazy("{actor} removed the group {group} from {space}"),
+    Action.SPACE_GROUP_ROLE_CHANGED: gettext_lazy("{actor} made the group {group} {to} (was {from}) in {space}"),
+    # Groups
+    Action.GROUP_CREATED: gettext_lazy("{actor} created the group {target}"),
+    Action.GROUP_RENAMED: gettext_lazy("{actor} renamed the group {from} to {to}"),
+    Action.GROUP_DELETED: gettext_lazy("{actor} deleted the group {target}"),
+    Action.GROUP_MEMBER_ADDED: gettext_lazy("{actor} added {target} to the group {group}"),
+    Action.GROUP_MEMBER_REMOVED: gettext_lazy("{actor} removed {target} from the group {group}"),
     # Files
     Action.FOLDER_CREATED: gettext_lazy("{actor} created the folder {target}"),
     Action.FILE_UPLOADED: gettext_lazy("{actor} uploaded {target}"),

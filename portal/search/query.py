@@ -19,9 +19,10 @@ from django.utils import timezone
 from portal.files import names
 from portal.search.index import tokens
 from portal.search.models import SearchDoc
-from portal.spaces.models import Membership, Space
+from portal.spaces.models import Space
+from portal.spaces.selectors import member_space_ids_sql
 
-DOCS, SPACES, MEMBERS = SearchDoc._meta.db_table, Space._meta.db_table, Membership._meta.db_table
+DOCS, SPACES = SearchDoc._meta.db_table, Space._meta.db_table
 MAX_QUERY_WORDS = 12
 
 
@@ -134,15 +135,15 @@ def _from_where(actor_id: int, terms: Terms, filters: Filters) -> tuple[str, lis
     extra, extra_params = _filters(filters)
     sql = (f" FROM {DOCS} d JOIN {SPACES} s ON s.id = d.space_id"
            f" WHERE {match} AND d.trashed = %s AND {readable_spaces('d.space_id')}{extra}")
-    return sql, match_params + [False, actor_id] + extra_params, rank, rank_params
+    return sql, match_params + [False, actor_id, actor_id] + extra_params, rank, rank_params
 
 
 def readable_spaces(column: str) -> str:
-    """SQL: ``column`` is a space the user (the next parameter) is a member of.
-    On PostgreSQL the member's spaces are read once into an array, so the
-    planner ANDs one full-text bitmap with one space bitmap instead of
-    scanning the full-text index once per space."""
-    members = f"SELECT m.space_id FROM {MEMBERS} m WHERE m.user_id = %s"
+    """SQL: ``column`` is a space the user (the next two parameters) is in,
+    directly or through a group. On PostgreSQL the spaces are read once into
+    an array, so the planner ANDs one full-text bitmap with one space bitmap
+    instead of scanning the full-text index once per space."""
+    members = member_space_ids_sql()
     if connection.vendor == "postgresql":
         return f"{column} = ANY(ARRAY({members}))"
     return f"{column} IN ({members})"

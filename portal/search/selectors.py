@@ -44,7 +44,7 @@ def recent_list(actor, *, limit: int = LIST_LIMIT) -> list[tuple[Hit, object]]:
            f"GROUP BY target_id) r JOIN {DOCS} d ON d.node_id = CAST(r.target_id AS BIGINT)"
            f"{_READABLE} ORDER BY r.last DESC, d.node_id DESC LIMIT %s")
     since = timezone.now() - timedelta(days=RECENT_DAYS)
-    return _rows(sql, [actor.pk, "node", *RECENT_ACTIONS, since, False, actor.pk, limit])
+    return _rows(sql, [actor.pk, "node", *RECENT_ACTIONS, since, False, actor.pk, actor.pk, limit])
 
 
 def starred_list(actor, *, limit: int = LIST_LIMIT) -> list[tuple[Hit, object]]:
@@ -52,7 +52,7 @@ def starred_list(actor, *, limit: int = LIST_LIMIT) -> list[tuple[Hit, object]]:
     stars = Star._meta.db_table
     sql = (f"SELECT {_COLUMNS}, 4, st.created FROM {stars} st JOIN {DOCS} d ON d.node_id = st.node_id"
            f"{_READABLE} AND st.user_id = %s ORDER BY st.created DESC, st.id DESC LIMIT %s")
-    return _rows(sql, [False, actor.pk, actor.pk, limit])
+    return _rows(sql, [False, actor.pk, actor.pk, actor.pk, limit])
 
 
 def starred_by(actor) -> Exists:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext
 
@@ -21,7 +21,8 @@ from portal.scanning.models import BLOCKING, ScanVerdict
 from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
 from portal.shares.models import ShareLink
-from portal.spaces.models import Membership, Space
+from portal.spaces.models import Space
+from portal.spaces.selectors import in_spaces_of, role_sql
 
 _MANAGING_ROLES = [role for role, caps in ROLE_CAPS.items() if Cap.LINK_MANAGE_OTHERS in caps]
 
@@ -33,13 +34,11 @@ def links_visible_to(actor, *, space_id=None, mine: bool = False) -> QuerySet[Sh
     admin = is_admin(actor)
     # A member removed from a space keeps nothing of it through their links:
     # their own links count only in spaces they still belong to.
-    own = Q(created_by=actor) if admin else Q(
-        created_by=actor, space_id__in=Membership.objects.filter(user=actor).values("space_id"))
+    own = Q(created_by=actor) if admin else Q(created_by=actor) & in_spaces_of(actor)
     if mine:
         links = links.filter(own)
     elif not admin:
-        managed = Membership.objects.filter(user=actor, role__in=_MANAGING_ROLES).values("space_id")
-        links = links.filter(own | Q(space_id__in=managed))
+        links = links.filter(own | in_spaces_of(actor, roles=_MANAGING_ROLES))
     if space_id is not None:
         links = links.filter(space_id=space_id)
     return links.order_by("-created_at", "-id")
@@ -114,10 +113,10 @@ _PATH_NAMES = f"ARRAY({_UP}SELECT name FROM up WHERE parent_id IS NOT NULL ORDER
 
 
 def _resolving(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
-    creator_role = (Membership.objects.filter(space=OuterRef("space_id"), user=OuterRef("created_by_id"))
-                    .order_by().values("role")[:1])
+    table = ShareLink._meta.db_table
+    creator_role = RawSQL(role_sql(f'"{table}"."space_id"', f'"{table}"."created_by_id"'), [])
     links = (links.select_related("node__current_version__blob", "space", "created_by")
-             .annotate(creator_role=Subquery(creator_role), in_trash=RawSQL(_IN_TRASH, []),
+             .annotate(creator_role=creator_role, in_trash=RawSQL(_IN_TRASH, []),
                        maybe_quarantined=_maybe_blocked("node__current_version_id")))
     if connection.vendor == "postgresql":
         links = links.annotate(path_names=RawSQL(_PATH_NAMES, []))

@@ -102,3 +102,21 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.space} as {self.role}"
+
+
+class SpaceGroup(models.Model):
+    """A group granted a role in a space: every member of the group has at
+    least that role there (a member's role is the highest of their own and
+    their groups')."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="group_grants")
+    group = models.ForeignKey("people.Group", on_delete=models.CASCADE, related_name="space_grants")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["group__name"]
+        constraints = [models.UniqueConstraint(fields=["space", "group"], name="space_group_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group} in {self.space} as {self.role}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -15,8 +14,8 @@ from portal.audit.services import record
 from portal.core.access import Cap, Role, caps_of, is_admin
 from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
-from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceKind
-from portal.spaces.selectors import SpaceAccess, access_space
+from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS, Membership, Space, SpaceGroup, SpaceKind
+from portal.spaces.selectors import SpaceAccess, access_space, actor_role, role_of
 
 NAME_MAX = 100
 
@@ -95,8 +94,7 @@ def _locked_space(actor, space_id, cap: Cap) -> SpaceAccess:
     (two owners demoting each other, say) run one after the other; the role
     is read again under the lock."""
     space = access_space(actor, space_id, cap)
-    role = Membership.objects.filter(space_id=OuterRef("pk"), user=actor).order_by().values("role")[:1]
-    locked = Space.objects.select_for_update(of=("self",)).annotate(actor_role=Subquery(role)).get(pk=space.pk)
+    locked = Space.objects.select_for_update(of=("self",)).annotate(actor_role=actor_role(actor)).get(pk=space.pk)
     return SpaceAccess(space=locked, role=locked.actor_role, admin=is_admin(actor)).require(cap)
 
 
@@ -257,16 +255,26 @@ def member_change_role(*, actor: User, space_id, user_id, role: str) -> Membersh
     membership.save(update_fields=["role"])
     record(action=Action.MEMBER_ROLE_CHANGED, actor=actor, target=membership.user, space=space,
            details={"from": old, "to": role})
-    _drop_locks_unless_writer(actor, membership.user, space, role)
+    _drop_locks_unless_writer(actor, membership.user, space)
     return membership
 
 
-def _drop_locks_unless_writer(actor, user, space: Space, role: str | None) -> None:
-    """Who can no longer write in the space keeps no lock on its files."""
+def _drop_locks_unless_writer(actor, user, space: Space) -> None:
+    """Who can no longer write in the space (their own role and their
+    groups' together) keeps no lock on its files."""
     from portal.locks.services import locks_drop_for_member  # locks depend on files, which depend on spaces
 
-    if Cap.FILE_WRITE not in caps_of(role):
+    if Cap.FILE_WRITE not in caps_of(role_of(user, space)):
         locks_drop_for_member(actor=actor, user=user, space=space)
+
+
+def locks_drop_where_not_writer(*, actor, user) -> None:
+    """After ``user`` left a group: their locks in spaces where they can no
+    longer write are dropped (audited as broken locks, like a removal)."""
+    from portal.locks.models import Lock
+
+    for space in Space.objects.filter(pk__in=Lock.objects.filter(owner=user).values("node__space_id")):
+        _drop_locks_unless_writer(actor, user, space)
 
 
 @transaction.atomic
@@ -283,4 +291,80 @@ def member_remove(*, actor: User, space_id, user_id) -> None:
     membership.delete()
     record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,
            details={"role": membership.role, "left": leaving})
-    _drop_locks_unless_writer(actor, membership.user, space, None)
+    _drop_locks_unless_writer(actor, membership.user, space)
+
+
+# --- Groups in a space -----------------------------------------------------
+
+def _space_group(space: Space, group_id) -> SpaceGroup:
+    try:
+        grant = SpaceGroup.objects.select_related("group").filter(space=space, group_id=int(group_id)).first()
+    except (TypeError, ValueError):
+        grant = None
+    if grant is None:
+        raise NotFound(gettext("No such group in this space."))
+    return grant
+
+
+@transaction.atomic
+def space_group_add(*, actor: User, space_id, group_id, role: str) -> SpaceGroup:
+    """Managers give a group a role in a team space (owners may make it
+    owner): each of its members has at least that role there."""
+    from portal.people.selectors import group_get
+
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    space, role = access.space, _clean_role(role)
+    _require_member_rights(access, role)
+    _refuse_if_archived(space)
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput(gettext("A personal space has one member; create a team space to work with others."))
+    try:
+        group = group_get(group_id)
+    except NotFound:
+        raise InvalidInput(gettext("There is no such group."), code="unknown_group", detail={"field": "group"}) from None
+    if SpaceGroup.objects.filter(space=space, group=group).exists():
+        raise Conflict(gettext("The group %(group)s is already in %(name)r.") % {"group": group.name, "name": space.name},
+                       code="already_member")
+    grant = SpaceGroup.objects.create(space=space, group=group, role=role)
+    record(action=Action.SPACE_GROUP_ADDED, actor=actor, target=space, space=space,
+           details={"group": group.name, "group_id": group.pk, "role": role})
+    return grant
+
+
+@transaction.atomic
+def space_group_role_set(*, actor: User, space_id, group_id, role: str) -> SpaceGroup:
+    """Managers change a group's role among viewer, editor and manager; owners also the owner role."""
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    space, role = access.space, _clean_role(role)
+    grant = _space_group(space, group_id)
+    _require_member_rights(access, role, grant.role)
+    _refuse_if_archived(space)
+    if grant.role == role:
+        return grant
+    old, grant.role = grant.role, role
+    grant.save(update_fields=["role"])
+    record(action=Action.SPACE_GROUP_ROLE_CHANGED, actor=actor, target=space, space=space,
+           details={"group": grant.group.name, "group_id": grant.group_id, "from": old, "to": role})
+    _drop_group_locks(actor, grant)
+    return grant
+
+
+@transaction.atomic
+def space_group_remove(*, actor: User, space_id, group_id) -> None:
+    """Managers take a group out of a space; its members keep only their own roles."""
+    access = _locked_space(actor, space_id, Cap.MEMBER_LIST)
+    grant = _space_group(access.space, group_id)
+    _require_member_rights(access, grant.role)
+    grant.delete()
+    record(action=Action.SPACE_GROUP_REMOVED, actor=actor, target=access.space, space=access.space,
+           details={"group": grant.group.name, "group_id": grant.group_id, "role": grant.role})
+    _drop_group_locks(actor, grant)
+
+
+def _drop_group_locks(actor, grant: SpaceGroup) -> None:
+    from portal.locks.models import Lock
+
+    owners = User.objects.filter(pk__in=Lock.objects.filter(node__space=grant.space).values("owner_id"),
+                                 group_memberships__group_id=grant.group_id)
+    for user in owners:
+        _drop_locks_unless_writer(actor, user, grant.space)

@@ -23,7 +23,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -41,9 +40,8 @@ from portal.locks import selectors as lock_selectors
 from portal.locks.models import LockDepth
 from portal.locks.selectors import ensure_writable
 from portal.locks.services import records_lock_refusals
-from portal.spaces.models import Membership
 from portal.spaces.quota import charge_quota, check_quota, lock_space_charging, refuse_archived, release_quota
-from portal.spaces.selectors import SpaceAccess, space_access
+from portal.spaces.selectors import SpaceAccess, actor_role, space_access
 from portal.scanning import selectors as scan_selectors
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
@@ -157,8 +155,8 @@ def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple
         upload_id = uuid.UUID(str(upload_id))
     except ValueError:
         raise NotFound(gettext("No such upload.")) from None
-    role = Membership.objects.filter(space_id=OuterRef("space_id"), user=actor).order_by().values("role")[:1]
-    sessions = UploadSession.objects.select_related("space").annotate(actor_role=Subquery(role))
+    role = actor_role(actor, f'"{UploadSession._meta.db_table}"."space_id"')
+    sessions = UploadSession.objects.select_related("space").annotate(actor_role=role)
     if lock:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=upload_id, created_by=actor).first()
