@@ -10,6 +10,8 @@ class Action(models.TextChoices):
     LOGOUT = "auth.logout"
     USER_CREATED = "user.created"
     USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    SITE_SETTINGS_CHANGED = "site.settings_changed"
     TIME_ZONE_CHANGED = "user.time_zone_changed"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"

@@ -29,6 +29,8 @@ _TEMPLATES: dict[str, str] = {
     "auth.two_factor_disabled": gettext_lazy("{actor} turned off two-factor sign-in"),
     Action.USER_CREATED: gettext_lazy("{actor} created the account {target}"),
     Action.USER_DISABLED: gettext_lazy("{actor} disabled the account {target}"),
+    Action.USER_ENABLED: gettext_lazy("{actor} enabled the account {target} again"),
+    Action.SITE_SETTINGS_CHANGED: gettext_lazy("{actor} changed the site settings"),
     Action.TIME_ZONE_CHANGED: gettext_lazy("{actor} set their time zone to {to}"),
     Action.TOKEN_ISSUED: gettext_lazy("{actor} issued the access token {target}"),
     Action.TOKEN_REVOKED: gettext_lazy("{actor} revoked the access token {target}"),
