@@ -14,6 +14,9 @@ from dataclasses import dataclass
 class RequestContext:
     ip: str | None = None
     user_agent: str = ""
+    # Who acts when a service is called with actor=None on behalf of a
+    # machine client (e.g. "scim:okta"): the event's actor label.
+    system_label: str = ""
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("audit_request", default=RequestContext())  # noqa: B039 (frozen)

@@ -53,7 +53,7 @@ def _event(*, action: str, actor, target, target_label, space, outcome, details,
     return AuditEvent(
         action=action,
         actor=actor,
-        actor_label=actor_label if actor_label is not None else (actor.get_username() if actor else ""),
+        actor_label=actor_label if actor_label is not None else (actor.get_username() if actor else ctx.system_label),
         space=space,
         outcome=outcome,
         ip=ctx.ip,
