@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal.adminpanel",
     "portal.previews",
     "portal.search",
+    "portal.notify",
     "portal.api",
     "portal.web",
 ]
@@ -144,7 +145,19 @@ CELERY_BEAT_SCHEDULE = {
     "backup-retention": {"task": "backups.apply_retention", "schedule": 60 * 60},
     "backup-gc": {"task": "backups.collect_garbage", "schedule": 24 * 60 * 60},
     "backup-verify": {"task": "backups.verify", "schedule": 7 * 24 * 60 * 60},
+    # Notifications: stale devices, e-mail digests (each user at DIGEST_HOUR in their own zone), webhook retries.
+    "notify-stale-backups": {"task": "notify.stale_backups", "schedule": 60 * 60},
+    "notify-digests": {"task": "notify.send_digests", "schedule": 15 * 60},
+    "notify-retry-webhooks": {"task": "notify.retry_deliveries", "schedule": 60},
 }
+# --- Notifications and webhooks ------------------------------------------------
+BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
+DIGEST_HOUR = env_int("DIGEST_HOUR", 8)  # local hour of the daily e-mail digest
+# Webhook URLs on private, loopback or link-local addresses are refused unless this is set (SSRF).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30)  # first back-off; doubles each attempt
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 
 # --- Object storage ---------------------------------------------------------
 STORAGE_BACKEND = env_str("STORAGE", "local")
