@@ -15,6 +15,8 @@ class Action(models.TextChoices):
     SCIM_TOKEN_CREATED = "scim.token_created"
     SCIM_TOKEN_REVOKED = "scim.token_revoked"
     USER_ENABLED = "user.enabled"
+    USER_SSO_LINKED = "user.sso_linked"
+    USER_SSO_UPDATED = "user.sso_updated"
     SITE_SETTINGS_CHANGED = "site.settings_changed"
     TIME_ZONE_CHANGED = "user.time_zone_changed"
     TOKEN_ISSUED = "token.issued"

@@ -34,6 +34,8 @@ _TEMPLATES: dict[str, str] = {
     Action.SCIM_TOKEN_CREATED: gettext_lazy("{actor} created the SCIM provisioning token {target}"),
     Action.SCIM_TOKEN_REVOKED: gettext_lazy("{actor} revoked the SCIM provisioning token {target}"),
     Action.USER_ENABLED: gettext_lazy("{actor} enabled the account {target} again"),
+    Action.USER_SSO_LINKED: gettext_lazy("single sign-on linked the account {target} to the identity {subject}"),
+    Action.USER_SSO_UPDATED: gettext_lazy("single sign-on updated the account {target} ({fields})"),
     Action.SITE_SETTINGS_CHANGED: gettext_lazy("{actor} changed the site settings"),
     Action.TIME_ZONE_CHANGED: gettext_lazy("{actor} set their time zone to {to}"),
     Action.TOKEN_ISSUED: gettext_lazy("{actor} issued the access token {target}"),
