@@ -10,7 +10,6 @@ class Action(models.TextChoices):
     LOGOUT = "auth.logout"
     USER_CREATED = "user.created"
     USER_DISABLED = "user.disabled"
-    USER_REACTIVATED = "user.reactivated"
     SCIM_USER_UPDATED = "scim.user_updated"
     SCIM_TOKEN_CREATED = "scim.token_created"
     SCIM_TOKEN_REVOKED = "scim.token_revoked"

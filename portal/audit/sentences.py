@@ -29,7 +29,6 @@ _TEMPLATES: dict[str, str] = {
     "auth.two_factor_disabled": gettext_lazy("{actor} turned off two-factor sign-in"),
     Action.USER_CREATED: gettext_lazy("{actor} created the account {target}"),
     Action.USER_DISABLED: gettext_lazy("{actor} disabled the account {target}"),
-    Action.USER_REACTIVATED: gettext_lazy("{actor} reactivated the account {target}"),
     Action.SCIM_USER_UPDATED: gettext_lazy("{actor} updated the account {target} ({fields})"),
     Action.SCIM_TOKEN_CREATED: gettext_lazy("{actor} created the SCIM provisioning token {target}"),
     Action.SCIM_TOKEN_REVOKED: gettext_lazy("{actor} revoked the SCIM provisioning token {target}"),
