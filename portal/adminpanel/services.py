@@ -1,0 +1,75 @@
+"""Writes from the admin console that belong to no other app: the site
+settings, and enabling a disabled account again. Administrators only."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext
+
+from portal.accounts.models import User
+from portal.adminpanel.models import SiteSettings, SpaceCreation
+from portal.audit.actions import Action
+from portal.audit.services import record
+from portal.core.access import is_admin
+from portal.core.errors import Forbidden, InvalidInput, NotFound
+from portal.core.validation import whole_number
+from portal.people.models import Group
+
+MAX_QUOTA = 2**60
+
+
+def _require_admin(actor) -> None:
+    if not is_admin(actor):
+        raise Forbidden(gettext("Only administrators change this."))
+
+
+def _clean_policy(space_creation, group):
+    if space_creation not in SpaceCreation.values:
+        raise InvalidInput(gettext("Choose who may create team spaces from the list."),
+                           code="invalid_space_creation", detail={"field": "space_creation"})
+    if space_creation != SpaceCreation.GROUP:
+        return None
+    if not isinstance(group, Group):
+        raise InvalidInput(gettext("Choose the group whose members may create team spaces."),
+                           code="group_required", detail={"field": "group"})
+    return group
+
+
+@transaction.atomic
+def site_settings_update(*, actor, space_creation: str, group: Group | None = None,
+                         default_team_quota: int | None = None) -> SiteSettings:
+    """Administrators choose who may create team spaces (everyone, members
+    of ``group``, administrators only) and the quota new team spaces get
+    (None: the deployment's default). One event lists what changed."""
+    _require_admin(actor)
+    group = _clean_policy(space_creation, group)
+    if default_team_quota is not None:
+        default_team_quota = whole_number(default_team_quota, field="default_team_quota", minimum=0, maximum=MAX_QUOTA)
+    row, _ = SiteSettings.objects.select_for_update().get_or_create(pk=1)
+    new = {"space_creation": space_creation, "space_creation_group_id": group.pk if group else None,
+           "default_team_quota": default_team_quota}
+    changes = {field: {"from": getattr(row, field), "to": value} for field, value in new.items()
+               if getattr(row, field) != value}
+    if changes:
+        for field, value in new.items():
+            setattr(row, field, value)
+        row.save()
+        if group is not None:
+            changes["space_creation_group_id"]["name"] = group.name
+        record(action=Action.SITE_SETTINGS_CHANGED, actor=actor, target=row, details=changes)
+    return row
+
+
+@transaction.atomic
+def user_enable(*, actor, user_id) -> User:
+    """Administrators let a disabled account sign in again. What disabling
+    revoked (tokens, links, devices) stays revoked. Twice is harmless."""
+    _require_admin(actor)
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        record(action=Action.USER_ENABLED, actor=actor, target=user)
+    return user
