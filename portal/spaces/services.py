@@ -59,12 +59,18 @@ def _ensure_below_space_limit(actor: User) -> None:
 
 @transaction.atomic
 def space_create(*, actor: User, name: str, quota: int | None = None) -> Space:
-    """Any signed-in user creates a team space and becomes its owner; only
-    administrators choose its quota."""
+    """Who the site's policy allows (everyone, a group's members, or
+    administrators only; set in the admin console) creates a team space and
+    becomes its owner; only administrators choose its quota."""
+    from portal.adminpanel.selectors import default_team_quota, may_create_space  # the console reads every app
+
+    if not may_create_space(actor):
+        raise Forbidden(gettext("On this site only some people create team spaces; ask an administrator to create "
+                                "one for you or to let you create spaces."), code="space_creation_restricted")
     name = _clean_name(name)
     if quota is not None and not is_admin(actor):
         raise Forbidden(gettext("Only administrators set quotas; leave quota out to get the default."))
-    quota = settings.DEFAULT_SPACE_QUOTA if quota is None else _clean_quota(quota)
+    quota = default_team_quota() if quota is None else _clean_quota(quota)
     if not is_admin(actor):
         _ensure_below_space_limit(actor)
     _ensure_name_free(actor, name)
@@ -292,6 +298,34 @@ def member_remove(*, actor: User, space_id, user_id) -> None:
     record(action=Action.MEMBER_REMOVED, actor=actor, target=membership.user, space=space,
            details={"role": membership.role, "left": leaving})
     _drop_locks_unless_writer(actor, membership.user, space)
+
+
+@transaction.atomic
+def space_owner_set(*, actor: User, space_id, username: str) -> Membership:
+    """Administrators, member of the space or not, make a user an owner of a
+    team space (adding them, or raising their role): the way back into a
+    space whose owners left or cannot be reached."""
+    if not is_admin(actor):
+        raise NotFound(gettext("No such space."))
+    space = Space.objects.select_for_update().filter(pk=access_space(actor, space_id).pk).get()
+    _refuse_if_archived(space)
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput(gettext("A personal space has one member; create a team space to work with others."))
+    username = clean_label(username, field="username", max_length=150)
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise InvalidInput(gettext("There is no active user named %(username)r.") % {"username": username},
+                           code="unknown_user", detail={"field": "username"})
+    membership = Membership.objects.filter(space=space, user=user).first()
+    if membership is None:
+        membership = Membership.objects.create(space=space, user=user, role=Role.OWNER)
+        record(action=Action.MEMBER_ADDED, actor=actor, target=user, space=space, details={"role": Role.OWNER})
+    elif membership.role != Role.OWNER:
+        old, membership.role = membership.role, Role.OWNER
+        membership.save(update_fields=["role"])
+        record(action=Action.MEMBER_ROLE_CHANGED, actor=actor, target=user, space=space,
+               details={"from": old, "to": Role.OWNER})
+    return membership
 
 
 # --- Groups in a space -----------------------------------------------------
