@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.adminpanel.selectors import may_create_space
 from portal.spaces.selectors import spaces_visible_to
 from portal.spaces.services import space_create
 from portal.web.common import go_to, portal_page
@@ -20,7 +21,7 @@ def space_list(request):
     spaces = list(spaces_visible_to(request.user))
     for space in spaces:
         space.percent = quota_percent(space)
-    return render(request, "web/spaces.html", {"spaces": spaces})
+    return render(request, "web/spaces.html", {"spaces": spaces, "may_create_space": may_create_space(request.user)})
 
 
 @portal_page
