@@ -71,3 +71,6 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.subject} → {self.user}"
+
+
+from portal.people.scim.models import ScimToken  # noqa: E402,F401  (SCIM provisioning tokens, portal/people/scim)
