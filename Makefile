@@ -5,21 +5,26 @@ BIN    := $(VENV)/bin
 PORTAL_BIND ?= 127.0.0.1:8000
 export PORTAL_BIND
 
-.PHONY: run test check-python bench clean messages
+.PHONY: run test check-python check-ldap-headers bench clean messages
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
 	  { echo "Coffer needs Python 3.11 or newer (found: $$($(PYTHON) --version))."; exit 1; }
 
+# python-ldap (LDAP sign-in and sync) has no wheel on PyPI: pip builds it against OpenLDAP's headers.
+check-ldap-headers:
+	@test -e /usr/include/ldap.h -a -e /usr/include/sasl/sasl.h || $(BIN)/python -c 'import ldap' 2>/dev/null || \
+	  { echo "Coffer builds python-ldap: install OpenLDAP's headers first (apt-get install libldap2-dev libsasl2-dev gcc)."; exit 1; }
+
 $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python check-ldap-headers
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python check-ldap-headers
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
