@@ -101,6 +101,11 @@ _TEMPLATES: dict[str, str] = {
     Action.SHARE_CODE_FAILED: gettext_lazy("{actor} gave a wrong access code for {target}"),
     Action.SHARE_THROTTLED: gettext_lazy("{actor} was throttled on {target}"),
     Action.SHARE_EXHAUSTED: gettext_lazy("{target} reached its limit"),
+    Action.SHARE_LINK_MAILED: gettext_lazy("{target} was e-mailed to {count} people"),
+    # Internal shares (the target is the shared file or folder)
+    Action.NODE_SHARED: gettext_lazy("{actor} shared {target} with {with} ({role})"),
+    Action.NODE_SHARE_CHANGED: gettext_lazy("{actor} changed the share of {target} with {with} ({role})"),
+    Action.NODE_UNSHARED: gettext_lazy("{actor} stopped sharing {target} with {with}"),
     # Devices and backups
     Action.DEVICE_ENROLLMENT_TOKEN_CREATED: gettext_lazy("{actor} made a device enrollment token for {owner}"),
     Action.DEVICE_ENROLLED: gettext_lazy("{actor} enrolled the device {target}"),
@@ -184,7 +189,8 @@ def describe(event: AuditEvent) -> str:
     details = event.details if isinstance(event.details, dict) else {}
     if event.action == Action.SPACE_QUOTA_CHANGED:  # quotas read in human units, never raw bytes
         details = {**details, **{k: _size(details.get(k)) for k in ("from", "to") if k in details}}
-    if event.action in (Action.MEMBER_ADDED, Action.MEMBER_ROLE_CHANGED):  # roles by their names
+    if event.action in (Action.MEMBER_ADDED, Action.MEMBER_ROLE_CHANGED,  # roles by their names
+                        Action.NODE_SHARED, Action.NODE_SHARE_CHANGED):
         details = {**details, **{k: _role(details[k]) for k in ("role", "from", "to") if k in details}}
     names = {name for _, name, _, _ in Formatter().parse(template) if name}
     fields = _Fields({name: _text(details.get(name)) for name in names if name in details})
