@@ -53,6 +53,13 @@ ROLE_CAPS: dict[str, frozenset[Cap]] = {
     Role.OWNER: frozenset(_OWNER),
 }
 
+# What a colleague or group given a file or folder (an internal share, portal.shares) may do with it and
+# what is below it: read, and for editors write; nothing space-wide (members, links, trash, settings).
+GRANT_CAPS: dict[str, frozenset[Cap]] = {
+    Role.VIEWER: frozenset({Cap.FILE_READ}),
+    Role.EDITOR: frozenset({Cap.FILE_READ, Cap.FILE_WRITE}),
+}
+
 # What a site administrator may do in any space, member or not.
 ADMIN_CAPS: frozenset[Cap] = frozenset({Cap.SPACE_VIEW, Cap.MEMBER_LIST, Cap.SPACE_QUOTA, Cap.LOCK_BREAK,
                                         Cap.LINK_MANAGE_OTHERS})
