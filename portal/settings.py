@@ -213,6 +213,11 @@ if REQUIRE_2FA not in {"off", "staff", "all"}:
 OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Coffer")
 TOKEN_DEFAULT_DAYS = env_int("TOKEN_DEFAULT_DAYS", 90)
 TOKEN_MAX_DAYS = env_int("TOKEN_MAX_DAYS", 365)
+# Set-password links (forgot password, an administrator's reset, user_create) work this long, once.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_HOURS", 24) * 3600
+# "Forgot password?" mails per client address and per e-mail address per hour; past it, no mail.
+PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", 5)
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 # Number of reverse proxies in front of the portal whose X-Forwarded-For is trusted.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
