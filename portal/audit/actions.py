@@ -19,7 +19,6 @@ class Action(models.TextChoices):
     SITE_SETTINGS_CHANGED = "site.settings_changed"
     TIME_ZONE_CHANGED = "user.time_zone_changed"
     PROFILE_CHANGED = "user.profile_changed"
-    USER_ENABLED = "user.enabled"
     USER_STAFF_CHANGED = "user.staff_changed"
     USER_TWO_FACTOR_RESET = "user.two_factor_reset"
     USER_PASSWORD_RESET_SENT = "user.password_reset_sent"

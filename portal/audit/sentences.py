@@ -38,7 +38,6 @@ _TEMPLATES: dict[str, str] = {
     Action.SITE_SETTINGS_CHANGED: gettext_lazy("{actor} changed the site settings"),
     Action.TIME_ZONE_CHANGED: gettext_lazy("{actor} set their time zone to {to}"),
     Action.PROFILE_CHANGED: gettext_lazy("{actor} changed their profile"),
-    Action.USER_ENABLED: gettext_lazy("{actor} enabled the account {target}"),
     Action.USER_STAFF_CHANGED: gettext_lazy("{actor} changed whether {target} is an administrator"),
     Action.USER_TWO_FACTOR_RESET: gettext_lazy("{actor} reset two-factor sign-in of {target}"),
     Action.USER_PASSWORD_RESET_SENT: gettext_lazy("{actor} sent {target} a link to set a password"),
