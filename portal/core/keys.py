@@ -20,12 +20,14 @@ from django.conf import settings
 BACKUP_KEYS = "backup-keys"  # wraps each user's backup key set
 SHARE_LINK_TOKENS = "share-link-tokens"  # seals link tokens so their owner can copy them again
 AUDIT_CHAIN = "audit-chain"  # the audit log's hash chain HMAC
+WEBHOOK_SECRETS = "webhook-secrets"  # seals webhook signing secrets (needed in clear to sign)
 
 _HKDF, _HMAC = "hkdf", "hmac"
 _PURPOSES: dict[str, tuple[str, bytes]] = {
     BACKUP_KEYS: (_HKDF, b"coffer backup keys"),
     SHARE_LINK_TOKENS: (_HKDF, b"coffer share-link tokens"),
     AUDIT_CHAIN: (_HMAC, b"coffer/audit-chain/v1"),
+    WEBHOOK_SECRETS: (_HKDF, b"coffer webhook secrets"),
 }
 
 
