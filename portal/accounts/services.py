@@ -95,20 +95,21 @@ def _sessions_end(user: User) -> int:
 
 @transaction.atomic
 def user_disable(*, actor, user_id) -> User:
-    """Administrators disable an account: it can no longer sign in, and its
-    sessions, tokens and app passwords, share links and devices all stop
-    working at once (each revocation audited). Twice is harmless."""
+    """Administrators disable an account, and so does the system (actor=None,
+    a directory sync): it can no longer sign in, and its sessions, tokens and
+    app passwords, share links and devices all stop working at once (each
+    revocation audited). Twice is harmless."""
     from portal.backups.services.devices import device_revoke
     from portal.core.access import is_admin
     from portal.core.errors import Forbidden
     from portal.shares.services import share_link_revoke
 
-    if not is_admin(actor):
+    if actor is not None and not is_admin(actor):
         raise Forbidden(gettext("Only administrators disable accounts."))
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound(gettext("No such user."))
-    if user.pk == actor.pk:
+    if actor is not None and user.pk == actor.pk:
         raise InvalidInput(gettext("You cannot disable your own account."), code="self_disable")
     was_active = user.is_active
     if was_active:

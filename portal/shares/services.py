@@ -235,12 +235,16 @@ def _flag(value, *, field: str) -> bool:
 
 @transaction.atomic
 def share_link_revoke(*, actor, link_id) -> ShareLink:
-    """The owner, a space manager or an administrator revokes a link for good.
+    """The owner, a space manager or an administrator revokes a link for good;
+    the system (actor=None) does when it disables the owner's account.
     The row stays, so its access log does too."""
-    link = access_link(actor, link_id, lock=True)
-    if link.created_by_id != actor.pk and not can(actor, Cap.LINK_MANAGE_OTHERS, link.space):
-        raise Forbidden(gettext("Only the link's owner, a space manager or an administrator can revoke it."),
-                        code="not_owner")
+    if actor is None:
+        link = ShareLink.objects.select_for_update().get(pk=link_id)
+    else:
+        link = access_link(actor, link_id, lock=True)
+        if link.created_by_id != actor.pk and not can(actor, Cap.LINK_MANAGE_OTHERS, link.space):
+            raise Forbidden(gettext("Only the link's owner, a space manager or an administrator can revoke it."),
+                            code="not_owner")
     if link.revoked_at is not None:
         return link
     link.revoked_at, link.revoked_by = timezone.now(), actor
