@@ -136,6 +136,14 @@ _TEMPLATES: dict[str, str] = {
     "scan.error": gettext_lazy("the scanner could not check {target}"),
     "scan.failed_open": gettext_lazy("the scanner was unavailable; {target} was let through unchecked"),
     "scan.failed_closed": gettext_lazy("the scanner was unavailable; {target} was refused"),
+    # Notifications and webhooks
+    Action.FILE_FOLLOWED: gettext_lazy("{actor} followed {target}"),
+    Action.FILE_UNFOLLOWED: gettext_lazy("{actor} stopped following {target}"),
+    Action.NOTIFY_PREFERENCES_CHANGED: gettext_lazy("{actor} changed their e-mail notification settings"),
+    Action.WEBHOOK_CREATED: gettext_lazy("{actor} added the webhook {target}"),
+    Action.WEBHOOK_CHANGED: gettext_lazy("{actor} changed the webhook {target}"),
+    Action.WEBHOOK_DELETED: gettext_lazy("{actor} deleted the webhook {target}"),
+    Action.WEBHOOK_PINGED: gettext_lazy("{actor} sent a test ping to the webhook {target}"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
     Action.AUDIT_EXPORTED: gettext_lazy("{actor} exported {rows} audit events as {format}"),

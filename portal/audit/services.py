@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models.signals import post_save
 
 from portal.audit import context
 from portal.audit.actions import Action
@@ -101,6 +102,9 @@ def record_read(*, action: str, actor=None, target: models.Model | None = None, 
                    outcome=outcome, details=details, actor_label=actor_label)
     if _can_commit_alone():
         _insert_alone(event)
+        # save() was bypassed: its receivers (notifications, webhooks) hear of the event as from save().
+        post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False,
+                       using=connection.alias)
     else:
         _commit_without_flush()
         event.save(force_insert=True)
