@@ -179,7 +179,8 @@ def _delete(lock: Lock, *, action: str, actor, details: dict | None = None) -> N
     lock_id = lock.pk
     lock.delete()
     record(action=action, actor=actor, target=target, target_label=label, space=space,
-           details={"lock": lock_id, "kind": lock.kind, "owner": lock.owner.get_username(), **(details or {})})
+           details={"lock": lock_id, "kind": lock.kind, "owner": lock.owner.get_username(),
+                    "owner_id": lock.owner_id, **(details or {})})
 
 
 @transaction.atomic
