@@ -149,6 +149,8 @@ CELERY_BEAT_SCHEDULE = {
     "notify-stale-backups": {"task": "notify.stale_backups", "schedule": 60 * 60},
     "notify-digests": {"task": "notify.send_digests", "schedule": 15 * 60},
     "notify-retry-webhooks": {"task": "notify.retry_deliveries", "schedule": 60},
+    # The day's storage total, for the admin console's "storage over time" chart.
+    "snapshot-storage": {"task": "adminpanel.snapshot_storage", "schedule": 60 * 60},
 }
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
