@@ -3,7 +3,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.support.seaweed", "tests.support.browser"]
+pytest_plugins = ["tests.support.seaweed", "tests.support.browser", "tests.support.oidc_provider.fixture"]
 
 
 @pytest.fixture(scope="session", autouse=True)
