@@ -1,17 +1,16 @@
 """Writes from the admin console that belong to no other app: the site
-settings, and enabling a disabled account again. Administrators only."""
+settings. Administrators only."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext
 
-from portal.accounts.models import User
 from portal.adminpanel.models import SiteSettings, SpaceCreation
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import is_admin
-from portal.core.errors import Forbidden, InvalidInput, NotFound
+from portal.core.errors import Forbidden, InvalidInput
 from portal.core.validation import whole_number
 from portal.people.models import Group
 
@@ -58,18 +57,3 @@ def site_settings_update(*, actor, space_creation: str, group: Group | None = No
             changes["space_creation_group_id"]["name"] = group.name
         record(action=Action.SITE_SETTINGS_CHANGED, actor=actor, target=row, details=changes)
     return row
-
-
-@transaction.atomic
-def user_enable(*, actor, user_id) -> User:
-    """Administrators let a disabled account sign in again. What disabling
-    revoked (tokens, links, devices) stays revoked. Twice is harmless."""
-    _require_admin(actor)
-    user = User.objects.select_for_update().filter(pk=user_id).first()
-    if user is None:
-        raise NotFound(gettext("No such user."))
-    if not user.is_active:
-        user.is_active = True
-        user.save(update_fields=["is_active"])
-        record(action=Action.USER_ENABLED, actor=actor, target=user)
-    return user

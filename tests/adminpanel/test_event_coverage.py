@@ -34,6 +34,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from portal.accounts import services as accounts
+from portal.adminpanel import services as adminpanel
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.backups import crypto
@@ -373,6 +374,11 @@ CASES: dict[str, Case] = {
     "portal.spaces.services.space_update": Case(Action.SPACE_QUOTA_CHANGED, lambda w: spaces.space_update(
         actor=w.admin, space_id=w.team.pk, quota=12345)),
     "portal.spaces.services.member_add": Case(Action.MEMBER_ADDED, _member),
+    "portal.spaces.services.space_owner_set": Case(Action.MEMBER_ADDED, lambda w: spaces.space_owner_set(
+        actor=w.admin, space_id=w.team.pk, username=w.bob.username)),
+    # Admin console: site settings
+    "portal.adminpanel.services.site_settings_update": Case(Action.SITE_SETTINGS_CHANGED, lambda w: (
+        adminpanel.site_settings_update(actor=w.admin, space_creation="admins"))),
     "portal.spaces.services.member_change_role": Case(Action.MEMBER_ROLE_CHANGED, lambda w: spaces.member_change_role(
         actor=w.alice, space_id=w.team.pk, user_id=w.bob.pk, role="editor"), setup=_member),
     "portal.spaces.services.member_remove": Case(Action.MEMBER_REMOVED, lambda w: spaces.member_remove(
