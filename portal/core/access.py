@@ -60,9 +60,10 @@ GRANT_CAPS: dict[str, frozenset[Cap]] = {
     Role.EDITOR: frozenset({Cap.FILE_READ, Cap.FILE_WRITE}),
 }
 
-# What a site administrator may do in any space, member or not.
+# What a site administrator may do in any space, member or not. Archiving
+# lets the console freeze a space whose owners are gone; it reads no file.
 ADMIN_CAPS: frozenset[Cap] = frozenset({Cap.SPACE_VIEW, Cap.MEMBER_LIST, Cap.SPACE_QUOTA, Cap.LOCK_BREAK,
-                                        Cap.LINK_MANAGE_OTHERS})
+                                        Cap.LINK_MANAGE_OTHERS, Cap.SPACE_ARCHIVE})
 
 
 def is_admin(actor) -> bool:
