@@ -46,3 +46,17 @@ def token_authenticate(raw: str) -> PersonalAccessToken:
 
 def token_list(*, actor: User):
     return PersonalAccessToken.objects.filter(user=actor)
+
+
+def invitation_open(token: str):
+    """The invitation a link's token names if it still works (not used,
+    withdrawn or expired), else None."""
+    from portal.accounts.models import Invitation
+    from portal.accounts.services_invitations import FORMAT
+    from portal.core.tokens import verify
+
+    parsed = FORMAT.parse(token)
+    invitation = Invitation.objects.filter(selector=parsed[0]).first() if parsed else None
+    if invitation is None or not verify(parsed[1], invitation.verifier_hash) or not invitation.is_open:
+        return None
+    return invitation

@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -150,3 +151,131 @@ def time_zone_set(*, actor: User, time_zone: str) -> User:
     record(action=Action.TIME_ZONE_CHANGED, actor=actor, target=actor,
            details={"from": previous or settings.TIME_ZONE, "to": time_zone or settings.TIME_ZONE})
     return actor
+
+
+# --- Profile ---------------------------------------------------------------------
+
+def _clean_display_name(value) -> str:
+    value = " ".join(str(value or "").split())
+    return clean_label(value, field="display_name", max_length=150) if value else ""
+
+
+def _clean_email(value) -> str:
+    email = str(value or "").strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(gettext("%(email)s is not an e-mail address.") % {"email": email}, code="invalid_email",
+                           detail={"field": "email"}) from None
+    return email
+
+
+def _clean_language(value) -> str:
+    language = str(value or "").strip().lower()
+    if language and language not in dict(settings.LANGUAGES):
+        raise InvalidInput(gettext("Choose a language from the list."), code="invalid_language",
+                           detail={"field": "language"})
+    return language
+
+
+@transaction.atomic
+def profile_update(*, actor: User, display_name: str, email: str, language: str) -> User:
+    """A user changes their own name as shown, e-mail address and language
+    (blank: the browser's). Saving it unchanged records nothing."""
+    wanted = {"display_name": _clean_display_name(display_name), "email": _clean_email(email),
+              "language": _clean_language(language)}
+    changed = {field: {"from": getattr(actor, field), "to": value}
+               for field, value in wanted.items() if getattr(actor, field) != value}
+    if changed:
+        for field, value in wanted.items():
+            setattr(actor, field, value)
+        actor.save(update_fields=sorted(changed))
+        record(action=Action.PROFILE_CHANGED, actor=actor, target=actor, details=changed)
+    return actor
+
+
+# --- What administrators do to accounts (the console calls these) ------------------
+
+def _require_admin(actor, message: str) -> None:
+    from portal.core.access import is_admin
+    from portal.core.errors import Forbidden
+
+    if not is_admin(actor):
+        raise Forbidden(message)
+
+
+@transaction.atomic
+def user_enable(*, actor, user_id) -> User:
+    """Administrators enable a disabled account again: it can sign in. What
+    disabling revoked (tokens, links, devices) stays revoked. Twice is harmless."""
+    _require_admin(actor, gettext("Only administrators enable accounts."))
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        record(action=Action.USER_ENABLED, actor=actor, target=user)
+    return user
+
+
+@transaction.atomic
+def user_staff_set(*, actor, user: User, staff: bool) -> User:
+    """Administrators make someone an administrator (staff and superuser
+    together) or take it away; never from themselves, never from the last
+    active administrator."""
+    _require_admin(actor, gettext("Only administrators choose administrators."))
+    # Every administrator row locked: two administrators demoting each other at once cannot leave none.
+    admins = set(User.objects.select_for_update().filter(is_superuser=True, is_active=True)
+                 .values_list("pk", flat=True))
+    user = User.objects.select_for_update().get(pk=user.pk)
+    staff = bool(staff)
+    if not staff and user.pk == actor.pk:
+        raise InvalidInput(gettext("You cannot take administration from yourself; ask another administrator."),
+                           code="self_demote")
+    if not staff and admins <= {user.pk}:
+        raise InvalidInput(gettext("%(username)s is the last administrator; make someone else one first.")
+                           % {"username": user.get_username()}, code="last_admin")
+    if user.is_staff == staff and user.is_superuser == staff:
+        return user
+    user.is_staff = user.is_superuser = staff
+    user.save(update_fields=["is_staff", "is_superuser"])
+    record(action=Action.USER_STAFF_CHANGED, actor=actor, target=user, details={"staff": staff})
+    return user
+
+
+@transaction.atomic
+def user_two_factor_reset(*, actor, user: User) -> int:
+    """Administrators remove a user's authenticators (a lost phone): they sign
+    in with their password alone, or enroll again where the policy requires it.
+    Returns how many were removed; none records nothing."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    _require_admin(actor, gettext("Only administrators reset two-factor sign-in."))
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    if removed:
+        record(action=Action.USER_TWO_FACTOR_RESET, actor=actor, target=user, details={"devices": removed})
+    return removed
+
+
+@transaction.atomic
+def user_password_reset_send(*, actor, user: User) -> None:
+    """Administrators mail a user a one-time link to set a new password (their
+    old one keeps working until they do). In the user's language, else the
+    administrator's; a mail server's refusal undoes the event."""
+    from portal.accounts import mail
+
+    _require_admin(actor, gettext("Only administrators send password links."))
+    user = User.objects.filter(pk=user.pk).first()
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    if not user.is_active:
+        raise InvalidInput(gettext("%(username)s is disabled; enable the account first.")
+                           % {"username": user.get_username()}, code="user_disabled")
+    if not user.email:
+        raise InvalidInput(gettext("%(username)s has no e-mail address.") % {"username": user.get_username()},
+                           code="no_email")
+    record(action=Action.USER_PASSWORD_RESET_SENT, actor=actor, target=user, details={"email": user.email})
+    mail.set_password_send(user=user, reason="admin")

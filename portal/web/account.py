@@ -1,5 +1,6 @@
-"""Sign-in with a second factor, and the account page: password, personal
-access tokens and app passwords, two-factor sign-in."""
+"""Sign-in with a second factor, forgot password, accepting an invitation,
+and the account page: profile, password, personal access tokens and app
+passwords, two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -8,19 +9,28 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from django_otp import login as otp_login
 
 from portal.accounts import twofactor
 from portal.accounts.selectors import token_list
-from portal.accounts.services import time_zone_set, token_issue, token_revoke
+from portal.accounts.selectors import invitation_open
+from portal.accounts.services import profile_update, time_zone_set, token_issue, token_revoke
+from portal.accounts.services_invitations import invitation_accept
+from portal.accounts.services_passwords import password_reset_complete, password_reset_request
+from portal.audit.middleware import client_ip
 from portal.audit.services import record
-from portal.core.errors import InvalidInput
+from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.web.common import int_field, portal_page
 from portal.web.l10n import zone_choices
 
@@ -91,7 +101,32 @@ def account(request):
         "two_factor_required": twofactor.required_for(request.user),
         "default_days": settings.TOKEN_DEFAULT_DAYS, "max_days": settings.TOKEN_MAX_DAYS,
         "zones": zone_choices(request.user.time_zone), "zone": request.user.time_zone or settings.TIME_ZONE,
+        "languages": settings.LANGUAGES,
     })
+
+
+@portal_page
+@require_POST
+def profile(request):
+    """Name as shown, e-mail address and language."""
+    profile_update(actor=request.user, display_name=request.POST.get("display_name", ""),
+                   email=request.POST.get("email", ""), language=request.POST.get("language", ""))
+    translation.activate(request.user.language or translation.get_language_from_request(request))
+    messages.success(request, _("Your profile was saved."))
+    return redirect("web:account")
+
+
+@portal_page
+@require_POST
+def language(request):
+    """The header's language switcher for a signed-in user: it sets the
+    cookie as for visitors, and a language chosen on the Account page too
+    (which would otherwise win over the cookie)."""
+    chosen = request.POST.get("language", "")
+    if request.user.language and chosen in dict(settings.LANGUAGES):
+        profile_update(actor=request.user, display_name=request.user.display_name, email=request.user.email,
+                       language=chosen)
+    return set_language(request)
 
 
 @portal_page
@@ -167,3 +202,81 @@ def two_factor_off(request):
     twofactor.devices_remove(user=request.user)
     messages.success(request, _("Two-factor sign-in is off."))
     return redirect(reverse("web:account"))
+
+
+# --- Forgot password -------------------------------------------------------------
+
+class PasswordResetRequest(auth_views.PasswordResetView):
+    """Ask for a set-password link. The answer is the same page at once
+    whether the address has an account, has none, or asked too often."""
+
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        password_reset_request(email=form.cleaned_data["email"], ip=client_ip(self.request),
+                               language=translation.get_language())
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PasswordResetSent(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    """The link from the mail: choose a new password (Django checks the token;
+    a disabled account's link does not work)."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form):
+        password_reset_complete(user=form.user, password=form.cleaned_data["new_password1"])
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PasswordResetComplete(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"
+
+
+# --- Invitations ------------------------------------------------------------------
+
+@sensitive_post_parameters("password", "password2")
+@never_cache
+def invitation_accept_view(request, token):
+    """Choose a username, name and password; then signed in and sent home.
+    A used, withdrawn, expired or unknown link: one page for all."""
+    invitation = invitation_open(token)
+    if invitation is None:
+        return render(request, "registration/invitation_invalid.html", status=404)
+    values = {key: request.POST.get(key, "").strip() for key in ("username", "display_name")}
+    error = ""
+    if request.method == "POST":
+        password = request.POST.get("password", "")
+        if password != request.POST.get("password2", ""):
+            error = _("The two passwords differ; type the same one twice.")
+        else:
+            try:
+                user = invitation_accept(token=token, password=password, **values)
+            except NotFound:
+                return render(request, "registration/invitation_invalid.html", status=404)
+            except PortalError as exc:
+                error = exc.message
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, _("Welcome to Coffer. Your account is ready."))
+                return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "registration/invitation_accept.html",
+                  {"values": values, "error": error, "email": invitation.email},
+                  status=400 if error else 200)
