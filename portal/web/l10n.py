@@ -6,7 +6,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 # The zones the Account page lists first; any IANA name is accepted.
 COMMON_ZONES = (
@@ -27,12 +27,18 @@ def zone_choices(current: str) -> list[str]:
 
 class TimeZoneMiddleware:
     """Dates on every page (and in messages) read in the signed-in user's
-    zone; visitors and users who chose none see the deployment's."""
+    zone; visitors and users who chose none see the deployment's. The
+    user's language (Account page), when they chose one, wins over the
+    browser's that LocaleMiddleware picked."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        chosen = getattr(getattr(request, "user", None), "language", "")
+        if chosen:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = translation.get_language()
         zone = getattr(getattr(request, "user", None), "time_zone", "")
         if zone:
             try:
