@@ -28,6 +28,8 @@ urlpatterns = [
     path("storage/", include("portal.storage.urls")),
     path("s/", include("portal.shares.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("notifications/", include("portal.notify.urls")),
+    path("manage/webhooks/", include("portal.notify.manage_urls")),
     path("", include("portal.web.urls")),
 ]
 
