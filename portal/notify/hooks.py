@@ -1,0 +1,66 @@
+"""The link from the audit log to notifications: after an event commits, one
+``notify.event_dispatch`` task is queued if anything may want it (a kind of
+notification, or a webhook subscribed to its action). ``record`` itself pays
+nothing but the on_commit registration.
+
+Which actions webhooks want is cached (Redis, then five seconds in the
+process), and forgotten whenever a webhook changes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from django.db import transaction
+
+CACHE_KEY = "notify:webhook-actions"
+_LOCAL_SECONDS = 5.0
+_local: dict = {"at": 0.0, "actions": None}
+
+
+def webhook_actions() -> frozenset[str]:
+    now = time.monotonic()
+    if _local["actions"] is not None and now - _local["at"] < _LOCAL_SECONDS:
+        return _local["actions"]
+    actions = cache.get(CACHE_KEY)
+    if actions is None:
+        from portal.notify.models import Webhook
+
+        actions = sorted({code for events in Webhook.objects.filter(active=True).values_list("events", flat=True)
+                          for code in events})
+        cache.set(CACHE_KEY, actions, 300)
+    _local.update(at=now, actions=frozenset(actions))
+    return _local["actions"]
+
+
+def forget_webhook_actions() -> None:
+    cache.delete(CACHE_KEY)
+    _local.update(at=0.0, actions=None)
+
+
+def wanted(action: str) -> bool:
+    from portal.notify.dispatch import NOTIFYING_ACTIONS
+
+    if action in NOTIFYING_ACTIONS:
+        return True
+    subscribed = webhook_actions()
+    return "*" in subscribed or action in subscribed
+
+
+def after_commit(event_id: int, action: str) -> None:
+    """Queue the dispatch of a committed event, if anything wants it."""
+    if wanted(action):
+        from portal.notify.tasks import event_dispatch
+
+        event_dispatch.delay(event_id)
+
+
+def queue_event(event_id: int, action: str) -> None:
+    transaction.on_commit(lambda: after_commit(event_id, action))
+
+
+def queue_delivery(delivery_id: int, countdown: float = 0) -> None:
+    from portal.notify.tasks import deliver
+
+    transaction.on_commit(lambda: deliver.apply_async((delivery_id,), countdown=countdown))

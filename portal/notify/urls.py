@@ -1,0 +1,14 @@
+from django.urls import path
+
+from portal.notify import views
+
+app_name = "notify"
+
+urlpatterns = [
+    path("", views.notification_list, name="list"),
+    path("badge", views.badge, name="badge"),
+    path("read-all", views.mark_all_read, name="read-all"),
+    path("<int:notification_id>/", views.open_notification, name="open"),
+    path("follow/<int:node_id>", views.follow, name="follow"),
+    path("email", views.preferences, name="preferences"),
+]
