@@ -5,16 +5,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.adminpanel.dashboard import admin_dashboard
 from portal.core.health import healthz
+from portal.people import oidc_views
 from portal.web import account as web_account
 from portal.web import views as web
 
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("manage/", include("portal.adminpanel.console.urls")),
     path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/login/", web_account.SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", oidc_views.SignOut.as_view(), name="logout"),  # and at the SSO provider
+    path("oidc/", include(oidc_views)),
     path("accounts/password/reset/", web_account.PasswordResetRequest.as_view(), name="password_reset"),
     path("accounts/password/reset/sent/", web_account.PasswordResetSent.as_view(), name="password_reset_done"),
     path("accounts/password/reset/done/", web_account.PasswordResetComplete.as_view(),
