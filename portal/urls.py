@@ -26,6 +26,7 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("accounts/invite/<str:token>/", web_account.invitation_accept_view, name="invitation-accept"),
     path("api/v1/", include("portal.api.urls")),
+    path("scim/v2/", include("portal.people.scim.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include("portal.storage.urls")),
