@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "portal.people.oidc_session.SsoSessionMiddleware",
     "portal.web.middleware.TwoFactorMiddleware",
     "portal.web.l10n.TimeZoneMiddleware",
     "portal.web.middleware.PageSecurityMiddleware",
@@ -182,6 +183,7 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "portal.people.oidc.OIDCBackend",  # single sign-on; answers only the provider's callback
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -222,6 +224,36 @@ PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", 5)
 INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 # Number of reverse proxies in front of the portal whose X-Forwarded-For is trusted.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Single sign-on: OpenID Connect (docs/sso.md) ---------------------------------
+# On when the client id and the provider's endpoints are set; local accounts keep working beside it.
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET", VAR_DIR / "oidc_client_secret")
+OIDC_OP_ISSUER = env_str("OIDC_ISSUER", "")  # when set, ID tokens must carry exactly this "iss"
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT", "")
+OIDC_OP_END_SESSION_ENDPOINT = env_str("OIDC_END_SESSION_ENDPOINT", "")  # blank: sign out of Coffer only
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+_OIDC_MISSING = [f"PORTAL_OIDC_{n}" for n, v in [("CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+    ("AUTHORIZATION_ENDPOINT", OIDC_OP_AUTHORIZATION_ENDPOINT), ("TOKEN_ENDPOINT", OIDC_OP_TOKEN_ENDPOINT),
+    ("USERINFO_ENDPOINT", OIDC_OP_USER_ENDPOINT), ("JWKS_ENDPOINT", OIDC_OP_JWKS_ENDPOINT)] if not v]
+if OIDC_ENABLED and _OIDC_MISSING:
+    raise ImproperlyConfigured(f"PORTAL_OIDC_CLIENT_ID is set but {', '.join(_OIDC_MISSING)} not (docs/sso.md).")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")  # the button: "Sign in with <name>"
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")  # blank: groups are not mirrored
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USERS", True)
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of sign-out at the provider
+OIDC_TIMEOUT = 15
+# The session asks the provider again (prompt=none) this often: a user disabled there loses access.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RECHECK_MINUTES", 15) * 60
+OIDC_POST_LOGOUT_REDIRECT_URL = env_str("OIDC_POST_LOGOUT_REDIRECT_URL", "")  # blank: this portal's sign-in page
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 
 # --- Spaces ----------------------------------------------------------------
 DEFAULT_SPACE_QUOTA = env_int("DEFAULT_SPACE_QUOTA", 10 * 1024**3)
