@@ -68,6 +68,11 @@ _TEMPLATES: dict[str, str] = {
     Action.GROUP_DELETED: gettext_lazy("{actor} deleted the group {target}"),
     Action.GROUP_MEMBER_ADDED: gettext_lazy("{actor} added {target} to the group {group}"),
     Action.GROUP_MEMBER_REMOVED: gettext_lazy("{actor} removed {target} from the group {group}"),
+    Action.DIRECTORY_SYNCED: gettext_lazy("{actor} synchronised the accounts with the LDAP directory: {created} new, "
+                                          "{updated} updated, {disabled} disabled, {enabled} enabled again"),
+    Action.DIRECTORY_USER_LINKED: gettext_lazy("{actor} linked the account {target} to the LDAP entry {dn}"),
+    Action.DIRECTORY_USER_UPDATED: gettext_lazy("{actor} updated the account {target} from the LDAP directory "
+                                                "({fields})"),
     # Files
     Action.FOLDER_CREATED: gettext_lazy("{actor} created the folder {target}"),
     Action.FILE_UPLOADED: gettext_lazy("{actor} uploaded {target}"),
