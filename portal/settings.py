@@ -255,6 +255,41 @@ OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RECHECK_MINUTES", 15) * 60
 OIDC_POST_LOGOUT_REDIRECT_URL = env_str("OIDC_POST_LOGOUT_REDIRECT_URL", "")  # blank: this portal's sign-in page
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 
+# --- LDAP / Active Directory (docs/ldap.md) -------------------------------------
+# Sign-in through the directory and a scheduled full sync, both on when PORTAL_LDAP_URI is set.
+# Blank values take the kind's defaults (portal/people/directory/config.py).
+LDAP_URI = env_str("LDAP_URI", "")
+LDAP_KIND = env_str("LDAP_KIND", "openldap")  # or "activedirectory"
+LDAP_BIND_DN = env_str("LDAP_BIND_DN", "")
+LDAP_BIND_PASSWORD = env_secret("LDAP_BIND_PASSWORD", VAR_DIR / "ldap_bind_password")
+LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+LDAP_USER_BASE = env_str("LDAP_USER_BASE", "")
+LDAP_USER_FILTER = env_str("LDAP_USER_FILTER", "")
+LDAP_LOGIN_ATTR = env_str("LDAP_LOGIN_ATTR", "")
+LDAP_UUID_ATTR = env_str("LDAP_UUID_ATTR", "")
+LDAP_ATTR_EMAIL = env_str("LDAP_ATTR_EMAIL", "mail")
+LDAP_ATTR_FIRST_NAME = env_str("LDAP_ATTR_FIRST_NAME", "givenName")
+LDAP_ATTR_LAST_NAME = env_str("LDAP_ATTR_LAST_NAME", "sn")
+LDAP_ATTR_DISPLAY_NAME = env_str("LDAP_ATTR_DISPLAY_NAME", "displayName")
+LDAP_GROUP_BASE = env_str("LDAP_GROUP_BASE", "")  # blank: groups are not mirrored
+LDAP_GROUP_FILTER = env_str("LDAP_GROUP_FILTER", "")
+LDAP_GROUP_TYPE = env_str("LDAP_GROUP_TYPE", "")  # groupOfNames or activeDirectory
+LDAP_GROUP_NAME_ATTR = env_str("LDAP_GROUP_NAME_ATTR", "cn")
+LDAP_NESTED_GROUPS = env_bool("LDAP_NESTED_GROUPS", True)
+LDAP_REQUIRE_GROUP = env_str("LDAP_REQUIRE_GROUP", "")  # a group DN: only its members (nested too) get in
+LDAP_DISABLED_FILTER = env_str("LDAP_DISABLED_FILTER", "")  # e.g. (pwdAccountLockedTime=*)
+LDAP_ADOPT_LOCAL_USERS = env_bool("LDAP_ADOPT_LOCAL_USERS", False)
+LDAP_SYNC_MINUTES = env_int("LDAP_SYNC_MINUTES", 60)  # 0: no scheduled sync (manage.py ldap_sync still works)
+LDAP_PAGE_SIZE = env_int("LDAP_PAGE_SIZE", 500)
+LDAP_TIMEOUT = env_int("LDAP_TIMEOUT_SECONDS", 10)
+if LDAP_URI:
+    if not LDAP_USER_BASE:
+        raise ImproperlyConfigured("PORTAL_LDAP_URI is set but PORTAL_LDAP_USER_BASE is not (docs/ldap.md).")
+    AUTHENTICATION_BACKENDS.append("portal.people.directory.backend.DirectoryBackend")
+    if LDAP_SYNC_MINUTES > 0:
+        CELERY_BEAT_SCHEDULE["ldap-sync"] = {"task": "people.ldap_sync", "schedule": LDAP_SYNC_MINUTES * 60,
+                                             "options": {"expires": LDAP_SYNC_MINUTES * 60}}
+
 # --- Spaces ----------------------------------------------------------------
 DEFAULT_SPACE_QUOTA = env_int("DEFAULT_SPACE_QUOTA", 10 * 1024**3)
 DEFAULT_PERSONAL_QUOTA = env_int("DEFAULT_PERSONAL_QUOTA", 5 * 1024**3)
