@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.web import account, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer, zips
+from portal.web import account, activity, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer, zips
 
 app_name = "web"
 
@@ -30,7 +30,9 @@ urlpatterns = [
     path(f"{_ITEM}/view/status", viewer.view_status, name="view-status"),
     path(f"{_ITEM}/thumbnail", viewer.thumbnail, name="thumbnail"),
     path(f"{_ITEM}/star", find.star, name="star"),
+    path(f"{_ITEM}/activity", activity.node_activity, name="node-activity"),
     path(f"{_ITEM}/<slug:action>", browser.item_action, name="item-action"),
+    path(f"{_SPACE}/activity/", activity.space_activity, name="space-activity"),
     path(f"{_SPACE}/trash/", browser.trash, name="trash"),
     path(f"{_SPACE}/trash/<int:node_id>/<slug:action>", browser.trash_action, name="trash-action"),
     path(f"{_SPACE}/settings/", settings_views.space_settings, name="space-settings"),
