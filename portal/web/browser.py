@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.audit.sentences import describe
 from portal.core.access import Cap
 from portal.core.errors import Conflict, InvalidInput
 from portal.files import names
@@ -29,7 +28,7 @@ from portal.locks import selectors as lock_selectors
 from portal.previews import selectors as previews
 from portal.shares.selectors import links_visible_to
 from portal.spaces.selectors import space_access
-from portal.web import selectors
+from portal.web import activity, selectors
 from portal.web.selectors import file_kind
 from portal.web.uploads import direct_upload_max
 from portal.web.common import go_to, ids_field, is_htmx, join_path, portal_page
@@ -110,7 +109,8 @@ def panel_context(request, located: Located) -> dict:
         "lock": lock, "lock_is_mine": bool(lock and lock.get("token")),
         "versions": list(selectors.versions_of(node)[:50]) if not node.is_folder else [],
         "links": list(links_visible_to(request.user, space_id=node.space_id).filter(node=node)[:20]),
-        "activity": [(event, describe(event)) for event in selectors.node_activity(node)],
+        "activity": activity.located_stream(located),
+        "activity_url": reverse("web:node-activity", args=[node.space_id, node.pk]),
         "can_write": access.can(Cap.FILE_WRITE),
         "can_share": access.can(Cap.SHARE_CREATE),
         "can_break": access.can(Cap.LOCK_BREAK),

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from portal.audit.models import AuditEvent
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.models import FileVersion, Node
@@ -70,12 +69,6 @@ def folder_entries(folder: files.Located, nodes, *, viewer, thumbnails: dict | N
                   kind="folder" if node.is_folder else file_kind(node.name), thumbnail=thumbnails.get(node.pk, ""),
                   starred=getattr(node, "is_starred", False))
             for node in nodes]
-
-
-def node_activity(node: Node, *, limit: int = 15) -> list[AuditEvent]:
-    """The latest audit events about ``node`` (located by the caller), newest first, in one query."""
-    return list(AuditEvent.objects.filter(target_type="node", target_id=str(node.pk))
-                .select_related("space").order_by("-id")[:limit])
 
 
 def versions_of(node: Node) -> QuerySet[FileVersion]:
