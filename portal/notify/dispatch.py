@@ -15,7 +15,7 @@ from django.urls import reverse
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
 from portal.core.access import Cap, Role
-from portal.core.errors import NotFound
+from portal.core.errors import Forbidden, NotFound
 from portal.files.models import Node
 from portal.files.selectors import locate_node
 from portal.notify.models import EmailMode, EmailPreference, Follow, Kind, Notification, QuotaAlert
@@ -61,20 +61,13 @@ def _email_mode(user, kind: str) -> str:
 
 
 def may_read(user, node: Node) -> bool:
-    """Whether ``user`` may read ``node`` now: a live node in a space they are
-    in, or reached through an internal share (when the sharing app offers
-    ``portal.shares.selectors.node_readable_via_share``)."""
+    """Whether ``user`` may read ``node`` now (a live node in a space they are
+    in, or reached through an internal share: locate_node answers both)."""
     try:
         locate_node(user, node.pk, Cap.FILE_READ)
-        return True
-    except NotFound:
-        pass
-    if node.trashed_at is not None:
+    except (NotFound, Forbidden):
         return False
-    from portal.shares import selectors as share_selectors
-
-    via_share = getattr(share_selectors, "node_readable_via_share", None)
-    return bool(via_share and via_share(user, node))
+    return True
 
 
 def node_url(node: Node) -> str:
