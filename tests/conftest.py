@@ -3,7 +3,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.support.seaweed", "tests.support.browser", "tests.support.oidc_provider.fixture"]
+pytest_plugins = ["tests.support.seaweed", "tests.support.browser", "tests.support.oidc_provider.fixture",
+                  "tests.support.slapd"]
 
 
 @pytest.fixture(scope="session", autouse=True)
