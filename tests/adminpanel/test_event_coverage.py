@@ -34,6 +34,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from portal.accounts import services as accounts
+from portal.accounts import services_invitations as invitations
+from portal.accounts import services_passwords as passwords
 from portal.adminpanel import services as adminpanel
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
@@ -55,8 +57,9 @@ from portal.shares import services as shares
 from portal.shares import visits
 from portal.shares.selectors import link_resolved, link_target
 from portal.shares.models import ShareLink
+from portal.people import services as people
 from portal.spaces import services as spaces
-from portal.spaces.models import Space, SpaceKind
+from portal.spaces.models import Membership, Space, SpaceKind
 from portal.storage import get_store
 from tests.factories import PASSWORD
 from tests.files.conftest import FileMaker, Uploader
@@ -132,6 +135,7 @@ READS = {
     "portal.accounts.twofactor.qr_svg": "an image",
     "portal.accounts.twofactor.secret_text": "text to type in",
     "portal.accounts.signin.lockout_response": "the response to a throttled sign-in (axes records it)",
+    "portal.accounts.services_invitations.invitation_gone": "the error for a link that does not work",
 }
 
 # --- Writes without an event of their own, on purpose ------------------------------
@@ -158,6 +162,8 @@ NOT_AUDITED = {
     "portal.files.services.uploads.upload_start": "a staging session; complete/abort are audited",
     "portal.scanning.services.scan_queue": "a pending verdict; its outcome is audited by scan_version",
     "portal.accounts.twofactor.pending_device": "an unconfirmed authenticator; device_confirm is audited",
+    "portal.accounts.services_passwords.password_reset_request": "counts in the cache and queues the mail task; "
+                                                                 "password_reset_mail_send records it once sent",
     # Housekeeping of bytes no file, version or link refers to any more.
     "portal.files.services.maintenance.blobs_collect": "deletes unreferenced blobs (their purge was audited)",
     "portal.files.services.maintenance.uploads_sweep": "removes expired staging sessions and their parts",
@@ -234,6 +240,10 @@ def _totp_code(device) -> str:
 
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
+
+
+def _invitation(w):
+    w.invitation, w.invitation_token = invitations.invitation_create(actor=w.admin, email="new@example.com")
 
 
 def _token(w):
@@ -353,6 +363,23 @@ def _mismatched_blob(w):
     w.blob = version.blob_id
 
 
+def _group(w):
+    w.group = people.group_create(actor=w.admin, name="Sales")
+    people.group_member_add(actor=w.admin, group=w.group, user=w.bob)
+
+
+def _group_in_team(w):
+    _group(w)
+    spaces.space_group_add(actor=w.alice, space_id=w.team.pk, group_id=w.group.pk, role="editor")
+
+
+def _lock_of_a_former_writer(w):
+    """bob holds a lock in the team space, and then loses his right to write there."""
+    spaces.member_add(actor=w.alice, space_id=w.team.pk, username=w.bob.username, role="editor")
+    locks.lock_acquire(actor=w.bob, node=w.doc)
+    Membership.objects.filter(space=w.team, user=w.bob).update(role="viewer")
+
+
 CASES: dict[str, Case] = {
     # Accounts
     "portal.accounts.services.user_create": Case(Action.USER_CREATED, lambda w: accounts.user_create(
@@ -366,6 +393,28 @@ CASES: dict[str, Case] = {
         token=w.token, reason="expired"), setup=_token),
     "portal.accounts.services.time_zone_set": Case(Action.TIME_ZONE_CHANGED, lambda w: accounts.time_zone_set(
         actor=w.alice, time_zone="Asia/Shanghai")),
+    "portal.accounts.services.profile_update": Case(Action.PROFILE_CHANGED, lambda w: accounts.profile_update(
+        actor=w.alice, display_name="Alice A.", email="a@example.com", language="zh-hans")),
+    "portal.accounts.services.user_enable": Case(Action.USER_ENABLED, lambda w: accounts.user_enable(
+        actor=w.admin, user_id=w.bob.pk), setup=lambda w: type(w.bob).objects.filter(pk=w.bob.pk).update(
+        is_active=False)),
+    "portal.accounts.services.user_staff_set": Case(Action.USER_STAFF_CHANGED, lambda w: accounts.user_staff_set(
+        actor=w.admin, user=w.bob, staff=True)),
+    "portal.accounts.services.user_two_factor_reset": Case(Action.USER_TWO_FACTOR_RESET, lambda w: (
+        accounts.user_two_factor_reset(actor=w.admin, user=w.alice)), setup=_pending_totp),
+    "portal.accounts.services.user_password_reset_send": Case(Action.USER_PASSWORD_RESET_SENT, lambda w: (
+        accounts.user_password_reset_send(actor=w.admin, user=w.bob))),
+    "portal.accounts.services_invitations.invitation_create": Case(Action.INVITATION_CREATED, lambda w: (
+        invitations.invitation_create(actor=w.admin, email="new@example.com"))),
+    "portal.accounts.services_invitations.invitation_revoke": Case(Action.INVITATION_REVOKED, lambda w: (
+        invitations.invitation_revoke(actor=w.admin, invitation_id=w.invitation.pk)), setup=_invitation),
+    "portal.accounts.services_invitations.invitation_accept": Case(Action.INVITATION_ACCEPTED, lambda w: (
+        invitations.invitation_accept(token=w.invitation_token, username="newcomer", password=PASSWORD)),
+        setup=_invitation),
+    "portal.accounts.services_passwords.password_reset_mail_send": Case(Action.PASSWORD_RESET_REQUESTED, lambda w: (
+        passwords.password_reset_mail_send(user_id=w.alice.pk, language="en", ip="192.0.2.1"))),
+    "portal.accounts.services_passwords.password_reset_complete": Case(Action.PASSWORD_RESET_DONE, lambda w: (
+        passwords.password_reset_complete(user=w.alice, password=PASSWORD + "!"))),
     # Spaces, members, quotas and policies
     "portal.spaces.services.space_create": Case(Action.SPACE_CREATED, lambda w: spaces.space_create(
         actor=w.alice, name="Projects")),
@@ -383,6 +432,32 @@ CASES: dict[str, Case] = {
         actor=w.alice, space_id=w.team.pk, user_id=w.bob.pk, role="editor"), setup=_member),
     "portal.spaces.services.member_remove": Case(Action.MEMBER_REMOVED, lambda w: spaces.member_remove(
         actor=w.alice, space_id=w.team.pk, user_id=w.bob.pk), setup=_member),
+    # Groups, and groups in spaces
+    "portal.people.services.group_create": Case(Action.GROUP_CREATED, lambda w: people.group_create(
+        actor=w.admin, name="Sales")),
+    "portal.people.services.group_rename": Case(Action.GROUP_RENAMED, lambda w: people.group_rename(
+        actor=w.admin, group=w.group, name="Sales EMEA"), setup=_group),
+    "portal.people.services.group_delete": Case(Action.GROUP_DELETED, lambda w: people.group_delete(
+        actor=w.admin, group=w.group), setup=_group),
+    "portal.people.services.group_member_add": Case(Action.GROUP_MEMBER_ADDED, lambda w: people.group_member_add(
+        actor=w.admin, group=w.group, user=w.alice), setup=_group),
+    "portal.people.services.group_member_remove": Case(Action.GROUP_MEMBER_REMOVED, lambda w: (
+        people.group_member_remove(actor=w.admin, group=w.group, user=w.bob)), setup=_group),
+    "portal.people.services.group_members_set": Case(Action.GROUP_MEMBER_ADDED, lambda w: people.group_members_set(
+        actor=None, group=w.group, user_ids=[w.alice.pk, w.bob.pk]), setup=_group),
+    "portal.people.services.user_groups_set": Case(Action.GROUP_MEMBER_REMOVED, lambda w: people.user_groups_set(
+        actor=None, user=w.bob, groups=[], source="local"), setup=_group),
+    "portal.people.services.group_ensure": Case(Action.GROUP_CREATED, lambda w: people.group_ensure(
+        actor=None, source="ldap", external_id="cn=sales,dc=example", name="Sales")),
+    "portal.spaces.services.space_group_add": Case(Action.SPACE_GROUP_ADDED, lambda w: spaces.space_group_add(
+        actor=w.alice, space_id=w.team.pk, group_id=w.group.pk, role="editor"), setup=_group),
+    "portal.spaces.services.space_group_role_set": Case(Action.SPACE_GROUP_ROLE_CHANGED, lambda w: (
+        spaces.space_group_role_set(actor=w.alice, space_id=w.team.pk, group_id=w.group.pk, role="viewer")),
+        setup=_group_in_team),
+    "portal.spaces.services.space_group_remove": Case(Action.SPACE_GROUP_REMOVED, lambda w: (
+        spaces.space_group_remove(actor=w.alice, space_id=w.team.pk, group_id=w.group.pk)), setup=_group_in_team),
+    "portal.spaces.services.locks_drop_where_not_writer": Case(Action.LOCK_BROKEN, lambda w: (
+        spaces.locks_drop_where_not_writer(actor=None, user=w.bob)), setup=_lock_of_a_former_writer),
     "portal.shares.services.space_share_policy_update": Case(Action.SPACE_POLICY_CHANGED, lambda w: (
         shares.space_share_policy_update(actor=w.alice, space_id=w.team.pk, changes={"require_password": True}))),
     # Files
