@@ -58,6 +58,8 @@ from portal.shares import visits
 from portal.shares.selectors import link_resolved, link_target
 from portal.shares.models import ShareLink
 from portal.people import services as people
+from portal.people.directory import services as directory
+from portal.people.directory.reader import Person
 from portal.spaces import services as spaces
 from portal.spaces.models import Membership, Space, SpaceKind
 from portal.storage import get_store
@@ -68,7 +70,8 @@ PORTAL = Path(__file__).resolve().parents[2] / "portal"
 # Modules that write events though not named services: visitors' actions on
 # share links, two-factor enrolment, sign-in (its receivers are private and
 # are exercised through the login form in test_sign_in_events_are_recorded).
-WRITER_MODULES = ("portal.shares.visits", "portal.accounts.twofactor", "portal.accounts.signin")
+WRITER_MODULES = ("portal.shares.visits", "portal.accounts.twofactor", "portal.accounts.signin",
+                  "portal.people.directory.services")
 
 
 def service_functions() -> set[str]:
@@ -135,6 +138,7 @@ READS = {
     "portal.accounts.twofactor.qr_svg": "an image",
     "portal.accounts.twofactor.secret_text": "text to type in",
     "portal.accounts.signin.lockout_response": "the response to a throttled sign-in (axes records it)",
+    "portal.people.directory.services.as_directory": "a context: events inside name the directory as actor",
     "portal.accounts.services_invitations.invitation_gone": "the error for a link that does not work",
 }
 
@@ -201,6 +205,16 @@ KEEP_ONE = {"keep_last": 1, "keep_hourly": 0, "keep_daily": 0, "keep_weekly": 0,
 
 
 VISITOR = visits.Visitor()
+
+
+def _sync_unanswered():
+    """A sync against a directory that does not answer: its failure is audited."""
+    from django.test import override_settings
+
+    from tests.support.slapd import _free_port
+
+    with override_settings(LDAP_URI=f"ldap://127.0.0.1:{_free_port()}/", LDAP_USER_BASE="dc=example", LDAP_TIMEOUT=1):
+        _refused(directory.directory_sync, actor=None)
 
 
 def _refused(call, **kwargs):
@@ -449,6 +463,11 @@ CASES: dict[str, Case] = {
         actor=None, user=w.bob, groups=[], source="local"), setup=_group),
     "portal.people.services.group_ensure": Case(Action.GROUP_CREATED, lambda w: people.group_ensure(
         actor=None, source="ldap", external_id="cn=sales,dc=example", name="Sales")),
+    # LDAP (tests/people/test_ldap_*.py run both against a real slapd).
+    "portal.people.directory.services.directory_user_signed_in": Case(Action.DIRECTORY_USER_LINKED, lambda w: (
+        directory.directory_user_signed_in(user=w.bob, created=False, groups=[], person=Person(
+            dn="uid=bob,dc=example", subject="bob-entry-uuid", username="bob", fields={"email": "b@example.com"})))),
+    "portal.people.directory.services.directory_sync": Case(Action.DIRECTORY_SYNCED, lambda w: _sync_unanswered()),
     "portal.spaces.services.space_group_add": Case(Action.SPACE_GROUP_ADDED, lambda w: spaces.space_group_add(
         actor=w.alice, space_id=w.team.pk, group_id=w.group.pk, role="editor"), setup=_group),
     "portal.spaces.services.space_group_role_set": Case(Action.SPACE_GROUP_ROLE_CHANGED, lambda w: (
