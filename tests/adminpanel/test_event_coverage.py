@@ -58,6 +58,7 @@ from portal.shares import visits
 from portal.shares.selectors import link_resolved, link_target
 from portal.shares.models import ShareLink
 from portal.people import services as people
+from portal.people.scim import services as scim
 from portal.people.directory import services as directory
 from portal.people.directory.reader import Person
 from portal.spaces import services as spaces
@@ -71,6 +72,7 @@ PORTAL = Path(__file__).resolve().parents[2] / "portal"
 # share links, two-factor enrolment, sign-in (its receivers are private and
 # are exercised through the login form in test_sign_in_events_are_recorded).
 WRITER_MODULES = ("portal.shares.visits", "portal.accounts.twofactor", "portal.accounts.signin",
+                  "portal.people.scim.services",
                   "portal.people.directory.services")
 
 
@@ -138,6 +140,7 @@ READS = {
     "portal.accounts.twofactor.qr_svg": "an image",
     "portal.accounts.twofactor.secret_text": "text to type in",
     "portal.accounts.signin.lockout_response": "the response to a throttled sign-in (axes records it)",
+    "portal.people.scim.services.acting_as": "a context: events inside name the SCIM token as actor",
     "portal.people.directory.services.as_directory": "a context: events inside name the directory as actor",
     "portal.accounts.services_invitations.invitation_gone": "the error for a link that does not work",
 }
@@ -157,6 +160,8 @@ NOT_AUDITED = {
                                                  "(tests/shares/test_security_moves.py)",
     # Bookkeeping nobody acts on: presence and claim timestamps, staging rows.
     "portal.backups.services.devices.device_authenticate": "last_seen_at, at most once a minute",
+    "portal.people.scim.services.scim_token_authenticate": "last_used_at, at most once a minute (a refused "
+                                                           "token records token.rejected)",
     "portal.backups.services.packs.chunks_known": "claimed_at, the GC's grace marker",
     "portal.backups.services.packs.pack_create": "a staging pack; the snapshot commit records backup.completed",
     "portal.backups.services.packs.pack_index": "the pack's index; the snapshot commit records backup.completed",
@@ -382,6 +387,15 @@ def _group(w):
     people.group_member_add(actor=w.admin, group=w.group, user=w.bob)
 
 
+def _scim_token(w):
+    w.scim_token, _ = scim.scim_token_create(actor=w.admin, name="okta")
+
+
+def _scim_group(w):
+    _scim_token(w)
+    w.scim_group = scim.scim_group_create(token=w.scim_token, name="Tour Guides", user_ids=[w.bob.pk])
+
+
 def _group_in_team(w):
     _group(w)
     spaces.space_group_add(actor=w.alice, space_id=w.team.pk, group_id=w.group.pk, role="editor")
@@ -463,6 +477,24 @@ CASES: dict[str, Case] = {
         actor=None, user=w.bob, groups=[], source="local"), setup=_group),
     "portal.people.services.group_ensure": Case(Action.GROUP_CREATED, lambda w: people.group_ensure(
         actor=None, source="ldap", external_id="cn=sales,dc=example", name="Sales")),
+    # SCIM provisioning (tests/people/test_scim_*.py drive them through /scim/v2/).
+    "portal.people.scim.services.scim_token_create": Case(Action.SCIM_TOKEN_CREATED, lambda w: (
+        scim.scim_token_create(actor=w.admin, name="okta"))),
+    "portal.people.scim.services.scim_token_revoke": Case(Action.SCIM_TOKEN_REVOKED, lambda w: (
+        scim.scim_token_revoke(actor=w.admin, token=w.scim_token)), setup=_scim_token),
+    "portal.people.scim.services.scim_user_create": Case(Action.USER_CREATED, lambda w: scim.scim_user_create(
+        token=w.scim_token, fields=scim.UserFields(username="carol", external_id="00u1")), setup=_scim_token),
+    "portal.people.scim.services.scim_user_update": Case(Action.SCIM_USER_UPDATED, lambda w: scim.scim_user_update(
+        token=w.scim_token, user=w.bob, fields=scim.UserFields(username="bob", email="robert@example.com")),
+        setup=_scim_token),
+    "portal.people.scim.services.scim_user_deactivate": Case(Action.USER_DISABLED, lambda w: (
+        scim.scim_user_deactivate(token=w.scim_token, user=w.bob)), setup=_scim_token),
+    "portal.people.scim.services.scim_group_create": Case(Action.GROUP_CREATED, lambda w: scim.scim_group_create(
+        token=w.scim_token, name="Tour Guides", user_ids=[w.bob.pk]), setup=_scim_token),
+    "portal.people.scim.services.scim_group_update": Case(Action.GROUP_RENAMED, lambda w: scim.scim_group_update(
+        token=w.scim_token, group=w.scim_group, name="Guides", user_ids=[]), setup=_scim_group),
+    "portal.people.scim.services.scim_group_delete": Case(Action.GROUP_DELETED, lambda w: scim.scim_group_delete(
+        token=w.scim_token, group=w.scim_group), setup=_scim_group),
     # LDAP (tests/people/test_ldap_*.py run both against a real slapd).
     "portal.people.directory.services.directory_user_signed_in": Case(Action.DIRECTORY_USER_LINKED, lambda w: (
         directory.directory_user_signed_in(user=w.bob, created=False, groups=[], person=Person(
