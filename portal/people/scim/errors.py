@@ -3,8 +3,6 @@ answers ``{"schemas": [ERROR], "status": "400", "scimType": ..., "detail": ...}`
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
-
 from portal.core.errors import PortalError
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
