@@ -51,6 +51,7 @@ from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
 from portal.locks import services as locks
 from portal.locks.models import Lock
+from portal.notify import services as notify
 from portal.previews import services as previews
 from portal.search import services as search
 from portal.shares import services as shares
@@ -182,6 +183,9 @@ NOT_AUDITED = {
     "portal.dav.services.property_remove": "a client's dead property (not content, not access)",
     "portal.dav.services.lock_owner_remember": "the owner XML of a lock (the lock itself is audited)",
     "portal.dav.services.lock_owner_forget": "the owner XML of a lock (the lock itself is audited)",
+    # Notifications: a user's own read marks; the system's webhook queue for an event already recorded.
+    "portal.notify.services.notifications_mark_read": "the user's own read marks (as a mail client's)",
+    "portal.notify.services.deliveries_create": "webhook deliveries of an event already recorded",
     # Content scanning is being built alongside; its services record their
     # events (scan.*) and are tested in tests/scanning. Move them into CASES
     # once the app settles.
@@ -280,6 +284,10 @@ def _expired_link(w):
 
 def _lock(w):
     w.lock = locks.lock_acquire(actor=w.alice, node=w.doc)
+
+
+def _webhook(w):
+    w.hook = notify.webhook_create(actor=w.admin, url="https://93.184.216.34/hook", events=["*"])[0]
 
 
 def _expired_lock(w):
@@ -634,6 +642,18 @@ CASES: dict[str, Case] = {
     "portal.shares.visits.upload": Case(Action.SHARE_UPLOADED, lambda w: visits.upload(
         **_visit(w, folder="folder"), visitor=VISITOR, name="drop.txt", fileobj=io.BytesIO(b"drop"), size=4),
         setup=_drop_link),
+    # Notifications and webhooks
+    "portal.notify.services.follow_set": Case(Action.FILE_FOLLOWED, lambda w: notify.follow_set(
+        actor=w.alice, node_id=w.doc.pk, following=True)),
+    "portal.notify.services.email_preferences_set": Case(Action.NOTIFY_PREFERENCES_CHANGED, lambda w: (
+        notify.email_preferences_set(actor=w.alice, modes={"shared": "off"}))),
+    "portal.notify.services.webhook_create": Case(Action.WEBHOOK_CREATED, _webhook),
+    "portal.notify.services.webhook_change": Case(Action.WEBHOOK_CHANGED, lambda w: notify.webhook_change(
+        actor=w.admin, webhook_id=w.hook.pk, active=False), setup=_webhook),
+    "portal.notify.services.webhook_delete": Case(Action.WEBHOOK_DELETED, lambda w: notify.webhook_delete(
+        actor=w.admin, webhook_id=w.hook.pk), setup=_webhook),
+    "portal.notify.services.webhook_ping": Case(Action.WEBHOOK_PINGED, lambda w: notify.webhook_ping(
+        actor=w.admin, webhook_id=w.hook.pk), setup=_webhook),
     # Two-factor sign-in
     "portal.accounts.twofactor.device_confirm": Case("auth.two_factor_enabled", lambda w: twofactor.device_confirm(
         user=w.alice, device=w.totp, code=_totp_code(w.totp)), setup=_pending_totp),
