@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 
-from portal.core.access import Cap
-from portal.core.errors import InvalidInput, NotFound
+from portal.core.access import GRANT_CAPS, Cap, Role, caps_of
+from portal.core.errors import Forbidden, InvalidInput, NotFound
 from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.spaces.models import Space
@@ -20,26 +20,55 @@ from portal.spaces.selectors import SpaceAccess, space_access
 class Located:
     """A node as one request found it: the node, its space, its path from the
     space's root (names as stored) and the caller's role there. Resolved once
-    by a ``locate_*`` function and handed down; nothing re-resolves it."""
+    by a ``locate_*`` function and handed down; nothing re-resolves it.
+
+    ``scope_id`` is set when the caller reached the node through an internal
+    share (portal.shares) rather than membership: the shared node's id, at
+    depth ``scope_depth`` of the path. The role is then the share's, and it
+    reaches that node and what is below it, nothing else of the space."""
 
     node: Node
     space: Space
     path_names: tuple[str, ...]
     role: str | None = None
     admin: bool = False
+    scope_id: int | None = None
+    scope_depth: int = 0
 
     @property
     def path(self) -> str:
         return names.join(list(self.path_names))
 
     @property
+    def scoped(self) -> bool:
+        return self.scope_id is not None
+
+    @property
     def access(self) -> SpaceAccess:
-        """What the caller may do in the node's space (no query)."""
+        """What the caller may do in the node's space (no query); nothing
+        space-wide for a caller who only holds a share of this subtree."""
+        if self.scoped:
+            return SpaceAccess(space=self.space, role=None, admin=False)
         return SpaceAccess(space=self.space, role=self.role, admin=self.admin)
+
+    def can(self, cap: Cap) -> bool:
+        """Whether the caller may use ``cap`` on this node."""
+        return cap in (GRANT_CAPS.get(self.role, frozenset()) if self.scoped else caps_of(self.role, admin=self.admin))
+
+    @property
+    def is_scope_root(self) -> bool:
+        """The shared node itself: its name and place belong to the folder above, which is not shared."""
+        return self.scoped and self.node.pk == self.scope_id
+
+    @property
+    def scope_names(self) -> tuple[str, ...]:
+        """The path from the shared node (its name first) for a scoped caller, else from the space's root."""
+        return self.path_names[self.scope_depth - 1:] if self.scoped else self.path_names
 
     def moved(self, node: Node, path_names) -> Located:
         """The same caller's view of another node of the space (a result of a write)."""
-        return Located(node=node, space=self.space, path_names=tuple(path_names), role=self.role, admin=self.admin)
+        return Located(node=node, space=self.space, path_names=tuple(path_names), role=self.role, admin=self.admin,
+                       scope_id=self.scope_id, scope_depth=self.scope_depth)
 
 SORTS = {"name": "name_key", "size": "size", "modified": "modified_at"}
 # What a listing shows of each entry (see files.api.node_out); nothing more is loaded.
@@ -127,8 +156,31 @@ def locate_node(actor, node_id, cap: Cap = Cap.FILE_READ) -> Located:
     node = _node_by_id(node_id)
     if node is None:
         raise NotFound(gettext("No such file or folder."))
-    access = _space_of(actor, node, cap, "No such file or folder.")
+    try:
+        access = _space_of(actor, node, cap, "No such file or folder.")
+    except (NotFound, Forbidden) as refused:
+        steps = walk.walk_up(node.pk)
+        if not steps or any(step.trashed for step in steps):
+            raise NotFound(gettext("No such file or folder.")) from None
+        return _shared(actor, node, [step.id for step in steps], [step.name for step in steps[1:]], cap, refused)
     return _located(node, access, path_names_of(node))
+
+
+def _shared(actor, node: Node, chain_ids: list[int], path_names, cap: Cap, refused: Exception) -> Located:
+    """The node as the actor's internal shares give it (``chain_ids``: the
+    space's root down to the node), one query; ``refused`` (the space's
+    answer, word for word) when no live share covers it."""
+    from portal.shares.selectors import grant_on  # shares builds on files
+
+    grant = grant_on(actor, node.space_id, chain_ids)
+    if grant is None:
+        raise refused
+    scope_id, role = grant
+    if cap not in GRANT_CAPS[role]:
+        raise Forbidden(gettext("This was shared with you as %(role)s; you cannot do this (%(value)s).")
+                        % {"role": str(Role(role).label).lower(), "value": cap.value}, detail={"capability": cap.value, "role": role})
+    return Located(node=node, space=node.space, path_names=tuple(path_names), role=role, scope_id=scope_id,
+                   scope_depth=chain_ids.index(scope_id))
 
 
 def _located(node: Node, access: SpaceAccess, path_names) -> Located:
@@ -157,9 +209,29 @@ def locate_trashed(actor, node_id, cap: Cap) -> Located:
 
 
 def locate_path(actor, space_id, path: str, cap: Cap = Cap.FILE_READ) -> Located:
-    access = space_access(actor, space_id, cap)
-    node, stored = node_at(access.space, names.split_path(path, existing=True))
+    """The live node at ``path`` in a space the actor may use with ``cap``,
+    or under a folder shared with them there (then scoped, as locate_node)."""
+    path_names = names.split_path(path, existing=True)
+    try:
+        access = space_access(actor, space_id, cap)
+    except (NotFound, Forbidden) as refused:
+        return _shared_path(actor, space_id, path_names, cap, refused)
+    node, stored = node_at(access.space, path_names)
     return _located(node, access, stored)
+
+
+def _shared_path(actor, space_id, path_names: list[str], cap: Cap, refused: Exception) -> Located:
+    """locate_path for a caller outside the space: only a path that exists
+    and lies under a live share of theirs; else the space's own refusal."""
+    space = Space.objects.filter(pk=int(space_id)).first() if str(space_id).isdigit() else None
+    if space is None or not getattr(actor, "is_authenticated", False):
+        raise refused
+    chain = walk.walk_down(space.pk, [names.name_key(name) for name in path_names])
+    if len(chain) <= len(path_names):
+        raise refused  # missing, or a file in the way: an outsider learns nothing of the space's tree
+    node = chain[-1]
+    node.space = space
+    return _shared(actor, node, [step.pk for step in chain], stored_names(chain), cap, refused)
 
 
 def locate_in(access: SpaceAccess, node: Node, path_names) -> Located:

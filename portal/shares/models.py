@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.access import GRANT_CAPS, Role
 from portal.files.models import Node
 from portal.spaces.models import Space
 
@@ -128,3 +129,48 @@ class SpaceSharePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"link policy of {self.space}"
+
+
+GRANT_ROLES = [(role, Role(role).label) for role in GRANT_CAPS]
+
+
+class InternalShare(models.Model):
+    """A file or folder given to a colleague or a group (exactly one of the
+    two) without making them members of its space: they may read it (viewer)
+    or also change it (editor), and everything below it, and nothing else of
+    the space. Live while not revoked, not expired, the node still in the
+    space it was shared in, and its sharer still allowed to share there."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="internal_shares")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="internal_shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="internal_shares_received")
+    group = models.ForeignKey("people.Group", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="internal_shares")
+    role = models.CharField(_("role"), max_length=8, choices=GRANT_ROLES)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("internal share")
+        verbose_name_plural = _("internal shares")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(user__isnull=False, group__isnull=True)
+                                   | models.Q(user__isnull=True, group__isnull=False),
+                                   name="internal_share_user_xor_group"),
+            models.UniqueConstraint(fields=["node", "user"], condition=models.Q(revoked_at__isnull=True),
+                                    name="internal_share_one_live_per_user"),
+            models.UniqueConstraint(fields=["node", "group"], condition=models.Q(revoked_at__isnull=True),
+                                    name="internal_share_one_live_per_group"),
+        ]
+        indexes = [models.Index(fields=["user", "revoked_at"]), models.Index(fields=["group", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.node} shared with {self.user or self.group} as {self.role}"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

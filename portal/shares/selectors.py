@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from portal.audit.models import AuditEvent
@@ -20,7 +21,8 @@ from portal.files.selectors import path_names_of
 from portal.scanning.models import BLOCKING, ScanVerdict
 from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
-from portal.shares.models import ShareLink
+from portal.people.models import GroupMember
+from portal.shares.models import InternalShare, ShareLink
 from portal.spaces.models import Space
 from portal.spaces.selectors import in_spaces_of, role_sql
 
@@ -214,3 +216,88 @@ def link_path_names(link: ShareLink) -> list[str]:
 def accesses_list(link: ShareLink) -> QuerySet[AuditEvent]:
     """Everything that happened through (and to) a link, newest first."""
     return AuditEvent.objects.filter(target_type="sharelink", target_id=str(link.pk)).order_by("-id")
+
+
+# --- internal shares (a file or folder given to a colleague or a group) -------------------
+
+_SHARING_ROLES = [role for role, caps in ROLE_CAPS.items() if Cap.SHARE_CREATE in caps]
+_GRANT_RANK = {"viewer": 1, "editor": 2}
+
+
+def _live(now=None) -> Q:
+    """Not revoked, not expired."""
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now()))
+
+
+def _sharer_may_share() -> Q:
+    """The sharer is still active and still holds share.create in the share's space
+    (a sharer removed from the space, or disabled, takes their shares with them)."""
+    table = InternalShare._meta.db_table
+    return Q(created_by__is_active=True) & Q(
+        pk__in=InternalShare.objects.annotate(sharer_role=RawSQL(
+            role_sql(f'"{table}"."space_id"', f'"{table}"."created_by_id"'), []))
+        .filter(sharer_role__in=_SHARING_ROLES).values("pk"))
+
+
+def received_by(actor) -> Q:
+    """Shares to the actor: to them, or to a group they are in (now)."""
+    return Q(user_id=actor.pk) | Q(group_id__in=GroupMember.objects.filter(user_id=actor.pk).values("group_id"))
+
+
+def live_shares_received(actor):
+    return InternalShare.objects.filter(received_by(actor), _live(), _sharer_may_share())
+
+
+def grant_on(actor, space_id: int, chain_ids: list[int]) -> tuple[int, str] | None:
+    """What the actor's live shares give them on a node (``chain_ids``: the
+    space's root down to the node): the topmost shared node and the highest
+    role among them; None when no share covers it. One query."""
+    if not (getattr(actor, "is_authenticated", False) and actor.is_active) or not chain_ids:
+        return None
+    rows = list(live_shares_received(actor).filter(space_id=space_id, node_id__in=chain_ids)
+                .values_list("node_id", "role"))
+    if not rows:
+        return None
+    depth = {node_id: index for index, node_id in enumerate(chain_ids)}
+    top = min((node_id for node_id, _ in rows), key=depth.__getitem__)
+    return top, max((role for _, role in rows), key=_GRANT_RANK.__getitem__)
+
+
+def internal_shares_of(node) -> QuerySet[InternalShare]:
+    """The live shares of a node, newest first (the caller checked share.create on it)."""
+    return (InternalShare.objects.filter(_live(), node=node).select_related("user", "group", "created_by")
+            .order_by("-created_at", "-id"))
+
+
+def access_internal_share(actor, share_id, *, lock: bool = False) -> InternalShare:
+    """A live share the actor made (and may still make), or one in a space
+    where they manage others' links, or any for an administrator; the same
+    NotFound otherwise."""
+    try:
+        share_id = int(share_id)
+    except (TypeError, ValueError):
+        raise NotFound(gettext("No such share.")) from None
+    shares = InternalShare.objects.filter(pk=share_id, revoked_at__isnull=True).select_related("node", "space",
+                                                                                             "user", "group")
+    if not is_admin(actor):
+        own = Q(created_by=actor) & in_spaces_of(actor, roles=_SHARING_ROLES)
+        shares = shares.filter(own | in_spaces_of(actor, roles=_MANAGING_ROLES))
+    if lock:
+        shares = shares.select_for_update(of=("self",))
+    share = shares.first()
+    if share is None:
+        raise NotFound(gettext("No such share."))
+    return share
+
+
+def shared_with_me(actor, *, limit: int = 200) -> list[InternalShare]:
+    """The live files and folders shared with the actor (directly or through
+    a group), newest first, one row per node (the highest role wins)."""
+    shares = (live_shares_received(actor).filter(node__trashed_at__isnull=True, node__space_id=F("space_id"))
+              .select_related("node", "space", "created_by", "group").order_by("-created_at", "-id")[:limit])
+    best: dict[int, InternalShare] = {}
+    for share in shares:
+        kept = best.get(share.node_id)
+        if kept is None or _GRANT_RANK[share.role] > _GRANT_RANK[kept.role]:
+            best[share.node_id] = share
+    return sorted(best.values(), key=lambda share: (share.created_at, share.pk), reverse=True)

@@ -19,16 +19,16 @@ from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import Cap
-from portal.core.errors import Forbidden, InvalidInput, NotFound
+from portal.core.access import GRANT_CAPS, Cap
+from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.files import names
-from portal.files.selectors import locate_node, path_names_of
+from portal.files.selectors import locate_node, path_label, path_names_of
 from portal.spaces.quota import refuse_archived
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens
-from portal.shares.models import Audience, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
-from portal.shares.selectors import access_link
+from portal.shares.models import Audience, InternalShare, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
+from portal.shares.selectors import access_internal_share, access_link
 from portal.spaces.selectors import access_space, can
 
 MAX_RECIPIENTS = 50
@@ -326,3 +326,107 @@ def shares_expire(*, now=None) -> int:
                        details={"expires_at": link.expires_at.isoformat()})
                 done += 1
     return done
+
+
+# --- internal shares: a file or folder given to a colleague or a group --------------------
+
+def _recipient(user, group) -> tuple:
+    """(user, group), exactly one of them: an active account (object, id or
+    username) or a group (object, id or name)."""
+    from django.contrib.auth import get_user_model
+
+    from portal.people.models import Group
+
+    if (user in (None, "")) == (group in (None, "")):
+        raise InvalidInput(gettext("Share with one colleague or one group: give user or group, not both."),
+                           code="invalid_recipient")
+    if user not in (None, ""):
+        users = get_user_model().objects.filter(is_active=True)
+        found = user if isinstance(user, users.model) and user.is_active else (
+            users.filter(pk=user).first() if isinstance(user, int) and not isinstance(user, bool) else
+            users.filter(username__iexact=user.strip()).first() if isinstance(user, str) else None)
+        if found is None:
+            raise InvalidInput(gettext("No active user is called %(name)s.") % {"name": user}, code="unknown_user")
+        return found, None
+    found = group if isinstance(group, Group) else (
+        Group.objects.filter(pk=group).first() if isinstance(group, int) and not isinstance(group, bool) else
+        Group.objects.filter(name__iexact=group.strip()).first() if isinstance(group, str) else None)
+    if found is None:
+        raise InvalidInput(gettext("No group is called %(name)s.") % {"name": group}, code="unknown_group")
+    return None, found
+
+
+def _grant_role(role, *, sharer_can_write: bool) -> str:
+    if role not in GRANT_CAPS:
+        raise InvalidInput(gettext("role is one of: %(join)s.") % {"join": ", ".join(GRANT_CAPS)}, code="invalid_role")
+    if Cap.FILE_WRITE in GRANT_CAPS[role] and not sharer_can_write:
+        raise Forbidden(gettext("You can only share what you may do yourself: you cannot change this."),
+                        code="role_above_yours")
+    return role
+
+
+def _grant_expiry(value) -> datetime | None:
+    expires_at = _expiry(value)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput(gettext("The expiry must be in the future."), code="invalid_expires_at")
+    return expires_at
+
+
+def _share_details(share: InternalShare) -> dict:
+    whom = ({"user_id": share.user_id, "with": share.user.get_username()} if share.user_id else
+            {"group_id": share.group_id, "group": share.group.name, "with": share.group.name})
+    return {**whom, "role": share.role, "expires_at": share.expires_at.isoformat() if share.expires_at else None}
+
+
+@transaction.atomic
+def internal_share_create(*, actor, node_id, user=None, group=None, role, expires_at=None) -> InternalShare:
+    """Members with share.create (editors and up) give a file or folder to a
+    colleague or a group, as viewer or editor (editor only if they may write
+    it themselves), maybe until ``expires_at``. Not the space's root: add
+    members to the space for that."""
+    located = locate_node(actor, node_id, Cap.SHARE_CREATE)
+    node = located.node
+    refuse_archived(located.space)
+    if node.is_root:
+        raise InvalidInput(gettext("To share a whole space, add the person or group to its members."),
+                           code="root_folder")
+    user, group = _recipient(user, group)
+    if user is not None and user.pk == actor.pk:
+        raise InvalidInput(gettext("You cannot share with yourself."), code="invalid_recipient")
+    role = _grant_role(role, sharer_can_write=located.can(Cap.FILE_WRITE))
+    existing = InternalShare.objects.filter(node=node, revoked_at__isnull=True, user=user, group=group)
+    if existing.exists():
+        raise Conflict(gettext("This is already shared with %(name)s; change or remove that share instead.")
+                       % {"name": user.get_username() if user else group.name}, code="already_shared")
+    share = InternalShare.objects.create(node=node, space=located.space, user=user, group=group, role=role,
+                                         expires_at=_grant_expiry(expires_at), created_by=actor)
+    record(action=Action.NODE_SHARED, actor=actor, target=node, target_label=located.path, space=located.space,
+           details=_share_details(share))
+    return share
+
+
+@transaction.atomic
+def internal_share_change(*, actor, share_id, role=UNSET, expires_at=UNSET) -> InternalShare:
+    """The sharer, a space manager or an administrator changes the role or the expiry of a share."""
+    share = access_internal_share(actor, share_id, lock=True)
+    if role is UNSET and expires_at is UNSET:
+        raise InvalidInput(gettext("Nothing to change."), code="no_changes")
+    if role is not UNSET:
+        share.role = _grant_role(role, sharer_can_write=can(actor, Cap.FILE_WRITE, share.space))
+    if expires_at is not UNSET:
+        share.expires_at = _grant_expiry(expires_at)
+    share.save(update_fields=["role", "expires_at"])
+    record(action=Action.NODE_SHARE_CHANGED, actor=actor, target=share.node, target_label=path_label(share.node),
+           space=share.space, details=_share_details(share))
+    return share
+
+
+@transaction.atomic
+def internal_share_revoke(*, actor, share_id) -> InternalShare:
+    """The sharer, a space manager or an administrator ends a share; it stops at once."""
+    share = access_internal_share(actor, share_id, lock=True)
+    share.revoked_at = timezone.now()
+    share.save(update_fields=["revoked_at"])
+    record(action=Action.NODE_UNSHARED, actor=actor, target=share.node, target_label=path_label(share.node),
+           space=share.space, details=_share_details(share))
+    return share

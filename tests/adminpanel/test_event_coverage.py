@@ -277,6 +277,10 @@ def _link(w):
     w.link = shares.share_link_create(actor=w.alice, node_id=w.doc.pk, permission="download")[0]
 
 
+def _internal_share(w):
+    w.internal = shares.internal_share_create(actor=w.alice, node_id=w.doc.pk, user=w.bob, role="viewer")
+
+
 def _expired_link(w):
     _link(w)
     ShareLink.objects.filter(pk=w.link.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
@@ -579,6 +583,11 @@ CASES: dict[str, Case] = {
         actor=w.alice, link_id=w.link.pk), setup=_link),
     "portal.shares.services.shares_expire": Case(Action.SHARE_EXPIRED, lambda w: shares.shares_expire(),
                                                  setup=_expired_link),
+    "portal.shares.services.internal_share_create": Case(Action.NODE_SHARED, _internal_share),
+    "portal.shares.services.internal_share_change": Case(Action.NODE_SHARE_CHANGED, lambda w: (
+        shares.internal_share_change(actor=w.alice, share_id=w.internal.pk, role="editor")), setup=_internal_share),
+    "portal.shares.services.internal_share_revoke": Case(Action.NODE_UNSHARED, lambda w: (
+        shares.internal_share_revoke(actor=w.alice, share_id=w.internal.pk)), setup=_internal_share),
     # Locks
     "portal.locks.services.lock_acquire": Case(Action.LOCK_ACQUIRED, _lock),
     "portal.locks.services.lock_refresh": Case(Action.LOCK_REFRESHED, lambda w: locks.lock_refresh(

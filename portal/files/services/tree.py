@@ -14,10 +14,10 @@ from django.utils.translation import gettext
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import Cap
-from portal.core.errors import Conflict, InvalidInput, NotFound
+from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.files import names, walk
 from portal.files.models import FileVersion, Node, NodeKind
-from portal.files.selectors import (Located, child_named, locate_in, locate_node, locate_trashed, node_at,
+from portal.files.selectors import (Located, child_named, locate_in, locate_node, locate_path, locate_trashed, node_at,
                                     path_names_of, path_walk, stored_names, subtree_ids)
 from portal.files.services.common import schedule_blob_collection
 from portal.locks.selectors import ensure_writable
@@ -94,13 +94,12 @@ def _destination(actor, space_id, path: str, *, keeping: str) -> Destination:
     """The target of a move, copy or restore of the item now named
     ``keeping``: a new name obeys every rule; the item's own name, stored
     before a rule, may go along unchanged."""
-    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    try:
+        access = space_access(actor, space_id, Cap.FILE_WRITE)
+    except (NotFound, Forbidden) as refused:
+        return _shared_destination(actor, space_id, path, keeping=keeping, refused=refused)
     refuse_archived(access.space)
-    path_names = names.split_path(path, existing=True)
-    if not path_names:
-        raise InvalidInput(gettext("The destination path must end with the item's name."), code="invalid_path")
-    if path_names[-1] != keeping:
-        names.clean_name(path_names[-1])
+    path_names = _destination_names(path, keeping)
     try:
         parent, parent_path = node_at(access.space, path_names[:-1])
     except NotFound as exc:
@@ -109,6 +108,30 @@ def _destination(actor, space_id, path: str, *, keeping: str) -> Destination:
         raise Conflict(gettext("%(join)s is a file, not a folder.") % {"join": names.join(parent_path)}, code="not_a_folder")
     return Destination(parent=locate_in(access, parent, parent_path), name=path_names[-1],
                        path=parent_path + [path_names[-1]])
+
+
+def _destination_names(path: str, keeping: str) -> list[str]:
+    path_names = names.split_path(path, existing=True)
+    if not path_names:
+        raise InvalidInput(gettext("The destination path must end with the item's name."), code="invalid_path")
+    if path_names[-1] != keeping:
+        names.clean_name(path_names[-1])
+    return path_names
+
+
+def _shared_destination(actor, space_id, path: str, *, keeping: str, refused: Exception) -> Destination:
+    """A destination in a folder shared with the actor as editor (scoped to
+    it); anything else answers the space's own refusal, word for word."""
+    try:
+        path_names = names.split_path(path, existing=True)
+        parent = locate_path(actor, space_id, names.join(path_names[:-1]), Cap.FILE_WRITE) if path_names else None
+    except (NotFound, InvalidInput):
+        raise refused from None
+    if parent is None or not parent.node.is_folder:
+        raise refused
+    refuse_archived(parent.space)
+    path_names = _destination_names(path, keeping)
+    return Destination(parent=parent, name=path_names[-1], path=list(parent.path_names) + [path_names[-1]])
 
 
 def _refuse_into_itself(node: Node, parent: Node) -> None:
@@ -121,7 +144,17 @@ def _writable(actor, node_id) -> Located:
     refuse_archived(located.space)
     if located.node.is_root:
         raise InvalidInput(gettext("A space's root folder cannot be changed."), code="root_folder")
+    if located.is_scope_root:  # its name and place belong to the folder above, which is not shared
+        raise Forbidden(gettext("This was shared with you: you may change what it holds, not rename, move or "
+                                "delete it."), code="shared_item")
     return located
+
+
+def _refuse_leaving_share(located: Located, destination: Destination) -> None:
+    """What was reached through a share stays in that shared folder."""
+    if located.scoped and destination.parent.scope_id != located.scope_id:
+        raise Forbidden(gettext("Items shared with you stay in the shared folder; copy them instead."),
+                        code="leaves_share")
 
 
 @records_lock_refusals
@@ -159,6 +192,7 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Lo
     node = located.node
     ensure_writable(located, actor=actor, tokens=lock_tokens, operation="move")
     destination = _destination(actor, space_id or node.space_id, path, keeping=node.name)
+    _refuse_leaving_share(located, destination)
     space, parent, name, new_path = destination.space, destination.parent.node, destination.name, destination.path
     ensure_writable(destination.parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(node, parent)
