@@ -48,3 +48,8 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
 }
+# Errors with their tracebacks go to stderr (the fixture's idp.log).
+LOGGING = {"version": 1, "disable_existing_loggers": False,
+           "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+           "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"},
+                       "oauth2_provider": {"handlers": ["stderr"], "level": "WARNING"}}}
