@@ -262,12 +262,14 @@ def user_two_factor_reset(*, actor, user: User) -> int:
 
 @transaction.atomic
 def user_password_reset_send(*, actor, user: User) -> None:
-    """Administrators mail a user a one-time link to set a new password (their
-    old one keeps working until they do). In the user's language, else the
-    administrator's; a mail server's refusal undoes the event."""
+    """Administrators (or the system, actor=None: ``manage.py user_create``)
+    mail a user a one-time link to set a new password (their old one keeps
+    working until they do). In the user's language, else the administrator's;
+    a mail server's refusal undoes the event."""
     from portal.accounts import mail
 
-    _require_admin(actor, gettext("Only administrators send password links."))
+    if actor is not None:
+        _require_admin(actor, gettext("Only administrators send password links."))
     user = User.objects.filter(pk=user.pk).first()
     if user is None:
         raise NotFound(gettext("No such user."))
@@ -278,4 +280,4 @@ def user_password_reset_send(*, actor, user: User) -> None:
         raise InvalidInput(gettext("%(username)s has no e-mail address.") % {"username": user.get_username()},
                            code="no_email")
     record(action=Action.USER_PASSWORD_RESET_SENT, actor=actor, target=user, details={"email": user.email})
-    mail.set_password_send(user=user, reason="admin")
+    mail.set_password_send(user=user, reason="admin" if user.has_usable_password() else "new")

@@ -225,6 +225,9 @@ class PasswordResetRequest(auth_views.PasswordResetView):
 class PasswordResetSent(auth_views.PasswordResetDoneView):
     template_name = "registration/password_reset_done.html"
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
+
 
 class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
     """The link from the mail: choose a new password (Django checks the token;
