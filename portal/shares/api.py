@@ -11,9 +11,11 @@ from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.core.pagination import paginated_response
 from portal.files import names
+from portal.files.selectors import locate_node
 from portal.shares import policy, services, tokens
-from portal.shares.models import Audience, Permission, ShareLink
-from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
+from portal.shares.models import GRANT_ROLES, Audience, Permission, ShareLink
+from portal.shares.selectors import (access_link, accesses_list, internal_shares_of, link_path_names,
+                                     links_visible_to)
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
 
@@ -188,3 +190,59 @@ class SharePolicyView(APIView):
             raise InvalidInput(gettext("Nothing to change."), code="no_changes")
         own = services.space_share_policy_update(actor=request.user, space_id=space_id, changes=changes)
         return Response(policy.policy_for(own.space).as_dict())
+
+
+# --- internal shares (a file or folder given to a colleague or a group) -------------------
+
+class InternalShareOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    node = serializers.IntegerField(source="node_id")
+    name = serializers.CharField(source="node.name")
+    user = serializers.CharField(source="user.username", allow_null=True, default=None)
+    group = serializers.CharField(source="group.name", allow_null=True, default=None)
+    group_id = serializers.IntegerField(allow_null=True)
+    role = serializers.ChoiceField(choices=GRANT_ROLES)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_by = serializers.CharField(source="created_by.username")
+    created_at = serializers.DateTimeField()
+
+
+class InternalShareIn(StrictSerializer):
+    user = TextField(required=False, help_text="A colleague's username (or give group).")
+    group = serializers.IntegerField(required=False, help_text="A group's id (or give user).")
+    role = serializers.ChoiceField(choices=GRANT_ROLES)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Omit or null: no expiry.")
+
+
+class InternalShareChangeIn(StrictSerializer):
+    role = serializers.ChoiceField(choices=GRANT_ROLES, required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class NodeInternalShareListView(APIView):
+    @extend_schema(responses=InternalShareOut(many=True),
+                   summary="Who a file or folder is shared with (people and groups)")
+    def get(self, request, node_id):
+        node = locate_node(request.user, node_id, Cap.SHARE_CREATE).node
+        return paginated_response(request, internal_shares_of(node), InternalShareOut, view=self)
+
+    @extend_schema(request=InternalShareIn, responses={201: InternalShareOut},
+                   summary="Share a file or folder with a colleague or a group (viewer or editor)")
+    def post(self, request, node_id):
+        data = validated(InternalShareIn, request.data).provided()
+        share = services.internal_share_create(actor=request.user, node_id=node_id, **data)
+        return Response(InternalShareOut(share).data, status=status.HTTP_201_CREATED)
+
+
+class InternalShareDetailView(APIView):
+    @extend_schema(request=InternalShareChangeIn, responses=InternalShareOut,
+                   summary="Change the role or the expiry of a share (its sharer, a space manager)")
+    def patch(self, request, share_id):
+        data = validated(InternalShareChangeIn, request.data).provided()
+        return Response(InternalShareOut(services.internal_share_change(actor=request.user, share_id=share_id,
+                                                                        **data)).data)
+
+    @extend_schema(responses={204: None}, summary="Stop sharing (at once)")
+    def delete(self, request, share_id):
+        services.internal_share_revoke(actor=request.user, share_id=share_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
