@@ -79,7 +79,15 @@ def content_security_policy() -> str:
     return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             f"img-src 'self' data: blob:{stored}; media-src 'self'{stored}; font-src 'self'; "
             "connect-src " + " ".join(sorted(c for c in connect if c))
-            + "; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+            + f"; object-src 'none'; base-uri 'self'; form-action 'self'{_sign_out_origin()}; frame-ancestors 'none'")
+
+
+def _sign_out_origin() -> str:
+    """Signing out of a single sign-on session goes on to the provider's
+    end-session page: the sign-out form's redirect must be allowed there."""
+    if settings.OIDC_ENABLED and settings.OIDC_OP_END_SESSION_ENDPOINT:
+        return " " + _origin(settings.OIDC_OP_END_SESSION_ENDPOINT)
+    return ""
 
 
 def _credentialed(request) -> bool:
