@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from portal.notify.texts import sentence
 
@@ -61,8 +61,7 @@ def send_one(note) -> bool:
 def send_digest(user, notes) -> bool:
     with as_seen_by(user):
         items = [{"text": sentence(n), "url": _absolute(n.url), "at": timezone.localtime(n.created_at)} for n in notes]
-        subject = ngettext("%(count)d new notification on Coffer", "%(count)d new notifications on Coffer",
-                           len(items)) % {"count": len(items)}
+        subject = gettext("New on Coffer: %(count)d notifications") % {"count": len(items)}
         body = render_to_string("notify/email_digest.txt", {"user": user, "items": items,
                                                             "settings_url": _absolute("/account/"),
                                                             "title": gettext("Your daily digest")})

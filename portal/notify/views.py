@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap
-from portal.core.errors import NotFound
+from portal.core.errors import InvalidInput, NotFound
 from portal.files.selectors import locate_node
 from portal.notify import selectors, services
 from portal.notify.models import EmailMode, EmailPreference, Kind, Notification
@@ -43,7 +44,7 @@ def open_notification(request, notification_id):
     """Mark one notification read and go to the thing it is about."""
     note = Notification.objects.filter(pk=notification_id, user=request.user).first()
     if note is None:
-        raise NotFound("No such notification.")
+        raise NotFound(gettext("No such notification."))
     services.notifications_mark_read(actor=request.user, ids=[note.pk])
     return redirect(note.url or reverse("notify:list"))
 
@@ -54,9 +55,6 @@ def follow(request, node_id):
     if request.method == "POST":
         wanted = request.POST.get("follow")
         if wanted not in ("0", "1"):
-            from portal.core.errors import InvalidInput
-            from django.utils.translation import gettext
-
             raise InvalidInput(gettext("Say whether to follow the file."))
         following = services.follow_set(actor=request.user, node_id=node_id, following=wanted == "1")
     elif request.method == "GET":
