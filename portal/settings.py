@@ -241,7 +241,7 @@ _OIDC_MISSING = [f"PORTAL_OIDC_{n}" for n, v in [("CLIENT_SECRET", OIDC_RP_CLIEN
     ("USERINFO_ENDPOINT", OIDC_OP_USER_ENDPOINT), ("JWKS_ENDPOINT", OIDC_OP_JWKS_ENDPOINT)] if not v]
 if OIDC_ENABLED and _OIDC_MISSING:
     raise ImproperlyConfigured(f"PORTAL_OIDC_CLIENT_ID is set but {', '.join(_OIDC_MISSING)} not (docs/sso.md).")
-OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")  # the button: "Sign in with <name>"
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "")  # the button: "Sign in with <name>" (blank: "with SSO")
 OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
 OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
 OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
