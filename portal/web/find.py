@@ -1,18 +1,28 @@
 """Finding files: global search (the page and the header's dropdown),
-Recent, Starred, Shared with me, star toggling."""
+Recent, Starred, Shared with me (and a folder shared with the user, seen
+from that folder down), star toggling."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+
+from portal.core.access import Cap
+from portal.core.errors import InvalidInput
+from portal.files import walk
+from portal.files.selectors import children_list, locate_node
 
 from portal.search import params as search_params
 from portal.search import query, selectors
 from portal.search.models import FileType
 from portal.search.services import star_toggle
 from portal.shares import tokens
+from portal.shares.selectors import shared_with_me as internal_shares_to
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import spaces_visible_to
 from portal.web.common import is_htmx, portal_page
@@ -74,8 +84,27 @@ def starred(request):
 def shared_with_me(request):
     links = [(link, link_url(tokens.unseal(link.sealed_token))) for link in selectors.links_to_me(request.user)]
     return render(request, "web/find/shared.html", {
+        "shares": internal_shares_to(request.user),
         "links": links, "joined": selectors.spaces_joined_recently(request.user),
         "joined_days": selectors.JOINED_DAYS})
+
+
+@portal_page
+@require_GET
+def shared_folder(request, node_id):
+    """A folder shared with the user, or one below it: its listing, the
+    breadcrumbs starting at the shared folder (nothing above it shows)."""
+    located = locate_node(request.user, node_id, Cap.FILE_READ)
+    if not located.node.is_folder:
+        raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
+    if not located.scoped:  # a member: the space's own file manager
+        return redirect(reverse("web:browser", args=[located.space.pk]) + "?path=" + quote(located.path))
+    steps = walk.walk_up(located.node.pk)[located.scope_depth:]
+    return render(request, "web/find/shared_folder.html", {
+        "folder": located.node, "located": located, "role": located.role,
+        "crumbs": [{"id": step.id, "name": step.name} for step in steps],
+        "items": list(children_list(located.node)[:500]),
+    })
 
 
 @portal_page

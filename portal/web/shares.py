@@ -1,5 +1,6 @@
 """The share dialog (every option of a link, policy defaults filled in,
-errors next to their field), "My links" with access logs, edit and revoke."""
+errors next to their field; "Share with people": colleagues and groups),
+"My links" with access logs, edit and revoke."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from portal.files import selectors as files
 from portal.shares import tokens
 from portal.shares.models import Audience, Permission
 from portal.shares.policy import policy_for
-from portal.shares.selectors import access_link, accesses_list, link_path_names, links_visible_to
+from portal.people.selectors import groups_list
+from portal.shares.selectors import (access_internal_share, access_link, accesses_list, internal_shares_of,
+                                     link_path_names, links_visible_to)
 from portal.shares.services import (
+    internal_share_create,
+    internal_share_revoke,
     share_link_create,
     share_link_revoke,
     share_link_update,
@@ -96,6 +101,7 @@ def _dialog(request, node, *, values=None, error=None, status=200):
         "audiences": Audience.choices,
         "links": [link for link in links_visible_to(request.user, mine=True).filter(node=node)
                   if link.revoked_at is None],
+        **_people_context(node),
     }, status=status)
     response["X-Coffer-Swap"] = "in-place"  # the form itself carries its errors: htmx swaps it even on 4xx
     return response
@@ -116,6 +122,44 @@ def share_dialog(request, space_id, node_id):
     except PortalError as exc:
         return _dialog(request, node, values=data, error=exc, status=exc.status)
     return render(request, "web/shares/_created.html", {"node": node, "link": link, "url": link_url(token)})
+
+
+def _people_context(node, *, values=None, error=None) -> dict:
+    return {"node": node, "internal_shares": list(internal_shares_of(node)[:100]), "groups": groups_list()[:500],
+            "people_values": values or {"role": "viewer"}, "people_error": error,
+            "min_day": timezone.localdate().isoformat()}
+
+
+def _people(request, node, *, values=None, error=None, status=200):
+    response = render(request, "web/shares/_people.html", _people_context(node, values=values, error=error),
+                      status=status)
+    response["X-Coffer-Swap"] = "in-place"
+    return response
+
+
+@portal_page
+@require_POST
+def share_people(request, space_id, node_id):
+    """Share with a colleague (username) or a group, as viewer or editor, maybe until a day."""
+    node = files.locate_node(request.user, node_id, Cap.SHARE_CREATE).node
+    data = request.POST
+    try:
+        given, expiry = _expiry(data, None)
+        group = (data.get("group") or "").strip()
+        internal_share_create(actor=request.user, node_id=node.pk, user=(data.get("user") or "").strip() or None,
+                              group=int(group) if group.isascii() and group.isdigit() else (group or None),
+                              role=data.get("role", ""), expires_at=expiry if given else None)
+    except PortalError as exc:
+        return _people(request, node, values=data, error=exc, status=exc.status)
+    return _people(request, node)
+
+
+@portal_page
+@require_POST
+def share_people_revoke(request, share_id):
+    share = access_internal_share(request.user, share_id)
+    internal_share_revoke(actor=request.user, share_id=share.pk)
+    return _people(request, share.node)
 
 
 @portal_page

@@ -51,6 +51,10 @@ def _file(request, space_id: int, node_id: int) -> Located:
 
 
 def folder_url(located: Located) -> str:
+    if located.scoped:  # shared with the caller: back into the shared folder, or to Shared with me
+        if located.is_scope_root:
+            return reverse("web:shared-with-me")
+        return reverse("web:shared-folder", args=[located.node.parent_id])
     parent = names.join(list(located.path_names[:-1]))
     return reverse("web:browser", args=[located.space.pk]) + "?path=" + quote(parent)
 
@@ -80,7 +84,8 @@ def view_file(request, space_id, node_id):
     viewing = viewing_for(node, node.current_version, portal_sources(located))
     if viewing.html:  # the text is in the page itself: this is the opening
         view_record(actor=request.user, located=located, version=node.current_version)
-    before, after = neighbours(node)
+    # a file shared alone has no neighbours the caller may see
+    before, after = (None, None) if located.is_scope_root else neighbours(node)
     return render(request, "web/viewer/view.html", {
         "space": located.space, "node": node, "located": located, "viewing": viewing,
         "folder_url": folder_url(located), "previous": before, "next": after,
