@@ -6,7 +6,7 @@ register = template.Library()
 
 @register.simple_tag
 def notify_poll_seconds() -> int:
-    """How often the bell asks for its count (PORTAL_NOTIFY_POLL_SECONDS's setting, 30 by default)."""
+    """How often the bell asks for its count (settings.NOTIFY_POLL_SECONDS, 30 by default; tests shorten it)."""
     return max(1, int(getattr(settings, "NOTIFY_POLL_SECONDS", 30)))
 
 
