@@ -160,7 +160,8 @@ def main() -> int:
                 first, wall, report = timed_sync(env_of(url))
                 again, wall_again, report_again = timed_sync(env_of(url))
                 log(f"run {run + 1}: first {first:.1f} s ({report['created']} created, {report['members_added']} "
-                    f"memberships), again {again:.2f} s ({report_again['created'] + report_again['updated']} changes)")
+                    f"memberships; steps {report['steps']}), again {again:.2f} s "
+                    f"({report_again['created'] + report_again['updated']} changes; steps {report_again['steps']})")
                 firsts.append(first), agains.append(again), walls.append((wall, wall_again))
                 if run == args.runs - 1:
                     last = run_python(env_of(url), _AFTER)

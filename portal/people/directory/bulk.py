@@ -30,6 +30,30 @@ from portal.spaces.models import SLUG_MAX, Membership, Space, SpaceKind
 BATCH = 2000
 
 
+def copy_insert(model, objs: list) -> list:
+    """INSERT ``objs`` (unsaved instances) as ``bulk_create`` would, with
+    their primary keys set; on PostgreSQL with COPY, a few times faster for
+    tens of thousands of rows. Fields' ``pre_save`` runs as in an insert."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs, batch_size=BATCH)
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = list(meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [meta.db_table, meta.pk.column, len(objs)])
+        for obj, (pk,) in zip(objs, sorted(cursor.fetchall()), strict=True):
+            obj.pk = pk
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
 def events_write(rows: list[dict]) -> list[AuditEvent]:
     """Append one event per row (action, target or target_type/id/label,
     space, details), as the system; post-save receivers hear of each as
@@ -46,7 +70,7 @@ def events_write(rows: list[dict]) -> list[AuditEvent]:
             target_type=row.get("target_type", target._meta.model_name if target is not None else ""),
             target_id=row.get("target_id", str(target.pk) if target is not None else ""),
             target_label=str(row.get("target_label", target if target is not None else ""))[:512]))
-    AuditEvent.objects.bulk_create(events, batch_size=BATCH)
+    copy_insert(AuditEvent, events)
     for event in events:
         post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False,
                        using=connection.alias)
@@ -76,16 +100,14 @@ def users_create(people: list, *, slugs: SlugPicker) -> list[User]:
     ExternalIdentity, its personal space (owner membership) and the events
     ``user.created`` and ``space.created``."""
     users = [User(username=p.username, password=make_password(None), is_active=True, **p.fields) for p in people]
-    User.objects.bulk_create(users, batch_size=BATCH)
-    ExternalIdentity.objects.bulk_create(
-        [ExternalIdentity(user=u, source=GroupSource.LDAP, subject=p.subject) for u, p in zip(users, people)],
-        batch_size=BATCH)
+    copy_insert(User, users)
+    copy_insert(ExternalIdentity, [ExternalIdentity(user=u, source=GroupSource.LDAP, subject=p.subject)
+                                    for u, p in zip(users, people)])
     quota = settings.DEFAULT_PERSONAL_QUOTA
     spaces = [Space(name=u.username[:100], slug=slugs.pick(u.username), kind=SpaceKind.PERSONAL, created_by=u,
                     quota_bytes=quota) for u in users]
-    Space.objects.bulk_create(spaces, batch_size=BATCH)
-    Membership.objects.bulk_create([Membership(space=s, user=u, role=Role.OWNER) for s, u in zip(spaces, users)],
-                                   batch_size=BATCH)
+    copy_insert(Space, spaces)
+    copy_insert(Membership, [Membership(space=s, user=u, role=Role.OWNER) for s, u in zip(spaces, users)])
     rows = []
     for user, space, person in zip(users, spaces, people):
         rows.append({"action": Action.SPACE_CREATED, "target": space, "space": space,
@@ -98,7 +120,7 @@ def users_create(people: list, *, slugs: SlugPicker) -> list[User]:
 
 def members_add(pairs: list[tuple[int, int]], *, groups: dict, labels: dict[int, str]) -> None:
     """(group id, user id) memberships, with ``group.member_added`` each."""
-    GroupMember.objects.bulk_create([GroupMember(group_id=g, user_id=u) for g, u in pairs], batch_size=BATCH)
+    copy_insert(GroupMember, [GroupMember(group_id=g, user_id=u) for g, u in pairs])
     events_write([{"action": Action.GROUP_MEMBER_ADDED, "target_type": "user", "target_id": str(u),
                    "target_label": labels[u], "details": {"group": groups[g].name, "group_id": g}}
                   for g, u in pairs])

@@ -12,6 +12,7 @@ members any more). Groups gone from the directory are deleted here too
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
@@ -57,6 +58,7 @@ class SyncReport:
     members_added: int = 0
     members_removed: int = 0
     seconds: float = 0.0
+    steps: dict = field(default_factory=dict)  # seconds each step took
 
     def as_details(self) -> dict:
         details = asdict(self)
@@ -105,13 +107,18 @@ def sync_apply(config: DirectoryConfig, directory: Directory) -> SyncReport:
     in_scope = {s: p for s, p in directory.people.items() if directory.required is None or s in directory.required}
     _refuse_empty(config, directory, in_scope, accounts)
     report = SyncReport(people=len(in_scope), groups=len(directory.groups))
-    _link_or_create(config, in_scope, accounts, report)
-    _update(in_scope, accounts, report)
-    _enable(in_scope, accounts, report)
-    _disable(in_scope, accounts, report)
+    steps = [("accounts", lambda: _link_or_create(config, in_scope, accounts, report)),
+             ("attributes", lambda: _update(in_scope, accounts, report)),
+             ("enable", lambda: _enable(in_scope, accounts, report)),
+             ("disable", lambda: _disable(in_scope, accounts, report))]
     if config.groups_enabled:
-        groups = _groups(directory, report)
-        _memberships(directory, in_scope, accounts, groups, report)
+        groups = {}
+        steps += [("groups", lambda: groups.update(_groups(directory, report))),
+                  ("members", lambda: _memberships(directory, in_scope, accounts, groups, report))]
+    for name, step in steps:
+        started = time.perf_counter()
+        step()
+        report.steps[name] = round(time.perf_counter() - started, 3)
     return report
 
 
