@@ -164,3 +164,17 @@ def test_adding_an_unknown_user_changes_nothing(scim, tour, alice):
     response = scim.patch(f"/Groups/{tour['id']}", [{"op": "add", "path": "members", "value": [{"value": "999999"}]}])
     assert_error(response, 400, "invalidValue")
     assert members_of(tour["id"]) == {alice.pk}
+
+
+def test_listing_groups_and_users_costs_the_same_for_ten_as_for_one(scim, make_user, django_assert_max_num_queries):
+    people = [make_user(username=f"m{n}") for n in range(10)]
+    for n in range(10):
+        assert scim.post("/Groups", {"schemas": [GROUP], "displayName": f"G{n}",
+                                     "members": [{"value": str(p.pk)} for p in people[:n + 1]]}).status_code == 201
+    with django_assert_max_num_queries(8):
+        listed = scim.get("/Groups")
+    assert listed.body["totalResults"] == 10 and len(listed.body["Resources"][9]["members"]) == 10
+    with django_assert_max_num_queries(8):
+        users = scim.get("/Users")
+    assert users.body["totalResults"] == 11
+    assert len(next(u for u in users.body["Resources"] if u["userName"] == "m0")["groups"]) == 10

@@ -5,10 +5,10 @@ not the provider's: they are neither listed nor changeable here."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext
 
-from portal.people.models import Group, GroupSource
+from portal.people.models import Group, GroupMember, GroupSource
 from portal.people.scim import patch, schema
 from portal.people.scim.errors import invalid_syntax, invalid_value
 from portal.people.scim.filters import Field
@@ -25,8 +25,12 @@ FILTERABLE = {
 }
 
 
-def groups_queryset() -> QuerySet[Group]:
-    return Group.objects.filter(source=GroupSource.SCIM).order_by("pk")
+def groups_queryset(*, with_members: bool = False) -> QuerySet[Group]:
+    groups = Group.objects.filter(source=GroupSource.SCIM).order_by("pk")
+    if with_members:  # one query for the members of a whole page of groups
+        members = GroupMember.objects.select_related("user").only("group_id", "user_id", "user__username")
+        groups = groups.prefetch_related(Prefetch("memberships", queryset=members.order_by("user_id")))
+    return groups
 
 
 def editable(group: Group) -> dict:
@@ -40,9 +44,8 @@ def to_scim(group: Group, base: str, *, with_members: bool = True) -> dict:
     if group.external_id:
         body["externalId"] = group.external_id
     if with_members:
-        rows = group.memberships.order_by("user_id").values_list("user_id", "user__username")
-        body["members"] = [{"value": str(pk), "display": name, "type": "User", "$ref": f"{base}/Users/{pk}"}
-                           for pk, name in rows]
+        body["members"] = [{"value": str(m.user_id), "display": m.user.username, "type": "User",
+                            "$ref": f"{base}/Users/{m.user_id}"} for m in group.memberships.all()]
     created = group.created_at.isoformat()
     body["meta"] = {"resourceType": "Group", "created": created, "lastModified": created,
                     "location": f"{base}/Groups/{group.pk}"}

@@ -184,8 +184,7 @@ def user_detail(request, token, user_id):
 # --- Groups -------------------------------------------------------------------------
 
 def _group(group_id, *, lock: bool = False) -> Group:
-    queryset = groups.groups_queryset()
-    queryset = queryset.select_for_update() if lock else queryset
+    queryset = groups.groups_queryset().select_for_update() if lock else groups.groups_queryset(with_members=True)
     group = queryset.filter(pk=int(group_id)).first() if str(group_id).isdigit() else None
     if group is None:
         raise not_found(gettext("No group has the id %(id)s.") % {"id": group_id})
@@ -212,7 +211,7 @@ def groups_collection(request, token):
                                            user_ids=members or ())
         return _group_response(request, group.pk, 201)
     base, with_members = _base(request), _wants_members(request)
-    return _list(request, groups.groups_queryset(), groups.FILTERABLE, schema.GROUP,
+    return _list(request, groups.groups_queryset(with_members=with_members), groups.FILTERABLE, schema.GROUP,
                  lambda group: groups.to_scim(group, base, with_members=with_members))
 
 
