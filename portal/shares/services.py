@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
@@ -27,6 +27,7 @@ from portal.files.selectors import locate_node, path_label, path_names_of
 from portal.spaces.quota import refuse_archived
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens
+from portal.shares.mailing import queue_link_mail
 from portal.shares.models import Audience, InternalShare, Permission, ShareLink, ShareRecipient, SpaceSharePolicy
 from portal.shares.selectors import access_internal_share, access_link
 from portal.spaces.selectors import access_space, can
@@ -156,7 +157,13 @@ def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, e
                     "expires_at": link.expires_at.isoformat() if link.expires_at else None,
                     "max_downloads": link.max_downloads, "max_previews": link.max_previews,
                     "recipients": recipients})
+    queue_link_mail(link, recipients, language=_language_of(actor))
     return link, token
+
+
+def _language_of(user) -> str:
+    """The sharer's language for mails to people without an account: theirs, else the request's."""
+    return getattr(user, "language", "") or translation.get_language() or ""
 
 
 _OWNER_FIELDS = {"permission", "password", "expires_at", "max_downloads", "max_previews", "watermark", "emails",
@@ -206,6 +213,8 @@ def share_link_update(*, actor, link_id, changes: dict) -> ShareLink:
         fields.append("notify_on_first_download")
     if "emails" in changes:
         recipients = _emails(changes["emails"], link.audience)
+        added = sorted(set(recipients) - set(link.recipients.values_list("email", flat=True)))
+        queue_link_mail(link, added, language=_language_of(actor))
         link.recipients.all().delete()
         ShareRecipient.objects.bulk_create([ShareRecipient(link=link, email=email) for email in recipients])
         link.unlock_epoch += 1
