@@ -184,3 +184,13 @@ def test_administrators_pause_resume_ping_and_delete(admin, settings, django_cap
     assert not Webhook.objects.exists()
     actions = set(AuditEvent.objects.filter(actor=admin).values_list("action", flat=True))
     assert {Action.WEBHOOK_CREATED, Action.WEBHOOK_CHANGED, Action.WEBHOOK_PINGED, Action.WEBHOOK_DELETED} <= actions
+
+
+def test_the_account_page_has_the_email_settings(alice):
+    page = client_of(alice).get("/account/").content.decode()
+    assert 'id="notify-prefs"' in page and f'name="mode-{Kind.LOCK_BROKEN}"' in page
+
+
+def test_the_file_details_load_the_follow_toggle(bob, doc):
+    page = client_of(bob).get(f"/spaces/{doc.space_id}/items/{doc.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert f'hx-get="/notifications/follow/{doc.pk}"' in page
