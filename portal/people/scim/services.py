@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -147,7 +147,12 @@ def _external_id_set(user: User, external_id: str | None) -> bool:
         current.subject, current.updated_at = external_id, timezone.now()
         current.save(update_fields=["subject", "updated_at"])
     else:
-        ExternalIdentity.objects.create(user=user, source=GroupSource.SCIM, subject=external_id)
+        try:
+            with transaction.atomic():
+                ExternalIdentity.objects.create(user=user, source=GroupSource.SCIM, subject=external_id)
+        except IntegrityError:  # a concurrent request gave it to someone else first
+            raise Conflict(gettext("Another user has the externalId %(id)r.") % {"id": external_id},
+                           code="external_id_taken") from None
     return True
 
 
