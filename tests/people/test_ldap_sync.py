@@ -120,9 +120,22 @@ def test_a_group_gone_from_the_directory_is_deleted_and_a_renamed_one_kept(ldap_
     directory_sync(actor=None)
     sales = Group.objects.get(name="sales")
     ldap_directory.delete(ldap_directory.group_dn("sales"))
+    engineering = Group.objects.get(name="engineering")
+    ldap_directory.rename(ldap_directory.group_dn("engineering"), "cn=R&D")
     report = directory_sync(actor=None)
     assert report.groups_deleted == 1 and not Group.objects.filter(pk=sales.pk).exists()
     assert AuditEvent.objects.filter(action=Action.GROUP_DELETED, target_id=str(sales.pk)).exists()
+    assert report.groups_renamed == 1 and Group.objects.get(pk=engineering.pk).name == "R&D"
+    assert members("R&D") == {"omar", "quinn"}  # the group kept its members (and its space roles)
+
+
+def test_a_directory_group_named_like_a_local_group_is_mirrored_beside_it(ldap_directory):
+    from portal.people.services import group_create
+
+    local = group_create(actor=None, name="Sales")
+    directory_sync(actor=None)
+    assert Group.objects.get(pk=local.pk).members.count() == 0
+    assert members("sales (ldap)") == {"pia"}
 
 
 def test_a_new_person_is_created_and_a_local_namesake_is_left_alone(ldap_directory, make_user):

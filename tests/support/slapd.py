@@ -264,6 +264,14 @@ class TestDirectory:
     def delete(self, dn: str) -> None:
         self.server.delete_tree(dn)
 
+    def rename(self, dn: str, new_rdn: str) -> None:
+        """A rename at the directory (modrdn): the entry keeps its entryUUID."""
+        conn = self.server.connect()
+        try:
+            conn.rename_s(dn, new_rdn, delold=1)
+        finally:
+            conn.unbind_s()
+
     def add(self, ldif_text: str) -> None:
         self.server.add_ldif(ldif_text)
 

@@ -24,7 +24,7 @@ from portal.audit import context
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
 from portal.core.access import Role
-from portal.people.models import ExternalIdentity, GroupMember, GroupSource
+from portal.people.models import ExternalIdentity, Group, GroupMember, GroupSource
 from portal.spaces.models import SLUG_MAX, Membership, Space, SpaceKind
 
 BATCH = 2000
@@ -116,6 +116,13 @@ def users_create(people: list, *, slugs: SlugPicker) -> list[User]:
                      "details": {"superuser": False, "source": GroupSource.LDAP, "subject": person.subject}})
     events_write(rows)
     return users
+
+
+def groups_create(groups: list[Group]) -> None:
+    """New mirrored groups (names already checked), with ``group.created`` each."""
+    copy_insert(Group, groups)
+    events_write([{"action": Action.GROUP_CREATED, "target": g,
+                   "details": {"source": g.source, "external_id": g.external_id}} for g in groups])
 
 
 def members_add(pairs: list[tuple[int, int]], *, groups: dict, labels: dict[int, str]) -> None:

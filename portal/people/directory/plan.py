@@ -25,6 +25,7 @@ from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.audit.services import record
 from portal.core.errors import PortalError
+from portal.core.validation import clean_label
 from portal.people.directory import bulk
 from portal.people.directory.config import SYSTEM_LABEL, DirectoryConfig, DirectoryUnavailable
 from portal.people.directory.reader import Directory, Person
@@ -251,24 +252,48 @@ def _disable(in_scope, accounts, report) -> None:
             report.disabled += 1
 
 
+def _new_group_name(name: str, taken: set[str]) -> str | None:
+    """As group_ensure names a new mirrored group: its own name, or
+    "name (ldap)" when a group already has it; None when neither can be."""
+    try:
+        name = clean_label(name, field="name", max_length=150)
+    except PortalError:
+        return None
+    if name.lower() in taken:
+        name = f"{name} ({LDAP})"
+    return None if name.lower() in taken or len(name) > 150 else name
+
+
 def _groups(directory: Directory, report) -> dict[str, Group]:
-    """The mirrored group of each directory group (created or renamed as
-    needed); mirrored groups the directory no longer has are deleted."""
+    """The mirrored group of each directory group: new ones created in bulk,
+    renamed ones through group_ensure; mirrored groups the directory no
+    longer has are deleted (group_delete)."""
     existing = {g.external_id: g for g in Group.objects.filter(source=LDAP)}
-    groups = {}
+    taken = {name.lower() for name in Group.objects.values_list("name", flat=True)}
+    groups, new = {}, []
     for subject, found in sorted(directory.groups.items(), key=lambda item: item[1].dn):
         group = existing.get(subject)
-        if group is not None and group.name == found.name:
+        if group is None:
+            name = _new_group_name(found.name, taken)
+            if name is None:
+                report.conflicts.append(found.name)
+                continue
+            taken.add(name.lower())
+            new.append((subject, Group(name=name, source=LDAP, external_id=subject)))
+        elif group.name != found.name:
+            try:
+                groups[subject] = group_ensure(actor=None, source=LDAP, external_id=subject, name=found.name)
+            except PortalError as exc:  # a name no group may have
+                logger.warning("LDAP sync: group %s not renamed: %s", found.dn, exc)
+                groups[subject] = group
+            report.groups_renamed += groups[subject].name != group.name
+        else:
             groups[subject] = group
-            continue
-        try:
-            groups[subject] = group_ensure(actor=None, source=LDAP, external_id=subject, name=found.name)
-        except PortalError as exc:  # a name no group may have, or taken twice over
-            logger.warning("LDAP sync: group %s not mirrored: %s", found.dn, exc)
-            report.conflicts.append(found.name)
-            continue
-        report.groups_created += group is None
-        report.groups_renamed += group is not None and groups[subject].name != group.name
+    if new:
+        with transaction.atomic():
+            bulk.groups_create([group for _, group in new])
+        groups.update(new)
+        report.groups_created = len(new)
     for external_id, group in sorted(existing.items(), key=lambda item: item[1].pk):
         if external_id not in directory.groups:
             group_delete(actor=None, group=group)
