@@ -163,7 +163,7 @@ def _create(claims: dict, subject: str) -> User:
     if not settings.OIDC_CREATE_USER:
         raise SsoRefused("unknown_user", username)
     user = User(username=username, email=_email(claims) or "", first_name=_text(claims, "given_name", 150),
-                last_name=_text(claims, "family_name", 150))
+                last_name=_text(claims, "family_name", 150), display_name=_text(claims, "name", 150))
     user.set_unusable_password()
     try:
         with transaction.atomic():
@@ -199,9 +199,10 @@ def _text(claims: dict, name: str, limit: int) -> str:
 
 
 def _update_from_claims(user: User, claims: dict) -> None:
-    """Name, e-mail and (when free) username follow the provider; changes are one audited event."""
+    """Names, e-mail and (when free) username follow the provider; changes are one audited event."""
     wanted = {"email": _email(claims), "first_name": _text(claims, "given_name", 150) or None,
-              "last_name": _text(claims, "family_name", 150) or None}
+              "last_name": _text(claims, "family_name", 150) or None,
+              "display_name": _text(claims, "name", 150) or None}
     if settings.OIDC_USERNAME_CLAIM != "email":
         name = _claim_value(claims)
         taken = User.objects.filter(username__iexact=name).exclude(pk=user.pk).exists()
@@ -245,3 +246,11 @@ def _groups_from_claims(user: User, claims: dict) -> None:
         except (InvalidInput, Conflict):
             logger.warning("single sign-on: group %r skipped (not a valid or free group name)", value)
     user_groups_set(actor=None, user=user, groups=groups, source=SOURCE)
+
+
+def axes_exempt(request, credentials) -> bool:
+    """django-axes counts no failures at the SSO callback: it has no username,
+    so its failures would share one bucket per address and a few refusals at an
+    office's NAT would block SSO for everyone there. Guessing is pointless
+    there anyway: a code is only taken with the state this browser's session holds."""
+    return request is not None and request.path == reverse("oidc_authentication_callback")
