@@ -204,6 +204,7 @@ AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.accounts.signin.lockout_response"
+AXES_WHITELIST_CALLABLE = "portal.people.oidc.axes_exempt"  # the SSO callback has no username to count
 # The client's address as the audit log sees it (X-Forwarded-For only PORTAL_TRUSTED_PROXY_COUNT
 # proxies deep): behind a proxy, REMOTE_ADDR is the proxy's, and a lockout would hit everyone.
 AXES_CLIENT_IP_CALLABLE = "portal.audit.middleware.client_ip"
