@@ -134,3 +134,18 @@ def test_the_stream_reads_in_chinese(alice, team):
     html = client.get(f"/spaces/{team.pk}/activity/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "alice 上传了 /doc.txt" in _sentences(html)
     assert "分钟" in html  # the relative time ("0 分钟 …")
+
+
+def test_a_colleague_who_holds_only_a_share_does_not_read_the_spaces_activity(alice, team, make_user):
+    from portal.shares.services import internal_share_create
+
+    doc = _put(alice, team, "/Shared/doc.txt")
+    carol = make_user(username="carol")
+    internal_share_create(actor=alice, node_id=doc.pk, user=carol, role="viewer")
+    client = page_client(carol)
+    drawer = client.get(f"/spaces/{team.pk}/items/{doc.pk}/", **HTMX)
+    assert drawer.status_code == 200  # the file is hers to read…
+    assert _sentences(drawer.content.decode()) == []  # …not who did what in the space
+    assert "for its members" in drawer.content.decode()
+    assert client.get(f"/spaces/{team.pk}/items/{doc.pk}/activity", **HTMX).status_code == 404
+    assert client.get(f"/spaces/{team.pk}/activity/").status_code == 404
