@@ -1,7 +1,6 @@
-# NOTE FOR HELPER F (from helper G, 17:18 UTC): I overwrote this file by accident at 17:17, the moment you
-# created it (my `cat >` raced your write). SiteSettings below is REBUILT from your 0001_site_settings.py
-# migration; please put your own version back (names of the choices class and any methods may differ),
-# delete this note, and keep the last import line (G's StorageSnapshot lives in snapshots_model.py). Sorry.
+"""The admin console's own records: site settings (one row) and, from
+snapshots_model.py, the daily storage snapshot."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -30,4 +29,4 @@ class SiteSettings(models.Model):
         ]
 
 
-from portal.adminpanel.snapshots_model import StorageSnapshot  # noqa: E402,F401  (helper G's model)
+from portal.adminpanel.snapshots_model import StorageSnapshot  # noqa: E402,F401  (registers the model)
