@@ -38,7 +38,8 @@ SLAPD = os.environ.get("PORTAL_TEST_SLAPD", "/usr/sbin/slapd")
 SLAPADD = "/usr/sbin/slapadd"
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
-SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
+# msuser: Active Directory's user and group classes, for entries shaped like AD's (objectGUID, userAccountControl).
+SCHEMAS = ("core", "cosine", "inetorgperson", "nis", "msuser")
 SUFFIX = "dc=coffer,dc=test"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
 ADMIN_PASSWORD = "directory-admin-secret"
@@ -80,9 +81,11 @@ def unavailable() -> str | None:
     if not os.access(SLAPD, os.X_OK):
         return f"OpenLDAP's slapd not found at {SLAPD} (apt-get install slapd ldap-utils)"
     try:
-        import ldap  # noqa: F401
+        import ldap
     except ImportError:
-        return "python-ldap is not installed (apt-get install libldap2-dev libsasl2-dev; pip install -r requirements.txt)"
+        return "python-ldap is not installed (apt-get install libldap2-dev libsasl2-dev, then make test)"
+    if not hasattr(ldap, "initialize"):
+        return "python-ldap is broken"
     return None
 
 

@@ -24,7 +24,9 @@ from django_auth_ldap.config import (
 
 from portal.accounts.models import User
 from portal.people.directory import config as directory_config
-from portal.people.directory.config import ACTIVE_DIRECTORY, AD_ACCOUNT_DISABLED, DirectoryConfig, field_value, subject_of, text
+from portal.people.directory.config import (
+    ACTIVE_DIRECTORY, AD_ACCOUNT_DISABLED, DirectoryConfig, field_value, subject_of, text,
+)
 from portal.people.directory.reader import Person
 from portal.people.directory.services import directory_user_signed_in
 from portal.people.models import ExternalIdentity, GroupSource

@@ -73,7 +73,8 @@ def directory_user_signed_in(*, user: User, person: reader.Person, created: bool
             for name in changed:
                 setattr(user, name, person.fields[name])
             user.save(update_fields=changed)
-            record(action=Action.DIRECTORY_USER_UPDATED, actor=None, target=user, details={"fields": ", ".join(changed)})
+            record(action=Action.DIRECTORY_USER_UPDATED, actor=None, target=user,
+                   details={"fields": ", ".join(changed)})
         if groups is not None:
             mirrored = [group_ensure(actor=None, source=GroupSource.LDAP, external_id=subject, name=name)
                         for subject, name in groups]
