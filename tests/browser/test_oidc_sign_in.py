@@ -39,8 +39,11 @@ def test_sign_in_with_the_provider_and_sign_out_there_too(page, live_server, set
                                                           console_errors, screenshot):
     configure_coffer(settings, oidc_provider, base_urls=[live_server.url])
     name = _provider_user(oidc_provider, "Design", "Staff")
+    page.set_viewport_size({"width": 375, "height": 740})
     page.goto("/accounts/login/")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
     screenshot(page, "sign-in page")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     _sign_in_through_the_provider(page, oidc_provider, name)
 

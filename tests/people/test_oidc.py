@@ -62,7 +62,7 @@ def test_first_sign_in_creates_the_account_with_its_space_groups_and_an_audit_ev
     assert answer.status_code == 302 and answer["Location"] == "/account/"
     user = signed_in_user(client)
     assert user.username == browser.username and user.email == f"{browser.username}@example.com"
-    assert user.first_name == "Carol" and not user.has_usable_password()
+    assert user.first_name == "Carol" and user.display_name == "Carol" and not user.has_usable_password()
     assert ExternalIdentity.objects.get(source=GroupSource.OIDC, subject=sub).user == user
     assert Space.objects.filter(kind=SpaceKind.PERSONAL, memberships__user=user).exists()
     assert oidc_groups(user) == {"Finance", "Staff"}
@@ -172,6 +172,13 @@ def test_the_authorization_request_uses_pkce_and_a_nonce(client, sso):
     assert params["nonce"] and params["state"] and params["redirect_uri"] == "http://testserver/oidc/callback/"
 
 
+def test_a_next_address_off_the_site_is_dropped(client, sso):
+    client.get("/oidc/authenticate/?next=https://evil.example/")
+    assert client.session["oidc_login_next"] is None
+    client.get("/oidc/authenticate/?next=/spaces/")
+    assert client.session["oidc_login_next"] == "/spaces/"
+
+
 @pytest.mark.parametrize("payload", [
     {"aud": "someone-else", "iss": "ISSUER", "sub": "1"},
     {"aud": ["coffer-test", "someone-else"], "azp": "someone-else", "iss": "ISSUER", "sub": "1"},
@@ -263,3 +270,20 @@ def test_an_sso_user_issues_a_token_and_uses_webdav_with_it(client, person):
     status, _headers, _body = call(DavDispatcher(get_wsgi_application()), "/dav/", "PROPFIND",
                                    HTTP_AUTHORIZATION=auth, HTTP_DEPTH="1")
     assert status.startswith("207"), _body[:2000]
+
+
+def test_refused_sso_sign_ins_do_not_lock_the_address_out_of_sso(client, settings, sso, person, admin):
+    """django-axes buckets failures by (username, address); the callback has no
+    username, so without care a few refusals at an office's NAT would block SSO for all of it."""
+    settings.AXES_FAILURE_LIMIT = 2
+    browser, _ = person
+    sso_sign_in(client, browser)
+    user_disable(actor=admin, user_id=signed_in_user(client).pk)
+    for _ in range(3):
+        assert sso_sign_in(Client(), browser)["Location"] == "/accounts/login/?sso=failed"
+    colleague = unique("gina")
+    sso.user_set(colleague, password=PASSWORD, groups=[])
+    fresh = Client()
+    answer = sso_sign_in(fresh, _signed_in(sso, colleague))
+    assert answer.status_code == 302 and answer["Location"] == "/"
+    assert signed_in_user(fresh).username == colleague
