@@ -4,13 +4,18 @@ from portal.accounts.api import TokenDetailView, TokenListView
 from portal.search.api import SearchView
 from portal.shares.api import (InternalShareDetailView, NodeInternalShareListView, ShareAccessListView,
                                ShareDetailView, ShareListView, SharePolicyView)
-from portal.spaces.api import MemberDetailView, MemberListView, SpaceDetailView, SpaceListView
+from portal.people.api import GroupListView
+from portal.spaces.api import (MemberDetailView, MemberListView, SpaceDetailView, SpaceGroupDetailView, SpaceGroupListView,
+                               SpaceListView)
 
 urlpatterns = [
     path("spaces/", SpaceListView.as_view(), name="space-list"),
     path("spaces/<int:space_id>/", SpaceDetailView.as_view(), name="space-detail"),
     path("spaces/<int:space_id>/members/", MemberListView.as_view(), name="member-list"),
     path("spaces/<int:space_id>/members/<int:user_id>/", MemberDetailView.as_view(), name="member-detail"),
+    path("spaces/<int:space_id>/groups/", SpaceGroupListView.as_view(), name="space-group-list"),
+    path("spaces/<int:space_id>/groups/<int:group_id>/", SpaceGroupDetailView.as_view(), name="space-group-detail"),
+    path("groups/", GroupListView.as_view(), name="group-list"),
     path("tokens/", TokenListView.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token-detail"),
     path("spaces/<int:space_id>/share-policy", SharePolicyView.as_view(), name="share-policy"),

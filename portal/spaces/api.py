@@ -8,7 +8,7 @@ from portal.core.access import Cap, Role
 from portal.core.pagination import paginated_response
 from portal.spaces import services
 from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS
-from portal.spaces.selectors import access_space, members_list, spaces_visible_to
+from portal.spaces.selectors import access_space, members_list, space_groups_list, spaces_visible_to
 
 
 class SpaceOut(serializers.Serializer):
@@ -112,4 +112,43 @@ class MemberDetailView(APIView):
     @extend_schema(responses={204: None}, summary="Remove a member, or leave (your own user id)")
     def delete(self, request, space_id, user_id):
         services.member_remove(actor=request.user, space_id=space_id, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SpaceGroupOut(serializers.Serializer):
+    group_id = serializers.IntegerField()
+    name = serializers.CharField(source="group.name")
+    role = TextField()
+    since = serializers.DateTimeField(source="created_at")
+
+
+class SpaceGroupAddIn(StrictSerializer):
+    group_id = serializers.IntegerField()
+    role = TextField()
+
+
+class SpaceGroupListView(APIView):
+    @extend_schema(responses=SpaceGroupOut(many=True), summary="List the groups that hold a role in the space")
+    def get(self, request, space_id):
+        space = access_space(request.user, space_id, Cap.MEMBER_LIST)
+        return paginated_response(request, space_groups_list(space), SpaceGroupOut, view=self)
+
+    @extend_schema(request=SpaceGroupAddIn, responses={201: SpaceGroupOut},
+                   summary="Give a group a role in the space: each of its members has at least that role")
+    def post(self, request, space_id):
+        data = validated(SpaceGroupAddIn, request.data).validated_data
+        grant = services.space_group_add(actor=request.user, space_id=space_id, **data)
+        return Response(SpaceGroupOut(grant).data, status=status.HTTP_201_CREATED)
+
+
+class SpaceGroupDetailView(APIView):
+    @extend_schema(request=MemberRoleIn, responses=SpaceGroupOut, summary="Change a group's role in the space")
+    def patch(self, request, space_id, group_id):
+        data = validated(MemberRoleIn, request.data).validated_data
+        grant = services.space_group_role_set(actor=request.user, space_id=space_id, group_id=group_id, **data)
+        return Response(SpaceGroupOut(grant).data)
+
+    @extend_schema(responses={204: None}, summary="Take a group out of the space (its members keep their own roles)")
+    def delete(self, request, space_id, group_id):
+        services.space_group_remove(actor=request.user, space_id=space_id, group_id=group_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,9 @@ from portal.core.sizes import parse_size, size_text
 from portal.shares.policy import policy_for
 from portal.shares.services import space_share_policy_update
 from portal.spaces import services
-from portal.spaces.selectors import members_list, space_access
+from portal.people.selectors import groups_list
+from portal.spaces.models import SpaceKind
+from portal.spaces.selectors import members_list, space_access, space_groups_list
 from portal.web.common import go_to, int_field, portal_page
 from portal.web.selectors import own_link_policy
 from portal.web.spaces import quota_percent
@@ -27,8 +29,13 @@ from portal.web.spaces import quota_percent
 def space_settings(request, space_id):
     access = space_access(request.user, space_id, Cap.MEMBER_LIST)
     space = access.space
+    groups = list(space_groups_list(space))
+    may_add_groups = access.can(Cap.MEMBER_MANAGE) and space.kind == SpaceKind.TEAM and not space.is_archived
+    taken = {grant.group_id for grant in groups}
     return render(request, "web/settings/page.html", {
         "space": space, "members": list(members_list(space)), "percent": quota_percent(space),
+        "groups": groups,
+        "all_groups": [group for group in groups_list() if group.pk not in taken] if may_add_groups else [],
         "roles": Role.choices, "policy": policy_for(space), "own_policy": own_link_policy(space),
         "can_manage_members": access.can(Cap.MEMBER_MANAGE),
         "can_manage_owners": access.can(Cap.OWNER_MANAGE),
@@ -39,6 +46,26 @@ def space_settings(request, space_id):
         "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
         "default_keep_versions": settings.KEEP_VERSIONS,
     })
+
+
+def _group_add(user, space_id, data) -> str:
+    grant = services.space_group_add(actor=user, space_id=space_id, group_id=int_field(data, "group"),
+                                     role=data.get("role", ""))
+    return _("The group %(name)s was added.") % {"name": grant.group.name}
+
+
+def _group_role(user, space_id, data) -> str:
+    services.space_group_role_set(actor=user, space_id=space_id, group_id=int_field(data, "group"),
+                                  role=data.get("role", ""))
+    return _("The group's role was changed.")
+
+
+def _group_remove(user, space_id, data) -> str:
+    services.space_group_remove(actor=user, space_id=space_id, group_id=int_field(data, "group"))
+    return _("The group was removed.")
+
+
+_GROUP_ACTIONS = {"group-add": _group_add, "group-role": _group_role, "group-remove": _group_remove}
 
 
 def _tri(data, name):
@@ -64,6 +91,8 @@ def space_settings_change(request, space_id, section):
             messages.success(request, _("You left the space."))
             return go_to(request, reverse("web:spaces"))
         message = _("The member was removed.")
+    elif section in _GROUP_ACTIONS:
+        message = _GROUP_ACTIONS[section](user, space_id, data)
     elif section == "general":
         services.space_update(actor=user, space_id=space_id, name=data.get("name") or None,
                               keep_versions=int_field(data, "keep_versions", required=False, minimum=1),
