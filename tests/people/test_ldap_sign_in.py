@@ -113,3 +113,10 @@ def test_a_directory_that_does_not_answer_refuses_its_users_and_not_local_ones(l
     assert response.status_code == 200 and not User.objects.filter(username="lena").exists()
     _, local = sign_in("breakglass", PASSWORD, address="192.0.2.44")
     assert local.status_code == 302
+
+
+def test_a_person_the_directory_marks_disabled_cannot_sign_in(ldap_directory, settings):
+    settings.LDAP_DISABLED_FILTER = "(description=disabled)"
+    ldap_directory.modify(ldap_directory.dn("lena"), {"description": ["disabled"]})
+    _, response = sign_in("lena", password_of("lena"))
+    assert response.status_code == 200 and not User.objects.filter(username="lena").exists()

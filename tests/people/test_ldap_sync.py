@@ -182,3 +182,23 @@ def test_the_command_prints_the_counts_and_the_audit_chain_verifies(ldap_directo
     assert chain_seal() > 10
     report = chain_verify(heads=0)
     assert report.ok, report.problems
+
+
+def test_the_beat_task_runs_the_sync_and_does_nothing_without_a_directory(ldap_directory, settings):
+    from portal.people.tasks import ldap_sync
+
+    assert ldap_sync()["created"] == 4
+    settings.LDAP_URI = ""
+    assert ldap_sync() is None
+
+
+def test_the_command_fails_with_the_reason_when_the_directory_does_not_answer(ldap_directory, settings):
+    from django.core.management.base import CommandError
+
+    from tests.support.slapd import _free_port
+
+    settings.LDAP_URI = f"ldap://127.0.0.1:{_free_port()}/"
+    settings.LDAP_TIMEOUT = 2
+    with pytest.raises(CommandError, match="could not be read"):
+        call_command("ldap_sync")
+    assert not User.objects.filter(username="lena").exists()
