@@ -5,6 +5,7 @@ folder removed) at the end of the session. Registered from tests/conftest.py."""
 from __future__ import annotations
 
 import secrets
+import selectors
 import shutil
 import subprocess
 import sys
@@ -66,12 +67,17 @@ class Provider:
 
 def _wait_ready(process: subprocess.Popen, log_path: Path) -> int:
     deadline = time.monotonic() + START_DEADLINE
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()  # the provider's only stdout line; blocks until it or EOF
-        if line.startswith("READY "):
-            return int(line.split()[1])
-        if process.poll() is not None:
-            break
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(process.stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not waiting.select(timeout=left):
+                continue
+            line = process.stdout.readline()  # the provider's only stdout line, flushed whole
+            if line.startswith("READY "):
+                return int(line.split()[1])
+            if not line and process.poll() is not None:
+                break
+    _stop(process)
     raise RuntimeError(f"the test identity provider did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
