@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap
-from portal.core.errors import Conflict, InvalidInput
+from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
@@ -76,6 +76,8 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
     one lookup, their thumbnails in one; what the caller may do is read from
     the role found with the folder."""
     located = files.locate_path(request.user, space_id, state.path)
+    if located.scoped:  # shared with the caller, not their space: /shared/<id>/ shows it from itself down
+        raise NotFound(_("No such space."))
     folder, space, access = located.node, located.space, located.access
     if not folder.is_folder:
         raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")

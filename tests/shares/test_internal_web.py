@@ -72,3 +72,11 @@ def test_outsiders_cannot_share_or_remove(as_bob, alice, bob, tree, team, make_u
     assert as_bob.post(url, {"user": "carol", "role": "viewer"}, HTTP_HX_REQUEST="true").status_code == 404
     assert as_bob.post(f"/shared/people/{share.pk}/remove", HTTP_HX_REQUEST="true").status_code == 404
     assert InternalShare.objects.get(pk=share.pk).revoked_at is None
+
+
+def test_the_spaces_file_manager_stays_closed_to_a_recipient_even_at_the_shared_path(as_bob, alice, bob, tree,  # noqa: F811
+                                                                                     team):
+    services.internal_share_create(actor=alice, node_id=tree["/Project"], user=bob, role="editor")
+    for url in (f"/spaces/{team.pk}/?path=/Project", f"/spaces/{team.pk}/", f"/spaces/{team.pk}/trash/",
+                f"/spaces/{team.pk}/folder-paths", f"/spaces/{team.pk}/settings/"):
+        assert as_bob.get(url).status_code == 404, url
