@@ -12,9 +12,12 @@ chain intact.
 
 from __future__ import annotations
 
+import enum
+import json
+
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.text import slugify
@@ -30,17 +33,31 @@ from portal.spaces.models import SLUG_MAX, Membership, Space, SpaceKind
 BATCH = 2000
 
 
+def _converter(field):
+    """How a field's Python value goes into a COPY row (what get_db_prep_save
+    would make of it, without its per-value overhead)."""
+    if isinstance(field, models.JSONField):
+        return lambda value: json.dumps(value, cls=field.encoder)
+    if isinstance(field, models.GenericIPAddressField):
+        return lambda value: value or None
+    return lambda value: value.value if isinstance(value, enum.Enum) else value
+
+
 def copy_insert(model, objs: list) -> list:
     """INSERT ``objs`` (unsaved instances) as ``bulk_create`` would, with
     their primary keys set; on PostgreSQL with COPY, a few times faster for
-    tens of thousands of rows. Fields' ``pre_save`` runs as in an insert."""
+    tens of thousands of rows. Fields' ``pre_save`` runs where it sets a
+    value (auto_now)."""
     if not objs:
         return objs
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         return model.objects.bulk_create(objs, batch_size=BATCH)
-    meta, quote = model._meta, connection.ops.quote_name
+    meta, quote = model._meta, db.ops.quote_name
     fields = list(meta.concrete_fields)
-    with connection.cursor() as cursor:
+    plan = [(f.attname, _converter(f), getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False), f)
+            for f in fields]
+    with db.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [meta.db_table, meta.pk.column, len(objs)])
         for obj, (pk,) in zip(objs, sorted(cursor.fetchall()), strict=True):
@@ -48,9 +65,10 @@ def copy_insert(model, objs: list) -> list:
         columns = ", ".join(quote(f.column) for f in fields)
         with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+                copy.write_row([convert(field.pre_save(obj, True) if auto else getattr(obj, attname))
+                                for attname, convert, auto, field in plan])
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
     return objs
 
 
@@ -64,9 +82,9 @@ def events_write(rows: list[dict]) -> list[AuditEvent]:
     for row in rows:
         target = row.get("target")
         events.append(AuditEvent(
-            created_at=now, actor=None, actor_label=ctx.system_label, action=row["action"],
+            created_at=now, actor_id=None, actor_label=ctx.system_label, action=row["action"],
             outcome=row.get("outcome", Outcome.SUCCESS), ip=ctx.ip, user_agent=ctx.user_agent,
-            space=row.get("space"), details=row.get("details") or {},
+            space_id=row["space"].pk if row.get("space") is not None else None, details=row.get("details") or {},
             target_type=row.get("target_type", target._meta.model_name if target is not None else ""),
             target_id=row.get("target_id", str(target.pk) if target is not None else ""),
             target_label=str(row.get("target_label", target if target is not None else ""))[:512]))
@@ -101,13 +119,13 @@ def users_create(people: list, *, slugs: SlugPicker) -> list[User]:
     ``user.created`` and ``space.created``."""
     users = [User(username=p.username, password=make_password(None), is_active=True, **p.fields) for p in people]
     copy_insert(User, users)
-    copy_insert(ExternalIdentity, [ExternalIdentity(user=u, source=GroupSource.LDAP, subject=p.subject)
+    copy_insert(ExternalIdentity, [ExternalIdentity(user_id=u.pk, source=GroupSource.LDAP, subject=p.subject)
                                     for u, p in zip(users, people)])
     quota = settings.DEFAULT_PERSONAL_QUOTA
     spaces = [Space(name=u.username[:100], slug=slugs.pick(u.username), kind=SpaceKind.PERSONAL, created_by=u,
                     quota_bytes=quota) for u in users]
     copy_insert(Space, spaces)
-    copy_insert(Membership, [Membership(space=s, user=u, role=Role.OWNER) for s, u in zip(spaces, users)])
+    copy_insert(Membership, [Membership(space_id=s.pk, user_id=u.pk, role=Role.OWNER) for s, u in zip(spaces, users)])
     rows = []
     for user, space, person in zip(users, spaces, people):
         rows.append({"action": Action.SPACE_CREATED, "target": space, "space": space,
