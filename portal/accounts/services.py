@@ -280,4 +280,5 @@ def user_password_reset_send(*, actor, user: User) -> None:
         raise InvalidInput(gettext("%(username)s has no e-mail address.") % {"username": user.get_username()},
                            code="no_email")
     record(action=Action.USER_PASSWORD_RESET_SENT, actor=actor, target=user, details={"email": user.email})
-    mail.set_password_send(user=user, reason="admin" if user.has_usable_password() else "new")
+    # Someone who never signed in reads "an account was made for you", not "choose a new password".
+    mail.set_password_send(user=user, reason="new" if user.last_login is None else "admin")

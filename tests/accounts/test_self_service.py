@@ -117,9 +117,18 @@ class TestAdministratorsServices:
         user_password_reset_send(actor=admin, user=bob)
         (message,) = mail.outbox
         assert message.to == ["bob@example.com"] and "/accounts/password/reset/" in message.body
+        assert message.subject == "Your new Coffer account"  # bob never signed in
         assert last_event("user.password_reset_sent", target_id=str(bob.pk)).actor == admin
         bob.refresh_from_db()
         assert bob.check_password(PASSWORD)  # the old password works until they choose a new one
+
+    def test_someone_who_signed_in_before_is_asked_for_a_new_password(self, admin, bob):
+        from django.utils import timezone
+
+        User.objects.filter(pk=bob.pk).update(last_login=timezone.now())
+        bob.refresh_from_db()
+        user_password_reset_send(actor=admin, user=bob)
+        assert mail.outbox[0].subject == "Set your Coffer password"
 
     def test_no_link_for_an_account_without_email_or_disabled_or_by_outsiders(self, admin, alice, make_user):
         nomail = make_user(username="nomail", email="")
