@@ -31,7 +31,8 @@ def _add(server, dn: str, entry: dict) -> None:
 
 
 def _mstop(server, category: str) -> dict:
-    return {"instanceType": [4], "nTSecurityDescriptor": [b"\x01\x00"], "objectCategory": [f"cn={category},{server.suffix}"]}
+    return {"instanceType": [4], "nTSecurityDescriptor": [b"\x01\x00"],
+            "objectCategory": [f"cn={category},{server.suffix}"]}
 
 
 @pytest.fixture
