@@ -264,3 +264,35 @@ def test_a_sharer_who_leaves_the_space_takes_their_shares_along(signed_in, alice
     assert client.get(f"/api/v1/files/{tree['/Project/a.txt']}").status_code == 200
     Membership.objects.filter(space=team, user=editor).delete()
     _missing(client.get(f"/api/v1/files/{tree['/Project/a.txt']}"))
+
+
+# --- uploads by an editor of a shared folder ----------------------------------------------
+
+def test_an_editor_uploads_into_the_shared_folder_and_a_new_version_over_a_file(signed_in, alice, bob, tree,
+                                                                                 team, upload):  # noqa: F811
+    _share(alice, tree["/Project"], user=bob, role="editor")
+    client = signed_in(bob)
+    made = upload(client, team, "/Project/sub/new.txt", b"from bob")
+    assert node_at(team, ["Project", "sub", "new.txt"])[0].pk == made["id"]
+    again = upload(client, team, "/Project/a.txt", b"bob's version")
+    assert again["id"] == tree["/Project/a.txt"]
+    assert upload.start(client, team, "/Project/missing/x.txt", b"x").status_code == 404
+    assert upload.start(client, team, "/Secret.txt", b"x").status_code == 404
+
+
+def test_a_viewer_uploads_nothing(signed_in, alice, bob, tree, team, upload):  # noqa: F811
+    _share(alice, tree["/Project"], user=bob, role="viewer")
+    assert upload.start(signed_in(bob), team, "/Project/x.txt", b"x").status_code in (403, 404)
+
+
+def test_an_upload_started_before_the_revocation_cannot_finish(signed_in, alice, bob, tree, team, upload):  # noqa: F811
+    share = _share(alice, tree["/Project"], user=bob, role="editor")
+    client = signed_in(bob)
+    data = b"late bytes"
+    started = upload.start(client, team, "/Project/late.txt", data)
+    assert started.status_code == 201, started.content
+    services.internal_share_revoke(actor=alice, share_id=share.pk)
+    done = upload.complete(client, started.json()["id"])
+    assert done.status_code == 404
+    assert client.get(f"/api/v1/uploads/{started.json()['id']}").status_code in (200, 404)
+    assert len(node_at(team, ["Project"])[0].children.filter(name="late.txt")) == 0

@@ -29,11 +29,11 @@ from django.utils.translation import gettext
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import Cap, is_admin
-from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
+from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PortalError
 from portal.core.validation import whole_number
 from portal.files import names
 from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
-from portal.files.selectors import locate_in, path_walk, stored_names
+from portal.files.selectors import locate_in, locate_path, path_walk, stored_names
 from portal.files.services.common import refuse_too_large
 from portal.files.services.tree import ensure_folders
 from portal.locks import selectors as lock_selectors
@@ -120,8 +120,12 @@ def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: lis
 @records_lock_refusals
 @transaction.atomic
 def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None, lock_tokens=()) -> UploadSession:
-    """Editors start uploading a file (a new one, or a new version of one)."""
-    access = space_access(actor, space_id, Cap.FILE_WRITE)
+    """Editors start uploading a file (a new one, or a new version of one),
+    also into a folder shared with them as editors (or over a file shared so)."""
+    try:
+        access = space_access(actor, space_id, Cap.FILE_WRITE)
+    except (NotFound, Forbidden) as refused:
+        access = _shared_write_access(actor, space_id, path, refused)
     space = access.space
     refuse_archived(space)
     path_names = names.split_path(path, existing=True)
@@ -146,6 +150,24 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
         expires_at=timezone.now() + timedelta(hours=settings.UPLOAD_SESSION_HOURS))
 
 
+def _shared_write_access(actor, space_id, path: str, refused: PortalError) -> SpaceAccess:
+    """Writing at ``path`` through an internal share (portal.shares) of the
+    file there, or of its folder or one above: the share's role in the space,
+    for this write only. Anything else: ``refused`` (the space's own answer)."""
+    try:
+        path_names = names.split_path(path, existing=True)
+    except InvalidInput:
+        raise refused from None
+    for candidate in ([path_names, path_names[:-1]] if path_names else []):
+        try:
+            located = locate_path(actor, space_id, names.join(candidate), Cap.FILE_WRITE)
+        except NotFound:
+            continue  # a new file: its folder, next
+        if located.scoped and (located.node.is_folder or candidate is path_names):
+            return SpaceAccess(space=located.space, role=located.role, admin=False)
+    raise refused
+
+
 def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple[UploadSession, SpaceAccess]:
     """The actor's own session with its space and the actor's role there, in
     one query; others' sessions are not found. With ``writing`` the actor must
@@ -163,6 +185,11 @@ def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple
     if session is None:
         raise NotFound(gettext("No such upload."))
     access = SpaceAccess(space=session.space, role=session.actor_role, admin=is_admin(actor))
+    if writing and access.role is None:  # not a member: still an editor through a live share? (revoked: gone)
+        try:
+            access = _shared_write_access(actor, session.space_id, session.path, NotFound(gettext("No such upload.")))
+        except NotFound:
+            pass
     if writing:
         _require_write(access)
     return session, access
