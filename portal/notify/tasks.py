@@ -110,7 +110,8 @@ def _claim(delivery_id: int):
     with transaction.atomic():
         delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("webhook", "event").filter(pk=delivery_id, status=DeliveryStatus.PENDING)
-                    .first())
+                    # A paused webhook's events wait (the retry sweep sends them once it resumes); pings go.
+                    .filter(Q(webhook__active=True) | Q(event__isnull=True)).first())
         if delivery is None or delivery.next_attempt_at > timezone.now():
             return None
         delivery.attempts += 1

@@ -17,9 +17,12 @@ from portal.notify.texts import sentence
 from portal.web.common import go_to, is_htmx, portal_page
 
 
-@portal_page
 @require_GET
 def badge(request):
+    """The bell's count. Signed out (a session that ended under an open page):
+    204, which the bell leaves as it is, never the sign-in page inside the bell."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     return render(request, "notify/_badge.html", {"count": selectors.unread_count(request.user)})
 
 

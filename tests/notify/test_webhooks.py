@@ -77,6 +77,19 @@ def test_retries_wait_with_exponential_back_off(admin, receiver, committed, sett
     assert len(receiver.requests) == 1
 
 
+def test_a_paused_webhooks_queued_deliveries_wait_until_it_resumes(admin, alice, team, receiver, committed):
+    with committed():
+        hook, _ = services.webhook_create(actor=admin, url=receiver.url, events=[Action.SPACE_RENAMED])
+        services.webhook_change(actor=admin, webhook_id=hook.pk, active=False)
+        delivery = WebhookDelivery.objects.create(webhook=hook, event=record(
+            action=Action.SPACE_RENAMED, actor=alice, target=team, space=team), action=Action.SPACE_RENAMED)
+    assert deliver(delivery.pk) is None and receiver.requests == []
+    with committed():
+        services.webhook_change(actor=admin, webhook_id=hook.pk, active=True)
+    assert retry_deliveries() == 1
+    assert len(receiver.requests) == 1 and WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.DELIVERED
+
+
 def test_a_paused_webhook_gets_no_events(admin, alice, team, receiver, committed):
     with committed():
         hook, _ = services.webhook_create(actor=admin, url=receiver.url, events=["*"])
