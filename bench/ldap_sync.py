@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=500)
     parser.add_argument("--per-user", type=int, default=300, help="accounts through the one-at-a-time path (0: skip)")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # `make bench BENCH_ARGS=...` passes every script the same arguments
     log(f"generating {args.users} people and {args.groups} groups")
     ldif = generate(args.users, args.groups)
     t0 = time.perf_counter()
