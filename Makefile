@@ -70,6 +70,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/agent.py $(BENCH_ARGS)
 	$(BIN)/python bench/backup_scope.py $(BENCH_ARGS)
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/ldap_sync.py $(BENCH_ARGS)
 	$(BIN)/python bench/browser_upload.py $(BENCH_ARGS)
 
 clean:
