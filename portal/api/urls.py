@@ -2,8 +2,8 @@ from django.urls import include, path
 
 from portal.accounts.api import TokenDetailView, TokenListView
 from portal.search.api import SearchView
-from portal.shares.api import (InternalShareDetailView, NodeInternalShareListView, ShareAccessListView,
-                               ShareDetailView, ShareListView, SharePolicyView)
+from portal.shares.api import (InternalShareDetailView, InternalShareListView, NodeInternalShareListView,
+                               ShareAccessListView, ShareDetailView, ShareListView, SharePolicyView)
 from portal.people.api import GroupListView
 from portal.spaces.api import (MemberDetailView, MemberListView, SpaceDetailView, SpaceGroupDetailView, SpaceGroupListView,
                                SpaceListView)
@@ -24,6 +24,7 @@ urlpatterns = [
     path("shares/<int:link_id>", ShareDetailView.as_view(), name="share-detail"),
     path("shares/<int:link_id>/accesses", ShareAccessListView.as_view(), name="share-accesses"),
     path("nodes/<int:node_id>/internal-shares", NodeInternalShareListView.as_view(), name="node-internal-shares"),
+    path("internal-shares", InternalShareListView.as_view(), name="internal-share-list"),
     path("internal-shares/<int:share_id>", InternalShareDetailView.as_view(), name="internal-share-detail"),
     path("", include("portal.backups.urls")),
     path("", include("portal.files.urls")),

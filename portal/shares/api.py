@@ -15,7 +15,7 @@ from portal.files.selectors import locate_node
 from portal.shares import policy, services, tokens
 from portal.shares.models import GRANT_ROLES, Audience, Permission, ShareLink
 from portal.shares.selectors import (access_link, accesses_list, internal_shares_of, link_path_names,
-                                     links_visible_to)
+                                     links_visible_to, shared_with_me)
 from portal.shares.tokens import link_url
 from portal.spaces.selectors import access_space
 
@@ -232,6 +232,18 @@ class NodeInternalShareListView(APIView):
         data = validated(InternalShareIn, request.data).provided()
         share = services.internal_share_create(actor=request.user, node_id=node_id, **data)
         return Response(InternalShareOut(share).data, status=status.HTTP_201_CREATED)
+
+
+class ReceivedShareOut(InternalShareOut):
+    space = serializers.IntegerField(source="space_id")
+    is_folder = StrictBooleanField(source="node.is_folder")
+
+
+class InternalShareListView(APIView):
+    @extend_schema(responses=ReceivedShareOut(many=True),
+                   summary="What colleagues shared with me (directly or through my groups), newest first")
+    def get(self, request):
+        return paginated_response(request, shared_with_me(request.user), ReceivedShareOut, view=self)
 
 
 class InternalShareDetailView(APIView):

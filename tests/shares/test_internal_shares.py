@@ -296,3 +296,15 @@ def test_an_upload_started_before_the_revocation_cannot_finish(signed_in, alice,
     assert done.status_code == 404
     assert client.get(f"/api/v1/uploads/{started.json()['id']}").status_code in (200, 404)
     assert len(node_at(team, ["Project"])[0].children.filter(name="late.txt")) == 0
+
+
+def test_the_api_lists_what_was_shared_with_me_directly_and_through_a_group(signed_in, alice, bob, tree, make_user):
+    group = group_create(actor=None, name="Readers")
+    group_member_add(actor=None, group=group, user=bob)
+    _share(alice, tree["/Project"], user=bob)
+    _share(alice, tree["/Project/a.txt"], group=group, role="editor")
+    rows = signed_in(bob).get("/api/v1/internal-shares").json()["results"]
+    assert [(row["name"], row["role"], row["is_folder"]) for row in rows] == [
+        ("a.txt", "editor", False), ("Project", "viewer", True)]
+    assert signed_in(make_user(username="carol")).get("/api/v1/internal-shares").json()["results"] == []
+    assert signed_in(bob).get("/api/v1/internal-shares?page=x").status_code in (200, 400, 404)
