@@ -53,7 +53,8 @@ def test_alice_shares_a_folder_with_bob_who_opens_it_downloads_and_cannot_go_up(
     crumbs.get_by_role("link", name="Project").click()
 
     with bobs.expect_download() as download_info:
-        bobs.locator("#shared-listing tr", has=bobs.get_by_text("plan.txt")).get_by_role("link", name="Download").click()
+        row = bobs.locator("#shared-listing tr", has=bobs.get_by_text("plan.txt"))
+        row.get_by_role("link", name="Download").click()
     saved = tmp_path / "plan.txt"
     download_info.value.save_as(saved)
     assert saved.read_bytes() == PLAN

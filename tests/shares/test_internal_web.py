@@ -74,8 +74,8 @@ def test_outsiders_cannot_share_or_remove(as_bob, alice, bob, tree, team, make_u
     assert InternalShare.objects.get(pk=share.pk).revoked_at is None
 
 
-def test_the_spaces_file_manager_stays_closed_to_a_recipient_even_at_the_shared_path(as_bob, alice, bob, tree,  # noqa: F811
-                                                                                     team):
+def test_the_spaces_file_manager_stays_closed_to_a_recipient_even_at_the_shared_path(
+        as_bob, alice, bob, tree, team):  # noqa: F811
     services.internal_share_create(actor=alice, node_id=tree["/Project"], user=bob, role="editor")
     for url in (f"/spaces/{team.pk}/?path=/Project", f"/spaces/{team.pk}/", f"/spaces/{team.pk}/trash/",
                 f"/spaces/{team.pk}/folder-paths", f"/spaces/{team.pk}/settings/"):
