@@ -76,3 +76,21 @@ def device(alice):
 
 def action_post(client, url: str, action: str, ids, **extra):
     return client.post(url, {"action": action, "_selected_action": [str(i) for i in ids], "index": 0, **extra})
+
+
+# The admin console's tests (test_console_*.py): an administrator and a plain user, each signed in.
+
+@pytest.fixture
+def boss(make_user):
+    return make_user(username="boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def boss_client(boss) -> Client:
+    return _client(boss)
+
+
+@pytest.fixture
+def user_client(alice) -> Client:
+    """alice: signed in, not an administrator."""
+    return _client(alice)
