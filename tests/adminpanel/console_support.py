@@ -1,9 +1,8 @@
-"""What the console tests share: clients for an administrator and for a
-plain user, and the check that a page is the portal's 404 for non-admins."""
+"""What the console tests share besides fixtures (those are in conftest.py):
+a signed-in client, and the check that a page is the portal's 404."""
 
 from __future__ import annotations
 
-import pytest
 from django.test import Client
 
 
@@ -11,22 +10,6 @@ def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def boss(make_user):
-    return make_user(username="boss", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def boss_client(boss) -> Client:
-    return client_for(boss)
-
-
-@pytest.fixture
-def user_client(alice) -> Client:
-    """alice: signed in, not an administrator."""
-    return client_for(alice)
 
 
 def assert_portal_404(response) -> None:

@@ -9,7 +9,7 @@ from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.people.models import Group, GroupSource
 from portal.people.services import group_create, group_member_add
-from tests.adminpanel.console_support import assert_portal_404, boss, boss_client, user_client  # noqa: F401
+from tests.adminpanel.console_support import assert_portal_404
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,8 @@ def test_an_administrator_renames_adds_and_removes_members_and_deletes(boss_clie
     assert boss_client.post(reverse("manage:group-delete", args=base)).status_code == 303
     assert not Group.objects.filter(pk=staff_group.pk).exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {Action.GROUP_RENAMED, Action.GROUP_MEMBER_ADDED, Action.GROUP_MEMBER_REMOVED, Action.GROUP_DELETED} <= actions
+    assert {Action.GROUP_RENAMED, Action.GROUP_MEMBER_ADDED, Action.GROUP_MEMBER_REMOVED,
+            Action.GROUP_DELETED} <= actions
 
 
 def test_adding_an_unknown_user_says_so(boss_client, staff_group):

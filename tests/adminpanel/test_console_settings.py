@@ -14,7 +14,7 @@ from portal.core.errors import Forbidden, InvalidInput
 from portal.people.services import group_create, group_member_add
 from portal.spaces.models import Space
 from portal.spaces.services import space_create
-from tests.adminpanel.console_support import assert_portal_404, boss, boss_client, user_client  # noqa: F401
+from tests.adminpanel.console_support import assert_portal_404
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from portal.audit.models import AuditEvent
 from portal.core.access import Role
 from portal.spaces.models import Membership, Space
 from portal.spaces.services import space_create
-from tests.adminpanel.console_support import assert_portal_404, boss, boss_client, user_client  # noqa: F401
+from tests.adminpanel.console_support import assert_portal_404, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,8 @@ def test_an_administrator_who_is_not_a_member_makes_someone_an_owner(boss_client
 
 
 def test_making_an_unknown_user_or_a_personal_space_owner_is_refused(boss_client, team, bob):
-    response = boss_client.post(reverse("manage:space-owner", args=[team.pk]), {"username": "ghost"}, HTTP_HX_REQUEST="true")
+    response = boss_client.post(reverse("manage:space-owner", args=[team.pk]), {"username": "ghost"},
+                                HTTP_HX_REQUEST="true")
     assert response.status_code == 400 and b"unknown_user" in response.content
     personal = Space.objects.get(kind="personal", created_by=bob)
     response = boss_client.post(reverse("manage:space-owner", args=[personal.pk]), {"username": "alice"},
@@ -72,9 +73,7 @@ def test_an_administrator_archives_and_unarchives_a_space(boss_client, team):
     assert not team.is_archived
 
 
-def test_space_changes_are_404_for_non_administrators(client, bob, team):
-    from tests.adminpanel.console_support import client_for
-
+def test_space_changes_are_404_for_non_administrators(bob, team):
     other = client_for(bob)
     assert_portal_404(other.post(reverse("manage:space-quota", args=[team.pk]), {"quota": "1 TB"}))
     assert_portal_404(other.post(reverse("manage:space-owner", args=[team.pk]), {"username": "bob"}))

@@ -11,7 +11,7 @@ from portal.accounts.models import User
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.people.models import ExternalIdentity, GroupSource
-from tests.adminpanel.console_support import assert_portal_404, boss, boss_client, user_client  # noqa: F401
+from tests.adminpanel.console_support import assert_portal_404
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,8 @@ def test_creating_a_user_with_bad_input_says_why(boss_client, alice, data, code)
 
 
 def test_non_administrators_cannot_create_users(user_client):
-    assert_portal_404(user_client.post(reverse("manage:user-new"), {"username": "x", "password": "a long pass phrase x"}))
+    assert_portal_404(user_client.post(reverse("manage:user-new"),
+                                       {"username": "x", "password": "a long pass phrase x"}))
     assert not User.objects.filter(username="x").exists()
 
 

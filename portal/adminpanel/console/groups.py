@@ -52,7 +52,8 @@ def group_new(request):
 @require_POST
 def group_rename(request, group_id):
     group = _local(group_get(group_id))
-    people.group_rename(actor=request.user, group=group, name=forms.text(request.POST, "name", label=gettext("the name")))
+    name = forms.text(request.POST, "name", label=gettext("the name"))
+    people.group_rename(actor=request.user, group=group, name=name)
     messages.success(request, gettext("The group is now called %(name)s.") % {"name": group.name})
     return go_to(request, reverse("manage:group", args=[group.pk]))
 

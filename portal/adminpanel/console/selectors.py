@@ -38,7 +38,8 @@ def users_page(query: str = "", page=1):
         users = users.filter(_search_q(query))
     paged = Paginator(users, PAGE_SIZE).get_page(page)
     sources: dict[int, list[str]] = {}
-    for user_id, source in ExternalIdentity.objects.filter(user__in=[u.pk for u in paged]).values_list("user_id", "source"):
+    identities = ExternalIdentity.objects.filter(user__in=[u.pk for u in paged])
+    for user_id, source in identities.values_list("user_id", "source"):
         sources.setdefault(user_id, []).append(source)
     for user in paged:
         user.sources = sorted(set(sources.get(user.pk, [])))
