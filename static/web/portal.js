@@ -51,10 +51,13 @@
   });
 
   // A new action clears what the last one said (errors of every form, the
-  // alert area, the page's flash), so no message outlives its moment.
+  // alert area, the page's flash), so no message outlives its moment. Reads
+  // the user did not ask for (the drawer filling in, the bell's poll: marked
+  // data-quiet) say nothing new, so they clear nothing.
   document.addEventListener("htmx:beforeRequest", (event) => {
-    if (event.detail.requestConfig && event.detail.requestConfig.verb === "get"
-        && event.detail.target && event.detail.target.id === "drawer") return;
+    const detail = event.detail;
+    if (detail.requestConfig && detail.requestConfig.verb === "get"
+        && ((detail.target && detail.target.id === "drawer") || (detail.elt && detail.elt.closest("[data-quiet]")))) return;
     document.querySelectorAll("[data-error-slot]").forEach((slot) => { slot.textContent = ""; });
     const alerts = document.getElementById("alerts");
     if (alerts) alerts.replaceChildren();

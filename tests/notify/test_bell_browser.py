@@ -44,3 +44,20 @@ def test_the_webhooks_page_reads_at_phone_width(signed_in_page, admin, console_e
     page.goto("/manage/webhooks/")
     expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
     _no_sideways_scroll(page)
+
+
+def test_the_bells_poll_leaves_the_pages_messages_alone(signed_in_page, alice, settings, console_errors):
+    """A saved-message must outlive the bell's background poll (it fires on
+    load and every few seconds; it used to clear every flash at once)."""
+    settings.NOTIFY_POLL_SECONDS = 1
+    page = signed_in_page(alice)
+    page.goto("/account/")
+    page.evaluate("""() => {
+        const flash = document.createElement("div");
+        flash.className = "flash"; flash.textContent = "Saved.";
+        document.querySelector("main").prepend(flash);
+    }""")
+    for _ in range(2):  # two polls after the message appeared
+        with page.expect_response(lambda response: "/notifications/badge" in response.url, timeout=15_000):
+            pass
+    expect(page.locator("main > .flash")).to_have_text("Saved.")
