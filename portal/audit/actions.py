@@ -34,6 +34,8 @@ class Action(models.TextChoices):
     SPACE_RENAMED = "space.renamed"
     SPACE_ARCHIVED = "space.archived"
     SPACE_UNARCHIVED = "space.unarchived"
+    SPACE_TRASHED = "space.trashed"
+    SPACE_RESTORED = "space.restored"
     SPACE_QUOTA_CHANGED = "space.quota_changed"
     SPACE_POLICY_CHANGED = "space.policy_changed"
     MEMBER_ADDED = "member.added"

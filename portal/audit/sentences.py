@@ -54,6 +54,8 @@ _TEMPLATES: dict[str, str] = {
     Action.SPACE_RENAMED: gettext_lazy("{actor} renamed the space {from} to {to}"),
     Action.SPACE_ARCHIVED: gettext_lazy("{actor} archived the space {target}"),
     Action.SPACE_UNARCHIVED: gettext_lazy("{actor} unarchived the space {target}"),
+    Action.SPACE_TRASHED: gettext_lazy("{actor} moved the space {target} to the trash"),
+    Action.SPACE_RESTORED: gettext_lazy("{actor} restored the space {target} from the trash"),
     Action.SPACE_QUOTA_CHANGED: gettext_lazy("{actor} changed the quota of {target} from {from} to {to}"),
     Action.SPACE_POLICY_CHANGED: gettext_lazy("{actor} changed the policies of the space {target}"),
     Action.MEMBER_ADDED: gettext_lazy("{actor} added {target} to {space} as {role}"),
