@@ -61,9 +61,10 @@ GRANT_CAPS: dict[str, frozenset[Cap]] = {
 }
 
 # What a site administrator may do in any space, member or not. Archiving
-# lets the console freeze a space whose owners are gone; it reads no file.
+# lets the console freeze a space whose owners are gone, deleting moves it to
+# the trash (administrators alone restore it); neither reads a file.
 ADMIN_CAPS: frozenset[Cap] = frozenset({Cap.SPACE_VIEW, Cap.MEMBER_LIST, Cap.SPACE_QUOTA, Cap.LOCK_BREAK,
-                                        Cap.LINK_MANAGE_OTHERS, Cap.SPACE_ARCHIVE})
+                                        Cap.LINK_MANAGE_OTHERS, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE})
 
 
 def is_admin(actor) -> bool:

@@ -172,6 +172,8 @@ def _shared(actor, node: Node, chain_ids: list[int], path_names, cap: Cap, refus
     answer, word for word) when no live share covers it."""
     from portal.shares.selectors import grant_on  # shares builds on files
 
+    if node.space.deleted_at is not None:  # a space in the trash: no share reaches into it
+        raise refused
     grant = grant_on(actor, node.space_id, chain_ids)
     if grant is None:
         raise refused

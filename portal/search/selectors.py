@@ -77,7 +77,7 @@ def links_to_me(actor, *, limit: int = LIST_LIMIT):
     in_trash = RawSQL(_IN_TRASH, [], output_field=BooleanField())   # the node or a folder above it
     return (ShareLink.objects.alias(in_trash=in_trash)
             .filter(audience=Audience.PEOPLE, recipients__email__iexact=actor.email, revoked_at__isnull=True,
-                    in_trash=False, owner_enabled=True, manager_enabled=True)
+                    in_trash=False, owner_enabled=True, manager_enabled=True, space__deleted_at__isnull=True)
             .exclude(expires_at__lte=now).exclude(created_by=actor)
             .select_related("node", "space", "created_by").order_by("-created_at", "-id").distinct()[:limit])
 
@@ -85,5 +85,6 @@ def links_to_me(actor, *, limit: int = LIST_LIMIT):
 def spaces_joined_recently(actor, *, days: int = JOINED_DAYS):
     """Team spaces the actor became a member of in the last ``days`` days, newest first."""
     since = timezone.now() - timedelta(days=days)
-    return (Membership.objects.filter(user=actor, created_at__gte=since).exclude(space__kind=SpaceKind.PERSONAL)
+    return (Membership.objects.filter(user=actor, created_at__gte=since, space__deleted_at__isnull=True)
+            .exclude(space__kind=SpaceKind.PERSONAL)
             .exclude(space__created_by=actor).select_related("space").order_by("-created_at", "-id"))

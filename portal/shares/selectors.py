@@ -129,6 +129,7 @@ def _resolved(link: ShareLink) -> ResolvedLink:
     """The annotations move into the ResolvedLink: the row stays a plain row."""
     row = vars(link)
     role, in_trash, path = row.pop("creator_role"), bool(row.pop("in_trash")), row.pop("path_names", None)
+    in_trash = in_trash or link.space.deleted_at is not None  # a space in the trash takes its links with it
     if path is None:  # SQLite: the walk is a query of its own
         path = [step.name for step in walk.walk_up(link.node_id)[1:]]
     return ResolvedLink(link=link, node=link.node, space=link.space, path_names=tuple(path),
@@ -293,7 +294,8 @@ def access_internal_share(actor, share_id, *, lock: bool = False) -> InternalSha
 def shared_with_me(actor, *, limit: int = 200) -> list[InternalShare]:
     """The live files and folders shared with the actor (directly or through
     a group), newest first, one row per node (the highest role wins)."""
-    shares = (live_shares_received(actor).filter(node__trashed_at__isnull=True, node__space_id=F("space_id"))
+    shares = (live_shares_received(actor).filter(node__trashed_at__isnull=True, space__deleted_at__isnull=True,
+                                                     node__space_id=F("space_id"))
               .select_related("node", "space", "created_by", "group").order_by("-created_at", "-id")[:limit])
     best: dict[int, InternalShare] = {}
     for share in shares:

@@ -47,6 +47,10 @@ class Space(models.Model):
     used_bytes = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # In the trash: gone for everyone (administrators restore it from the console).
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     # Version retention; None falls back to the deployment's default.
     keep_versions = models.PositiveIntegerField(null=True, blank=True)
     keep_version_days = models.PositiveIntegerField(null=True, blank=True)
@@ -88,6 +92,10 @@ class Space(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def is_trashed(self) -> bool:
+        return self.deleted_at is not None
 
 
 class Membership(models.Model):

@@ -15,7 +15,8 @@ from portal.people.models import GroupMember
 from portal.spaces.models import Membership, Space, SpaceGroup
 
 MEMBERS, GRANTS, GROUP_MEMBERS = Membership._meta.db_table, SpaceGroup._meta.db_table, GroupMember._meta.db_table
-SPACE_ID = f'"{Space._meta.db_table}"."id"'
+SPACES = Space._meta.db_table
+SPACE_ID = f'"{SPACES}"."id"'
 _RANKS = {Role.VIEWER: 1, Role.EDITOR: 2, Role.MANAGER: 3, Role.OWNER: 4}
 
 
@@ -42,11 +43,12 @@ def actor_role(actor, space_column: str = SPACE_ID) -> RawSQL:
 
 
 def member_space_ids_sql(user_param: str = "%s") -> str:
-    """SQL: the ids of the spaces a user is in, directly or through a group
-    (the user's id is the next two parameters)."""
-    return (f"SELECT m.space_id FROM {MEMBERS} m WHERE m.user_id = {user_param} UNION "
+    """SQL: the ids of the spaces a user is in, directly or through a group,
+    leaving out spaces in the trash (the user's id is the next two parameters)."""
+    return (f"SELECT m.space_id FROM {MEMBERS} m JOIN {SPACES} live ON live.id = m.space_id"
+            f" WHERE m.user_id = {user_param} AND live.deleted_at IS NULL UNION "
             f"SELECT g.space_id FROM {GRANTS} g JOIN {GROUP_MEMBERS} gm ON gm.group_id = g.group_id"
-            f" WHERE gm.user_id = {user_param}")
+            f" JOIN {SPACES} live ON live.id = g.space_id WHERE gm.user_id = {user_param} AND live.deleted_at IS NULL")
 
 
 def in_spaces_of(actor, field: str = "space_id", *, roles=None) -> Q:
@@ -65,8 +67,9 @@ def role_of(actor, space: Space) -> str | None:
 
 
 def spaces_visible_to(actor, *, include_archived: bool = False) -> QuerySet[Space]:
-    """The actor's spaces (their own and their groups'), each annotated with ``actor_role``."""
-    spaces = Space.objects.filter(in_spaces_of(actor, "pk")).annotate(actor_role=actor_role(actor))
+    """The actor's spaces (their own and their groups'; none in the trash), each annotated with ``actor_role``."""
+    spaces = (Space.objects.filter(in_spaces_of(actor, "pk"), deleted_at__isnull=True)
+              .annotate(actor_role=actor_role(actor)))
     if not include_archived:
         spaces = spaces.filter(archived_at__isnull=True)
     return spaces.order_by("name", "id")
@@ -109,15 +112,16 @@ def access_space(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> Space:
 
 def space_access(actor, space_id, cap: Cap = Cap.SPACE_VIEW) -> SpaceAccess:
     """The space and the actor's role if the actor may use ``cap`` on it.
-    Outsiders get the same NotFound as for a space that does not exist;
-    members whose role lacks the capability get Forbidden naming their role."""
+    Outsiders get the same NotFound as for a space that does not exist, and
+    so does everyone (administrators too) for a space in the trash; members
+    whose role lacks the capability get Forbidden naming their role."""
     try:
         space_id = int(space_id)
     except (TypeError, ValueError):
         raise NotFound(gettext("No such space.")) from None
     space = Space.objects.filter(pk=space_id).annotate(actor_role=actor_role(actor)).first()
     role = space.actor_role if space else None
-    if space is None:
+    if space is None or space.deleted_at is not None:
         raise NotFound(gettext("No such space."))
     return SpaceAccess(space=space, role=role, admin=is_admin(actor)).require(cap)
 

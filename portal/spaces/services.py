@@ -183,6 +183,37 @@ def _set_archived(actor, space: Space, archived: bool) -> None:
            space=space)
 
 
+@transaction.atomic
+def space_trash(*, actor: User, space_id) -> Space:
+    """Owners of a team space, and administrators (Cap.SPACE_DELETE), move it
+    to the trash: from then on it is gone for everyone (its files, links,
+    shares, WebDAV folder and search hits) until an administrator restores it.
+    A personal space cannot be trashed."""
+    space = _locked_space(actor, space_id, Cap.SPACE_DELETE).space
+    if space.kind == SpaceKind.PERSONAL:
+        raise InvalidInput(gettext("A personal space cannot be deleted; it belongs to its user's account."),
+                           code="personal_space")
+    space.deleted_at, space.deleted_by = timezone.now(), actor
+    space.save(update_fields=["deleted_at", "deleted_by"])
+    record(action=Action.SPACE_TRASHED, actor=actor, target=space, space=space)
+    return space
+
+
+@transaction.atomic
+def space_restore(*, actor: User, space_id) -> Space:
+    """Administrators bring a space back from the trash, as it was."""
+    missing = NotFound(gettext("No such space in the trash."))
+    if not is_admin(actor) or not str(space_id).isdigit():
+        raise missing
+    space = Space.objects.select_for_update().filter(pk=int(space_id), deleted_at__isnull=False).first()
+    if space is None:
+        raise missing
+    space.deleted_at, space.deleted_by = None, None
+    space.save(update_fields=["deleted_at", "deleted_by"])
+    record(action=Action.SPACE_RESTORED, actor=actor, target=space, space=space)
+    return space
+
+
 def _set_quota(actor, space: Space, quota: int) -> None:
     if quota == space.quota_bytes:
         return

@@ -462,6 +462,10 @@ CASES: dict[str, Case] = {
         user=w.bob), setup=_no_personal_space),
     "portal.spaces.services.space_update": Case(Action.SPACE_QUOTA_CHANGED, lambda w: spaces.space_update(
         actor=w.admin, space_id=w.team.pk, quota=12345)),
+    "portal.spaces.services.space_trash": Case(Action.SPACE_TRASHED, lambda w: spaces.space_trash(
+        actor=w.alice, space_id=w.team.pk)),
+    "portal.spaces.services.space_restore": Case(Action.SPACE_RESTORED, lambda w: spaces.space_restore(
+        actor=w.admin, space_id=w.team.pk), setup=lambda w: spaces.space_trash(actor=w.alice, space_id=w.team.pk)),
     "portal.spaces.services.member_add": Case(Action.MEMBER_ADDED, _member),
     "portal.spaces.services.space_owner_set": Case(Action.MEMBER_ADDED, lambda w: spaces.space_owner_set(
         actor=w.admin, space_id=w.team.pk, username=w.bob.username)),

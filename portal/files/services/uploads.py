@@ -182,7 +182,7 @@ def _session_and_access(actor, upload_id, *, lock: bool, writing: bool) -> tuple
     if lock:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=upload_id, created_by=actor).first()
-    if session is None:
+    if session is None or (writing and session.space.deleted_at is not None):  # a space trashed meanwhile
         raise NotFound(gettext("No such upload."))
     access = SpaceAccess(space=session.space, role=session.actor_role, admin=is_admin(actor))
     if writing and access.role is None:  # not a member: still an editor through a live share? (revoked: gone)
