@@ -1,5 +1,6 @@
 """Space settings: members and roles, quota usage, name and version
-retention, the share-link policy and the lock policy in force."""
+retention, the share-link policy and the lock policy in force, and (for
+owners) deleting the space into the trash."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def space_settings(request, space_id):
         "can_policy": access.can(Cap.SPACE_POLICY),
         "can_rename": access.can(Cap.SPACE_RENAME),
         "can_quota": access.can(Cap.SPACE_QUOTA), "quota_text": size_text(space.quota_bytes),
+        "can_delete": access.can(Cap.SPACE_DELETE) and space.kind == SpaceKind.TEAM,
         "lock_manual_hours": settings.LOCK_MANUAL_MAX_SECONDS // 3600,
         "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
         "default_keep_versions": settings.KEEP_VERSIONS,
@@ -91,6 +93,11 @@ def space_settings_change(request, space_id, section):
             messages.success(request, _("You left the space."))
             return go_to(request, reverse("web:spaces"))
         message = _("The member was removed.")
+    elif section == "trash":
+        space = services.space_trash(actor=user, space_id=space_id)
+        messages.success(request, _("%(name)s was moved to the trash. An administrator can restore it.")
+                         % {"name": space.name})
+        return go_to(request, reverse("web:spaces"))
     elif section in _GROUP_ACTIONS:
         message = _GROUP_ACTIONS[section](user, space_id, data)
     elif section == "general":

@@ -66,9 +66,11 @@ def active_user_named(username: str) -> User:
     return user
 
 
-def spaces_page(query: str = "", page=1):
-    """Every space, with its owners' names, for one page of the console."""
-    spaces = Space.objects.select_related("created_by").order_by("name", "id")
+def spaces_page(query: str = "", page=1, *, trashed: bool = False):
+    """Every space (or, with ``trashed``, every space in the trash), with its
+    owners' names, for one page of the console."""
+    spaces = (Space.objects.select_related("created_by", "deleted_by").filter(deleted_at__isnull=not trashed)
+              .order_by("-deleted_at" if trashed else "name", "id"))
     query = (query or "").strip()[:100]
     if query:
         spaces = spaces.filter(name__icontains=query)

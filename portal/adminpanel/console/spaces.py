@@ -1,5 +1,6 @@
 """Console: every space — usage against quota, owners, quota in human
-units, archive and unarchive, and making someone an owner."""
+units, archive and unarchive, making someone an owner, moving a space to the
+trash and restoring it from there."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from portal.web.common import go_to
 
 @console_page
 def space_list(request):
-    query = request.GET.get("q", "")
-    page = spaces_page(query, forms.page_number(request.GET))
+    query, trashed = request.GET.get("q", ""), request.GET.get("show") == "trash"
+    page = spaces_page(query, forms.page_number(request.GET), trashed=trashed)
     for space in page:
         space.quota_text = size_text(space.quota_bytes)
-    return render(request, "manage/spaces.html", {"console_section": "spaces", "page": page, "query": query})
+    return render(request, "manage/spaces.html", {"console_section": "spaces", "page": page, "query": query,
+                                                  "trashed": trashed})
 
 
 @console_page
@@ -53,3 +55,20 @@ def space_archive(request, space_id, archived):
             else gettext("%(name)s is unarchived."))
     messages.success(request, done % {"name": space.name})
     return go_to(request, reverse("manage:spaces"))
+
+
+@console_page
+@require_POST
+def space_trash(request, space_id):
+    space = spaces.space_trash(actor=request.user, space_id=space_id)
+    messages.success(request, gettext("%(name)s is in the trash: gone for its members until it is restored.")
+                     % {"name": space.name})
+    return go_to(request, reverse("manage:spaces"))
+
+
+@console_page
+@require_POST
+def space_restore(request, space_id):
+    space = spaces.space_restore(actor=request.user, space_id=space_id)
+    messages.success(request, gettext("%(name)s is restored.") % {"name": space.name})
+    return go_to(request, reverse("manage:spaces") + "?show=trash")

@@ -38,5 +38,7 @@ urlpatterns = [
     path("spaces/<int:space_id>/owner/", spaces.space_owner, name="space-owner"),
     path("spaces/<int:space_id>/archive/", spaces.space_archive, {"archived": True}, name="space-archive"),
     path("spaces/<int:space_id>/unarchive/", spaces.space_archive, {"archived": False}, name="space-unarchive"),
+    path("spaces/<int:space_id>/trash/", spaces.space_trash, name="space-trash"),
+    path("spaces/<int:space_id>/restore/", spaces.space_restore, name="space-restore"),
     path("settings/", site.site_settings, name="settings"),
 ]
