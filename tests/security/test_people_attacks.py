@@ -277,3 +277,234 @@ def test_a_manager_cannot_give_a_group_a_role_in_a_personal_space(alice, bob):
     group = group_create(actor=None, name="Snoops")
     with pytest.raises((InvalidInput, Forbidden, NotFound)):
         space_group_add(actor=alice, space_id=personal.pk, group_id=group.pk, role="viewer")
+
+
+# --- invitations and password resets ---------------------------------------------------------
+
+def test_an_invitation_link_works_once(admin, mailoutbox):
+    from portal.accounts.services_invitations import invitation_accept, invitation_create
+
+    _, token = invitation_create(actor=admin, email="new@example.com")
+    invitation_accept(token=token, username="newcomer", password="a long enough passphrase 1")
+    with pytest.raises(NotFound):
+        invitation_accept(token=token, username="second", password="a long enough passphrase 1")
+    selector = token.rsplit("_", 1)[0] if "_" in token else token[:-4]
+    for forged in (token[:-1] + ("A" if token[-1] != "A" else "B"), selector, "", "x" * 80):
+        assert Client().get(f"/accounts/invite/{forged or 'x'}/").status_code == 404
+
+
+def test_a_staff_invitation_does_not_outlive_its_inviters_administration(admin, make_user, mailoutbox):
+    """An administrator invites a spare address as administrator, is then
+    demoted (or disabled), and accepts the invitation to get it back."""
+    from portal.accounts.services import user_staff_set
+    from portal.accounts.services_invitations import invitation_accept, invitation_create
+
+    other = make_user(username="other-admin", is_superuser=True, is_staff=True)
+    _, token = invitation_create(actor=admin, email="spare@example.com", staff=True)
+    user_staff_set(actor=other, user=admin, staff=False)
+    assert Client().get(f"/accounts/invite/{token}/").status_code == 404
+    with pytest.raises(NotFound):
+        invitation_accept(token=token, username="back-again", password="a long enough passphrase 1")
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="back-again").exists()
+
+
+def test_a_password_reset_answers_the_same_for_known_unknown_and_sso_addresses(alice, mailoutbox):
+    known = Client().post("/accounts/password/reset/", {"email": alice.email})
+    unknown = Client().post("/accounts/password/reset/", {"email": "nobody-here@example.com"})
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+
+
+def test_a_password_reset_link_works_once_and_not_for_a_disabled_account(alice, bob):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    def link(user):
+        return f"/accounts/password/reset/{urlsafe_base64_encode(force_bytes(user.pk))}/" \
+               f"{default_token_generator.make_token(user)}/"
+
+    client = Client()
+    opened = client.get(link(alice), follow=True)
+    form_url = opened.redirect_chain[-1][0] if opened.redirect_chain else link(alice)
+    done = client.post(form_url, {"new_password1": "Tr1cky new passphrase!", "new_password2": "Tr1cky new passphrase!"})
+    assert done.status_code == 302, done.content[:500]
+    old = link(alice)  # a token made now is for the new password; the one from before is what an attacker holds
+    reused = Client().post(form_url, {"new_password1": "An0ther passphrase here", "new_password2": "An0ther passphrase here"})
+    assert reused.status_code != 302 or "complete" not in reused.get("Location", "")
+    alice.refresh_from_db()
+    assert alice.check_password("Tr1cky new passphrase!")
+    assert old
+    bobs = link(bob)
+    user_disable(actor=None, user_id=bob.pk)
+    page = Client().get(bobs, follow=True)
+    assert b"new_password1" not in page.content
+
+
+# --- SCIM ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def scim(admin):
+    from portal.people.scim.services import scim_token_create
+
+    row, plaintext = scim_token_create(actor=admin, name="idp")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    client.row = row
+    return client
+
+
+def _scim(client, method, path, body=None):
+    import json
+
+    data = json.dumps(body) if body is not None else ""
+    return getattr(client, method)(f"/scim/v2{path}", data=data, content_type="application/scim+json")
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def test_a_scim_token_cannot_touch_an_administrator(scim, admin):
+    for op in ({"op": "replace", "path": "password", "value": "Taken 0ver passphrase!"},
+               {"op": "replace", "path": "active", "value": False},
+               {"op": "replace", "path": "userName", "value": "renamed-admin"},
+               {"op": "replace", "path": "externalId", "value": "idp-subject-of-the-attacker"}):
+        answer = _scim(scim, "patch", f"/Users/{admin.pk}", {"schemas": [PATCH_OP], "Operations": [op]})
+        assert answer.status_code in (400, 403, 404), (op, answer.content)
+    assert _scim(scim, "delete", f"/Users/{admin.pk}").status_code in (403, 404)
+    admin.refresh_from_db()
+    from portal.people.models import ExternalIdentity
+
+    assert admin.is_active and admin.username == "root-admin" and not admin.check_password("Taken 0ver passphrase!")
+    assert not ExternalIdentity.objects.filter(user=admin).exists()
+
+
+def test_a_scim_token_cannot_change_a_local_group(scim, bob):
+    local = group_create(actor=None, name="Local admins of things")
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": str(bob.pk)}]}]}
+    assert _scim(scim, "patch", f"/Groups/{local.pk}", body).status_code == 404
+    assert _scim(scim, "delete", f"/Groups/{local.pk}").status_code == 404
+    assert not local.members.exists()
+
+
+def test_a_revoked_or_wrong_scim_token_gets_401(scim, admin):
+    from portal.people.scim.services import scim_token_revoke
+
+    assert _scim(scim, "get", "/Users").status_code == 200
+    scim_token_revoke(actor=admin, token=scim.row)
+    assert _scim(scim, "get", "/Users").status_code == 401
+    for header in ("Bearer ", "Bearer x", "Basic Zm9vOmJhcg==", ""):
+        assert Client(HTTP_AUTHORIZATION=header).get("/scim/v2/Users").status_code == 401
+
+
+def test_a_scim_deactivation_ends_sessions_and_tokens(scim, alice):
+    token = token_issue(actor=alice, owner=alice, name="script")[1]
+    web = web_as(alice)
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert _scim(scim, "patch", f"/Users/{alice.pk}", body).status_code == 200
+    assert web.get("/spaces/").status_code == 302
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/spaces/").status_code in (401, 403)
+    # a SCIM re-activation does not bring the revoked token back
+    body["Operations"][0]["value"] = True
+    assert _scim(scim, "patch", f"/Users/{alice.pk}", body).status_code == 200
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/spaces/").status_code in (401, 403)
+
+
+# --- the /manage/ console --------------------------------------------------------------------
+
+def test_the_console_is_404_to_everyone_but_administrators(alice, bob):
+    web = web_as(alice)
+    for url in ["/manage/", "/manage/users/", "/manage/groups/", "/manage/spaces/", "/manage/settings/",
+                "/manage/webhooks/"]:
+        assert web.get(url).status_code == 404, url
+    for url, data in [(f"/manage/users/{bob.pk}/disable/", {}), (f"/manage/users/{alice.pk}/make-admin/", {}),
+                      ("/manage/users/new/", {"username": "x", "password": "a long passphrase 1"}),
+                      ("/manage/users/invite/", {"email": "x@example.com", "staff": "on"}),
+                      ("/manage/groups/new/", {"name": "Mine"})]:
+        assert web.post(url, data).status_code == 404, url
+    alice.refresh_from_db()
+    bob.refresh_from_db()
+    assert bob.is_active and not alice.is_superuser
+
+
+def test_console_actions_need_post_and_the_csrf_token(admin, bob):
+    web = web_as(admin, enforce_csrf_checks=True)
+    assert web.get(f"/manage/users/{bob.pk}/disable/").status_code == 405
+    assert web.post(f"/manage/users/{bob.pk}/disable/").status_code == 403
+    assert web.post(f"/manage/users/{bob.pk}/make-admin/").status_code == 403
+    assert web.post("/manage/groups/new/", {"name": "Mine"}).status_code == 403
+    bob.refresh_from_db()
+    assert bob.is_active and not bob.is_superuser
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [
+    "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://[::]/", "http://localhost:8000/",
+    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[fd00::1]/", "http://10.0.0.1/",
+    "http://100.64.0.1/",
+    # IPv4 hidden in IPv6: NAT64, 6to4, IPv4-compatible and IPv4-translated forms of loopback and metadata
+    "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/",
+    "http://[2002:a9fe:a9fe::1]/", "http://[::7f00:1]/", "http://[::a9fe:a9fe]/", "http://[::ffff:0:7f00:1]/",
+])
+def test_webhooks_refuse_private_addresses_in_any_spelling(admin, url, settings):
+    from portal.notify.services import webhook_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(InvalidInput):
+        webhook_create(actor=admin, url=url, events=["file.uploaded"])
+
+
+def test_only_administrators_make_webhooks(alice, settings):
+    from portal.notify.services import webhook_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    with pytest.raises((Forbidden, NotFound)):
+        webhook_create(actor=alice, url="http://127.0.0.1:9/", events=["file.uploaded"])
+
+
+class _Server:
+    """An HTTP server on 127.0.0.1 answering every POST with ``status`` and ``headers``; counts the hits."""
+
+    def __init__(self, status: int, headers: dict):
+        self.hits = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                server.hits += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+def test_a_webhook_delivery_does_not_follow_a_redirect(settings):
+    from portal.notify.webhooks import post
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True  # both servers are local; the point is the redirect
+    inner = _Server(200, {})
+    outer = _Server(307, {"Location": inner.url})
+    try:
+        attempt = post(url=outer.url, secret="s", delivery_id=1, action="ping", body={})
+    finally:
+        outer.stop()
+        inner.stop()
+    assert outer.hits == 1 and inner.hits == 0
+    assert not attempt.ok and attempt.code == 307
