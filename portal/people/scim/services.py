@@ -189,7 +189,9 @@ def scim_user_update(*, token: ScimToken, user: User, fields: UserFields) -> Use
     user = User.objects.select_for_update().get(pk=user.pk)
     changed = [name for name in _PROFILE if getattr(user, name) != getattr(fields, name)]
     toggles = fields.active is not None and fields.active != user.is_active
-    if user.is_superuser and (changed or toggles or fields.password):
+    linked = ExternalIdentity.objects.filter(user=user, source=GroupSource.SCIM).values_list("subject", flat=True)
+    relinks = fields.external_id is not None and fields.external_id != (linked.first() or "")
+    if user.is_superuser and (changed or toggles or fields.password or relinks):
         raise Forbidden(gettext("An administrator's account is changed in the portal, not by provisioning."))
     if "username" in changed and User.objects.filter(username__iexact=fields.username).exclude(pk=user.pk).exists():
         raise Conflict(gettext("A user named %(username)r already exists.") % {"username": fields.username},
