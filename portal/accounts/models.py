@@ -78,5 +78,10 @@ class Invitation(models.Model):
 
     @property
     def is_open(self) -> bool:
-        """Neither used, revoked nor expired: the link still works."""
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+        """Neither used, revoked nor expired: the link still works. An
+        invitation to become an administrator works only while whoever sent it
+        is still an active administrator (demoting or disabling them ends it)."""
+        from portal.core.access import is_admin
+
+        return (self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+                and (not self.staff or is_admin(self.created_by)))
