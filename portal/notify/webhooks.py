@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.utils.translation import gettext
@@ -119,6 +123,34 @@ def event_body(event: AuditEvent | None, action: str) -> dict:
     }
 
 
+class _PeerChecked:
+    """A connection that checks the address it actually reached: a name whose
+    DNS answer changed since check_url (rebinding) cannot land on a private one."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        if not settings.WEBHOOK_ALLOW_PRIVATE and _refused_address(sock.getpeername()[0]):
+            sock.close()
+            raise NewConnectionError(self, "Webhooks cannot post to private, loopback or link-local addresses.")
+        return sock
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("PeerCheckedHTTPConnection", (_PeerChecked, HTTPConnection), {})
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("PeerCheckedHTTPSConnection", (_PeerChecked, HTTPSConnection), {})
+
+
+class _PublicOnly(HTTPAdapter):
+    """Direct connections check their peer (through a proxy, the proxy connects: check_url's check stands)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 @dataclass(frozen=True)
 class Attempt:
     ok: bool
@@ -134,7 +166,10 @@ def post(*, url: str, secret: str, delivery_id: int, action: str, body: dict) ->
     try:
         check_url(url)
         timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-        response = requests.post(url, data=raw, headers=headers, timeout=(timeout, timeout), allow_redirects=False)
+        with requests.Session() as session:
+            session.mount("http://", _PublicOnly())
+            session.mount("https://", _PublicOnly())
+            response = session.post(url, data=raw, headers=headers, timeout=(timeout, timeout), allow_redirects=False)
     except InvalidInput as exc:
         return Attempt(ok=False, code=None, error=exc.message[:500])
     except requests.RequestException as exc:

@@ -508,3 +508,31 @@ def test_a_webhook_delivery_does_not_follow_a_redirect(settings):
         inner.stop()
     assert outer.hits == 1 and inner.hits == 0
     assert not attempt.ok and attempt.code == 307
+
+
+def test_a_webhook_host_that_rebinds_to_loopback_after_the_check_gets_nothing(settings, monkeypatch):
+    """The attacker's DNS answers a public address to the check, then 127.0.0.1 to the connection."""
+    import socket
+
+    from portal.notify.webhooks import post
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    target = _Server(200, {})
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.attacker.example":
+            return real(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = target.httpd.server_address[1]
+    try:
+        attempt = post(url=f"http://rebind.attacker.example:{port}/", secret="s", delivery_id=1, action="ping",
+                       body={})
+    finally:
+        target.stop()
+    assert target.hits == 0
+    assert not attempt.ok and "private" in attempt.error
