@@ -536,3 +536,28 @@ def test_a_webhook_host_that_rebinds_to_loopback_after_the_check_gets_nothing(se
         target.stop()
     assert target.hits == 0
     assert not attempt.ok and "private" in attempt.error
+
+
+# --- sign-in by OpenID Connect ---------------------------------------------------------------
+
+def test_an_oidc_callback_cannot_be_replayed_by_another_browser_or_twice(settings, oidc_provider, db):
+    from tests.support.oidc_provider.flow import PASSWORD, ProviderBrowser, callback_path, configure_coffer, unique
+
+    configure_coffer(settings, oidc_provider, base_urls=["http://testserver"])
+    name = unique("eve")
+    oidc_provider.user_set(name, password=PASSWORD, email=f"{name}@example.com", groups=[], active=True)
+    browser = ProviderBrowser(oidc_provider, name)
+    browser.sign_in()
+    victim = Client()
+    back = callback_path(browser.follow(victim.get("/oidc/authenticate/")["Location"]))
+    thief = Client()
+    thief.get("/oidc/authenticate/")  # a state of the thief's own, not the one in the captured address
+    thief.get(back)
+    assert "_auth_user_id" not in thief.session
+    victim.get(back)
+    assert "_auth_user_id" in victim.session
+    thief.get(back)  # after the victim used it: still nothing for the thief
+    assert "_auth_user_id" not in thief.session
+    victim.post("/accounts/logout/")
+    victim.get(back)  # the same code and state again, in the same browser
+    assert "_auth_user_id" not in victim.session
