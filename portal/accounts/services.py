@@ -103,7 +103,8 @@ def user_disable(*, actor, user_id) -> User:
     from portal.backups.services.devices import device_revoke
     from portal.core.access import is_admin
     from portal.core.errors import Forbidden
-    from portal.shares.services import share_link_revoke
+    from portal.shares.models import InternalShare
+    from portal.shares.services import internal_share_revoke, share_link_revoke
 
     if actor is not None and not is_admin(actor):
         raise Forbidden(gettext("Only administrators disable accounts."))
@@ -126,6 +127,8 @@ def user_disable(*, actor, user_id) -> User:
     links = list(user.share_links.filter(revoked_at__isnull=True).values_list("pk", flat=True))
     for link_id in links:
         share_link_revoke(actor=actor, link_id=link_id)
+    for share_id in InternalShare.objects.filter(created_by=user, revoked_at__isnull=True).values_list("pk", flat=True):
+        internal_share_revoke(actor=actor, share_id=share_id)  # re-enabling must not bring them back
     devices = list(user.devices.filter(revoked_at__isnull=True))
     for device in devices:
         device_revoke(actor=actor, device=device)

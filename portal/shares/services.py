@@ -432,8 +432,15 @@ def internal_share_change(*, actor, share_id, role=UNSET, expires_at=UNSET) -> I
 
 @transaction.atomic
 def internal_share_revoke(*, actor, share_id) -> InternalShare:
-    """The sharer, a space manager or an administrator ends a share; it stops at once."""
-    share = access_internal_share(actor, share_id, lock=True)
+    """The sharer, a space manager or an administrator ends a share; it stops at once. The system
+    (actor=None) does when it disables the sharer's account."""
+    if actor is None:
+        share = (InternalShare.objects.select_for_update(of=("self",))
+                 .select_related("node", "space", "user", "group").get(pk=share_id))
+    else:
+        share = access_internal_share(actor, share_id, lock=True)
+    if share.revoked_at is not None:
+        return share
     share.revoked_at = timezone.now()
     share.save(update_fields=["revoked_at"])
     record(action=Action.NODE_UNSHARED, actor=actor, target=share.node, target_label=path_label(share.node),

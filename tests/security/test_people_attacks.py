@@ -561,3 +561,23 @@ def test_an_oidc_callback_cannot_be_replayed_by_another_browser_or_twice(setting
     victim.post("/accounts/logout/")
     victim.get(back)  # the same code and state again, in the same browser
     assert "_auth_user_id" not in victim.session
+
+
+def test_re_enabling_a_disabled_sharer_does_not_bring_their_shares_back(alice, bob, admin, make_user, team, tree):
+    """user_enable: what disabling revoked stays revoked; that includes what they shared with colleagues."""
+    from portal.accounts.services import user_enable
+
+    sharer = make_user(username="leaver")
+    member_add(actor=alice, space_id=team.pk, username="leaver", role="editor")
+    share = internal_share_create(actor=sharer, node_id=tree["/Secret/Project"], user=bob, role="viewer")
+    user_disable(actor=admin, user_id=sharer.pk)
+    user_enable(actor=admin, user_id=sharer.pk)
+    assert not _reaches(bob, tree["/Secret/Project/a.txt"])
+    share.refresh_from_db()
+    assert share.revoked_at is not None
+    system = make_user(username="leaver2")
+    member_add(actor=alice, space_id=team.pk, username="leaver2", role="editor")
+    internal_share_create(actor=system, node_id=tree["/Secret/Project"], user=bob, role="viewer")
+    user_disable(actor=None, user_id=system.pk)  # a directory sync or SCIM
+    user_enable(actor=admin, user_id=system.pk)
+    assert not _reaches(bob, tree["/Secret/Project/a.txt"])
