@@ -131,7 +131,8 @@ class _PeerChecked:
         sock = super()._new_conn()
         if not settings.WEBHOOK_ALLOW_PRIVATE and _refused_address(sock.getpeername()[0]):
             sock.close()
-            raise NewConnectionError(self, "Webhooks cannot post to private, loopback or link-local addresses.")
+            raise NewConnectionError(
+                self, gettext("Webhooks cannot post to private, loopback or link-local addresses."))
         return sock
 
 

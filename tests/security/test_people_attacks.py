@@ -127,8 +127,9 @@ def test_a_recipient_cannot_restore_from_or_purge_the_spaces_trash(alice, bob, t
 
     node_trash(actor=alice, node_id=tree["/Secret/Project/sub/b.txt"])
     client = api_as(bob)
-    assert client.post(f"/api/v1/trash/{tree['/Secret/Project/sub/b.txt']}/restore", {}, format="json").status_code == 404
-    assert client.delete(f"/api/v1/trash/{tree['/Secret/Project/sub/b.txt']}").status_code == 404
+    trashed = tree["/Secret/Project/sub/b.txt"]
+    assert client.post(f"/api/v1/trash/{trashed}/restore", {}, format="json").status_code == 404
+    assert client.delete(f"/api/v1/trash/{trashed}").status_code == 404
 
 
 def test_a_recipient_cannot_break_a_members_lock_in_the_shared_folder(alice, bob, team, tree, shared):
@@ -325,17 +326,19 @@ def test_a_password_reset_link_works_once_and_not_for_a_disabled_account(alice, 
         return f"/accounts/password/reset/{urlsafe_base64_encode(force_bytes(user.pk))}/" \
                f"{default_token_generator.make_token(user)}/"
 
+    before = link(alice)  # the link as mailed, before it was used
     client = Client()
-    opened = client.get(link(alice), follow=True)
-    form_url = opened.redirect_chain[-1][0] if opened.redirect_chain else link(alice)
+    opened = client.get(before, follow=True)
+    assert b"new_password1" in opened.content  # a working link shows the form
+    form_url = opened.redirect_chain[-1][0] if opened.redirect_chain else before
     done = client.post(form_url, {"new_password1": "Tr1cky new passphrase!", "new_password2": "Tr1cky new passphrase!"})
     assert done.status_code == 302, done.content[:500]
-    old = link(alice)  # a token made now is for the new password; the one from before is what an attacker holds
-    reused = Client().post(form_url, {"new_password1": "An0ther passphrase here", "new_password2": "An0ther passphrase here"})
+    again = "An0ther passphrase here"
+    reused = Client().post(form_url, {"new_password1": again, "new_password2": again})
     assert reused.status_code != 302 or "complete" not in reused.get("Location", "")
+    assert b"new_password1" not in Client().get(before, follow=True).content  # the mailed link is spent
     alice.refresh_from_db()
     assert alice.check_password("Tr1cky new passphrase!")
-    assert old
     bobs = link(bob)
     user_disable(actor=None, user_id=bob.pk)
     page = Client().get(bobs, follow=True)
@@ -581,3 +584,15 @@ def test_re_enabling_a_disabled_sharer_does_not_bring_their_shares_back(alice, b
     user_disable(actor=None, user_id=system.pk)  # a directory sync or SCIM
     user_enable(actor=admin, user_id=system.pk)
     assert not _reaches(bob, tree["/Secret/Project/a.txt"])
+
+
+def test_a_scim_token_cannot_take_an_administrators_name_or_filter_on_passwords(scim, admin):
+    from portal.people.scim.services import UserFields, scim_user_create  # noqa: F401 - the service the view calls
+
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ROOT-ADMIN",
+            "emails": [{"value": "evil@example.com", "primary": True}], "password": "Taken 0ver passphrase!"}
+    made = _scim(scim, "post", "/Users", body)
+    assert made.status_code == 409, made.content
+    probe = scim.get("/scim/v2/Users", {"filter": 'password sw "$argon"'})
+    assert probe.status_code == 400
+    assert b"argon" not in scim.get("/scim/v2/Users").content
