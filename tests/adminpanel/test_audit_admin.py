@@ -170,7 +170,9 @@ def test_large_ranges_are_exported_by_celery_to_a_download_link(admin_client_, l
         response = admin_client_.get(f"{LIST}export/jsonl/", {"created_from": "2000-01-01"})
     assert response.status_code == 302 and response["Location"].endswith("/admin/audit/auditexport/")
     export = AuditExport.objects.get()
-    assert export.status == ExportStatus.PENDING and len(queued) == 1
+    # The export's own task (the notification hook queues one check per audit event besides).
+    exports = [callback for callback in queued if "queue_event" not in callback.__qualname__]
+    assert export.status == ExportStatus.PENDING and len(exports) == 1
     assert last_event(Action.AUDIT_EXPORTED, actor=root_admin).details["mode"] == "file"
 
     export_task.apply(args=[export.pk])
