@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal.previews",
     "portal.search",
     "portal.notify",
+    "portal.collab",
     "portal.api",
     "portal.web",
 ]
@@ -152,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "notify-retry-webhooks": {"task": "notify.retry_deliveries", "schedule": 60},
     # The day's storage total, for the admin console's "storage over time" chart.
     "snapshot-storage": {"task": "adminpanel.snapshot_storage", "schedule": 60 * 60},
+    # Co-editing: write due versions of open sessions, close sessions whose server died.
+    "coedit-sweep": {"task": "collab.sweep", "schedule": 60, "options": {"expires": 60}},
 }
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
@@ -314,6 +317,20 @@ LOCK_MANUAL_MAX_SECONDS = env_int("LOCK_MANUAL_MAX_HOURS", 24) * 3600
 # so a crashed editor's lock goes away within the hour.
 LOCK_EDITOR_DEFAULT_SECONDS = env_int("LOCK_EDITOR_DEFAULT_SECONDS", 30 * 60)
 LOCK_EDITOR_MAX_SECONDS = env_int("LOCK_EDITOR_MAX_SECONDS", 60 * 60)
+
+# --- Co-editing (docs/coedit.md) ----------------------------------------------------
+# The websocket server (portal/collab/server) runs beside the web server: `make run` starts it
+# on COEDIT_BIND. Pages connect to COEDIT_URL: a full ws(s):// URL or a path ("/coedit/ws",
+# when a reverse proxy routes it); empty means the page's host on COEDIT_BIND's port.
+COEDIT_BIND = env_str("COEDIT_BIND", "127.0.0.1:8001")
+COEDIT_URL = env_str("COEDIT_URL", "")
+COEDIT_SAVE_MINUTES = env_int("COEDIT_SAVE_MINUTES", 5)          # a version at least this often while editing
+COEDIT_CLOSE_GRACE_SECONDS = env_int("COEDIT_CLOSE_GRACE_SECONDS", 3)  # a reload does not end the session
+COEDIT_MAX_BYTES = env_int("COEDIT_MAX_BYTES", 2 * 1024 * 1024)   # larger text files open read-only in the viewer
+COEDIT_TICKET_HOURS = env_int("COEDIT_TICKET_HOURS", 12)
+COEDIT_RECHECK_SECONDS = env_int("COEDIT_RECHECK_SECONDS", 10)    # access re-checked this often per connection
+COEDIT_HEARTBEAT_SECONDS = env_int("COEDIT_HEARTBEAT_SECONDS", 20)
+COEDIT_LOCK_SECONDS = env_int("COEDIT_LOCK_SECONDS", 120)         # a dead server's co-editing locks go this soon
 
 # --- Share links ---------------------------------------------------------------
 # Expiry: links get the default when none is asked for, never more than the

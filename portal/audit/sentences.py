@@ -100,6 +100,14 @@ _TEMPLATES: dict[str, str] = {
     Action.LOCK_BROKEN: gettext_lazy("{actor} broke the lock on {target}"),
     Action.LOCK_EXPIRED: gettext_lazy("the lock on {target} expired"),
     Action.LOCK_WRITE_REFUSED: gettext_lazy("a lock refused {actor}'s change to {target}"),
+    # Co-editing and office documents (WOPI)
+    Action.COEDIT_JOINED: gettext_lazy("{actor} joined the co-editing of {target}"),
+    Action.COEDIT_LEFT: gettext_lazy("{actor} left the co-editing of {target}"),
+    Action.COEDIT_SAVED: gettext_lazy("{target} was saved from co-editing by {coauthors}"),
+    Action.WOPI_LOCKED: gettext_lazy("{actor} opened {target} in the office editor"),
+    Action.WOPI_UNLOCKED: gettext_lazy("{actor} closed {target} in the office editor"),
+    Action.WOPI_SAVED: gettext_lazy("{actor} saved {target} from the office editor"),
+    Action.WOPI_TOKEN_ISSUED: gettext_lazy("{actor} was given office editor access to {target}"),
     # Share links (the target is "link 7 on /path")
     Action.SHARE_CREATED: gettext_lazy("{actor} created {target}"),
     Action.SHARE_CHANGED: gettext_lazy("{actor} changed {target}"),

@@ -99,6 +99,8 @@ class FileVersion(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     restored_from = models.PositiveIntegerField(null=True, blank=True)
+    # Everyone whose edits a co-editing session wrote into this version (portal.collab); empty otherwise.
+    coauthors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-number"]

@@ -24,6 +24,7 @@ class LockKind(models.TextChoices):
     MANUAL = "manual", _("Manual")    # taken in the portal or over the API; the owner's session is enough
     EDITOR = "editor", _("Editor")    # taken by a WebDAV client; writes must carry the token
     AGENT = "agent", _("Agent")      # taken by the desktop agent; writes must carry the token
+    COEDIT = "coedit", _("Co-editing")  # shared, one per editor of an open co-editing session (portal.collab)
 
 
 class LockScope(models.TextChoices):
@@ -53,6 +54,8 @@ class Lock(models.Model):
     timeout_seconds = models.PositiveIntegerField()
     client = models.CharField(max_length=255, blank=True)   # "LibreOffice on LAPTOP-42"
     note = models.CharField(max_length=500, blank=True)
+    # The lock string an office server chose (WOPI X-WOPI-Lock) for an editor lock taken through WOPI.
+    wopi_lock = models.CharField(max_length=1024, blank=True)
 
     class Meta:
         verbose_name = _("lock")
