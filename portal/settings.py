@@ -332,6 +332,19 @@ COEDIT_RECHECK_SECONDS = env_int("COEDIT_RECHECK_SECONDS", 10)    # access re-ch
 COEDIT_HEARTBEAT_SECONDS = env_int("COEDIT_HEARTBEAT_SECONDS", 20)
 COEDIT_LOCK_SECONDS = env_int("COEDIT_LOCK_SECONDS", 120)         # a dead server's co-editing locks go this soon
 
+# --- Office documents (WOPI, docs/wopi.md) -------------------------------------------
+# The office server's discovery XML (Collabora Online: https://office.example.com/hosting/discovery;
+# OnlyOffice Docs: https://docs.example.com/hosting/discovery). Empty: no "Open in office".
+WOPI_DISCOVERY_URL = env_str("WOPI_DISCOVERY_URL", "")
+# The base URL the office server reaches this portal at (WOPISrc); default PUBLIC_URL.
+WOPI_HOST_URL = env_str("WOPI_HOST_URL", "").rstrip("/") or PUBLIC_URL
+WOPI_DISCOVERY_TIMEOUT = env_int("WOPI_DISCOVERY_TIMEOUT", 5)           # seconds per fetch
+WOPI_DISCOVERY_CACHE_SECONDS = env_int("WOPI_DISCOVERY_CACHE_SECONDS", 3600)
+WOPI_TOKEN_TTL_SECONDS = env_int("WOPI_TOKEN_TTL_SECONDS", 10 * 3600)   # one editing session's access token
+WOPI_LOCK_SECONDS = 30 * 60                                             # fixed by the WOPI protocol
+# Refuse requests without valid proof keys when discovery publishes them (turn off only to debug).
+WOPI_PROOF_REQUIRED = env_bool("WOPI_PROOF_REQUIRED", True)
+
 # --- Share links ---------------------------------------------------------------
 # Expiry: links get the default when none is asked for, never more than the
 # maximum; spaces can tighten both. Permanent links only where allowed.

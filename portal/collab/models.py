@@ -73,3 +73,6 @@ class CoeditParticipant(models.Model):
 
     class Meta:
         indexes = (models.Index(fields=["seen_at"], name="coedit_participant_seen"),)
+
+
+from portal.collab.wopi.models import *  # noqa
