@@ -35,6 +35,7 @@ urlpatterns = [
     path("notifications/", include("portal.notify.urls")),
     path("manage/webhooks/", include("portal.notify.manage_urls")),
     path("", include("portal.collab.wopi.urls")),  # /wopi/files/<id> (office servers), /office/<id>/
+    path("", include("portal.collab.urls")),  # the co-editing page
     path("", include("portal.web.urls")),
 ]
 

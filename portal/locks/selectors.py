@@ -23,7 +23,7 @@ from portal.files.models import Node
 from portal.files.selectors import Located, path_label
 from portal.files import walk
 from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
-from portal.locks.models import Lock, LockDepth, LockScope
+from portal.locks.models import Lock, LockDepth, LockKind, LockScope
 
 # Operations on a folder that carry everything below it along.
 FOLDER_OPERATIONS = frozenset({"rename", "move", "delete"})
@@ -117,9 +117,16 @@ def lock_summary(node: Node, *, viewer=None) -> dict | None:
 
 
 def summary_of(covering: list[Lock], *, viewer=None) -> dict | None:
-    """``lock_summary`` from the covering locks a caller already read."""
+    """``lock_summary`` from the covering locks a caller already read. A
+    co-editing lock names everyone editing (``editors``), not just its owner."""
     lock = _primary(covering)
-    return lock_info(lock, viewer) if lock else None
+    if lock is None:
+        return None
+    info = lock_info(lock, viewer)
+    if lock.kind == LockKind.COEDIT:
+        info["editors"] = sorted({other.owner.get_full_name() or other.owner.get_username()
+                                  for other in covering if other.kind == LockKind.COEDIT})
+    return info
 
 
 def lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = None) -> dict[int, dict | None]:
@@ -154,9 +161,23 @@ def lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = 
 # --- The write check -------------------------------------------------------------
 
 
+def wopi_lock_token(lock_string: str) -> str:
+    """How a WOPI write names the lock string it holds among a write's tokens (portal.collab.wopi)."""
+    return WOPI_TOKEN_PREFIX + lock_string
+
+
+WOPI_TOKEN_PREFIX = "wopi-lock:"
+
+
 def _holds(lock: Lock, actor, tokens: frozenset[str]) -> bool:
-    """Whether the write is the lock owner's own (with the token, where the lock needs it)."""
-    if actor is None or lock.owner_id != actor.pk:
+    """Whether the write is the lock owner's own (with the token, where the lock needs it). A WOPI
+    lock is held by whoever presents its lock string: an office server uses one for every user
+    editing the document (each of them still needs file.write, checked before locks)."""
+    if actor is None:
+        return False
+    if lock.wopi_lock and wopi_lock_token(lock.wopi_lock) in tokens:
+        return True
+    if lock.owner_id != actor.pk:
         return False
     return not lock.needs_token or lock.token in tokens
 
@@ -223,7 +244,14 @@ def _refusal(target: Located, *, actor, operation: str, blocking: list[Lock], wi
     verb = str(_VERBS.get(operation, _VERBS["write"]))
     infos = [lock_info(lock) for lock in blocking + within]
     detail = {"path": path, "operation": operation, "locks": infos}
-    if blocking:
+    coediting = [lock for lock in blocking if lock.kind == LockKind.COEDIT]
+    if coediting and len(coediting) == len(blocking):
+        editors = sorted({lock.owner.get_full_name() or lock.owner.get_username() for lock in coediting})
+        detail["editors"] = editors
+        message = gettext("%(path)s cannot be %(verb)s: %(editors)s are editing it together in the browser. Their "
+                          "work is saved as a new version when they finish; try again then, or join them.") % {
+            "path": path, "verb": verb, "editors": ", ".join(editors)}
+    elif blocking:
         lock = blocking[0]
         where = "" if lock.node_id == target.node.pk else gettext(" (through %(path)s)") % {
             "path": path_label(lock.node)}
