@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 
 from portal.collab.wopi.discovery import discovery_get
@@ -30,3 +31,8 @@ def office_open_url(node) -> str | None:
     if office_action(node) is None:
         return None
     return reverse("wopi-office", args=[node.pk])
+
+
+def wopi_src(node_id: int) -> str:
+    """The file's WOPI address (WOPISrc) as the office server reaches it."""
+    return settings.WOPI_HOST_URL + reverse("wopi-file", args=[node_id])

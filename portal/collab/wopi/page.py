@@ -5,14 +5,12 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET
 
 from portal.collab.wopi.discovery import action_src
-from portal.collab.wopi.links import office_action
+from portal.collab.wopi.links import office_action, wopi_src
 from portal.collab.wopi.tokens import wopi_token_issue
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput, NotFound
@@ -24,11 +22,6 @@ from portal.web.viewer import folder_url
 
 # What the office editors call the portal's two languages (BCP 47, as discovery's UI_LLCC wants).
 _LANGUAGES = {"en": "en-US", "zh-hans": "zh-CN"}
-
-
-def wopi_src(node_id: int) -> str:
-    """The file's WOPI address as the office server reaches it."""
-    return settings.WOPI_HOST_URL + reverse("wopi-file", args=[node_id])
 
 
 def _origin(url: str) -> str:
