@@ -22,7 +22,9 @@ from portal.collab.wopi.tokens import wopi_token_issue
 from portal.files.selectors import locate_node
 from portal.files.services.direct import file_put
 from portal.spaces.services import member_add
-from tests.dav.conftest import alice_dav, dav, dav_user_of, live_dav, team  # noqa: F401 (fixtures)
+from tests.dav.conftest import alice_dav, dav, dav_user_of, live_dav, team
+
+DAV_FIXTURES = (alice_dav, dav, dav_user_of, live_dav, team)  # the WebDAV suite's live server and space, reused
 
 EDITOR_SRC = "https://office.invalid/browser/abc123/cool.html?"
 
@@ -88,7 +90,7 @@ def discovery_server(proof_keys):
 
 
 @pytest.fixture
-def office(settings, live_dav, discovery_server):  # noqa: F811
+def office(settings, live_dav, discovery_server):
     """The portal configured with the loopback office server; the office server reaches it at live_dav."""
     from django.core.cache import cache
 
@@ -184,7 +186,7 @@ def utf7(text: str) -> str:
 
 
 @pytest.fixture
-def client_for(live_dav, proof_keys, office):  # noqa: F811
+def client_for(live_dav, proof_keys, office):
     """``client_for(user, node)``: a FakeOffice with a fresh token of ``user`` for ``node``."""
     def make(user, node, token: str | None = None) -> FakeOffice:
         return FakeOffice(live_dav.url, node.pk, token or issue(user, node), proof_keys)
