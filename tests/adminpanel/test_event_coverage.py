@@ -33,7 +33,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+import uuid
+
+from pycrdt import Text
+
 from portal.accounts import services as accounts
+from portal.collab import document as coedit_document
+from portal.collab import services as coedit
+from portal.collab.access import member_participation
 from portal.accounts import services_invitations as invitations
 from portal.accounts import services_passwords as passwords
 from portal.adminpanel import services as adminpanel
@@ -144,6 +151,7 @@ READS = {
     "portal.people.scim.services.acting_as": "a context: events inside name the SCIM token as actor",
     "portal.people.directory.services.as_directory": "a context: events inside name the directory as actor",
     "portal.accounts.services_invitations.invitation_gone": "the error for a link that does not work",
+    "portal.collab.services.session_updates": "reads a session's stored updates",
 }
 
 # --- Writes without an event of their own, on purpose ------------------------------
@@ -186,6 +194,12 @@ NOT_AUDITED = {
     # Notifications: a user's own read marks; the system's webhook queue for an event already recorded.
     "portal.notify.services.notifications_mark_read": "the user's own read marks (as a mail client's)",
     "portal.notify.services.deliveries_create": "webhook deliveries of an event already recorded",
+    # Co-editing: the shared document and its keep-alive; who joined, left and what was saved is audited.
+    "portal.collab.services.session_open": "starts the shared document; the websocket join that follows "
+                                           "records coedit.joined",
+    "portal.collab.services.updates_append": "keystrokes: audited by the join and by the version they end up in "
+                                             "(coedit.saved with its co-authors)",
+    "portal.collab.services.heartbeat": "seen_at of live connections and their coedit locks' expiry",
     # Content scanning is being built alongside; its services record their
     # events (scan.*) and are tested in tests/scanning. Move them into CASES
     # once the app settles.
@@ -288,6 +302,34 @@ def _expired_link(w):
 
 def _lock(w):
     w.lock = locks.lock_acquire(actor=w.alice, node=w.doc)
+
+
+def _coedit(w):
+    """/notes.md open for co-editing (its session started)."""
+    data = b"Hi\n"
+    note = direct.file_put(actor=w.alice, space_id=w.team.pk, path="/notes.md", fileobj=io.BytesIO(data),
+                           size=len(data)).node
+    w.participation = member_participation(locate_node(w.alice, note.pk), w.alice)
+    w.session = coedit.session_open(participation=w.participation)
+
+
+def _coedit_joined(w):
+    _coedit(w)
+    w.participant = uuid.uuid4()
+    coedit.session_join(participation=w.participation, session_id=w.session.pk, connection_id=w.participant,
+                        process="test")
+
+
+def _coedit_typed(w):
+    doc = coedit_document.doc_from(coedit.session_updates(session_id=w.session.pk))
+    before = doc.get_state()
+    doc.get(coedit_document.TEXT_NAME, type=Text).insert(0, "Oh, ")
+    coedit.updates_append(session_id=w.session.pk, updates=[(doc.get_update(before), w.alice.pk)])
+
+
+def _coedit_edited(w):
+    _coedit_joined(w)
+    _coedit_typed(w)
 
 
 def _webhook(w):
@@ -592,6 +634,18 @@ CASES: dict[str, Case] = {
         shares.internal_share_change(actor=w.alice, share_id=w.internal.pk, role="editor")), setup=_internal_share),
     "portal.shares.services.internal_share_revoke": Case(Action.NODE_UNSHARED, lambda w: (
         shares.internal_share_revoke(actor=w.alice, share_id=w.internal.pk)), setup=_internal_share),
+    # Co-editing
+    "portal.collab.services.session_join": Case(Action.COEDIT_JOINED, lambda w: coedit.session_join(
+        participation=w.participation, session_id=w.session.pk, connection_id=uuid.uuid4(), process="test"),
+        setup=_coedit),
+    "portal.collab.services.participant_leave": Case(Action.COEDIT_LEFT, lambda w: coedit.participant_leave(
+        participant_id=w.participant), setup=_coedit_joined),
+    "portal.collab.services.session_save": Case(Action.COEDIT_SAVED, lambda w: coedit.session_save(
+        session_id=w.session.pk), setup=_coedit_edited),
+    "portal.collab.services.session_close": Case(Action.COEDIT_SAVED, lambda w: coedit.session_close(
+        session_id=w.session.pk), setup=lambda w: (_coedit(w), _coedit_typed(w))),
+    "portal.collab.services.sweep": Case(Action.COEDIT_LEFT, lambda w: coedit.sweep(
+        now=timezone.now() + timedelta(hours=1)), setup=_coedit_joined),
     # Locks
     "portal.locks.services.lock_acquire": Case(Action.LOCK_ACQUIRED, _lock),
     "portal.locks.services.lock_refresh": Case(Action.LOCK_REFRESHED, lambda w: locks.lock_refresh(

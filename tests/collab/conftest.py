@@ -152,6 +152,36 @@ def eventually(predicate, timeout: float = 30.0, what: str = "the condition") ->
         time.sleep(0.05)
 
 
+class Loop:
+    """One event loop for a test's websocket clients, run step by step: the
+    test checks the database between steps (Django's ORM is not for async
+    code) while the clients stay connected."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+
+    def __call__(self, coroutine):
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self):
+        pending = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+
+        async def settle():
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        self.loop.run_until_complete(settle())
+        self.loop.close()
+
+
+@pytest.fixture
+def aio():
+    loop = Loop()
+    yield loop
+    loop.close()
+
+
 def run(coroutine):
     return asyncio.run(coroutine)
 

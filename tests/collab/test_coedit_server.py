@@ -3,10 +3,22 @@ together, followers, what is stored and written back, and who gets in."""
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+
 import pytest
+import requests
+from django.utils import timezone
 
 from portal.audit.actions import Action
-from portal.collab.models import CoeditSession, SessionState
+from portal.collab.models import CoeditParticipant, CoeditSession, CoeditUpdate, SessionState
+from portal.collab.services import sweep
+from portal.core.errors import Locked
+from portal.files.services.direct import file_put
+from portal.locks.services import lock_acquire
+from portal.spaces.services import member_add
+from tests.dav.conftest import dav_user_of, live_dav  # noqa: F401,F811  (fixtures)
+from tests.helpers import assert_error
 from portal.files.models import FileVersion
 from tests.collab.conftest import connected, eventually, room_url, run
 from tests.helpers import events
@@ -50,3 +62,156 @@ def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_
     assert len(events(Action.COEDIT_LEFT)) == 2
     (saved,) = events(Action.COEDIT_SAVED)
     assert set(saved.details["coauthors"].split(", ")) == {"alice", "bob"}
+
+
+def test_a_viewer_follows_the_editors_but_their_changes_reach_nobody_and_are_not_stored(coedit_server, notes):
+    alice_url = room_url(coedit_server, notes.owner, notes.node)
+    carol_url = room_url(coedit_server, notes.viewer, notes.node)
+
+    async def scenario():
+        alice, carol = await connected(alice_url), await connected(carol_url)
+        await carol.insert(0, "VANDAL ")  # her own copy changes; the server drops it
+        await alice.insert(0, "Dear team, ")
+        await carol.wait_for(lambda: carol.content.count("Dear team, ") == 1)
+        await alice.insert(len(alice.content), "bye")  # a later update: the viewer's would have come before it
+        await carol.wait_for(lambda: carol.content.endswith("bye"))
+        assert "VANDAL" not in alice.content
+        await alice.close()
+        await carol.close()
+
+    run(scenario())
+    assert not any(b"VANDAL" in bytes(data) for data in CoeditUpdate.objects.values_list("data", flat=True))
+    eventually(lambda: "Dear team, " in _version_text(notes.node), what="the saved version")
+    assert "VANDAL" not in _version_text(notes.node)
+
+
+def test_while_people_edit_the_api_sees_a_coedit_lock_naming_them_and_uploads_get_423(
+        coedit_server, notes, api, aio, make_user):
+    alice = aio(connected(room_url(coedit_server, notes.owner, notes.node)))
+    bob = aio(connected(room_url(coedit_server, notes.editor, notes.node)))
+    file_url = f"/api/v1/files/{notes.node.pk}"
+    eventually(lambda: (api.as_user(notes.viewer).get(file_url).json()["lock"] or {}).get("editors") == [
+        "Alice", "Bob"], what="the lock in the API")
+    lock = api.as_user(notes.viewer).get(file_url).json()["lock"]
+    assert lock["kind"] == "coedit" and lock["scope"] == "shared"
+    # An upload over the API by an editor who is not in the session: 423 naming who is editing.
+    make_user(username="dave")
+    member_add(actor=notes.owner, space_id=notes.space.pk, username="dave", role="editor")
+    dave = notes.owner.__class__.objects.get(username="dave")
+    response = api.as_user(dave).post("/api/v1/uploads", {"space": notes.space.pk, "path": "/notes.md", "size": 3},
+                                      format="json")
+    body = assert_error(response, 423, "locked")
+    assert body["detail"]["editors"] == ["Alice", "Bob"] and "Alice, Bob" in body["message"]
+    # Even a co-author's own upload waits: it would overwrite what the others are typing.
+    with pytest.raises(Locked):
+        file_put(actor=notes.editor, space_id=notes.space.pk, path="/notes.md", fileobj=io.BytesIO(b"x"), size=1)
+    aio(alice.close())
+    aio(bob.close())
+    eventually(lambda: api.as_user(notes.viewer).get(file_url).json()["lock"] is None,
+               what="the lock to go when everyone left")
+
+
+def test_webdav_lists_the_coedit_lock_and_refuses_a_put_while_people_edit(coedit_server, notes, live_dav,
+                                                                          dav_user_of, aio):
+    bob = dav_user_of(notes.editor)
+    url = live_dav.dav(f"/{notes.space.slug}/notes.md")
+    alice = aio(connected(room_url(coedit_server, notes.owner, notes.node)))
+    eventually(lambda: notes.node.locks.exists(), what="the coedit lock")
+    found = requests.request("PROPFIND", url, auth=bob.auth, headers={"Depth": "0"},
+                             data='<?xml version="1.0"?><propfind xmlns="DAV:"><prop><lockdiscovery/></prop></propfind>')
+    assert found.status_code == 207 and "shared" in found.text, found.text
+    put = requests.put(url, data=b"overwritten", auth=bob.auth)
+    assert put.status_code == 423
+    aio(alice.close())
+    assert "overwritten" not in _version_text(notes.node)
+
+
+def test_an_exclusive_lock_of_someone_else_makes_the_editor_a_follower(coedit_server, notes, aio):
+    lock_acquire(actor=notes.owner, node=notes.node, note="finishing the intro")
+    bob = aio(connected(room_url(coedit_server, notes.editor, notes.node)))
+    eventually(lambda: CoeditParticipant.objects.filter(user=notes.editor).exists(), what="bob's join")
+    assert not CoeditParticipant.objects.get(user=notes.editor).can_edit
+    aio(bob.insert(0, "sneaky "))
+    aio(bob.close())
+    eventually(lambda: not CoeditParticipant.objects.exists(), what="bob's leave")
+    assert _version_text(notes.node) == "Hello\n"
+    assert not CoeditUpdate.objects.filter(author=notes.editor).exists()
+
+
+def test_two_server_processes_serve_one_document_consistently_through_redis(coedit_servers, notes):
+    one, two = coedit_servers(), coedit_servers()
+    alice_url = room_url(one, notes.owner, notes.node)
+    bob_url = room_url(two, notes.editor, notes.node)
+
+    async def scenario():
+        alice, bob = await connected(alice_url), await connected(bob_url)
+        for index in range(15):
+            await alice.insert(0, "<")
+            await bob.insert(len(bob.content), ">")
+        await alice.wait_for(lambda: alice.content.count(">") == 15)
+        await bob.wait_for(lambda: bob.content.count("<") == 15)
+        assert alice.content == bob.content == "<" * 15 + "Hello\n" + ">" * 15
+        await alice.close()
+        await bob.close()
+
+    run(scenario())
+    eventually(lambda: _version_text(notes.node) == "<" * 15 + "Hello\n" + ">" * 15, what="the saved version")
+
+
+def test_a_sigkill_of_the_server_loses_no_update_another_client_had_received(coedit_servers, notes):
+    """Whatever one client saw of another's typing was stored first: after a SIGKILL and a restart,
+    a new reader gets exactly that, though both writers are gone."""
+    server = coedit_servers()
+    alice_url = room_url(server, notes.owner, notes.node)
+    bob_url = room_url(server, notes.editor, notes.node)
+
+    async def typing():
+        alice, bob = await connected(alice_url), await connected(bob_url)
+        for index in range(10):
+            await alice.insert(len(alice.content), f"a{index} ")
+            await bob.wait_for(lambda index=index: f"a{index} " in bob.content)
+            await bob.insert(0, f"b{index} ")
+            await alice.wait_for(lambda index=index: f"b{index} " in alice.content)
+        seen = bob.content
+        server.kill()
+        return seen
+
+    seen = run(typing())
+    restarted = coedit_servers(port=server.port)
+    carol_url = room_url(restarted, notes.viewer, notes.node)
+
+    async def reading():
+        carol = await connected(carol_url)
+        content = carol.content
+        await carol.close()
+        return content
+
+    assert run(reading()) == seen
+
+
+def test_the_sweep_ends_sessions_whose_server_died_and_writes_their_work(coedit_servers, notes, aio):
+    server = coedit_servers()
+    alice = aio(connected(room_url(server, notes.owner, notes.node)))
+    aio(alice.insert(0, "unsaved "))
+    eventually(lambda: CoeditUpdate.objects.count() >= 2, what="the update stored")
+    server.kill()
+    assert _version_text(notes.node) == "Hello\n"
+    counts = sweep(now=timezone.now() + timedelta(minutes=10))
+    assert counts["left"] == 1 and counts["closed"] == 1
+    assert _version_text(notes.node) == "unsaved Hello\n"
+    assert CoeditSession.objects.get(node=notes.node).state == SessionState.CLOSED
+    assert not notes.node.locks.exists()
+
+
+def test_a_long_session_gets_a_version_every_few_minutes_while_people_keep_typing(coedit_server, notes, aio):
+    alice = aio(connected(room_url(coedit_server, notes.owner, notes.node)))
+    aio(alice.insert(0, "draft "))
+    eventually(lambda: CoeditUpdate.objects.count() >= 2, what="the update stored")
+    CoeditSession.objects.update(saved_at=timezone.now() - timedelta(minutes=6))  # as if typed for six minutes
+    assert sweep() == {"left": 0, "closed": 0, "saved": 1}
+    assert _version_text(notes.node) == "draft Hello\n"
+    assert CoeditSession.objects.get(node=notes.node).state == SessionState.OPEN
+    aio(alice.insert(0, "more "))
+    aio(alice.close())
+    eventually(lambda: _version_text(notes.node) == "more draft Hello\n", what="the final version")
+    assert notes.node.versions.count() == 3
