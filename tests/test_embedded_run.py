@@ -1,5 +1,5 @@
 """The README's first command, end to end: `make run` with no configuration
-serves the portal, the admin can sign in, and a Celery worker and beat start.
+serves the portal, the admin can sign in, and a Celery worker and beat and the co-editing server start.
 (This is the one test that runs on SQLite on purpose: it is the embedded default.)"""
 
 import os
@@ -54,12 +54,14 @@ class Output:
 
 @pytest.fixture
 def embedded(tmp_path):
-    port = free_port()
+    port, coedit_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update({"PORTAL_VAR_DIR": str(tmp_path / "var"), "PORTAL_BIND": f"127.0.0.1:{port}"})
+    env.update({"PORTAL_VAR_DIR": str(tmp_path / "var"), "PORTAL_BIND": f"127.0.0.1:{port}",
+                "PORTAL_COEDIT_BIND": f"127.0.0.1:{coedit_port}"})
     proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output = Output(proc.stdout)
+    output.coedit = f"http://127.0.0.1:{coedit_port}"  # the co-editing server's address
     try:
         yield f"http://127.0.0.1:{port}", output, proc
     finally:
@@ -91,17 +93,17 @@ def processes_with_env(entry: str) -> list[int]:
     return found
 
 
-def wait_healthy(base: str, proc, output: Output, timeout: float = 120) -> requests.Response:
+def wait_healthy(base: str, proc, output: Output, timeout: float = 120, path: str = "/healthz") -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         assert proc.poll() is None, f"make run exited early:\n{output.text()[-4000:]}"
         try:
-            response = requests.get(f"{base}/healthz", timeout=30)
+            response = requests.get(f"{base}{path}", timeout=30)
             if response.status_code == 200:
                 return response
         except (requests.ConnectionError, requests.Timeout):
             pass  # not listening yet, or its first answer is slow on a busy machine
-        assert time.monotonic() < deadline, f"/healthz never answered 200:\n{output.text()[-4000:]}"
+        assert time.monotonic() < deadline, f"{path} never answered 200:\n{output.text()[-4000:]}"
         time.sleep(0.25)  # polling a server in another process until its deadline
 
 
@@ -113,6 +115,7 @@ def test_make_run_serves_the_portal_with_a_worker_and_beat_and_the_admin_can_sig
     password = output.wait_for(r"password: (\S+)", 10).group(1)
     output.wait_for(r"celery@\S+ ready", 60)
     output.wait_for(r"beat: Starting", 60)
+    assert wait_healthy(output.coedit, proc, output, path="/coedit/health").text == "ok"
 
     session = requests.Session()
     session.get(f"{base}/admin/login/", timeout=10)

@@ -18,6 +18,7 @@ from portal.collab.access import Participation, member_participation
 from portal.collab.services import session_open
 from portal.collab.tickets import ticket_issue
 from portal.web.common import portal_page
+from portal.web.middleware import content_security_policy
 from portal.web.viewer import _file, folder_url
 
 
@@ -54,10 +55,13 @@ def edit_file(request, space_id, node_id):
     participation = member_participation(located, request.user)
     session = session_open(participation=participation)
     node = located.node
-    return render(request, "collab/editor.html", {
+    config = editor_config(request, participation, session.pk, user=request.user)
+    response = render(request, "collab/editor.html", {
         "space": located.space, "node": node, "located": located, "file_name": node.name,
         "back_url": folder_url(located), "download_url": f"/api/v1/files/{node.pk}/content",
         "view_url": reverse("web:view", args=[located.space.pk, node.pk]),
         "markdown": texts.is_markdown(node.name),
-        "coedit": editor_config(request, participation, session.pk, user=request.user),
+        "coedit": config,
     })
+    response["Content-Security-Policy"] = content_security_policy(connect_to=(config["ws_url"],))
+    return response

@@ -66,11 +66,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def content_security_policy() -> str:
+def content_security_policy(*, connect_to: tuple[str, ...] = ()) -> str:
     """Scripts only from our own static files (no inline script anywhere);
     uploads may PUT to the object store's presigned URLs, and the viewer's
-    images, thumbnails, media and PDFs (redirected there) load from them."""
-    connect = {"'self'", _origin(settings.PUBLIC_URL)}
+    images, thumbnails, media and PDFs (redirected there) load from them.
+    ``connect_to``: more URLs the page's scripts talk to (the co-editor's websocket)."""
+    connect = {"'self'", _origin(settings.PUBLIC_URL), *(_origin(url) for url in connect_to)}
     store = set()
     if settings.STORAGE_BACKEND == "s3" and settings.S3_ENDPOINT:
         store.add(_origin(settings.S3_ENDPOINT))
