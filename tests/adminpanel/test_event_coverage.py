@@ -41,6 +41,8 @@ from portal.accounts import services as accounts
 from portal.collab import document as coedit_document
 from portal.collab import services as coedit
 from portal.collab.access import member_participation
+from portal.collab.wopi import services as wopi
+from portal.collab.wopi import tokens as wopi_tokens
 from portal.accounts import services_invitations as invitations
 from portal.accounts import services_passwords as passwords
 from portal.adminpanel import services as adminpanel
@@ -81,7 +83,7 @@ PORTAL = Path(__file__).resolve().parents[2] / "portal"
 # are exercised through the login form in test_sign_in_events_are_recorded).
 WRITER_MODULES = ("portal.shares.visits", "portal.accounts.twofactor", "portal.accounts.signin",
                   "portal.people.scim.services",
-                  "portal.people.directory.services")
+                  "portal.people.directory.services", "portal.collab.wopi.services", "portal.collab.wopi.tokens")
 
 
 def service_functions() -> set[str]:
@@ -152,6 +154,10 @@ READS = {
     "portal.people.directory.services.as_directory": "a context: events inside name the directory as actor",
     "portal.accounts.services_invitations.invitation_gone": "the error for a link that does not work",
     "portal.collab.services.session_updates": "reads a session's stored updates",
+    "portal.collab.wopi.services.mismatch_of": "the WOPI lock mismatch error for a file's lock state",
+    "portal.collab.wopi.services.relative_name": "the name a PutRelativeFile asks for (validated, made unique)",
+    "portal.collab.wopi.tokens.digest_of": "the SHA-256 a WOPI token is stored as",
+    "portal.collab.wopi.tokens.token_find": "the live WOPI token with this value for a file",
 }
 
 # --- Writes without an event of their own, on purpose ------------------------------
@@ -212,6 +218,8 @@ NOT_AUDITED = {
     "portal.previews.services.rendition_make": "a PDF rendition in the derived-files storage",
     "portal.scanning.services.quarantine_release": "tested in tests/scanning (scan.released)",
     "portal.scanning.services.quarantine_delete": "tested in tests/scanning (scan.deleted)",
+    "portal.collab.wopi.tokens.wopi_tokens_expire": "deletes WOPI tokens past their expiry (they had stopped "
+                                                    "working then; issuing one was audited)",
 }
 
 
@@ -462,7 +470,30 @@ def _lock_of_a_former_writer(w):
     Membership.objects.filter(space=w.team, user=w.bob).update(role="viewer")
 
 
+def _wopi_file(w):
+    return locate_node(w.alice, w.doc.pk)
+
+
+def _wopi_locked(w):
+    wopi.wopi_lock(actor=w.alice, located=_wopi_file(w), lock="W1")
+
+
 CASES: dict[str, Case] = {
+    # Office documents (WOPI)
+    "portal.collab.wopi.tokens.wopi_token_issue": Case(Action.WOPI_TOKEN_ISSUED, lambda w: (
+        wopi_tokens.wopi_token_issue(actor=w.alice, located=_wopi_file(w)))),
+    "portal.collab.wopi.services.wopi_lock": Case(Action.WOPI_LOCKED, _wopi_locked),
+    "portal.collab.wopi.services.wopi_lock_refresh": Case(Action.LOCK_REFRESHED, lambda w: wopi.wopi_lock_refresh(
+        actor=w.alice, located=_wopi_file(w), lock="W1"), setup=_wopi_locked),
+    "portal.collab.wopi.services.wopi_unlock": Case(Action.WOPI_UNLOCKED, lambda w: wopi.wopi_unlock(
+        actor=w.alice, located=_wopi_file(w), lock="W1"), setup=_wopi_locked),
+    "portal.collab.wopi.services.wopi_file_put": Case(Action.WOPI_SAVED, lambda w: wopi.wopi_file_put(
+        actor=w.alice, located=_wopi_file(w), lock="W1", fileobj=io.BytesIO(b"PK"), size=2), setup=_wopi_locked),
+    "portal.collab.wopi.services.wopi_file_rename": Case(Action.FILE_RENAMED, lambda w: wopi.wopi_file_rename(
+        actor=w.alice, located=_wopi_file(w), lock="", requested="Q4")),
+    "portal.collab.wopi.services.wopi_file_put_relative": Case(Action.WOPI_SAVED, lambda w: (
+        wopi.wopi_file_put_relative(actor=w.alice, located=_wopi_file(w), name="Q3.pdf", overwrite=False,
+                                    fileobj=io.BytesIO(b"%PDF"), size=4))),
     # Accounts
     "portal.accounts.services.user_create": Case(Action.USER_CREATED, lambda w: accounts.user_create(
         actor=w.admin, username="carol", password=PASSWORD)),
