@@ -181,16 +181,22 @@ class VersionOut(serializers.Serializer):
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     restored_from = serializers.IntegerField(allow_null=True)
     current = serializers.SerializerMethodField()
+    coauthors = serializers.SerializerMethodField(help_text="usernames of everyone whose co-editing this version "
+                                                            "holds (empty for an upload)")
 
     def get_current(self, version) -> bool:
         return version.pk == version.node.current_version_id
+
+    def get_coauthors(self, version) -> list[str]:
+        return [user.username for user in version.coauthors.all()]
 
 
 class VersionListView(APIView):
     @extend_schema(responses=VersionOut(many=True), summary="A file's versions, newest first")
     def get(self, request, node_id):
         node = versions.locate_file(request.user, node_id).node
-        queryset = node.versions.select_related("blob", "created_by", "node").order_by("-number")
+        queryset = (node.versions.select_related("blob", "created_by", "node").prefetch_related("coauthors")
+                    .order_by("-number"))
         paginator = PagePagination()
         page = paginator.paginate_queryset(queryset, request)
         return paginator.get_paginated_response(VersionOut(page, many=True).data)

@@ -73,7 +73,7 @@ def folder_entries(folder: files.Located, nodes, *, viewer, thumbnails: dict | N
 
 def versions_of(node: Node) -> QuerySet[FileVersion]:
     """A file's versions, newest first (``node`` comes from locate_node)."""
-    return node.versions.select_related("blob", "created_by").order_by("-number")
+    return node.versions.select_related("blob", "created_by").prefetch_related("coauthors").order_by("-number")
 
 
 def folders_of(space) -> list[str]:

@@ -34,7 +34,8 @@ def _version_text(node) -> str:
         return stream.read().decode()
 
 
-def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_by_both(coedit_server, notes):
+def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_by_both(coedit_server, notes, api,
+                                                                                       client):
     alice_url = room_url(coedit_server, notes.owner, notes.node)
     bob_url = room_url(coedit_server, notes.editor, notes.node)
 
@@ -62,6 +63,12 @@ def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_
     assert len(events(Action.COEDIT_LEFT)) == 2
     (saved,) = events(Action.COEDIT_SAVED)
     assert set(saved.details["coauthors"].split(", ")) == {"alice", "bob"}
+    # The version history shows them: the API and the details drawer.
+    listed = api.as_user(notes.viewer).get(f"/api/v1/files/{notes.node.pk}/versions").json()["results"]
+    assert sorted(listed[0]["coauthors"]) == ["alice", "bob"] and listed[1]["coauthors"] == []
+    client.force_login(notes.viewer)
+    drawer = client.get(f"/spaces/{notes.space.pk}/items/{notes.node.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "edited together by" in drawer and "Alice, Bob" in drawer
 
 
 def test_a_viewer_follows_the_editors_but_their_changes_reach_nobody_and_are_not_stored(coedit_server, notes):
