@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from portal.collab import views
 
@@ -6,4 +6,5 @@ app_name = "collab"
 
 urlpatterns = [
     path("spaces/<int:space_id>/items/<int:node_id>/edit", views.edit_file, name="edit"),
+    re_path(r"^s/(?P<token>[A-Za-z0-9_-]{1,64})/edit$", views.edit_via_link, name="edit-link"),
 ]

@@ -23,6 +23,8 @@ from portal.core.errors import Forbidden, InvalidInput, NotFound, PortalError, T
 from portal.files.download_api import serve, starts_download, zip_response
 from portal.files.services import downloads
 from portal.scanning.selectors import ensure_not_quarantined
+from portal.collab.texts import coeditable_name
+from portal.collab.texts import too_large as texts_too_large
 from portal.shares import previews, visits
 from portal.shares.models import Audience, Permission, ShareLink
 from portal.shares.selectors import ResolvedLink, Target, link_target
@@ -220,6 +222,9 @@ def _page_context(opened: ResolvedLink, target: Target, token: str, visitor: Vis
                               node.children.filter(trashed_at__isnull=True).order_by("-kind", "name_key")[:1000]]
         return context
     context["content_type"] = downloads.content_type_for(node.name)
+    # The co-editor opens a text file shared by itself through an edit link.
+    context["can_coedit"] = (link.permission == Permission.EDIT and not target.inner and coeditable_name(node.name)
+                             and not texts_too_large(node.size))
     if target.quarantined():  # no button that leads only to a refusal
         context.update(quarantined=True, can_download=False, can_preview=False)
         return context
