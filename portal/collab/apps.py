@@ -7,3 +7,6 @@ class CollabConfig(AppConfig):
     label = "collab"
     verbose_name = _("Co-editing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from portal.collab import receivers  # noqa: F401  (access changes re-check open connections)

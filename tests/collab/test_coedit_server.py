@@ -222,3 +222,17 @@ def test_a_long_session_gets_a_version_every_few_minutes_while_people_keep_typin
     aio(alice.close())
     eventually(lambda: _version_text(notes.node) == "more draft Hello\n", what="the final version")
     assert notes.node.versions.count() == 3
+
+
+def test_removing_a_member_cuts_their_open_editor_off_at_once_not_at_the_next_periodic_check(
+        coedit_servers, notes, aio):
+    from portal.spaces.services import member_remove
+
+    server = coedit_servers(PORTAL_COEDIT_RECHECK_SECONDS="3600", PORTAL_COEDIT_HEARTBEAT_SECONDS="3600")
+    alice = aio(connected(room_url(server, notes.owner, notes.node)))
+    bob = aio(connected(room_url(server, notes.editor, notes.node)))
+    member_remove(actor=notes.owner, space_id=notes.space.pk, user_id=notes.editor.pk)
+    assert aio(bob.wait_closed(timeout=20)) == 4403
+    aio(alice.insert(0, "still here "))
+    aio(alice.close())
+    eventually(lambda: _version_text(notes.node) == "still here Hello\n", what="alice's version")

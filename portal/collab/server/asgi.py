@@ -52,6 +52,7 @@ class Server:
         await receive()  # lifespan.startup
         async with anyio.create_task_group() as group:
             bus = bus_for(settings.REDIS_URL)
+            bus.on_recheck = self._recheck_space
             await group.start(bus.run)
             self.registry = Registry(bus)
             await group.start(self.registry.run)
@@ -75,6 +76,12 @@ class Server:
                     await client.close(START_OVER)
                 elif time.monotonic() - client.checked_at > settings.COEDIT_RECHECK_SECONDS:
                     await client.recheck()
+
+    async def _recheck_space(self, space_id: int | None) -> None:
+        """The portal says access changed in a space (None: anywhere): re-check those connections now."""
+        for client in list(self.registry.clients()):
+            if space_id is None or client.space_id == space_id:
+                self.registry.spawn(client.recheck)
 
     # --- one connection --------------------------------------------------------------------
     async def websocket(self, scope, receive, send) -> None:

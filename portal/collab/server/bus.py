@@ -30,11 +30,17 @@ def _prefix() -> str:
 Handler = Callable[[bytes, bytes], Awaitable[None]]
 
 
+def recheck_channel() -> str:
+    """Where the portal asks the servers to re-check the connections of a space (payload: its id; 0 for all)."""
+    return f"{_prefix()}recheck"
+
+
 class LocalBus:
     """One process: publishing reaches nobody else."""
 
     def __init__(self):
         self.process = uuid.uuid4().bytes
+        self.on_recheck = None  # async callable(space_id or None), set by the server
 
     async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED):
         task_status.started()
@@ -64,12 +70,18 @@ class RedisBus(LocalBus):
 
     async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED):
         await self.pubsub.subscribe(f"{self.prefix}process:{self.process.hex()}")  # the connection exists from now
+        recheck = recheck_channel().encode()
+        await self.pubsub.subscribe(recheck)
         task_status.started()
         try:
             async for message in self.pubsub.listen():
                 if message.get("type") != "message":
                     continue
                 data = message["data"]
+                if message["channel"] == recheck:
+                    if self.on_recheck is not None and data.isdigit():
+                        await self.on_recheck(int(data) or None)
+                    continue
                 if len(data) < 17 or data[:16] == self.process:
                     continue
                 handler = self.handlers.get(message["channel"])

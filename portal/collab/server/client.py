@@ -36,6 +36,7 @@ class Client:
         self.participant_id = participant_id
         self.can_edit = can_edit
         self.author_id = participation.author.pk
+        self.space_id = participation.space_id
         self.presence_user = {"name": participation.name, "color": participation.color,
                               "colorLight": participation.color + "33"}
         self.checked_at = time.monotonic()

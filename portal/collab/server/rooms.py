@@ -204,6 +204,10 @@ class Registry:
         except Exception:  # the sweep closes it later
             logger.exception("co-editing session %s could not be closed", room.session_id)
 
+    def spawn(self, function, *args) -> None:
+        """Run ``function(*args)`` in the background (e.g. one connection's re-check)."""
+        self._group.start_soon(function, *args)
+
     def clients(self):
         for room in list(self.rooms.values()):
             yield from list(room.clients)
