@@ -42,10 +42,6 @@ class WopiRequest:
     def user(self):
         return self.token.user
 
-    @property
-    def client(self) -> str:
-        return (self.request.headers.get("User-Agent") or "")[:200]
-
     def may_write(self) -> bool:
         """Whether this token's user may change the file now (their role today, not when it was issued)."""
         located = self.located

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -31,6 +32,10 @@ MAX_BYTES = 4 * 1024 * 1024
 # "<name=PLACEHOLDER&>" section is removed (as the spec says for placeholders a host does not know).
 FILLED = ("UI_LLCC", "DC_LLCC", "WOPI_SOURCE")
 _SECTION = re.compile(r"<([^<>=]*)=([A-Z_]+)&?>")
+# A listing asks for every file it shows: the last answer is kept in this process for a few seconds
+# (a copy of the shared cache's, never anything another process needs).
+MEMO_SECONDS = 10
+_memo: dict[str, tuple[float, Discovery | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -118,21 +123,28 @@ def discovery_get(*, refresh: bool = False) -> Discovery | None:
     if not url:
         return None
     key = CACHE_KEY + url
+    memo = None if refresh else _memo.get(key)
+    if memo is not None and memo[0] > time.monotonic():
+        return memo[1]
     cached = None if refresh else cache.get(key)
     if cached is not None:
-        return cached or None  # False: a recent failure
-    try:
-        found = _fetch(url)
-    except DiscoveryError:
-        logger.warning("WOPI discovery failed", exc_info=True)
-        cache.set(key, False, FAILURE_SECONDS)
-        return None
-    cache.set(key, found, settings.WOPI_DISCOVERY_CACHE_SECONDS)
+        found = cached or None  # False: a recent failure
+    else:
+        try:
+            found = _fetch(url)
+        except DiscoveryError:
+            logger.warning("WOPI discovery failed", exc_info=True)
+            cache.set(key, False, FAILURE_SECONDS)
+            found = None
+        else:
+            cache.set(key, found, settings.WOPI_DISCOVERY_CACHE_SECONDS)
+    _memo[key] = (time.monotonic() + MEMO_SECONDS, found)
     return found
 
 
 def discovery_forget() -> None:
     """Drop the cached discovery (after a configuration change; tests)."""
+    _memo.clear()
     if settings.WOPI_DISCOVERY_URL:
         cache.delete(CACHE_KEY + settings.WOPI_DISCOVERY_URL)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from portal.collab.wopi.context import WopiRequest
 from portal.collab.wopi.links import extension_of, wopi_src
-from portal.collab.wopi.selectors import modified_stamp, sha256_b64
+from portal.collab.wopi.selectors import lock_state, modified_stamp, sha256_b64
 from portal.files.selectors import Located
 from portal.web.viewer import folder_url
 
@@ -26,7 +26,9 @@ def _origin(url: str) -> str:
 def check_file_info(wopi: WopiRequest) -> dict:
     located, user = wopi.located, wopi.user
     node, version = located.node, located.node.current_version
-    can_write = wopi.may_write()
+    # Someone else's lock, a WebDAV client's or a co-editing session: the editor opens read-only
+    # rather than failing at its first Lock.
+    can_write = wopi.may_write() and not lock_state(node, user).others
     ext = extension_of(node.name)
     info = {
         "BaseFileName": node.name,

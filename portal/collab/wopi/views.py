@@ -11,7 +11,10 @@ writing (else 401). The operation on a POST is the X-WOPI-Override header.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -38,6 +41,11 @@ COMMON = {401: OpenApiResponse(description="The access token is unknown, expired
           500: OpenApiResponse(description="The proof-key signatures do not hold, or the timestamp is stale")}
 
 
+def header_safe(text: str) -> str:
+    """A message as a header value: ASCII kept, anything else (names, translations) percent-encoded."""
+    return text if text.isascii() else quote(text, safe=" !\"#$&'()*+,-./:;<=>?@[]^_`{|}~")
+
+
 def _error(status: int, message: str, code: str, headers: dict | None = None) -> JsonResponse:
     response = JsonResponse({"code": code, "message": message, "detail": {}}, status=status)
     for name, value in (headers or {}).items():
@@ -46,7 +54,7 @@ def _error(status: int, message: str, code: str, headers: dict | None = None) ->
 
 
 def _mismatch(exc: services.LockMismatch) -> JsonResponse:
-    headers = {"X-WOPI-Lock": exc.current, "X-WOPI-LockFailureReason": exc.message}
+    headers = {"X-WOPI-Lock": exc.current, "X-WOPI-LockFailureReason": header_safe(exc.message)}
     if exc.other_interface:
         headers["X-WOPI-LockedByOtherInterface"] = "true"
     return _error(409, exc.message, exc.code, headers)
@@ -69,7 +77,7 @@ def _answer(exc: PortalError) -> JsonResponse:
         return _error(409, exc.message, exc.code, headers)
     if isinstance(exc, QuotaExceeded) or exc.status == 413:
         return _error(413, exc.message, exc.code)
-    if isinstance(exc, NotFound):
+    if isinstance(exc, NotFound) or exc.code == "quarantined":  # "file unknown / user unauthorized"
         return _error(404, exc.message, exc.code)
     if isinstance(exc, InvalidInput) or exc.status == 400:
         return _error(400, exc.message, exc.code)
@@ -114,7 +122,8 @@ class WopiFileView(_WopiView):
         handler = {"LOCK": _lock, "GET_LOCK": _get_lock, "REFRESH_LOCK": _refresh_lock, "UNLOCK": _unlock,
                    "PUT_RELATIVE": _put_relative, "RENAME_FILE": _rename}.get(operation)
         if handler is None:
-            return _error(501, f"X-WOPI-Override {operation!r} is not supported.", "wopi_not_implemented")
+            return _error(501, gettext("X-WOPI-Override %(value)r is not supported.") % {"value": operation},
+                          "wopi_not_implemented")
         return self.handle(request, file_id, handler)
 
 
@@ -135,7 +144,7 @@ class WopiContentsView(_WopiView):
                    responses={200: OpenApiTypes.OBJECT, 409: None, 413: None, **COMMON})
     def post(self, request, file_id):
         if request.headers.get("X-WOPI-Override", "").upper() != "PUT":
-            return _error(501, "POST on contents is PutFile (X-WOPI-Override: PUT).", "wopi_not_implemented")
+            return _error(501, gettext("POST on contents is PutFile (X-WOPI-Override: PUT)."), "wopi_not_implemented")
         return self.handle(request, file_id, _put_file)
 
 
@@ -149,8 +158,7 @@ def _lock_header(wopi: WopiRequest, name: str = "X-WOPI-Lock") -> str | None:
 def _lock(wopi: WopiRequest):
     located = wopi.writable()
     old = _lock_header(wopi, "X-WOPI-OldLock")
-    services.wopi_lock(actor=wopi.user, located=located, lock=_lock_header(wopi), old_lock=old,
-                       client=wopi.client)
+    services.wopi_lock(actor=wopi.user, located=located, lock=_lock_header(wopi), old_lock=old)
     return HttpResponse(status=200)
 
 
@@ -177,7 +185,7 @@ def _rename(wopi: WopiRequest):
         renamed = services.wopi_file_rename(actor=wopi.user, located=located, lock=_lock_header(wopi) or "",
                                             requested=requested)
     except InvalidInput as exc:
-        return _error(400, exc.message, exc.code, {"X-WOPI-InvalidFileNameError": exc.message})
+        return _error(400, exc.message, exc.code, {"X-WOPI-InvalidFileNameError": header_safe(exc.message)})
     name = renamed.node.name
     return JsonResponse({"Name": name.rpartition(".")[0] if "." in name.lstrip(".") else name})
 
@@ -187,9 +195,11 @@ def _put_relative(wopi: WopiRequest):
     headers = wopi.request.headers
     suggested, relative = headers.get("X-WOPI-SuggestedTarget"), headers.get("X-WOPI-RelativeTarget")
     if suggested is not None and relative is not None:
-        return _error(501, "X-WOPI-SuggestedTarget and X-WOPI-RelativeTarget exclude each other.", "wopi_both_targets")
+        return _error(501, gettext("X-WOPI-SuggestedTarget and X-WOPI-RelativeTarget exclude each other."),
+                      "wopi_both_targets")
     if suggested is None and relative is None:
-        return _error(400, "PutRelativeFile needs X-WOPI-SuggestedTarget or X-WOPI-RelativeTarget.", "wopi_no_target")
+        return _error(400, gettext("PutRelativeFile needs X-WOPI-SuggestedTarget or X-WOPI-RelativeTarget."),
+                      "wopi_no_target")
     name = services.relative_name(located, utf7_decode(suggested if suggested is not None else relative),
                                   suggested=suggested is not None)
     overwrite = headers.get("X-WOPI-OverwriteRelativeTarget", "").lower() == "true"
@@ -205,11 +215,11 @@ def _get_file(wopi: WopiRequest):
     located = wopi.located
     version = located.node.current_version
     if version is None:
-        raise NotFound("This file has no content yet.")
+        raise NotFound(gettext("This file has no content yet."))
     ensure_not_quarantined(version)
     limit = wopi.request.headers.get("X-WOPI-MaxExpectedSize")
     if limit is not None and limit.isdigit() and version.size > int(limit):
-        return _error(412, "The file is larger than X-WOPI-MaxExpectedSize.", "wopi_too_large")
+        return _error(412, gettext("The file is larger than X-WOPI-MaxExpectedSize."), "wopi_too_large")
     stream = get_store().open(version.blob.key)
     try:
         downloads.download_record(actor=wopi.user, located=located, version=version)

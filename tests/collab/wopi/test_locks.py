@@ -113,7 +113,9 @@ def test_a_coediting_session_makes_the_file_locked_by_another_interface(client_f
     now = timezone.now()
     Lock.objects.create(node=doc, owner=bob, kind=LockKind.COEDIT, scope=LockScope.SHARED, created_at=now,
                         refreshed_at=now, expires_at=now + timedelta(minutes=2), timeout_seconds=120)
-    response = client_for(alice, doc).lock("L1")
+    office = client_for(alice, doc)
+    assert office.check_file_info().json()["UserCanWrite"] is False  # the editor opens read-only
+    response = office.lock("L1")
     assert response.status_code == 409
     assert response.headers["X-WOPI-Lock"] == ""
     assert "Being edited in the portal by bob" in response.headers["X-WOPI-LockFailureReason"]
@@ -148,3 +150,18 @@ def test_an_expired_wopi_lock_no_longer_counts(client_for, alice, doc):
     Lock.objects.filter(node=doc).update(expires_at=timezone.now())
     assert office.get_lock().headers["X-WOPI-Lock"] == ""
     assert office.lock("L2").status_code == 200
+
+
+def test_a_reason_naming_someone_in_chinese_still_makes_a_valid_header(client_for, alice, bob, team, doc):
+    from urllib.parse import unquote
+
+    from portal.locks.services import lock_acquire
+
+    join(team, alice, bob, "editor")
+    bob.first_name, bob.last_name = "王", "芳"
+    bob.save(update_fields=["first_name", "last_name"])
+    lock_acquire(actor=bob, node=doc, note="reviewing")
+    response = client_for(alice, doc).lock("L1")
+    assert response.status_code == 409
+    assert response.headers["X-WOPI-LockFailureReason"].isascii()
+    assert "王" in unquote(response.headers["X-WOPI-LockFailureReason"])
