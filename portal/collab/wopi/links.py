@@ -13,15 +13,16 @@ def extension_of(name: str) -> str:
     return ext.lower() if dot and stem else ""
 
 
-def office_action(node) -> tuple[str, str] | None:
-    """(action name, urlsrc) the office server offers for this file: edit before view; None without one."""
+def office_action(node, *, prefer=("edit", "view")) -> tuple[str, str] | None:
+    """(action name, urlsrc) the office server offers for this file, the first of ``prefer`` it has;
+    None without one."""
     if node is None or getattr(node, "is_folder", True):
         return None
     ext = extension_of(node.name)
     if not ext:
         return None
     found = discovery_get()
-    return found.action_url(ext) if found is not None else None
+    return found.action_url(ext, prefer) if found is not None else None
 
 
 def office_open_url(node) -> str | None:

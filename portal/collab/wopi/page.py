@@ -46,7 +46,8 @@ def office_open(request, node_id):
     if located.node.kind != NodeKind.FILE:
         raise InvalidInput(gettext("%(path)s is a folder; open it in the file list.") % {"path": located.path},
                            code="not_a_file")
-    action = office_action(located.node)
+    writer = located.can(Cap.FILE_WRITE) and not located.scoped
+    action = office_action(located.node, prefer=("edit", "view") if writer else ("view", "edit"))
     if action is None:
         raise NotFound(gettext("No office editor is available for %(name)s.") % {"name": located.node.name},
                        code="no_office_editor")

@@ -165,3 +165,27 @@ def test_a_reason_naming_someone_in_chinese_still_makes_a_valid_header(client_fo
     assert response.status_code == 409
     assert response.headers["X-WOPI-LockFailureReason"].isascii()
     assert "王" in unquote(response.headers["X-WOPI-LockFailureReason"])
+
+
+def test_two_office_servers_locking_at_once_get_one_lock(client_for, alice, bob, team, doc):
+    """Real concurrent requests on the live server (PostgreSQL row locks decide): one wins, one mismatches."""
+    import threading
+
+    join(team, alice, bob, "editor")
+    offices = [client_for(alice, doc), client_for(bob, doc)]
+    barrier, answers = threading.Barrier(2), {}
+
+    def lock(index: int) -> None:
+        barrier.wait(timeout=30)
+        answers[index] = offices[index].lock(f"L{index}")
+
+    threads = [threading.Thread(target=lock, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    statuses = sorted(response.status_code for response in answers.values())
+    assert statuses == [200, 409]
+    winner = Lock.objects.get(node=doc).wopi_lock
+    loser = next(response for response in answers.values() if response.status_code == 409)
+    assert loser.headers["X-WOPI-Lock"] == winner

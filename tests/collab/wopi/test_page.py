@@ -54,3 +54,15 @@ def test_the_openapi_schema_documents_the_wopi_endpoints(api, alice):
     operations = {op["operationId"] for path in ("/wopi/files/{file_id}", "/wopi/files/{file_id}/contents")
                   for op in paths[path].values() if isinstance(op, dict) and "operationId" in op}
     assert operations == {"wopi_check_file_info", "wopi_file_operation", "wopi_get_file", "wopi_put_file"}
+
+
+def test_a_viewer_gets_the_view_action_and_a_read_only_token(office, client, alice, bob, team):
+    from tests.collab.wopi.conftest import join
+
+    node = put(alice, team, "report.docx", b"PK").node
+    join(team, alice, bob, "viewer")
+    client.force_login(bob)
+    response = client.get(f"/office/{node.pk}/")
+    assert response.status_code == 200
+    assert response.context["action"] == "view"
+    assert WopiToken.objects.get(node=node, user=bob).can_write is False
