@@ -73,6 +73,9 @@ def session_open(*, participation: Participation) -> CoeditSession:
     that follows on the websocket records the event."""
     node = participation.node
     for _ in range(3):
+        stale = _stale_session(node)
+        if stale is not None:  # the file changed since (an upload while nobody was in it): start from that
+            session_close(session_id=stale)
         try:
             with transaction.atomic():
                 hold_rows(node, taking_lock=True)  # one opener at a time per file (PostgreSQL)
@@ -89,6 +92,13 @@ def session_open(*, participation: Participation) -> CoeditSession:
         except IntegrityError:  # another process opened it between our look and our insert
             continue
     raise PortalError(gettext("The document could not be opened; try again."), code="coedit_busy", status=503)
+
+
+def _stale_session(node: Node) -> int | None:
+    """An open session of ``node`` nobody is in whose document no longer starts from the file's newest version."""
+    current = Node.objects.filter(pk=node.pk).values_list("current_version_id", flat=True).first()
+    return (CoeditSession.objects.filter(node_id=node.pk, state=SessionState.OPEN, participants__isnull=True)
+            .exclude(base_version_id=current).values_list("pk", flat=True).first())
 
 
 def session_updates(*, session_id: int) -> list[bytes]:
@@ -137,7 +147,8 @@ def session_join(*, participation: Participation, session_id: int, connection_id
     hold_rows(node, taking_lock=True)
     session = CoeditSession.objects.select_for_update().filter(pk=session_id, node=node,
                                                               state=SessionState.OPEN).first()
-    if session is None:
+    if session is None or (session.base_version_id != Node.objects.values_list("current_version_id", flat=True).get(
+            pk=node.pk) and not session.participants.exists()):
         raise SessionEnded(gettext("This editing session has ended; reload the page to continue."))
     now = timezone.now()
     can_edit = participation.can_edit and _coedit_lock_ensure(node, participation.author, now)
@@ -247,6 +258,7 @@ def _save(session: CoeditSession, reason: str) -> FileVersion | None:
         return None
     if _current_bytes(node) == data:
         _mark_saved(session, last_id, rows)
+        CoeditSession.objects.filter(pk=session.pk).update(base_version=node.current_version)
         return None
     actor, tokens = _saver(node, new_authors)
     if actor is None:
@@ -260,6 +272,7 @@ def _save(session: CoeditSession, reason: str) -> FileVersion | None:
                space=node.space, details={"session": session.pk, "version": version.number, "reason": reason,
                                           "coauthors": ", ".join(user.get_username() for user in coauthors)})
         _mark_saved(session, last_id, rows)
+        CoeditSession.objects.filter(pk=session.pk).update(base_version=version)  # the document is this version now
 
     try:
         return file_put(actor=actor, space_id=node.space_id, path=names.join(path_names_of(node)),

@@ -21,6 +21,7 @@ from tests.dav.conftest import dav_user_of, live_dav  # noqa: F401,F811  (fixtur
 from tests.helpers import assert_error
 from portal.files.models import FileVersion
 from tests.collab.conftest import connected, eventually, room_url, run
+from tests.support.yclient import YClient
 from tests.helpers import events
 
 pytestmark = [pytest.mark.postgres]
@@ -236,3 +237,26 @@ def test_removing_a_member_cuts_their_open_editor_off_at_once_not_at_the_next_pe
     aio(alice.insert(0, "still here "))
     aio(alice.close())
     eventually(lambda: _version_text(notes.node) == "still here Hello\n", what="alice's version")
+
+
+def test_a_file_uploaded_while_nobody_was_in_its_session_opens_in_a_fresh_session_with_the_new_text(
+        coedit_server, notes, aio):
+    from portal.collab.access import member_participation
+    from portal.collab.document import text_from
+    from portal.collab.services import session_open, session_updates
+    from portal.files.selectors import locate_node
+
+    first = session_open(participation=member_participation(locate_node(notes.owner, notes.node.pk), notes.owner))
+    stale_url = room_url(coedit_server, notes.owner, notes.node)  # a page opened, then left unconnected
+    file_put(actor=notes.editor, space_id=notes.space.pk, path="/notes.md", fileobj=io.BytesIO(b"Uploaded\n"),
+             size=9)
+    client = aio(YClient(stale_url).connect())
+    assert aio(client.wait_closed()) == 4409  # the page reloads...
+    notes.node.refresh_from_db()
+    second = session_open(participation=member_participation(locate_node(notes.owner, notes.node.pk), notes.owner))
+    assert second.pk != first.pk  # ...into a session started from the upload
+    assert text_from(session_updates(session_id=second.pk)) == "Uploaded\n"
+    assert CoeditSession.objects.get(pk=first.pk).state == SessionState.CLOSED
+    bob = aio(connected(room_url(coedit_server, notes.editor, notes.node)))
+    assert bob.content == "Uploaded\n"
+    aio(bob.close())
