@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -226,8 +226,7 @@ def _get_file(wopi: WopiRequest):
     except BaseException:
         stream.close()
         raise
-    response = StreamingHttpResponse(iter(lambda: stream.read(64 * 1024), b""),
-                                     content_type="application/octet-stream")
+    response = FileResponse(stream, content_type="application/octet-stream")  # closes the stream when done
     response["Content-Length"] = str(version.size)
     response["X-WOPI-ItemVersion"] = str(version.number)
     response["Cache-Control"] = "private, no-store"

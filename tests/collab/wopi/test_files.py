@@ -96,6 +96,16 @@ def test_put_file_over_the_size_limit_is_413(client_for, alice, doc, settings):
     assert office.put_file(b"x" * 11, "L1").status_code == 413
 
 
+def test_put_file_over_the_space_quota_is_413_and_changes_nothing(client_for, alice, team, doc):
+    office = client_for(alice, doc)
+    office.lock("L1")
+    team.quota_bytes = team.used_bytes + 4
+    team.save(update_fields=["quota_bytes"])
+    assert office.put_file(b"PK-much-too-long", "L1").status_code == 413
+    doc.refresh_from_db()
+    assert doc.current_version.number == 1
+
+
 def test_put_file_after_a_webdav_change_is_refused_as_changed_in_storage(client_for, alice, doc, dav):
     """Collabora sends the LastModifiedTime it saw; a WebDAV save in between must not be overwritten."""
     office = client_for(alice, doc)
