@@ -29,9 +29,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python ch
 	touch $@ $(VENV)/.runtime-installed
 
 # The browser portal's front-end packages (package.json, pinned by package-lock.json),
-# copied into static/vendor/ so pages never load anything from a CDN.
+# copied into static/vendor/ so pages never load anything from a CDN; the co-editor
+# (static/src/coedit/) bundled with its packages by esbuild into one minified script.
 VENDOR := static/vendor
-static/vendor/.built: package.json package-lock.json
+static/vendor/.built: package.json package-lock.json $(wildcard static/src/coedit/*.js)
 	@command -v npm >/dev/null || { echo "Coffer's pages need Node.js and npm (apt-get install nodejs npm)."; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/uppy/locales
@@ -39,6 +40,8 @@ static/vendor/.built: package.json package-lock.json
 	cp node_modules/uppy/dist/uppy.min.mjs node_modules/uppy/dist/uppy.min.css $(VENDOR)/uppy/
 	cp node_modules/@uppy/locales/lib/zh_CN.js $(VENDOR)/uppy/locales/
 	mkdir -p $(VENDOR)/pdfjs && cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs $(VENDOR)/pdfjs/
+	node_modules/.bin/esbuild static/src/coedit/editor.js --bundle --minify --format=iife --target=es2020 \
+	  --legal-comments=external --log-level=warning --outfile=$(VENDOR)/coedit/editor.js
 	touch $@
 
 # The desktop agent as the portal offers it at /agent/: a wheel of sync_agent (its compiled

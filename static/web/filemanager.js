@@ -124,6 +124,8 @@
       if (only.includes("file") && kind !== "file") show = false;
       if (only.includes("unlocked") && lock) show = false;
       if (only.includes("mine") && lock !== "mine") show = false;
+      if (only.includes("coedit") && !row.dataset.coedit) show = false;  // a text file the user may change
+      if (only.includes("office") && !row.dataset.office) show = false;  // a type the office server opens
       if (only.includes("starred") && !row.dataset.starred) show = false;
       if (only.includes("unstarred") && row.dataset.starred) show = false;
       if (menuRows.length > 1 && !["download", "move", "copy", "trash"].includes(item.dataset.action)) show = false;

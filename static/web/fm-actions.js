@@ -143,6 +143,8 @@
   }
   const actions = {
     open: (rows) => { window.location.assign(rows[0].dataset.open); },
+    coedit: (rows) => { if (rows[0].dataset.coedit) window.location.assign(rows[0].dataset.coedit); },
+    office: (rows) => { if (rows[0].dataset.office) window.location.assign(rows[0].dataset.office); },
     // One file: its content; one folder: its zip; several items: one zip of them.
     download: (rows) => {
       const link = document.createElement("a");
