@@ -11,12 +11,15 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from portal.collab.wopi.discovery import discovery_forget
 from portal.files.services.direct import file_put
 from portal.spaces.services import member_add, member_change_role, member_remove, space_create
 from tests.browser.test_page_walk import VISIBLE_TEXT, english_words
@@ -258,3 +261,61 @@ def test_edit_together_is_offered_for_text_files_to_those_who_may_change_them(
     reader.goto(reverse("web:view", args=[space.pk, nodes["notes.md"].pk]))
     expect(reader.locator("#viewer-title")).to_have_text("notes.md")
     expect(reader.locator("#viewer-coedit")).to_have_count(0)
+
+
+DISCOVERY = (b'<?xml version="1.0" encoding="utf-8"?><wopi-discovery><net-zone name="external-http"><app name="writer">'
+             b'<action name="edit" ext="docx" urlsrc="https://office.invalid/browser/cool.html?"/>'
+             b'</app></net-zone></wopi-discovery>')
+
+
+@pytest.fixture
+def office_server(settings):
+    """An office server's discovery (Word documents only) on a loopback HTTP server, configured for the portal."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(DISCOVERY)))
+            self.end_headers()
+            self.wfile.write(DISCOVERY)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.WOPI_DISCOVERY_URL = f"http://127.0.0.1:{server.server_address[1]}/hosting/discovery"
+    discovery_forget()
+    try:
+        yield
+    finally:
+        discovery_forget()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_open_in_office_is_offered_for_the_types_the_office_server_opens(signed_in_page, alice, team, office_server,
+                                                                        console_errors):
+    space, nodes, _carol = team
+    data = b"PK\x03\x04 not really a document"
+    plan = file_put(actor=alice, space_id=space.pk, path="/Docs/plan.docx", fileobj=io.BytesIO(data),
+                    size=len(data)).node
+    page = signed_in_page(alice)
+    page.goto(f"/spaces/{space.pk}/?path=/Docs")
+    menu = page.locator("#row-menu")
+    plan_row = page.locator('tr.fm-row[data-name="plan.docx"]')
+    expect(plan_row).to_have_attribute("data-office", reverse("wopi-office", args=[plan.pk]))
+    plan_row.locator(".row-menu-button").click()
+    expect(menu.get_by_role("menuitem", name="Open in office")).to_be_visible()
+    expect(menu.get_by_role("menuitem", name="Edit together")).to_be_hidden()
+    page.keyboard.press("Escape")
+    notes_row = page.locator('tr.fm-row[data-name="notes.md"]')
+    assert notes_row.get_attribute("data-office") is None
+    notes_row.locator(".row-menu-button").click()
+    expect(menu.get_by_role("menuitem", name="Edit together")).to_be_visible()
+    expect(menu.get_by_role("menuitem", name="Open in office")).to_be_hidden()
+    page.goto(reverse("web:view", args=[space.pk, plan.pk]))
+    expect(page.locator("#viewer-office")).to_have_attribute("href", reverse("wopi-office", args=[plan.pk]))
+    expect(page.locator("#viewer-coedit")).to_have_count(0)
