@@ -75,6 +75,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/ldap_sync.py $(BENCH_ARGS)
 	$(BIN)/python bench/browser_upload.py $(BENCH_ARGS)
+	$(BIN)/python bench/coedit.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
