@@ -155,6 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "snapshot-storage": {"task": "adminpanel.snapshot_storage", "schedule": 60 * 60},
     # Co-editing: write due versions of open sessions, close sessions whose server died.
     "coedit-sweep": {"task": "collab.sweep", "schedule": 60, "options": {"expires": 60}},
+    "wopi-tokens-expire": {"task": "collab.wopi_tokens_expire", "schedule": 60 * 60},
 }
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
@@ -331,6 +332,7 @@ COEDIT_TICKET_HOURS = env_int("COEDIT_TICKET_HOURS", 12)
 COEDIT_RECHECK_SECONDS = env_int("COEDIT_RECHECK_SECONDS", 10)    # access re-checked this often per connection
 COEDIT_HEARTBEAT_SECONDS = env_int("COEDIT_HEARTBEAT_SECONDS", 20)
 COEDIT_LOCK_SECONDS = env_int("COEDIT_LOCK_SECONDS", 120)         # a dead server's co-editing locks go this soon
+COEDIT_MAX_CONNECTIONS = env_int("COEDIT_MAX_CONNECTIONS", 8)      # open windows per person (or link) and document
 
 # --- Office documents (WOPI, docs/wopi.md) -------------------------------------------
 # The office server's discovery XML (Collabora Online: https://office.example.com/hosting/discovery;

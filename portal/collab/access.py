@@ -21,13 +21,14 @@ from portal.core.errors import InvalidInput, NotFound
 from portal.collab import texts
 from portal.collab.tickets import Ticket, binding_of
 from portal.files.models import Node, NodeKind
-from portal.files.selectors import Located, locate_node
+from portal.files.selectors import Located, locate_node, path_names_of
 from portal.locks.models import LockKind, LockScope
 from portal.locks.selectors import live_locks_for
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares.models import LinkState, Permission, ShareLink
 from portal.shares.selectors import link_resolved
 from portal.shares.visits import _creator_may
+from portal.spaces.selectors import can
 
 PALETTE = ("#30bced", "#6eeb83", "#ffbc42", "#ee6352", "#9ac2c9", "#8acb88", "#d5a6bd", "#e08e45", "#4f6d7a",
            "#b388eb")
@@ -130,3 +131,21 @@ def participation_for(ticket: Ticket) -> Participation:
         raise NotFound(gettext("No such file or folder."))
     return participation
 
+
+
+def file_gone_for_reader(ticket: Ticket) -> bool:
+    """Whether the ticket's holder lost the file because it went to the trash while they may still read
+    its space (the editor then says so), rather than because their own right went."""
+    node = Node.objects.select_related("space").filter(pk=ticket.node_id).first()
+    if node is None:
+        return False
+    try:
+        path_names_of(node)
+        return False  # still in the live tree: it is the holder's right that went
+    except NotFound:
+        pass
+    if ticket.user_id is None:
+        link = ShareLink.objects.filter(pk=ticket.link_id, node_id=node.pk).first()
+        return link is not None and binding_of(link=link) == ticket.binding
+    user = get_user_model().objects.filter(pk=ticket.user_id, is_active=True).first()
+    return user is not None and binding_of(user=user) == ticket.binding and can(user, Cap.FILE_READ, node.space)

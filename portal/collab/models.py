@@ -34,6 +34,9 @@ class CoeditSession(models.Model):
     # The last update already written into a file version, and when.
     saved_through = models.BigIntegerField(default=0)
     saved_at = models.DateTimeField(null=True, blank=True)
+    # Everyone who joined as an editor (a link's visitors as its owner): who may write the version when
+    # its authors no longer may.
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     class Meta:
         verbose_name = _("co-editing session")
@@ -68,6 +71,11 @@ class CoeditParticipant(models.Model):
     link = models.ForeignKey("shares.ShareLink", null=True, blank=True, on_delete=models.CASCADE,
                              related_name="+")
     can_edit = models.BooleanField(default=False)
+    # Bumped in the transaction of any access change in the space (portal.collab.receivers); the server
+    # stores this connection's updates only while checked_epoch (the epoch its last look-up of the right
+    # started at) is still the current one.
+    access_epoch = models.PositiveIntegerField(default=0)
+    checked_epoch = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
 

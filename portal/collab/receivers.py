@@ -1,7 +1,9 @@
 """Access changes reach open co-editing connections at once, not only at
-their next periodic re-check: once an event that can take someone's right
-to a file away (or change what they may do) is committed, the co-editing
-servers are told (Redis) to re-check the connections of that space."""
+their next periodic re-check. In the transaction of an event that can take
+someone's right to a file away (or change what they may do), the space's
+participants are marked unchecked, so the server stores none of their
+updates until it has looked their right up again; once it commits, the
+co-editing servers are told (Redis) to re-check those connections now."""
 
 from __future__ import annotations
 
@@ -23,13 +25,19 @@ ACCESS_CHANGES = frozenset({
     Action.GROUP_MEMBER_REMOVED, Action.GROUP_DELETED, Action.SPACE_ARCHIVED, Action.SPACE_TRASHED,
     Action.USER_DISABLED, Action.SHARE_CHANGED, Action.SHARE_DISABLED, Action.SHARE_REVOKED, Action.SHARE_EXPIRED,
     Action.NODE_UNSHARED, Action.NODE_SHARE_CHANGED, Action.FILE_DELETED, Action.FILE_MOVED,
-    Action.LOCK_ACQUIRED, Action.LOCK_RELEASED, Action.LOCK_BROKEN, Action.LOCK_EXPIRED,
+    Action.LOCK_ACQUIRED, Action.LOCK_RELEASED, Action.LOCK_BROKEN, Action.LOCK_EXPIRED, Action.PASSWORD_RESET_DONE,
 })
 
 
 @receiver(post_save, sender=AuditEvent, dispatch_uid="collab_access_changed")
 def _access_changed(sender, instance: AuditEvent, created: bool, raw: bool = False, **kwargs):
-    if created and not raw and instance.action in ACCESS_CHANGES and settings.REDIS_URL:
+    if not created or raw or instance.action not in ACCESS_CHANGES:
+        return
+    from portal.collab.services import participants_recheck
+
+    # In the change's own transaction: no update of those connections is stored until they are checked again.
+    participants_recheck(space_id=instance.space_id)
+    if settings.REDIS_URL:
         transaction.on_commit(functools.partial(recheck_publish, instance.space_id))
 
 

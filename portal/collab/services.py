@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -27,13 +27,15 @@ from portal.audit.services import record
 from portal.collab import document
 from portal.collab.access import Participation
 from portal.collab.models import CoeditParticipant, CoeditSession, CoeditUpdate, SessionState
-from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
+from portal.core.access import Cap
+from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError, Throttled
 from portal.files import names
 from portal.files.models import FileVersion, Node
 from portal.files.selectors import path_names_of
 from portal.files.services.direct import file_put
 from portal.locks.models import Lock, LockKind, LockScope
 from portal.locks.selectors import hold_rows, live_locks_for
+from portal.spaces.selectors import space_access
 from portal.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -150,10 +152,16 @@ def session_join(*, participation: Participation, session_id: int, connection_id
     if session is None or (session.base_version_id != Node.objects.values_list("current_version_id", flat=True).get(
             pk=node.pk) and not session.participants.exists()):
         raise SessionEnded(gettext("This editing session has ended; reload the page to continue."))
+    same = Q(user=participation.user) if participation.user is not None else Q(link=participation.link)
+    if CoeditParticipant.objects.filter(same, session=session).count() >= settings.COEDIT_MAX_CONNECTIONS:
+        raise Throttled(gettext("You have this document open in too many windows; close some and try again."),
+                        code="too_many_connections")
     now = timezone.now()
     can_edit = participation.can_edit and _coedit_lock_ensure(node, participation.author, now)
     CoeditParticipant.objects.create(id=connection_id, session=session, process=process, user=participation.user,
                                      link=participation.link, can_edit=can_edit, joined_at=now, seen_at=now)
+    if can_edit:
+        session.editors.add(participation.author)
     fields = _event_fields(participation)
     fields["details"].update(session=session.pk, can_edit=can_edit)
     record(action=Action.COEDIT_JOINED, **fields)
@@ -162,6 +170,16 @@ def session_join(*, participation: Participation, session_id: int, connection_id
 
 def _owned_by(owner_id: int) -> Q:
     return Q(user_id=owner_id) | Q(user__isnull=True, link__created_by_id=owner_id)
+
+
+def _other_editors(session: CoeditSession, row: CoeditParticipant) -> bool:
+    """Whether editors other than ``row`` are still at work: connected, and still holding their coedit lock
+    (one whose right went, e.g. removed from the space, lost it in that same transaction)."""
+    holders = set(Lock.objects.filter(node_id=session.node_id, kind=LockKind.COEDIT,
+                                      expires_at__gt=timezone.now()).values_list("owner_id", flat=True))
+    others = CoeditParticipant.objects.filter(session=session, can_edit=True).exclude(pk=row.pk).values_list(
+        "user_id", "link__created_by_id")
+    return any((user or creator) in holders for user, creator in others)
 
 
 def participant_leave(*, participant_id, reason: str = "left") -> bool:
@@ -174,7 +192,7 @@ def participant_leave(*, participant_id, reason: str = "left") -> bool:
     if row is None:
         return False
     session = row.session
-    if row.can_edit and not CoeditParticipant.objects.filter(session=session, can_edit=True).exclude(pk=row.pk).exists():
+    if row.can_edit and not _other_editors(session, row):
         session_save(session_id=session.pk, reason="last_editor_left")
     with transaction.atomic():
         if not CoeditParticipant.objects.filter(pk=row.pk).delete()[0]:
@@ -196,37 +214,73 @@ def participant_leave(*, participant_id, reason: str = "left") -> bool:
 # --- Storing updates -------------------------------------------------------------------
 
 
-def updates_append(*, session_id: int, updates: list[tuple[bytes, int | None]]) -> int:
-    """Store clients' updates (``(data, author id)``, in arrival order) in one
-    transaction, before anyone else receives them; SessionEnded when the
-    session has ended meanwhile. Returns the last stored id. Edits are
-    audited by the version they end up in (``coedit.saved``)."""
+def updates_append(*, session_id: int, updates: list[tuple[bytes, int | None, object]]) -> set:
+    """Store clients' updates (``(data, author id, participant id)``, in
+    arrival order) in one transaction, before anyone else receives them;
+    SessionEnded when the session has ended meanwhile. Updates of
+    participants whose access changed since their last check (or who are
+    gone) are not stored: their ids come back, for the server to look their
+    right up again. Edits are audited by the join and by the version they end
+    up in (``coedit.saved``)."""
     with transaction.atomic():
         if not CoeditSession.objects.filter(pk=session_id, state=SessionState.OPEN).exists():
             raise SessionEnded(gettext("This editing session has ended; reload the page to continue."))
-        rows = CoeditUpdate.objects.bulk_create(
-            [CoeditUpdate(session_id=session_id, data=data, author_id=author) for data, author in updates])
-    return rows[-1].pk if rows and rows[-1].pk else CoeditUpdate.objects.filter(session_id=session_id).aggregate(
-        last=Max("id"))["last"]
+        senders = {participant for _, _, participant in updates}
+        cleared = set(CoeditParticipant.objects.filter(pk__in=senders, can_edit=True, checked_epoch=F("access_epoch"))
+                      .values_list("pk", flat=True))
+        CoeditUpdate.objects.bulk_create([CoeditUpdate(session_id=session_id, data=data, author_id=author)
+                                          for data, author, participant in updates if participant in cleared])
+    return senders - cleared
+
+
+def participant_epoch(*, participant_id) -> int | None:
+    """The access epoch a fresh look-up of this connection's right starts at (None: the connection is gone)."""
+    return CoeditParticipant.objects.filter(pk=participant_id).values_list("access_epoch", flat=True).first()
+
+
+def participant_checked(*, participant_id, epoch: int) -> None:
+    """The connection's right was looked up again, as of ``epoch``: its updates are stored again unless the
+    access changed once more meanwhile (the epoch moved on)."""
+    CoeditParticipant.objects.filter(pk=participant_id).update(checked_epoch=epoch)
+
+
+def participants_recheck(*, space_id: int | None) -> int:
+    """Inside the transaction of an access change (portal.collab.receivers): the connections of that space
+    (of every space: None) store nothing more until their right was looked up again."""
+    participants = CoeditParticipant.objects.all()
+    if space_id is not None:
+        participants = participants.filter(session__node__space_id=space_id)
+    return participants.update(access_epoch=F("access_epoch") + 1)
 
 
 # --- Writing versions -------------------------------------------------------------------
 
 
-def _saver(node: Node, author_ids: list[int]):
-    """Who writes the version: the most recent author who still holds a coedit
-    lock on the file, else any holder, else the most recent author (whose
-    right to write file_put checks again)."""
+def _may_write(user, node: Node) -> bool:
+    try:
+        space_access(user, node.space_id, Cap.FILE_WRITE)
+    except PortalError:
+        return False
+    return user.is_active
+
+
+def _saver(node: Node, author_ids: list[int], editors: list):
+    """Who writes the version: of the people who may still write the file, the
+    most recent author holding a coedit lock on it, else any lock holder,
+    else the most recent author, else anyone who edited in the session (who
+    then need no lock: nobody else edits). (None, []) when nobody may."""
     holders = {lock.owner_id: lock for lock in Lock.objects.select_related("owner").filter(
         node=node, kind=LockKind.COEDIT, expires_at__gt=timezone.now())}
-    for author in author_ids:
-        if author in holders:
-            return holders[author].owner, [holders[author].token]
-    if holders:
-        lock = next(iter(holders.values()))
-        return lock.owner, [lock.token]
-    if author_ids:
-        return get_user_model().objects.filter(pk=author_ids[0]).first(), []
+    ordered = [holders[author] for author in author_ids if author in holders]
+    ordered += [lock for owner, lock in holders.items() if owner not in author_ids]
+    for lock in ordered:
+        if _may_write(lock.owner, node):
+            return lock.owner, [lock.token]
+    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=author_ids)}
+    others = [user for user in editors if user.pk not in users]
+    for user in [users[author] for author in author_ids if author in users] + others:
+        if user.pk not in holders and _may_write(user, node):
+            return user, []
     return None, []
 
 
@@ -260,7 +314,7 @@ def _save(session: CoeditSession, reason: str) -> FileVersion | None:
         _mark_saved(session, last_id, rows)
         CoeditSession.objects.filter(pk=session.pk).update(base_version=node.current_version)
         return None
-    actor, tokens = _saver(node, new_authors)
+    actor, tokens = _saver(node, new_authors, list(session.editors.all()))
     if actor is None:
         logger.warning("co-editing session %s: nobody left who may write %s", session.pk, node.pk)
         return None

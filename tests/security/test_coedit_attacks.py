@@ -408,7 +408,8 @@ def test_nobody_can_remove_or_rewrite_another_persons_cursor(coedit_server, note
         return seen
 
     assert run(scenario()) == [{"cursor": {"anchor": 1}, "user": {"name": "Alice", "color": notes_color(notes.owner),
-                                                                   "colorLight": notes_color(notes.owner) + "33"}}]
+                                                                   "colorLight": notes_color(notes.owner) + "33",
+                                                                   "readOnly": False}}]
 
 
 def notes_color(user) -> str:
@@ -524,15 +525,20 @@ def test_an_editor_cannot_grow_the_document_past_the_editors_limit(coedit_server
     async def scenario():
         alice, bob = [await connected(url) for url in urls]
         for index in range(4):  # each message within the websocket limit (1 MiB), together far past the editor's
-            await bob.send_raw(update_message(f"BIG{index}" + "b" * small, at=0))
-        await proves_alive(bob, alice, "END")  # handled after the big ones
+            try:
+                await bob.send_raw(update_message(f"BIG{index}" + "b" * small, at=0))
+            except websockets.ConnectionClosed:
+                break
+        code = await bob.wait_closed(30)  # told why: the editor says the document would be too large
+        await alice.insert(0, "END")      # the room goes on for everyone else
+        await alice.wait_for(lambda: alice.content.startswith("END"))
         content = alice.content
         await alice.close()
-        await bob.close()
-        return content
+        return code, content
 
-    content = run(scenario())
-    assert len(content.encode()) <= small
+    code, content = run(scenario())
+    assert code == 4413
+    assert "BIG" not in content and len(content.encode()) <= small
     stored = sum(len(bytes(data)) for data in CoeditUpdate.objects.values_list("data", flat=True))
     assert stored <= 2 * small
 

@@ -27,15 +27,16 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
 import anyio  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.http.request import validate_host  # noqa: E402
+from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from portal.collab import access, services  # noqa: E402
 from portal.collab.server import db  # noqa: E402
 from portal.collab.server.bus import bus_for  # noqa: E402
-from portal.collab.server.client import BAD_TICKET, NO_ACCESS, START_OVER, Client  # noqa: E402
+from portal.collab.server.client import (BAD_TICKET, FILE_GONE, NO_ACCESS, START_OVER, TOO_MANY,  # noqa: E402
+                                         Client)
 from portal.collab.server.rooms import Registry  # noqa: E402
 from portal.collab.tickets import InvalidTicket, ticket_read  # noqa: E402
-from portal.core.errors import PortalError  # noqa: E402
+from portal.core.errors import PortalError, Throttled  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,12 @@ class Server:
         except services.SessionEnded:
             await send({"type": "websocket.close", "code": START_OVER})
             return
+        except Throttled:
+            await send({"type": "websocket.close", "code": TOO_MANY})
+            return
         except PortalError:
-            await send({"type": "websocket.close", "code": NO_ACCESS})
+            gone = await db.call(access.file_gone_for_reader, ticket)
+            await send({"type": "websocket.close", "code": FILE_GONE if gone else NO_ACCESS})
             return
         client = Client(receive=receive, send=send, path=scope["path"], ticket=ticket, participation=participation,
                         participant_id=participant_id, can_edit=joined.can_edit)
@@ -120,6 +125,9 @@ class Server:
         try:
             room = await self.registry.enter(session_id)
             client.room = room
+            present = room.presence.snapshot()
+            if present is not None:
+                await client.send(present)
             await room.yroom.serve(client)
         finally:
             with anyio.CancelScope(shield=True):
@@ -149,6 +157,23 @@ class Server:
             await send({"type": "http.response.body", "body": body})
 
 
+class _NoTickets(logging.Filter):
+    """uvicorn logs each websocket's request line, query string included: the ticket never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, str) and "ticket=" in arg for arg in record.args):
+            record.args = tuple(_TICKET.sub("ticket=[hidden]", arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        if isinstance(record.msg, str) and "ticket=" in record.msg:
+            record.msg = _TICKET.sub("ticket=[hidden]", record.msg)
+        return True
+
+
+_TICKET = re.compile(r"ticket=[^&\s\"']*")
+for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    logging.getLogger(_name).addFilter(_NoTickets())
+
+
 def _origin_allowed(scope) -> bool:
     """A browser's page must come from this portal (another site's page cannot use a visitor's ticket,
     it has none; this is the second wall). Programs that send no Origin rely on the ticket alone."""
@@ -159,9 +184,8 @@ def _origin_allowed(scope) -> bool:
     origin = origin.decode("latin-1")
     if origin in settings.CSRF_TRUSTED_ORIGINS:
         return True
-    host = urlsplit(origin).netloc
-    return bool(host) and validate_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
-                                        settings.ALLOWED_HOSTS)
+    domain, _port = split_domain_port(urlsplit(origin).netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 application = Server()

@@ -27,7 +27,7 @@ def _prefix() -> str:
     key = f"{database.get('HOST', '')}:{database.get('PORT', '')}/{database['NAME']}"
     return f"coffer:coedit:{hashlib.sha256(key.encode()).hexdigest()[:12]}:"
 
-Handler = Callable[[bytes, bytes], Awaitable[None]]
+Handler = Callable[[bytes, bytes, bytes], Awaitable[None]]  # kind, payload, the publishing process
 
 
 def recheck_channel() -> str:
@@ -87,7 +87,7 @@ class RedisBus(LocalBus):
                 handler = self.handlers.get(message["channel"])
                 if handler is not None:
                     try:
-                        await handler(data[16:17], data[17:])
+                        await handler(data[16:17], data[17:], data[:16])
                     except Exception:  # one bad message must not stop the fan-out of every room
                         logger.exception("co-editing: a fanned-out message could not be applied")
         finally:

@@ -3,8 +3,10 @@ incoming messages pass the room's checks, and whose right to the file is
 looked up again every ``COEDIT_RECHECK_SECONDS``.
 
 Close codes the editor page knows: 4400 bad or expired ticket, 4403 no
-access (any more), 4409 start over (the session ended, or the connection's
-mode changed: it became a follower or an editor), 1011 a server fault.
+access (any more), 4404 the file went to the trash, 4409 start over (the
+session ended, or the connection's mode changed: it became a follower or an
+editor), 4413 the document would pass the editor's size limit, 4429 too many
+windows open on it, 1011 a server fault.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import time
 import anyio
 from django.conf import settings
 
-from portal.collab import access
+from portal.collab import access, services
 from portal.collab.access import Participation
 from portal.collab.server import db
+from portal.collab.server.rooms import RecheckNeeded, TooLarge
 from portal.collab.services import SessionEnded
 from portal.collab.tickets import Ticket
 from portal.core.errors import PortalError
 
 logger = logging.getLogger(__name__)
 
-BAD_TICKET, NO_ACCESS, START_OVER, SERVER_FAULT = 4400, 4403, 4409, 1011
+BAD_TICKET, NO_ACCESS, FILE_GONE, START_OVER, TOO_LARGE, TOO_MANY, SERVER_FAULT = (
+    4400, 4403, 4404, 4409, 4413, 4429, 1011)
 
 
 class Client:
@@ -38,7 +42,7 @@ class Client:
         self.author_id = participation.author.pk
         self.space_id = participation.space_id
         self.presence_user = {"name": participation.name, "color": participation.color,
-                              "colorLight": participation.color + "33"}
+                              "colorLight": participation.color + "33", "readOnly": not can_edit}
         self.checked_at = time.monotonic()
         self.closed = False
         self.room = None
@@ -61,16 +65,33 @@ class Client:
             if time.monotonic() - self.checked_at > settings.COEDIT_RECHECK_SECONDS and not await self.recheck():
                 raise StopAsyncIteration
             try:
-                passed = await self.room.inbound(self, message)
+                passed = await self._inbound(message)
             except SessionEnded:
                 await self.close(START_OVER)
                 raise StopAsyncIteration from None
+            except TooLarge:
+                await self.close(TOO_LARGE)
+                raise StopAsyncIteration from None
+            except RecheckNeeded:  # still refused after a fresh check: start over
+                await self.close(START_OVER)
+                raise StopAsyncIteration from None
+            except StopAsyncIteration:  # closed by the check
+                raise
             except Exception:
                 logger.exception("co-editing: a message from %s could not be stored", self.participant_id)
                 await self.close(SERVER_FAULT)
                 raise StopAsyncIteration from None
             if passed is not None:
                 return passed
+
+    async def _inbound(self, message: bytes) -> bytes | None:
+        """The room's verdict; when the sender's access changed meanwhile, once more after a fresh check."""
+        try:
+            return await self.room.inbound(self, message)
+        except RecheckNeeded:
+            if not await self.recheck():
+                raise StopAsyncIteration from None
+            return await self.room.inbound(self, message)
 
     async def recv(self) -> bytes:
         return await self.__anext__()
@@ -98,12 +119,18 @@ class Client:
     async def recheck(self) -> bool:
         """Whether the connection may go on as it is; closes it (and says False) otherwise."""
         self.checked_at = time.monotonic()
+        epoch = await db.call(services.participant_epoch, participant_id=self.participant_id)  # before the look
+        if epoch is None:  # swept away meanwhile
+            await self.close(START_OVER)
+            return False
         try:
             now = await db.call(access.participation_for, self.ticket)
         except PortalError:
-            await self.close(NO_ACCESS)
+            gone = await db.call(access.file_gone_for_reader, self.ticket)
+            await self.close(FILE_GONE if gone else NO_ACCESS)
             return False
         if now.can_edit != self.can_edit:
             await self.close(START_OVER)
             return False
+        await db.call(services.participant_checked, participant_id=self.participant_id, epoch=epoch)
         return True

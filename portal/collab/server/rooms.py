@@ -16,7 +16,7 @@ from functools import partial
 
 import anyio
 from django.conf import settings
-from pycrdt import Doc, YMessageType, YSyncMessageType, read_message
+from pycrdt import Doc, Text, YMessageType, YSyncMessageType, read_message
 from pycrdt.websocket import YRoom
 
 from portal.collab import document, services
@@ -27,6 +27,14 @@ from portal.collab.server.awareness import Presence
 logger = logging.getLogger(__name__)
 
 _EMPTY_UPDATE = b"\x00\x00"
+
+
+class RecheckNeeded(Exception):
+    """The sender's access changed since it was last checked: nothing of it was stored."""
+
+
+class TooLarge(Exception):
+    """The update would take the document past the editor's size limit."""
 
 
 def _valid(update: bytes) -> bool:
@@ -75,17 +83,21 @@ class Room:
             return None
         if update == _EMPTY_UPDATE:
             return message
+        if len(update) > settings.COEDIT_MAX_BYTES or \
+                len(self.yroom.ydoc.get(document.TEXT_NAME, type=Text)) + len(update) > settings.COEDIT_MAX_BYTES:
+            raise TooLarge()  # the editor's limit holds for the document as for the file it opens
         if not _valid(update):
             return None
-        await self.persist(update, client.author_id)
+        await self.persist(update, client.author_id, client.participant_id)
         await self.registry.bus.publish(self.session_id, buses.UPDATE, update)
         return message
 
     # --- storing, grouped ---------------------------------------------------------------
-    async def persist(self, update: bytes, author_id: int | None) -> None:
-        """Return once the update is stored (raises SessionEnded once the session has ended)."""
+    async def persist(self, update: bytes, author_id: int | None, participant_id) -> None:
+        """Return once the update is stored. SessionEnded once the session has
+        ended; RecheckNeeded when the sender's access changed since its last check."""
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((update, author_id, future))
+        self._pending.append((update, author_id, participant_id, future))
         self._wake.set()
         await future
 
@@ -107,23 +119,27 @@ class Room:
             if not batch:
                 continue
             try:
-                await db.call(services.updates_append, session_id=self.session_id,
-                              updates=[(update, author) for update, author, _ in batch])
+                refused = await db.call(services.updates_append, session_id=self.session_id,
+                                        updates=[(update, author, sender) for update, author, sender, _ in batch])
             except Exception as error:
-                for _, _, future in batch:
+                for *_, future in batch:
                     if not future.done():
                         future.set_exception(error)
             else:
-                for _, _, future in batch:
+                for _, _, sender, future in batch:
                     if not future.done():
-                        future.set_result(None)
+                        future.set_exception(RecheckNeeded()) if sender in refused else future.set_result(None)
 
     # --- from other processes --------------------------------------------------------------
-    async def from_bus(self, kind: bytes, payload: bytes) -> None:
+    async def from_bus(self, kind: bytes, payload: bytes, origin: bytes) -> None:
         if kind == buses.UPDATE:
             self.yroom.ydoc.apply_update(payload)  # the YRoom relays it to the clients here
         elif kind == buses.AWARENESS:
-            await self.broadcast(payload)
+            # Cursors another process answers for: none of this process's clients may speak for them,
+            # and that process may not speak for ours.
+            relayed = self.presence.police_remote(payload, origin=origin)
+            if relayed is not None:
+                await self.broadcast(relayed)
 
     async def broadcast(self, message: bytes, *, but=None) -> None:
         for client in list(self.clients):
@@ -165,21 +181,21 @@ class Registry:
     async def _load(self, session_id: int) -> Room:
         holder: dict[str, Room] = {}
 
-        async def handler(kind: bytes, payload: bytes) -> None:
+        async def handler(kind: bytes, payload: bytes, origin: bytes) -> None:
             if "room" in holder:
-                await holder["room"].from_bus(kind, payload)
+                await holder["room"].from_bus(kind, payload, origin)
             else:  # arrived while loading: the stored updates include it, or it is applied right after
-                early.append((kind, payload))
+                early.append((kind, payload, origin))
 
-        early: list[tuple[bytes, bytes]] = []
+        early: list[tuple[bytes, bytes, bytes]] = []
         await self.bus.subscribe(session_id, handler)  # before reading: nothing published meanwhile is missed
         updates = await db.call(services.session_updates, session_id=session_id)
         room = Room(self, session_id, document.doc_from(updates))
         await self._group.start(room.yroom.start)
         await self._group.start(room.write_loop)
         holder["room"] = room
-        for kind, payload in early:
-            await room.from_bus(kind, payload)
+        for kind, payload, origin in early:
+            await room.from_bus(kind, payload, origin)
         self.rooms[session_id] = room
         return room
 

@@ -3,12 +3,13 @@
 // the session for good, a message in #coedit-alert.
 //
 // Server close codes: 4400 the ticket is bad or expired, 4403 access to the file was
-// lost, 4404 the file is gone: no reconnecting (y-websocket stops itself on 44xx; the
+// lost, 4404 the file is gone, 4413 the document would pass the editor's size limit, 4429 too
+// many windows on it: no reconnecting (y-websocket stops itself on 44xx; the
 // provider is disconnected too), the editor turns read-only. 4409 the caller's mode
 // changed (became read-only, a lock was taken or removed): the page is loaded again,
 // which asks the portal for the new mode and a new ticket.
 
-const FINAL = { 4400: "expired", 4403: "forbidden", 4404: "gone" };
+const FINAL = { 4400: "expired", 4403: "forbidden", 4404: "gone", 4413: "too-large", 4429: "too-many" };
 const RELOAD = 4409;
 const FIRST_TRIES = 2;  // failed connections before a page that never connected says it is offline
 
