@@ -20,23 +20,30 @@ from portal.audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
-ACCESS_CHANGES = frozenset({
+# Events that can take someone's right to edit away: in their own transaction, the space's co-editing
+# connections store nothing more until checked again.
+RIGHTS_TAKEN = frozenset({
     Action.MEMBER_REMOVED, Action.MEMBER_ROLE_CHANGED, Action.SPACE_GROUP_REMOVED, Action.SPACE_GROUP_ROLE_CHANGED,
     Action.GROUP_MEMBER_REMOVED, Action.GROUP_DELETED, Action.SPACE_ARCHIVED, Action.SPACE_TRASHED,
     Action.USER_DISABLED, Action.SHARE_CHANGED, Action.SHARE_DISABLED, Action.SHARE_REVOKED, Action.SHARE_EXPIRED,
-    Action.NODE_UNSHARED, Action.NODE_SHARE_CHANGED, Action.FILE_DELETED, Action.FILE_MOVED,
-    Action.LOCK_ACQUIRED, Action.LOCK_RELEASED, Action.LOCK_BROKEN, Action.LOCK_EXPIRED, Action.PASSWORD_RESET_DONE,
+    Action.NODE_UNSHARED, Action.NODE_SHARE_CHANGED, Action.PASSWORD_RESET_DONE,
 })
+# Events after which the servers look again at once (a file moved to the trash or away from its readers, a lock
+# taken or gone): a file being edited cannot be moved or deleted (its coedit locks refuse it), so these concern
+# followers, who store nothing anyway.
+ACCESS_CHANGES = RIGHTS_TAKEN | {Action.FILE_DELETED, Action.FILE_MOVED, Action.LOCK_ACQUIRED, Action.LOCK_RELEASED,
+                                 Action.LOCK_BROKEN, Action.LOCK_EXPIRED}
 
 
 @receiver(post_save, sender=AuditEvent, dispatch_uid="collab_access_changed")
 def _access_changed(sender, instance: AuditEvent, created: bool, raw: bool = False, **kwargs):
     if not created or raw or instance.action not in ACCESS_CHANGES:
         return
-    from portal.collab.services import participants_recheck
+    if instance.action in RIGHTS_TAKEN:
+        from portal.collab.services import participants_recheck
 
-    # In the change's own transaction: no update of those connections is stored until they are checked again.
-    participants_recheck(space_id=instance.space_id)
+        # In the change's own transaction: no update of those connections is stored until they are checked again.
+        participants_recheck(space_id=instance.space_id)
     if settings.REDIS_URL:
         transaction.on_commit(functools.partial(recheck_publish, instance.space_id))
 

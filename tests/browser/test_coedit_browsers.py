@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from portal.collab.models import CoeditSession, SessionState
 from portal.files.models import FileVersion
 from portal.storage import get_store
-from tests.collab.conftest import coedit_servers, eventually, notes  # noqa: F401  (fixtures)
+from tests.support.coedit import eventually
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,6 +32,17 @@ def open_editor(page, notes, server, settings):
     page.goto(f"/spaces/{notes.space.pk}/items/{notes.node.pk}/edit")
     expect(page.locator("#coedit-status")).to_have_attribute("data-state", "connected")
     return page
+
+
+def alice_at_the_end_bob_at_the_start(signed_in_page, notes, settings, alice_server, bob_server):
+    """Alice's and Bob's editors on the file, her caret after the text, his before it."""
+    alice = open_editor(signed_in_page(notes.owner), notes, alice_server, settings)
+    bob = open_editor(signed_in_page(notes.editor), notes, bob_server, settings)
+    alice.locator(".cm-content").click()
+    alice.keyboard.press("Control+End")
+    bob.locator(".cm-content").click()
+    bob.keyboard.press("Control+Home")
+    return alice, bob
 
 
 def text_of(page) -> str:
@@ -104,13 +115,8 @@ def test_two_browsers_type_at_once_see_each_other_within_300_ms_and_a_third_open
 
 
 def test_two_browsers_on_two_server_processes_edit_one_document(coedit_servers, notes, signed_in_page, settings):
-    one, two = coedit_servers(), coedit_servers()
-    alice = open_editor(signed_in_page(notes.owner), notes, one, settings)
-    bob = open_editor(signed_in_page(notes.editor), notes, two, settings)
-    alice.locator(".cm-content").click()
-    alice.keyboard.press("Control+End")
-    bob.locator(".cm-content").click()
-    bob.keyboard.press("Control+Home")
+    alice, bob = alice_at_the_end_bob_at_the_start(signed_in_page, notes, settings, coedit_servers(),
+                                                   coedit_servers())
     for index in range(6):
         alice.keyboard.type("x")
         bob.keyboard.type("y")
@@ -123,12 +129,7 @@ def test_two_browsers_on_two_server_processes_edit_one_document(coedit_servers, 
 def test_a_sigkill_between_keystrokes_of_two_browsers_loses_no_edit_either_had_seen(
         coedit_servers, notes, signed_in_page, settings):
     server = coedit_servers()
-    alice = open_editor(signed_in_page(notes.owner), notes, server, settings)
-    bob = open_editor(signed_in_page(notes.editor), notes, server, settings)
-    alice.locator(".cm-content").click()
-    alice.keyboard.press("Control+End")
-    bob.locator(".cm-content").click()
-    bob.keyboard.press("Control+Home")
+    alice, bob = alice_at_the_end_bob_at_the_start(signed_in_page, notes, settings, server, server)
     for index in range(5):
         alice.keyboard.type(f"a{index};")
         bob.wait_for_function(f"() => ({TEXT})().includes('a{index};')")

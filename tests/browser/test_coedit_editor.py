@@ -23,7 +23,7 @@ from portal.collab.wopi.discovery import discovery_forget
 from portal.files.services.direct import file_put
 from portal.spaces.services import member_add, member_change_role, member_remove, space_create
 from tests.browser.test_page_walk import VISIBLE_TEXT, english_words
-from tests.collab import conftest as coedit
+from tests.support import coedit
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 360, "height": 740}

@@ -14,7 +14,7 @@ from django.test import Client
 from portal.collab.models import CoeditParticipant
 from portal.files.models import FileVersion
 from portal.shares.services import share_link_create, share_link_revoke
-from tests.collab.conftest import connected, eventually, room_url
+from tests.support.coedit import connected, eventually, room_url
 
 pytestmark = [pytest.mark.postgres]
 

@@ -7,7 +7,6 @@ import io
 from datetime import timedelta
 
 import pytest
-import requests
 from django.utils import timezone
 
 from portal.audit.actions import Action
@@ -17,10 +16,9 @@ from portal.core.errors import Locked
 from portal.files.services.direct import file_put
 from portal.locks.services import lock_acquire
 from portal.spaces.services import member_add
-from tests.dav.conftest import dav_user_of, live_dav  # noqa: F401,F811  (fixtures)
 from tests.helpers import assert_error
 from portal.files.models import FileVersion
-from tests.collab.conftest import connected, eventually, room_url, run
+from tests.support.coedit import connected, eventually, room_url, run
 from tests.support.yclient import YClient
 from tests.helpers import events
 
@@ -117,21 +115,6 @@ def test_while_people_edit_the_api_sees_a_coedit_lock_naming_them_and_uploads_ge
     aio(bob.close())
     eventually(lambda: api.as_user(notes.viewer).get(file_url).json()["lock"] is None,
                what="the lock to go when everyone left")
-
-
-def test_webdav_lists_the_coedit_lock_and_refuses_a_put_while_people_edit(coedit_server, notes, live_dav,
-                                                                          dav_user_of, aio):
-    bob = dav_user_of(notes.editor)
-    url = live_dav.dav(f"/{notes.space.slug}/notes.md")
-    alice = aio(connected(room_url(coedit_server, notes.owner, notes.node)))
-    eventually(lambda: notes.node.locks.exists(), what="the coedit lock")
-    found = requests.request("PROPFIND", url, auth=bob.auth, headers={"Depth": "0"},
-                             data='<?xml version="1.0"?><propfind xmlns="DAV:"><prop><lockdiscovery/></prop></propfind>')
-    assert found.status_code == 207 and "shared" in found.text, found.text
-    put = requests.put(url, data=b"overwritten", auth=bob.auth)
-    assert put.status_code == 423
-    aio(alice.close())
-    assert "overwritten" not in _version_text(notes.node)
 
 
 def test_an_exclusive_lock_of_someone_else_makes_the_editor_a_follower(coedit_server, notes, aio):

@@ -37,18 +37,14 @@ from portal.files.services.direct import file_put
 from portal.files.services.tree import node_trash
 from portal.locks.models import Lock, LockKind
 from portal.spaces.services import member_remove, space_create
-from tests.collab import conftest as collab
-from tests.collab.conftest import (
+from tests.support.coedit import (
     ROOT, CoeditServer, _serving, connected, eventually, free_port, room_url, run, server_env)
 from tests.support.yclient import YClient
 
 pytestmark = [pytest.mark.postgres]
 
-# The co-editing tests' fixtures: a running server (or several) and /notes.md shared by alice, bob and carol.
-coedit_server, coedit_servers, notes = collab.coedit_server, collab.coedit_servers, collab.notes
-
 JOINED = 0          # what ``answer`` says when the server accepted and started syncing
-RECHECK = 1         # PORTAL_COEDIT_RECHECK_SECONDS of the test servers (tests/collab/conftest.py)
+RECHECK = 1         # PORTAL_COEDIT_RECHECK_SECONDS of the test servers (tests/support/coedit.py)
 HEARTBEAT = 1       # PORTAL_COEDIT_HEARTBEAT_SECONDS of the test servers
 SLACK = 4           # seconds a loaded machine may add to a deadline
 
@@ -367,8 +363,15 @@ def test_another_sites_page_is_refused_before_accept_while_a_program_without_ori
     for origin in ("https://evil.example", "http://127.0.0.1.evil.example", "null", "http://localhost.evil:80"):
         assert run(answer(url, origin=origin)) == 403, origin
     assert not CoeditParticipant.objects.exists()
-    assert run(answer(url, origin="http://localhost:8000")) == JOINED   # the portal's own page
-    assert run(answer(url)) == JOINED                                     # no Origin: the ticket alone
+
+    async def both():
+        holder = await connected(url)  # keeps the session open between the two tries
+        answers = (await answer(url, origin="http://localhost:8000"),   # the portal's own page
+                   await answer(url))                                    # no Origin: the ticket alone
+        await holder.close()
+        return answers
+
+    assert run(both()) == (JOINED, JOINED)
 
 
 # --- presence --------------------------------------------------------------------------------------
