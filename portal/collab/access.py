@@ -90,6 +90,9 @@ def member_participation(located: Located, user) -> Participation:
         not located.space.is_archived
     reason = "" if writer else gettext("You can read this file but not change it; the space's managers can make "
                                        "you an editor.")
+    if writer and located.scoped:  # versions are written by members of the space (as uploads are)
+        writer, reason = False, gettext("This file was shared with you personally: you can follow the editing here, "
+                                        "and edit it once you are a member of its space.")
     if writer:
         reason = _lock_reason(node, user)
     return Participation(node=node, space_id=located.space.pk, path=located.path, user=user, link=None,

@@ -85,3 +85,15 @@ def test_revoking_the_link_cuts_its_visitors_off_mid_session(coedit_server, note
     with pytest.raises(websockets.ConnectionClosed):
         aio(guest.insert(0, "too late "))
     eventually(lambda: not CoeditParticipant.objects.filter(link=link).exists(), what="the guest's leave")
+
+
+def test_a_file_shared_with_a_colleague_personally_opens_read_only_with_the_reason(notes, make_user,
+                                                                                  transactional_db):
+    from portal.shares.services import internal_share_create
+
+    dave = make_user(username="dave")
+    internal_share_create(actor=notes.owner, node_id=notes.node.pk, user=dave, role="editor")
+    visitor = Client()
+    visitor.force_login(dave)
+    config = editor_config(visitor.get(f"/spaces/{notes.space.pk}/items/{notes.node.pk}/edit"))
+    assert not config["can_edit"] and "shared with you personally" in config["readonly_reason"]
