@@ -560,8 +560,8 @@ def test_a_flood_of_connections_from_one_user_is_bounded(coedit_server, notes):
                 answers.append(refused.response.status_code)
                 continue
             sockets.append(socket)
-            await socket.send(create_sync_message(Doc()))
             try:
+                await socket.send(create_sync_message(Doc()))
                 await asyncio.wait_for(socket.recv(), 30)
                 answers.append(JOINED)
             except websockets.ConnectionClosed:

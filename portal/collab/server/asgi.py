@@ -76,13 +76,13 @@ class Server:
                 if client.participant_id in gone:
                     await client.close(START_OVER)
                 elif time.monotonic() - client.checked_at > settings.COEDIT_RECHECK_SECONDS:
-                    await client.recheck()
+                    self.registry.recheck_soon(client)  # idle connections too
 
     async def _recheck_space(self, space_id: int | None) -> None:
         """The portal says access changed in a space (None: anywhere): re-check those connections now."""
         for client in list(self.registry.clients()):
             if space_id is None or client.space_id == space_id:
-                self.registry.spawn(client.recheck)
+                self.registry.recheck_soon(client)
 
     # --- one connection --------------------------------------------------------------------
     async def websocket(self, scope, receive, send) -> None:
@@ -133,6 +133,7 @@ class Server:
             with anyio.CancelScope(shield=True):
                 await client.close(1000)
                 if room is not None:
+                    await room.settle(client)  # what it sent is stored before it leaves
                     await room.forget(client)
                 try:
                     await db.call(services.participant_leave, participant_id=client.participant_id)

@@ -11,7 +11,9 @@ windows open on it, 1011 a server fault.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 
 import anyio
@@ -20,8 +22,7 @@ from django.conf import settings
 from portal.collab import access, services
 from portal.collab.access import Participation
 from portal.collab.server import db
-from portal.collab.server.rooms import RecheckNeeded, TooLarge
-from portal.collab.services import SessionEnded
+from portal.collab.server.rooms import TooLarge
 from portal.collab.tickets import Ticket
 from portal.core.errors import PortalError
 
@@ -43,7 +44,12 @@ class Client:
         self.space_id = participation.space_id
         self.presence_user = {"name": participation.name, "color": participation.color,
                               "colorLight": participation.color + "33", "readOnly": not can_edit}
-        self.checked_at = time.monotonic()
+        # Spread the periodic look-ups of connections that joined together over the interval.
+        self.checked_at = time.monotonic() - random.uniform(0, settings.COEDIT_RECHECK_SECONDS / 2)
+        self.rechecking = False
+        self.unstored = 0                  # updates queued for storing, not yet stored (or refused)
+        self.settled = asyncio.Event()
+        self.settled.set()
         self.closed = False
         self.room = None
 
@@ -62,36 +68,19 @@ class Client:
             message = event.get("bytes")
             if event["type"] != "websocket.receive" or not message:
                 continue
-            if time.monotonic() - self.checked_at > settings.COEDIT_RECHECK_SECONDS and not await self.recheck():
-                raise StopAsyncIteration
+            if time.monotonic() - self.checked_at > settings.COEDIT_RECHECK_SECONDS:
+                self.room.registry.recheck_soon(self)  # in the background: storing never waits for it
             try:
-                passed = await self._inbound(message)
-            except SessionEnded:
-                await self.close(START_OVER)
-                raise StopAsyncIteration from None
+                passed = await self.room.inbound(self, message)
             except TooLarge:
                 await self.close(TOO_LARGE)
                 raise StopAsyncIteration from None
-            except RecheckNeeded:  # still refused after a fresh check: start over
-                await self.close(START_OVER)
-                raise StopAsyncIteration from None
-            except StopAsyncIteration:  # closed by the check
-                raise
             except Exception:
-                logger.exception("co-editing: a message from %s could not be stored", self.participant_id)
+                logger.exception("co-editing: a message from %s could not be handled", self.participant_id)
                 await self.close(SERVER_FAULT)
                 raise StopAsyncIteration from None
             if passed is not None:
                 return passed
-
-    async def _inbound(self, message: bytes) -> bytes | None:
-        """The room's verdict; when the sender's access changed meanwhile, once more after a fresh check."""
-        try:
-            return await self.room.inbound(self, message)
-        except RecheckNeeded:
-            if not await self.recheck():
-                raise StopAsyncIteration from None
-            return await self.room.inbound(self, message)
 
     async def recv(self) -> bytes:
         return await self.__anext__()

@@ -9,15 +9,15 @@ import functools
 import anyio.to_thread
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-# Enough threads for joins, leaves, rechecks and each room's writer at once; few enough for the database.
-_LIMITER = None
+# Threads for joins, leaves and look-ups of access; the rooms' writers have their own, so that storing
+# updates never queues behind them.
+_LIMITERS: dict[str, anyio.CapacityLimiter] = {}
 
 
-def _limiter():
-    global _LIMITER
-    if _LIMITER is None:
-        _LIMITER = anyio.CapacityLimiter(8)
-    return _LIMITER
+def _limiter(kind: str = "call"):
+    if kind not in _LIMITERS:
+        _LIMITERS[kind] = anyio.CapacityLimiter(6 if kind == "call" else 4)
+    return _LIMITERS[kind]
 
 
 def _run(function, *args, **kwargs):
@@ -34,4 +34,10 @@ def _run(function, *args, **kwargs):
 async def call(function, /, *args, **kwargs):
     """``function(*args, **kwargs)`` in a worker thread."""
     return await anyio.to_thread.run_sync(functools.partial(_run, function, *args, **kwargs), limiter=_limiter())
+
+
+async def write(function, /, *args, **kwargs):
+    """``function(*args, **kwargs)`` in one of the writers' threads (storing updates)."""
+    return await anyio.to_thread.run_sync(functools.partial(_run, function, *args, **kwargs),
+                                          limiter=_limiter("write"))
 

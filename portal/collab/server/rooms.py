@@ -16,7 +16,7 @@ from functools import partial
 
 import anyio
 from django.conf import settings
-from pycrdt import Doc, Text, YMessageType, YSyncMessageType, read_message
+from pycrdt import Doc, Text, YMessageType, YSyncMessageType, merge_updates, read_message
 from pycrdt.websocket import YRoom
 
 from portal.collab import document, services
@@ -27,10 +27,8 @@ from portal.collab.server.awareness import Presence
 logger = logging.getLogger(__name__)
 
 _EMPTY_UPDATE = b"\x00\x00"
-
-
-class RecheckNeeded(Exception):
-    """The sender's access changed since it was last checked: nothing of it was stored."""
+_QUEUE_LIMIT = 5000  # updates waiting for the writer; a client sending more waits (backpressure)
+START_OVER, SERVER_FAULT = 4409, 1011
 
 
 class TooLarge(Exception):
@@ -53,8 +51,10 @@ class Room:
         self.presence = Presence()
         self.users = 0
         self._writer_scope: anyio.CancelScope | None = None
-        self._pending: list[tuple[bytes, int | None, asyncio.Future]] = []
+        self._pending: list[tuple[bytes, object]] = []
+        self._pending_bytes = 0
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
 
     # --- what clients send -----------------------------------------------------------
     async def inbound(self, client, message: bytes) -> bytes | None:
@@ -74,7 +74,9 @@ class Room:
             return policed
         return None  # auth and query-awareness messages: nothing a client may ask of the server
 
-    async def _update(self, client, message: bytes) -> bytes | None:
+    async def _update(self, client, message: bytes) -> None:
+        """An editor's update is queued for storing; the writer applies and relays it once stored. Nothing is
+        returned to the YRoom: it never applies a client's update itself."""
         if not client.can_edit:
             return None  # a follower's document never changes anyone else's
         try:
@@ -82,24 +84,41 @@ class Room:
         except Exception:
             return None
         if update == _EMPTY_UPDATE:
-            return message
-        if len(update) > settings.COEDIT_MAX_BYTES or \
-                len(self.yroom.ydoc.get(document.TEXT_NAME, type=Text)) + len(update) > settings.COEDIT_MAX_BYTES:
+            return None
+        if len(update) > settings.COEDIT_MAX_BYTES or len(self.yroom.ydoc.get(document.TEXT_NAME, type=Text)) \
+                + self._pending_bytes + len(update) > settings.COEDIT_MAX_BYTES:
             raise TooLarge()  # the editor's limit holds for the document as for the file it opens
         if not _valid(update):
             return None
-        await self.persist(update, client.author_id, client.participant_id)
-        await self.registry.bus.publish(self.session_id, buses.UPDATE, update)
-        return message
+        await self.queue(update, client)
+        return None
 
     # --- storing, grouped ---------------------------------------------------------------
-    async def persist(self, update: bytes, author_id: int | None, participant_id) -> None:
-        """Return once the update is stored. SessionEnded once the session has
-        ended; RecheckNeeded when the sender's access changed since its last check."""
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((update, author_id, participant_id, future))
+    async def queue(self, update: bytes, client) -> None:
+        """Queue an update for the writer (waiting only while the queue is full). It reaches the document,
+        the other clients and the other processes once it is stored."""
+        while len(self._pending) >= _QUEUE_LIMIT:
+            self._drained.clear()
+            await self._drained.wait()
+        self._pending.append((update, client))
+        self._pending_bytes += len(update)
+        client.unstored += 1
+        client.settled.clear()
         self._wake.set()
-        await future
+
+    @staticmethod
+    def _done(client, count: int = 1) -> None:
+        """``count`` of the client's queued updates reached their end (stored, or refused for good)."""
+        client.unstored -= count
+        if client.unstored <= 0:
+            client.unstored = 0
+            client.settled.set()
+
+    async def settle(self, client, timeout: float = 60) -> None:
+        """Wait until every update the client sent is stored (or refused for good): a leaving client's
+        last keystrokes are stored before it leaves."""
+        with anyio.move_on_after(timeout):
+            await client.settled.wait()
 
     @property
     def clients(self) -> set:
@@ -109,26 +128,57 @@ class Room:
         with anyio.CancelScope() as scope:
             self._writer_scope = scope
             task_status.started()
-            await self._write_batches()
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                batch, self._pending, self._pending_bytes = self._pending, [], 0
+                self._drained.set()
+                if batch:
+                    await self._write(batch)
 
-    async def _write_batches(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._pending = self._pending, []
-            if not batch:
-                continue
-            try:
-                refused = await db.call(services.updates_append, session_id=self.session_id,
-                                        updates=[(update, author, sender) for update, author, sender, _ in batch])
-            except Exception as error:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+    async def _write(self, batch: list[tuple[bytes, object]]) -> None:
+        """Store a batch in one transaction, then apply it as one update (the YRoom relays it to everyone here,
+        once per client) and publish it once for the other processes. Updates of senders whose access changed
+        are held back until their right was looked up again."""
+        try:
+            refused = await db.write(services.updates_append, session_id=self.session_id, updates=[
+                (update, client.author_id, client.participant_id) for update, client in batch])
+        except services.SessionEnded:
+            for _, client in batch:
+                self._done(client)
+            for client in list(self.clients):
+                await client.close(START_OVER)
+            return
+        except Exception:
+            logger.exception("co-editing session %s: updates could not be stored", self.session_id)
+            for _, client in batch:
+                self._done(client)
+            for client in {client for _, client in batch}:
+                await client.close(SERVER_FAULT)
+            return
+        stored = [update for update, client in batch if client.participant_id not in refused]
+        if stored:
+            merged = merge_updates(*stored) if len(stored) > 1 else stored[0]
+            self.yroom.ydoc.apply_update(merged)
+            await self.registry.bus.publish(self.session_id, buses.UPDATE, merged)
+        held: dict = {}
+        for update, client in batch:
+            if client.participant_id in refused:
+                held.setdefault(client, []).append(update)
             else:
-                for _, _, sender, future in batch:
-                    if not future.done():
-                        future.set_exception(RecheckNeeded()) if sender in refused else future.set_result(None)
+                self._done(client)
+        for client, updates in held.items():
+            self.registry.spawn(self._recheck_then_queue, client, updates)
+
+    async def _recheck_then_queue(self, client, updates: list[bytes]) -> None:
+        """The sender's access changed: store its held updates once its right is confirmed (even if it is
+        leaving meanwhile: they were sent while it had it), drop them if it is gone."""
+        try:
+            if await client.recheck():
+                for update in updates:
+                    await self.queue(update, client)
+        finally:
+            self._done(client, len(updates))
 
     # --- from other processes --------------------------------------------------------------
     async def from_bus(self, kind: bytes, payload: bytes, origin: bytes) -> None:
@@ -161,6 +211,7 @@ class Registry:
         self.bus = bus
         self.rooms: dict[int, Room] = {}
         self._loading: dict[int, asyncio.Lock] = {}
+        self._rechecks = asyncio.Semaphore(1)
         self._group = None
 
     async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED):
@@ -219,6 +270,20 @@ class Registry:
             await db.call(services.session_close, session_id=room.session_id)
         except Exception:  # the sweep closes it later
             logger.exception("co-editing session %s could not be closed", room.session_id)
+
+    def recheck_soon(self, client) -> None:
+        """Look a connection's right up again in the background, one connection at a time in this process
+        (a batch of connections that joined together must not fill the database threads at once)."""
+        if not client.rechecking:
+            client.rechecking = True
+            self._group.start_soon(self._recheck, client)
+
+    async def _recheck(self, client) -> None:
+        try:
+            async with self._rechecks:
+                await client.recheck()
+        finally:
+            client.rechecking = False
 
     def spawn(self, function, *args) -> None:
         """Run ``function(*args)`` in the background (e.g. one connection's re-check)."""
