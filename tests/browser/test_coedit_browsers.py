@@ -13,8 +13,7 @@ from playwright.sync_api import expect
 
 from portal.collab.models import CoeditSession, SessionState
 from portal.files.models import FileVersion
-from portal.storage import get_store
-from tests.support.coedit import eventually
+from tests.support.coedit import eventually, version_text
 
 pytestmark = [pytest.mark.postgres]
 
@@ -47,12 +46,6 @@ def alice_at_the_end_bob_at_the_start(signed_in_page, notes, settings, alice_ser
 
 def text_of(page) -> str:
     return page.evaluate(TEXT)
-
-
-def stored_text(node) -> str:
-    node.refresh_from_db()
-    with get_store().open(node.current_version.blob.key) as stream:
-        return stream.read().decode()
 
 
 def watch_for(page, marker: str) -> None:
@@ -106,7 +99,7 @@ def test_two_browsers_type_at_once_see_each_other_within_300_ms_and_a_third_open
     bob.close()
     eventually(lambda: CoeditSession.objects.filter(node=notes.node, state=SessionState.CLOSED).exists(),
                what="the session to close")
-    assert stored_text(notes.node) == final
+    assert version_text(notes.node) == final
     version = FileVersion.objects.get(pk=notes.node.current_version_id)
     assert {user.username for user in version.coauthors.all()} == {"alice", "bob"}
     carol = open_editor(signed_in_page(notes.viewer), notes, server, settings)

@@ -18,19 +18,11 @@ from portal.locks.services import lock_acquire
 from portal.spaces.services import member_add
 from tests.helpers import assert_error
 from portal.files.models import FileVersion
-from tests.support.coedit import connected, eventually, room_url, run
+from tests.support.coedit import connected, eventually, room_url, run, version_text
 from tests.support.yclient import YClient
 from tests.helpers import events
 
 pytestmark = [pytest.mark.postgres]
-
-
-def _version_text(node) -> str:
-    from portal.storage import get_store
-
-    node.refresh_from_db()
-    with get_store().open(node.current_version.blob.key) as stream:
-        return stream.read().decode()
 
 
 def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_by_both(coedit_server, notes, api,
@@ -55,7 +47,7 @@ def test_two_editors_typing_at_once_end_with_the_same_text_written_as_a_version_
     final = run(scenario())
     assert final.startswith("a" * 20) and final.endswith("b" * 20) and "Hello\n" in final
     eventually(lambda: CoeditSession.objects.get(node=notes.node).state == SessionState.CLOSED, what="the close")
-    assert _version_text(notes.node) == final
+    assert version_text(notes.node) == final
     version = FileVersion.objects.get(pk=notes.node.current_version_id)
     assert {user.username for user in version.coauthors.all()} == {"alice", "bob"}
     assert len(events(Action.COEDIT_JOINED)) == 2
@@ -87,8 +79,8 @@ def test_a_viewer_follows_the_editors_but_their_changes_reach_nobody_and_are_not
 
     run(scenario())
     assert not any(b"VANDAL" in bytes(data) for data in CoeditUpdate.objects.values_list("data", flat=True))
-    eventually(lambda: "Dear team, " in _version_text(notes.node), what="the saved version")
-    assert "VANDAL" not in _version_text(notes.node)
+    eventually(lambda: "Dear team, " in version_text(notes.node), what="the saved version")
+    assert "VANDAL" not in version_text(notes.node)
 
 
 def test_while_people_edit_the_api_sees_a_coedit_lock_naming_them_and_uploads_get_423(
@@ -125,7 +117,7 @@ def test_an_exclusive_lock_of_someone_else_makes_the_editor_a_follower(coedit_se
     aio(bob.insert(0, "sneaky "))
     aio(bob.close())
     eventually(lambda: not CoeditParticipant.objects.exists(), what="bob's leave")
-    assert _version_text(notes.node) == "Hello\n"
+    assert version_text(notes.node) == "Hello\n"
     assert not CoeditUpdate.objects.filter(author=notes.editor).exists()
 
 
@@ -146,7 +138,7 @@ def test_two_server_processes_serve_one_document_consistently_through_redis(coed
         await bob.close()
 
     run(scenario())
-    eventually(lambda: _version_text(notes.node) == "<" * 15 + "Hello\n" + ">" * 15, what="the saved version")
+    eventually(lambda: version_text(notes.node) == "<" * 15 + "Hello\n" + ">" * 15, what="the saved version")
 
 
 def test_a_sigkill_of_the_server_loses_no_update_another_client_had_received(coedit_servers, notes):
@@ -186,10 +178,10 @@ def test_the_sweep_ends_sessions_whose_server_died_and_writes_their_work(coedit_
     aio(alice.insert(0, "unsaved "))
     eventually(lambda: CoeditUpdate.objects.count() >= 2, what="the update stored")
     server.kill()
-    assert _version_text(notes.node) == "Hello\n"
+    assert version_text(notes.node) == "Hello\n"
     counts = sweep(now=timezone.now() + timedelta(minutes=10))
     assert counts["left"] == 1 and counts["closed"] == 1
-    assert _version_text(notes.node) == "unsaved Hello\n"
+    assert version_text(notes.node) == "unsaved Hello\n"
     assert CoeditSession.objects.get(node=notes.node).state == SessionState.CLOSED
     assert not notes.node.locks.exists()
 
@@ -200,11 +192,11 @@ def test_a_long_session_gets_a_version_every_few_minutes_while_people_keep_typin
     eventually(lambda: CoeditUpdate.objects.count() >= 2, what="the update stored")
     CoeditSession.objects.update(saved_at=timezone.now() - timedelta(minutes=6))  # as if typed for six minutes
     assert sweep() == {"left": 0, "closed": 0, "saved": 1}
-    assert _version_text(notes.node) == "draft Hello\n"
+    assert version_text(notes.node) == "draft Hello\n"
     assert CoeditSession.objects.get(node=notes.node).state == SessionState.OPEN
     aio(alice.insert(0, "more "))
     aio(alice.close())
-    eventually(lambda: _version_text(notes.node) == "more draft Hello\n", what="the final version")
+    eventually(lambda: version_text(notes.node) == "more draft Hello\n", what="the final version")
     assert notes.node.versions.count() == 3
 
 
@@ -219,7 +211,7 @@ def test_removing_a_member_cuts_their_open_editor_off_at_once_not_at_the_next_pe
     assert aio(bob.wait_closed(timeout=20)) == 4403
     aio(alice.insert(0, "still here "))
     aio(alice.close())
-    eventually(lambda: _version_text(notes.node) == "still here Hello\n", what="alice's version")
+    eventually(lambda: version_text(notes.node) == "still here Hello\n", what="alice's version")
 
 
 def test_a_file_uploaded_while_nobody_was_in_its_session_opens_in_a_fresh_session_with_the_new_text(

@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from portal.storage import get_store
-from tests.support.coedit import connected, eventually, room_url
+from tests.support.coedit import connected, eventually, room_url, version_text
 
 pytestmark = [pytest.mark.postgres]
-
-
-def _version_text(node) -> str:
-    node.refresh_from_db()
-    with get_store().open(node.current_version.blob.key) as stream:
-        return stream.read().decode()
 
 
 def test_webdav_lists_the_coedit_lock_and_refuses_a_put_while_people_edit(coedit_server, notes, live_dav,
@@ -30,4 +23,4 @@ def test_webdav_lists_the_coedit_lock_and_refuses_a_put_while_people_edit(coedit
     put = requests.put(url, data=b"overwritten", auth=bob.auth)
     assert put.status_code == 423
     aio(alice.close())
-    assert "overwritten" not in _version_text(notes.node)
+    assert "overwritten" not in version_text(notes.node)

@@ -38,7 +38,7 @@ from portal.files.services.tree import node_trash
 from portal.locks.models import Lock, LockKind
 from portal.spaces.services import member_remove, space_create
 from tests.support.coedit import (
-    ROOT, CoeditServer, _serving, connected, eventually, free_port, room_url, run, server_env)
+    ROOT, CoeditServer, _serving, connected, eventually, free_port, room_url, run, server_env, version_text)
 from tests.support.yclient import YClient
 
 pytestmark = [pytest.mark.postgres]
@@ -87,14 +87,6 @@ async def answer(url: str, *, origin: str | None = None, timeout: float = 30.0) 
 
 def stored_with(marker: bytes) -> int:
     return sum(marker in bytes(data) for data in CoeditUpdate.objects.values_list("data", flat=True))
-
-
-def version_text(node) -> str:
-    from portal.storage import get_store
-
-    node.refresh_from_db()
-    with get_store().open(node.current_version.blob.key) as stream:
-        return stream.read().decode()
 
 
 def presence_entries(messages: list[bytes]) -> list[tuple[int, int, object]]:

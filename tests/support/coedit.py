@@ -143,6 +143,15 @@ def room_url(server: CoeditServer, user, node) -> str:
     return f"{server.ws_url}/{node.pk}?ticket={ticket}"
 
 
+def version_text(node) -> str:
+    """The text of the file's current version, read from the store."""
+    from portal.storage import get_store
+
+    node.refresh_from_db()
+    with get_store().open(node.current_version.blob.key) as stream:
+        return stream.read().decode()
+
+
 def eventually(predicate, timeout: float = 30.0, what: str = "the condition") -> None:
     """Poll the database (or anything) until ``predicate()`` holds, with a deadline."""
     deadline = time.monotonic() + timeout
