@@ -43,7 +43,7 @@ def _chart(response, key: str):
 
 def _seed_traffic(now: datetime) -> None:
     for _ in range(3):
-        _event(Action.FILE_UPLOADED, now - timedelta(minutes=5))
+        _event(Action.FILE_UPLOADED, now)  # today, even a minute after midnight
     _event(Action.FILE_DOWNLOADED, now - timedelta(days=1))
     _event(Action.SHARE_DOWNLOADED, now - timedelta(days=1))
     _event(Action.FILE_ZIP_DOWNLOADED, now - timedelta(days=1))
