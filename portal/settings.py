@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "portal.audit",
     "portal.adminpanel",
     "portal.previews",
+    "portal.imports",
     "portal.search",
     "portal.notify",
     "portal.collab",
@@ -156,6 +157,8 @@ CELERY_BEAT_SCHEDULE = {
     # Co-editing: write due versions of open sessions, close sessions whose server died.
     "coedit-sweep": {"task": "collab.sweep", "schedule": 60, "options": {"expires": 60}},
     "wopi-tokens-expire": {"task": "collab.wopi_tokens_expire", "schedule": 60 * 60},
+    # Imports: resume runs whose worker died (heartbeat stopped), start periodic jobs that are due.
+    "imports-tick": {"task": "imports.tick", "schedule": 60, "options": {"expires": 60}},
 }
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
@@ -309,6 +312,12 @@ TRASH_DAYS = env_int("TRASH_DAYS", 30)
 KEEP_VERSIONS = env_int("KEEP_VERSIONS", 100)
 KEEP_VERSION_DAYS = env_int("KEEP_VERSION_DAYS", 0)  # 0: keep regardless of age
 ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
+
+# --- Imports (docs/imports.md) ----------------------------------------------------
+# Folders on this machine (local disks, NAS mounts) an administrator may import from; nothing else.
+IMPORT_ROOTS = env_list("IMPORT_ROOTS", [])
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 90)  # a run without a heartbeat this long is resumed
+IMPORT_MAX_CONCURRENCY = env_int("IMPORT_MAX_CONCURRENCY", 16)  # the most parallel transfers a job may ask
 
 # --- Locks ---------------------------------------------------------------------
 # Manual locks (portal/API) last what the client asks, at most this; renewable.

@@ -130,3 +130,8 @@ class Action(models.TextChoices):
     WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_DELETED = "webhook.deleted"
     WEBHOOK_PINGED = "webhook.pinged"
+    IMPORT_JOB_CREATED = "import.job_created"
+    IMPORT_JOB_DELETED = "import.job_deleted"
+    IMPORT_STARTED = "import.started"
+    IMPORT_FINISHED = "import.finished"
+    IMPORT_FAILED = "import.failed"

@@ -159,6 +159,12 @@ _TEMPLATES: dict[str, str] = {
     Action.WEBHOOK_CHANGED: gettext_lazy("{actor} changed the webhook {target}"),
     Action.WEBHOOK_DELETED: gettext_lazy("{actor} deleted the webhook {target}"),
     Action.WEBHOOK_PINGED: gettext_lazy("{actor} sent a test ping to the webhook {target}"),
+    # Imports (migration service)
+    Action.IMPORT_JOB_CREATED: gettext_lazy("{actor} created the import {target}"),
+    Action.IMPORT_JOB_DELETED: gettext_lazy("{actor} deleted the import {target}"),
+    Action.IMPORT_STARTED: gettext_lazy("{actor} started the import {target}"),
+    Action.IMPORT_FINISHED: gettext_lazy("the import {target} finished"),
+    Action.IMPORT_FAILED: gettext_lazy("the import {target} failed"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
     Action.AUDIT_EXPORTED: gettext_lazy("{actor} exported {rows} audit events as {format}"),

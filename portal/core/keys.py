@@ -21,6 +21,7 @@ BACKUP_KEYS = "backup-keys"  # wraps each user's backup key set
 SHARE_LINK_TOKENS = "share-link-tokens"  # seals link tokens so their owner can copy them again
 AUDIT_CHAIN = "audit-chain"  # the audit log's hash chain HMAC
 WEBHOOK_SECRETS = "webhook-secrets"  # seals webhook signing secrets (needed in clear to sign)
+IMPORT_SECRETS = "import-secrets"  # seals import sources' S3 secret keys and WebDAV passwords
 
 _HKDF, _HMAC = "hkdf", "hmac"
 _PURPOSES: dict[str, tuple[str, bytes]] = {
@@ -28,6 +29,7 @@ _PURPOSES: dict[str, tuple[str, bytes]] = {
     SHARE_LINK_TOKENS: (_HKDF, b"coffer share-link tokens"),
     AUDIT_CHAIN: (_HMAC, b"coffer/audit-chain/v1"),
     WEBHOOK_SECRETS: (_HKDF, b"coffer webhook secrets"),
+    IMPORT_SECRETS: (_HKDF, b"coffer import secrets"),
 }
 
 

@@ -59,6 +59,7 @@ from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
+from portal.imports import services as imports
 from portal.locks import services as locks
 from portal.locks.models import Lock
 from portal.notify import services as notify
@@ -347,6 +348,18 @@ def _coedit_edited(w):
 
 def _webhook(w):
     w.hook = notify.webhook_create(actor=w.admin, url="https://93.184.216.34/hook", events=["*"])[0]
+
+
+def _import_job(w):
+    """An import job of the administrator (an editor of the team space) from a folder under IMPORT_ROOTS."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    Membership.objects.create(space=w.team, user=w.admin, role="editor")
+    folder = Path(settings.STORAGE_ROOT).parent
+    with override_settings(IMPORT_ROOTS=[str(folder)]):
+        w.import_job = imports.import_job_create(actor=w.admin, space_id=w.team.pk, source_kind="folder",
+                                                 source={"path": str(folder)})
 
 
 def _expired_lock(w):
@@ -762,6 +775,12 @@ CASES: dict[str, Case] = {
         user=w.alice, device=w.totp, code=_totp_code(w.totp)), setup=_pending_totp),
     "portal.accounts.twofactor.devices_remove": Case("auth.two_factor_disabled", lambda w: (
         twofactor.devices_remove(user=w.alice))),
+    # Imports (migration service); the runs' import.finished / import.failed: tests/imports
+    "portal.imports.services.import_job_create": Case(Action.IMPORT_JOB_CREATED, _import_job),
+    "portal.imports.services.import_job_delete": Case(Action.IMPORT_JOB_DELETED, lambda w: imports.import_job_delete(
+        actor=w.admin, job_id=w.import_job.pk), setup=_import_job),
+    "portal.imports.services.import_run_start": Case(Action.IMPORT_STARTED, lambda w: imports.import_run_start(
+        actor=w.admin, job_id=w.import_job.pk, queue=False), setup=_import_job),
 }
 
 
