@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.core.env import env_bool, env_int, env_list, env_secret, env_str
+from portal.core.tier_settings import parse_tiers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "portal.search",
     "portal.notify",
     "portal.collab",
+    "portal.lifecycle",
     "portal.api",
     "portal.web",
 ]
@@ -159,6 +161,11 @@ CELERY_BEAT_SCHEDULE = {
     "wopi-tokens-expire": {"task": "collab.wopi_tokens_expire", "schedule": 60 * 60},
     # Imports: resume runs whose worker died (heartbeat stopped), start periodic jobs that are due.
     "imports-tick": {"task": "imports.tick", "schedule": 60, "options": {"expires": 60}},
+    # Storage lifecycle: move idle blobs to colder tiers (packing small ones), compact containers,
+    # finish restores, delete superseded copies after their grace period.
+    "tier-blobs": {"task": "lifecycle.tier", "schedule": 60 * 60, "options": {"expires": 60 * 60}},
+    "compact-containers": {"task": "lifecycle.compact", "schedule": 6 * 60 * 60},
+    "lifecycle-sweep": {"task": "lifecycle.sweep", "schedule": 5 * 60, "options": {"expires": 5 * 60}},
 }
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
@@ -312,6 +319,27 @@ TRASH_DAYS = env_int("TRASH_DAYS", 30)
 KEEP_VERSIONS = env_int("KEEP_VERSIONS", 100)
 KEEP_VERSION_DAYS = env_int("KEEP_VERSION_DAYS", 0)  # 0: keep regardless of age
 ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
+
+# --- Storage tiers and cold packing (docs/tiers.md) -------------------------------
+# Tiers colder than the main store (JSON, see portal/core/tier_settings.py). Embedded default: one
+# cold tier in a local folder beside the main one; with S3, no tiers until configured.
+TIERS = parse_tiers(env_str("TIERS", ""), default={} if STORAGE_BACKEND == "s3" else {
+    "cold": {"class": "cold", "backend": "local", "root": str(VAR_DIR / "storage-cold")}})
+# The deployment's policy (spaces may override it): which tier, and after how many days without a read
+# a current version, an older version and a file in the trash move there. 0 days: never.
+TIER_TARGET = env_str("TIER_TARGET", next(iter(TIERS), ""))
+TIER_CURRENT_DAYS = env_int("TIER_CURRENT_DAYS", 180)
+TIER_OLD_DAYS = env_int("TIER_OLD_DAYS", 60)
+TIER_TRASH_DAYS = env_int("TIER_TRASH_DAYS", 7)
+TIER_PROMOTE_ON_READ = env_bool("TIER_PROMOTE_ON_READ", True)  # a read brings a cold blob back to the hot store
+TIER_RUN_BLOBS = env_int("TIER_RUN_BLOBS", 20000)  # one beat run moves at most this many blobs ...
+TIER_RUN_BYTES = env_int("TIER_RUN_BYTES", 20 * 1024**3)  # ... and this many bytes; the next run goes on
+# A moved blob's old copy is deleted this long after the switch (a download may have been handed its URL).
+TIER_GRACE_MINUTES = env_int("TIER_GRACE_MINUTES", 60)
+PACK_MAX_BLOB = env_int("PACK_MAX_BLOB", 1024**2)  # blobs up to this size are packed in a packing tier
+PACK_TARGET_BYTES = env_int("PACK_TARGET_BYTES", 128 * 1024**2)  # a container's size
+PACK_MIN_LIVE_PERCENT = env_int("PACK_MIN_LIVE_PERCENT", 60)  # compaction rewrites containers below this
+RESTORE_KEEP_DAYS = env_int("RESTORE_KEEP_DAYS", 7)  # a restored archive blob stays readable this long
 
 # --- Imports (docs/imports.md) ----------------------------------------------------
 # Folders on this machine (local disks, NAS mounts) an administrator may import from; nothing else.

@@ -38,7 +38,7 @@ def _summary(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, PortalError):
-        return Response(exc.as_dict(), status=exc.status)
+        return Response(exc.as_dict(), status=exc.status, headers=getattr(exc, "headers", None))
     if isinstance(exc, Http404):
         exc = drf.NotFound(gettext("Not found."))
     elif isinstance(exc, DjangoPermissionDenied):

@@ -93,6 +93,12 @@ _TEMPLATES: dict[str, str] = {
     Action.FILE_VERSIONS_PRUNED: gettext_lazy("old versions in {target} were pruned"),
     Action.FILE_INTEGRITY_FAILED: gettext_lazy("the stored bytes of {target} failed their check"),
     Action.UPLOAD_ABORTED: gettext_lazy("{actor} aborted the upload of {target}"),
+    # Storage lifecycle
+    Action.BLOB_TIERED: gettext_lazy("stored bytes were moved between storage tiers"),
+    Action.BLOB_RESTORE_REQUESTED: gettext_lazy("{actor} asked for {target} to be restored from archive storage"),
+    Action.BLOB_RESTORED: gettext_lazy("{target} was restored from archive storage"),
+    Action.CONTAINER_COMPACTED: gettext_lazy("cold storage containers were compacted"),
+    Action.SPACE_TIER_POLICY_CHANGED: gettext_lazy("{actor} changed the storage tiering of {space}"),
     # Locks
     Action.LOCK_ACQUIRED: gettext_lazy("{actor} locked {target}"),
     Action.LOCK_REFRESHED: gettext_lazy("{actor} extended the lock on {target}"),

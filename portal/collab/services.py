@@ -36,7 +36,7 @@ from portal.files.services.direct import file_put
 from portal.locks.models import Lock, LockKind, LockScope
 from portal.locks.selectors import hold_rows, live_locks_for
 from portal.spaces.selectors import space_access
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Joined:
 def _version_text(version: FileVersion | None) -> str:
     if version is None:
         return ""
-    with get_store().open(version.blob.key) as stream:
+    with placement_open(version.blob.placement) as stream:
         data = stream.read(settings.COEDIT_MAX_BYTES + 1)
     try:
         return data.decode("utf-8")
@@ -348,7 +348,7 @@ def _current_bytes(node: Node) -> bytes | None:
         return b""
     if version.size > settings.COEDIT_MAX_BYTES * 4:
         return None
-    with get_store().open(version.blob.key) as stream:
+    with placement_open(version.blob.placement) as stream:
         return stream.read()
 
 

@@ -78,6 +78,22 @@ class Throttled(PortalError):
     code = "throttled"
 
 
+class Restoring(PortalError):
+    """The bytes are in an archive tier: a restore was asked for, and a
+    read works again in ``minutes`` (sent as Retry-After)."""
+    status = 503
+    code = "restoring"
+
+    def __init__(self, message: str, *, minutes: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.minutes = minutes
+        self.detail.setdefault("ready_in_minutes", minutes)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(60, self.minutes * 60))}
+
+
 class StorageUnavailable(PortalError):
     status = 503
     code = "storage_unavailable"

@@ -47,7 +47,8 @@ from portal.files.services.tree import folder_create
 from portal.locks.models import Lock
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.spaces.selectors import SpaceAccess, spaces_visible_to
-from portal.storage import get_store
+from portal.lifecycle.reads import blob_readable
+from portal.storage.tiers import Placement, placement_open
 from portal.storage.base import content_disposition
 
 _LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
@@ -330,13 +331,14 @@ class FileResource(_NodeResource, DAVNonCollection):
         version = FileVersion.objects.select_related("blob").get(pk=version_id)
         with dav_errors():
             ensure_not_quarantined(version)  # the content scanner's verdict holds here as everywhere
+            placement = blob_readable(version.blob, node=self.node, actor=self.actor)
         on_start = None
         if self.environ["REQUEST_METHOD"] == "GET":
             # Audited when the bytes sent begin at byte 0, whatever Range asked for.
             def on_start():
                 located = Located(node=self.node, space=self.space, path_names=tuple(self.path_names))
                 download_record(actor=self.actor, located=located, version=version)
-        return StoredBytes(version.blob.key, version.size, on_start=on_start)
+        return StoredBytes(placement, on_start=on_start)
 
     def finalize_headers(self, environ, response_headers):
         """A browser may open a /dav/ URL too, on the portal's own origin: a
@@ -397,8 +399,8 @@ class StoredBytes:
     byte leaves, so no Range (``bytes=0-``, suffixes, several ranges, a
     failed If-Range) is a way around the audit log."""
 
-    def __init__(self, key: str, size: int, *, on_start=None):
-        self.key, self.size, self.position, self._stream = key, size, 0, None
+    def __init__(self, placement: Placement, *, on_start=None):
+        self.placement, self.size, self.position, self._stream = placement, placement.size, 0, None
         self._on_start = on_start
 
     def seek(self, position: int) -> None:
@@ -410,7 +412,7 @@ class StoredBytes:
                 self._on_start()
             if self.position >= self.size:
                 return b""
-            self._stream = get_store().open(self.key, start=self.position)
+            self._stream = placement_open(self.placement, start=self.position)
         return self._stream.read(size)
 
     def close(self) -> None:

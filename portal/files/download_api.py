@@ -20,7 +20,8 @@ from portal.core.errors import InvalidInput
 from portal.files import selectors
 from portal.files.services import downloads, versions
 from portal.scanning.selectors import ensure_not_quarantined
-from portal.storage import LocalObjectStore, get_store
+from portal.storage import LocalObjectStore
+from portal.storage.tiers import PlacedObject
 from portal.storage.base import content_disposition
 from portal.storage.views import stream_object
 
@@ -51,17 +52,19 @@ def starts_download(request, response) -> bool:
 
 
 def serve(request, plan: downloads.FileDownload):
-    """The answer that hands out a file: the portal streams it from the local
-    store (ranges, conditional GETs), or redirects to a presigned S3 URL. A
-    HEAD on S3 gets the headers alone: a URL is a credential for the whole
-    object, so only a counted GET receives one."""
-    store = get_store()
-    if isinstance(store, LocalObjectStore):
-        return stream_object(request, plan.key, filename=plan.filename, content_type=plan.content_type,
-                             inline=plan.inline, etag=plan.etag, store=store)
+    """The answer that hands out a file: a redirect to a presigned S3 URL
+    when the bytes are an S3 object of their own (in any tier), else the
+    portal streams them (the local store, or a blob packed in a container:
+    ranges, conditional GETs). A HEAD on S3 gets the headers alone: a URL
+    is a credential for the whole object, so only a counted GET receives one."""
+    placement = plan.placement
+    store = placement.store
+    if isinstance(store, LocalObjectStore) or placement.packed:
+        return stream_object(request, PlacedObject(placement), filename=plan.filename,
+                             content_type=plan.content_type, inline=plan.inline, etag=plan.etag)
     if request.method == "HEAD":
         return _headers_only(plan)
-    response = HttpResponseRedirect(store.presign_get(plan.key, filename=plan.filename,
+    response = HttpResponseRedirect(store.presign_get(placement.key, filename=plan.filename,
                                                       content_type=plan.content_type, inline=plan.inline))
     response["Cache-Control"] = "private, no-store"  # the URL is a credential
     return response
@@ -108,7 +111,7 @@ class ContentView(_DownloadView):
         node = located.node
         version = versions.version_get(node, request.query_params.get("version"))
         ensure_not_quarantined(version)
-        plan = downloads.download_plan(node, version, inline=inline)
+        plan = downloads.download_plan(node, version, inline=inline, actor=request.user)
         response = serve(request, plan)
         if starts_download(request, response):
             try:
@@ -129,7 +132,7 @@ class ZipView(_DownloadView):
         folder = located.node
         if not folder.is_folder:
             raise InvalidInput(gettext("%(path)s is a file; download it with /api/v1/files/%(pk)s/content.") % {"path": located.path, "pk": folder.pk}, code="not_a_folder")
-        download = downloads.folder_zip(folder, path=located.path)
+        download = downloads.folder_zip(folder, path=located.path, actor=request.user)
         if request.method != "HEAD":
             downloads.zip_record(actor=request.user, download=download)
         return zip_response(request, download)

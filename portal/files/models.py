@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal.spaces.models import Space
+from portal.storage.tiers import HOT, Placement
 
 
 class NodeKind(models.TextChoices):
@@ -81,6 +82,15 @@ class Blob(models.Model):
     expected_sha256 = models.CharField(max_length=64, blank=True)
     integrity = models.CharField(max_length=8, choices=Integrity.choices, default=Integrity.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
+    # Where the bytes are (portal.lifecycle moves them): the hot store under ``key``, or another tier
+    # under ``tier_key``, alone or ``pack_offset`` bytes into a container.
+    tier = models.CharField(max_length=32, default=HOT, db_index=True)
+    tier_key = models.CharField(max_length=300, blank=True)
+    container = models.ForeignKey("lifecycle.Container", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="blobs")
+    pack_offset = models.BigIntegerField(null=True, blank=True)
+    # The last download, view or sync of these bytes, to the day (None: none since upload).
+    last_read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sha256"], condition=models.Q(sha256__isnull=False),
@@ -88,6 +98,12 @@ class Blob(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def placement(self) -> Placement:
+        if self.tier == HOT:
+            return Placement(HOT, self.key, self.size)
+        return Placement(self.tier, self.tier_key, self.size, self.pack_offset)
 
 
 class FileVersion(models.Model):

@@ -21,6 +21,7 @@ class Kind(models.TextChoices):
     FOLLOWED_CHANGED = "followed_changed", _("A file you follow changed")
     BACKUP_STALE = "backup_stale", _("A device has not backed up")
     QUOTA_NEARLY_FULL = "quota_nearly_full", _("A space is nearly full")
+    FILE_READY = "file_ready", _("An archived file is ready")
 
 
 class EmailMode(models.TextChoices):
@@ -35,6 +36,7 @@ DEFAULT_EMAIL_MODES = {
     Kind.SPACE_ADDED: EmailMode.IMMEDIATE,
     Kind.LOCK_BROKEN: EmailMode.IMMEDIATE,
     Kind.BACKUP_STALE: EmailMode.IMMEDIATE,
+    Kind.FILE_READY: EmailMode.IMMEDIATE,
     Kind.QUOTA_NEARLY_FULL: EmailMode.IMMEDIATE,
     Kind.LINK_OPENED: EmailMode.DIGEST,
     Kind.LINK_DOWNLOADED: EmailMode.DIGEST,

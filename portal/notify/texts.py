@@ -15,6 +15,7 @@ _SENTENCES = {
     Kind.LOCK_BROKEN: gettext_lazy("%(actor)s broke your lock on %(name)s"),
     Kind.BACKUP_STALE: gettext_lazy("Your device %(device)s has not backed up for %(days)s days"),
     Kind.QUOTA_NEARLY_FULL: gettext_lazy("The space %(space)s is %(percent)s%% full"),
+    Kind.FILE_READY: gettext_lazy("%(name)s is back from archive storage: you can download it now"),
 }
 _CHANGES = {
     Action.FILE_UPLOADED: gettext_lazy("%(actor)s uploaded a new version of %(name)s"),

@@ -33,7 +33,7 @@ from portal.previews import kinds, office
 from portal.previews.models import DerivedFile, DerivedKind, DerivedState
 from portal.previews.signals import rendition_ready
 from portal.scanning.selectors import is_quarantined
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 from portal.storage.derived import derived_storage
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _finish(derived: DerivedFile, **fields) -> DerivedFile:
 def _source_bytes(version: FileVersion) -> bytes:
     if version.size > MAX_SOURCE_BYTES:
         raise office.ConversionFailed(f"Files over {MAX_SOURCE_BYTES // 2**20} MiB get no preview.")
-    with get_store().open(version.blob.key) as stream:
+    with placement_open(version.blob.placement) as stream:
         return stream.read(version.size)
 
 

@@ -28,7 +28,7 @@ from portal.previews import kinds
 from portal.previews.models import DerivedState
 from portal.scanning.models import ScanState
 from portal.scanning.selectors import quarantine_reason
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 # Lexers guess from the name only: content-based guessing reads the whole text and can be slow.
@@ -74,7 +74,7 @@ class Viewing:
 
 
 def _read_start(version: FileVersion, limit: int) -> tuple[str, bool]:
-    with get_store().open(version.blob.key) as stream:
+    with placement_open(version.blob.placement) as stream:
         data = stream.read(limit)
     return data.decode("utf-8", errors="replace"), version.size > limit
 

@@ -28,7 +28,8 @@ from portal.spaces.quota import lock_spaces, release_quota
 from portal.files.services.tree import purge
 from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
-from portal.storage import ObjectNotFound, get_store
+from portal.storage import ObjectNotFound
+from portal.storage.tiers import placement_open
 
 logger = logging.getLogger(__name__)
 FAIL_OPEN, FAIL_CLOSED = "open", "closed"
@@ -58,10 +59,10 @@ def scan_queue(version: FileVersion, *, label: str | None = None, via_share: boo
 
 
 def _content(version: FileVersion) -> Content:
-    store, key = get_store(), version.blob.key
+    placement = version.blob.placement
 
     def opener():
-        with store.open(key) as stream:
+        with placement_open(placement) as stream:
             yield from stream
 
     return Content(name=version.node.name, size=version.size, opener=opener, sha256=version.blob.sha256 or None)

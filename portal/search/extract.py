@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from portal.files.models import FileVersion
 from portal.search.index import FileType, file_type
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _read(version: FileVersion, limit: int) -> bytes:
     if version.size == 0:
         return b""
     end = min(version.size, limit) - 1
-    with get_store().open(version.blob.key, start=0, end=end) as stream:
+    with placement_open(version.blob.placement, start=0, end=end) as stream:
         return b"".join(stream)
 
 

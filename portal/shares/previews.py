@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from portal.core.errors import InvalidInput, PortalError
 from portal.files.models import FileVersion, Node
 from portal.files.services.downloads import content_type_for
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "application/json", "text/x-python"}
@@ -63,7 +63,7 @@ class Rendition:
 
 
 def _read(version: FileVersion, limit: int) -> bytes:
-    with get_store().open(version.blob.key) as stream:
+    with placement_open(version.blob.placement) as stream:
         return stream.read(limit)
 
 

@@ -208,6 +208,20 @@ class ObjectStream(io.RawIOBase):
         super().close()
 
 
+class StoredObject:
+    """One object of a store as a readable window (``stat``/``open``), the
+    shape ``stream_object`` serves; ``tiers.PlacedObject`` is the other."""
+
+    def __init__(self, store: "ObjectStore", key: str):
+        self.store, self.key = store, key
+
+    def stat(self) -> ObjectInfo:
+        return self.store.stat(self.key)
+
+    def open(self, start: int = 0, end: int | None = None) -> ObjectStream:
+        return self.store.open(self.key, start=start, end=end)
+
+
 # What a client sends with a create-only PUT (S3 conditional write; signed into the URL).
 CREATE_ONLY_HEADERS = {"If-None-Match": "*"}
 

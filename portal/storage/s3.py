@@ -61,7 +61,7 @@ def _error_code(exc: ClientError) -> tuple[str, int]:
 class S3ObjectStore(ObjectStore):
     def __init__(self, endpoint_url: str, bucket: str, region: str, access_key: str, secret_key: str,
                  addressing_style: str = "path", *, connect_timeout: float = 3, read_timeout: float = 30,
-                 attempts: int = 2):
+                 attempts: int = 2, storage_class: str = ""):
         self.endpoint_url = endpoint_url or None  # None: AWS itself
         self.bucket = bucket
         self._credentials = {"aws_access_key_id": access_key or None,
@@ -77,6 +77,8 @@ class S3ObjectStore(ObjectStore):
         )
         self._client = None
         self._client_pid = None
+        # Every object this store writes gets it (a colder tier sharing a bucket: STANDARD_IA, GLACIER_IR...).
+        self._class = {"StorageClass": storage_class} if storage_class else {}
 
     def __repr__(self) -> str:
         return f"S3ObjectStore({self.endpoint_url or 'AWS'!r}, bucket={self.bucket!r})"
@@ -128,7 +130,7 @@ class S3ObjectStore(ObjectStore):
     def put(self, key: str, fileobj: BinaryIO, *, content_type: str | None = None) -> int:
         validate_key(key)
         body = _CountingReader(fileobj)
-        extra = {"ContentType": content_type} if content_type else {}
+        extra = {**self._class, **({"ContentType": content_type} if content_type else {})}
         with self._errors(key):
             # Managed transfer: multipart above the threshold, aborted on failure.
             self.client.upload_fileobj(body, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
@@ -169,7 +171,7 @@ class S3ObjectStore(ObjectStore):
         validate_key(source)
         with self._errors(source):
             self.client.copy_object(Bucket=self.bucket, Key=validate_key(target),
-                                    CopySource={"Bucket": self.bucket, "Key": source})
+                                    CopySource={"Bucket": self.bucket, "Key": source}, **self._class)
         return self.size(target)
 
     def presign_get(self, key: str, *, filename: str, content_type: str = "application/octet-stream",
@@ -226,7 +228,7 @@ class S3ObjectStore(ObjectStore):
 
     # --- multipart ---------------------------------------------------------------------
     def multipart_start(self, key: str, *, content_type: str | None = None, part_size: int | None = None) -> str:
-        extra = {"ContentType": content_type} if content_type else {}
+        extra = {**self._class, **({"ContentType": content_type} if content_type else {})}
         with self._errors(key):
             upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=validate_key(key), **extra)
         return upload["UploadId"]

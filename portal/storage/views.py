@@ -21,8 +21,9 @@ from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, NotFound, PortalError
 from portal.storage import get_store, signing
-from portal.storage.base import ObjectStore, ObjectStream, content_disposition
+from portal.storage.base import ObjectStream, StoredObject, content_disposition
 from portal.storage.local import LocalObjectStore
+from portal.storage.tiers import PlacedObject
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -106,26 +107,26 @@ def _not_modified(etag: str) -> HttpResponse:
     return response
 
 
-def stream_object(request, key: str, *, filename: str, content_type: str, inline: bool = False,
-                  etag: str | None = None, store: ObjectStore | None = None) -> HttpResponse:
-    """Serve object ``key`` through the portal: one byte range (206/416),
-    If-None-Match (304) and If-Range, HEAD without opening a body, and
-    headers that keep a browser from running what it downloads. ``etag`` (a
-    quoted strong tag, e.g. the content's SHA-256) replaces the store's.
-    Missing objects and store outages raise PortalError for the caller."""
-    store = store or get_store()
+def stream_object(request, source: StoredObject | PlacedObject, *, filename: str, content_type: str,
+                  inline: bool = False, etag: str | None = None) -> HttpResponse:
+    """Serve ``source`` (an object, or a blob's slice of a container)
+    through the portal: one byte range (206/416), If-None-Match (304) and
+    If-Range, HEAD without opening a body, and headers that keep a browser
+    from running what it downloads. ``etag`` (a quoted strong tag, e.g. the
+    content's SHA-256) replaces the store's. Missing objects and store
+    outages raise PortalError for the caller."""
     if etag and _etag_listed(request.headers.get("If-None-Match"), etag):
         return _not_modified(etag)
-    info = store.stat(key)
+    info = source.stat()
     header = request.headers.get("Range")
     if not _range_allowed(request.headers.get("If-Range"), etag, info.modified):
         header = None
     try:
         window = requested_window(header, info.size)
         try:
-            stream = store.open(key, **({"start": window[0], "end": window[1]} if window else {}))
+            stream = source.open(*window) if window else source.open()
         except InvalidInput as exc:  # the object shrank between stat() and open()
-            raise RangeNotSatisfiable(exc.message, detail={"size": store.size(key)}) from exc
+            raise RangeNotSatisfiable(exc.message, detail={"size": source.stat().size}) from exc
     except RangeNotSatisfiable as exc:
         return range_refusal(exc)
     etag = etag or stream.etag
@@ -168,8 +169,8 @@ def _describe(response: HttpResponse, stream: ObjectStream, window: tuple[int, i
 @_json_errors
 def object_download(request, token: str):
     grant = signing.verify(signing.GET, token)
-    return stream_object(request, grant["k"], filename=grant["f"], content_type=grant["t"], inline=grant["i"],
-                         store=_local_store())
+    return stream_object(request, StoredObject(_local_store(), grant["k"]), filename=grant["f"],
+                         content_type=grant["t"], inline=grant["i"])
 
 
 @csrf_exempt

@@ -118,7 +118,7 @@ def view_bytes(request, space_id, node_id):
     if version is None:
         raise NotFound(gettext("This file has no content yet."))
     ensure_not_quarantined(version)
-    response = serve(request, downloads.download_plan(node, version, inline=True))
+    response = serve(request, downloads.download_plan(node, version, inline=True, actor=request.user))
     response["Content-Security-Policy"] = "sandbox"
     if starts_download(request, response):
         try:

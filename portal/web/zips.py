@@ -31,6 +31,6 @@ def selection_zip(request, space_id):
     if len(parents) != 1 or any(item.space_id != space_id for item in items):
         raise InvalidInput(_("Select items of one folder of this space."), code="mixed_selection")
     folder = files.locate_node(request.user, parents.pop(), Cap.FILE_READ)
-    download = downloads.folder_zip(folder.node, path=folder.path, only=tuple(ids))
+    download = downloads.folder_zip(folder.node, path=folder.path, only=tuple(ids), actor=request.user)
     downloads.zip_record(actor=request.user, download=download)
     return zip_response(request, download)

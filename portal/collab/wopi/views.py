@@ -28,7 +28,7 @@ from portal.collab.wopi.tokens import wopi_token_issue
 from portal.core.errors import InvalidInput, NotFound, PortalError, QuotaExceeded
 from portal.files.services import downloads
 from portal.scanning.selectors import ensure_not_quarantined
-from portal.storage import get_store
+from portal.storage.tiers import placement_open
 
 TOKEN = OpenApiParameter("access_token", str, OpenApiParameter.QUERY, required=True,
                          description="The WOPI access token the office page gave the office server")
@@ -220,7 +220,7 @@ def _get_file(wopi: WopiRequest):
     limit = wopi.request.headers.get("X-WOPI-MaxExpectedSize")
     if limit is not None and limit.isdigit() and version.size > int(limit):
         return _error(412, gettext("The file is larger than X-WOPI-MaxExpectedSize."), "wopi_too_large")
-    stream = get_store().open(version.blob.key)
+    stream = placement_open(version.blob.placement)
     try:
         downloads.download_record(actor=wopi.user, located=located, version=version)
     except BaseException:

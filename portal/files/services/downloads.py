@@ -26,7 +26,8 @@ from portal.core.errors import PortalError
 from portal.files.selectors import Located
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.scanning.selectors import quarantine_checker
-from portal.storage import ObjectStore, get_store
+from portal.lifecycle.reads import blob_readable, zip_readable
+from portal.storage.tiers import HOT, Placement, placement_open
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def inline_allowed(content_type: str) -> bool:
 
 @dataclass(frozen=True)
 class FileDownload:
-    key: str
+    placement: Placement   # where the bytes are now (hot store, a colder tier, a container)
     filename: str
     content_type: str
     inline: bool
@@ -68,15 +69,18 @@ class FileDownload:
     size: int
 
 
-def download_plan(node: Node, version: FileVersion, *, inline: bool = False) -> FileDownload:
-    """How ``version`` of ``node`` is served. ``inline`` is honoured only for
-    types in INLINE_TYPES (or audio); anything else downloads as an attachment."""
+def download_plan(node: Node, version: FileVersion, *, inline: bool = False, actor=None) -> FileDownload:
+    """How ``version`` of ``node`` is served to ``actor`` (None: a link
+    visitor). ``inline`` is honoured only for types in INLINE_TYPES (or
+    audio); anything else downloads as an attachment. Raises Restoring for
+    bytes in an archive tier that are not restored yet (and asks for it)."""
     content_type = content_type_for(node.name)
     inline = inline and inline_allowed(content_type)
     if inline and content_type == "text/plain":
         content_type += "; charset=utf-8"  # never let a browser guess a script-bearing charset
     blob = version.blob
-    return FileDownload(key=blob.key, filename=node.name, content_type=content_type, inline=inline,
+    placement = blob_readable(blob, node=node, actor=actor)
+    return FileDownload(placement=placement, filename=node.name, content_type=content_type, inline=inline,
                         etag=f'"{blob.sha256}"' if blob.sha256 else None, size=version.size)
 
 
@@ -94,8 +98,11 @@ def download_record(*, actor, located: Located, version: FileVersion) -> AuditEv
 @dataclass(frozen=True)
 class ZipMember:
     name: str         # folder-relative, sanitised; folders end with "/"
-    key: str | None   # None for folders and for files without content
+    placement: Placement | None   # None for folders and for files without content
     size: int
+    blob_id: int | None = None
+    node_id: int | None = None
+    last_read: object = None
 
     @property
     def is_folder(self) -> bool:
@@ -146,13 +153,19 @@ class ZipTooLarge(PortalError):
     code = "zip_too_large"
 
 
+_BLOB_FIELDS = ("current_version__blob__key", "current_version__blob__tier", "current_version__blob__tier_key",
+                "current_version__blob__pack_offset", "current_version__blob__last_read_at",
+                "current_version__blob__created_at")
+
+
 def _live_children(folder: Node, only: tuple[int, ...] = ()) -> dict[int, list[tuple]]:
-    """Every live node below ``folder`` as (id, kind, name, size, key, version id, blob id) rows by
-    parent id: one query per level (per _WALK_BATCH folders). Trashed nodes
-    are skipped, and so is everything inside them, since the walk never
-    descends into them. More than ZIP_MAX_ENTRIES nodes is ZipTooLarge, found
-    without reading more than one row past the limit. With ``only``, the
-    folder's own level is those of its items alone."""
+    """Every live node below ``folder`` as (id, kind, name, size, version id,
+    blob id, blob fields) rows by parent id: one query per level (per
+    _WALK_BATCH folders). Trashed nodes are skipped, and so is everything
+    inside them, since the walk never descends into them. More than
+    ZIP_MAX_ENTRIES nodes is ZipTooLarge, found without reading more than
+    one row past the limit. With ``only``, the folder's own level is those
+    of its items alone."""
     children: dict[int, list[tuple]] = defaultdict(list)
     level, room = [folder.pk], settings.ZIP_MAX_ENTRIES
     while level:
@@ -164,16 +177,20 @@ def _live_children(folder: Node, only: tuple[int, ...] = ()) -> dict[int, list[t
             found += (rows
                       .order_by("-kind", "name_key", "id")
                       .values_list("id", "parent_id", "kind", "name", "current_version__size",
-                                   "current_version__blob__key", "current_version_id", "current_version__blob_id")
+                                   "current_version_id", "current_version__blob_id", *_BLOB_FIELDS)
                       [:room - len(found) + 1])
             if len(found) > room:
                 raise ZipTooLarge(gettext("This folder holds more than %(ZIP_MAX_ENTRIES)s files and folders, too many for one zip; download its subfolders one by one, or sync it with WebDAV.") % {"ZIP_MAX_ENTRIES": settings.ZIP_MAX_ENTRIES},
                                   detail={"max_entries": settings.ZIP_MAX_ENTRIES})
         room -= len(found)
-        for node_id, parent_id, kind, name, size, key, version_id, blob_id in found:
-            children[parent_id].append((node_id, kind, name, size or 0, key, version_id, blob_id))
+        for node_id, parent_id, kind, name, size, version_id, blob_id, *blob in found:
+            children[parent_id].append((node_id, kind, name, size or 0, version_id, blob_id, blob))
         level = [row[0] for row in found if row[2] == NodeKind.FOLDER]
     return children
+
+
+def _placement(size: int, key, tier, tier_key, offset, _last_read, _created) -> Placement:
+    return Placement(HOT, key, size) if tier == HOT else Placement(tier, tier_key, size, offset)
 
 
 def zip_members(folder: Node, only: tuple[int, ...] = ()) -> list[ZipMember]:
@@ -189,40 +206,43 @@ def zip_members(folder: Node, only: tuple[int, ...] = ()) -> list[ZipMember]:
         if row is None:
             stack.pop()
             continue
-        node_id, kind, name, size, key, version_id, blob_id = row
+        node_id, kind, name, size, version_id, blob_id, blob = row
         path = prefix + safe_member_part(name)
         if kind == NodeKind.FOLDER:
-            members.append(ZipMember(name=path + "/", key=None, size=0))
+            members.append(ZipMember(name=path + "/", placement=None, size=0))
             stack.append((iter(children.get(node_id, ())), path + "/"))
         elif not blocked(version_id, blob_id, name):
-            members.append(ZipMember(name=path, key=key, size=size if key else 0))
+            placement = _placement(size, *blob) if blob_id else None
+            members.append(ZipMember(name=path, placement=placement, size=size if placement else 0,
+                                     blob_id=blob_id, node_id=node_id, last_read=blob[4] or blob[5]))
     return members
 
 
-def _object_chunks(store: ObjectStore, key: str) -> Iterator[bytes]:
+def _object_chunks(placement: Placement) -> Iterator[bytes]:
     # A generator: the object is opened only when the zip stream reaches this member.
-    with store.open(key) as stream:
+    with placement_open(placement) as stream:
         yield from stream
 
 
-def folder_zip(folder: Node, *, path: str = "", store: ObjectStore | None = None,
-               only: tuple[int, ...] = ()) -> FolderZip:
+def folder_zip(folder: Node, *, path: str = "", only: tuple[int, ...] = (), actor=None) -> FolderZip:
     """A stored (uncompressed), sized zip of a live folder, or of a selection
     of its items (``only``: their ids; the caller checked access to each).
     Only the tree's metadata is read now; each file's bytes are read in
     chunks as the zip stream reaches it, so memory stays flat and the first
-    byte comes fast."""
-    store = store or get_store()
+    byte comes fast. Raises Restoring, before any byte, when files are in an
+    archive tier and not restored yet (their restores are asked for)."""
     only = tuple(only)
     members = zip_members(folder, only)
+    files = [m for m in members if m.placement is not None]
+    zip_readable({m.blob_id: (m.placement.tier, m.last_read, m.node_id) for m in files}, actor=actor)
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     for member in members:
         if member.is_folder:
             archive.mkdir(member.name)
-        elif member.key is None or member.size == 0:
+        elif member.placement is None or member.size == 0:
             archive.add(b"", member.name)
         else:
-            archive.add(_object_chunks(store, member.key), member.name, size=member.size)
+            archive.add(_object_chunks(member.placement), member.name, size=member.size)
     filename = f"{folder.name or folder.space.name}.zip"
     return FolderZip(folder=folder, path=path, filename=filename, members=members, archive=archive, only=only)
 

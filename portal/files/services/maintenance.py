@@ -17,7 +17,9 @@ from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.files.models import Blob, FileVersion, Integrity, UploadSession, UploadState
 from portal.core.errors import StorageUnavailable
+from portal.lifecycle.moves import retire
 from portal.storage import ObjectNotFound, get_store
+from portal.storage.tiers import tier_store
 
 logger = logging.getLogger(__name__)
 BLOB_PREFIX = "blobs/"
@@ -85,16 +87,24 @@ def _used() -> Exists:
 
 
 def blobs_collect() -> int:
-    """Delete blobs no version uses any more: the row first, then the object."""
+    """Delete blobs no version uses any more: the row first, then the object
+    (in whichever tier it is; a blob packed in a container only leaves a
+    hole there, which compaction reclaims)."""
     removed = 0
     while True:
         with transaction.atomic():
             batch = list(Blob.objects.select_for_update(skip_locked=True).filter(~_used())[:200])
-            keys = [b.key for b in batch]
-            Blob.objects.filter(pk__in=[b.pk for b in batch]).filter(~_used()).delete()
-        for key in keys:
-            get_store().delete(key)
-        removed += len(keys)
+            unused = set(Blob.objects.filter(pk__in=[b.pk for b in batch]).filter(~_used())
+                         .values_list("pk", flat=True))
+            gone = [blob.placement for blob in batch if blob.pk in unused]
+            Blob.objects.filter(pk__in=unused).delete()
+            for placement in gone:
+                if placement.packed:
+                    retire(placement, now=timezone.now())
+        for placement in gone:
+            if not placement.packed:
+                tier_store(placement.tier).delete(placement.key)
+        removed += len(gone)
         if len(batch) < 200:
             return removed
 
