@@ -7,6 +7,7 @@ errors from ``portal.core.errors``; they never learn which backend answered.
 from __future__ import annotations
 
 import io
+import os
 import re
 import unicodedata
 from abc import ABC, abstractmethod
@@ -167,7 +168,11 @@ class ObjectStream(io.RawIOBase):
         positioned at the window's start, so a web server can sendfile() it;
         the caller then owns and closes it. None for network streams."""
         try:
-            self._raw.fileno()
+            fileno = self._raw.fileno()
+            # Only a window that runs to the file's end: whoever takes the file reads to its end
+            # (a blob packed in a container must not bring its neighbours along).
+            if os.fstat(fileno).st_size - self._raw.tell() != self._remaining:
+                return None
         except (AttributeError, OSError, io.UnsupportedOperation):
             return None
         raw, self._raw = self._raw, io.BytesIO()
