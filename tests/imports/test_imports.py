@@ -14,7 +14,7 @@ from portal.core.errors import Forbidden, InvalidInput, NotFound
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.files.services.direct import file_put
 from portal.imports import runner, services
-from portal.imports.models import ImportItem, ImportJob, Outcome, RunState
+from portal.imports.models import ImportItem, ImportJob, RunState
 from portal.spaces.models import Space
 from tests.imports.conftest import file_bytes, node_at, s3_source, when, write
 
