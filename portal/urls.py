@@ -34,6 +34,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("notifications/", include("portal.notify.urls")),
     path("manage/webhooks/", include("portal.notify.manage_urls")),
+    path("manage/imports/", include("portal.imports.urls")),
+    path("manage/storage/", include("portal.lifecycle.manage_urls")),
     path("", include("portal.collab.wopi.urls")),  # /wopi/files/<id> (office servers), /office/<id>/
     path("", include("portal.collab.urls")),  # the co-editing page
     path("", include("portal.web.urls")),
