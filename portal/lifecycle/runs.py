@@ -79,6 +79,7 @@ def tiering_run(*, now=None, max_blobs: int | None = None, max_bytes: int | None
 
 def _tier_all(report: RunReport, *, now, max_blobs: int, max_bytes: int) -> None:
     waiting: dict[str, list[Blob]] = defaultdict(list)   # small blobs gathering into a container, per tier
+    waiting_bytes: dict[str, int] = defaultdict(int)     # their sizes' sum, kept as they come (not re-summed)
     after = 0
     while not report.full(max_blobs, max_bytes):
         found, after = candidates(now=now, after_id=after)
@@ -87,7 +88,9 @@ def _tier_all(report: RunReport, *, now, max_blobs: int, max_bytes: int) -> None
             blob = candidate.blob
             if tier.pack and blob.size <= settings.PACK_MAX_BLOB:
                 waiting[tier.name].append(blob)
-                if sum(b.size for b in waiting[tier.name]) >= settings.PACK_TARGET_BYTES:
+                waiting_bytes[tier.name] += blob.size
+                if waiting_bytes[tier.name] >= settings.PACK_TARGET_BYTES:
+                    del waiting_bytes[tier.name]
                     _pack(report, waiting.pop(tier.name), tier, now=now)
             else:
                 _move(report, blob, tier.name, now=now)

@@ -49,8 +49,8 @@ class Tier:
         return COLDNESS[self.tier_class]
 
     @property
-    def label(self) -> str:
-        return f"{self.name} ({TierClass(self.tier_class).label})"
+    def class_label(self) -> str:
+        return str(TierClass(self.tier_class).label)
 
 
 def tiers() -> dict[str, Tier]:
