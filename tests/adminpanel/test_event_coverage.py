@@ -60,6 +60,7 @@ from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
 from portal.imports import services as imports
+from portal.lifecycle import services as lifecycle
 from portal.locks import services as locks
 from portal.locks.models import Lock
 from portal.notify import services as notify
@@ -560,6 +561,14 @@ CASES: dict[str, Case] = {
     "portal.spaces.services.member_add": Case(Action.MEMBER_ADDED, _member),
     "portal.spaces.services.space_owner_set": Case(Action.MEMBER_ADDED, lambda w: spaces.space_owner_set(
         actor=w.admin, space_id=w.team.pk, username=w.bob.username)),
+    # Storage lifecycle: a space's own tiering policy (moves, packing, restores: tests/lifecycle)
+    "portal.lifecycle.services.space_tier_policy_set": Case(Action.SPACE_TIER_POLICY_CHANGED, lambda w: (
+        lifecycle.space_tier_policy_set(actor=w.admin, space=w.team, tier="", current_days=0, old_days=0,
+                                        trash_days=0))),
+    "portal.lifecycle.services.space_tier_policy_clear": Case(Action.SPACE_TIER_POLICY_CHANGED, lambda w: (
+        lifecycle.space_tier_policy_clear(actor=w.admin, space=w.team)), setup=lambda w: (
+        lifecycle.space_tier_policy_set(actor=w.admin, space=w.team, tier="", current_days=0, old_days=0,
+                                        trash_days=0))),
     # Admin console: site settings
     "portal.adminpanel.services.site_settings_update": Case(Action.SITE_SETTINGS_CHANGED, lambda w: (
         adminpanel.site_settings_update(actor=w.admin, space_creation="admins"))),
