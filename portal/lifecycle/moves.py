@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -142,12 +142,9 @@ def _switch_packed(container: Container, packed, sources: dict[int, Placement], 
         left.append(blob.placement)
         _place(blob, tier, container.key, container=container, offset=entry.offset)
         moved.append(blob)
-    # A few statements per container, not per blob: the placement fields every moved blob shares
-    # (a packing tier is never the hot one, so ``key`` stays) in one UPDATE, then the offsets.
+    # A few statements per container, not a few per blob (a container holds thousands).
     retire_many(left, now=now)
-    Blob.objects.filter(pk__in=[blob.pk for blob in moved]).update(
-        tier=tier.name, tier_key=container.key, container=container)
-    Blob.objects.bulk_update(moved, ["pack_offset"], batch_size=1000)
+    _save_packed(moved, tier, container)
     live = sum(blob.size for blob in moved)
     container.size, container.blob_count, container.live_bytes = size, len(moved), live
     container.data_bytes = sum(entry.size for entry in packed)
@@ -161,6 +158,23 @@ def _switch_packed(container: Container, packed, sources: dict[int, Placement], 
                                                    "to": tier.name, "why": why, "blobs": len(moved),
                                                    "bytes": live, "container": container.key})
     return len(moved), live
+
+
+def _save_packed(blobs: list[Blob], tier: Tier, container: Container) -> None:
+    """Point ``blobs`` at their slices of ``container`` (a packing tier is
+    never the hot one, so ``key`` stays). One statement on PostgreSQL:
+    bulk_update's CASE of one branch per blob took seconds per container."""
+    table = Blob._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"UPDATE {table} AS b SET tier = %s, tier_key = %s, container_id = %s, pack_offset = v.pos "
+                           "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, pos) WHERE b.id = v.id",
+                           [tier.name, container.key, container.pk, [blob.pk for blob in blobs],
+                            [blob.pack_offset for blob in blobs]])
+        else:
+            cursor.executemany(f"UPDATE {table} SET tier = %s, tier_key = %s, container_id = %s, pack_offset = %s "
+                               "WHERE id = %s", [(tier.name, container.key, container.pk, blob.pack_offset, blob.pk)
+                                                 for blob in blobs])
 
 
 def container_retire_if_empty(container_id: int, *, now: datetime) -> bool:
