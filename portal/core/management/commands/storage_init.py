@@ -4,15 +4,17 @@ from portal.core.errors import PortalError
 
 
 class Command(BaseCommand):
-    help = "Create the storage folder or S3 bucket if missing, and check that it answers."
+    help = ("Create the storage folder or S3 bucket if missing, and those of every colder tier "
+            "(PORTAL_TIERS), and check that each answers.")
 
     def handle(self, *args, **options):
-        from portal.storage import get_store
+        from portal.storage.tiers import tier_store, tiers
 
-        store = get_store()
-        try:
-            store.ensure_bucket()
-            store.check()
-        except PortalError as exc:
-            raise CommandError(exc.message) from None
-        self.stdout.write(f"Storage ready: {store}")
+        for name in tiers():
+            store = tier_store(name)
+            try:
+                store.ensure_bucket()
+                store.check()
+            except PortalError as exc:
+                raise CommandError(f"tier {name}: {exc.message}") from None
+            self.stdout.write(f"Storage ready: {name}: {store}")
