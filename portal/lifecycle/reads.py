@@ -12,6 +12,7 @@ import math
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -26,6 +27,7 @@ from portal.storage.tiers import HOT, Placement, Tier, tiers
 
 # The last-read mark is kept to the day: at most one UPDATE per blob per day.
 TOUCH_EVERY = timedelta(days=1)
+PROMOTE_PENDING_SECONDS = 15 * 60
 
 
 def touch(blob_ids_by_last_read: dict[int, object], *, now=None) -> None:
@@ -52,11 +54,17 @@ def blob_readable(blob: Blob, *, node: Node | None = None, actor=None, now=None)
                                          "ask an administrator to restore PORTAL_TIERS.") % {"tier": blob.tier})
     if tier.restore_minutes:
         restored_or_raise(blob, tier, node=node, actor=actor, now=now)
-    if node is not None and space_policy(node.space_id).promote_on_read:
+    if node is not None and space_policy(node.space_id).promote_on_read and _first_ask(blob.pk):
         from portal.lifecycle.tasks import promote
 
         transaction.on_commit(lambda: promote.delay(blob.pk))
     return blob.placement
+
+
+def _first_ask(blob_id: int) -> bool:
+    """One promotion queued per blob at a time, however many reads come in
+    before it is done (each would copy the whole file)."""
+    return cache.add(f"lifecycle:promote:{blob_id}", 1, PROMOTE_PENDING_SECONDS)
 
 
 def _needs_restore(rows: dict[int, str]) -> set[int]:

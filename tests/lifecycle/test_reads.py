@@ -151,3 +151,17 @@ def test_a_share_link_downloads_a_packed_file(client, alice, team, cold):
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == data
     assert Blob.objects.get(pk=version.blob_id).tier == "cold"
+
+
+@pytest.mark.django_db
+def test_many_reads_of_a_cold_file_queue_one_promotion(client, alice, team, cold, settings,
+                                                       django_capture_on_commit_callbacks):
+    settings.TIER_PROMOTE_ON_READ = True
+    version = stored(alice, team, "/popular.bin", os.urandom(2000))
+    age(version, days=40)
+    runs.tiering_run()
+
+    with django_capture_on_commit_callbacks() as queued:
+        for _ in range(5):
+            assert content(client, version.node_id)[0] == 200
+    assert len([c for c in queued if "blob_readable" in c.__qualname__]) == 1
