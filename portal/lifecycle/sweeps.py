@@ -58,13 +58,15 @@ def abandoned_containers_delete(*, now=None) -> int:
 def tier_orphans_delete(*, now=None) -> int:
     """Objects under a colder tier's prefix that no blob, container or
     pending deletion names, older than ORPHAN_GRACE_HOURS: copies a crash
-    left between copying and switching."""
+    left between copying and switching, and the parts of a large copy a
+    crash interrupted (an unfinished multipart upload, never listed)."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.ORPHAN_GRACE_HOURS)
     removed = 0
     for tier in tiers().values():
         if tier.name == HOT:
             continue
+        removed += _abort_unfinished(tier, cutoff)
         batch = []
         for info in tier_store(tier.name).iter_objects(tier.prefix):
             if info.modified < cutoff:
@@ -74,6 +76,16 @@ def tier_orphans_delete(*, now=None) -> int:
                 batch = []
         removed += _delete_unnamed(tier.name, batch)
     return removed
+
+
+def _abort_unfinished(tier, cutoff) -> int:
+    store, aborted = tier_store(tier.name), 0
+    for key, upload_id, started in list(store.iter_unfinished_uploads(tier.prefix)):
+        if started < cutoff:
+            logger.info("aborting the unfinished upload of %s to tier %s", key, tier.name)
+            store.multipart_abort(key, upload_id)
+            aborted += 1
+    return aborted
 
 
 def _delete_unnamed(tier: str, keys: list[str]) -> int:

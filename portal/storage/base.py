@@ -307,6 +307,12 @@ class ObjectStore(ABC):
         """Every object whose key starts with ``prefix``, in no promised order
         (AWS lists in byte order, SeaweedFS folder by folder)."""
 
+    def iter_unfinished_uploads(self, prefix: str = "") -> Iterator[tuple[str, str, datetime]]:
+        """Multipart uploads under ``prefix`` neither completed nor aborted, as
+        (key, upload id, started): what a writer killed during a large put
+        leaves. S3 keeps (and bills) their parts, unlisted, until aborted."""
+        return iter(())
+
     @abstractmethod
     def check(self) -> None:
         """Raise StorageUnavailable unless the store answers and accepts writes."""

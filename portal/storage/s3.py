@@ -199,6 +199,13 @@ class S3ObjectStore(ObjectStore):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(key=item["Key"], size=item["Size"], modified=item["LastModified"])
 
+    def iter_unfinished_uploads(self, prefix: str = "") -> Iterator[tuple[str, str, datetime]]:
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)
+        with self._errors():
+            for page in pages:
+                for item in page.get("Uploads", []):
+                    yield item["Key"], item["UploadId"], item["Initiated"]
+
     def _bucket_exists(self) -> bool:
         with self._errors():
             try:
