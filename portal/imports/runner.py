@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.models import Outcome as AuditOutcome
@@ -101,6 +102,7 @@ def run_execute(run_id: int, *, progress=None) -> ImportRun | None:
             _list(context)
         if not run.dry_run:
             _transfer(context)
+            _refuse_leftovers(run)
         return _finish(run)
     except Superseded:
         return None
@@ -280,7 +282,8 @@ def _transfer(context: Context) -> None:
                     work.put(item, timeout=HEARTBEAT_SECONDS)
                     break
                 except queue.Full:
-                    pass
+                    if not any(thread.is_alive() for thread in threads):
+                        raise RuntimeError("every transfer thread stopped") from None
                 finally:
                     if time.monotonic() - beat > HEARTBEAT_SECONDS:
                         heartbeat(context)
@@ -309,6 +312,15 @@ def _end_workers(context: Context, threads: list, work: queue.Queue, stop: threa
 
 
 # --- the end ---------------------------------------------------------------------------
+def _refuse_leftovers(run: ImportRun) -> None:
+    """Files still pending after every thread ended (a thread died on a database error): the run
+    fails saying so; the job's next run copies them (the copied ones are unchanged by then)."""
+    left = ImportItem.objects.filter(run=run, outcome=Outcome.PENDING).count()
+    if left:
+        raise PortalError(gettext("%(count)s files could not be tried; run the job again to copy them.")
+                          % {"count": left}, code="import_incomplete")
+
+
 def _finish(run: ImportRun) -> ImportRun:
     with transaction.atomic():
         totals = _counters(run)
