@@ -15,6 +15,7 @@ from portal.files.models import FileVersion, Node, NodeKind
 from portal.files.services.direct import file_put
 from portal.imports import runner, services
 from portal.imports.models import ImportItem, ImportJob, RunState
+from portal.scanning.models import ScanVerdict
 from portal.spaces.models import Space
 from tests.imports.conftest import file_bytes, node_at, s3_source, when, write
 
@@ -54,6 +55,7 @@ def test_a_folder_import_keeps_the_folder_structure_and_modification_times(boss,
     assert [e.action for e in events] == ["import.job_created", "import.started", "import.finished"]
     assert events.last().details["files_copied"] == 3 and events.last().details["bytes_copied"] == 18
     assert AuditEvent.objects.filter(action="file.uploaded", details__import_run=run.pk).count() == 3
+    assert ScanVerdict.objects.filter(version__node__space=space).count() == 3  # scanned as every new version
 
 
 def test_an_incremental_run_copies_only_new_and_changed_files(boss, space, roots):
