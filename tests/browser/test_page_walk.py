@@ -33,7 +33,7 @@ from portal.spaces.services import member_add, space_create
 # brand names, and names this test gives to users. Nothing else.
 ALLOWED = {
     "coffer", "webdav", "chromium", "windows", "macos", "linux", "python", "pdf", "csv", "json", "zip",
-    "lines", "api", "url", "sha", "utc", "celery", "beat", "totp", "ios", "android",  # products, formats, standards
+    "lines", "api", "url", "sha", "utc", "celery", "beat", "totp", "ios", "android", "webhook",  # products, formats, standards
     "english",  # the language switcher names each language in itself
     "walker", "boss",  # the users this test signs in as
     "txt", "png",  # extensions of the files it makes (their names are Chinese)

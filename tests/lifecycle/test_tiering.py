@@ -276,3 +276,27 @@ def test_on_seaweedfs_a_cold_unpacked_file_downloads_by_a_presigned_url_of_the_c
 
 def s3_tiers_bucket(tier) -> str:
     return tier_store(tier.name).bucket
+
+
+def test_a_tier_in_the_hot_bucket_with_a_storage_class_keeps_its_objects_under_its_own_prefix(
+        client, alice, team, settings, policy, seaweed):
+    from tests.files.support_s3 import use_s3
+    from tests.lifecycle.conftest import configure_tiers
+
+    hot = use_s3(settings, seaweed)
+    configure_tiers(settings, {"infrequent": {
+        "class": "warm", "backend": "s3", "endpoint": seaweed.endpoint_url, "bucket": hot.bucket,
+        "region": seaweed.region, "access_key": seaweed.access_key, "secret_key": seaweed.secret_key,
+        "storage_class": "STANDARD_IA"}})
+    data = os.urandom(70_000)
+    version = stored(alice, team, "/ia.bin", data)
+    age(version, days=40)
+
+    assert runs.tiering_run().blobs == 1
+
+    blob = blob_of(version)
+    assert blob.tier == "infrequent" and blob.container_id is None, "a warm tier does not pack by default"
+    assert blob.tier_key.startswith("tiers/infrequent/")
+    head = tier_store("infrequent").client.head_object(Bucket=hot.bucket, Key=blob.tier_key)
+    assert head["StorageClass"] == "STANDARD_IA", "the storage class reaches the store"
+    assert content(client, version.node_id) == (200, data)
