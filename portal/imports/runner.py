@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome as AuditOutcome
 from portal.audit.services import record
 from portal.core.access import Cap
-from portal.core.errors import PortalError
+from portal.core.errors import PortalError, StorageUnavailable
 from portal.files import names
 from portal.files.models import Node
 from portal.files.services.direct import file_put
@@ -59,6 +59,7 @@ class Context:
     job: ImportJob
     source: Source
     progress: object = None  # called with the run after each heartbeat (the CLI's progress bars)
+    down: list = field(default_factory=list)  # why Coffer's store stopped answering: the run stops
 
 
 def job_source(job: ImportJob) -> Source:
@@ -230,6 +231,8 @@ def _copy_one(context: Context, item: tuple, bucket: TokenBucket | None) -> None
                      before_commit=mark_copied)
     except _AlreadyDone:
         return
+    except StorageUnavailable as down:  # not this file's fault: it stays pending, and the run stops
+        context.down.append(down.message)
     except PortalError as refused:
         _mark_failed(item_id, refused.message)
     except Exception as exc:  # one file's failure (the source, the network) is that file's, reported
@@ -244,7 +247,7 @@ def _mark_failed(item_id: int, message: str) -> None:
 
 def _worker(context: Context, work: queue.Queue, bucket: TokenBucket | None, stop: threading.Event) -> None:
     try:
-        while not stop.is_set():
+        while not stop.is_set() and not context.down:
             item = work.get()
             if item is None:
                 return
@@ -278,11 +281,14 @@ def _transfer(context: Context) -> None:
     try:
         for item in _pending(context.run):
             while True:
+                if context.down:
+                    raise StorageUnavailable(gettext("The import stopped: %(error)s Start it again once the "
+                                                     "storage answers.") % {"error": context.down[0]})
                 try:
                     work.put(item, timeout=HEARTBEAT_SECONDS)
                     break
                 except queue.Full:
-                    if not any(thread.is_alive() for thread in threads):
+                    if not context.down and not any(thread.is_alive() for thread in threads):
                         raise RuntimeError("every transfer thread stopped") from None
                 finally:
                     if time.monotonic() - beat > HEARTBEAT_SECONDS:
@@ -293,10 +299,13 @@ def _transfer(context: Context) -> None:
         raise
     finally:
         _end_workers(context, threads, work, stop)
+    if context.down:
+        raise StorageUnavailable(gettext("The import stopped: %(error)s Start it again once the storage answers.")
+                                 % {"error": context.down[0]})
 
 
 def _end_workers(context: Context, threads: list, work: queue.Queue, stop: threading.Event) -> None:
-    if stop.is_set():  # stopping early: what is still queued stays pending for the next attempt
+    if stop.is_set() or context.down:  # stopping early: what is still queued stays pending for the next attempt
         while not work.empty():
             work.get_nowait()
     for _ in threads:

@@ -25,7 +25,7 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext
 
-from portal.core.errors import InvalidInput, StorageUnavailable
+from portal.core.errors import InvalidInput, PortalError, StorageUnavailable
 from portal.imports.models import SourceKind
 
 
@@ -226,8 +226,8 @@ class WebDavSource(Source):
         answer = self._session.get(self._url_of(entry_path), stream=True, timeout=120)
         if answer.status_code != 200:
             answer.close()
-            raise StorageUnavailable(gettext("The WebDAV server answered HTTP %(status)s for this file.")
-                                     % {"status": answer.status_code})
+            raise PortalError(gettext("The WebDAV server answered HTTP %(status)s for this file.")
+                              % {"status": answer.status_code}, code="source_file_unreadable")
         answer.raw.decode_content = True
         return answer.raw
 

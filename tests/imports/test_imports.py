@@ -270,3 +270,15 @@ def test_an_existing_file_at_the_target_gets_a_new_version(boss, space, roots):
     run_job(boss, folder_job(boss, space, roots))
     node = node_at(space, "/Old/a.txt")
     assert node.versions.count() == 2 and file_bytes(node) == b"imported"
+
+
+def test_when_coffers_store_stops_answering_the_run_stops_and_no_file_is_marked_failed(boss, space, roots, settings,
+                                                                                        tmp_path):
+    for n in range(30):
+        write(roots, f"f{n}.txt", b"data")
+    job = folder_job(boss, space, roots, concurrency=2)
+    settings.STORAGE_ROOT = tmp_path / "unmounted"  # the store's folder is missing: nothing can be stored
+    run = run_job(boss, job)
+    assert run.state == RunState.FAILED and "Start it again" in run.error
+    assert run.files_failed == 0 and run.files_pending == 30
+    assert AuditEvent.objects.filter(action="import.failed").exists()
