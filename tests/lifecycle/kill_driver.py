@@ -2,12 +2,14 @@
 at a named step, for tests/lifecycle/test_kills.py. No production hooks:
 the function at the step is wrapped here, after django.setup().
 
-    python tests/lifecycle/kill_driver.py <kind> <step> <now, ISO 8601>
+    python tests/lifecycle/kill_driver.py <kind> <step>      (then "<now, ISO 8601>\n" on stdin)
 
 kind: ``large`` (a blob moved alone), ``packed`` (small blobs packed into a
 container), ``compaction`` (sparse containers rewritten). The job is
 runs.tiering_run(now=...) or runs.containers_compact(now=...); for the step
-``superseded_delete`` it is sweeps.superseded_delete(now=...).
+``superseded_delete`` it is sweeps.superseded_delete(now=...). Django is
+set up before the time is read from stdin, so a test can start the driver
+first and store its files meanwhile.
 
 The line ``killed at <step>: <what>`` on stdout says where the process died.
 Exit status 3: the job finished without ever reaching the step.
@@ -153,14 +155,14 @@ STEPS = {"mid_copy": kill_mid_copy, "after_copy": kill_after_copy, "after_verify
 KINDS = ("large", "packed", "compaction")
 
 
-def main(kind: str, step: str, now: str) -> int:
+def main(kind: str, step: str) -> int:
     import django
 
     django.setup()
     from portal.lifecycle import runs, sweeps
 
-    when = datetime.fromisoformat(now)
     STEPS[step](kind)
+    when = datetime.fromisoformat(sys.stdin.readline().strip())
     if step == "superseded_delete":
         outcome = sweeps.superseded_delete(now=when)
     elif kind == "compaction":
@@ -172,6 +174,6 @@ def main(kind: str, step: str, now: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in KINDS or sys.argv[2] not in STEPS:
-        sys.exit(f"usage: kill_driver.py {{{'|'.join(KINDS)}}} {{{'|'.join(STEPS)}}} <now, ISO 8601>")
+    if len(sys.argv) != 3 or sys.argv[1] not in KINDS or sys.argv[2] not in STEPS:
+        sys.exit(f"usage: kill_driver.py {{{'|'.join(KINDS)}}} {{{'|'.join(STEPS)}}}  (the time on stdin)")
     sys.exit(main(*sys.argv[1:]))

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -118,17 +119,34 @@ def _driver_env(settings, seaweed, config: dict, var: Path) -> dict:
     return env
 
 
-def run_killed(scene: Scene, env: dict) -> str:
-    """Run the driver; it must die of SIGKILL at the scene's step. What it said."""
+@pytest.fixture
+def driver(settings, seaweed, two_buckets, tmp_path):
+    """Starts the driver for a scene (Django sets up while the test stores its files); killed at the end."""
+    started = []
+
+    def start(scene: Scene) -> subprocess.Popen:
+        started.append(subprocess.Popen(
+            [sys.executable, str(DRIVER), scene.kind, scene.step], cwd=ROOT,
+            env=_driver_env(settings, seaweed, two_buckets, tmp_path / "var"), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def run_killed(scene: Scene, process: subprocess.Popen) -> str:
+    """Tell the driver its time; it must die of SIGKILL at the scene's step. What it said."""
     try:
-        done = subprocess.run([sys.executable, str(DRIVER), scene.kind, scene.step, scene.run_at.isoformat()],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=DRIVER_DEADLINE,
-                              start_new_session=True)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{scene.where}: the driver still ran after {DRIVER_DEADLINE} s: {exc.stdout}\n{exc.stderr}")
-    said = done.stdout.strip()
-    assert done.returncode == -9 and said.startswith(f"killed at {scene.step}:"), (
-        f"{scene.where}: the driver exited with {done.returncode}: {said}\n{done.stderr[-3000:]}")
+        out, err = process.communicate(scene.run_at.isoformat() + "\n", timeout=DRIVER_DEADLINE)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{scene.where}: the driver still ran after {DRIVER_DEADLINE} s")
+    said = out.strip()
+    assert process.returncode == -signal.SIGKILL and said.startswith(f"killed at {scene.step}:"), (
+        f"{scene.where}: the driver exited with {process.returncode}: {said}\n{err[-3000:]}")
     return said
 
 
@@ -259,12 +277,13 @@ def assert_clean(scene: Scene, seaweed, client) -> None:
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_kill_at_any_step_leaves_every_version_readable_and_a_rerun_leaves_no_orphans(
-        kind, step, two_buckets, settings, seaweed, alice, api, tmp_path):
+        kind, step, two_buckets, driver, settings, seaweed, alice, api):
     scene = Scene(kind, step, alice, cold_bucket=two_buckets["cold"]["bucket"], hot_bucket=settings.S3_BUCKET)
     client = api.as_user(alice)
+    process = driver(scene)
     set_up(scene)
 
-    said = run_killed(scene, _driver_env(settings, seaweed, two_buckets, tmp_path / "var"))
+    said = run_killed(scene, process)
     assert said.endswith(f"(in transaction: {step == 'in_switch'})"), f"{scene.where}: {said}"
     if (kind, step) == ("large", "mid_copy"):
         assert " 0 parts stored" not in said, f"{scene.where}: the copy was killed before any part was stored"
