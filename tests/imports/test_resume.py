@@ -1,4 +1,4 @@
-"""Crashes: a `manage.py import_run` process (and a Celery-style task run)
+"""Crashes: a `manage.py import_run` process and a real Celery worker
 killed with SIGKILL mid-job, then resumed: every file exactly once, none
 lost, no duplicate versions. Also the beat tick's resuming and scheduling."""
 
@@ -93,9 +93,32 @@ def _first_run(job, process) -> int:
     return run.pk
 
 
-def test_sigkill_of_a_task_process_mid_s3_import_then_the_tick_resumes_it(boss, space, seaweed, bucket, settings):
-    """The worker side: a process running the imports.run task body is killed; the beat's tick finds the
-    run stalled and the task, run again, finishes it."""
+def _celery_worker(stale_seconds: str) -> subprocess.Popen:
+    """A real Celery worker (solo pool: tasks run in its own process) on the test broker and database."""
+    env = server_env(PORTAL_STORAGE_ROOT=str(django_settings.STORAGE_ROOT), DJANGO_SETTINGS_MODULE="portal.settings",
+                     PORTAL_IMPORT_STALE_SECONDS=stale_seconds)
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "worker", "-P", "solo", "-l", "WARNING",
+                             "--without-gossip", "--without-mingle", "--without-heartbeat"], cwd=ROOT, env=env,
+                            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+@pytest.mark.redis
+def test_sigkill_of_a_celery_worker_mid_s3_import_then_the_tick_resumes_it(boss, space, seaweed, bucket, settings):
+    """A real worker runs imports.run and is killed with SIGKILL; the beat's tick finds the run stalled
+    and queues it again; a new worker finishes it: each object exactly once."""
+    from portal.celery import app
+
     name, client = bucket
     sources = {f"p/{n:03}.dat": os.urandom(15_000 + n) for n in range(FILES)}
     for relative, data in sources.items():
@@ -103,24 +126,27 @@ def test_sigkill_of_a_task_process_mid_s3_import_then_the_tick_resumes_it(boss, 
     job = services.import_job_create(actor=boss, space_id=space.pk, target="/Bucket", source_kind="s3",
                                      source=s3_source(seaweed, name, "in/"), secret=seaweed.secret_key,
                                      bytes_per_second=80_000, concurrency=4)
-    run = services.import_run_start(actor=boss, job_id=job.pk, queue=False)
-    code = f"import django; django.setup(); from portal.imports.tasks import run_import; run_import({run.pk})"
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
-                               env=server_env(PORTAL_STORAGE_ROOT=str(django_settings.STORAGE_ROOT),
-                                              DJANGO_SETTINGS_MODULE="portal.settings"),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    app.control.purge()  # this test database's broker: no stale task from other tests
+    worker = _celery_worker(stale_seconds="90")
     try:
-        _wait_for_copies(run.pk, 4, process)
+        run = services.import_run_start(actor=boss, job_id=job.pk)  # queued for the worker on commit
+        _wait_for_copies(run.pk, 4, worker)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        _stop(worker, signal.SIGKILL)
     assert ImportItem.objects.filter(run=run, outcome=Outcome.PENDING).exists()
     settings.IMPORT_STALE_SECONDS = 0
-    resumed = tasks.tick()["resumed"]  # queues imports.run for it; here the task body runs in this process
-    assert resumed == [run.pk]
-    tasks.run_import(run.pk)
+    assert tasks.tick()["resumed"] == [run.pk]  # queued imports.run again
+    worker = _celery_worker(stale_seconds="0")
+    try:
+        deadline = time.monotonic() + 90
+        while not ImportRun.objects.get(pk=run.pk).done:
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, "the new worker did not finish the run within 90 s"
+            time.sleep(0.1)  # polling the database for the worker's progress until the deadline
+    finally:
+        _stop(worker)
     run.refresh_from_db()
-    assert run.state == RunState.FINISHED and run.files_copied == FILES
+    assert run.state == RunState.FINISHED and run.files_copied == FILES and run.attempt == 2
     _assert_each_file_exactly_once(space, sources, "/Bucket")
 
 
