@@ -19,7 +19,7 @@ from portal.files.models import Blob, FileVersion, Integrity, UploadSession, Upl
 from portal.core.errors import StorageUnavailable
 from portal.lifecycle.moves import retire
 from portal.storage import ObjectNotFound, get_store
-from portal.storage.tiers import tier_store
+from portal.storage.tiers import HOT, tier_store
 
 logger = logging.getLogger(__name__)
 BLOB_PREFIX = "blobs/"
@@ -54,10 +54,29 @@ def blob_hash(blob_id: int) -> str:
         if twin is None:
             return _set_hash(blob, sha256)
         FileVersion.objects.filter(blob=blob).update(blob=twin)
+        if twin.tier != HOT:
+            return _twin_takes_hot_copy(twin, blob)
         # The duplicate object stays until the orphan sweep's grace period is
         # over: a download may have been handed its key a moment ago.
         blob.delete()
         return "deduplicated"
+
+
+def _twin_takes_hot_copy(twin: Blob, fresh: Blob) -> str:
+    """Bytes just uploaded that another file (maybe another space's) keeps
+    in a colder tier: the twin takes the fresh hot copy, so the uploader's
+    file reads like any new file. Otherwise a "restoring" answer, or a
+    download from the cold bucket, would tell a stranger who uploads a
+    guess that somebody stores exactly those bytes."""
+    old, now = twin.placement, timezone.now()
+    fresh.delete()   # first: the key is unique
+    retire(old, now=now)
+    twin.key, twin.tier, twin.tier_key, twin.container, twin.pack_offset = fresh.key, HOT, "", None, None
+    twin.last_read_at = now
+    twin.save(update_fields=["key", "tier", "tier_key", "container", "pack_offset", "last_read_at"])
+    record(action=Action.BLOB_TIERED, details={"from": old.tier, "to": HOT, "why": "upload", "blobs": 1,
+                                               "bytes": twin.size, "blob": twin.pk})
+    return "deduplicated"
 
 
 def _set_hash(blob: Blob, sha256: str) -> str:
