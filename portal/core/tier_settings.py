@@ -20,6 +20,8 @@ CLASSES = ("warm", "cold", "archive", "deep_archive")
 # Packing pays where objects are dear and reads are rare; a restore step is what archive classes cost.
 _PACKED_BY_DEFAULT = {"cold", "archive", "deep_archive"}
 _RESTORE_MINUTES_BY_DEFAULT = {"archive": 240, "deep_archive": 720}
+# Where the portal keeps its own objects in the hot bucket (files, backups, audit heads and exports, previews).
+_PORTAL_PREFIXES = ("blobs/", "backups/", "audit/", "derived/")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _KEYS = {"class", "backend", "root", "endpoint", "bucket", "region", "access_key", "secret_key", "secret_key_env",
          "addressing_style", "storage_class", "prefix", "pack", "restore_minutes"}
@@ -48,8 +50,10 @@ def _tier(name: str, raw) -> dict:
             _fail(f"tier {name!r}: the environment variable {env} (its secret key) is not set.")
         tier["secret_key"] = os.environ[env]
     tier.setdefault("prefix", f"tiers/{name}/")
-    if tier["prefix"] and (not tier["prefix"].endswith("/") or tier["prefix"].startswith(("/", "blobs/"))):
-        _fail(f"tier {name!r}: prefix ends with '/' and is not under blobs/ (the hot store's).")
+    # The tier's orphan sweep deletes what under its prefix no tier row names: never the portal's own objects.
+    if not tier["prefix"].endswith("/") or tier["prefix"].startswith(("/", *_PORTAL_PREFIXES)):
+        _fail(f"tier {name!r}: prefix is not empty, ends with '/' and is not under {', '.join(_PORTAL_PREFIXES)} "
+              "(the hot bucket's own objects).")
     tier.setdefault("pack", tier["class"] in _PACKED_BY_DEFAULT)
     tier.setdefault("restore_minutes", _RESTORE_MINUTES_BY_DEFAULT.get(tier["class"], 0))
     if not isinstance(tier["restore_minutes"], int) or tier["restore_minutes"] < 0:
@@ -72,4 +76,8 @@ def parse_tiers(raw: str, *, default: dict) -> dict[str, dict]:
         if name == "hot" or not _NAME.match(name):
             _fail(f"{name!r} is not a tier name (lowercase letters, digits, '-'; 'hot' is the main store).")
         tiers[name] = _tier(name, tier)
+    prefixes = sorted(tier["prefix"] for tier in tiers.values())
+    if any(later.startswith(earlier) for earlier, later in zip(prefixes, prefixes[1:])):
+        _fail("two tiers' prefixes nest; each tier needs a prefix of its own (one tier's sweep would delete "
+              "the other's objects).")
     return dict(sorted(tiers.items(), key=lambda item: CLASSES.index(item[1]["class"])))

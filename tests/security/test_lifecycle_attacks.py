@@ -11,6 +11,7 @@ pointing at missing or wrong bytes."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -499,3 +500,48 @@ def test_concurrent_runs_collects_and_compactions_in_threads_never_leave_a_versi
     assert not [r for r in results if isinstance(r, Exception)], results
     runs.containers_compact()
     all_versions_read_their_own_bytes({v.pk: datas[p] for p, v in versions.items()})
+
+
+# --- a tier's prefix ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prefix", ["", "backups/", "audit/", "derived/", "blobs/"])
+def test_a_tier_prefix_that_would_let_the_orphan_sweep_loose_on_the_portals_own_objects_is_refused(prefix):
+    """The tier sweep deletes whatever under the prefix no tier row names: an
+    empty prefix in the hot bucket would be every file, backup pack and audit head."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.core.tier_settings import parse_tiers
+
+    with pytest.raises(ImproperlyConfigured):
+        parse_tiers(json.dumps({"cold": {"class": "cold", "prefix": prefix}}), default={})
+
+
+def test_two_tiers_whose_prefixes_nest_are_refused():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.core.tier_settings import parse_tiers
+
+    with pytest.raises(ImproperlyConfigured):
+        parse_tiers(json.dumps({"cold": {"class": "cold", "prefix": "tiers/"},
+                                "archive": {"class": "archive", "prefix": "tiers/archive/"}}), default={})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tier_sweep_never_deletes_hot_files_backup_packs_or_audit_objects(alice, settings, seaweed):
+    """A tier in the hot bucket (a storage class, as docs/tiers.md suggests): its sweep stays under its prefix."""
+    from portal.storage import get_store
+    from tests.files.support_s3 import use_s3
+
+    store = use_s3(settings, seaweed)
+    configure_tiers(settings, {"cold": {"class": "cold", "backend": "s3", "endpoint": seaweed.endpoint_url,
+                                        "bucket": settings.S3_BUCKET, "region": seaweed.region,
+                                        "access_key": seaweed.access_key, "secret_key": seaweed.secret_key}})
+    version = stored(alice, space_create(actor=alice, name="Hot"), "/keep.txt", b"keep me")
+    store.put("backups/packs/aa/pack1", io.BytesIO(b"pack"))
+    store.put("audit/heads/1.json", io.BytesIO(b"{}"))
+    from portal.lifecycle import sweeps
+
+    sweeps.tier_orphans_delete(now=timezone.now() + timedelta(days=30))
+
+    assert get_store().exists("backups/packs/aa/pack1") and get_store().exists("audit/heads/1.json")
+    all_versions_read_their_own_bytes({version.pk: b"keep me"})
