@@ -42,11 +42,10 @@ def _ours(kind: str, key: str) -> bool:
 
 class _KillingReader:
     """The source as the store reads it during a put: dies once ``after``
-    bytes were read, and (for a multipart copy) once the store holds a part."""
+    bytes were read and the store holds a part of the multipart upload."""
 
-    def __init__(self, fileobj, *, store, key: str, after: int, multipart: bool):
-        self._fileobj, self._store, self._key, self.count = fileobj, store, key, 0
-        self._after, self._multipart = after, multipart
+    def __init__(self, fileobj, *, store, key: str, after: int):
+        self._fileobj, self._store, self._key, self._after, self.count = fileobj, store, key, after, 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._fileobj.read(size)
@@ -62,7 +61,7 @@ class _KillingReader:
             uploads = client.list_multipart_uploads(Bucket=self._store.bucket, Prefix=self._key).get("Uploads", [])
             parts = [part for upload in uploads for part in client.list_parts(
                 Bucket=self._store.bucket, Key=self._key, UploadId=upload["UploadId"]).get("Parts", [])]
-            if parts or not self._multipart or time.monotonic() > deadline:
+            if parts or time.monotonic() > deadline:
                 return len(parts)
             time.sleep(0.05)   # an upload thread is sending the first part
 
@@ -75,12 +74,9 @@ def kill_mid_copy(kind: str) -> None:
 
     def put(key, fileobj, **kwargs):
         if _ours(kind, key):
-            # A large blob (over the 16 MiB multipart threshold) dies once more than the threshold
-            # was read and the store holds a part; a container (a single PUT: nothing of it is
-            # stored yet) after its first read.
-            large = kind == "large"
-            fileobj = _KillingReader(fileobj, store=store, key=key, after=16 * MiB + 1 if large else 1,
-                                     multipart=large)
+            # Every copy killed here is over the 16 MiB multipart threshold: it dies once more than
+            # the threshold was read and the store holds a part.
+            fileobj = _KillingReader(fileobj, store=store, key=key, after=16 * MiB + 1)
         return real_put(key, fileobj, **kwargs)
 
     store.put = put

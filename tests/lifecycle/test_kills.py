@@ -48,8 +48,7 @@ DRIVER_DEADLINE = 120   # seconds; a loaded machine starts Django slowly
 KiB, MiB = 1024, 1024 * 1024
 STEPS = ["mid_copy", "after_copy", "after_verify", "in_switch", "after_commit", "superseded_delete"]
 KINDS = ["large", "packed", "compaction"]
-POLICY = {"TIER_CURRENT_DAYS": 30, "TIER_OLD_DAYS": 10, "TIER_TRASH_DAYS": 3, "PACK_MAX_BLOB": 64 * KiB,
-          "TIER_PROMOTE_ON_READ": False}
+POLICY = {"TIER_CURRENT_DAYS": 30, "TIER_OLD_DAYS": 10, "TIER_TRASH_DAYS": 3, "TIER_PROMOTE_ON_READ": False}
 
 
 @dataclass
@@ -71,6 +70,16 @@ class Scene:
     def far(self):
         """Later than every grace period and the 12 hours a container may stay WRITING."""
         return self.now + timedelta(days=400)
+
+    @property
+    def multipart(self) -> bool:
+        """A kill mid-copy is of a copy over S3's multipart threshold (16 MiB): some parts are stored."""
+        return self.step == "mid_copy"
+
+    @property
+    def pack_max(self) -> int:
+        """Small enough to pack: a few KiB, or (for a container over the multipart threshold) 6 MiB."""
+        return 8 * MiB if self.multipart and self.kind != "large" else 64 * KiB
 
     @property
     def run_at(self):
@@ -101,7 +110,7 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _driver_env(settings, seaweed, config: dict, var: Path) -> dict:
+def _driver_env(settings, seaweed, config: dict, var: Path, scene: Scene) -> dict:
     """The test's own settings for the driver: its database, Redis, both buckets, the policy."""
     (var / "static").mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
@@ -112,6 +121,7 @@ def _driver_env(settings, seaweed, config: dict, var: Path) -> dict:
         "PORTAL_STORAGE": "s3", "PORTAL_S3_ENDPOINT": seaweed.endpoint_url, "PORTAL_S3_BUCKET": settings.S3_BUCKET,
         "PORTAL_S3_ACCESS_KEY": seaweed.access_key, "PORTAL_S3_SECRET_KEY": seaweed.secret_key,
         "PORTAL_TIERS": json.dumps(config), "PORTAL_TIER_TARGET": "cold", "PORTAL_TIER_GRACE_MINUTES": "60",
+        "PORTAL_PACK_MAX_BLOB": str(scene.pack_max),
         **{f"PORTAL_{name}": str(int(value)) for name, value in POLICY.items()},
     })
     if os.environ.get("PORTAL_REDIS_URL"):
@@ -125,9 +135,10 @@ def driver(settings, seaweed, two_buckets, tmp_path):
     started = []
 
     def start(scene: Scene) -> subprocess.Popen:
+        settings.PACK_MAX_BLOB = scene.pack_max
         started.append(subprocess.Popen(
             [sys.executable, str(DRIVER), scene.kind, scene.step], cwd=ROOT,
-            env=_driver_env(settings, seaweed, two_buckets, tmp_path / "var"), stdin=subprocess.PIPE,
+            env=_driver_env(settings, seaweed, two_buckets, tmp_path / "var", scene), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True))
         return started[-1]
 
@@ -161,8 +172,9 @@ def _age(scene: Scene, days: int = 100) -> None:
     Blob.objects.filter(tier="hot").update(created_at=scene.now - timedelta(days=days), last_read_at=None)
 
 
-def _small(seed: int) -> bytes:
-    return os.urandom(3 * KiB + 997 * seed)
+def _small(scene: Scene, seed: int, *, bulky: bool = False) -> bytes:
+    """A few KiB; 6 MiB when ``bulky`` and the scene needs a container over the multipart threshold."""
+    return os.urandom((6 * MiB if bulky and scene.multipart else 3 * KiB) + 997 * seed)
 
 
 def _purge(scene: Scene, path: str) -> None:
@@ -180,18 +192,18 @@ def set_up(scene: Scene) -> None:
     space = space_create(actor=scene.alice, name="Kills")
     if scene.kind == "large":
         # Over S3's multipart threshold (16 MiB) where a kill mid-copy must leave parts behind.
-        _put(scene, space, "/big.bin", os.urandom(18 * MiB + 123 if scene.step == "mid_copy" else 2 * MiB + 123))
+        _put(scene, space, "/big.bin", os.urandom(18 * MiB + 123 if scene.multipart else 2 * MiB + 123))
         _put(scene, space, "/big.bin", os.urandom(300 * KiB))               # its second version
     else:
-        _put(scene, space, "/a.txt", _small(1))
-        _put(scene, space, "/a.txt", _small(2))
-        _put(scene, space, "/b.txt", _small(3))
-        _put(scene, space, "/c.bin", _small(4))
+        _put(scene, space, "/a.txt", _small(scene, 1, bulky=True))
+        _put(scene, space, "/a.txt", _small(scene, 2))
+        _put(scene, space, "/b.txt", _small(scene, 3, bulky=True))
+        _put(scene, space, "/c.bin", _small(scene, 4, bulky=True))
     _age(scene)
     if scene.kind == "compaction":
         runs.tiering_run(now=scene.now)                                     # container one
         for seed in (5, 6, 7):
-            _put(scene, space, f"/d{seed}.bin", _small(seed))
+            _put(scene, space, f"/d{seed}.bin", _small(scene, seed))
         _age(scene)
         runs.tiering_run(now=scene.now)                                     # container two
         _purge(scene, "/d6.bin")
@@ -285,7 +297,7 @@ def test_a_kill_at_any_step_leaves_every_version_readable_and_a_rerun_leaves_no_
 
     said = run_killed(scene, process)
     assert said.endswith(f"(in transaction: {step == 'in_switch'})"), f"{scene.where}: {said}"
-    if (kind, step) == ("large", "mid_copy"):
+    if scene.multipart:
         assert " 0 parts stored" not in said, f"{scene.where}: the copy was killed before any part was stored"
     if step == "superseded_delete":   # the object is gone, its row is not
         tier, _, key = said.split(": ")[1].split(" ")[0].partition(":")
