@@ -29,6 +29,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from portal.core.errors import PortalError
 from portal.core.tier_settings import parse_tiers
 from portal.files.models import Blob, FileVersion
 from portal.files.services import maintenance
@@ -236,7 +237,7 @@ def assert_every_version_readable(scene: Scene, client, when: str) -> None:
         try:
             with placement_open(blob.placement) as stream:
                 digest = hashlib.sha256(stream.read()).hexdigest()
-        except Exception as exc:   # noqa: BLE001 - any failure to read is the finding; say which blob
+        except PortalError as exc:   # missing object, store error: say which blob
             pytest.fail(f"{scene.where}, {when}: blob {blob.pk} at {blob.placement} cannot be read: {exc!r}")
         assert digest == blob.sha256, f"{scene.where}, {when}: blob {blob.pk} at {blob.placement} has other bytes"
 
@@ -307,3 +308,16 @@ def test_a_kill_at_any_step_leaves_every_version_readable_and_a_rerun_leaves_no_
 
     finish(scene, settings)
     assert_clean(scene, seaweed, client)
+
+
+def test_an_unfinished_upload_in_a_tier_is_aborted_only_after_the_grace_period_and_only_under_its_prefix(
+        two_buckets, settings, seaweed):
+    store, bucket = tier_store("cold"), two_buckets["cold"]["bucket"]
+    store.multipart_start("tiers/cold/b/00/interrupted")
+    store.multipart_start("elsewhere/not-ours")
+
+    assert sweeps.tier_orphans_delete(now=timezone.now()) == 0   # a copy may still be under way
+    assert sorted(unfinished_uploads(seaweed, bucket)) == ["elsewhere/not-ours", "tiers/cold/b/00/interrupted"]
+
+    assert sweeps.tier_orphans_delete(now=timezone.now() + timedelta(hours=25)) == 1
+    assert unfinished_uploads(seaweed, bucket) == ["elsewhere/not-ours"]
