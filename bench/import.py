@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
 import subprocess
 import time
@@ -104,10 +105,14 @@ def _rclone_copy(s3, round_no: int, concurrency: int) -> float:
 
 def _import(server, s3, args_: list[str]) -> tuple[float, str]:
     env = {**server.env, "BENCH_SOURCE_SECRET": s3.secret_key}
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run([PYTHON, "manage.py", "import_run", "--no-progress", *args_], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log(f"import_run {' '.join(args_[:2])}: {seconds:.1f} s, its CPU {cpu1.ru_utime - cpu0.ru_utime:.1f} s user "
+        f"+ {cpu1.ru_stime - cpu0.ru_stime:.1f} s system")
     if done.returncode:
         raise SystemExit(f"import_run failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     return seconds, done.stdout
