@@ -29,7 +29,8 @@ from portal.storage.tiers import tier_get, tiers
 logger = logging.getLogger(__name__)
 RUN_LOCK = "lifecycle:tiering-run"
 COMPACT_LOCK = "lifecycle:compaction"
-_LOCK_SECONDS = 6 * 3600
+# Short, and renewed after every container or blob: a killed run's lock is gone within minutes.
+_LOCK_SECONDS = 15 * 60
 
 
 @dataclass
@@ -60,6 +61,10 @@ class RunReport:
 def _exclusive(name: str):
     """One run of a kind at a time across workers (Redis); the lock expires should a worker die."""
     return cache.add(name, timezone.now().isoformat(), _LOCK_SECONDS)
+
+
+def _still_running(name: str) -> None:
+    cache.touch(name, _LOCK_SECONDS)
 
 
 def tiering_run(*, now=None, max_blobs: int | None = None, max_bytes: int | None = None) -> RunReport:
@@ -103,6 +108,7 @@ def _tier_all(report: RunReport, *, now, max_blobs: int, max_bytes: int) -> None
 
 
 def _pack(report: RunReport, blobs: list[Blob], tier, *, now) -> None:
+    _still_running(RUN_LOCK)
     try:
         count, moved = moves.blobs_pack(blobs=blobs, to=tier, now=now)
     except CopyMismatch as exc:
@@ -113,6 +119,7 @@ def _pack(report: RunReport, blobs: list[Blob], tier, *, now) -> None:
 
 
 def _move(report: RunReport, blob: Blob, tier: str, *, now) -> None:
+    _still_running(RUN_LOCK)
     try:
         moved = moves.blob_move(blob_id=blob.pk, to=tier, now=now)
     except CopyMismatch as exc:
@@ -161,6 +168,9 @@ def containers_compact(*, now=None) -> dict:
 
 
 def _compact_tier(tier, report: dict, *, now) -> None:
+    with transaction.atomic():   # emptied containers (all deleted, or a crash after a rewrite's switch)
+        for container in Container.objects.filter(tier=tier.name, state=ContainerState.LIVE, live_bytes__lte=0):
+            report["retired"] += moves.container_retire_if_empty(container.pk, now=now)
     sparse = _sparse(tier.name)
     small = [c for c in sparse if c.live_bytes >= c.data_bytes * settings.PACK_MIN_LIVE_PERCENT / 100]
     if len(sparse) - len(small) == 0 and len(small) < 2:
@@ -182,6 +192,7 @@ def _compact_tier(tier, report: dict, *, now) -> None:
 
 
 def _rewrite(tier, blobs: list[Blob], report: dict, *, now) -> None:
+    _still_running(COMPACT_LOCK)
     try:
         count, moved = moves.blobs_pack(blobs=blobs, to=tier, why="compaction", now=now)
     except (CopyMismatch, PortalError) as exc:

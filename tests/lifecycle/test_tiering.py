@@ -300,3 +300,38 @@ def test_a_tier_in_the_hot_bucket_with_a_storage_class_keeps_its_objects_under_i
     head = tier_store("infrequent").client.head_object(Bucket=hot.bucket, Key=blob.tier_key)
     assert head["StorageClass"] == "STANDARD_IA", "the storage class reaches the store"
     assert content(client, version.node_id) == (200, data)
+
+
+def test_compaction_retires_emptied_containers_without_rewriting_a_full_small_one(alice, team, cold):
+    from portal.files.services.maintenance import blobs_collect
+    from portal.files.services.tree import trash_purge
+
+    first = [stored(alice, team, f"/a{i}.bin", os.urandom(1000)) for i in range(2)]
+    age(*first, days=40)
+    runs.tiering_run()
+    second = [stored(alice, team, f"/b{i}.bin", os.urandom(1000)) for i in range(2)]
+    age(*second, days=40)
+    runs.tiering_run()
+    emptied, kept = Container.objects.order_by("pk")
+    for version in first:
+        node_trash(actor=alice, node_id=version.node_id)
+        trash_purge(actor=alice, node_id=version.node_id)
+    blobs_collect()
+
+    report = runs.containers_compact()
+
+    assert (report["retired"], report["rewritten"]) == (1, 0)
+    emptied.refresh_from_db(), kept.refresh_from_db()
+    assert emptied.state == ContainerState.RETIRED and kept.state == ContainerState.LIVE
+
+
+def test_the_orphan_sweep_aborts_a_hot_upload_no_session_owns_after_its_grace_period(settings, seaweed):
+    from portal.files.services.maintenance import orphans_sweep
+    from tests.files.support_s3 import use_s3
+
+    store = use_s3(settings, seaweed)
+    abandoned = store.multipart_start("blobs/ab/" + "a" * 32)   # a large file_put killed mid-write
+    assert orphans_sweep() == 0
+    later = timezone.now() + timedelta(hours=settings.ORPHAN_GRACE_HOURS + 1)
+    assert orphans_sweep(now=later) == 1
+    assert [u for u in store.iter_unfinished_uploads("blobs/") if u[1] == abandoned] == []

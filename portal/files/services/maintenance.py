@@ -166,10 +166,12 @@ def _expire(session_id) -> str:
 
 def orphans_sweep(*, now=None) -> int:
     """Delete objects under blobs/ that no blob row and no live upload names,
-    once older than the grace period (so an upload between steps is safe)."""
+    once older than the grace period (so an upload between steps is safe);
+    abort unfinished multipart uploads there that no upload session owns (a
+    large ``file_put`` or promotion killed mid-write: S3 keeps their parts)."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.ORPHAN_GRACE_HOURS)
-    removed = 0
+    removed = _abort_unowned_uploads(cutoff)
     batch: list[str] = []
     for info in get_store().iter_objects(BLOB_PREFIX):
         if info.modified < cutoff:
@@ -178,6 +180,19 @@ def orphans_sweep(*, now=None) -> int:
             removed += _delete_unreferenced(batch)
             batch = []
     return removed + _delete_unreferenced(batch)
+
+
+def _abort_unowned_uploads(cutoff) -> int:
+    store, aborted = get_store(), 0
+    unfinished = [row for row in store.iter_unfinished_uploads(BLOB_PREFIX) if row[2] < cutoff]
+    owned = set(UploadSession.objects.filter(multipart_id__in=[upload_id for _, upload_id, _ in unfinished])
+                .values_list("multipart_id", flat=True))
+    for key, upload_id, _ in unfinished:
+        if upload_id not in owned:   # sessions expire through uploads_sweep, which knows their state
+            logger.info("aborting the unfinished upload of %s that no session owns", key)
+            store.multipart_abort(key, upload_id)
+            aborted += 1
+    return aborted
 
 
 def _delete_unreferenced(keys: list[str]) -> int:
