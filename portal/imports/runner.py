@@ -29,8 +29,8 @@ from django.utils.translation import gettext
 from portal.audit.actions import Action
 from portal.audit.models import Outcome as AuditOutcome
 from portal.audit.services import record
-from portal.core.access import Cap
-from portal.core.errors import PortalError, StorageUnavailable
+from portal.core.access import Cap, is_admin
+from portal.core.errors import Forbidden, PortalError, StorageUnavailable
 from portal.files import names
 from portal.files.models import Node
 from portal.files.services.direct import file_put
@@ -97,6 +97,7 @@ def run_execute(run_id: int, *, progress=None) -> ImportRun | None:
     job = run.job
     try:
         actor = job.created_by
+        creator_may_import(job)
         space_access(actor, job.space_id, Cap.FILE_WRITE)  # refused: the run fails saying why
         context = Context(run=run, job=job, source=job_source(job), progress=progress)
         if not run.listed:
@@ -110,6 +111,17 @@ def run_execute(run_id: int, *, progress=None) -> ImportRun | None:
     except Exception as exc:  # the top of a run: whatever stopped it is its failure, reported
         logger.exception("import run %s failed", run.pk)
         return _fail(run, exc)
+
+
+def creator_may_import(job: ImportJob) -> None:
+    """Imports read what only administrators may choose (folders on the
+    server, any S3 or WebDAV source): a job runs, file after file, only while
+    its creator is still an active administrator."""
+    creator = type(job.created_by).objects.filter(pk=job.created_by_id).first()
+    if not is_admin(creator):
+        raise Forbidden(gettext("%(user)s, who created this import, is no longer an active administrator; an "
+                                "administrator must create it again.") % {"user": job.created_by},
+                        code="import_creator_not_admin")
 
 
 # --- counters and heartbeat ------------------------------------------------------------
@@ -225,9 +237,12 @@ def _copy_one(context: Context, item: tuple, bucket: TokenBucket | None) -> None
             Node.objects.filter(pk=version.node_id).update(modified_at=mtime)
 
     try:
+        creator_may_import(job)
         with context.source.open(path) as stream:
+            # One byte past the listed size is enough to refuse the file: a source sending gigabytes
+            # more than it listed does not get them written to the store first.
             file_put(actor=job.created_by, space_id=job.space_id, path=target_path(job, path), size=size,
-                     fileobj=limited(stream, bucket), details={"import_run": context.run.pk},
+                     fileobj=limited(stream, bucket, most=size + 1), details={"import_run": context.run.pk},
                      before_commit=mark_copied)
     except _AlreadyDone:
         return

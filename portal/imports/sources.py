@@ -9,6 +9,7 @@ opens one for reading. Nothing here writes anything.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from portal.core.errors import InvalidInput, PortalError, StorageUnavailable
+from portal.files.names import MAX_DEPTH
 from portal.imports.models import SourceKind
 
 
@@ -56,6 +58,9 @@ def _http_url(value: str, *, field: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(gettext("%(field)s must be an http:// or https:// address.") % {"field": field},
                            code="invalid_source")
+    if parts.username is not None or parts.password is not None:  # kept in clear, shown in pages and the audit log
+        raise InvalidInput(gettext("%(field)s must not carry a user name or password; give them in their own "
+                                   "fields (the password is sealed).") % {"field": field}, code="invalid_source")
     return value
 
 
@@ -147,12 +152,36 @@ class FolderSource(Source):
                         yield Entry(path=path, size=st.st_size, mtime=_mtime(st))
 
     def open(self, entry_path: str) -> BinaryIO:
-        full = self.root / entry_path
-        if Path(os.path.realpath(full)) != full:  # a folder on the way became a link since the listing
-            raise InvalidInput(gettext("%(path)s now leads through a symbolic link; not followed.")
-                               % {"path": entry_path}, code="symlink")
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # Walked one name at a time from "/", none of them followed if it is a link: a folder swapped
+        # for a link after any check (even a moment before this open) leads nowhere. Non-blocking, so
+        # a FIFO put in a file's place cannot hang the run; only a regular file is read.
+        fd = _open_beneath(self.root.parts[1:] + tuple(entry_path.split("/")), entry_path)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise InvalidInput(gettext("%(path)s is no longer a regular file; not read.") % {"path": entry_path},
+                               code="not_a_file")
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb", buffering=1024 * 1024)
+
+
+def _open_beneath(parts: tuple[str, ...], entry_path: str) -> int:
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidInput(gettext("%(path)s is not a plain path.") % {"path": entry_path}, code="invalid_path")
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, nofollow | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], nofollow, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        raise InvalidInput(gettext("%(path)s now leads through a symbolic link; not followed.")
+                           % {"path": entry_path}, code="symlink") from exc
+    finally:
+        os.close(fd)
 
 
 # --- WebDAV --------------------------------------------------------------------------
@@ -202,7 +231,8 @@ class WebDavSource(Source):
             return None
         relative = path[len(self.base_path):].strip("/")
         prop = response.find(f"{_DAV}propstat/{_DAV}prop")
-        if not relative or prop is None:
+        # "..", "." or "//" in a hostile server's href would lead out of the base folder (or round in circles).
+        if not relative or prop is None or any(part in ("", ".", "..") for part in relative.split("/")):
             return None
         if prop.find(f"{_DAV}resourcetype/{_DAV}collection") is not None:
             return relative, None
@@ -215,9 +245,14 @@ class WebDavSource(Source):
         stack = [""]
         while stack:
             folder = stack.pop()
-            for relative, entry in sorted(self._propfind(folder + "/" if folder else ""), key=lambda i: i[0]):
+            below = folder + "/" if folder else ""
+            for relative, entry in sorted(self._propfind(below), key=lambda i: i[0]):
+                # Only what lies below the folder listed: a server naming an ancestor or a sibling
+                # folder again cannot keep a run listing forever.
+                if not relative.startswith(below) or relative == folder:
+                    continue
                 if entry is None:
-                    if relative != folder:
+                    if relative.count("/") < MAX_DEPTH:   # deeper could never be a path in Coffer
                         stack.append(relative)
                 else:
                     yield entry
