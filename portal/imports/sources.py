@@ -190,6 +190,10 @@ _PROPFIND = (b'<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:">
              b'<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/></d:prop></d:propfind>')
 
 
+# One folder's PROPFIND answer (about half a kilobyte per entry: some 250,000 entries).
+PROPFIND_MAX_BYTES = 128 * 1024 * 1024
+
+
 class WebDavSource(Source):
     """A folder on a WebDAV server, listed with PROPFIND (Depth: 1, folder by
     folder, which every server allows) and read with GET."""
@@ -214,16 +218,21 @@ class WebDavSource(Source):
     def _propfind(self, relative: str) -> list[tuple[str, Entry | None]]:
         try:
             answer = self._session.request("PROPFIND", self._url_of(relative), data=_PROPFIND, timeout=60,
-                                           headers={"Depth": "1", "Content-Type": "application/xml"})
-        except requests.RequestException as exc:
+                                           headers={"Depth": "1", "Content-Type": "application/xml"}, stream=True)
+            with answer:
+                body = answer.raw.read(PROPFIND_MAX_BYTES + 1, decode_content=True)
+        except (requests.RequestException, OSError) as exc:
             raise StorageUnavailable(gettext("The WebDAV server does not answer: %(error)s") % {"error": exc}) from exc
+        if len(body) > PROPFIND_MAX_BYTES:   # read no further: a hostile server could send gigabytes
+            raise StorageUnavailable(gettext("The WebDAV server's listing of %(path)s is larger than %(size)s "
+                                             "MiB.") % {"path": "/" + relative, "size": PROPFIND_MAX_BYTES >> 20})
         if answer.status_code in (401, 403):
             raise InvalidInput(gettext("The WebDAV server refused the user name or password (HTTP %(status)s).")
                                % {"status": answer.status_code}, code="source_refused")
         if answer.status_code != 207:
             raise StorageUnavailable(gettext("The WebDAV server answered HTTP %(status)s to a listing of %(path)s.")
                                      % {"status": answer.status_code, "path": "/" + relative})
-        return [item for item in map(self._parse, ET.fromstring(answer.content).iter(_DAV + "response")) if item]
+        return [item for item in map(self._parse, ET.fromstring(body).iter(_DAV + "response")) if item]
 
     def _parse(self, response) -> tuple[str, Entry | None] | None:
         path = unquote(urlsplit(response.findtext(_DAV + "href", "")).path)

@@ -172,6 +172,7 @@ class Hostile:
     def __init__(self):
         self.listing: dict[str, bytes] = {}
         self.files: dict = {}
+        self.propfind = None   # answers a PROPFIND of a folder not in ``listing`` when set
         self.asked: list[tuple[str, str, str]] = []
         self.sent = 0
         server = self
@@ -184,6 +185,8 @@ class Hostile:
                 server.asked.append(("PROPFIND", self.path, self.headers.get("Authorization", "")))
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = server.listing.get(self.path)
+                if body is None and server.propfind is not None:
+                    return server.propfind(self)
                 if body is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -498,3 +501,32 @@ def test_a_forged_cross_site_post_cannot_start_or_delete_an_import(boss, space, 
     for action in IMPORT_ACTIONS:
         assert browser.post(action.format(job=job.pk), {"source_kind": "folder"}).status_code == 403
     assert ImportJob.objects.count() == 1 and not ImportRun.objects.exists()
+
+
+def test_a_webdav_listing_far_larger_than_any_folder_is_cut_off_and_the_run_fails(boss, space, hostile,
+                                                                                 monkeypatch):
+    from portal.imports import sources
+
+    monkeypatch.setattr(sources, "PROPFIND_MAX_BYTES", 1024 * 1024)
+    total = 64 * 1024 * 1024
+    def endless(handler):
+        handler.send_response(207)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", str(total))
+        handler.end_headers()
+        entry = b"<d:response><d:href>/dav/x</d:href></d:response>" * 1000
+        try:
+            handler.wfile.write(b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">')
+            while hostile.sent < total:
+                handler.wfile.write(entry)
+                hostile.sent += len(entry)
+        except OSError:
+            pass
+
+    hostile.propfind = endless
+    hostile.listing["/dav/"] = multistatus(("/dav/", None))   # answered at the job's creation
+    job = dav_job(boss, space, hostile.url + "/dav/")
+    hostile.listing.clear()
+    run = run_job(boss, job)
+    assert run.state == RunState.FAILED and "larger" in run.error
+    assert hostile.sent < total // 2
