@@ -71,13 +71,23 @@ def job_new(request):
     return go_to(request, reverse("imports:job", args=[job.pk]))
 
 
+def _duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    if seconds < 90:
+        return gettext("about %(seconds)s s") % {"seconds": max(1, round(seconds))}
+    if seconds < 90 * 60:
+        return gettext("about %(minutes)s min") % {"minutes": round(seconds / 60)}
+    return gettext("about %(hours)s h") % {"hours": round(seconds / 3600, 1)}
+
+
 def _progress(run: ImportRun | None) -> dict:
     if run is None:
         return {"run": None}
     rate, eta = selectors.rate_and_eta(run)
     done = run.files_copied + run.files_skipped + run.files_failed
     total_bytes = run.bytes_copied + run.bytes_pending
-    return {"run": run, "rate": rate, "eta": eta, "files_done": done,
+    return {"run": run, "rate": rate, "eta": _duration(eta), "files_done": done,
             "files_percent": round(100 * done / run.files_seen) if run.files_seen else 0,
             "bytes_total": total_bytes,
             "bytes_percent": round(100 * run.bytes_copied / total_bytes) if total_bytes else 0}

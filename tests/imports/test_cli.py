@@ -78,3 +78,11 @@ def test_a_job_whose_run_is_alive_elsewhere_is_not_run_twice(boss, space, roots)
     job = ImportJob.objects.get()
     ImportRun.objects.create(job=job, state=RunState.RUNNING, heartbeat_at=timezone.now())
     assert "in progress in another worker" in refused("--job", str(job.pk))
+
+
+def test_a_job_whose_creator_is_no_longer_an_administrator_is_refused(boss, space, roots):
+    cli("--as", "boss", "--space", str(space.pk), "--source", "folder", "--path", str(roots))
+    job = ImportJob.objects.get()
+    type(boss).objects.filter(pk=boss.pk).update(is_superuser=False)
+    assert "no longer an active administrator" in refused("--job", str(job.pk))
+    assert ImportRun.objects.count() == 1

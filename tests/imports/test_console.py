@@ -125,3 +125,17 @@ def test_unknown_jobs_and_runs_are_404(boss):
     client = client_for(boss)
     assert_portal_404(client.get(reverse("imports:job", args=[999])))
     assert_portal_404(client.get(reverse("imports:run-report", args=[999])))
+
+
+def test_a_running_run_shows_its_rate_and_time_left(boss, job):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = services.import_run_start(actor=boss, job_id=job.pk, queue=False)
+    now = timezone.now()
+    ImportRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING, listed=True, started_at=now - timedelta(seconds=10),
+                                               heartbeat_at=now, files_seen=100, files_copied=10,
+                                               bytes_copied=10 * 1024**2, bytes_pending=300 * 1024**2)
+    fragment = client_for(boss).get(reverse("imports:run-progress", args=[run.pk])).content.decode()
+    assert "1.0\xa0MB/s" in fragment and "about 5 min" in fragment and 'hx-trigger="every 2s"' in fragment

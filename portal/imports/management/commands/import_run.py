@@ -90,8 +90,11 @@ class Command(BaseCommand):
                                        returncode=2)
                 self.stdout.write(f"Resuming run {unfinished.pk} of job {job.pk}.")
                 return unfinished
-            return services.import_run_start(actor=job.created_by, job_id=job.pk, dry_run=options["dry_run"],
-                                             queue=False)
+            creator = job.created_by
+            if not (creator.is_active and creator.is_superuser):
+                raise CommandError(f"Job {job.pk} imports as {creator.get_username()}, who is no longer an active "
+                                   f"administrator; create the job again as another one.", returncode=2)
+            return services.import_run_start(actor=creator, job_id=job.pk, dry_run=options["dry_run"], queue=False)
         actor = self._actor(options["actor"])
         job = services.import_job_create(actor=actor, **self._job_fields(options))
         self.stdout.write(f"Created import job {job.pk} ({job.source_label} -> {job.target}).")
