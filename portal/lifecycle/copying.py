@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext
 
 from portal.core.errors import PortalError
+from portal.storage.base import ObjectNotFound
 from portal.storage.tiers import Placement, Tier, placement_open, tier_store
 
 logger = logging.getLogger(__name__)
@@ -86,9 +87,13 @@ class Packed:
     sha256: str
 
 
-def _read_whole(placement: Placement) -> bytes:
-    with placement_open(placement) as stream:
-        return stream.read()
+def _read_whole(placement: Placement) -> bytes | None:
+    """The blob's bytes; None when its object is gone (the blob was collected since it was listed)."""
+    try:
+        with placement_open(placement) as stream:
+            return stream.read()
+    except ObjectNotFound:
+        return None
 
 
 def write_container(key: str, tier: Tier, blobs: list[tuple[int, Placement, str]]) -> tuple[list[Packed], int]:
@@ -101,6 +106,9 @@ def write_container(key: str, tier: Tier, blobs: list[tuple[int, Placement, str]
         with ThreadPoolExecutor(_READERS) as pool:
             # map() keeps the order and holds at most the results not yet written.
             for (blob_id, placement, sha256), data in zip(blobs, pool.map(lambda b: _read_whole(b[1]), blobs)):
+                if data is None:
+                    logger.info("blob %s went away before it was packed", blob_id)
+                    continue
                 if len(data) != placement.size or hashlib.sha256(data).hexdigest() != sha256:
                     logger.error("blob %s does not match its SHA-256 in the hot store; not packed", blob_id)
                     continue

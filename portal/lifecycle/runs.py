@@ -24,6 +24,7 @@ from portal.lifecycle import moves
 from portal.lifecycle.copying import CopyMismatch
 from portal.lifecycle.models import Container, ContainerState
 from portal.lifecycle.policies import candidates
+from portal.storage.base import ObjectNotFound
 from portal.storage.tiers import tier_get, tiers
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def _move(report: RunReport, blob: Blob, tier: str, *, now) -> None:
     except CopyMismatch as exc:
         logger.error("moving blob %s to %s failed: %s", blob.pk, tier, exc.message)
         report.failed += 1
+        return
+    except ObjectNotFound:   # deleted (file purged, blob collected) since the run listed it: nothing to move
+        logger.info("blob %s went away while being moved to %s", blob.pk, tier)
         return
     report.add(tier, int(moved > 0), moved)
 

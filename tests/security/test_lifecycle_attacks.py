@@ -545,3 +545,55 @@ def test_the_tier_sweep_never_deletes_hot_files_backup_packs_or_audit_objects(al
 
     assert get_store().exists("backups/packs/aa/pack1") and get_store().exists("audit/heads/1.json")
     all_versions_read_their_own_bytes({version.pk: b"keep me"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_purged_just_before_its_copy_is_made_does_not_stop_the_run_for_everyone_else(alice, cold, monkeypatch,
+                                                                                           settings):
+    """A member deleting a file at the wrong moment must not be a way to keep every other file hot."""
+    from portal.lifecycle import moves
+
+    settings.PACK_MAX_BLOB = 100          # every file moves as an object of its own
+    space = space_create(actor=alice, name="Race")
+    first = stored(alice, space, "/a-first.bin", b"1" * 5000)
+    second = stored(alice, space, "/b-second.bin", b"2" * 5000)
+    age(first, second, days=40)
+    real_copy, first_key = moves.copy_blob, blob_of(first).key
+
+    def purge_then_copy(source, *, sha256, to):
+        if source.key == first_key:
+            purged(alice, first)
+            maintenance.blobs_collect()   # the row and the hot object are gone before the copy reads it
+        return real_copy(source, sha256=sha256, to=to)
+
+    monkeypatch.setattr(moves, "copy_blob", purge_then_copy)
+
+    report = runs.tiering_run()
+
+    assert blob_of(second).tier == "cold" and report.blobs == 1
+    all_versions_read_their_own_bytes({second.pk: b"2" * 5000})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_file_purged_just_before_its_container_is_written_leaves_the_others_packed(alice, cold, monkeypatch):
+    from portal.lifecycle import moves
+
+    space = space_create(actor=alice, name="Race")
+    datas = {f"/s{i}.bin": bytes([75 + i]) * (800 + i) for i in range(5)}
+    versions = {path: stored(alice, space, path, data) for path, data in datas.items()}
+    age(*versions.values(), days=40)
+    victim = versions.pop("/s2.bin")
+    real_write = moves.write_container
+
+    def purge_then_write(key, tier, blobs):
+        purged(alice, victim)
+        maintenance.blobs_collect()
+        return real_write(key, tier, blobs)
+
+    monkeypatch.setattr(moves, "write_container", purge_then_write)
+
+    report = runs.tiering_run()
+
+    assert report.blobs == 4 and report.failed == 0
+    assert all(blob_of(v).container_id for v in versions.values())
+    all_versions_read_their_own_bytes({v.pk: datas[p] for p, v in versions.items()})
