@@ -139,17 +139,30 @@ class FolderSource(Source):
         stack = [""]
         while stack:
             relative = stack.pop()
-            with os.scandir(self.root / relative if relative else self.root) as listing:
-                for item in sorted(listing, key=lambda e: e.name):
-                    path = f"{relative}/{item.name}" if relative else item.name
-                    st = item.stat(follow_symlinks=False)
-                    if stat.S_ISLNK(st.st_mode):
-                        yield Entry(path=path, size=0, mtime=_mtime(st),
-                                    error=gettext("a symbolic link; imports do not follow links"))
-                    elif stat.S_ISDIR(st.st_mode):
-                        stack.append(path)
-                    elif stat.S_ISREG(st.st_mode):
-                        yield Entry(path=path, size=st.st_size, mtime=_mtime(st))
+            # Listed through a descriptor opened without following links: a folder swapped for a link
+            # after its parent was listed shows nothing outside the root, not even names.
+            parts = self.root.parts[1:] + (tuple(relative.split("/")) if relative else ())
+            try:
+                folder_fd = _open_beneath(parts, relative or "/", directory=True)
+            except InvalidInput as refused:   # a folder that became a link since its parent was listed
+                if not relative:
+                    raise
+                yield Entry(path=relative, size=0, mtime=None, error=refused.message)
+                continue
+            try:
+                with os.scandir(folder_fd) as listing:
+                    found = sorted((item.name, item.stat(follow_symlinks=False)) for item in listing)
+            finally:
+                os.close(folder_fd)
+            for name, st in found:
+                path = f"{relative}/{name}" if relative else name
+                if stat.S_ISLNK(st.st_mode):
+                    yield Entry(path=path, size=0, mtime=_mtime(st),
+                                error=gettext("a symbolic link; imports do not follow links"))
+                elif stat.S_ISDIR(st.st_mode):
+                    stack.append(path)
+                elif stat.S_ISREG(st.st_mode):
+                    yield Entry(path=path, size=st.st_size, mtime=_mtime(st))
 
     def open(self, entry_path: str) -> BinaryIO:
         # Walked one name at a time from "/", none of them followed if it is a link: a folder swapped
@@ -164,17 +177,19 @@ class FolderSource(Source):
         return os.fdopen(fd, "rb", buffering=1024 * 1024)
 
 
-def _open_beneath(parts: tuple[str, ...], entry_path: str) -> int:
+def _open_beneath(parts: tuple[str, ...], entry_path: str, *, directory: bool = False) -> int:
     if any(part in ("", ".", "..") for part in parts):
         raise InvalidInput(gettext("%(path)s is not a plain path.") % {"path": entry_path}, code="invalid_path")
     nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
     fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    if not parts:
+        return fd
     try:
         for part in parts[:-1]:
             inner = os.open(part, nofollow | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = inner
-        return os.open(parts[-1], nofollow, dir_fd=fd)
+        return os.open(parts[-1], nofollow | (os.O_DIRECTORY if directory else 0), dir_fd=fd)
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise

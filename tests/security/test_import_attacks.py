@@ -530,3 +530,29 @@ def test_a_webdav_listing_far_larger_than_any_folder_is_cut_off_and_the_run_fail
     run = run_job(boss, job)
     assert run.state == RunState.FAILED and "larger" in run.error
     assert hostile.sent < total // 2
+
+
+def test_a_folder_swapped_for_a_link_while_the_source_is_listed_shows_nothing_from_outside(
+        boss, space, roots, tmp_path, monkeypatch):
+    """Not even names or sizes of what lies outside the roots reach the items and the CSV report."""
+    outside = tmp_path / "outside"
+    write(outside, "salaries-2026.xlsx", b"outside")
+    write(roots, "a.txt", b"a")
+    write(roots, "sub/inside.txt", b"inside")
+    job = folder_job(boss, space, roots, concurrency=1)
+    real_scandir, calls = os.scandir, []
+
+    def hooked_scandir(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:   # the root was listed; "sub" is next: it becomes a link right now
+            os.rename(roots / "sub", roots / "sub-old")
+            os.symlink(outside, roots / "sub", target_is_directory=True)
+        return real_scandir(*args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", hooked_scandir)
+    run = run_job(boss, job)
+    monkeypatch.undo()
+
+    assert len(calls) >= 2
+    assert not [path for path in outcomes(run) if "salaries" in path]
+    assert live_paths(space) == {"/In/a.txt"}
