@@ -556,3 +556,16 @@ def test_a_folder_swapped_for_a_link_while_the_source_is_listed_shows_nothing_fr
     assert len(calls) >= 2
     assert not [path for path in outcomes(run) if "salaries" in path]
     assert live_paths(space) == {"/In/a.txt"}
+
+
+@pytest.mark.parametrize("change", ["trashed", "archived"])
+def test_a_job_into_a_space_trashed_or_archived_since_imports_nothing(boss, space, roots, change):
+    from django.utils import timezone
+
+    write(roots, "a.txt", b"a")
+    job = folder_job(boss, space, roots)
+    Space.objects.filter(pk=space.pk).update(**{"deleted_at" if change == "trashed" else "archived_at":
+                                                timezone.now()})
+    run = _run_as_schedule(job)
+    assert run.state == RunState.FAILED or not ImportItem.objects.filter(run=run, outcome="copied").exists()
+    assert live_paths(space) == set()

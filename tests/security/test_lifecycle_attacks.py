@@ -597,3 +597,20 @@ def test_a_small_file_purged_just_before_its_container_is_written_leaves_the_oth
     assert report.blobs == 4 and report.failed == 0
     assert all(blob_of(v).container_id for v in versions.values())
     all_versions_read_their_own_bytes({v.pk: datas[p] for p, v in versions.items()})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webdav_reads_of_an_archived_file_answer_unavailable_hand_out_no_byte_and_ask_for_one_restore(
+        live_dav, alice_dav, alice, archive):
+    space = space_create(actor=alice, name="Dav")
+    version = stored(alice, space, "/old.bin", b"R" * 3000)
+    age(version, days=400)
+    runs.tiering_run()
+    assert blob_of(version).tier == "archive"
+    session = alice_dav.session()
+    for header in ({}, {"Range": "bytes=100-"}, {"Range": "bytes=-10"}):
+        response = session.get(live_dav.dav(f"/{space.slug}/old.bin"), headers=header)
+        assert response.status_code == 503, (header, response.status_code)
+        assert b"R" * 10 not in response.content
+    assert BlobRestore.objects.count() == 1
+    assert not events(Action.FILE_DOWNLOADED)
