@@ -76,6 +76,8 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/ldap_sync.py $(BENCH_ARGS)
 	$(BIN)/python bench/browser_upload.py $(BENCH_ARGS)
 	$(BIN)/python bench/coedit.py $(BENCH_ARGS)
+	$(BIN)/python bench/tiering.py $(BENCH_ARGS)
+	$(BIN)/python bench/import.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
