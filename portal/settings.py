@@ -332,7 +332,7 @@ TIER_CURRENT_DAYS = env_int("TIER_CURRENT_DAYS", 180)
 TIER_OLD_DAYS = env_int("TIER_OLD_DAYS", 60)
 TIER_TRASH_DAYS = env_int("TIER_TRASH_DAYS", 7)
 TIER_PROMOTE_ON_READ = env_bool("TIER_PROMOTE_ON_READ", True)  # a read brings a cold blob back to the hot store
-TIER_RUN_BLOBS = env_int("TIER_RUN_BLOBS", 20000)  # one beat run moves at most this many blobs ...
+TIER_RUN_BLOBS = env_int("TIER_RUN_BLOBS", 200000)  # one beat run moves at most this many blobs ...
 TIER_RUN_BYTES = env_int("TIER_RUN_BYTES", 20 * 1024**3)  # ... and this many bytes; the next run goes on
 # A moved blob's old copy is deleted this long after the switch (a download may have been handed its URL).
 TIER_GRACE_MINUTES = env_int("TIER_GRACE_MINUTES", 60)
