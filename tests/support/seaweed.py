@@ -109,6 +109,9 @@ def _command(data: Path) -> list[str]:
         "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-s3.config={config}",
         # Like AWS: writing to a missing bucket is an error, not a way to create it.
         "-s3.autoCreateBucket=false",
+        # Every bucket is a collection with volumes of its own; mini's automatic count (from free disk)
+        # ran out after about 75 buckets, and the suite makes hundreds. Volumes are not preallocated.
+        "-volume.max=4000",
     ]
 
 
