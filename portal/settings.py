@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "portal.notify",
     "portal.collab",
     "portal.lifecycle",
+    "portal.governance",
     "portal.api",
     "portal.web",
 ]

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GovernanceConfig(AppConfig):
+    """Retention policies and legal holds (later: sensitive-content detectors, ransomware alerts)."""
+    name = "portal.governance"
+    label = "governance"
+    verbose_name = _("Governance")
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,117 @@
+"""Retention policies and legal holds.
+
+A retention policy keeps every version under a space or a folder for at least
+``days`` days after the version was written; a legal hold keeps everything a
+user owns, or everything in a space or folder, until an administrator releases
+it. Both only forbid purging: moving to the trash stays allowed (it loses
+nothing). The checks live in ``selectors.py``; every purge path asks them.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Ten years and a bit: longer periods are typos, not policies.
+MAX_RETENTION_DAYS = 3700
+
+
+class HoldKind(models.TextChoices):
+    USER = "user", _("User")
+    SPACE = "space", _("Space")
+    FOLDER = "folder", _("Folder")
+
+
+class LegalHold(models.Model):
+    kind = models.CharField(max_length=8, choices=HoldKind.choices)
+    # Exactly one target, by kind. SET_NULL (not PROTECT): a released hold must not keep a
+    # user or a space alive forever; an active one refuses their deletion in the services.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="legal_holds")
+    space = models.ForeignKey("spaces.Space", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="legal_holds")
+    node = models.ForeignKey("files.Node", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="legal_holds")
+    # What the target was called when the hold was made: the list stays readable after it is gone.
+    target_label = models.CharField(max_length=400)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    release_reason = models.TextField(blank=True)
+    # Best-effort S3 Object Lock legal-hold flags on the store: what the last attempt said.
+    store_flag = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="user", space__isnull=True, node__isnull=True)
+                           | models.Q(kind="space", user__isnull=True, node__isnull=True)
+                           | models.Q(kind="folder", user__isnull=True)),
+                name="legalhold_one_target_per_kind"),
+        ]
+        indexes = [models.Index(fields=["kind"], condition=models.Q(released_at__isnull=True),
+                                name="legalhold_active_by_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.target_label}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class EndAction(models.TextChoices):
+    NONE = "none", _("Nothing (deletion allowed again)")
+    DELETE = "delete", _("Delete")
+    REVIEW = "review", _("Flag for review")
+
+
+class RetentionPolicy(models.Model):
+    # A space's policy has node=None; a folder's names the folder (and its space).
+    space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="retention_policies")
+    node = models.ForeignKey("files.Node", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="retention_policies")
+    days = models.PositiveIntegerField()
+    end_action = models.CharField(max_length=8, choices=EndAction.choices, default=EndAction.NONE)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["space_id", "node_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["space"], condition=models.Q(node__isnull=True),
+                                    name="retention_one_per_space"),
+            models.UniqueConstraint(fields=["node"], condition=models.Q(node__isnull=False),
+                                    name="retention_one_per_folder"),
+            models.CheckConstraint(condition=models.Q(days__gte=1, days__lte=MAX_RETENTION_DAYS),
+                                   name="retention_days_bounded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days} d"
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=self.days)
+
+
+class ReviewItem(models.Model):
+    """A file whose retention ended under a 'flag for review' policy."""
+    node = models.ForeignKey("files.Node", on_delete=models.CASCADE, related_name="+")
+    policy = models.ForeignKey(RetentionPolicy, null=True, on_delete=models.SET_NULL, related_name="reviews")
+    flagged_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["flagged_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["node"], condition=models.Q(resolved_at__isnull=True),
+                                               name="reviewitem_one_open_per_node")]
