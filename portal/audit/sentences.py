@@ -171,6 +171,13 @@ _TEMPLATES: dict[str, str] = {
     Action.IMPORT_STARTED: gettext_lazy("{actor} started the import {target}"),
     Action.IMPORT_FINISHED: gettext_lazy("the import {target} finished"),
     Action.IMPORT_FAILED: gettext_lazy("the import {target} failed"),
+    # Governance (retention and legal holds)
+    Action.GOVERNANCE_HOLD_CREATED: gettext_lazy("{actor} put {target} under a legal hold ({reason})"),
+    Action.GOVERNANCE_HOLD_RELEASED: gettext_lazy("{actor} released the legal hold on {target} ({reason})"),
+    Action.GOVERNANCE_RETENTION_SET: gettext_lazy("{actor} set a retention of {days} days on {target}"),
+    Action.GOVERNANCE_RETENTION_CLEARED: gettext_lazy("{actor} cleared the retention on {target}"),
+    Action.GOVERNANCE_RETENTION_ENDED: gettext_lazy("the retention of {target} ended: {files} file(s) deleted"),
+    Action.GOVERNANCE_REVIEW_RESOLVED: gettext_lazy("{actor} marked {target} as reviewed"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
     Action.AUDIT_EXPORTED: gettext_lazy("{actor} exported {rows} audit events as {format}"),
