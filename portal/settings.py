@@ -139,6 +139,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-uploads": {"task": "files.sweep_uploads", "schedule": 15 * 60},
     "purge-trash": {"task": "files.purge_expired_trash", "schedule": 60 * 60},
     "apply-version-retention": {"task": "files.apply_version_retention", "schedule": 6 * 60 * 60},
+    "apply-retention-end": {"task": "governance.apply_retention_end", "schedule": 6 * 60 * 60},
     "collect-blobs": {"task": "files.collect_unused_blobs", "schedule": 60 * 60},
     "sweep-orphan-objects": {"task": "files.sweep_orphan_objects", "schedule": 6 * 60 * 60},
     "expire-locks": {"task": "locks.expire", "schedule": 5 * 60},

@@ -36,6 +36,7 @@ urlpatterns = [
     path("manage/webhooks/", include("portal.notify.manage_urls")),
     path("manage/imports/", include("portal.imports.urls")),
     path("manage/storage/", include("portal.lifecycle.manage_urls")),
+    path("manage/governance/", include("portal.governance.manage_urls")),
     path("", include("portal.collab.wopi.urls")),  # /wopi/files/<id> (office servers), /office/<id>/
     path("", include("portal.collab.urls")),  # the co-editing page
     path("", include("portal.web.urls")),

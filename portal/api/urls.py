@@ -28,4 +28,5 @@ urlpatterns = [
     path("internal-shares/<int:share_id>", InternalShareDetailView.as_view(), name="internal-share-detail"),
     path("", include("portal.backups.urls")),
     path("", include("portal.files.urls")),
+    path("", include("portal.governance.urls")),
 ]

@@ -8,3 +8,6 @@ class GovernanceConfig(AppConfig):
     label = "governance"
     verbose_name = _("Governance")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from portal.governance import receivers  # noqa: F401 - connects the deletion guards

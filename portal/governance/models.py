@@ -21,7 +21,7 @@ MAX_RETENTION_DAYS = 3700
 class HoldKind(models.TextChoices):
     USER = "user", _("User")
     SPACE = "space", _("Space")
-    FOLDER = "folder", _("Folder")
+    FOLDER = "folder", _("Folder or file")
 
 
 class LegalHold(models.Model):

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from portal.files.models import Blob, FileVersion, Integrity
+from portal.governance.selectors import held_nodes
 from portal.lifecycle.models import SpaceTierPolicy
 from portal.locks.models import Lock
 from portal.storage.tiers import HOT, tiers
@@ -109,6 +110,7 @@ def _due(blobs: list[Blob], *, now: datetime) -> list[Candidate]:
         versions[row["blob_id"]].append(row)
     node_ids = {row["node_id"] for rows in versions.values() for row in rows}
     locked = set(Lock.objects.filter(node_id__in=node_ids, expires_at__gt=now).values_list("node_id", flat=True))
+    locked |= held_nodes(node_ids)  # a legal hold keeps its bytes where they are: no tier move, no source delete
     policies = policies_for({row["node__space_id"] for rows in versions.values() for row in rows})
     coldness = {name: tier.coldness for name, tier in tiers().items()}
     due = []

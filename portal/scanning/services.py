@@ -58,6 +58,25 @@ def scan_queue(version: FileVersion, *, label: str | None = None, via_share: boo
     return verdict
 
 
+def scan_queue_many(versions: list[FileVersion], *, labels: dict[int, str]) -> list[ScanVerdict]:
+    """scan_queue for many new versions of members' files (``labels``: version id ->
+    the file's path): their pending verdicts in one statement, their scans
+    queued with one message once the transaction commits."""
+    fail_closed = settings.SCAN_FAIL_MODE == FAIL_CLOSED
+    verdicts = ScanVerdict.objects.bulk_create([
+        ScanVerdict(version=version, label=f"{labels[version.pk]} v{version.number}"[:512], fail_closed=fail_closed)
+        for version in versions])
+    ids = [version.pk for version in versions]
+
+    def queue():
+        from portal.core.tasks import fan_out
+
+        fan_out("scanning.scan_version", ids)
+
+    transaction.on_commit(queue)
+    return verdicts
+
+
 def _content(version: FileVersion) -> Content:
     placement = version.blob.placement
 
@@ -229,7 +248,13 @@ def _flag_same_bytes(verdict: ScanVerdict) -> None:
 
 
 def _drop_version(version: FileVersion, *, actor) -> None:
+    """A legal hold or a retention wins over the quarantine: the version stays (quarantined, unreadable)."""
+    from portal.governance.selectors import protection, refuse_purge  # governance builds on files
+
     node = version.node
+    found = protection([node.pk])
+    if found.version_blocked(version.pk, node.pk):
+        refuse_purge(found, label=node.name, node_ids=[node.pk])
     remaining = node.versions.exclude(pk=version.pk).order_by("-number").first()
     if remaining is None:
         purge(node, actor=actor)

@@ -59,6 +59,8 @@ from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
 from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
+from portal.governance import services as governance
+from portal.governance.models import ReviewItem
 from portal.imports import services as imports
 from portal.lifecycle import services as lifecycle
 from portal.locks import services as locks
@@ -125,6 +127,7 @@ READS = {
     "portal.backups.services.retention.default_policy": "reads the default policy",
     "portal.backups.services.retention.policy_for": "reads a device's policy",
     "portal.backups.services.retention.snapshots_kept": "pure computation",
+    "portal.governance.services.node_label": "a label",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
@@ -790,6 +793,20 @@ CASES: dict[str, Case] = {
         actor=w.admin, job_id=w.import_job.pk), setup=_import_job),
     "portal.imports.services.import_run_start": Case(Action.IMPORT_STARTED, lambda w: imports.import_run_start(
         actor=w.admin, job_id=w.import_job.pk, queue=False), setup=_import_job),
+    # Governance: legal holds and retention (what they protect: tests/governance)
+    "portal.governance.services.hold_create": Case(Action.GOVERNANCE_HOLD_CREATED, lambda w: governance.hold_create(
+        actor=w.admin, kind="space", target_id=w.team.pk, reason="litigation 17")),
+    "portal.governance.services.hold_release": Case(Action.GOVERNANCE_HOLD_RELEASED, lambda w: (
+        governance.hold_release(actor=w.admin, hold_id=w.hold.pk, reason="settled")), setup=lambda w: setattr(
+        w, "hold", governance.hold_create(actor=w.admin, kind="user", target_id=w.bob.pk, reason="audit"))),
+    "portal.governance.services.retention_set": Case(Action.GOVERNANCE_RETENTION_SET, lambda w: (
+        governance.retention_set(actor=w.admin, space_id=w.team.pk, days=30))),
+    "portal.governance.services.retention_clear": Case(Action.GOVERNANCE_RETENTION_CLEARED, lambda w: (
+        governance.retention_clear(actor=w.admin, policy_id=w.policy.pk)), setup=lambda w: setattr(
+        w, "policy", governance.retention_set(actor=w.admin, space_id=w.team.pk, days=30))),
+    "portal.governance.services.review_resolve": Case(Action.GOVERNANCE_REVIEW_RESOLVED, lambda w: (
+        governance.review_resolve(actor=w.admin, item_id=w.review.pk)), setup=lambda w: setattr(
+        w, "review", ReviewItem.objects.create(node=w.doc))),
 }
 
 

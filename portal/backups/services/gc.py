@@ -158,7 +158,13 @@ def gc_collect(*, now: datetime | None = None, store: ObjectStore | None = None)
     report = {"ok": True, "reachable": len(reachable), "swept": 0, "repacked": 0, "freed_bytes": 0,
               "unindexed_removed": 0}
     report["errors"] = []
-    for pack in _settled(cutoff).iterator():
+    from portal.governance.selectors import held_user_ids  # a held user's packs are neither swept nor repacked
+
+    held = held_user_ids()
+    settled = _settled(cutoff)
+    if held:
+        settled = settled.exclude(Q(owner_id__in=held) | Q(device__user_id__in=held))
+    for pack in settled.iterator():
         share = used.get(pack.pk, 0)
         try:
             if share == 0:

@@ -89,6 +89,10 @@ def retention_apply(*, device_id: int) -> dict:
     device = Device.objects.select_for_update().filter(pk=device_id).first()
     if device is None:
         return {"kept": 0, "removed": []}
+    from portal.governance.selectors import held_user_ids  # a held user's backups keep every snapshot
+
+    if device.user_id in held_user_ids():
+        return {"kept": Snapshot.objects.filter(device=device).count(), "removed": [], "held": True}
     policy, source = policy_for(device)
     snapshots = list(Snapshot.objects.filter(device=device))
     keep = snapshots_kept(snapshots, policy)

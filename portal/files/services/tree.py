@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -197,6 +197,9 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Lo
     ensure_writable(destination.parent, actor=actor, tokens=lock_tokens, operation="add")
     _refuse_into_itself(node, parent)
     ensure_name_free(parent, name, path=new_path, exclude=node)
+    from portal.governance.selectors import refuse_move_out  # governance builds on files
+
+    refuse_move_out(node, to_space_id=space.pk, to_parent_id=parent.pk, label=node.name)
     old_path, old_space = located.path, located.space
     if space.pk != old_space.pk:
         moved = subtree_bytes(node)
@@ -301,13 +304,19 @@ def trash_restore(*, actor, node_id, path: str | None = None) -> Located:
     return located.moved(node, new_path)
 
 
-def purge(node: Node, *, actor, action: str = Action.FILE_PURGED) -> int:
+def purge(node: Node, *, actor, action: str = Action.FILE_PURGED, protected=None) -> int:
     """Delete a trashed node, its subtree and all their versions for good;
-    the bytes leave the quota now and the store once no version shares them."""
+    the bytes leave the quota now and the store once no version shares them.
+    Refused (UnderLegalHold, UnderRetention) when governance protects any of
+    it; batch callers pass the ``protected`` they resolved once for the batch."""
+    from portal.governance.selectors import protection, refuse_purge  # governance builds on files
+
+    ids = subtree_ids(node)
+    refuse_purge(protection(ids) if protected is None else protected, label=node.name or "/", node_ids=ids)
     space = lock_spaces(node.space_id)[node.space_id]
     freed = subtree_bytes(node)
     label, node_id = node.name, node.pk
-    Node.objects.filter(pk__in=subtree_ids(node)).update(current_version=None)
+    Node.objects.filter(pk__in=ids).update(current_version=None)
     node.delete()
     release_quota(space, freed)
     record(action=action, actor=actor, target_label=label, space=space,
@@ -324,13 +333,29 @@ def trash_purge(*, actor, node_id) -> int:
 
 @transaction.atomic
 def trash_purge_expired(*, older_than) -> int:
-    """The system purges what has been in the trash since before ``older_than``."""
-    count = 0
+    """The system purges what has been in the trash since before ``older_than``
+    (up to 500 items a call). What a legal hold or a retention keeps is
+    skipped (it stays in the trash), resolved once per batch of 500."""
+    from portal.governance.selectors import protection
+
+    count, after = 0, None
     expired = Node.objects.filter(trashed_at__lt=older_than).order_by("trashed_at", "id")
-    for node_id in list(expired.values_list("pk", flat=True)[:500]):
-        # Purging a folder takes what it holds along: skip those already gone.
-        node = Node.objects.select_for_update(skip_locked=True).filter(pk=node_id).first()
-        if node is not None:
-            purge(node, actor=None)
-            count += 1
+    while count < 500:
+        page = expired if after is None else expired.filter(
+            models.Q(trashed_at__gt=after[0]) | models.Q(trashed_at=after[0], pk__gt=after[1]))
+        batch = list(page.values_list("pk", "trashed_at")[:500])
+        if not batch:
+            break
+        after = batch[-1][1], batch[-1][0]
+        subtrees = {pk: [pk, *walk.descendant_ids(pk, live_only=False)] for pk, _ in batch}
+        found = protection({pk for ids in subtrees.values() for pk in ids})
+        blocked = found.blocked_nodes()
+        for node_id, ids in subtrees.items():
+            if blocked.intersection(ids):
+                continue
+            # Purging a folder takes what it holds along: skip those already gone.
+            node = Node.objects.select_for_update(skip_locked=True).filter(pk=node_id).first()
+            if node is not None:
+                purge(node, actor=None, protected=found)
+                count += 1
     return count

@@ -76,8 +76,13 @@ def versions_prune(*, space_id) -> int:
     space = lock_spaces(space_id)[space_id]
     ranked = (FileVersion.objects.filter(node__space=space)
               .annotate(rank=Window(RowNumber(), partition_by=[F("node_id")], order_by=F("number").desc()))
-              .values("pk", "rank", "created_at", "size", "node__current_version"))
+              .values("pk", "node_id", "rank", "created_at", "size", "node__current_version"))
     doomed = [v for v in ranked if v["pk"] != v["node__current_version"] and _matches(v, space)]
+    if doomed:  # what a legal hold or a retention keeps stays: one resolution for the whole space's batch
+        from portal.governance.selectors import protection  # governance builds on files
+
+        found = protection({v["node_id"] for v in doomed})
+        doomed = [v for v in doomed if not found.version_blocked(v["pk"], v["node_id"])]
     if not doomed:
         return 0
     FileVersion.objects.filter(pk__in=[v["pk"] for v in doomed]).delete()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from portal.governance import manage_views
+
+app_name = "governance"
+
+urlpatterns = [
+    path("", manage_views.governance_page, name="page"),
+    path("holds/", manage_views.hold_create, name="hold-create"),
+    path("holds/<int:hold_id>/release/", manage_views.hold_release, name="hold-release"),
+    path("retention/", manage_views.retention_set, name="retention-set"),
+    path("retention/<int:policy_id>/clear/", manage_views.retention_clear, name="retention-clear"),
+    path("reviews/<int:item_id>/resolve/", manage_views.review_resolve, name="review-resolve"),
+]
