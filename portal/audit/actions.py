@@ -68,6 +68,8 @@ class Action(models.TextChoices):
     FILE_VERSION_RESTORED = "file.version_restored"
     FILE_VERSIONS_PRUNED = "file.versions_pruned"
     FILE_INTEGRITY_FAILED = "file.integrity_failed"
+    SPACE_RESTORED_TO_POINT = "space.restored_to_point"
+    FOLDER_RESTORED_TO_POINT = "folder.restored_to_point"
     BLOB_TIERED = "blob.tiered"
     BLOB_RESTORE_REQUESTED = "blob.restore_requested"
     BLOB_RESTORED = "blob.restored"

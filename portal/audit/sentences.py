@@ -92,6 +92,10 @@ _TEMPLATES: dict[str, str] = {
     Action.FILE_VERSION_RESTORED: gettext_lazy("{actor} restored an earlier version of {target}"),
     Action.FILE_VERSIONS_PRUNED: gettext_lazy("old versions in {target} were pruned"),
     Action.FILE_INTEGRITY_FAILED: gettext_lazy("the stored bytes of {target} failed their check"),
+    Action.SPACE_RESTORED_TO_POINT: gettext_lazy("{actor} restored the space {target} to its state at {at} "
+                                                 "({changed} changes, {skipped} skipped)"),
+    Action.FOLDER_RESTORED_TO_POINT: gettext_lazy("{actor} restored the folder {target} to its state at {at} "
+                                                  "({changed} changes, {skipped} skipped)"),
     Action.UPLOAD_ABORTED: gettext_lazy("{actor} aborted the upload of {target}"),
     # Storage lifecycle
     Action.BLOB_TIERED: gettext_lazy("stored bytes were moved between storage tiers"),

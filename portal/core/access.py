@@ -38,12 +38,13 @@ class Cap(enum.Enum):
     SPACE_DELETE = "space.delete"
     SPACE_TRANSFER = "space.transfer"
     SPACE_QUOTA = "space.quota"            # administrators only
+    POINT_RESTORE = "space.restore_to_point"  # put a space or folder back as it was at a time (new versions)
 
 
 _VIEWER = frozenset({Cap.SPACE_VIEW, Cap.FILE_READ, Cap.MEMBER_LIST})
 _EDITOR = _VIEWER | {Cap.FILE_WRITE, Cap.SHARE_CREATE}
 _MANAGER = _EDITOR | {Cap.TRASH_PURGE, Cap.MEMBER_MANAGE, Cap.LINK_MANAGE_OTHERS, Cap.LOCK_BREAK, Cap.SPACE_RENAME,
-                      Cap.SPACE_POLICY}
+                      Cap.SPACE_POLICY, Cap.POINT_RESTORE}
 _OWNER = _MANAGER | {Cap.OWNER_MANAGE, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE, Cap.SPACE_TRANSFER}
 
 ROLE_CAPS: dict[str, frozenset[Cap]] = {
@@ -64,7 +65,8 @@ GRANT_CAPS: dict[str, frozenset[Cap]] = {
 # lets the console freeze a space whose owners are gone, deleting moves it to
 # the trash (administrators alone restore it); neither reads a file.
 ADMIN_CAPS: frozenset[Cap] = frozenset({Cap.SPACE_VIEW, Cap.MEMBER_LIST, Cap.SPACE_QUOTA, Cap.LOCK_BREAK,
-                                        Cap.LINK_MANAGE_OTHERS, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE})
+                                        Cap.LINK_MANAGE_OTHERS, Cap.SPACE_ARCHIVE, Cap.SPACE_DELETE,
+                                        Cap.POINT_RESTORE})
 
 
 def is_admin(actor) -> bool:

@@ -6,3 +6,8 @@ class FilesConfig(AppConfig):
     name = "portal.files"
     verbose_name = _("Files")
     label = "files"
+
+    def ready(self):
+        from portal.files import history
+
+        history.connect()

@@ -161,3 +161,52 @@ class UploadSession(models.Model):
         if number < self.part_count:
             return self.part_size
         return self.size - self.part_size * (self.part_count - 1)
+
+
+class NodePlace(models.Model):
+    """Where a node was, and whether it was in the trash, until ``changed_at``:
+    one row per rename, move, trash or restore, written with the change
+    (portal.files.history). A restore to a point in time reads the first row
+    after T of each node, or the node itself when none, to know its place at T."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    # Before the change: the space, parent and name it had, and whether it was itself in the trash.
+    space_id_before = models.BigIntegerField()
+    parent_id_before = models.BigIntegerField(null=True, blank=True)
+    name_before = models.CharField(max_length=255, blank=True)
+    trashed_before = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["space_id_before", "changed_at"], name="node_place_space_time"),
+                   models.Index(fields=["node", "changed_at"], name="node_place_node_time")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} was {self.name_before!r} in {self.parent_id_before} until {self.changed_at}"
+
+
+class RestoreState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PointRestore(models.Model):
+    """One apply of a restore to a point in time (portal.files.services.point_in_time):
+    what was asked, how far it got, and what it changed."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=8, choices=RestoreState.choices, default=RestoreState.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"restore of {self.folder_id} to {self.at:%Y-%m-%d %H:%M}"

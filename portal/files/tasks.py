@@ -63,3 +63,17 @@ def apply_version_retention() -> int:
         raise RetentionFailed(f"version retention failed for {len(failed)} space(s) {failed} (see the log); "
                               f"{pruned} version(s) were pruned in the others")
     return pruned
+
+
+@shared_task(name="files.point_restore")
+def point_restore(run_id: int) -> dict:
+    """Apply a restore to a point in time (portal.files.services.point_in_time); safe to run twice."""
+    from portal.core.errors import PortalError
+    from portal.files.models import PointRestore
+    from portal.files.services import point_in_time
+
+    try:
+        run = point_in_time.point_restore_run(run_id=run_id)
+    except PortalError:  # recorded as a failed restore with its message; the run says so
+        run = PointRestore.objects.get(pk=run_id)
+    return {"state": run.state, "done": run.done, "counts": run.counts}

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal.files import api, download_api, upload_api
+from portal.files import api, download_api, point_in_time_api, upload_api
 from portal.locks import api as lock_api
 
 urlpatterns = [
@@ -8,6 +8,10 @@ urlpatterns = [
     re_path(r"^spaces/(?P<space_id>\d+)/tree(?:/(?P<path>.*))?$", api.TreeView.as_view(), name="tree"),
     re_path(r"^spaces/(?P<space_id>\d+)/zip(?:/(?P<path>.*))?$", download_api.ZipView.as_view(), name="zip"),
     path("spaces/<int:space_id>/trash", api.TrashListView.as_view(), name="trash-list"),
+    path("spaces/<int:space_id>/restore-to-point/preview", point_in_time_api.PreviewView.as_view(),
+         name="point-restore-preview"),
+    path("spaces/<int:space_id>/restore-to-point", point_in_time_api.ApplyView.as_view(), name="point-restore"),
+    path("restore-runs/<int:run_id>", point_in_time_api.RunView.as_view(), name="point-restore-run"),
     path("files/<int:node_id>", api.NodeView.as_view(), name="node"),
     path("files/<int:node_id>/move", api.NodeMoveView.as_view(), name="node-move"),
     path("files/<int:node_id>/copy", api.NodeCopyView.as_view(), name="node-copy"),

@@ -58,7 +58,7 @@ from portal.core.errors import Locked, PortalError
 from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
-from portal.files.services import dav_ops, direct, downloads, maintenance, tree, uploads, versions
+from portal.files.services import dav_ops, direct, downloads, maintenance, point_in_time, tree, uploads, versions
 from portal.governance import services as governance
 from portal.governance.models import ReviewItem
 from portal.imports import services as imports
@@ -147,6 +147,11 @@ READS = {
     "portal.files.services.common.too_large_error": "an error to raise",
     "portal.files.services.common.refuse_too_large": "raises on a file over the size limit",
     "portal.files.services.versions.version_get": "a lookup",
+    "portal.files.services.point_in_time.point_restore_preview": "a read plan (the apply records the restore)",
+    "portal.files.services.point_in_time.point_restore_get": "a checked lookup",
+    "portal.files.services.point_in_time.parse_at": "validation",
+    "portal.files.services.point_in_time.plan_out": "serialisation",
+    "portal.files.services.point_in_time.run_out": "serialisation",
     "portal.scanning.services.version_label": "a label",
     "portal.shares.visits.link_open": "finds the link a token names",
     "portal.shares.visits.audience_allows": "a predicate",
@@ -446,6 +451,17 @@ def _two_versions(w):
                                  size=len(data)).node
 
 
+def _changed_after_t(w):
+    direct.file_put(actor=w.alice, space_id=w.team.pk, path="/r.txt", fileobj=io.BytesIO(b"one"), size=3)
+    w.at = timezone.now()
+    direct.file_put(actor=w.alice, space_id=w.team.pk, path="/r.txt", fileobj=io.BytesIO(b"two"), size=3)
+
+
+def _restore_queued(w):
+    _changed_after_t(w)
+    w.run = point_in_time.point_restore_start(actor=w.alice, space_id=w.team.pk, at=w.at, queue=True)
+
+
 def _prunable(w):
     _two_versions(w)
     Space.objects.filter(pk=w.team.pk).update(keep_versions=1)
@@ -669,6 +685,10 @@ CASES: dict[str, Case] = {
         actor=w.alice, upload_id=w.upload), setup=_started_upload),
     "portal.files.services.versions.version_restore": Case(Action.FILE_VERSION_RESTORED, lambda w: (
         versions.version_restore(actor=w.alice, node_id=w.file.pk, number=1)), setup=_two_versions),
+    "portal.files.services.point_in_time.point_restore_start": Case(Action.SPACE_RESTORED_TO_POINT, lambda w: (
+        point_in_time.point_restore_start(actor=w.alice, space_id=w.team.pk, at=w.at)), setup=_changed_after_t),
+    "portal.files.services.point_in_time.point_restore_run": Case(Action.SPACE_RESTORED_TO_POINT, lambda w: (
+        point_in_time.point_restore_run(run_id=w.run.pk)), setup=_restore_queued),
     "portal.files.services.versions.versions_prune": Case(Action.FILE_VERSIONS_PRUNED, lambda w: (
         versions.versions_prune(space_id=w.team.pk)), setup=_prunable),
     "portal.files.services.downloads.download_record": Case(Action.FILE_DOWNLOADED, lambda w: (

@@ -17,6 +17,7 @@ EXPECTED = {
     Cap.LOCK_BREAK: {"manager", "owner"},
     Cap.SPACE_RENAME: {"manager", "owner"},
     Cap.SPACE_POLICY: {"manager", "owner"},
+    Cap.POINT_RESTORE: {"manager", "owner"},
     Cap.OWNER_MANAGE: {"owner"},
     Cap.SPACE_ARCHIVE: {"owner"},
     Cap.SPACE_DELETE: {"owner"},
