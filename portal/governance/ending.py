@@ -1,5 +1,8 @@
 """What happens when a file's retention ends (the system's beat task).
 
+The nearest policy (a folder's over its space's) decides what happens to a file at the end;
+the longest covering one decides when (``selectors.protection``).
+
 A file's retention under a policy ends when its newest version is older than
 the policy's days. ``delete`` purges it (all its versions are then past the
 period); ``review`` puts it once on the console's review list. Files under a
@@ -25,9 +28,16 @@ BATCH = 500
 
 
 def _ended_files(policy: RetentionPolicy, now) -> list[int]:
+    """Files whose newest version is past the period, where this is the nearest policy (a folder's beats the
+    space's, a subfolder's beats its folder's: the nearest says what happens at the end)."""
     files = Node.objects.filter(space_id=policy.space_id, kind=NodeKind.FILE)
+    scope = None
     if policy.node_id is not None:
-        files = files.filter(pk__in=walk.descendant_ids(policy.node_id, live_only=False))
+        scope = set(walk.descendant_ids(policy.node_id, live_only=False))
+        files = files.filter(pk__in=scope)
+    for other in RetentionPolicy.objects.filter(space_id=policy.space_id, node__isnull=False).exclude(pk=policy.pk):
+        if scope is None or other.node_id in scope:
+            files = files.exclude(pk__in=[other.node_id, *walk.descendant_ids(other.node_id, live_only=False)])
     newest = (FileVersion.objects.filter(node__in=files).values("node_id").annotate(newest=Max("created_at"))
               .filter(newest__lt=now - timedelta(days=policy.days)).values_list("node_id", flat=True))
     return list(newest[:BATCH])
