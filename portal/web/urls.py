@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from portal.web import account, activity, agent, browser, devices, find, locks, settings_views, shares, spaces, uploads, viewer, zips
+from portal.web import (account, activity, agent, browser, devices, find, locks, point_in_time, settings_views, shares,
+                        spaces, uploads, viewer, zips)
 
 app_name = "web"
 
@@ -36,6 +37,10 @@ urlpatterns = [
     path(f"{_SPACE}/activity/", activity.space_activity, name="space-activity"),
     path(f"{_SPACE}/trash/", browser.trash, name="trash"),
     path(f"{_SPACE}/trash/<int:node_id>/<slug:action>", browser.trash_action, name="trash-action"),
+    path(f"{_SPACE}/restore-to-point/", point_in_time.restore_point, name="point-restore"),
+    path(f"{_SPACE}/restore-to-point/preview", point_in_time.restore_point_preview, name="point-restore-preview"),
+    path(f"{_SPACE}/restore-to-point/apply", point_in_time.restore_point_apply, name="point-restore-apply"),
+    path(f"{_SPACE}/restore-to-point/runs/<int:run_id>", point_in_time.restore_point_run, name="point-restore-run"),
     path(f"{_SPACE}/settings/", settings_views.space_settings, name="space-settings"),
     path(f"{_SPACE}/settings/<slug:section>", settings_views.space_settings_change, name="space-settings-change"),
     path("search/", find.search, name="search"),
