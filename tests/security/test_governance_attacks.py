@@ -1,0 +1,116 @@
+"""Attacks on legal holds and retention. Each test is one attack; it passes
+when the defence holds: the data survives and the refusal says why.
+
+Space managers and owners can trash and purge in their spaces; none of that
+may end data an administrator put under a hold or a retention, whatever the
+door (REST API, WebDAV, moves to a place nothing protects, the space's own
+version settings) and nobody but an administrator may lift either."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from portal.files import tasks as file_tasks
+from portal.files.models import FileVersion, Node
+from portal.files.services import tree
+from portal.files.services.direct import file_put
+from portal.governance import services as governance
+from portal.governance.models import LegalHold, RetentionPolicy
+from portal.spaces.models import Membership, Space
+from portal.spaces.services import space_create
+from tests.dav.conftest import alice_dav, dav, dav_user_of, live_dav, team  # noqa: F401 - fixtures
+from tests.helpers import assert_error
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+def _put(actor, space, path: str, data: bytes = b"evidence"):
+    return file_put(actor=actor, space_id=space.pk, path=path, fileobj=io.BytesIO(data), size=len(data))
+
+
+@pytest.fixture
+def held_folder(db, alice, admin, make_user):
+    space = space_create(actor=alice, name="Legal")
+    manager = make_user(username="mallory")
+    Membership.objects.create(space=space, user=manager, role="manager")
+    tree.folder_create(actor=alice, space_id=space.pk, path="/Case")
+    version = _put(alice, space, "/Case/mail.eml")
+    folder = Node.objects.get(space=space, name="Case")
+    governance.hold_create(actor=admin, kind="folder", target_id=folder.pk, reason="Case 2026-17")
+    return space, manager, folder, version
+
+
+def test_a_manager_cannot_purge_a_held_folder_through_the_api(held_folder):
+    space, manager, folder, version = held_folder
+    client = _client(manager)
+    assert client.delete(f"/api/v1/files/{folder.pk}").status_code in (200, 204)   # the trash: allowed
+    assert_error(client.delete(f"/api/v1/trash/{folder.pk}"), 409, "legal_hold")
+    assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_a_manager_cannot_lift_the_hold_nor_hold_something_himself(held_folder):
+    space, manager, folder, version = held_folder
+    client = _client(manager)
+    hold = LegalHold.objects.get()
+    assert_error(client.post(f"/api/v1/governance/holds/{hold.pk}/release", {"reason": "mine"}, format="json"),
+                 403, "admin_only")
+    assert_error(client.put("/api/v1/governance/retention", {"space": space.pk, "days": 1}, format="json"),
+                 403, "admin_only")
+    assert LegalHold.objects.get().is_active
+
+
+def test_moving_a_held_file_to_my_personal_space_then_purging_fails(held_folder):
+    space, manager, folder, version = held_folder
+    mine = Space.objects.get(created_by=manager, kind="personal")
+    moved = _client(manager).post(f"/api/v1/files/{version.node_id}/move",
+                                  {"path": "/mail.eml", "space": mine.pk}, format="json")
+    assert_error(moved, 409, "legal_hold_move")
+    assert Node.objects.get(pk=version.node_id).space_id == space.pk
+
+
+def test_shrinking_the_spaces_version_settings_does_not_prune_retained_versions(db, alice, admin):
+    space = space_create(actor=alice, name="Board")
+    versions = [_put(alice, space, "/minutes.txt", f"v{i}".encode()) for i in range(3)]
+    FileVersion.objects.filter(pk__in=[v.pk for v in versions]).update(
+        created_at=versions[0].created_at - timedelta(days=40))
+    governance.retention_set(actor=admin, space_id=space.pk, days=365)
+    response = _client(alice).patch(f"/api/v1/spaces/{space.pk}/", {"keep_versions": 1, "keep_version_days": 1},
+                                    format="json")
+    assert response.status_code == 200, response.content
+    file_tasks.apply_version_retention()
+    assert FileVersion.objects.filter(node_id=versions[0].node_id).count() == 3
+
+
+def test_an_owner_cannot_delete_the_retention_by_deleting_a_version_through_the_quarantine(db, alice, admin):
+    """An administrator's own quarantine delete loses to the retention too (hold and retention win)."""
+    from portal.governance.selectors import UnderRetention
+    from portal.scanning.models import ScanState, ScanVerdict
+    from portal.scanning.services import quarantine_delete
+
+    space = space_create(actor=alice, name="Finance")
+    version = _put(alice, space, "/q3.xlsx")
+    governance.retention_set(actor=admin, space_id=space.pk, days=30)
+    ScanVerdict.objects.update_or_create(version=version, defaults={"state": ScanState.FLAGGED, "scanner": "x"})
+    with pytest.raises(UnderRetention):
+        quarantine_delete(actor=admin, verdict_id=ScanVerdict.objects.get(version=version).pk)
+    assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_webdav_delete_of_a_retained_file_then_an_api_purge_keeps_it(dav, team, alice, admin):
+    _put(alice, team, "/report.pdf")
+    governance.retention_set(actor=admin, space_id=team.pk, days=30)
+    assert dav.request("DELETE", f"{dav.base}/report.pdf").status_code == 204   # to the trash
+    node = Node.objects.get(space=team, name="report.pdf")
+    assert node.trashed_at is not None
+    body = assert_error(_client(alice).delete(f"/api/v1/trash/{node.pk}"), 409, "under_retention")
+    assert "report.pdf" in body["message"]
+    assert FileVersion.objects.filter(node=node).count() == 1
+    assert RetentionPolicy.objects.filter(space=team).exists() and Space.objects.filter(pk=team.pk).exists()
