@@ -136,6 +136,7 @@ def test_every_main_page_reads_in_chinese_and_fits_a_phone(signed_in_page, new_p
         "subfolder": f"/spaces/{space.pk}/?path=/报告",
         "viewer": f"/spaces/{space.pk}/items/{links['file'][0].node_id}/view",
         "trash": f"/spaces/{space.pk}/trash/",
+        "restore-to-point": f"/spaces/{space.pk}/restore-to-point/",
         "space-settings": f"/spaces/{space.pk}/settings/",
         "links": "/links/",
         "link": f"/links/{links['password'][0].pk}/",
