@@ -180,7 +180,7 @@ _TEMPLATES: dict[str, str] = {
     Action.GOVERNANCE_HOLD_RELEASED: gettext_lazy("{actor} released the legal hold on {target} ({reason})"),
     Action.GOVERNANCE_RETENTION_SET: gettext_lazy("{actor} set a retention of {days} days on {target}"),
     Action.GOVERNANCE_RETENTION_CLEARED: gettext_lazy("{actor} cleared the retention on {target}"),
-    Action.GOVERNANCE_RETENTION_ENDED: gettext_lazy("the retention of {target} ended: {files} file(s) deleted"),
+    Action.GOVERNANCE_RETENTION_ENDED: gettext_lazy("the retention of {target} ended for {files} file(s) (then: {end_action})"),
     Action.GOVERNANCE_REVIEW_RESOLVED: gettext_lazy("{actor} marked {target} as reviewed"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
