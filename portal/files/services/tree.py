@@ -343,11 +343,12 @@ def trash_purge_expired(*, older_than) -> int:
     while count < 500:
         page = expired if after is None else expired.filter(
             models.Q(trashed_at__gt=after[0]) | models.Q(trashed_at=after[0], pk__gt=after[1]))
-        batch = list(page.values_list("pk", "trashed_at")[:500])
+        batch = list(page.values_list("pk", "trashed_at", "kind")[:500])
         if not batch:
             break
         after = batch[-1][1], batch[-1][0]
-        subtrees = {pk: [pk, *walk.descendant_ids(pk, live_only=False)] for pk, _ in batch}
+        subtrees = {pk: [pk, *(walk.descendant_ids(pk, live_only=False) if kind == NodeKind.FOLDER else [])]
+                    for pk, _, kind in batch}
         found = protection({pk for ids in subtrees.values() for pk in ids})
         blocked = found.blocked_nodes()
         for node_id, ids in subtrees.items():
