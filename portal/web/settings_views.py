@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.core.access import Cap, Role
 from portal.core.errors import InvalidInput
 from portal.core.sizes import parse_size, size_text
+from portal.governance.selectors import space_retention
 from portal.shares.policy import policy_for
 from portal.shares.services import space_share_policy_update
 from portal.spaces import services
@@ -47,6 +48,7 @@ def space_settings(request, space_id):
         "lock_manual_hours": settings.LOCK_MANUAL_MAX_SECONDS // 3600,
         "lock_editor_minutes": settings.LOCK_EDITOR_MAX_SECONDS // 60,
         "default_keep_versions": settings.KEEP_VERSIONS,
+        "retention": space_retention(space.pk) if access.can(Cap.SPACE_POLICY) else None,
     })
 
 

@@ -227,3 +227,16 @@ def test_the_console_is_a_404_for_everyone_else(alice, team, admin):
     assert_portal_404(member.post(reverse("governance:hold-release", args=[hold.pk]), {"reason": "x"}))
     assert_portal_404(member.post(reverse("governance:retention-set"), {"space": team.slug, "days": "3"}))
     assert LegalHold.objects.get().is_active and not RetentionPolicy.objects.exists()
+
+
+def test_space_managers_see_their_spaces_retention_in_its_settings(admin, alice, team, make_user):
+    from portal.spaces.models import Membership
+
+    viewer = make_user(username="vic")
+    Membership.objects.create(space=team, user=viewer, role="viewer")
+    url = f"/spaces/{team.pk}/settings/"
+    assert 'id="space-retention"' not in client_for(alice).get(url).content.decode()
+    services.retention_set(actor=admin, space_id=team.pk, days=400)
+    page = client_for(alice).get(url).content.decode()
+    assert 'id="space-retention"' in page and "at least 400 days" in page
+    assert 'id="space-retention"' not in client_for(viewer).get(url).content.decode()
