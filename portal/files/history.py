@@ -13,26 +13,32 @@ remembering to call it.
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models.signals import pre_save
+from django.utils import timezone
 
 from portal.files.models import Node, NodePlace
+
+NODES, PLACES = Node._meta.db_table, NodePlace._meta.db_table
 
 WATCHED = frozenset({"parent", "parent_id", "name", "space", "space_id", "trashed_at"})
 
 
 def remember_place(sender, instance: Node, raw=False, update_fields=None, **kwargs) -> None:
+    """Before a node's place or trash state changes: one INSERT ... SELECT of
+    the row as the database holds it, written only if the save changes it."""
     if raw or instance._state.adding or instance.pk is None:
         return
     if update_fields is not None and not WATCHED & set(update_fields):
         return
-    before = Node.objects.filter(pk=instance.pk).values("space_id", "parent_id", "name", "trashed_at").first()
-    if before is None:
-        return
-    was = (before["space_id"], before["parent_id"], before["name"], before["trashed_at"] is not None)
-    if was == (instance.space_id, instance.parent_id, instance.name, instance.trashed_at is not None):
-        return
-    NodePlace.objects.create(node_id=instance.pk, space_id_before=was[0], parent_id_before=was[1],
-                             name_before=was[2], trashed_before=was[3])
+    same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PLACES} (node_id, changed_at, space_id_before, parent_id_before, name_before, trashed_before) "
+            f"SELECT id, %s, space_id, parent_id, name, trashed_at IS NOT NULL FROM {NODES} WHERE id = %s "
+            f"AND NOT (space_id = %s AND parent_id {same} %s AND name = %s AND (trashed_at IS NOT NULL) = %s)",
+            [timezone.now(), instance.pk, instance.space_id, instance.parent_id, instance.name,
+             instance.trashed_at is not None])
 
 
 def connect() -> None:

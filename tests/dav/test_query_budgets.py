@@ -22,7 +22,8 @@ DEPTHS = (1, 6, 20)
 # Queries per request at any depth (inside the test's transaction, savepoints included).
 # Fewer is fine; more is a regression.
 # DELETE: one statement of it marks the subtree as trashed in the search index (portal/search).
-BUDGETS = {"PROPFIND": 7, "PUT over a file": 21, "PUT of a new file": 23, "DELETE": 23, "MKCOL": 15}
+# DELETE: one more since the trash writes the node's place history (portal.files.history, one INSERT ... SELECT).
+BUDGETS = {"PROPFIND": 7, "PUT over a file": 21, "PUT of a new file": 23, "DELETE": 24, "MKCOL": 15}
 
 
 def queries(app, auth: tuple[str, str], method: str, path: str, body: bytes = b"", **headers) -> int:
@@ -77,4 +78,4 @@ def test_deleting_a_folder_costs_the_same_queries_whatever_it_holds(alice_dav, t
         folder_create(actor=alice, space_id=team.pk, path=f"/holds-{size}")
         make_files(Node.objects.get(space=team, name=f"holds-{size}"), size)
         counts[size] = queries(app, alice_dav.auth, "DELETE", f"/dav/{team.slug}/holds-{size}")
-    assert counts[5] == counts[50] <= 27, f"queries by files held: {counts}"
+    assert counts[5] == counts[50] <= 28, f"queries by files held: {counts}"
