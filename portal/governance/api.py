@@ -39,7 +39,8 @@ class HoldOut(serializers.Serializer):
     released_at = serializers.DateTimeField(allow_null=True)
     released_by = serializers.CharField(source="released_by.username", allow_null=True, default=None)
     release_reason = serializers.CharField()
-    store_flag = serializers.CharField(help_text="What the store said to an S3 Object Lock legal-hold flag")
+    store_flag = serializers.CharField(help_text="S3 Object Lock legal-hold flags on the store (best effort): "
+                                                 "pending, unsupported, flagged:N, cleared:N or failed:N")
 
 
 class HoldIn(StrictSerializer):

@@ -65,6 +65,18 @@ class LegalHold(models.Model):
     def is_active(self) -> bool:
         return self.released_at is None
 
+    @property
+    def store_flag_text(self) -> str:
+        """The store's Object Lock flags, as the console says it."""
+        state, _sep, count = self.store_flag.partition(":")
+        texts = {"pending": _("store flags: being set"),
+                 "unsupported": _("store flags: not supported by this store"),
+                 "flagged": _("store flags: %(count)s object(s) flagged"),
+                 "cleared": _("store flags: %(count)s object(s) cleared"),
+                 "failed": _("store flags: %(count)s object(s) failed (see the log)")}
+        text = texts.get(state)
+        return str(text) % {"count": count} if text and count else str(text or "")
+
 
 class EndAction(models.TextChoices):
     NONE = "none", _("Nothing (deletion allowed again)")

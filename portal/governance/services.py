@@ -79,6 +79,13 @@ def _hold_event(hold: LegalHold) -> dict:
             "space": hold.space if hold.kind != HoldKind.USER else None}
 
 
+def _queue_store_flags(hold: LegalHold) -> None:
+    """The store's own Object Lock flags, best effort, off the request (storeflags.py)."""
+    from portal.governance.tasks import flag_hold_objects
+
+    transaction.on_commit(lambda: flag_hold_objects.delay(hold.pk))
+
+
 @transaction.atomic
 def hold_create(*, actor, kind: str, target_id, reason: str) -> LegalHold:
     """An administrator puts a user (all they created or own, their devices'
@@ -86,8 +93,9 @@ def hold_create(*, actor, kind: str, target_id, reason: str) -> LegalHold:
     nothing under it can be purged, by anyone, until it is released."""
     _require_admin(actor)
     reason = _multiline_reason(reason)
-    hold = LegalHold(kind=kind, reason=reason, created_by=actor, **_hold_target(kind, target_id))
+    hold = LegalHold(kind=kind, reason=reason, created_by=actor, store_flag="pending", **_hold_target(kind, target_id))
     hold.save()
+    _queue_store_flags(hold)
     record(action=Action.GOVERNANCE_HOLD_CREATED, actor=actor, **_hold_event(hold),
            details={"hold_id": hold.pk, "kind": kind, "reason": reason})
     return hold
@@ -102,7 +110,10 @@ def hold_release(*, actor, hold_id, reason: str) -> LegalHold:
     if hold is None:
         raise NotFound(gettext("No such active legal hold."))
     hold.released_at, hold.released_by, hold.release_reason = timezone.now(), actor, reason
-    hold.save(update_fields=["released_at", "released_by", "release_reason"])
+    hold.store_flag = "pending" if hold.store_flag.startswith("flagged") else hold.store_flag
+    hold.save(update_fields=["released_at", "released_by", "release_reason", "store_flag"])
+    if hold.store_flag == "pending":
+        _queue_store_flags(hold)
     record(action=Action.GOVERNANCE_HOLD_RELEASED, actor=actor, **_hold_event(hold),
            details={"hold_id": hold.pk, "kind": hold.kind, "reason": reason})
     return hold

@@ -8,3 +8,10 @@ from portal.governance import ending
 @shared_task(name="governance.apply_retention_end")
 def apply_retention_end() -> dict:
     return ending.retention_end_apply()
+
+
+@shared_task(name="governance.flag_hold_objects")
+def flag_hold_objects(hold_id: int) -> str:
+    from portal.governance import storeflags
+
+    return storeflags.store_flags_apply(hold_id)

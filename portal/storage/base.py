@@ -307,6 +307,12 @@ class ObjectStore(ABC):
         """Every object whose key starts with ``prefix``, in no promised order
         (AWS lists in byte order, SeaweedFS folder by folder)."""
 
+    def legal_hold_set(self, key: str, on: bool) -> bool:
+        """Set (or clear) an S3 Object Lock legal hold on ``key``, best effort:
+        True when the store did, False when it does not support Object Lock
+        (a local folder, a bucket made without Object Lock)."""
+        return False
+
     def iter_unfinished_uploads(self, prefix: str = "") -> Iterator[tuple[str, str, datetime]]:
         """Multipart uploads under ``prefix`` neither completed nor aborted, as
         (key, upload id, started): what a writer killed during a large put

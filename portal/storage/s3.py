@@ -287,3 +287,21 @@ class S3ObjectStore(ObjectStore):
                                                    UploadId=upload_id)
         except UploadNotFound:
             pass
+
+    # Codes a store without Object Lock answers put-object-legal-hold with (AWS: no lock configuration on
+    # the bucket; others: not implemented); anything else is an error of its own.
+    _NO_OBJECT_LOCK = {"InvalidRequest", "NotImplemented", "ObjectLockConfigurationNotFoundError",
+                       "MethodNotAllowed", "InvalidBucketState", "AccessDenied", "XNotImplemented"}
+
+    def legal_hold_set(self, key: str, on: bool) -> bool:
+        validate_key(key)
+        with self._errors(key):
+            try:
+                self.client.put_object_legal_hold(Bucket=self.bucket, Key=key,
+                                                  LegalHold={"Status": "ON" if on else "OFF"})
+            except ClientError as exc:
+                code, status = _error_code(exc)
+                if code in self._NO_OBJECT_LOCK or status in (400, 405, 501):
+                    return False
+                raise
+        return True
