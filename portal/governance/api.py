@@ -25,7 +25,7 @@ def _require_admin(request) -> None:
         raise Forbidden(gettext("Only administrators manage legal holds and retention."), code="admin_only")
 
 
-class HoldOut(serializers.Serializer):
+class LegalHoldOut(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=HoldKind.choices)
     user_id = serializers.IntegerField(allow_null=True)
@@ -43,17 +43,17 @@ class HoldOut(serializers.Serializer):
                                                  "pending, unsupported, flagged:N, cleared:N or failed:N")
 
 
-class HoldIn(StrictSerializer):
+class LegalHoldIn(StrictSerializer):
     kind = TextField(help_text="user, space or folder (a folder or a file: its node id)")
     target = serializers.IntegerField(help_text="The user's, space's or node's id")
     reason = TextField(allow_blank=True, help_text="Why; kept in the audit log")
 
 
-class ReleaseIn(StrictSerializer):
+class LegalHoldReleaseIn(StrictSerializer):
     reason = TextField(allow_blank=True)
 
 
-class RetentionOut(serializers.Serializer):
+class RetentionPolicyOut(serializers.Serializer):
     id = serializers.IntegerField()
     space_id = serializers.IntegerField()
     space = serializers.CharField(source="space.name")
@@ -63,7 +63,7 @@ class RetentionOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class RetentionIn(StrictSerializer):
+class RetentionPolicyIn(StrictSerializer):
     space = serializers.IntegerField()
     folder = serializers.IntegerField(required=False, allow_null=True, help_text="A folder's id; absent: the space")
     days = serializers.IntegerField(min_value=1, max_value=MAX_RETENTION_DAYS)
@@ -74,47 +74,47 @@ _ACTIVE = OpenApiParameter("active", str, description="true: active holds only; 
 
 
 class HoldListView(APIView):
-    @extend_schema(parameters=[_ACTIVE], responses=HoldOut(many=True), summary="Legal holds, newest first")
+    @extend_schema(parameters=[_ACTIVE], responses=LegalHoldOut(many=True), summary="Legal holds, newest first")
     def get(self, request):
         _require_admin(request)
         flag = request.query_params.get("active")
         if flag not in (None, "true", "false"):
             raise InvalidInput(gettext("active is true or false."), detail={"field": "active"})
         active = None if flag is None else flag == "true"
-        return paginated_response(request, selectors.hold_list(active=active), HoldOut, view=self)
+        return paginated_response(request, selectors.hold_list(active=active), LegalHoldOut, view=self)
 
-    @extend_schema(request=HoldIn, responses={201: HoldOut}, summary="Put a user, space or folder under a legal hold")
+    @extend_schema(request=LegalHoldIn, responses={201: LegalHoldOut}, summary="Put a user, space or folder under a legal hold")
     def post(self, request):
         _require_admin(request)
-        data = validated(HoldIn, request.data).validated_data
+        data = validated(LegalHoldIn, request.data).validated_data
         hold = services.hold_create(actor=request.user, kind=data["kind"], target_id=data["target"],
                                     reason=data["reason"])
-        return Response(HoldOut(hold).data, status=status.HTTP_201_CREATED)
+        return Response(LegalHoldOut(hold).data, status=status.HTTP_201_CREATED)
 
 
 class HoldReleaseView(APIView):
-    @extend_schema(request=ReleaseIn, responses=HoldOut, summary="Release an active legal hold")
+    @extend_schema(request=LegalHoldReleaseIn, responses=LegalHoldOut, summary="Release an active legal hold")
     def post(self, request, hold_id):
         _require_admin(request)
-        data = validated(ReleaseIn, request.data).validated_data
+        data = validated(LegalHoldReleaseIn, request.data).validated_data
         hold = services.hold_release(actor=request.user, hold_id=hold_id, reason=data["reason"])
-        return Response(HoldOut(hold).data)
+        return Response(LegalHoldOut(hold).data)
 
 
 class RetentionListView(APIView):
-    @extend_schema(responses=RetentionOut(many=True), summary="Retention policies by space and folder")
+    @extend_schema(responses=RetentionPolicyOut(many=True), summary="Retention policies by space and folder")
     def get(self, request):
         _require_admin(request)
-        return paginated_response(request, selectors.retention_list(), RetentionOut, view=self)
+        return paginated_response(request, selectors.retention_list(), RetentionPolicyOut, view=self)
 
-    @extend_schema(request=RetentionIn, responses=RetentionOut,
+    @extend_schema(request=RetentionPolicyIn, responses=RetentionPolicyOut,
                    summary="Set a space's or a folder's retention (keep every version at least N days)")
     def put(self, request):
         _require_admin(request)
-        data = validated(RetentionIn, request.data).validated_data
+        data = validated(RetentionPolicyIn, request.data).validated_data
         policy = services.retention_set(actor=request.user, space_id=data["space"], node_id=data.get("folder"),
                                         days=data["days"], end_action=data["end_action"])
-        return Response(RetentionOut(policy).data)
+        return Response(RetentionPolicyOut(policy).data)
 
 
 class RetentionDetailView(APIView):
