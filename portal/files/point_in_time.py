@@ -256,6 +256,13 @@ class LockCheck:
             parent = self.items[parent].parent if parent in self.items else None
         return False
 
+    def adding_to(self, folder_id: int | None) -> bool:
+        """Whether locks stop putting an item into a folder: the folder's own, its ancestors' with depth infinity."""
+        if folder_id in self.blocking:
+            return True
+        item = self.items.get(folder_id)
+        return item is not None and self.blocked(item, whole=False)
+
 
 def plan_build(*, space_id: int, folder: Node, at: datetime, actor) -> Plan:
     """What restoring ``folder`` (a space's root or a live folder) to ``at`` would change."""
@@ -343,11 +350,14 @@ def _plan_back(plan: Plan, back: list[Item], items: dict[int, Item], tree: _Tree
         if not item.trashed and item.id not in gone and item.parent is not None:
             taken.setdefault(item.parent, set()).add(names.name_key(item.name))
     for item in sorted(back, key=lambda i: (len(tree.path(i.id, at_t=True)), tree.path(i.id, at_t=True))):
-        blocked = check.blocked(item, whole=True)
+        blocked = check.blocked(item, whole=True) or check.adding_to(item.parent_t)
         here = taken.setdefault(item.parent_t, set())
         if not item.trashed:
             taken.get(item.parent, set()).discard(names.name_key(item.name))
         name = _free(here, item.name_t)
+        if not item.trashed and (item.parent, item.name) == (item.parent_t, name):
+            here.add(names.name_key(name))
+            continue  # already where an earlier restore put it, beside the item that kept the name
         where = tree.path(item.id, at_t=True)
         change = Change(UNTRASH if item.trashed else PLACE, item.id, item.is_folder,
                         names.join(tree.path(item.id, at_t=False)), to=names.join(where[:-1] + [name]),

@@ -208,3 +208,18 @@ def test_the_api_refuses_bad_times_and_unknown_folders(team, alice, api):
         point_in_time.parse_at("")
     with pytest.raises(NotFound):
         point_in_time.point_restore_get(alice, 987654)
+
+
+def test_a_name_kept_by_an_item_left_alone_gives_name_2_once(team, alice, attacked):
+    victim = attacked["paths"][10]  # /Docs/file-10.docx, now file-10.docx.locked
+    outsider = live(team, "/Other/keep.txt")
+    tree.node_move(actor=attacked["mallory"], node_id=outsider.pk, path=victim)
+    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
+    taken = [c for c in plan.changes if c.node_id == attacked["ids"][victim] and c.kind == "place"]
+    assert [(c.to, c.collision) for c in taken] == [("/Docs/file-10 (2).docx", True)]
+    assert [(c.path, c.skipped) for c in plan.skipped] == [(victim, "moved_in")]
+    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
+    assert run.counts["collisions"] == 1
+    assert content(live(team, "/Docs/file-10 (2).docx").pk) == attacked["originals"][victim]
+    again = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
+    assert again.total == 0
