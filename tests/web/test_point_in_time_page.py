@@ -42,6 +42,8 @@ def test_a_manager_previews_then_applies_from_the_page(alice, hit):
     page = client.get(f"/spaces/{space.pk}/restore-to-point/")
     assert page.status_code == 200 and 'type="datetime-local"' in page.content.decode()
     assert f"/spaces/{space.pk}/restore-to-point/" in client.get(f"/spaces/{space.pk}/").content.decode()
+    assert f"/spaces/{space.pk}/restore-to-point/?path=/Docs" in client.get(f"/spaces/{space.pk}/?path=/Docs").content.decode()
+    assert 'value="/Docs"' in client.get(f"/spaces/{space.pk}/restore-to-point/?path=/Docs").content.decode()
     preview = client.post(f"/spaces/{space.pk}/restore-to-point/preview", {"at": hit["at"], "path": "/Docs"}, **HTMX)
     body = preview.content.decode()
     assert preview.status_code == 200, body
