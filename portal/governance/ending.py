@@ -30,12 +30,13 @@ BATCH = 500
 def _ended_files(policy: RetentionPolicy, now) -> list[int]:
     """Files whose newest version is past the period, where this is the nearest policy (a folder's beats the
     space's, a subfolder's beats its folder's: the nearest says what happens at the end)."""
-    files = Node.objects.filter(space_id=policy.space_id, kind=NodeKind.FILE)
+    space_id = policy.node.space_id if policy.node_id else policy.space_id   # a folder's policy follows its folder
+    files = Node.objects.filter(space_id=space_id, kind=NodeKind.FILE)
     scope = None
     if policy.node_id is not None:
         scope = set(walk.descendant_ids(policy.node_id, live_only=False))
         files = files.filter(pk__in=scope)
-    for other in RetentionPolicy.objects.filter(space_id=policy.space_id, node__isnull=False).exclude(pk=policy.pk):
+    for other in RetentionPolicy.objects.filter(node__space_id=space_id).exclude(pk=policy.pk):
         if scope is None or other.node_id in scope:
             files = files.exclude(pk__in=[other.node_id, *walk.descendant_ids(other.node_id, live_only=False)])
     newest = (FileVersion.objects.filter(node__in=files).values("node_id").annotate(newest=Max("created_at"))

@@ -119,7 +119,9 @@ def protection(node_ids: Iterable[int], *, now: datetime | None = None, holds: H
     holds = active_holds() if holds is None else holds
     nodes = {row[0]: row[1:] for row in Node.objects.filter(pk__in=ids).values_list("pk", "space_id", "created_by_id")}
     spaces = {space_id for space_id, _ in nodes.values()}
-    policies = list(RetentionPolicy.objects.filter(space_id__in=spaces)) if retention else []
+    # A folder's policy follows its folder (also into another space); a space's stays with the space.
+    policies = list(RetentionPolicy.objects.filter(Q(node__isnull=True, space_id__in=spaces)
+                                                   | Q(node__space_id__in=spaces))) if retention else []
     space_days = {p.space_id: p.days for p in policies if p.node_id is None}
     folder_days = _folder_days(ids, {p.node_id: p for p in policies if p.node_id is not None})
     if holds:
@@ -189,16 +191,21 @@ def refuse_move_out(node: Node, *, to_space_id: int, to_parent_id: int, label: s
     space hold stays only where it is, a retention only under a policy at least as long."""
     from portal.files.selectors import subtree_ids
 
-    here = protection(subtree_ids(node))
+    ids = subtree_ids(node)
+    here = protection(ids)
     if not here.held and not here.retained:
         return
+    inside = set(ids)
     there = protection([to_parent_id])
-    carried_by_user = all(hold.kind == HoldKind.USER for hold in here.held.values())
-    if here.held and not carried_by_user and to_parent_id not in there.held:
+    # Holds on the user, or on a folder or file inside what moves, travel with it.
+    travels = all(hold.kind == HoldKind.USER or (hold.kind == HoldKind.FOLDER and hold.node_id in inside)
+                  for hold in here.held.values())
+    if here.held and not travels and to_parent_id not in there.held:
         raise UnderLegalHold(gettext("“%(name)s” is under a legal hold: it can be moved only within what the hold "
                                      "covers.") % {"name": label}, code="legal_hold_move")
-    needed = max((here.days.get(pk, 0) for pk in here.node_of.values()), default=0)
-    if here.retained and there.days.get(to_parent_id, 0) < needed:
+    carried = _folder_days(inside, {p.node_id: p for p in RetentionPolicy.objects.filter(node_id__in=inside)})
+    after = there.days.get(to_parent_id, 0)
+    if any(max(after, carried.get(pk, 0)) < here.days.get(pk, 0) for pk in set(here.node_of.values())):
         raise UnderRetention(gettext("“%(name)s” is under a retention policy until %(date)s: it can be moved only "
                                      "where a policy at least as long covers it.")
                              % {"name": label, "date": _when(here.until())}, code="retention_move")

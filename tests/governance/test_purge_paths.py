@@ -34,6 +34,7 @@ from portal.lifecycle import policies
 from portal.scanning.models import ScanState, ScanVerdict
 from portal.scanning.services import quarantine_delete
 from portal.spaces.models import Membership, Space
+from portal.spaces.services import space_create
 from portal.storage import get_store
 from tests.governance.conftest import age, trash
 from tests.helpers import assert_error
@@ -315,3 +316,21 @@ def test_a_held_blob_never_changes_tier(alice, put, hold, settings, tmp_path):
     hold("folder", held.node)
     due, _ = policies.candidates(now=timezone.now())
     assert [c.blob.pk for c in due] == [free.blob_id]
+
+
+def test_a_folder_carrying_its_own_policy_or_hold_moves_with_it_and_stays_protected(signed_in, alice, put, hold,
+                                                                                     retain, team):
+    for path in ("/Kept", "/Held", "/Archive"):
+        tree.folder_create(actor=alice, space_id=team.pk, path=path)
+    kept, held = (Node.objects.get(space=team, name=name) for name in ("Kept", "Held"))
+    retained, frozen = put("/Kept/a.txt"), put("/Held/b.txt")
+    retain(90, folder=kept)
+    hold("folder", held)
+    other = space_create(actor=alice, name="Other")
+    client = signed_in(alice)
+    for folder, target in ((kept, {"path": "/Kept", "space": other.pk}), (held, {"path": "/Archive/Held"})):
+        moved = client.post(f"/api/v1/files/{folder.pk}/move", target, format="json")
+        assert moved.status_code == 200, moved.content
+    for version, code in ((retained, "under_retention"), (frozen, "legal_hold")):
+        node = trash(alice, version.node)
+        assert_error(client.delete(f"/api/v1/trash/{node.pk}"), 409, code)
