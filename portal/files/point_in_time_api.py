@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.files.models import RestoreState
 from portal.files.services import point_in_time
 
@@ -22,10 +22,10 @@ class PointIn(StrictSerializer):
 class ChangeOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["trash", "untrash", "place", "content", "moved_in", "moved_out"])
     node = serializers.IntegerField()
-    folder = serializers.BooleanField()
+    folder = StrictBooleanField()
     path = serializers.CharField(help_text="Where it is now (in the trash: where it was)")
     to = serializers.CharField(required=False, help_text="Where it goes back to")
-    collision = serializers.BooleanField(required=False, help_text="Its name at T is taken: it gets \"name (2)\"")
+    collision = StrictBooleanField(required=False, help_text="Its name at T is taken: it gets \"name (2)\"")
     version = serializers.IntegerField(required=False, help_text="The version current at T, made current again")
     size = serializers.IntegerField(required=False)
     skipped = serializers.CharField(required=False, help_text="locked, moved_in, moved_out, no_version")
@@ -41,7 +41,7 @@ class PlanOut(serializers.Serializer):
     bytes_needed = serializers.IntegerField(help_text="Quota the restored versions take (they reuse stored bytes)")
     changes = ChangeOut(many=True)
     skipped = ChangeOut(many=True)
-    truncated = serializers.BooleanField(help_text="More changes than listed (the counts are complete)")
+    truncated = StrictBooleanField(help_text="More changes than listed (the counts are complete)")
 
 
 class RunOut(serializers.Serializer):
