@@ -20,7 +20,8 @@ class PointIn(StrictSerializer):
 
 
 class ChangeOut(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["trash", "untrash", "place", "content", "moved_in", "moved_out"])
+    kind = serializers.CharField(help_text="trash (made after T), untrash (back from the trash), place (renamed or "
+                                           "moved back), content (T's version as a new one)")
     node = serializers.IntegerField()
     folder = StrictBooleanField()
     path = serializers.CharField(help_text="Where it is now (in the trash: where it was)")
