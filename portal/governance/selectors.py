@@ -228,7 +228,7 @@ def hold_list(*, active: bool | None = None):
 
 
 def retention_list(*, space_id: int | None = None):
-    rows = RetentionPolicy.objects.select_related("space", "node", "created_by").order_by("space__name", "node_id")
+    rows = RetentionPolicy.objects.select_related("space", "node__space", "created_by").order_by("space__name", "node_id")
     if space_id is not None:
         rows = rows.filter(space_id=space_id)
     return rows
