@@ -9,8 +9,11 @@ from portal.backups.services import gc, packs, retention, verify
 @shared_task(name="backups.apply_retention")
 def apply_retention() -> int:
     """Apply every device's policy; the number of snapshots removed."""
+    from portal.governance.selectors import held_user_ids
+
     device_ids = Snapshot.objects.values_list("device_id", flat=True).distinct()
-    return sum(len(retention.retention_apply(device_id=pk)["removed"])
+    held = held_user_ids()   # read once for every device
+    return sum(len(retention.retention_apply(device_id=pk, held_users=held)["removed"])
                for pk in Device.objects.filter(pk__in=device_ids).values_list("pk", flat=True))
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from portal.accounts import services as accounts
 from portal.backups.keys import user_key_set
 from portal.backups.models import Chunk, ChunkKind, Pack, Snapshot, pack_key
+from portal.backups import tasks as backup_tasks
 from portal.backups.services import devices, gc, retention
 from portal.files import tasks as file_tasks
 from portal.files.models import Blob, FileVersion, Node
@@ -260,6 +261,9 @@ def test_backup_retention_keeps_a_held_users_snapshots(alice, admin, device, hol
                                 finished_at=now - timedelta(hours=i), paths=["/home"], key_set=key_set)
     hold("user", alice)
     assert retention.retention_apply(device_id=device.pk)["removed"] == []
+    with CaptureQueriesContext(connection) as queries:
+        assert backup_tasks.apply_retention() == 0
+    assert sum('FROM "governance_legalhold"' in q["sql"] for q in queries.captured_queries) == 1
     assert Snapshot.objects.filter(device=device).count() == 3
 
 

@@ -83,15 +83,17 @@ def snapshots_kept(snapshots: Sequence[Snapshot], policy: RetentionPolicy) -> se
 
 
 @transaction.atomic
-def retention_apply(*, device_id: int) -> dict:
+def retention_apply(*, device_id: int, held_users: set[int] | None = None) -> dict:
     """The system deletes the snapshots a device's policy no longer keeps
-    (their data goes with the next GC). Audited when anything was removed."""
+    (their data goes with the next GC). Audited when anything was removed.
+    A device of a user under a legal hold keeps every snapshot (``held_users``:
+    the held users' ids when the caller read them once for many devices)."""
     device = Device.objects.select_for_update().filter(pk=device_id).first()
     if device is None:
         return {"kept": 0, "removed": []}
     from portal.governance.selectors import held_user_ids  # a held user's backups keep every snapshot
 
-    if device.user_id in held_user_ids():
+    if device.user_id in (held_user_ids() if held_users is None else held_users):
         return {"kept": Snapshot.objects.filter(device=device).count(), "removed": [], "held": True}
     policy, source = policy_for(device)
     snapshots = list(Snapshot.objects.filter(device=device))
