@@ -204,6 +204,7 @@ def test_the_api_refuses_bad_times_and_unknown_folders(team, alice, api):
     assert_error(client.post(url, {"at": past, "path": "/Nowhere"}, format="json"), 404, "not_found")
     assert_error(client.post(url, {"at": past, "folder": 987654}, format="json"), 404, "not_found")
     assert client.post(url, {"at": past, "when": 1}, format="json").status_code == 400
+    assert_error(client.post(url, {"at": "2001-01-01T00:00:00Z"}, format="json"), 400, "folder_not_there")
     with pytest.raises(InvalidInput):
         point_in_time.parse_at("")
     with pytest.raises(NotFound):

@@ -81,6 +81,8 @@ def _live(folder: Node) -> bool:
 
 
 def _plan(actor, access: SpaceAccess, folder: Node, at: datetime) -> Plan:
+    if folder.created_at > at and folder.parent_id is None:
+        raise InvalidInput(gettext("This space did not exist yet at that time."), code="folder_not_there")
     if folder.created_at > at:
         raise InvalidInput(gettext("This folder did not exist at that time; restore the folder above it."),
                            code="folder_not_there")
