@@ -83,3 +83,14 @@ def test_bad_times_and_unknown_folders_are_refused_in_place(alice, hit):
         response = client.post(url, form, **HTMX)
         assert response.status_code == status, form
         assert 'role="alert"' in response.content.decode() and (code == "not_found" or code in response.content.decode())
+
+
+def test_a_queued_restore_shows_its_progress_and_polls(alice, bob, hit):
+    from portal.files.services import point_in_time
+
+    space = hit["space"]
+    run = point_in_time.point_restore_start(actor=alice, space_id=space.pk, at=hit["at"], queue=True)
+    url = f"/spaces/{space.pk}/restore-to-point/runs/{run.pk}"
+    fragment = page_client(alice).get(url, **HTMX).content.decode()
+    assert 'data-restore-run="queued"' in fragment and f'hx-get="{url}"' in fragment
+    assert page_client(bob).get(url, **HTMX).status_code == 404
