@@ -224,3 +224,21 @@ def test_a_name_kept_by_an_item_left_alone_gives_name_2_once(team, alice, attack
     assert content(live(team, "/Docs/file-10 (2).docx").pk) == attacked["originals"][victim]
     again = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
     assert again.total == 0
+
+
+def test_folders_renamed_deleted_or_made_after_t_are_put_back(team, alice):
+    a = put(alice, team, "/Projects/alpha/a.txt", b"alpha").node
+    b = put(alice, team, "/Projects/beta/b.txt", b"beta").node
+    at = timezone.now()
+    alpha, beta = Node.objects.get(pk=a.parent_id), Node.objects.get(pk=b.parent_id)
+    tree.node_rename(actor=alice, node_id=alpha.pk, name="alpha.locked")
+    tree.node_rename(actor=alice, node_id=a.pk, name="a.txt.locked")
+    tree.folder_create(actor=alice, space_id=team.pk, path="/Projects/loot")
+    tree.node_move(actor=alice, node_id=b.pk, path="/Projects/loot/b.txt")
+    tree.node_trash(actor=alice, node_id=beta.pk)
+    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=at, path="/Projects")
+    assert (run.counts["place"], run.counts["untrash"], run.counts["trash"]) == (3, 1, 1)
+    assert live(team, "/Projects/alpha/a.txt").pk == a.pk and content(a.pk) == b"alpha"
+    assert live(team, "/Projects/beta/b.txt").pk == b.pk and content(b.pk) == b"beta"
+    assert Node.objects.get(space=team, name="loot").trashed_at is not None
+    assert point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=at, path="/Projects").total == 0
