@@ -241,7 +241,3 @@ def review_list():
 
 def space_retention(space_id: int) -> RetentionPolicy | None:
     return RetentionPolicy.objects.filter(space_id=space_id, node__isnull=True).first()
-
-
-def holds_q_for_user(user_id: int) -> Q:
-    return Q(kind=HoldKind.USER, user_id=user_id, released_at__isnull=True)

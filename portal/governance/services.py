@@ -4,7 +4,6 @@ and recorded). The end-of-retention task is the system's."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -15,7 +14,7 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.access import is_admin
 from portal.core.errors import Forbidden, InvalidInput, NotFound
-from portal.core.validation import clean_label, whole_number
+from portal.core.validation import whole_number
 from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.governance.models import (MAX_RETENTION_DAYS, EndAction, HoldKind, LegalHold, RetentionPolicy,

@@ -26,7 +26,6 @@ from portal.backups import tasks as backup_tasks
 from portal.backups.services import devices, gc, retention
 from portal.files import tasks as file_tasks
 from portal.files.models import Blob, FileVersion, Node
-from portal.files.selectors import space_root
 from portal.files.services import maintenance, tree
 from portal.governance import ending
 from portal.governance.models import ReviewItem
