@@ -337,3 +337,18 @@ def test_a_folder_carrying_its_own_policy_or_hold_moves_with_it_and_stays_protec
     for version, code in ((retained, "under_retention"), (frozen, "legal_hold")):
         node = trash(alice, version.node)
         assert_error(client.delete(f"/api/v1/trash/{node.pk}"), 409, code)
+
+
+def test_the_trash_page_refuses_to_purge_a_retained_file_in_place(alice, put, retain, team):
+    from django.urls import reverse
+
+    from tests.adminpanel.console_support import client_for
+
+    version = put("/board-minutes.txt")
+    retain(3650)
+    node = trash(alice, version.node)
+    response = client_for(alice).post(reverse("web:trash-action", args=[team.pk, node.pk, "purge"]),
+                                      HTTP_HX_REQUEST="true")
+    assert response.status_code == 409 and b"under_retention" in response.content
+    assert "board-minutes.txt" in response.content.decode()
+    assert FileVersion.objects.filter(pk=version.pk).exists()
