@@ -242,3 +242,16 @@ def test_folders_renamed_deleted_or_made_after_t_are_put_back(team, alice):
     assert live(team, "/Projects/beta/b.txt").pk == b.pk and content(b.pk) == b"beta"
     assert Node.objects.get(space=team, name="loot").trashed_at is not None
     assert point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=at, path="/Projects").total == 0
+
+
+def test_a_move_back_out_of_a_legal_hold_is_refused_and_reported(team, alice, admin):
+    from portal.governance.services import hold_create
+
+    a = put(alice, team, "/Docs/a.txt", b"alpha").node
+    put(alice, team, "/Held/keep.txt", b"kept")
+    at = timezone.now()
+    tree.node_move(actor=alice, node_id=a.pk, path="/Held/a.txt")
+    hold_create(actor=admin, kind="folder", target_id=live(team, "/Held").pk, reason="litigation 42")
+    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=at)
+    assert (run.counts["place"], run.counts["held"], run.counts["skipped"]) == (0, 1, 1)
+    assert live(team, "/Held/a.txt").pk == a.pk, "the hold keeps it where it is"

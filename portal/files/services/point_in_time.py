@@ -21,7 +21,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.core.access import Cap
-from portal.core.errors import InvalidInput, NotFound, PortalError
+from portal.core.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node, NodeKind, PointRestore, RestoreState
 from portal.files.point_in_time import (CONTENT, PLACE, TRASH, UNTRASH, Change, LockCheck, Plan, live_locks,
@@ -33,7 +33,8 @@ from portal.spaces.selectors import SpaceAccess, space_access
 
 BATCH = 200          # changes per transaction
 INLINE_CHANGES = 200  # up to this many, the apply runs in the request; more go to a Celery task
-CHANGED = "changed"  # skipped at apply: someone changed the item since the plan
+# Refusals of a move by portal.governance (legal_hold_move, retention_move): the item stays, reported as held.
+GOVERNANCE_REFUSALS = frozenset({"legal_hold_move", "retention_move"})
 
 
 def parse_at(value) -> datetime:
@@ -179,7 +180,14 @@ def _apply_batch(actor, plan: Plan, batch: list[Change], run: PointRestore, coun
         elif change.kind == CONTENT:
             _new_version(node, change, actor, space, run)
         else:
-            counts["collisions"] += _put_back(node, change, actor, space, run)
+            try:
+                counts["collisions"] += _put_back(node, change, actor, space, run)
+            except Conflict as refused:  # a legal hold or retention keeps it where it is (nothing written yet)
+                if refused.code not in GOVERNANCE_REFUSALS:
+                    raise
+                counts["skipped"] += 1
+                counts["held"] = counts.get("held", 0) + 1
+                continue
         counts[change.kind] += 1
 
 
@@ -197,8 +205,13 @@ def _trash(node: Node, change: Change, actor, space, run: PointRestore) -> None:
 
 
 def _put_back(node: Node, change: Change, actor, space, run: PointRestore) -> int:
-    """Back to its folder and name at T (and out of the trash); 1 if the name was taken there."""
+    """Back to its folder and name at T (and out of the trash); 1 if the name was taken there.
+    A move out of what a legal hold or retention covers is refused as node_move refuses it."""
     parent = Node.objects.get(pk=change.parent_id)
+    if node.parent_id != parent.pk:
+        from portal.governance.selectors import refuse_move_out  # governance builds on files
+
+        refuse_move_out(node, to_space_id=space.pk, to_parent_id=parent.pk, label=node.name)
     name = change.name
     existing = child_named(parent, name)
     if existing is not None and existing.pk != node.pk:
