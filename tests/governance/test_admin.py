@@ -240,3 +240,15 @@ def test_space_managers_see_their_spaces_retention_in_its_settings(admin, alice,
     page = client_for(alice).get(url).content.decode()
     assert 'id="space-retention"' in page and "at least 400 days" in page
     assert 'id="space-retention"' not in client_for(viewer).get(url).content.decode()
+
+
+def test_the_console_lists_files_waiting_for_review_and_marks_them_reviewed(admin, alice, put):
+    item = ReviewItem.objects.create(node=put("/old-contract.pdf").node)
+    boss = client_for(admin)
+    assert f'data-review="{item.pk}"' in boss.get(reverse("governance:page")).content.decode()
+    assert_portal_404(client_for(alice).post(reverse("governance:review-resolve", args=[item.pk])))
+    assert boss.post(reverse("governance:review-resolve", args=[item.pk])).status_code == 303
+    assert ReviewItem.objects.get(pk=item.pk).resolved_by == admin
+    assert f'data-review="{item.pk}"' not in boss.get(reverse("governance:page")).content.decode()
+    response = boss.post(reverse("governance:review-resolve", args=[item.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 404   # already reviewed
