@@ -45,14 +45,13 @@ def live(space, path):
     return Node.objects.get(pk=node_at(space, names.split_path(path))[0].pk)
 
 
-@pytest.fixture
-def attacked(team, alice, member_of):
-    """56 files in /Docs (8 in /Docs/Q3) and a clean /Other; then, after T, an
-    editor's stolen session encrypts 50 and renames them .locked, deletes 6
-    (one of them renamed first), drops a ransom note in /Docs and in a new folder."""
+def attack(team, alice, member_of, *, files: int, in_q3: int, rewritten: int) -> dict:
+    """``files`` files in /Docs (``in_q3`` of them in /Docs/Q3) and a clean /Other; then, after T, an
+    editor's stolen session encrypts ``rewritten`` and renames them .locked, deletes the others (one
+    renamed first), drops a ransom note in /Docs and one in a new folder."""
     originals = {}
-    for index in range(FILES):
-        path = f"/Docs/Q3/file-{index:02}.docx" if index < 8 else f"/Docs/file-{index:02}.docx"
+    for index in range(files):
+        path = f"/Docs/Q3/file-{index:02}.docx" if index < in_q3 else f"/Docs/file-{index:02}.docx"
         originals[path] = os.urandom(200 + index)
         put(alice, team, path, originals[path])
     put(alice, team, "/Other/keep.txt", b"untouched")
@@ -60,15 +59,27 @@ def attacked(team, alice, member_of):
     mallory = member_of("editor", "mallory")
     ids = {path: live(team, path).pk for path in originals}
     paths = sorted(originals)
-    for path in paths[:50]:
+    for path in paths[:rewritten]:
         put(mallory, team, path, os.urandom(300))
         tree.node_rename(actor=mallory, node_id=ids[path], name=path.rsplit("/", 1)[1] + ".locked")
-    tree.node_rename(actor=mallory, node_id=ids[paths[50]], name="renamed-then-deleted.docx")
-    for path in paths[50:]:
+    tree.node_rename(actor=mallory, node_id=ids[paths[rewritten]], name="renamed-then-deleted.docx")
+    for path in paths[rewritten:]:
         tree.node_trash(actor=mallory, node_id=ids[path])
     put(mallory, team, f"/Docs/{NOTE}", b"send 1 BTC")
     put(mallory, team, f"/Docs/ransom/{NOTE}", b"send 1 BTC")
     return {"at": at, "originals": originals, "ids": ids, "paths": paths, "mallory": mallory}
+
+
+@pytest.fixture
+def attacked(team, alice, member_of):
+    """The issue's scenario: 56 files, 50 encrypted and renamed, 6 deleted, 2 notes (108 changes)."""
+    return attack(team, alice, member_of, files=FILES, in_q3=8, rewritten=50)
+
+
+@pytest.fixture
+def hit(team, alice, member_of):
+    """The same, smaller, for the side cases: 12 files (4 in /Docs/Q3), 8 encrypted, 4 deleted (22 changes)."""
+    return attack(team, alice, member_of, files=12, in_q3=4, rewritten=8)
 
 
 def test_the_preview_lists_exactly_what_the_attack_changed(team, alice, attacked):
@@ -120,64 +131,64 @@ def test_apply_brings_every_file_back_byte_identical_and_a_second_apply_changes_
     assert list(Node.objects.values_list("pk", "parent_id", "name", "trashed_at")) == nodes
 
 
-def test_a_file_locked_by_someone_else_is_reported_and_skipped(team, alice, attacked, member_of):
-    victim = attacked["paths"][0]
+def test_a_file_locked_by_someone_else_is_reported_and_skipped(team, alice, hit, member_of):
+    victim = hit["paths"][0]
     carol = member_of("editor", "carol")
     locks.lock_acquire(actor=carol, node=live(team, victim + ".locked"))
-    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=attacked["at"].isoformat())
+    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=hit["at"].isoformat())
     assert {(c.kind, c.skipped) for c in plan.skipped} == {("place", "locked"), ("content", "locked")}
     assert plan.counts["locked"] == 2
-    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"].isoformat())
-    assert run.counts["locked"] == 2 and run.counts["content"] == 49
-    assert content(live(team, victim + ".locked").pk) != attacked["originals"][victim], "the lock was honoured"
-    assert content(live(team, attacked["paths"][1]).pk) == attacked["originals"][attacked["paths"][1]]
+    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"].isoformat())
+    assert run.counts["locked"] == 2 and run.counts["content"] == 7
+    assert content(live(team, victim + ".locked").pk) != hit["originals"][victim], "the lock was honoured"
+    assert content(live(team, hit["paths"][1]).pk) == hit["originals"][hit["paths"][1]]
 
 
-def test_a_folder_restore_leaves_the_rest_of_the_space_alone(team, alice, attacked):
-    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=attacked["at"].isoformat(),
+def test_a_folder_restore_leaves_the_rest_of_the_space_alone(team, alice, hit):
+    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=hit["at"].isoformat(),
                                                path="/Docs/Q3")
-    assert {c.path for c in plan.changes if c.kind == "content"} == {p for p in attacked["paths"][:8]}
+    assert {c.path for c in plan.changes if c.kind == "content"} == {p for p in hit["paths"][:4]}
     assert not [c for c in plan.changes if c.kind == "trash"]
-    point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs/Q3")
+    point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"], path="/Docs/Q3")
     assert last_event(Action.FOLDER_RESTORED_TO_POINT, space=team).target_label == "/Docs/Q3"
     assert live(team, f"/Docs/{NOTE}").trashed_at is None
 
 
-def test_a_name_taken_at_the_old_place_keeps_both_with_a_number(team, alice, attacked):
-    victim = attacked["paths"][10]
-    put(attacked["mallory"], team, victim, b"a new file under the old name")
-    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=attacked["at"].isoformat())
+def test_a_name_taken_at_the_old_place_keeps_both_with_a_number(team, alice, hit):
+    victim = hit["paths"][5]
+    put(hit["mallory"], team, victim, b"a new file under the old name")
+    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=hit["at"].isoformat())
     assert plan.counts["trash"] == 3, "the newcomer was made after T: to the trash, which frees the name"
-    point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"].isoformat())
-    assert content(live(team, victim).pk) == attacked["originals"][victim]
+    point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"].isoformat())
+    assert content(live(team, victim).pk) == hit["originals"][victim]
 
 
-def test_a_large_restore_runs_as_a_task_with_progress_and_twice_is_harmless(team, alice, attacked,
+def test_a_large_restore_runs_as_a_task_with_progress_and_twice_is_harmless(team, alice, hit,
                                                                             django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], queue=True)
-    assert run.state == "queued" and run.total == 108 and len(queued) == 1
+        run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"], queue=True)
+    assert run.state == "queued" and run.total == 22 and len(queued) == 1
     assert tasks.point_restore(run.pk)["state"] == "done"
     run.refresh_from_db()
-    assert (run.done, run.total, run.counts["untrash"]) == (108, 108, 6)
-    assert tasks.point_restore(run.pk)["done"] == 108
+    assert (run.done, run.total, run.counts["untrash"]) == (22, 22, 4)
+    assert tasks.point_restore(run.pk)["done"] == 22
     assert len(events(Action.SPACE_RESTORED_TO_POINT, space=team)) == 1
 
 
 # --- The API -------------------------------------------------------------------------
 
 
-def test_the_api_previews_and_applies_for_managers_and_admins(team, alice, attacked, api, admin, member_of):
-    at = attacked["at"].isoformat()
+def test_the_api_previews_and_applies_for_managers_and_admins(team, alice, hit, api, admin, member_of):
+    at = hit["at"].isoformat()
     manager = member_of("manager", "meg")
     response = api.as_user(manager).post(f"/api/v1/spaces/{team.pk}/restore-to-point/preview", {"at": at},
                                          format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["counts"]["content"] == 50 and len(response.json()["changes"]) == 108
+    assert response.json()["counts"]["content"] == 8 and len(response.json()["changes"]) == 22
     response = api.as_user(admin).post(f"/api/v1/spaces/{team.pk}/restore-to-point", {"at": at, "path": "/Docs/Q3"},
                                        format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["state"] == "done" and response.json()["counts"]["content"] == 8
+    assert response.json()["state"] == "done" and response.json()["counts"]["content"] == 4
     got = api.as_user(manager).get(f"/api/v1/restore-runs/{response.json()['id']}")
     assert got.status_code == 200 and got.json()["done"] == response.json()["done"]
 
@@ -211,18 +222,18 @@ def test_the_api_refuses_bad_times_and_unknown_folders(team, alice, api):
         point_in_time.point_restore_get(alice, 987654)
 
 
-def test_a_name_kept_by_an_item_left_alone_gives_name_2_once(team, alice, attacked):
-    victim = attacked["paths"][10]  # /Docs/file-10.docx, now file-10.docx.locked
+def test_a_name_kept_by_an_item_left_alone_gives_name_2_once(team, alice, hit):
+    victim = hit["paths"][5]  # /Docs/file-05.docx, now file-05.docx.locked
     outsider = live(team, "/Other/keep.txt")
-    tree.node_move(actor=attacked["mallory"], node_id=outsider.pk, path=victim)
-    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
-    taken = [c for c in plan.changes if c.node_id == attacked["ids"][victim] and c.kind == "place"]
-    assert [(c.to, c.collision) for c in taken] == [("/Docs/file-10 (2).docx", True)]
+    tree.node_move(actor=hit["mallory"], node_id=outsider.pk, path=victim)
+    plan = point_in_time.point_restore_preview(actor=alice, space_id=team.pk, at=hit["at"], path="/Docs")
+    taken = [c for c in plan.changes if c.node_id == hit["ids"][victim] and c.kind == "place"]
+    assert [(c.to, c.collision) for c in taken] == [("/Docs/file-05 (2).docx", True)]
     assert [(c.path, c.skipped) for c in plan.skipped] == [(victim, "moved_in")]
-    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
+    run = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"], path="/Docs")
     assert run.counts["collisions"] == 1
-    assert content(live(team, "/Docs/file-10 (2).docx").pk) == attacked["originals"][victim]
-    again = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=attacked["at"], path="/Docs")
+    assert content(live(team, "/Docs/file-05 (2).docx").pk) == hit["originals"][victim]
+    again = point_in_time.point_restore_start(actor=alice, space_id=team.pk, at=hit["at"], path="/Docs")
     assert again.total == 0
 
 
