@@ -25,3 +25,16 @@ def test_a_worker_on_redis_runs_a_queued_task():
             assert time.monotonic() < deadline, "no worker ran the task within 30 s"
             time.sleep(0.1)  # polling the worker thread's effect until the deadline
     assert cache.get(key) == "pong"
+
+
+def test_fan_out_sends_one_message_that_a_worker_turns_into_one_task_per_id():
+    from portal.core.tasks import fan_out
+
+    keys = [f"fan-{secrets.token_hex(8)}" for _ in range(5)]
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        fan_out("core.ping", keys)
+        deadline = time.monotonic() + 30
+        while any(cache.get(key) is None for key in keys):
+            assert time.monotonic() < deadline, "the fanned-out tasks did not all run within 30 s"
+            time.sleep(0.1)  # polling the worker thread's effect until the deadline
+    assert [cache.get(key) for key in keys] == ["pong"] * 5

@@ -16,6 +16,7 @@ from django.db import connection, models
 from django.db.models.signals import post_save
 
 from portal.audit import context
+from portal.audit.signals import events_recorded
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
 
@@ -76,6 +77,23 @@ def record(*, action: str, actor=None, target: models.Model | None = None, targe
     event = _event(**fields)
     event.save(force_insert=True)
     return event
+
+
+def record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Append many events in the caller's transaction, in one statement; each
+    dict holds ``record``'s arguments. Receivers hear of them once, through
+    ``portal.audit.signals.events_recorded``. Not for READ_ACTIONS."""
+    built = []
+    for fields in events:
+        fields = {"outcome": Outcome.SUCCESS, "target": None, "target_label": None, "space": None, "details": None,
+                  "actor": None, "actor_label": None, **fields}
+        if fields["action"] in READ_ACTIONS:
+            raise ValueError(f"{fields['action']} is a read: record it with record_read")
+        built.append(_event(**fields))
+    if built:
+        AuditEvent.objects.bulk_create(built)
+        events_recorded.send(sender=AuditEvent, events=built)
+    return built
 
 
 def record_read(*, action: str, actor=None, target: models.Model | None = None, target_label: str | None = None,

@@ -17,6 +17,7 @@ from django.dispatch import receiver
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
+from portal.audit.signals import events_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ RIGHTS_TAKEN = frozenset({
 # followers, who store nothing anyway.
 ACCESS_CHANGES = RIGHTS_TAKEN | {Action.FILE_DELETED, Action.FILE_MOVED, Action.LOCK_ACQUIRED, Action.LOCK_RELEASED,
                                  Action.LOCK_BROKEN, Action.LOCK_EXPIRED}
+
+
+@receiver(events_recorded, sender=AuditEvent, dispatch_uid="collab_access_changed_many")
+def _many_changed(sender, events: list[AuditEvent], **kwargs):
+    for event in events:
+        _access_changed(sender, event, created=True)
 
 
 @receiver(post_save, sender=AuditEvent, dispatch_uid="collab_access_changed")

@@ -69,6 +69,12 @@ def any_live_lock_along(space_id: int, keys: list[str]) -> bool:
         return cursor.fetchone() is not None
 
 
+def any_live_lock_in_space(space_id: int) -> bool:
+    """Whether any live lock exists in the space (one query): writers of many
+    files at once check each file's locks only when one does."""
+    return Lock.objects.filter(node__space_id=space_id, expires_at__gt=timezone.now()).exists()
+
+
 def lock_by_token(token, *, include_expired: bool = False) -> Lock | None:
     """The lock with this token (live ones only unless asked), with its node and owner."""
     if not isinstance(token, str) or not token:

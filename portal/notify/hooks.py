@@ -60,6 +60,16 @@ def queue_event(event_id: int, action: str) -> None:
     transaction.on_commit(lambda: after_commit(event_id, action))
 
 
+def queue_events(events: list[tuple[int, str]]) -> None:
+    """queue_event for many events: one message for all that anything wants."""
+    def after():
+        from portal.core.tasks import fan_out
+
+        fan_out("notify.event_dispatch", [event_id for event_id, action in events if wanted(action)])
+
+    transaction.on_commit(after)
+
+
 def queue_delivery(delivery_id: int, countdown: float = 0) -> None:
     from portal.notify.tasks import deliver
 

@@ -58,7 +58,9 @@ from portal.core.errors import Locked, PortalError
 from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
-from portal.files.services import dav_ops, direct, downloads, maintenance, point_in_time, tree, uploads, versions
+from portal.files.services import (batch, dav_ops, direct, downloads, maintenance, point_in_time, tree, uploads,
+                                   versions)
+from portal.files.services.common import new_blob_key
 from portal.governance import services as governance
 from portal.governance.models import ReviewItem
 from portal.imports import services as imports
@@ -146,6 +148,7 @@ READS = {
     "portal.files.services.uploads.refuse_locked": "raises when a lock refuses (the calling service records it)",
     "portal.files.services.common.too_large_error": "an error to raise",
     "portal.files.services.common.refuse_too_large": "raises on a file over the size limit",
+    "portal.files.services.common.new_blob_key": "a fresh key",
     "portal.files.services.versions.version_get": "a lookup",
     "portal.files.services.point_in_time.point_restore_preview": "a read plan (the apply records the restore)",
     "portal.files.services.point_in_time.point_restore_get": "a checked lookup",
@@ -177,6 +180,7 @@ NOT_AUDITED = {
     # The audit writer itself.
     "portal.audit.services.record": "it is the event",
     "portal.audit.services.record_read": "it is the event (of a read, committed on its own)",
+    "portal.audit.services.record_many": "it is the events (many, in one statement)",
     # Steps inside an audited service's transaction, never called on their own.
     "portal.files.services.tree.ensure_folders": "inside folder_create / version_add, which record",
     "portal.files.services.uploads.version_add": "inside upload_complete / file_put, which record file.uploaded",
@@ -197,6 +201,7 @@ NOT_AUDITED = {
     "portal.backups.services.packs.pack_check_pending": "pack_check for every unchecked pack",
     "portal.files.services.uploads.upload_start": "a staging session; complete/abort are audited",
     "portal.scanning.services.scan_queue": "a pending verdict; its outcome is audited by scan_version",
+    "portal.scanning.services.scan_queue_many": "pending verdicts; their outcomes are audited by scan_version",
     "portal.accounts.twofactor.pending_device": "an unconfirmed authenticator; device_confirm is audited",
     "portal.accounts.services_passwords.password_reset_request": "counts in the cache and queues the mail task; "
                                                                  "password_reset_mail_send records it once sent",
@@ -467,6 +472,14 @@ def _prunable(w):
     Space.objects.filter(pk=w.team.pk).update(keep_versions=1)
 
 
+def _stored_file(path: str, data: bytes) -> batch.StoredFile:
+    from portal.storage import get_store
+
+    key = new_blob_key()
+    get_store().put(key, io.BytesIO(data))
+    return batch.StoredFile(tag=path, path=path, key=key, size=len(data))
+
+
 def _started_upload(w):
     client = APIClient()
     client.force_authenticate(w.alice)
@@ -677,6 +690,8 @@ CASES: dict[str, Case] = {
         older_than=timezone.now() + timedelta(days=1)), setup=_trashed),
     "portal.files.services.direct.file_put": Case(Action.FILE_UPLOADED, lambda w: direct.file_put(
         actor=w.alice, space_id=w.team.pk, path="/a.txt", fileobj=io.BytesIO(b"hello"), size=5)),
+    "portal.files.services.batch.files_put_many": Case(Action.FILE_UPLOADED, lambda w: batch.files_put_many(
+        actor=w.alice, space_id=w.team.pk, files=[_stored_file("/many.txt", b"hello")])),
     "portal.files.services.uploads.upload_complete": Case(Action.FILE_UPLOADED, lambda w: uploads.upload_complete(
         actor=w.alice, upload_id=w.upload), setup=_started_upload),
     "portal.files.services.uploads.upload_finish": Case(Action.FILE_UPLOADED, lambda w: uploads.upload_finish(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
 
 from portal.core.errors import PortalError
+
+
+def new_blob_key() -> str:
+    """A fresh key for a blob's object in the hot store."""
+    return f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
 
 
 def schedule_blob_collection() -> None:

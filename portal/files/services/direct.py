@@ -7,7 +7,6 @@ links, and small files from the browser.
 
 from __future__ import annotations
 
-import uuid
 from typing import BinaryIO
 
 from django.db import transaction
@@ -20,7 +19,7 @@ from portal.core.errors import PortalError
 from portal.files import names
 from portal.files.models import FileVersion, Node
 from portal.files.selectors import child_named, path_walk
-from portal.files.services.common import refuse_too_large
+from portal.files.services.common import new_blob_key, refuse_too_large
 from portal.files.services.tree import ensure_folders
 from portal.files.services.uploads import after_new_version, refuse_locked, version_add
 from portal.locks.services import records_lock_refusals
@@ -60,7 +59,7 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
         raise PortalError(gettext("The path must end with the file's name."), code="invalid_path")
     refuse_too_large(size)
     check_quota(access.space, size)
-    key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+    key = new_blob_key()
     store = get_store()
     stored = store.put(key, fileobj)
     try:

@@ -34,7 +34,7 @@ from portal.core.validation import whole_number
 from portal.files import names
 from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession, UploadState
 from portal.files.selectors import locate_in, locate_path, path_walk, stored_names
-from portal.files.services.common import refuse_too_large
+from portal.files.services.common import new_blob_key, refuse_too_large
 from portal.files.services.tree import ensure_folders
 from portal.locks import selectors as lock_selectors
 from portal.locks.models import LockDepth
@@ -142,7 +142,7 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
     refuse_locked(actor, access, chain, path_names, lock_tokens)
     check_quota(space, size)
     part_size, part_count = plan_parts(size)
-    key = f"blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+    key = new_blob_key()
     multipart_id = get_store().multipart_start(key, part_size=part_size) if part_count else ""
     return UploadSession.objects.create(
         space=space, created_by=actor, path=names.join(path_names), size=size, sha256=sha256, if_match=if_match,
