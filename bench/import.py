@@ -16,6 +16,8 @@ quarter to 1.75 times the mean, in 40 folders). Then, in each round:
   import into the store and becomes a file version (quota, names, locks,
   audit, the hashing and scan tasks queued) with its folders and
   modification time.
+- boto3: the same GET + PUT of every object with raw boto3 in one Python
+  process (``--concurrency`` threads), recording nothing: the floor of a Python copy.
 - incremental: the same job run again with nothing changed (every file is
   compared with the last run by ETag and skipped).
 
@@ -103,6 +105,23 @@ def _rclone_copy(s3, round_no: int, concurrency: int) -> float:
     return seconds
 
 
+def _boto3_copy(s3, round_no: int, concurrency: int) -> float:
+    """The Python floor: list the source, then GET and PUT each object with ``concurrency``
+    threads of one process (raw boto3, nothing recorded anywhere)."""
+    client = _client(s3, pool=concurrency * 2)
+    t0 = time.perf_counter()
+    keys = [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=SOURCE_BUCKET, Prefix="data/") for item in page.get("Contents", [])]
+
+    def copy(key: str) -> None:
+        body = client.get_object(Bucket=SOURCE_BUCKET, Key=key)["Body"].read()
+        client.put_object(Bucket=PEER_BUCKET, Key=f"boto3-{round_no}/{key}", Body=body)
+
+    with ThreadPoolExecutor(concurrency) as workers:
+        list(workers.map(copy, keys))
+    return time.perf_counter() - t0
+
+
 def _import(server, s3, args_: list[str]) -> tuple[float, str]:
     env = {**server.env, "BENCH_SOURCE_SECRET": s3.secret_key}
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,7 +174,7 @@ def main() -> None:
     if shutil.which("rclone") is None:
         raise SystemExit("rclone is not installed (apt-get install -y rclone)")
     _flush_redis()
-    rows, rclone_times, coffer_times, incremental = [], [], [], []
+    rows, rclone_times, boto3_times, coffer_times, incremental = [], [], [], [], []
     env = {"PORTAL_REDIS_URL": REDIS_URL, "PORTAL_IMPORT_MAX_CONCURRENCY": "64", **args.portal_env}
     with seaweed() as s3, portal(storage="s3", s3=s3, workers=1, threads=2, extra_env=env) as server:
         server.shell(_ADMIN)
@@ -165,18 +184,23 @@ def main() -> None:
         for round_no in range(1, args.runs + 1):
             peer = _rclone_copy(s3, round_no, args.concurrency)
             log(f"round {round_no}: rclone copy {peer:.1f} s")
+            floor = _boto3_copy(s3, round_no, args.concurrency)
+            log(f"round {round_no}: boto3 copy (one Python process, {args.concurrency} threads) {floor:.1f} s")
+            boto3_times.append(floor)
             full, again = _coffer_round(server, s3, round_no, args.concurrency, args.files)
             log(f"round {round_no}: coffer import {full:.1f} s, incremental (nothing changed) {again:.1f} s")
             rclone_times.append(peer)
             coffer_times.append(full)
             incremental.append(again)
-            rows.append([round_no, peer, full, peer / full, again / full])
+            rows.append([round_no, peer, floor, full, peer / full, floor / full, again / full])
     ratio, fraction = median(rclone_times) / median(coffer_times), median(incremental) / median(coffer_times)
-    print(table(["round", "rclone s", "coffer s", "rclone/coffer", "incr/full"], rows,
+    print(table(["round", "rclone s", "boto3 s", "coffer s", "rclone/coffer", "boto3/coffer", "incr/full"], rows,
                 title=f"{args.files} files, {total / 2**20:.0f} MiB, concurrency {args.concurrency}"))
     print(f"rclone copy {median(rclone_times):.1f} s ({mbps(total, median(rclone_times)):.0f} MB/s), "
           f"coffer import {median(coffer_times):.1f} s ({mbps(total, median(coffer_times)):.0f} MB/s), "
           f"{args.files / median(coffer_times):.0f} files/s")
+    print(f"boto3 copy (the Python floor: GET + PUT, {args.concurrency} threads, one process) "
+          f"{median(boto3_times):.1f} s; boto3/coffer {median(boto3_times) / median(coffer_times):.2f}")
     print(f"ratio rclone/coffer {ratio:.2f} (target >= 0.8: {verdict(ratio >= 0.8)}); incremental with nothing "
           f"changed {fraction:.3f} of the full import (target <= 0.1: {verdict(fraction <= 0.1)})")
 

@@ -6,6 +6,7 @@ With nothing set, Coffer runs embedded: SQLite and a local storage folder under
 The README's "Configuration" section lists every variable.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -348,6 +349,8 @@ RESTORE_KEEP_DAYS = env_int("RESTORE_KEEP_DAYS", 7)  # a restored archive blob s
 IMPORT_ROOTS = env_list("IMPORT_ROOTS", [])
 IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 90)  # a run without a heartbeat this long is resumed
 IMPORT_MAX_CONCURRENCY = env_int("IMPORT_MAX_CONCURRENCY", 16)  # the most parallel transfers a job may ask
+# Transfer processes per run: copying small files is CPU-bound in the S3 clients (1: threads in the run's process).
+IMPORT_PROCESSES = env_int("IMPORT_PROCESSES", min(os.cpu_count() or 1, 4))
 
 # --- Locks ---------------------------------------------------------------------
 # Manual locks (portal/API) last what the client asks, at most this; renewable.

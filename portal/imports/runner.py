@@ -1,14 +1,16 @@
 """Executing an import run: claim it, list the source into items, copy the
-pending items with a pool of threads, finish with a report event.
+pending items, finish with a report event.
 
-Crash order: an item becomes ``copied`` inside file_put's transaction (the
-``before_commit`` hook), together with the version and the file's
-modification time. A worker killed anywhere leaves each item either copied
-(with exactly one version) or pending (and no version); the run's heartbeat
-stops, and whoever resumes it (the beat task, ``manage.py import_run``, a
-redelivered task) copies only the pending ones. Two workers on one run cannot
-both copy an item: the hook only turns a *pending* item copied, and refuses
-(rolling the version back) otherwise.
+Copying: a pool of threads streams each file from the source into the store
+(computing its SHA-256 on the way); one committer thread makes up to
+COMMIT_BATCH arrived files versions in one transaction (files_put_many),
+which also turns their items ``copied`` (with the version). A worker killed
+anywhere leaves each item either copied (with exactly one version) or
+pending (and no version; its object, if it got that far, is removed by the
+orphan sweep); the run's heartbeat stops, and whoever resumes it (the beat
+task, ``manage.py import_run``, a redelivered task) copies only the pending
+ones. Two workers on one run cannot both copy an item: the commit locks the
+items and takes only those still *pending*.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -30,15 +32,16 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome as AuditOutcome
 from portal.audit.services import record
 from portal.core.access import Cap, is_admin
+from portal.core.bulk import rows_update
 from portal.core.errors import Forbidden, PortalError, StorageUnavailable
 from portal.files import names
 from portal.files.models import Node
-from portal.files.services.direct import file_put
-from portal.imports.limits import TokenBucket, limited
+from portal.files.services.batch import BatchResult, StoredFile, files_put_many
 from portal.imports.models import ImportItem, ImportJob, ImportRun, Mode, Outcome, RunState
 from portal.imports.secrets import unseal
 from portal.imports.sources import Entry, Source, source_for
 from portal.spaces.selectors import space_access
+from portal.imports.transfer import Down, Failed, Transfers, forget
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 2.0
@@ -49,10 +52,6 @@ class Superseded(Exception):
     """Another worker took the run over (this one was thought dead)."""
 
 
-class _AlreadyDone(Exception):
-    """The item is no longer pending: roll this copy back."""
-
-
 @dataclass
 class Context:
     run: ImportRun
@@ -60,6 +59,7 @@ class Context:
     source: Source
     progress: object = None  # called with the run after each heartbeat (the CLI's progress bars)
     down: list = field(default_factory=list)  # why Coffer's store stopped answering: the run stops
+    fatal: list = field(default_factory=list)  # what stopped the committer (no right to write, say): the run stops
 
 
 def job_source(job: ImportJob) -> Source:
@@ -225,50 +225,104 @@ def _list(context: Context) -> None:
 
 
 # --- copying ---------------------------------------------------------------------------
-def _copy_one(context: Context, item: tuple, bucket: TokenBucket | None) -> None:
-    item_id, path, size, mtime = item
-    job = context.job
+# Transfer threads (portal.imports.transfer) move each pending file from the source into the
+# store; one committer thread makes up to COMMIT_BATCH of them versions per transaction.
+COMMIT_BATCH = 200
+COMMIT_SECONDS = 1.0
 
-    def mark_copied(version):
-        if not ImportItem.objects.filter(pk=item_id, outcome=Outcome.PENDING).update(
-                outcome=Outcome.COPIED, version=version):
-            raise _AlreadyDone()
-        if mtime is not None:  # the source's modification time, in the transaction that made the version
-            Node.objects.filter(pk=version.node_id).update(modified_at=mtime)
 
+def _commit(context: Context, arrived: list[StoredFile], failed: list[Failed] = ()) -> None:
+    """One transaction: the files whose items are still pending become versions and their
+    items copied (with the version), refused ones failed; no other worker can copy them twice."""
+    job, run, unused = context.job, context.run, []
     try:
-        creator_may_import(job)
-        with context.source.open(path) as stream:
-            # One byte past the listed size is enough to refuse the file: a source sending gigabytes
-            # more than it listed does not get them written to the store first.
-            file_put(actor=job.created_by, space_id=job.space_id, path=target_path(job, path), size=size,
-                     fileobj=limited(stream, bucket, most=size + 1), details={"import_run": context.run.pk},
-                     before_commit=mark_copied)
-    except _AlreadyDone:
-        return
-    except StorageUnavailable as down:  # not this file's fault: it stays pending, and the run stops
-        context.down.append(down.message)
-    except PortalError as refused:
-        _mark_failed(item_id, refused.message)
-    except Exception as exc:  # one file's failure (the source, the network) is that file's, reported
-        logger.warning("import run %s: %s failed: %r", context.run.pk, path, exc)
-        _mark_failed(item_id, f"{type(exc).__name__}: {exc}")
+        with transaction.atomic():
+            creator_may_import(job)
+            pending = set(ImportItem.objects.select_for_update().filter(
+                pk__in=[stored.tag for stored in arrived], outcome=Outcome.PENDING).values_list("pk", flat=True))
+            todo = [stored for stored in arrived if stored.tag in pending]
+            unused = [stored.key for stored in arrived if stored.tag not in pending]
+            result = files_put_many(actor=job.created_by, space_id=job.space_id, files=todo,
+                                    details={"import_run": run.pk}) if todo else BatchResult()
+            items = [ImportItem(pk=tag, outcome=Outcome.COPIED, version=version, error="")
+                     for tag, version in result.made.items()]
+            rows_update(items, ["outcome", "version"])
+            _mark_failed({**{tag: refused.message for tag, refused in result.refused.items()},
+                          **{failure.tag: failure.message for failure in failed}})
+            unused += result.keys_to_remove(todo)
+    except BaseException:
+        forget([stored.key for stored in arrived])
+        raise
+    forget(unused)
 
 
-def _mark_failed(item_id: int, message: str) -> None:
-    ImportItem.objects.filter(pk=item_id, outcome=Outcome.PENDING).update(outcome=Outcome.FAILED,
-                                                                         error=message[:2000])
+def _commit_each(context: Context, arrived: list[StoredFile]) -> None:
+    """A batch that failed as a whole for no reason of its own (a name made by someone else a
+    moment ago): each file alone, so one file's trouble is that file's."""
+    for stored in arrived:
+        try:
+            _commit(context, [stored])
+        except PortalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this file's failure, reported on it
+            logger.warning("import run %s: %s failed: %r", context.run.pk, stored.path, exc)
+            _mark_failed({stored.tag: f"{type(exc).__name__}: {exc}"})
 
 
-def _worker(context: Context, work: queue.Queue, bucket: TokenBucket | None, stop: threading.Event) -> None:
+def _next_batch(results) -> tuple[list[StoredFile], list[Failed], list[Down], bool]:
+    """What arrived within COMMIT_SECONDS of the first result, up to COMMIT_BATCH files:
+    (files, failures, store outages, whether the results ended)."""
+    arrived, failed, down = [], [], []
+    first = results.get()
+    deadline = time.monotonic() + COMMIT_SECONDS
+    result = first
+    while True:
+        if result is None:
+            return arrived, failed, down, True
+        {StoredFile: arrived, Failed: failed, Down: down}[type(result)].append(result)
+        if len(arrived) >= COMMIT_BATCH:
+            return arrived, failed, down, False
+        try:
+            result = results.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return arrived, failed, down, False
+
+
+def _committer(context: Context, results, stop: threading.Event) -> None:
+    ended = False
     try:
-        while not stop.is_set() and not context.down:
-            item = work.get()
-            if item is None:
-                return
-            _copy_one(context, item, bucket)
+        while not ended:
+            arrived, failed, down, ended = _next_batch(results)
+            if down:
+                context.down.append(down[0].message)
+                stop.set()
+            if not arrived and not failed:
+                continue
+            try:
+                _commit(context, arrived, failed)
+            except PortalError:
+                raise
+            except Exception:  # noqa: BLE001 - retried file by file, each failure on its file
+                logger.warning("import run %s: a batch of %s failed; committing its files one by one",
+                               context.run.pk, len(arrived), exc_info=True)
+                _mark_failed({failure.tag: failure.message for failure in failed})
+                _commit_each(context, arrived)
+    except BaseException as exc:  # the run stops: the transfers too
+        context.fatal.append(exc)
+        stop.set()
+        while not ended:  # what still arrives is never a version: its objects go, its items stay pending
+            arrived, _, _, ended = _next_batch(results)
+            forget([stored.key for stored in arrived])
     finally:
-        connections.close_all()  # this thread's database connection
+        connections.close_all()
+
+
+def _mark_failed(messages: dict[int, str]) -> None:
+    """Items (id -> why) that are still pending become failed, saying why."""
+    if messages:
+        ImportItem.objects.filter(pk__in=list(messages), outcome=Outcome.PENDING).update(
+            outcome=Outcome.FAILED, error=Case(*[When(pk=pk, then=Value(message[:2000]))
+                                                 for pk, message in messages.items()]))
 
 
 def _pending(run: ImportRun):
@@ -282,28 +336,34 @@ def _pending(run: ImportRun):
         last = chunk[-1][0]
 
 
+def _stopped(context: Context) -> None:
+    if context.fatal:
+        raise context.fatal[0]
+    if context.down:
+        raise StorageUnavailable(gettext("The import stopped: %(error)s Start it again once the storage answers.")
+                                 % {"error": context.down[0]})
+
+
 def _transfer(context: Context) -> None:
-    job = context.job
-    count = max(1, min(job.concurrency, settings.IMPORT_MAX_CONCURRENCY))
-    bucket = TokenBucket(job.bytes_per_second) if job.bytes_per_second else None
-    work: queue.Queue = queue.Queue(maxsize=count * 4)
+    job, run = context.job, context.run
     stop = threading.Event()
-    threads = [threading.Thread(target=_worker, args=(context, work, bucket, stop), daemon=True,
-                                name=f"import-{context.run.pk}-{n}") for n in range(count)]
-    for thread in threads:
-        thread.start()
+    transfers = Transfers(source=context.source, target_of=lambda path: target_path(job, path),
+                          threads=max(1, min(job.concurrency, settings.IMPORT_MAX_CONCURRENCY)),
+                          processes=settings.IMPORT_PROCESSES, bytes_per_second=job.bytes_per_second, stop=stop)
+    transfers.start()  # first: forked processes copy no thread
+    committer = threading.Thread(target=_committer, args=(context, transfers.results, stop), daemon=True,
+                                 name=f"import-{run.pk}-commit")
+    committer.start()
     beat = time.monotonic()
     try:
-        for item in _pending(context.run):
+        for item in _pending(run):
             while True:
-                if context.down:
-                    raise StorageUnavailable(gettext("The import stopped: %(error)s Start it again once the "
-                                                     "storage answers.") % {"error": context.down[0]})
+                _stopped(context)
                 try:
-                    work.put(item, timeout=HEARTBEAT_SECONDS)
+                    transfers.put(item, timeout=HEARTBEAT_SECONDS)
                     break
                 except queue.Full:
-                    if not context.down and not any(thread.is_alive() for thread in threads):
+                    if not transfers.alive():
                         raise RuntimeError("every transfer thread stopped") from None
                 finally:
                     if time.monotonic() - beat > HEARTBEAT_SECONDS:
@@ -313,26 +373,20 @@ def _transfer(context: Context) -> None:
         stop.set()
         raise
     finally:
-        _end_workers(context, threads, work, stop)
-    if context.down:
-        raise StorageUnavailable(gettext("The import stopped: %(error)s Start it again once the storage answers.")
-                                 % {"error": context.down[0]})
+        transfers.finish(lambda runner: _wait(context, runner, stop))
+        _wait(context, committer, stop)
+    _stopped(context)
 
 
-def _end_workers(context: Context, threads: list, work: queue.Queue, stop: threading.Event) -> None:
-    if stop.is_set() or context.down:  # stopping early: what is still queued stays pending for the next attempt
-        while not work.empty():
-            work.get_nowait()
-    for _ in threads:
-        work.put(None)
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(HEARTBEAT_SECONDS)
-            if thread.is_alive() and not stop.is_set():
-                try:
-                    heartbeat(context)
-                except Superseded:
-                    stop.set()
+def _wait(context: Context, runner, stop: threading.Event) -> None:
+    """Join a thread or process, keeping the run's heartbeat alive meanwhile."""
+    while runner.is_alive():
+        runner.join(HEARTBEAT_SECONDS)
+        if runner.is_alive() and not stop.is_set():
+            try:
+                heartbeat(context)
+            except Superseded:
+                stop.set()
 
 
 # --- the end ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ a layer between us and the calls we need.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,6 +40,9 @@ _TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize
                            max_concurrency=4)
 
 
+_CLIENT_LOCK = threading.Lock()
+
+
 class _CountingReader:
     """Counts what upload_fileobj reads. Exposing only ``read`` also makes
     s3transfer stream the body instead of seeking around in it."""
@@ -51,6 +55,34 @@ class _CountingReader:
         data = self._fileobj.read(size)
         self.count += len(data)
         return data
+
+
+def _read_up_to(fileobj: BinaryIO, most: int) -> bytes:
+    """Up to ``most`` bytes (fewer only at the end of the stream)."""
+    chunks, got = [], 0
+    while got < most:
+        chunk = fileobj.read(most - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+class _Prefixed:
+    """``head`` (already read), then the rest of ``fileobj``."""
+
+    def __init__(self, head: bytes, fileobj: BinaryIO):
+        self._head, self._fileobj = memoryview(head), fileobj
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size is None or size < 0:
+                data, self._head = bytes(self._head) + self._fileobj.read(), memoryview(b"")
+                return data
+            data, self._head = bytes(self._head[:size]), self._head[size:]
+            return data
+        return self._fileobj.read(size)
 
 
 def _error_code(exc: ClientError) -> tuple[str, int]:
@@ -85,12 +117,15 @@ class S3ObjectStore(ObjectStore):
 
     @property
     def client(self):
-        # A client's connection pool must not cross a fork (gunicorn, Celery prefork).
+        # A client's connection pool must not cross a fork (gunicorn, Celery prefork). One client
+        # per process, shared by its threads (boto3 clients are thread-safe; making one takes ~50 ms).
         if self._client_pid != os.getpid():
-            session = boto3.session.Session()  # boto3's default session is not thread-safe
-            self._client = session.client("s3", endpoint_url=self.endpoint_url, config=self._config,
-                                          **self._credentials)
-            self._client_pid = os.getpid()
+            with _CLIENT_LOCK:
+                if self._client_pid != os.getpid():
+                    session = boto3.session.Session()  # boto3's default session is not thread-safe
+                    self._client = session.client("s3", endpoint_url=self.endpoint_url, config=self._config,
+                                                  **self._credentials)
+                    self._client_pid = os.getpid()
         return self._client
 
     @contextmanager
@@ -129,9 +164,13 @@ class S3ObjectStore(ObjectStore):
     # --- objects ---------------------------------------------------------------------
     def put(self, key: str, fileobj: BinaryIO, *, content_type: str | None = None) -> int:
         validate_key(key)
-        body = _CountingReader(fileobj)
         extra = {**self._class, **({"ContentType": content_type} if content_type else {})}
+        head = _read_up_to(fileobj, _TRANSFER.multipart_threshold)
         with self._errors(key):
+            if len(head) < _TRANSFER.multipart_threshold:  # all of it: one PUT, no transfer machinery
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=head, **extra)
+                return len(head)
+            body = _CountingReader(_Prefixed(head, fileobj))
             # Managed transfer: multipart above the threshold, aborted on failure.
             self.client.upload_fileobj(body, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
         return body.count

@@ -72,8 +72,7 @@ PURGE_PATHS = {
     "portal.lifecycle.sweeps.superseded_delete": EXEMPT + "the old place of moved bytes (a held blob never moves)",
     "portal.lifecycle.sweeps.abandoned_containers_delete": EXEMPT + "containers of a run that never finished",
     "portal.lifecycle.sweeps._delete_unnamed": EXEMPT + "container objects no row names",
-    "portal.imports.runner._fetch_one": EXEMPT + "its own staging object of a file that arrived incomplete",
-    "portal.imports.runner._forget": EXEMPT + "its own staging objects of files that failed to import",
+    "portal.imports.transfer.forget": EXEMPT + "its own staging objects of files that never became versions",
     "portal.audit.retention.events_purge_expired": EXEMPT + "audit events past their retention, not files",
 }
 

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from portal.files.models import FileVersion, Node
 from portal.imports import runner, selectors, services, tasks
+from portal.imports.transfer import fetch_one
 from portal.imports.models import ImportItem, ImportRun, Outcome, RunState
+from portal.storage import get_store
 from tests.imports.conftest import file_bytes, node_at, s3_source, write
 from tests.support.coedit import server_env
 
@@ -158,12 +160,18 @@ def test_two_workers_on_one_run_never_copy_a_file_twice(boss, space, roots):
     context = runner.Context(run=runner._claim(run.pk), job=job, source=runner.job_source(job))
     runner._list(context)
     items = list(ImportItem.objects.filter(run=run).values_list("id", "path", "size", "mtime"))
-    for item in items:  # one worker copies everything ...
-        runner._copy_one(context, item, None)
-    for item in items:  # ... a second one, thinking them pending, gets nothing in
-        runner._copy_one(context, item, None)
+    # Two workers both transfer every file (each thinks them pending); one commits first ...
+    def fetch(item):
+        return fetch_one(context.source, lambda path: runner.target_path(job, path), item, None)
+
+    first, second = [fetch(item) for item in items], [fetch(item) for item in items]
+    runner._commit(context, first)
+    runner._commit(context, second)  # ... the other gets nothing in, and its objects are removed
     assert FileVersion.objects.filter(node__space=space).count() == 12
     assert not ImportItem.objects.filter(run=run).exclude(outcome=Outcome.COPIED).exists()
+    store = get_store()
+    assert all(store.exists(stored.key) for stored in first)
+    assert not any(store.exists(stored.key) for stored in second)
 
 
 def test_the_tick_starts_periodic_jobs_that_are_due_and_only_those(boss, space, roots):

@@ -385,15 +385,16 @@ def test_a_creator_demoted_mid_run_gets_no_further_file_imported(boss, space, ro
     for n in range(6):
         write(roots, f"f{n}.txt", b"file %d" % n)
     job = folder_job(boss, space, roots, concurrency=1)
-    real_copy, calls = runner._copy_one, []
+    real_commit, calls = runner._commit, []
 
-    def copy_then_demote(context, item, bucket):
-        real_copy(context, item, bucket)
-        calls.append(item)
+    def copy_then_demote(context, arrived):  # each file its own transaction; the change after the second
+        real_commit(context, arrived)
+        calls.append(arrived)
         if len(calls) == 2:
             type(boss).objects.filter(pk=boss.pk).update(is_superuser=False)
 
-    monkeypatch.setattr(runner, "_copy_one", copy_then_demote)
+    monkeypatch.setattr(runner, "COMMIT_BATCH", 1)
+    monkeypatch.setattr(runner, "_commit", copy_then_demote)
     run = run_job(boss, job)
     assert len(live_paths(space)) == 2, live_paths(space)
     assert ImportItem.objects.filter(run=run, outcome="copied").count() == 2
@@ -404,15 +405,16 @@ def test_a_creator_who_lost_write_access_mid_run_gets_no_further_file_imported(b
     for n in range(6):
         write(roots, f"f{n}.txt", b"file %d" % n)
     job = folder_job(boss, space, roots, concurrency=1)
-    real_copy, calls = runner._copy_one, []
+    real_commit, calls = runner._commit, []
 
-    def copy_then_remove(context, item, bucket):
-        real_copy(context, item, bucket)
-        calls.append(item)
+    def copy_then_remove(context, arrived):  # each file its own transaction; the change after the second
+        real_commit(context, arrived)
+        calls.append(arrived)
         if len(calls) == 2:
             Membership.objects.filter(space=space, user=boss).update(role="viewer")
 
-    monkeypatch.setattr(runner, "_copy_one", copy_then_remove)
+    monkeypatch.setattr(runner, "COMMIT_BATCH", 1)
+    monkeypatch.setattr(runner, "_commit", copy_then_remove)
     run = run_job(boss, job)
     assert len(live_paths(space)) == 2
     assert ImportItem.objects.filter(run=run, outcome="copied").count() == 2
