@@ -18,6 +18,7 @@ from portal.accounts.models import PersonalAccessToken, User
 from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
+from portal.core.access import require_admin
 from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 
@@ -201,19 +202,11 @@ def profile_update(*, actor: User, display_name: str, email: str, language: str)
 
 # --- What administrators do to accounts (the console calls these) ------------------
 
-def _require_admin(actor, message: str) -> None:
-    from portal.core.access import is_admin
-    from portal.core.errors import Forbidden
-
-    if not is_admin(actor):
-        raise Forbidden(message)
-
-
 @transaction.atomic
 def user_enable(*, actor, user_id) -> User:
     """Administrators enable a disabled account again: it can sign in. What
     disabling revoked (tokens, links, devices) stays revoked. Twice is harmless."""
-    _require_admin(actor, gettext("Only administrators enable accounts."))
+    require_admin(actor, gettext("Only administrators enable accounts."))
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound(gettext("No such user."))
@@ -229,7 +222,7 @@ def user_staff_set(*, actor, user: User, staff: bool) -> User:
     """Administrators make someone an administrator (staff and superuser
     together) or take it away; never from themselves, never from the last
     active administrator."""
-    _require_admin(actor, gettext("Only administrators choose administrators."))
+    require_admin(actor, gettext("Only administrators choose administrators."))
     # Every administrator row locked: two administrators demoting each other at once cannot leave none.
     admins = set(User.objects.select_for_update().filter(is_superuser=True, is_active=True)
                  .values_list("pk", flat=True))
@@ -256,7 +249,7 @@ def user_two_factor_reset(*, actor, user: User) -> int:
     Returns how many were removed; none records nothing."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    _require_admin(actor, gettext("Only administrators reset two-factor sign-in."))
+    require_admin(actor, gettext("Only administrators reset two-factor sign-in."))
     removed, _ = TOTPDevice.objects.filter(user=user).delete()
     if removed:
         record(action=Action.USER_TWO_FACTOR_RESET, actor=actor, target=user, details={"devices": removed})
@@ -272,7 +265,7 @@ def user_password_reset_send(*, actor, user: User) -> None:
     from portal.accounts import mail
 
     if actor is not None:
-        _require_admin(actor, gettext("Only administrators send password links."))
+        require_admin(actor, gettext("Only administrators send password links."))
     user = User.objects.filter(pk=user.pk).first()
     if user is None:
         raise NotFound(gettext("No such user."))

@@ -17,7 +17,8 @@ from django.utils.translation import gettext
 
 from portal.accounts import mail
 from portal.accounts.models import Invitation, User
-from portal.accounts.services import _clean_display_name, _clean_email, _require_admin, user_create
+from portal.accounts.services import _clean_display_name, _clean_email, user_create
+from portal.core.access import require_admin
 from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.core.errors import Conflict, InvalidInput, NotFound
@@ -37,7 +38,7 @@ def invitation_create(*, actor, email: str, staff: bool = False) -> tuple[Invita
     The invitee is mailed the link in the inviter's language; returns the row
     and the token (never stored; the link is mail.invitation_url(token)).
     A mail server's refusal undoes the invitation."""
-    _require_admin(actor, gettext("Only administrators invite people."))
+    require_admin(actor, gettext("Only administrators invite people."))
     email = _clean_email(email)
     if not email:
         raise InvalidInput(gettext("Enter the e-mail address to invite."), code="invalid_email",
@@ -58,7 +59,7 @@ def invitation_create(*, actor, email: str, staff: bool = False) -> tuple[Invita
 @transaction.atomic
 def invitation_revoke(*, actor, invitation_id) -> Invitation:
     """Administrators withdraw an invitation that was not accepted yet; twice is harmless."""
-    _require_admin(actor, gettext("Only administrators withdraw invitations."))
+    require_admin(actor, gettext("Only administrators withdraw invitations."))
     invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound(gettext("No such invitation."))

@@ -9,17 +9,12 @@ from django.utils.translation import gettext
 from portal.adminpanel.models import SiteSettings, SpaceCreation
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import is_admin
-from portal.core.errors import Forbidden, InvalidInput
+from portal.core.access import require_admin
+from portal.core.errors import InvalidInput
 from portal.core.validation import whole_number
 from portal.people.models import Group
 
 MAX_QUOTA = 2**60
-
-
-def _require_admin(actor) -> None:
-    if not is_admin(actor):
-        raise Forbidden(gettext("Only administrators change this."))
 
 
 def _clean_policy(space_creation, group):
@@ -40,7 +35,7 @@ def site_settings_update(*, actor, space_creation: str, group: Group | None = No
     """Administrators choose who may create team spaces (everyone, members
     of ``group``, administrators only) and the quota new team spaces get
     (None: the deployment's default). One event lists what changed."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators change this."))
     group = _clean_policy(space_creation, group)
     if default_team_quota is not None:
         default_team_quota = whole_number(default_team_quota, field="default_team_quota", minimum=0, maximum=MAX_QUOTA)

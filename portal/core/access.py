@@ -73,6 +73,14 @@ def is_admin(actor) -> bool:
     return bool(getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_superuser)
 
 
+def require_admin(actor, message: str) -> None:
+    """Forbidden, saying ``message`` (who may do this), unless ``actor`` is an active administrator."""
+    if not is_admin(actor):
+        from portal.core.errors import Forbidden
+
+        raise Forbidden(message)
+
+
 def caps_of(role: str | None, *, admin: bool = False) -> frozenset[Cap]:
     caps = ROLE_CAPS.get(role, frozenset()) if role else frozenset()
     return caps | ADMIN_CAPS if admin else caps

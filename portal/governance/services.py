@@ -12,8 +12,8 @@ from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import is_admin
-from portal.core.errors import Forbidden, InvalidInput, NotFound
+from portal.core.access import require_admin
+from portal.core.errors import InvalidInput, NotFound
 from portal.core.validation import whole_number
 from portal.files import names, walk
 from portal.files.models import Node, NodeKind
@@ -22,11 +22,6 @@ from portal.governance.models import (MAX_RETENTION_DAYS, EndAction, HoldKind, L
 from portal.spaces.models import Space
 
 MAX_REASON = 2000
-
-
-def _require_admin(actor) -> None:
-    if not is_admin(actor):
-        raise Forbidden(gettext("Only administrators manage legal holds and retention."))
 
 
 def _multiline_reason(value) -> str:
@@ -90,7 +85,7 @@ def hold_create(*, actor, kind: str, target_id, reason: str) -> LegalHold:
     """An administrator puts a user (all they created or own, their devices'
     backups), a space or a folder (its subtree) under a legal hold: from now on
     nothing under it can be purged, by anyone, until it is released."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators manage legal holds and retention."))
     reason = _multiline_reason(reason)
     hold = LegalHold(kind=kind, reason=reason, created_by=actor, store_flag="pending", **_hold_target(kind, target_id))
     hold.save()
@@ -103,7 +98,7 @@ def hold_create(*, actor, kind: str, target_id, reason: str) -> LegalHold:
 @transaction.atomic
 def hold_release(*, actor, hold_id, reason: str) -> LegalHold:
     """An administrator releases an active hold (the data becomes purgeable again)."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators manage legal holds and retention."))
     reason = _multiline_reason(reason)
     hold = LegalHold.objects.select_for_update().filter(pk=_id(hold_id, "hold"), released_at__isnull=True).first()
     if hold is None:
@@ -137,7 +132,7 @@ def _retention_target(space_id, node_id) -> tuple[Space, Node | None, str]:
 def retention_set(*, actor, space_id, node_id=None, days, end_action: str = EndAction.NONE) -> RetentionPolicy:
     """An administrator makes a space (or a folder's subtree) keep every
     version at least ``days`` days; ``end_action`` says what happens after."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators manage legal holds and retention."))
     space, node, label = _retention_target(space_id, node_id)
     days = whole_number(days, field="days", minimum=1, maximum=MAX_RETENTION_DAYS)
     if end_action not in EndAction.values:
@@ -156,7 +151,7 @@ def retention_set(*, actor, space_id, node_id=None, days, end_action: str = EndA
 @transaction.atomic
 def retention_clear(*, actor, policy_id) -> None:
     """An administrator removes a retention policy (versions become deletable again as before)."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators manage legal holds and retention."))
     policy = RetentionPolicy.objects.select_related("space", "node").filter(pk=_id(policy_id, "policy")).first()
     if policy is None:
         raise NotFound(gettext("No such retention policy."))
@@ -169,7 +164,7 @@ def retention_clear(*, actor, policy_id) -> None:
 @transaction.atomic
 def review_resolve(*, actor, item_id) -> ReviewItem:
     """An administrator marks a file flagged at the end of its retention as reviewed."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators manage legal holds and retention."))
     item = ReviewItem.objects.select_for_update().filter(pk=_id(item_id, "item"), resolved_at__isnull=True).first()
     if item is None:
         raise NotFound(gettext("No such file waiting for review."))

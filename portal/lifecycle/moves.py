@@ -39,12 +39,7 @@ def retire(placement: Placement, *, now: datetime) -> None:
     """Nothing points at ``placement`` any more (inside the switch's
     transaction): an object of its own waits out the grace period; a slice
     of a container only lowers the container's live bytes."""
-    if placement.packed:
-        Container.objects.filter(tier=placement.tier, key=placement.key).update(
-            live_bytes=F("live_bytes") - placement.size)
-    else:
-        Superseded.objects.get_or_create(tier=placement.tier, key=placement.key,
-                                         defaults={"delete_after": grace_end(now)})
+    retire_many([placement], now=now)
 
 
 def retire_many(placements: list[Placement], *, now: datetime) -> None:

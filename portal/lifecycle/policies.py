@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from portal.files.models import Blob, FileVersion, Integrity
@@ -136,8 +135,3 @@ def _target(rows, policies, locked, coldness, *, idle: timedelta) -> str:
             return ""
         targets.add(policy.tier)
     return min(targets, key=lambda name: coldness.get(name, 0))
-
-
-def node_locked_q(now: datetime) -> Q:
-    """Versions whose file is under a live lock (re-checked at the switch)."""
-    return Q(node__locks__expires_at__gt=now)

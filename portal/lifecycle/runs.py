@@ -180,11 +180,14 @@ def _compact_tier(tier, report: dict, *, now) -> None:
     if len(sparse) - len(small) == 0 and len(small) < 2:
         sparse = []   # one smallish, dense container: rewriting it would gain nothing
     group: list[Blob] = []
+    group_bytes = 0
     for container in sparse:
-        group += list(Blob.objects.filter(container=container).order_by("pack_offset"))
-        if sum(b.size for b in group) >= settings.PACK_TARGET_BYTES:
+        live = list(Blob.objects.filter(container=container).order_by("pack_offset"))
+        group += live
+        group_bytes += sum(blob.size for blob in live)
+        if group_bytes >= settings.PACK_TARGET_BYTES:
             _rewrite(tier, group, report, now=now)
-            group = []
+            group, group_bytes = [], 0
     if group:
         _rewrite(tier, group, report, now=now)
     with transaction.atomic():

@@ -11,8 +11,8 @@ from django.utils.translation import gettext
 
 from portal.audit.actions import Action
 from portal.audit.services import record
-from portal.core.access import is_admin
-from portal.core.errors import Forbidden, InvalidInput
+from portal.core.access import require_admin
+from portal.core.errors import InvalidInput
 from portal.core.validation import whole_number
 from portal.lifecycle.models import SpaceTierPolicy
 from portal.spaces.models import Space
@@ -20,17 +20,12 @@ from portal.spaces.models import Space
 MAX_DAYS = 36500
 
 
-def _require_admin(actor) -> None:
-    if not is_admin(actor):
-        raise Forbidden(gettext("Only administrators change where files are stored."))
-
-
 @transaction.atomic
 def space_tier_policy_set(*, actor, space: Space, tier: str, current_days: int, old_days: int, trash_days: int,
                           promote_on_read: bool = True) -> SpaceTierPolicy:
     """An administrator gives ``space`` its own tiering policy: to which tier
     (blank: never move), after how many days without a read (0: never)."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators change where files are stored."))
     if tier and tier not in settings.TIERS:
         raise InvalidInput(gettext("No storage tier is called %(tier)r; choose one of %(tiers)s, or none.")
                            % {"tier": tier, "tiers": ", ".join(settings.TIERS) or "—"},
@@ -48,7 +43,7 @@ def space_tier_policy_set(*, actor, space: Space, tier: str, current_days: int, 
 @transaction.atomic
 def space_tier_policy_clear(*, actor, space: Space) -> bool:
     """An administrator puts ``space`` back on the deployment's policy."""
-    _require_admin(actor)
+    require_admin(actor, gettext("Only administrators change where files are stored."))
     deleted, _ = SpaceTierPolicy.objects.filter(space=space).delete()
     if deleted:
         record(action=Action.SPACE_TIER_POLICY_CHANGED, actor=actor, target=space, space=space,
