@@ -192,15 +192,21 @@ def refuse_move_out(node: Node, *, to_space_id: int, to_parent_id: int, label: s
     from portal.files.selectors import subtree_ids
 
     ids = subtree_ids(node)
-    here = protection(ids)
+    holds = active_holds()
+    here = protection(ids, holds=holds)
     if not here.held and not here.retained:
         return
     inside = set(ids)
-    there = protection([to_parent_id])
-    # Holds on the user, or on a folder or file inside what moves, travel with it.
-    travels = all(hold.kind == HoldKind.USER or (hold.kind == HoldKind.FOLDER and hold.node_id in inside)
-                  for hold in here.held.values())
-    if here.held and not travels and to_parent_id not in there.held:
+    there = protection([to_parent_id], holds=holds)
+    # What travels with the subtree: a user hold on what the user made or wrote (not on what merely sits in his
+    # personal space), and holds on a folder or file inside it. What covers things put into the destination: a
+    # space hold (a held user's personal space included) or a folder hold above it, not a user hold on the
+    # folder's maker.
+    travelling = set(protection(ids, holds=Holds(users=holds.users, folders={
+        pk: hold for pk, hold in holds.folders.items() if pk in inside}), retention=False).held) if holds else set()
+    sheltered = to_parent_id in protection([to_parent_id], holds=Holds(spaces=holds.spaces, folders=holds.folders),
+                                           retention=False).held if holds else False
+    if set(here.held) - travelling and not sheltered:
         raise UnderLegalHold(gettext("“%(name)s” is under a legal hold: it can be moved only within what the hold "
                                      "covers.") % {"name": label}, code="legal_hold_move")
     carried = _folder_days(inside, {p.node_id: p for p in RetentionPolicy.objects.filter(node_id__in=inside)})

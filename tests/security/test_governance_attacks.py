@@ -114,3 +114,38 @@ def test_webdav_delete_of_a_retained_file_then_an_api_purge_keeps_it(dav, team, 
     assert "report.pdf" in body["message"]
     assert FileVersion.objects.filter(node=node).count() == 1
     assert RetentionPolicy.objects.filter(space=team).exists() and Space.objects.filter(pk=team.pk).exists()
+
+
+def test_a_file_kept_by_a_users_hold_through_his_personal_space_cannot_be_moved_out_and_purged(db, alice, bob, admin):
+    """A user hold covers the user's personal space whole; a file there that someone else made is covered only by
+    the space: it may not leave it for a shared space where nothing covers it, then be purged."""
+    shared = space_create(actor=alice, name="Sales")
+    Membership.objects.create(space=shared, user=bob, role="manager")
+    version = _put(alice, shared, "/deal.pdf")
+    mine = Space.objects.get(created_by=bob, kind="personal")
+    client = _client(bob)
+    moved = client.post(f"/api/v1/files/{version.node_id}/move", {"path": "/deal.pdf", "space": mine.pk},
+                        format="json")
+    assert moved.status_code == 200, moved.content
+    governance.hold_create(actor=admin, kind="user", target_id=bob.pk, reason="Bob leaves, case 2026-31")
+    back = client.post(f"/api/v1/files/{version.node_id}/move", {"path": "/deal.pdf", "space": shared.pk},
+                       format="json")
+    assert_error(back, 409, "legal_hold_move")
+    client.delete(f"/api/v1/files/{version.node_id}")
+    client.delete(f"/api/v1/trash/{version.node_id}")
+    assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_a_folder_made_by_a_held_user_is_no_shelter_for_files_moved_out_of_a_held_folder(held_folder, bob, admin):
+    """A user hold covers what the user made, not what others put in his folders: moving a held file into a folder
+    a held user created would leave it covered by nothing."""
+    space, manager, folder, version = held_folder
+    Membership.objects.create(space=space, user=bob, role="editor")
+    tree.folder_create(actor=bob, space_id=space.pk, path="/Bob's")
+    governance.hold_create(actor=admin, kind="user", target_id=bob.pk, reason="Case 2026-18")
+    client = _client(manager)
+    moved = client.post(f"/api/v1/files/{version.node_id}/move", {"path": "/Bob's/mail.eml"}, format="json")
+    assert_error(moved, 409, "legal_hold_move")
+    client.delete(f"/api/v1/files/{version.node_id}")
+    client.delete(f"/api/v1/trash/{version.node_id}")
+    assert FileVersion.objects.filter(pk=version.pk).exists()
