@@ -121,29 +121,43 @@ class Transfers:
         self._processes = max(1, min(processes, threads))
         self._threads = threads
         self._rate = bytes_per_second
-        if self._processes == 1:
-            self._work, self.results = queue.Queue(maxsize=threads * 4), queue.Queue(maxsize=threads * 64)
-            self._event = stop
-        else:
-            fork = multiprocessing.get_context("fork")
-            self._work, self.results = fork.Queue(maxsize=threads * 4), fork.Queue(maxsize=threads * 64)
-            self._event = fork.Event()
         self._runners: list = []
 
     def start(self) -> None:
         """Start the transfer threads (or processes: before any other thread of this run starts)."""
-        if self._processes == 1:
-            bucket = TokenBucket(self._rate) if self._rate else None
-            self._runners = [threading.Thread(target=self._serve, args=(bucket,), daemon=True,
-                                              name=f"import-transfer-{n}") for n in range(self._threads)]
-        else:
-            fork = multiprocessing.get_context("fork")
-            per_process = [self._threads // self._processes + (n < self._threads % self._processes)
-                           for n in range(self._processes)]
-            self._runners = [fork.Process(target=self._process_main, args=(count, os.getpid()), daemon=False,
-                                          name=f"import-transfer-{n}") for n, count in enumerate(per_process)]
+        if self._processes > 1:
+            try:
+                self._start_processes()
+                return
+            except (AssertionError, OSError) as refused:  # e.g. a daemonic worker may not fork children
+                logger.warning("import: no transfer processes (%s); threads in this process instead", refused)
+                self._stop_started()
+                self._processes = 1
+        self._work, self.results = queue.Queue(maxsize=self._threads * 4), queue.Queue(maxsize=self._threads * 64)
+        self._event = self._stop
+        bucket = TokenBucket(self._rate) if self._rate else None
+        self._runners = [threading.Thread(target=self._serve, args=(bucket,), daemon=True,
+                                          name=f"import-transfer-{n}") for n in range(self._threads)]
         for runner in self._runners:
             runner.start()
+
+    def _start_processes(self) -> None:
+        fork = multiprocessing.get_context("fork")
+        self._work, self.results = fork.Queue(maxsize=self._threads * 4), fork.Queue(maxsize=self._threads * 64)
+        self._event = fork.Event()
+        per_process = [self._threads // self._processes + (n < self._threads % self._processes)
+                       for n in range(self._processes)]
+        self._runners = [fork.Process(target=self._process_main, args=(count, os.getpid()), daemon=False,
+                                      name=f"import-transfer-{n}") for n, count in enumerate(per_process)]
+        for runner in self._runners:
+            runner.start()
+
+    def _stop_started(self) -> None:
+        self._event.set()
+        for runner in self._runners:
+            if runner.is_alive():
+                runner.join(POLL_SECONDS * 3)
+        self._runners = []
 
     def put(self, item: tuple, timeout: float) -> None:
         self._work.put(item, timeout=timeout)

@@ -282,3 +282,26 @@ def test_when_coffers_store_stops_answering_the_run_stops_and_no_file_is_marked_
     assert run.state == RunState.FAILED and "Start it again" in run.error
     assert run.files_failed == 0 and run.files_pending == 30
     assert AuditEvent.objects.filter(action="import.failed").exists()
+
+
+@pytest.mark.parametrize("processes, daemonic", [(1, False), (2, False), (2, True)],
+                         ids=["threads", "forked-processes", "daemonic-worker-falls-back-to-threads"])
+def test_transfers_in_threads_or_processes_copy_the_same_bytes_with_their_sha256(
+        boss, space, roots, settings, monkeypatch, caplog, processes, daemonic):
+    import hashlib
+    import multiprocessing
+
+    settings.IMPORT_PROCESSES = processes
+    if daemonic:  # a Celery prefork child: multiprocessing refuses to fork from it
+        monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    contents = {f"d{n % 3}/f{n}.bin": os.urandom(100 + n) for n in range(25)}
+    for path, data in contents.items():
+        write(roots, path, data)
+    run = run_job(boss, folder_job(boss, space, roots, concurrency=4))
+    assert run.state == RunState.FINISHED and run.files_copied == 25
+    for path, data in contents.items():
+        node = node_at(space, f"/Old/{path}")
+        assert file_bytes(node) == data
+        assert node.current_version.blob.expected_sha256 == hashlib.sha256(data).hexdigest()
+    assert multiprocessing.active_children() == []  # the transfer processes are gone
+    assert ("no transfer processes" in caplog.text) == daemonic
