@@ -78,6 +78,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/coedit.py $(BENCH_ARGS)
 	$(BIN)/python bench/tiering.py $(BENCH_ARGS)
 	$(BIN)/python bench/import.py $(BENCH_ARGS)
+	$(BIN)/python bench/dlp.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -70,7 +70,7 @@ def mixed_text(size_chars: int, seed: int = 7, sensitive_every: int = 2000) -> s
         if total >= next_sensitive:
             next_sensitive += sensitive_every
             w = rng.choice([id_number(rng), bank_card(rng), phone(rng), f"user{rng.randint(1, 999)}@example.com",
-                            id_number(rng, valid=False), bank_card(rng, valid=False)])
+                            id_number(rng, valid=False), bank_card(rng, valid=False), "机密", "PRJ-2031"])
         words.append(w)
         total += len(w) + 1
         if rng.random() < 0.05:
