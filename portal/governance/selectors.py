@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext
@@ -42,7 +43,31 @@ class Holds:
         return bool(self.users or self.spaces or self.folders)
 
 
+# A PostgreSQL advisory lock between purges and the making of holds and policies: a purge reads what protects
+# its batch holding it shared until its transaction ends, a new hold or policy takes it exclusively. A hold made
+# while a purge runs then either waits for the purge to commit, or is seen by it: never missed and lost to it.
+GUARD_KEY = 0x60FE_4E0D
+
+
+def _guard(function: str) -> None:
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s)", [GUARD_KEY])
+
+
+def purge_guard() -> None:
+    """Purges: take it before reading what protects the batch (and before row locks, so as not to deadlock
+    with a hold being made); protection() takes it too."""
+    _guard("pg_advisory_xact_lock_shared")
+
+
+def protection_change_guard() -> None:
+    """Making a hold or a retention policy: wait for running purges, and make new ones wait for the commit."""
+    _guard("pg_advisory_xact_lock")
+
+
 def active_holds() -> Holds:
+    purge_guard()
     holds = Holds()
     for hold in LegalHold.objects.filter(released_at__isnull=True).order_by("created_at", "id"):
         by_kind = {HoldKind.USER: (holds.users, hold.user_id), HoldKind.SPACE: (holds.spaces, hold.space_id),
@@ -110,12 +135,14 @@ def protection(node_ids: Iterable[int], *, now: datetime | None = None, holds: H
                retention: bool = True) -> Protection:
     """Resolve holds and retention for ``node_ids`` (pass a whole subtree when
     purging a folder): a fixed number of queries per call, plus one per
-    folder that carries a hold or a policy."""
+    folder that carries a hold or a policy. Inside a transaction, under
+    purge_guard() (a hold being made is waited for, not missed)."""
     now = now or timezone.now()
     ids = set(node_ids)
     result = Protection()
     if not ids:
         return result
+    purge_guard()
     holds = active_holds() if holds is None else holds
     nodes = {row[0]: row[1:] for row in Node.objects.filter(pk__in=ids).values_list("pk", "space_id", "created_by_id")}
     spaces = {space_id for space_id, _ in nodes.values()}

@@ -19,6 +19,7 @@ from portal.files import names, walk
 from portal.files.models import Node, NodeKind
 from portal.governance.models import (MAX_RETENTION_DAYS, EndAction, HoldKind, LegalHold, RetentionPolicy,
                                       ReviewItem)
+from portal.governance.selectors import protection_change_guard
 from portal.spaces.models import Space
 
 MAX_REASON = 2000
@@ -86,6 +87,7 @@ def hold_create(*, actor, kind: str, target_id, reason: str) -> LegalHold:
     backups), a space or a folder (its subtree) under a legal hold: from now on
     nothing under it can be purged, by anyone, until it is released."""
     require_admin(actor, gettext("Only administrators manage legal holds and retention."))
+    protection_change_guard()  # a purge running now finishes first; later ones see this hold
     reason = _multiline_reason(reason)
     hold = LegalHold(kind=kind, reason=reason, created_by=actor, store_flag="pending", **_hold_target(kind, target_id))
     hold.save()
@@ -133,6 +135,7 @@ def retention_set(*, actor, space_id, node_id=None, days, end_action: str = EndA
     """An administrator makes a space (or a folder's subtree) keep every
     version at least ``days`` days; ``end_action`` says what happens after."""
     require_admin(actor, gettext("Only administrators manage legal holds and retention."))
+    protection_change_guard()  # as for holds: no purge reads the policies while one is being set
     space, node, label = _retention_target(space_id, node_id)
     days = whole_number(days, field="days", minimum=1, maximum=MAX_RETENTION_DAYS)
     if end_action not in EndAction.values:

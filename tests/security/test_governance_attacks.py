@@ -9,9 +9,12 @@ version settings) and nobody but an administrator may lift either."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from portal.files import tasks as file_tasks
@@ -148,4 +151,59 @@ def test_a_folder_made_by_a_held_user_is_no_shelter_for_files_moved_out_of_a_hel
     assert_error(moved, 409, "legal_hold_move")
     client.delete(f"/api/v1/files/{version.node_id}")
     client.delete(f"/api/v1/trash/{version.node_id}")
+    assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def _in_thread(call) -> tuple[threading.Thread, list]:
+    """Run ``call`` on its own database connection; its result or exception lands in the list."""
+    out: list = []
+
+    def run():
+        try:
+            out.append(call())
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            out.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type IN ('Lock', 'LWLock') AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_hold_made_while_a_purge_runs_is_not_lost_to_it(alice, admin):
+    """The purge reads the holds under a lock inside its transaction: a hold committed while it runs wins
+    (before, the purge went on with the holds it had read before the hold was committed)."""
+    from portal.governance.selectors import UnderLegalHold
+
+    space = space_create(actor=alice, name="Litigation")
+    version = _put(alice, space, "/contract.pdf")
+    tree.node_trash(actor=alice, node_id=version.node_id)
+    made, commit = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            governance.hold_create(actor=admin, kind="space", target_id=space.pk, reason="Case 2026-40")
+            made.set()
+            assert commit.wait(30)
+
+    holder, _ = _in_thread(hold)
+    assert made.wait(30)
+    purger, purged = _in_thread(lambda: tree.trash_purge(actor=alice, node_id=version.node_id))
+    deadline = time.monotonic() + 30
+    while purger.is_alive() and not _waiting_on_a_lock() and time.monotonic() < deadline:
+        purger.join(0.02)
+    commit.set()
+    holder.join(30)
+    purger.join(30)
+    assert isinstance(purged[0], UnderLegalHold), purged
     assert FileVersion.objects.filter(pk=version.pk).exists()

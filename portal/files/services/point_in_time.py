@@ -162,6 +162,9 @@ def _finish(run: PointRestore, actor, counts: dict, *, outcome: str, error: str 
 def _apply_batch(actor, plan: Plan, batch: list[Change], run: PointRestore, counts: dict) -> None:
     """One transaction: the space row locked (quota, and no writer in between),
     the batch's nodes locked and checked against the plan, locks read again."""
+    from portal.governance.selectors import purge_guard  # governance builds on files
+
+    purge_guard()  # the holds are read below (moves out of them are refused): before the row locks, no deadlock
     space = lock_spaces(plan.space_id)[plan.space_id]
     nodes = {node.pk: node for node in Node.objects.select_for_update().filter(
         pk__in=[change.node_id for change in batch], space_id=plan.space_id)}

@@ -73,6 +73,9 @@ def version_restore(*, actor, node_id, number, lock_tokens=()) -> FileVersion:
 def versions_prune(*, space_id) -> int:
     """The system removes versions the space's retention no longer keeps
     (never a file's current version). Returns how many went."""
+    from portal.governance.selectors import purge_guard  # governance builds on files
+
+    purge_guard()  # before the space's row lock: a hold being made (which locks rows it names) goes first
     space = lock_spaces(space_id)[space_id]
     ranked = (FileVersion.objects.filter(node__space=space)
               .annotate(rank=Window(RowNumber(), partition_by=[F("node_id")], order_by=F("number").desc()))
