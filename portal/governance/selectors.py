@@ -183,6 +183,10 @@ def refuse_purge(found: Protection, *, label: str, node_ids: Iterable[int] | Non
     """Raise the refusal a person sees when ``found`` protects any of ``node_ids`` (all when None)."""
     wanted = None if node_ids is None else set(node_ids)
     held = [hold for pk, hold in found.held.items() if wanted is None or pk in wanted]
+    if held and held[0].kind == HoldKind.USER:  # who is held is the administrators' secret: not named
+        raise UnderLegalHold(
+            gettext("“%(name)s” is under a legal hold: nothing in it can be deleted for good until an administrator "
+                    "releases the hold. Moving it to the trash is still possible.") % {"name": label})
     if held:
         raise UnderLegalHold(
             gettext("“%(name)s” is under a legal hold (%(hold)s): nothing in it can be deleted for good until "

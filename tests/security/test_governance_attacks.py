@@ -207,3 +207,19 @@ def test_a_hold_made_while_a_purge_runs_is_not_lost_to_it(alice, admin):
     purger.join(30)
     assert isinstance(purged[0], UnderLegalHold), purged
     assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_a_refused_purge_does_not_tell_a_manager_which_colleague_is_under_a_hold(db, alice, bob, admin):
+    """Who is under a legal hold is the administrators' secret: a purge refused because the file's author is
+    held says the file is under a hold, not whose."""
+    space = space_create(actor=alice, name="Ops")
+    Membership.objects.create(space=space, user=bob, role="editor")
+    version = _put(bob, space, "/notes.txt")
+    governance.hold_create(actor=admin, kind="user", target_id=bob.pk, reason="Investigation 2026-77")
+    client = _client(alice)
+    assert client.delete(f"/api/v1/files/{version.node_id}").status_code in (200, 204)
+    body = assert_error(client.delete(f"/api/v1/trash/{version.node_id}"), 409, "legal_hold")
+    assert "notes.txt" in body["message"]
+    shown = str(body)
+    assert "bob" not in shown and "Investigation" not in shown and "hold_id" not in shown, shown
+    assert FileVersion.objects.filter(pk=version.pk).exists()
