@@ -96,6 +96,29 @@ def _sessions_end(user: User) -> int:
 
 
 @transaction.atomic
+def user_credentials_suspend(*, actor, user_id, by: str) -> dict[str, int]:
+    """The system (actor=None: ransomware detection, portal.governance) or an
+    administrator revokes every token and app password of a user and ends
+    their browser sessions, the account staying enabled (they sign in again
+    with their password and second factor). Each revocation is audited with
+    ``by``; the caller records why. Twice is harmless."""
+    from portal.core.access import require_admin
+
+    if actor is not None:
+        require_admin(actor, gettext("Only administrators suspend another account's sign-ins."))
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    now, tokens_revoked = timezone.now(), 0
+    for token in PersonalAccessToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True):
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        record(action=Action.TOKEN_REVOKED, actor=actor, target=token, details={"by": by})
+        tokens_revoked += 1
+    return {"tokens": tokens_revoked, "sessions": _sessions_end(user)}
+
+
+@transaction.atomic
 def user_disable(*, actor, user_id) -> User:
     """Administrators disable an account, and so does the system (actor=None,
     a directory sync): it can no longer sign in, and its sessions, tokens and

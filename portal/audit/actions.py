@@ -148,3 +148,10 @@ class Action(models.TextChoices):
     GOVERNANCE_RETENTION_CLEARED = "governance.retention_cleared"
     GOVERNANCE_RETENTION_ENDED = "governance.retention_ended"
     GOVERNANCE_REVIEW_RESOLVED = "governance.review_resolved"
+    # Sensitive content (data-loss prevention)
+    CONTENT_LABELLED = "governance.content_labelled"
+    CONTENT_LABEL_APPROVED = "governance.content_approved"
+    CONTENT_LABEL_REJECTED = "governance.content_rejected"
+    CONTENT_RELABELLED = "governance.content_relabelled"
+    CONTENT_POLICY_SET = "governance.content_policy_set"
+    CONTENT_DETECTOR_SAVED = "governance.content_detector_saved"

@@ -182,6 +182,12 @@ _TEMPLATES: dict[str, str] = {
     Action.GOVERNANCE_RETENTION_CLEARED: gettext_lazy("{actor} cleared the retention on {target}"),
     Action.GOVERNANCE_RETENTION_ENDED: gettext_lazy("the retention of {target} ended for {files} file(s) (then: {end_action})"),
     Action.GOVERNANCE_REVIEW_RESOLVED: gettext_lazy("{actor} marked {target} as reviewed"),
+    Action.CONTENT_LABELLED: gettext_lazy("{target} was labelled as sensitive ({labels})"),
+    Action.CONTENT_LABEL_APPROVED: gettext_lazy("{actor} approved {target} for external sharing"),
+    Action.CONTENT_LABEL_REJECTED: gettext_lazy("{actor} rejected {target} for external sharing"),
+    Action.CONTENT_RELABELLED: gettext_lazy("{actor} relabelled {target} ({new_labels})"),
+    Action.CONTENT_POLICY_SET: gettext_lazy("{actor} set the policy of the label {target} to {action}"),
+    Action.CONTENT_DETECTOR_SAVED: gettext_lazy("{actor} saved the detector {target} (label {label})"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
     Action.AUDIT_EXPORTED: gettext_lazy("{actor} exported {rows} audit events as {format}"),

@@ -1,4 +1,5 @@
-"""/manage/governance/: administrators list legal holds (active and
+"""/manage/governance/: administrators see ransomware alerts (each with its restore
+link), list legal holds (active and
 released), put a user, space or folder under a hold and release one (with a
 reason each time), set and clear retention policies, and mark files flagged
 at the end of their retention as reviewed. Everyone else gets 404."""
@@ -18,6 +19,7 @@ from portal.files import names
 from portal.files.selectors import path_walk
 from portal.governance import selectors, services
 from portal.governance.models import EndAction, HoldKind
+from portal.governance.services_ransomware import ransomware_alert_list
 from portal.spaces.models import Space
 from portal.web.common import go_to
 
@@ -73,6 +75,7 @@ def governance_page(request):
         "released_holds": selectors.hold_list(active=False)[:50],
         "policies": selectors.retention_list(),
         "reviews": selectors.review_list()[:200],
+        "ransomware_alerts": ransomware_alert_list(actor=request.user, limit=50),
         "kinds": HoldKind.choices, "end_actions": EndAction.choices,
     })
 

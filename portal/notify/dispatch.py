@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from portal.audit.actions import Action
@@ -185,6 +186,31 @@ def on_quota_checked(event: AuditEvent) -> None:
                    params={"space": space.name, "percent": percent}, url=reverse("web:browser", args=[space.pk]))
 
 
+def on_ransomware_suspected(event: AuditEvent) -> None:
+    """The space's managers and owners and the administrators hear of a suspected
+    attack (not the suspect), with a link to the restore to just before it."""
+    from portal.governance.services_ransomware import restore_url
+
+    space = Space.objects.filter(pk=event.space_id).first()
+    if space is None:
+        return
+    details = event.details if isinstance(event.details, dict) else {}
+    suspect = str(details.get("suspect", ""))
+    roles = (Role.MANAGER, Role.OWNER)
+    via_groups = GroupMember.objects.filter(
+        group_id__in=SpaceGroup.objects.filter(space=space, role__in=roles).values("group_id")).values("user_id")
+    users = User.objects.filter(is_active=True).filter(
+        Q(pk__in=Membership.objects.filter(space=space, role__in=roles).values("user_id"))
+        | Q(pk__in=via_groups) | Q(is_superuser=True))
+    if suspect.startswith("user:") and suspect[5:].isdigit():
+        users = users.exclude(pk=int(suspect[5:]))
+    params = {"space": space.name, "suspect": event.target_label, "changes": details.get("changes", 0),
+              "suspicious": details.get("suspicious", 0)}
+    for user in users.distinct():
+        notify(user, kind=Kind.RANSOMWARE_SUSPECTED, key=f"event:{event.pk}", event=event, params=params,
+               url=restore_url(event))
+
+
 HANDLERS = {
     NODE_SHARED: [on_node_shared],
     Action.MEMBER_ADDED: [on_space_added],
@@ -192,6 +218,7 @@ HANDLERS = {
     Action.SHARE_VIEWED: [on_link_used],
     Action.SHARE_DOWNLOADED: [on_link_used],
     Action.LOCK_BROKEN: [on_lock_broken],
+    Action.GOVERNANCE_RANSOMWARE_SUSPECTED: [on_ransomware_suspected],
 }
 for _action in FOLLOWED_ACTIONS:
     HANDLERS.setdefault(_action, []).append(on_followed_changed)

@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     BACKUP_STALE = "backup_stale", _("A device has not backed up")
     QUOTA_NEARLY_FULL = "quota_nearly_full", _("A space is nearly full")
     FILE_READY = "file_ready", _("An archived file is ready")
+    RANSOMWARE_SUSPECTED = "ransomware_suspected", _("Ransomware suspected")
 
 
 class EmailMode(models.TextChoices):
@@ -38,6 +39,7 @@ DEFAULT_EMAIL_MODES = {
     Kind.BACKUP_STALE: EmailMode.IMMEDIATE,
     Kind.FILE_READY: EmailMode.IMMEDIATE,
     Kind.QUOTA_NEARLY_FULL: EmailMode.IMMEDIATE,
+    Kind.RANSOMWARE_SUSPECTED: EmailMode.IMMEDIATE,
     Kind.LINK_OPENED: EmailMode.DIGEST,
     Kind.LINK_DOWNLOADED: EmailMode.DIGEST,
     Kind.FOLLOWED_CHANGED: EmailMode.DIGEST,

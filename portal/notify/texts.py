@@ -16,6 +16,7 @@ _SENTENCES = {
     Kind.BACKUP_STALE: gettext_lazy("Your device %(device)s has not backed up for %(days)s days"),
     Kind.QUOTA_NEARLY_FULL: gettext_lazy("The space %(space)s is %(percent)s%% full"),
     Kind.FILE_READY: gettext_lazy("%(name)s is back from archive storage: you can download it now"),
+    Kind.RANSOMWARE_SUSPECTED: gettext_lazy("Possible ransomware in the space %(space)s: %(suspect)s rewrote or renamed %(changes)s files and made %(suspicious)s suspicious writes; open the restore to the time before it began"),
 }
 _CHANGES = {
     Action.FILE_UPLOADED: gettext_lazy("%(actor)s uploaded a new version of %(name)s"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import dateparse, timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap
@@ -32,7 +32,22 @@ def _page(request, access, form: dict, **extra):
 def restore_point(request, space_id):
     access = space_access(request.user, space_id, Cap.POINT_RESTORE)
     default = timezone.localtime(timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    return _page(request, access, {"at": request.GET.get("at", default), "path": request.GET.get("path", "")})
+    return _page(request, access, {"at": _local(request.GET.get("at", "")) or default,
+                                   "path": request.GET.get("path", "")[:4096]})
+
+
+def _local(value: str) -> str:
+    """A link's T (ISO 8601, maybe with an offset, as a ransomware alert gives it) in the
+    reader's time zone to the second, as the date-and-time field takes it; "" if it is no time."""
+    try:
+        parsed = dateparse.parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return ""
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return timezone.localtime(parsed).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @portal_page

@@ -62,6 +62,7 @@ from portal.files.services import (batch, dav_ops, direct, downloads, maintenanc
                                    versions)
 from portal.files.services.common import new_blob_key
 from portal.governance import services as governance
+from portal.governance import services_ransomware as ransomware_response
 from portal.governance.models import ReviewItem
 from portal.imports import services as imports
 from portal.lifecycle import services as lifecycle
@@ -130,6 +131,8 @@ READS = {
     "portal.backups.services.retention.policy_for": "reads a device's policy",
     "portal.backups.services.retention.snapshots_kept": "pure computation",
     "portal.governance.services.node_label": "a label",
+    "portal.governance.services_ransomware.restore_url": "the restore page's link for an alert",
+    "portal.governance.services_ransomware.ransomware_alert_list": "the console's list of alerts (audit events)",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
@@ -313,6 +316,17 @@ def _invitation(w):
 
 def _token(w):
     w.token = accounts.token_issue(actor=w.alice, owner=w.alice, name="cli")[0]
+
+
+def _ransomware_burst(w):
+    """Bob's window in Redis holds a suspicious write in the team space (as the detector leaves it)."""
+    import time
+
+    from portal.governance import ransomware
+
+    ransomware.forget(f"user:{w.bob.pk}")
+    ransomware.client().zadd(ransomware.window_key(f"user:{w.bob.pk}", ransomware.SUSPICIOUS),
+                             {f"0:{w.team.pk}:x": time.time()})
 
 
 def _link(w):
@@ -551,6 +565,8 @@ CASES: dict[str, Case] = {
     "portal.accounts.services.user_disable": Case(Action.USER_DISABLED, lambda w: accounts.user_disable(
         actor=w.admin, user_id=w.bob.pk)),
     "portal.accounts.services.token_issue": Case(Action.TOKEN_ISSUED, _token),
+    "portal.accounts.services.user_credentials_suspend": Case(Action.TOKEN_REVOKED, lambda w: (
+        accounts.user_credentials_suspend(actor=None, user_id=w.alice.pk, by="test")), setup=_token),
     "portal.accounts.services.token_revoke": Case(Action.TOKEN_REVOKED, lambda w: accounts.token_revoke(
         actor=w.alice, token_id=w.token.pk), setup=_token),
     "portal.accounts.services.token_rejected_record": Case(Action.TOKEN_REJECTED, lambda w: accounts.token_rejected_record(
@@ -839,6 +855,9 @@ CASES: dict[str, Case] = {
     "portal.governance.services.retention_clear": Case(Action.GOVERNANCE_RETENTION_CLEARED, lambda w: (
         governance.retention_clear(actor=w.admin, policy_id=w.policy.pk)), setup=lambda w: setattr(
         w, "policy", governance.retention_set(actor=w.admin, space_id=w.team.pk, days=30))),
+    "portal.governance.services_ransomware.ransomware_respond": Case(
+        Action.GOVERNANCE_RANSOMWARE_SUSPECTED, lambda w: ransomware_response.ransomware_respond(
+            suspect=f"user:{w.bob.pk}"), setup=_ransomware_burst),
     "portal.governance.services.review_resolve": Case(Action.GOVERNANCE_REVIEW_RESOLVED, lambda w: (
         governance.review_resolve(actor=w.admin, item_id=w.review.pk)), setup=lambda w: setattr(
         w, "review", ReviewItem.objects.create(node=w.doc))),

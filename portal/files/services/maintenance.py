@@ -25,12 +25,15 @@ logger = logging.getLogger(__name__)
 BLOB_PREFIX = "blobs/"
 
 
-def _sha256_of(key: str) -> str:
-    digest = hashlib.sha256()
+def _sha256_of(key: str, head_bytes: int = 0) -> tuple[str, bytes]:
+    """The object's SHA-256, and its first ``head_bytes`` (read on the way, for the ransomware check)."""
+    digest, head = hashlib.sha256(), bytearray()
     with get_store().open(key) as stream:
         for chunk in stream:
             digest.update(chunk)
-    return digest.hexdigest()
+            if len(head) < head_bytes:
+                head += chunk[:head_bytes - len(head)]
+    return digest.hexdigest(), bytes(head)
 
 
 def blob_hash(blob_id: int) -> str:
@@ -40,10 +43,14 @@ def blob_hash(blob_id: int) -> str:
     blob = Blob.objects.filter(pk=blob_id).first()
     if blob is None or blob.sha256 or blob.integrity == Integrity.MISMATCH:
         return "nothing to do"
+    from portal.governance import ransomware  # governance builds on files
+
     try:
-        sha256 = _sha256_of(blob.key)
+        sha256, head = _sha256_of(blob.key, ransomware.SAMPLE_BYTES if ransomware.enabled() else 0)
     except ObjectNotFound:
         return "object missing"
+    if head:  # an encrypted-looking rewrite counts against its uploader (docs/ransomware.md)
+        ransomware.blob_sampled(blob_id, head)
     if blob.expected_sha256 and blob.expected_sha256 != sha256:
         return _flag_mismatch(blob_id, sha256)
     with transaction.atomic():
