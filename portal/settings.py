@@ -473,6 +473,17 @@ AUDIT_SEAL_GRACE_SECONDS = env_int("AUDIT_SEAL_GRACE_SECONDS", 60)
 # A chain head is kept, exported to the object store and logged at most this often.
 AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+
+# --- Ransomware detection (docs/ransomware.md) -------------------------------------
+# What a suspected attack triggers: "off" (no detection), "alert" (audit event and notifications only),
+# "suspend" (also revoke the actor's tokens, app passwords and sessions, or the share link), "disable"
+# (also disable the account, as user_disable does).
+RANSOMWARE_RESPONSE = env_str("RANSOMWARE_RESPONSE", "suspend").strip().lower()
+if RANSOMWARE_RESPONSE not in ("off", "alert", "suspend", "disable"):
+    raise ImproperlyConfigured("PORTAL_RANSOMWARE_RESPONSE is off, alert, suspend or disable.")
+RANSOMWARE_WINDOW_SECONDS = env_int("RANSOMWARE_WINDOW_SECONDS", 600)  # the sliding window per actor
+RANSOMWARE_SUSPICIOUS = env_int("RANSOMWARE_SUSPICIOUS", 10)  # suspicious writes in the window flag the actor
+RANSOMWARE_CHANGES = env_int("RANSOMWARE_CHANGES", 300)  # rewrites, renames, moves, deletions in the window
 # Download events commit without waiting for PostgreSQL's WAL flush unless this is on.
 AUDIT_DURABLE_READS = env_bool("AUDIT_DURABLE_READS", False)
 # Admin exports of more rows than this are written by the "audit.export" task

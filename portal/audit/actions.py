@@ -155,3 +155,4 @@ class Action(models.TextChoices):
     CONTENT_RELABELLED = "governance.content_relabelled"
     CONTENT_POLICY_SET = "governance.content_policy_set"
     CONTENT_DETECTOR_SAVED = "governance.content_detector_saved"
+    GOVERNANCE_RANSOMWARE_SUSPECTED = "governance.ransomware_suspected"

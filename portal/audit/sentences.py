@@ -188,6 +188,7 @@ _TEMPLATES: dict[str, str] = {
     Action.CONTENT_RELABELLED: gettext_lazy("{actor} relabelled {target} ({new_labels})"),
     Action.CONTENT_POLICY_SET: gettext_lazy("{actor} set the policy of the label {target} to {action}"),
     Action.CONTENT_DETECTOR_SAVED: gettext_lazy("{actor} saved the detector {target} (label {label})"),
+    Action.GOVERNANCE_RANSOMWARE_SUSPECTED: gettext_lazy("ransomware suspected: {target} rewrote or renamed {changes} file(s) and made {suspicious} suspicious write(s) in this space (response: {response})"),
     # The log itself
     Action.AUDIT_PURGED: gettext_lazy("audit events older than the retention were purged"),
     Action.AUDIT_EXPORTED: gettext_lazy("{actor} exported {rows} audit events as {format}"),

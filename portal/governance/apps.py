@@ -12,3 +12,4 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         from portal.governance import receivers  # noqa: F401 - connects the deletion guards
         from portal.governance import sensitivity_receivers  # noqa: F401 - labels versions scanned clean
+        from portal.governance import ransomware_receivers  # noqa: F401 - feeds the ransomware detector
