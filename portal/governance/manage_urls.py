@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.governance import manage_views
+from portal.governance import manage_views, sensitive_views
 
 app_name = "governance"
 
@@ -11,4 +11,10 @@ urlpatterns = [
     path("retention/", manage_views.retention_set, name="retention-set"),
     path("retention/<int:policy_id>/clear/", manage_views.retention_clear, name="retention-clear"),
     path("reviews/<int:item_id>/resolve/", manage_views.review_resolve, name="review-resolve"),
+    path("sensitive/", sensitive_views.sensitive_page, name="sensitive"),
+    path("sensitive/<int:review_id>/approve/", sensitive_views.review_approve, name="sensitive-approve"),
+    path("sensitive/<int:review_id>/reject/", sensitive_views.review_reject, name="sensitive-reject"),
+    path("sensitive/<int:review_id>/relabel/", sensitive_views.review_relabel, name="sensitive-relabel"),
+    path("sensitive/policies/", sensitive_views.policy_set, name="sensitive-policy"),
+    path("sensitive/detectors/", sensitive_views.detector_save, name="sensitive-detector"),
 ]

@@ -127,3 +127,121 @@ class ReviewItem(models.Model):
         ordering = ["flagged_at", "id"]
         constraints = [models.UniqueConstraint(fields=["node"], condition=models.Q(resolved_at__isnull=True),
                                                name="reviewitem_one_open_per_node")]
+
+
+# --- sensitive content (data-loss prevention) ------------------------------------------
+
+class DetectorKind(models.TextChoices):
+    ID_NUMBER = "id_number", _("Resident identity numbers")
+    BANK_CARD = "bank_card", _("Bank card numbers")
+    PHONE = "phone", _("Mobile phone numbers")
+    EMAIL = "email", _("E-mail addresses")
+    KEYWORDS = "keywords", _("Keyword list")
+    REGEX = "regex", _("Regular expression")
+
+
+class Detector(models.Model):
+    """One configured detector: what it looks for, from how many hits it labels, and the label."""
+    name = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=12, choices=DetectorKind.choices)
+    label = models.SlugField(max_length=60)
+    threshold = models.PositiveIntegerField(default=1)
+    enabled = models.BooleanField(default=True)
+    keywords = models.TextField(blank=True)      # one a line (kind keywords)
+    pattern = models.CharField(max_length=300, blank=True)  # kind regex
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=models.Q(threshold__gte=1), name="detector_threshold_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelAction(models.TextChoices):
+    ALLOW = "allow", _("Allow")
+    WARN = "warn", _("Warn the sharer")
+    APPROVE = "approve", _("Require an administrator's approval for external links")
+    BLOCK = "block", _("Block external links")
+
+
+# Strictest last: a file with several labels gets the strictest of their actions.
+ACTION_ORDER = [LabelAction.ALLOW, LabelAction.WARN, LabelAction.APPROVE, LabelAction.BLOCK]
+
+
+class LabelPolicy(models.Model):
+    """What external sharing does with a file carrying ``label`` (no row: allow)."""
+    label = models.SlugField(max_length=60, unique=True)
+    action = models.CharField(max_length=8, choices=LabelAction.choices, default=LabelAction.WARN)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.action}"
+
+
+class ContentLabel(models.Model):
+    """A label a detector (or an administrator, detector "manual") gave a
+    version: how many hits, and at most a few masked samples, never a value in clear."""
+    version = models.ForeignKey("files.FileVersion", on_delete=models.CASCADE, related_name="content_labels")
+    node = models.ForeignKey("files.Node", on_delete=models.CASCADE, related_name="content_labels")
+    label = models.SlugField(max_length=60)
+    detector = models.CharField(max_length=60)
+    count = models.PositiveIntegerField(default=1)
+    samples = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["label", "detector"]
+        constraints = [models.UniqueConstraint(fields=["version", "label", "detector"],
+                                               name="contentlabel_once_per_version_detector")]
+        indexes = [models.Index(fields=["node", "version"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.detector} × {self.count})"
+
+
+class LabelReviewState(models.TextChoices):
+    PENDING = "pending", _("Waiting for review")
+    APPROVED = "approved", _("Approved for external sharing")
+    REJECTED = "rejected", _("Rejected: no external links")
+    RELABELLED = "relabelled", _("Relabelled")
+
+
+class LabelReview(models.Model):
+    """A labelled version in the review queue (one per version)."""
+    version = models.OneToOneField("files.FileVersion", on_delete=models.CASCADE, related_name="label_review")
+    node = models.ForeignKey("files.Node", on_delete=models.CASCADE, related_name="label_reviews")
+    state = models.CharField(max_length=12, choices=LabelReviewState.choices, default=LabelReviewState.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state"], condition=models.Q(state="pending"), name="labelreview_pending")]
+
+
+class LinkGate(models.Model):
+    """An external share link held shut by a label's policy: waiting for an
+    administrator's approval, or blocked (the file was labelled after the link
+    was made). While a gate is closed the link does not work."""
+    link = models.OneToOneField("shares.ShareLink", on_delete=models.CASCADE, related_name="sensitivity_gate")
+    node = models.ForeignKey("files.Node", on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=8, choices=LabelAction.choices)
+    labels = models.JSONField(default=list)
+    closed = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["node"], condition=models.Q(closed=True), name="linkgate_closed_by_node")]

@@ -148,7 +148,10 @@ class ShareListView(APIView):
         data = validated(ShareCreateIn, request.data).provided()
         node_id = data.pop("node")
         link, _token = services.share_link_create(actor=request.user, node_id=node_id, **data)
-        return Response(_out(link, request), status=status.HTTP_201_CREATED)
+        out = _out(link, request)
+        if link.sensitivity.labels:  # the sensitive-content policy's answer (warn, approve)
+            out["sensitivity"] = link.sensitivity.as_dict()
+        return Response(out, status=status.HTTP_201_CREATED)
 
 
 class ShareDetailView(APIView):

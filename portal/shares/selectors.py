@@ -18,6 +18,7 @@ from portal.core.errors import InvalidInput, NotFound
 from portal.files import names, walk
 from portal.files.models import Node
 from portal.files.selectors import path_names_of
+from portal.governance.models import LinkGate
 from portal.scanning.models import BLOCKING, ScanVerdict
 from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
@@ -77,6 +78,7 @@ class ResolvedLink:
     creator_role: str | None
     in_trash: bool
     maybe_quarantined: bool = False     # the node's current version: see Target
+    gated: bool = False                 # held shut by a sensitive-content policy (portal.governance)
 
     @property
     def label(self) -> str:
@@ -119,7 +121,8 @@ def _resolving(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
     creator_role = RawSQL(role_sql(f'"{table}"."space_id"', f'"{table}"."created_by_id"'), [])
     links = (links.select_related("node__current_version__blob", "space", "created_by")
              .annotate(creator_role=creator_role, in_trash=RawSQL(_IN_TRASH, []),
-                       maybe_quarantined=_maybe_blocked("node__current_version_id")))
+                       maybe_quarantined=_maybe_blocked("node__current_version_id"),
+                       gated=Exists(LinkGate.objects.filter(link_id=OuterRef("pk"), closed=True))))
     if connection.vendor == "postgresql":
         links = links.annotate(path_names=RawSQL(_PATH_NAMES, []))
     return links
@@ -133,7 +136,8 @@ def _resolved(link: ShareLink) -> ResolvedLink:
     if path is None:  # SQLite: the walk is a query of its own
         path = [step.name for step in walk.walk_up(link.node_id)[1:]]
     return ResolvedLink(link=link, node=link.node, space=link.space, path_names=tuple(path),
-                        creator_role=role, in_trash=in_trash, maybe_quarantined=bool(row.pop("maybe_quarantined")))
+                        creator_role=role, in_trash=in_trash, maybe_quarantined=bool(row.pop("maybe_quarantined")),
+                        gated=bool(row.pop("gated", False)))
 
 
 def link_from_token(token: str) -> ResolvedLink:

@@ -24,6 +24,7 @@ from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.files import names
 from portal.files.selectors import locate_node, path_label, path_names_of
+from portal.governance.sensitivity import link_answer, link_gate_new
 from portal.spaces.quota import refuse_archived
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens
@@ -138,6 +139,7 @@ def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, e
     permission = _choice(permission, Permission, field="permission")
     audience = _choice(audience, Audience, field="audience")
     _check_permission_fits(permission, node)
+    sensitivity = link_answer(node, audience)  # a labelled file's policy: block refuses here
     link_policy = policy.policy_for(node.space)
     token, selector, verifier = tokens.generate()
     link = ShareLink(
@@ -150,13 +152,16 @@ def share_link_create(*, actor, node_id, permission, audience=Audience.ANYONE, e
         watermark=_watermark(watermark), notify_on_first_download=bool(notify_on_first_download))
     recipients = _emails(emails, audience)
     link.save()
+    link_gate_new(link, sensitivity)
+    link.sensitivity = sensitivity  # the policy's answer, for the caller to show (warn, approve)
     ShareRecipient.objects.bulk_create([ShareRecipient(link=link, email=email) for email in recipients])
     record(action=Action.SHARE_CREATED, actor=actor, target=link, target_label=link_label(link, located.path_names),
            space=node.space,
            details={"permission": permission, "audience": audience, "password": link.has_password,
                     "expires_at": link.expires_at.isoformat() if link.expires_at else None,
                     "max_downloads": link.max_downloads, "max_previews": link.max_previews,
-                    "recipients": recipients})
+                    "recipients": recipients, **({"sensitivity": sensitivity.action, "labels": sensitivity.labels}
+                                                 if sensitivity.labels else {})})
     queue_link_mail(link, recipients, language=_language_of(actor))
     return link, token
 

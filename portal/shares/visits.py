@@ -114,6 +114,9 @@ def link_open(token: str) -> ResolvedLink:
     if state == LinkState.ACTIVE and not _creator_may(opened):
         raise LinkGone(LinkState.DISABLED, gettext("This link no longer works: the person who shared it no longer "
                                                    "has access to the file."))
+    if state == LinkState.ACTIVE and opened.gated:
+        raise LinkGone(LinkState.DISABLED, gettext("This link is switched off for now: the file holds sensitive "
+                                                   "content and waits for an administrator's review."))
     if state != LinkState.ACTIVE:
         raise LinkGone(state)
     return opened

@@ -24,6 +24,7 @@ from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
 from portal.files.selectors import Located
+from portal.governance.sensitivity import node_answer
 from portal.locks import selectors as lock_selectors
 from portal.previews import selectors as previews
 from portal.shares.selectors import links_visible_to
@@ -116,6 +117,7 @@ def panel_context(request, located: Located) -> dict:
         "can_write": access.can(Cap.FILE_WRITE),
         "can_share": access.can(Cap.SHARE_CREATE),
         "can_break": access.can(Cap.LOCK_BREAK),
+        "sensitivity": node_answer(node) if not node.is_folder else None,
     }
 
 
