@@ -223,3 +223,24 @@ def test_a_refused_purge_does_not_tell_a_manager_which_colleague_is_under_a_hold
     shown = str(body)
     assert "bob" not in shown and "Investigation" not in shown and "hold_id" not in shown, shown
     assert FileVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_a_held_file_cannot_leave_its_hold_through_the_trash_and_a_restore_elsewhere(held_folder, admin):
+    """Trash (allowed under a hold), then restore to another folder: the same move out of the hold that node_move
+    refuses; the same for a folder's retention."""
+    space, manager, folder, version = held_folder
+    client = _client(manager)
+    assert client.delete(f"/api/v1/files/{version.node_id}").status_code in (200, 204)
+    out = client.post(f"/api/v1/trash/{version.node_id}/restore", {"path": "/mail.eml"}, format="json")
+    assert_error(out, 409, "legal_hold_move")
+    assert Node.objects.get(pk=version.node_id).parent_id == folder.pk
+    assert_error(client.delete(f"/api/v1/trash/{version.node_id}"), 409, "legal_hold")
+    tree.folder_create(actor=manager, space_id=space.pk, path="/Kept")
+    kept = _put(manager, space, "/Kept/ledger.csv")
+    governance.retention_set(actor=admin, space_id=space.pk, node_id=Node.objects.get(name="Kept").pk, days=30)
+    assert client.delete(f"/api/v1/files/{kept.node_id}").status_code in (200, 204)
+    out = client.post(f"/api/v1/trash/{kept.node_id}/restore", {"path": "/ledger.csv"}, format="json")
+    assert_error(out, 409, "retention_move")
+    back = client.post(f"/api/v1/trash/{kept.node_id}/restore", {}, format="json")
+    assert back.status_code == 200, back.content
+    assert FileVersion.objects.filter(pk__in=[version.pk, kept.pk]).count() == 2

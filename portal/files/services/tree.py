@@ -288,6 +288,10 @@ def trash_restore(*, actor, node_id, path: str | None = None) -> Located:
         destination = _destination(actor, node.space_id, path, keeping=node.name)
         parent, name, new_path = destination.parent.node, destination.name, destination.path
         _refuse_into_itself(node, parent)
+        if parent.pk != node.parent_id:  # a move out of a hold or retention, as node_move refuses it
+            from portal.governance.selectors import refuse_move_out  # governance builds on files
+
+            refuse_move_out(node, to_space_id=node.space_id, to_parent_id=parent.pk, label=node.name)
     else:
         parent, name = node.parent, node.name
         try:
