@@ -432,8 +432,8 @@ SCAN_BLOCKED_EXTENSIONS = env_list("SCAN_BLOCKED_EXTENSIONS", [
     "scr", "pif", "com", "cpl", "hta", "vbs", "vbe", "jse", "wsf", "wsh", "msc", "lnk"])
 SCAN_SHA256_BLOCKLIST = env_list("SCAN_SHA256_BLOCKLIST", [])
 # Sensitive-content review (docs/governance.md): the moderation adapter labelling
-# clean versions' text, as a dotted path to a portal.governance.sensitivity.ModerationAdapter.
-MODERATION_ADAPTER = env_str("MODERATION_ADAPTER", "portal.governance.sensitivity.DetectorAdapter")
+# clean versions' text, as a dotted path to a portal.governance.services_sensitive.ModerationAdapter.
+MODERATION_ADAPTER = env_str("MODERATION_ADAPTER", "portal.governance.services_sensitive.DetectorAdapter")
 
 # --- Backups (docs/backup-protocol.md) -----------------------------------------
 BACKUP_PACK_SIZE = env_int("BACKUP_PACK_SIZE", 16 * 1024**2)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from portal.adminpanel.console.access import console_page
-from portal.governance import sensitivity
+from portal.governance import services_sensitive as sensitivity
 from portal.governance.models import (ContentLabel, Detector, DetectorKind, LabelAction, LabelPolicy, LabelReview,
                                       LabelReviewState, LinkGate)
 from portal.web.common import go_to

@@ -24,7 +24,7 @@ from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.core.validation import clean_label, whole_number
 from portal.files import names
 from portal.files.selectors import locate_node, path_label, path_names_of
-from portal.governance.sensitivity import link_answer, link_gate_new
+from portal.governance.services_sensitive import link_answer, link_gate_new
 from portal.spaces.quota import refuse_archived
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.shares import policy, tokens

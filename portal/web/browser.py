@@ -24,7 +24,7 @@ from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
 from portal.files.selectors import Located
-from portal.governance.sensitivity import node_answer
+from portal.governance.services_sensitive import node_answer
 from portal.locks import selectors as lock_selectors
 from portal.previews import selectors as previews
 from portal.shares.selectors import links_visible_to

@@ -63,6 +63,7 @@ from portal.files.services import (batch, dav_ops, direct, downloads, maintenanc
 from portal.files.services.common import new_blob_key
 from portal.governance import services as governance
 from portal.governance import services_ransomware as ransomware_response
+from portal.governance import services_sensitive as sensitive
 from portal.governance.models import ReviewItem
 from portal.imports import services as imports
 from portal.lifecycle import services as lifecycle
@@ -133,6 +134,13 @@ READS = {
     "portal.governance.services.node_label": "a label",
     "portal.governance.services_ransomware.restore_url": "the restore page's link for an alert",
     "portal.governance.services_ransomware.ransomware_alert_list": "the console's list of alerts (audit events)",
+    "portal.governance.services_sensitive.moderation_adapter": "the configured adapter object",
+    "portal.governance.services_sensitive.configured_specs": "the enabled detectors, compiled",
+    "portal.governance.services_sensitive.file_labels": "a file's labels",
+    "portal.governance.services_sensitive.node_answer": "a file's policy",
+    "portal.governance.services_sensitive.link_answer": "a file's policy for a new link (raises for block; "
+                                                       "share_link_create records share.created)",
+    "portal.governance.services_sensitive.clean_labels": "validation",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
@@ -192,6 +200,10 @@ NOT_AUDITED = {
     "portal.dav.services.properties_copy": "inside node_copy (WebDAV COPY), which records file.copied",
     "portal.shares.services.share_links_follow": "inside node_move; records share.changed / share.revoked "
                                                  "(tests/shares/test_security_moves.py)",
+    "portal.governance.services_sensitive.link_gate_new": "inside share_link_create, which records share.created "
+                                                          "with the sensitivity answer",
+    "portal.governance.services_sensitive.gates_apply": "inside version_label, the review decisions and "
+                                                        "label_policy_set, which record",
     # Bookkeeping nobody acts on: presence and claim timestamps, staging rows.
     "portal.backups.services.devices.device_authenticate": "last_seen_at, at most once a minute",
     "portal.people.scim.services.scim_token_authenticate": "last_used_at, at most once a minute (a refused "
@@ -327,6 +339,23 @@ def _ransomware_burst(w):
     ransomware.forget(f"user:{w.bob.pk}")
     ransomware.client().zadd(ransomware.window_key(f"user:{w.bob.pk}", ransomware.SUSPICIOUS),
                              {f"0:{w.team.pk}:x": time.time()})
+
+
+def _id_version(w):
+    from portal.scanning.services import scan_version
+
+    data = "身份证 110105199003071239".encode()
+    w.labelled = direct.file_put(actor=w.alice, space_id=w.team.pk, path="/ids.txt", size=len(data),
+                                 fileobj=io.BytesIO(data))
+    scan_version(w.labelled.pk)
+
+
+def _label_review(w):
+    _id_version(w)
+    sensitive.version_label(w.labelled.pk)
+    from portal.governance.models import LabelReview
+
+    w.label_review = LabelReview.objects.get(version=w.labelled)
 
 
 def _link(w):
@@ -861,6 +890,23 @@ CASES: dict[str, Case] = {
     "portal.governance.services.review_resolve": Case(Action.GOVERNANCE_REVIEW_RESOLVED, lambda w: (
         governance.review_resolve(actor=w.admin, item_id=w.review.pk)), setup=lambda w: setattr(
         w, "review", ReviewItem.objects.create(node=w.doc))),
+    "portal.governance.services_sensitive.version_label": Case(
+        Action.CONTENT_LABELLED, lambda w: sensitive.version_label(w.labelled.pk), setup=_id_version),
+    "portal.governance.services_sensitive.label_review_approve": Case(
+        Action.CONTENT_LABEL_APPROVED, lambda w: sensitive.label_review_approve(
+            actor=w.admin, review_id=w.label_review.pk), setup=_label_review),
+    "portal.governance.services_sensitive.label_review_reject": Case(
+        Action.CONTENT_LABEL_REJECTED, lambda w: sensitive.label_review_reject(
+            actor=w.admin, review_id=w.label_review.pk), setup=_label_review),
+    "portal.governance.services_sensitive.label_review_relabel": Case(
+        Action.CONTENT_RELABELLED, lambda w: sensitive.label_review_relabel(
+            actor=w.admin, review_id=w.label_review.pk, labels="public"), setup=_label_review),
+    "portal.governance.services_sensitive.label_policy_set": Case(
+        Action.CONTENT_POLICY_SET, lambda w: sensitive.label_policy_set(actor=w.admin, label="personal-id",
+                                                                        action="block")),
+    "portal.governance.services_sensitive.detector_save": Case(
+        Action.CONTENT_DETECTOR_SAVED, lambda w: sensitive.detector_save(
+            actor=w.admin, name="secrets", kind="keywords", label="confidential", keywords="机密")),
 }
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from portal.audit.actions import Action
 from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from portal.governance import sensitivity
+from portal.governance import services_sensitive as sensitivity
 from portal.governance.models import ContentLabel, LabelPolicy, LabelReview, LinkGate
 from portal.notify.models import Notification
 from portal.shares.models import ShareLink

@@ -43,7 +43,7 @@ from portal.governance.models import (ACTION_ORDER, ContentLabel, Detector, Dete
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ADAPTER = "portal.governance.sensitivity.DetectorAdapter"
+DEFAULT_ADAPTER = "portal.governance.services_sensitive.DetectorAdapter"
 EXTERNAL_AUDIENCES = ("anyone", "people")
 MANUAL = "manual"
 MAX_LABELS = 10
