@@ -118,8 +118,11 @@ def ransomware_alert_list(*, actor, limit: int = 100) -> list[AuditEvent]:
     require_admin(actor, gettext("Only administrators see ransomware alerts."))
     alerts = list(AuditEvent.objects.filter(action=Action.GOVERNANCE_RANSOMWARE_SUSPECTED)
                   .select_related("space").order_by("-id")[:limit])
+    responses = {"alert": gettext("alert only"), "suspend": gettext("sign-ins suspended"),
+                 "disable": gettext("account disabled")}
     for alert in alerts:
         alert.restore_url = restore_url(alert)
+        alert.response_label = responses.get(str(alert.details.get("response")), "")
         try:
             alert.first_at = datetime.fromisoformat(str(alert.details.get("first_at")))
         except (AttributeError, ValueError):
