@@ -5,8 +5,8 @@ from its action, labels and details (no query) and adds it to two sliding
 windows in Redis per **actor** — a user (whatever credential: session, API
 token, WebDAV app password) or a share link (uploads through it):
 
-- ``changes``: rewrites (a new version of an existing file), renames, moves
-  and deletions;
+- ``changes``: rewrites (a new version of an existing file), renames, moves,
+  deletions and purges;
 - ``suspicious``: a new name with a known ransomware extension, a
   ransom-note name, and (found later by the hashing task, which reads every
   new blob anyway) a new version whose first 64 KiB look encrypted while the
@@ -78,7 +78,8 @@ TEXT_EXTENSIONS = frozenset({
 
 CHANGE, SUSPICIOUS = "c", "s"
 CODES = {"extension": "x", "note": "n", "entropy": "y"}  # the kind of a suspicious entry, in its member
-WATCHED = frozenset({Action.FILE_UPLOADED, Action.FILE_RENAMED, Action.FILE_MOVED, Action.FILE_DELETED})
+WATCHED = frozenset({Action.FILE_UPLOADED, Action.FILE_RENAMED, Action.FILE_MOVED, Action.FILE_DELETED,
+                     Action.FILE_PURGED})
 # Events a system writer makes on someone's behalf: a restore to a point in time, an import.
 _NOT_THE_ACTORS = ("restore", "import", "import_run")
 

@@ -277,3 +277,20 @@ def test_the_restore_page_takes_the_alerts_time_and_refuses_outsiders(alice, bob
     assert odd.status_code == 200 and b"not a time" not in odd.content  # the default time instead
     assert_portal_404(client_for(bob).get(url, {"at": "2026-03-01T09:29:59+08:00"}))
     assert Client().get(url).status_code == 302
+
+
+@pytest.mark.django_db
+def test_only_administrators_suspend_someone_elses_sign_ins(alice, bob, admin):
+    from portal.accounts.services import user_credentials_suspend
+    from portal.core.errors import NotFound
+
+    token, _ = token_issue(actor=bob, owner=bob, name="cli")
+    with pytest.raises(Forbidden):
+        user_credentials_suspend(actor=alice, user_id=bob.pk, by="test")
+    with pytest.raises(NotFound):
+        user_credentials_suspend(actor=admin, user_id=10**9, by="test")
+    token.refresh_from_db()
+    assert token.is_active
+    assert user_credentials_suspend(actor=admin, user_id=bob.pk, by="test") == {"tokens": 1, "sessions": 0}
+    token.refresh_from_db()
+    assert not token.is_active
