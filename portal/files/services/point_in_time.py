@@ -183,8 +183,13 @@ def _apply_batch(actor, plan: Plan, batch: list[Change], run: PointRestore, coun
         elif change.kind == CONTENT:
             _new_version(node, change, actor, space, run)
         else:
+            # Its folder at T, still in this space (under the space's lock: a move to another space waits for it).
+            parent = Node.objects.filter(pk=change.parent_id, space_id=plan.space_id).first()
+            if parent is None:  # it left the space (or was purged) since the plan: the item stays where it is
+                counts["skipped"] += 1
+                continue
             try:
-                counts["collisions"] += _put_back(node, change, actor, space, run)
+                counts["collisions"] += _put_back(node, parent, change, actor, space, run)
             except Conflict as refused:  # a legal hold or retention keeps it where it is (nothing written yet)
                 if refused.code not in GOVERNANCE_REFUSALS:
                     raise
@@ -207,10 +212,9 @@ def _trash(node: Node, change: Change, actor, space, run: PointRestore) -> None:
            details={"restore": run.pk})
 
 
-def _put_back(node: Node, change: Change, actor, space, run: PointRestore) -> int:
-    """Back to its folder and name at T (and out of the trash); 1 if the name was taken there.
+def _put_back(node: Node, parent: Node, change: Change, actor, space, run: PointRestore) -> int:
+    """Back to its folder (``parent``) and name at T (and out of the trash); 1 if the name was taken there.
     A move out of what a legal hold or retention covers is refused as node_move refuses it."""
-    parent = Node.objects.get(pk=change.parent_id)
     if node.parent_id != parent.pk:
         from portal.governance.selectors import refuse_move_out  # governance builds on files
 
