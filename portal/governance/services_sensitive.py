@@ -139,6 +139,7 @@ def version_label(version_id: int) -> str:
         record(action=Action.CONTENT_LABELLED, target=node, target_label=node.name, space=node.space,
                details={"version": version.number,
                         "labels": sorted({lab.label for lab in labels}),
+                        "names": ", ".join(sorted({lab.label for lab in labels})),
                         "detectors": {lab.detector: lab.count for lab in labels}})
         held = gates_apply(node) if node.current_version_id == version.pk else 0
     return f"labelled:{held}"
@@ -326,7 +327,8 @@ def label_review_relabel(*, actor, review_id, labels) -> LabelReview:
     ContentLabel.objects.filter(version_id=review.version_id).delete()
     ContentLabel.objects.bulk_create([ContentLabel(version_id=review.version_id, node_id=review.node_id,
                                                    label=label, detector=MANUAL, count=1) for label in labels])
-    return _decide(actor, review, LabelReviewState.RELABELLED, Action.CONTENT_RELABELLED, new_labels=labels)
+    return _decide(actor, review, LabelReviewState.RELABELLED, Action.CONTENT_RELABELLED, new_labels=labels,
+                   names=", ".join(labels) or "-")
 
 
 # --- the console's settings: policies and detectors ------------------------------------------
@@ -350,7 +352,7 @@ def label_policy_set(*, actor, label, action) -> LabelPolicy:
     for node in Node.objects.filter(pk__in=node_ids, current_version__content_labels__label=policy.label).distinct():
         gates_apply(node, actor=actor)
     record(action=Action.CONTENT_POLICY_SET, actor=actor, target=policy, target_label=policy.label,
-           details={"action": action, "before": before})
+           details={"to": action, "from": before})
     return policy
 
 

@@ -18,6 +18,9 @@ _SENTENCES = {
     Kind.FILE_READY: gettext_lazy("%(name)s is back from archive storage: you can download it now"),
     Kind.RANSOMWARE_SUSPECTED: gettext_lazy("Possible ransomware in the space %(space)s: %(suspect)s rewrote or renamed %(changes)s files and made %(suspicious)s suspicious writes; open the restore to the time before it began"),
 }
+# Kinds other apps notify of, by name (no migration of Kind's choices for them).
+_SENTENCES["links_held"] = gettext_lazy("Your external links to %(name)s were switched off: it holds sensitive "
+                                        "content (%(labels)s) and waits for an administrator's review")
 _CHANGES = {
     Action.FILE_UPLOADED: gettext_lazy("%(actor)s uploaded a new version of %(name)s"),
     Action.FILE_VERSION_RESTORED: gettext_lazy("%(actor)s restored an earlier version of %(name)s"),

@@ -155,7 +155,8 @@ def test_every_main_page_reads_in_chinese_and_fits_a_phone(signed_in_page, new_p
     _in_chinese(staff, live_server.url)
     _walk(staff, {"admin-dashboard": "/admin/dashboard/", "admin-audit": "/admin/audit/auditevent/",
                   "admin-index": "/admin/", "manage-storage": "/manage/storage/",
-                  "manage-governance": "/manage/governance/"}, screenshot, problems, console_errors)
+                  "manage-governance": "/manage/governance/",
+                  "manage-sensitive": "/manage/governance/sensitive/"}, screenshot, problems, console_errors)
 
     stranger = new_page()
     _in_chinese(stranger, live_server.url)

@@ -11,10 +11,12 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.actions import Action
+from portal.audit.sentences import describe
 from portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.governance import services_sensitive as sensitivity
 from portal.governance.models import ContentLabel, LabelPolicy, LabelReview, LinkGate
 from portal.notify.models import Notification
+from portal.notify.texts import sentence
 from portal.shares.models import ShareLink
 from portal.shares.services import share_link_create
 from portal.shares.visits import LinkGone, link_open
@@ -60,6 +62,7 @@ def test_text_files_are_labelled_with_counts_and_masked_samples_only(put, keywor
     event = last_event(Action.CONTENT_LABELLED)
     assert event.details["labels"] == ["bank-card", "confidential", "personal-id"]
     assert GOOD_ID not in repr(event.details)
+    assert describe(event) == "hr.txt was labelled as sensitive (bank-card, confidential, personal-id)"
 
 
 def test_invalid_check_digits_give_no_label(put, keywords):
@@ -167,6 +170,7 @@ def test_a_file_labelled_later_switches_its_external_links_off_and_tells_the_own
     assert link_open(inner_token)  # internal links are unaffected
     note = Notification.objects.get(user=alice, kind=sensitivity.NOTIFY_KIND)
     assert note.params["name"] == "pay.txt" and note.params["links"] == 1
+    assert "Your external links to pay.txt were switched off" in sentence(note)
 
 
 # --- the review queue ---------------------------------------------------------------------------------------
@@ -212,7 +216,9 @@ def test_policy_change_applies_to_labelled_files_at_once(admin, alice, id_file):
     sensitivity.label_policy_set(actor=admin, label="personal-id", action="block")
     with pytest.raises(LinkGone):
         link_open(token)
-    assert last_event(Action.CONTENT_POLICY_SET).details == {"action": "block", "before": "warn"}
+    event = last_event(Action.CONTENT_POLICY_SET)
+    assert event.details == {"to": "block", "from": "warn"}
+    assert describe(event).endswith("set the policy of the label personal-id to block")
     sensitivity.label_policy_set(actor=admin, label="personal-id", action="allow")
     assert link_open(token).link.pk == link.pk
 
