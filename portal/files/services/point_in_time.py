@@ -174,7 +174,8 @@ def _apply_batch(actor, plan: Plan, batch: list[Change], run: PointRestore, coun
         if node is None or not _as_planned(node, item, change):
             counts["skipped"] += 1
             continue
-        if check.blocked(item, whole=change.kind != CONTENT):
+        if check.blocked(item, whole=change.kind != CONTENT) or (
+                change.kind in (PLACE, UNTRASH) and check.adding_to(change.parent_id)):  # as the plan checks them
             counts["skipped"] += 1
             counts["locked"] += 1
             continue
