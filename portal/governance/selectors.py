@@ -84,6 +84,7 @@ def active_holds() -> Holds:
 
 def held_user_ids() -> set[int]:
     """Users under an active hold: their devices' snapshots and packs stay."""
+    purge_guard()
     return set(LegalHold.objects.filter(kind=HoldKind.USER, released_at__isnull=True, user__isnull=False)
                .values_list("user_id", flat=True))
 

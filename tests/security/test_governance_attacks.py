@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from portal.files import tasks as file_tasks
@@ -244,3 +245,24 @@ def test_a_held_file_cannot_leave_its_hold_through_the_trash_and_a_restore_elsew
     back = client.post(f"/api/v1/trash/{kept.node_id}/restore", {}, format="json")
     assert back.status_code == 200, back.content
     assert FileVersion.objects.filter(pk__in=[version.pk, kept.pk]).count() == 2
+
+
+def test_a_user_held_while_backup_retention_runs_keeps_every_snapshot(db, alice, admin):
+    """The retention run reads the held users once, at its start; a hold made while it goes through the devices
+    (minutes on a large site) still keeps the user's snapshots: each device about to lose some asks again."""
+    from portal.backups.models import Snapshot
+    from portal.backups.services import devices, retention
+    from portal.backups.keys import user_key_set
+
+    token = devices.enrollment_token_create(actor=alice, owner=alice)[1]
+    device = devices.device_enroll(token=token, hostname="laptop", platform="linux")[0]
+    retention.retention_set(actor=admin, device=device, values={"keep_last": 1, "keep_hourly": 0, "keep_daily": 0,
+                                                                "keep_weekly": 0, "keep_monthly": 0})
+    now, key_set = timezone.now(), user_key_set(alice)
+    for i in range(3):
+        Snapshot.objects.create(device=device, root="cd" * 32, started_at=now - timedelta(hours=i + 1),
+                                finished_at=now - timedelta(hours=i), paths=["/home"], key_set=key_set)
+    read_at_start = set()   # the run's read of the held users, before the hold
+    governance.hold_create(actor=admin, kind="user", target_id=alice.pk, reason="Case 2026-52")
+    assert retention.retention_apply(device_id=device.pk, held_users=read_at_start)["removed"] == []
+    assert Snapshot.objects.filter(device=device).count() == 3

@@ -82,6 +82,15 @@ def snapshots_kept(snapshots: Sequence[Snapshot], policy: RetentionPolicy) -> se
     return keep
 
 
+def _held_now(user_id) -> bool:
+    """Under the purge guard (a hold being made is waited for): whether the user is held now."""
+    from portal.governance.models import HoldKind, LegalHold
+    from portal.governance.selectors import purge_guard
+
+    purge_guard()
+    return LegalHold.objects.filter(kind=HoldKind.USER, user_id=user_id, released_at__isnull=True).exists()
+
+
 @transaction.atomic
 def retention_apply(*, device_id: int, held_users: set[int] | None = None) -> dict:
     """The system deletes the snapshots a device's policy no longer keeps
@@ -99,6 +108,8 @@ def retention_apply(*, device_id: int, held_users: set[int] | None = None) -> di
     snapshots = list(Snapshot.objects.filter(device=device))
     keep = snapshots_kept(snapshots, policy)
     removed = sorted(s.pk for s in snapshots if s.pk not in keep)
+    if removed and held_users is not None and _held_now(device.user_id):  # held since the caller read them
+        return {"kept": len(snapshots), "removed": [], "held": True}
     if removed:
         Snapshot.objects.filter(pk__in=removed).delete()
         record(action=Action.BACKUP_RETENTION_APPLIED, actor=None, target=device,
