@@ -162,7 +162,7 @@ class Detector(models.Model):
 class LabelAction(models.TextChoices):
     ALLOW = "allow", _("Allow")
     WARN = "warn", _("Warn the sharer")
-    APPROVE = "approve", _("Require an administrator's approval for external links")
+    APPROVE = "approve", _("Hold for approval")
     BLOCK = "block", _("Block external links")
 
 

@@ -72,7 +72,7 @@ def review_reject(request, review_id: int):
 @require_POST
 def review_relabel(request, review_id: int):
     review = sensitivity.label_review_relabel(actor=request.user, review_id=review_id,
-                                              labels=request.POST.get("labels") or "")
+                                              labels=request.POST.get("relabel") or "")
     messages.success(request, gettext("%(name)s is relabelled.") % {"name": review.node.name})
     return go_to(request, reverse(PAGE))
 

@@ -230,7 +230,7 @@ def test_the_console_queue(admin, alice, id_file):
     assert GOOD_ID not in page.content.decode()
     assert_portal_404(client_for(alice).get(reverse("governance:sensitive")))
     assert_portal_404(client_for(alice).post(reverse("governance:sensitive-approve", args=[review.pk])))
-    bad = client_for(admin).post(reverse("governance:sensitive-relabel", args=[review.pk]), {"labels": "no way!"},
+    bad = client_for(admin).post(reverse("governance:sensitive-relabel", args=[review.pk]), {"relabel": "no way!"},
                                  HTTP_HX_REQUEST="true")
     assert bad.status_code == 400
     done = client_for(admin).post(reverse("governance:sensitive-approve", args=[review.pk]))

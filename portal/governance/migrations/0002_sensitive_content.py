@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('label', models.SlugField(max_length=60, unique=True)),
-                ('action', models.CharField(choices=[('allow', 'Allow'), ('warn', 'Warn the sharer'), ('approve', "Require an administrator's approval for external links"), ('block', 'Block external links')], default='warn', max_length=8)),
+                ('action', models.CharField(choices=[('allow', 'Allow'), ('warn', 'Warn the sharer'), ('approve', "Hold for approval"), ('block', 'Block external links')], default='warn', max_length=8)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
             name='LinkGate',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('allow', 'Allow'), ('warn', 'Warn the sharer'), ('approve', "Require an administrator's approval for external links"), ('block', 'Block external links')], max_length=8)),
+                ('action', models.CharField(choices=[('allow', 'Allow'), ('warn', 'Warn the sharer'), ('approve', "Hold for approval"), ('block', 'Block external links')], max_length=8)),
                 ('labels', models.JSONField(default=list)),
                 ('closed', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
