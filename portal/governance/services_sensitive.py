@@ -214,6 +214,16 @@ def link_answer(node: Node, audience: str) -> Answer:
     return answer
 
 
+def refuse_in_shared_folder(node: Node, audience: str) -> None:
+    """A file inside a folder shared by an external link: one its labels hold
+    or block is not served through the folder's link (one query when unlabelled)."""
+    if audience not in EXTERNAL_AUDIENCES or node.is_folder:
+        return
+    if node_answer(node).action in (LabelAction.APPROVE, LabelAction.BLOCK):
+        raise SensitiveContentBlocked(gettext("This file holds sensitive content: it cannot be opened through this "
+                                              "link."), code="sensitive_content_blocked")
+
+
 def link_gate_new(link, answer: Answer) -> None:
     """A new external link on a file whose policy asks for approval waits behind a closed gate."""
     if answer.action == LabelAction.APPROVE:

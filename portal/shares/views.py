@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from portal.core.errors import Forbidden, InvalidInput, NotFound, PortalError, Throttled
 from portal.files.download_api import serve, starts_download, zip_response
 from portal.files.services import downloads
+from portal.governance.services_sensitive import refuse_in_shared_folder
 from portal.scanning.selectors import ensure_not_quarantined
 from portal.collab.texts import coeditable_name
 from portal.collab.texts import too_large as texts_too_large
@@ -272,6 +273,8 @@ def _file_in(opened: ResolvedLink, path: str) -> tuple[Target, object]:
         raise NotFound(gettext("This file has no content yet."))
     if target.maybe_quarantined:
         ensure_not_quarantined(node.current_version)
+    if node.pk != opened.node.pk:  # a file inside a shared folder: its own labels count (the link's were checked)
+        refuse_in_shared_folder(node, opened.link.audience)
     return target, node.current_version
 
 

@@ -141,6 +141,8 @@ READS = {
     "portal.governance.services_sensitive.link_answer": "a file's policy for a new link (raises for block; "
                                                        "share_link_create records share.created)",
     "portal.governance.services_sensitive.clean_labels": "validation",
+    "portal.governance.services_sensitive.refuse_in_shared_folder": "a check (raises) before a file in a shared "
+                                                                    "folder is served",
     "portal.files.services.common.schedule_blob_collection": "queues the (housekeeping) blob collection",
     "portal.files.services.direct.free_name": "picks a free name",
     "portal.files.services.downloads.content_type_for": "a content type",
