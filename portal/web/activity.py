@@ -30,8 +30,10 @@ from portal.spaces.selectors import space_access
 from portal.web.common import is_htmx, portal_page
 
 PAGE_SIZE = 20
-# Not for every member's eyes: recipients' addresses, wrong passwords and codes.
-HIDDEN = (Action.SHARE_CODE_SENT, Action.SHARE_CODE_FAILED, Action.SHARE_PASSWORD_FAILED, Action.SHARE_THROTTLED)
+# Not for every member's eyes: recipients' addresses, wrong passwords and codes; legal holds (what is held and
+# why is the administrators' business: their audit panel has it).
+HIDDEN = (Action.SHARE_CODE_SENT, Action.SHARE_CODE_FAILED, Action.SHARE_PASSWORD_FAILED, Action.SHARE_THROTTLED,
+          Action.GOVERNANCE_HOLD_CREATED, Action.GOVERNANCE_HOLD_RELEASED)
 
 
 @dataclass(frozen=True)

@@ -266,3 +266,21 @@ def test_a_user_held_while_backup_retention_runs_keeps_every_snapshot(db, alice,
     governance.hold_create(actor=admin, kind="user", target_id=alice.pk, reason="Case 2026-52")
     assert retention.retention_apply(device_id=device.pk, held_users=read_at_start)["removed"] == []
     assert Snapshot.objects.filter(device=device).count() == 3
+
+
+def test_a_spaces_members_do_not_read_a_holds_reason_in_its_activity(held_folder, admin):
+    """Why something is held (an investigation, a lawsuit) is for administrators and their audit panel, not for
+    the space's activity stream or a folder's drawer, which every member reads."""
+    from tests.web.live import page_client
+
+    space, manager, folder, version = held_folder
+    governance.hold_release(actor=admin, hold_id=LegalHold.objects.get().pk, reason="Settled with ACME")
+    client = page_client(manager)
+    pages = [client.get(f"/spaces/{space.pk}/activity/"),
+             client.get(f"/spaces/{space.pk}/items/{folder.pk}/activity", {"before": 2 ** 62},
+                        HTTP_HX_REQUEST="true")]
+    for page in pages:
+        assert page.status_code == 200, page.content
+        html = page.content.decode()
+        assert "Case 2026-17" not in html and "ACME" not in html and "legal hold" not in html
+    assert "uploaded /Case/mail.eml" in pages[0].content.decode()   # the rest of the stream is there
