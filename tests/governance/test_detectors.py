@@ -55,8 +55,8 @@ def test_bank_cards_luhn_with_spaces_and_hyphens():
 
 
 def test_mobile_numbers_with_country_code_and_groups():
-    text = "电话 13800138000，+86 139 0013 9000，8615912345678，call 138-0013-8000"
-    assert kinds(text) == {d.PHONE: 4}
+    text = "电话 13800138000，+86 139 0013 9000，8615912345678，call 138-0013-8000 or 86-137-0013-8000"
+    assert kinds(text) == {d.PHONE: 5}
     assert kinds("12800138000 10086 02112345678") == {}  # 12x is no mobile prefix; landlines are not mobiles
 
 
