@@ -68,3 +68,31 @@ def test_a_restore_honours_a_lock_taken_on_the_folder_a_file_goes_back_to_while_
     node.refresh_from_db()
     assert node.parent_id != folder_a.pk
     assert (run.counts["place"], run.counts["locked"]) == (0, 1)
+
+
+def test_a_manager_cannot_preview_restore_or_watch_another_spaces_folder_through_his_own(alice, make_user):
+    """The folder id, the run id and the space id are all checked against what the caller manages: a folder of
+    another space named through his own space is unknown (404), nothing is planned or changed there."""
+    from datetime import timedelta
+
+    from rest_framework.test import APIClient
+
+    from portal.audit.models import AuditEvent
+    from portal.files.models import PointRestore
+    from tests.helpers import assert_error
+
+    mallory = make_user(username="mallory")
+    mine = space_create(actor=mallory, name="Mine")
+    secret = _put(alice, space_create(actor=alice, name="HR"), "/Salaries/2027.xlsx").node
+    folder = Node.objects.get(pk=secret.parent_id)
+    client = APIClient()
+    client.force_authenticate(user=mallory)
+    at = (timezone.now() - timedelta(seconds=1)).isoformat()
+    for url in (f"/api/v1/spaces/{mine.pk}/restore-to-point/preview", f"/api/v1/spaces/{mine.pk}/restore-to-point",
+                f"/api/v1/spaces/{folder.space_id}/restore-to-point/preview"):
+        body = assert_error(client.post(url, {"at": at, "folder": folder.pk}, format="json"), 404, "not_found")
+        assert "Salaries" not in str(body)
+    run = PointRestore.objects.create(space_id=folder.space_id, folder=folder, at=timezone.now())
+    assert_error(client.get(f"/api/v1/restore-runs/{run.pk}"), 404, "not_found")
+    assert not PointRestore.objects.filter(space=mine).exists()
+    assert not AuditEvent.objects.filter(action__endswith="restored_to_point").exists()
