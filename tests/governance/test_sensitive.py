@@ -76,6 +76,20 @@ def test_pdf_text_is_labelled(put):
     assert labelled(version) == {"bank-card": 1, "personal-id": 1}
 
 
+def test_docx_text_is_labelled_through_its_pdf_rendition(put):
+    """A Word document's text comes from its PDF rendition (LibreOffice, headless): labelled once it is made."""
+    from portal.previews import tasks as previews
+    from portal.previews.models import DerivedState
+    from tests.previews.test_tasks import docx_bytes
+
+    version = put("/staff.docx", docx_bytes(f"Staff ID {GOOD_ID}, salary card {GOOD_CARD}; typo {BAD_ID}"))
+    from portal.scanning.services import scan_version
+
+    assert scan_version(version.pk) in ("clean", "released")
+    assert previews.make_rendition(version.pk) == DerivedState.READY
+    assert labelled(version) == {"bank-card": 1, "personal-id": 1}
+
+
 def test_a_clean_verdict_queues_the_labelling(put, django_capture_on_commit_callbacks):
     from portal.celery import app
     from portal.scanning.services import scan_version
