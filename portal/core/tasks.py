@@ -21,7 +21,7 @@ def fan_out(task_name: str, ids: list) -> None:
     for start in range(0, len(ids), FAN_OUT_CHUNK):
         chunk = ids[start:start + FAN_OUT_CHUNK]
         if len(chunk) == 1:
-            current_app.send_task(task_name, (chunk[0],))
+            current_app.tasks[task_name].delay(chunk[0])
         elif chunk:
             spread.delay(task_name, chunk)
 
@@ -29,7 +29,8 @@ def fan_out(task_name: str, ids: list) -> None:
 @shared_task(name="core.spread")
 def spread(task_name: str, ids: list) -> int:
     """The worker's half of fan_out: one message per id."""
+    task = current_app.tasks[task_name]
     with current_app.producer_or_acquire() as producer:
         for item in ids:
-            current_app.send_task(task_name, (item,), producer=producer)
+            task.apply_async((item,), producer=producer)
     return len(ids)
