@@ -96,3 +96,18 @@ def split_path(path, *, existing: bool = False) -> list[str]:
 
 def join(names: list[str]) -> str:
     return "/" + "/".join(names)
+
+
+def first_free(name: str, taken) -> str | None:
+    """``name``, or ``name (2)``, ``name (3)``, ... (before the extension): the
+    first one for which ``taken(candidate)`` is false; None after 9,999 tries."""
+    if not taken(name):
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not stem:
+        stem, dot, ext = name, "", ""
+    for number in range(2, 10_000):
+        candidate = f"{stem} ({number}){dot}{ext}"
+        if not taken(candidate):
+            return candidate
+    return None

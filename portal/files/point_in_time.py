@@ -210,16 +210,7 @@ class _Tree:
 
 def _free(taken: set[str], name: str) -> str:
     """free_name's rule (portal.files.services.direct) against names in memory."""
-    if names.name_key(name) not in taken:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    if not stem:
-        stem, dot, ext = name, "", ""
-    for number in range(2, 10_000):
-        candidate = f"{stem} ({number}){dot}{ext}"
-        if names.name_key(candidate) not in taken:
-            return candidate
-    return name
+    return names.first_free(name, lambda candidate: names.name_key(candidate) in taken) or name
 
 
 def live_locks(space_id: int) -> dict[int, list[Lock]]:

@@ -30,16 +30,10 @@ from portal.storage import get_store
 
 def free_name(folder: Node, name: str) -> str:
     """``name``, or ``name (2)``, ``name (3)``, ... : the first one not taken in ``folder``."""
-    if child_named(folder, name) is None:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    if not stem:
-        stem, dot, ext = name, "", ""
-    for number in range(2, 10_000):
-        candidate = f"{stem} ({number}){dot}{ext}"
-        if child_named(folder, candidate) is None:
-            return candidate
-    raise PortalError(gettext("Too many files with this name here."), code="name_exhausted", status=409)
+    free = names.first_free(name, lambda candidate: child_named(folder, candidate) is not None)
+    if free is None:
+        raise PortalError(gettext("Too many files with this name here."), code="name_exhausted", status=409)
+    return free
 
 
 @records_lock_refusals
