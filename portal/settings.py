@@ -518,6 +518,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets are both called "kind": a node's keeps its old component name.
+    "ENUM_NAME_OVERRIDES": {"KindEnum": ["folder", "file"],
+                            "HoldKindEnum": "portal.governance.models.HoldKind"},
 }
 
 # --- Security ------------------------------------------------------------------
