@@ -13,6 +13,13 @@ from portal.core.tasks import ping
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def empty_queue():
+    """What earlier tests queued (thousands of follow-up tasks over the session) is not these tests' to
+    wait behind: the worker starts on an empty queue."""
+    app.control.purge()
+
+
 def test_a_worker_on_redis_runs_a_queued_task():
     from django.conf import settings
 

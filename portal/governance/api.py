@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import is_admin
 from portal.core.errors import Forbidden, InvalidInput
 from portal.core.pagination import paginated_response
@@ -35,7 +35,7 @@ class LegalHoldOut(serializers.Serializer):
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    active = serializers.BooleanField(source="is_active")
+    active = StrictBooleanField(source="is_active")
     released_at = serializers.DateTimeField(allow_null=True)
     released_by = serializers.CharField(source="released_by.username", allow_null=True, default=None)
     release_reason = serializers.CharField()
