@@ -18,7 +18,7 @@ from portal.core.errors import InvalidInput, NotFound
 from portal.files import names, walk
 from portal.files.models import Node
 from portal.files.selectors import path_names_of
-from portal.governance.models import LinkGate
+from portal.governance.models import ContentLabel, LinkGate
 from portal.scanning.models import BLOCKING, ScanVerdict
 from portal.scanning.selectors import is_quarantined
 from portal.shares import tokens
@@ -97,6 +97,7 @@ class Target:
     node: Node
     inner: tuple[str, ...]          # the names below the shared node, as stored
     maybe_quarantined: bool         # False: certainly not; True: ask portal.scanning
+    maybe_labelled: bool = True     # False: its version has no sensitive-content label; True: ask portal.governance
 
     @property
     def inner_path(self) -> str:
@@ -192,7 +193,8 @@ def link_target(opened: ResolvedLink, path: str) -> Target:
     if not wanted:
         return Target(node=opened.node, inner=(), maybe_quarantined=opened.maybe_quarantined)
     rows = (Node.objects.select_related("current_version__blob")
-            .annotate(maybe_quarantined=_maybe_blocked("current_version_id"))
+            .annotate(maybe_quarantined=_maybe_blocked("current_version_id"),
+                      maybe_labelled=Exists(ContentLabel.objects.filter(version_id=OuterRef("current_version_id"))))
             .filter(id__in=_walk_sql(opened.node.pk, [names.name_key(name) for name in wanted])))
     below = {node.parent_id: node for node in rows if node.pk != opened.node.pk}
     node = next((node for node in rows if node.pk == opened.node.pk), None)
@@ -207,7 +209,8 @@ def link_target(opened: ResolvedLink, path: str) -> Target:
             raise NotFound(gettext("Nothing at %(join)s in this shared folder.") % {"join": names.join(seen + [name])})
         node = child
         seen.append(child.name)
-    return Target(node=node, inner=tuple(seen), maybe_quarantined=bool(vars(node).pop("maybe_quarantined")))
+    return Target(node=node, inner=tuple(seen), maybe_quarantined=bool(vars(node).pop("maybe_quarantined")),
+                  maybe_labelled=bool(vars(node).pop("maybe_labelled")))
 
 
 def link_path_names(link: ShareLink) -> list[str]:

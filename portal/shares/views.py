@@ -273,7 +273,7 @@ def _file_in(opened: ResolvedLink, path: str) -> tuple[Target, object]:
         raise NotFound(gettext("This file has no content yet."))
     if target.maybe_quarantined:
         ensure_not_quarantined(node.current_version)
-    if node.pk != opened.node.pk:  # a file inside a shared folder: its own labels count (the link's were checked)
+    if node.pk != opened.node.pk and target.maybe_labelled:  # inside a shared folder: its own labels count
         refuse_in_shared_folder(node, opened.link.audience)
     return target, node.current_version
 
