@@ -14,11 +14,13 @@ from portal.governance.models import LabelPolicy, LabelReview
 from portal.governance.services_sensitive import version_label
 from portal.scanning.services import scan_version
 from portal.spaces.services import space_create
+from tests.support.dlp_text import seed_builtin_detectors
 
 ID = "110105199003071239"
 
 
 def test_an_administrator_reviews_a_labelled_file(signed_in_page, admin, alice, console_errors, screenshot):
+    seed_builtin_detectors()
     space = space_create(actor=alice, name="HR")
     data = f"员工身份证 {ID}".encode()
     version = file_put(actor=alice, space_id=space.pk, path="/staff.txt", fileobj=io.BytesIO(data), size=len(data))

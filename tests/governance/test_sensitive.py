@@ -23,12 +23,17 @@ from portal.shares.visits import LinkGone, link_open
 from tests.adminpanel.console_support import assert_portal_404, client_for
 from tests.helpers import assert_error, last_event
 from tests.search.conftest import minimal_pdf
-from tests.support.dlp_text import bank_card, id_number
+from tests.support.dlp_text import bank_card, id_number, seed_builtin_detectors
 
 pytestmark = pytest.mark.django_db
 RNG = random.Random(18)
 GOOD_ID, BAD_ID = id_number(RNG), id_number(RNG, valid=False)
 GOOD_CARD, BAD_CARD = bank_card(RNG), bank_card(RNG, valid=False)
+
+
+@pytest.fixture(autouse=True)
+def builtin_detectors(db):
+    seed_builtin_detectors()
 
 
 def labelled(version) -> dict[str, int]:

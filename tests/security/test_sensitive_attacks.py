@@ -16,6 +16,7 @@ from portal.governance.models import LabelPolicy, LabelReview
 from portal.scanning.services import scan_version
 from portal.shares.services import share_link_create, share_link_update
 from portal.spaces.services import space_create
+from tests.support.dlp_text import seed_builtin_detectors
 
 pytestmark = pytest.mark.django_db
 ID = "110105199003071239"
@@ -27,6 +28,7 @@ def labelled(alice, settings, tmp_path):
     from portal.storage import get_store
 
     get_store().ensure_bucket()
+    seed_builtin_detectors()
     space = space_create(actor=alice, name="HR")
     data = f"身份证 {ID}".encode()
     version = file_put(actor=alice, space_id=space.pk, path="/Staff/ids.txt", fileobj=io.BytesIO(data),

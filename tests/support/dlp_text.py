@@ -76,3 +76,13 @@ def mixed_text(size_chars: int, seed: int = 7, sensitive_every: int = 2000) -> s
         if rng.random() < 0.05:
             words.append("。\n")
     return " ".join(words)
+
+
+def seed_builtin_detectors() -> None:
+    """The built-in detectors and their warn policies, as migration 0002 seeds them: a transactional test
+    earlier in the session flushes every table, seeded rows included."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("portal.governance.migrations.0002_sensitive_content").seed(apps, None)
