@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.audit.middleware.RequestContextMiddleware",
     "axes.middleware.AxesMiddleware",
+    "portal.core.outage.OutageMiddleware",  # a view that needed Redis while it was down: 503, not 500
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -126,7 +127,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: Celery broker, cache -------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that stops answering fails a request in seconds (503, portal.core.outage), not at gunicorn's timeout.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5}}}
     CELERY_BROKER_URL = REDIS_URL
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -532,10 +535,16 @@ SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS and env_bool("HSTS_PRELOAD", True)
+# Preloading is a promise for the whole domain and its subdomains that takes months to withdraw: opt in.
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("HSTS_PRELOAD", False)
+if HTTPS and not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]  # check --deploy's "preload is off": off on purpose
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Whether a request came over TLS: only a trusted reverse proxy can say so, in X-Forwarded-Proto, which it
+# must set (overwrite, never append). Without one the header is ignored, and gunicorn trusts no forwarded
+# header either (--forwarded-allow-ips= in the Procfile and deploy/systemd/), so this is the only switch.
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MiB of form or JSON body

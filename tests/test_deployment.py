@@ -69,3 +69,22 @@ def test_the_embedded_first_start_writes_private_keys_once(tmp_path):
                     " settings.STORAGE_BACKEND, settings.CELERY_BROKER_URL.split(':')[0])",
                     env={"PORTAL_VAR_DIR": str(tmp_path)})
     assert result.stdout.split() == ["django.db.backends.sqlite3", "local", "sqla+sqlite"], result.stderr
+
+
+def test_hsts_preload_is_sent_only_when_asked_for(tmp_path):
+    code = "from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)"
+    env = {**PRODUCTION, "PORTAL_VAR_DIR": str(tmp_path)}
+    assert manage("shell", "--no-imports", "-c", code, env=env).stdout.split() == ["False"]
+    asked = {**env, "PORTAL_HSTS_PRELOAD": "1"}
+    assert manage("shell", "--no-imports", "-c", code, env=asked).stdout.split() == ["True"]
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=asked)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(tmp_path):
+    code = ("from django.test import RequestFactory; "
+            "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').is_secure())")
+    env = {**PRODUCTION, "PORTAL_VAR_DIR": str(tmp_path)}
+    assert manage("shell", "--no-imports", "-c", code, env=env).stdout.split() == ["False"]
+    proxied = {**env, "PORTAL_TRUSTED_PROXY_COUNT": "1"}
+    assert manage("shell", "--no-imports", "-c", code, env=proxied).stdout.split() == ["True"]
