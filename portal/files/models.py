@@ -152,6 +152,15 @@ class UploadSession(models.Model):
     completing_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     version = models.ForeignKey(FileVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When the store confirmed that an aborted or expired session left nothing behind (its multipart
+    # upload aborted, or its assembled object deleted). Null on a closed session: the upload sweep
+    # retries until the store answers (an abort during an outage is recorded first, cleaned later).
+    store_released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"], condition=models.Q(store_released_at__isnull=True,
+                                                                    state__in=["aborted", "expired"]),
+                                name="upload_store_unreleased")]
 
     def __str__(self) -> str:
         return f"upload {self.id} of {self.path}"

@@ -313,6 +313,16 @@ class ObjectStore(ABC):
         (a local folder, a bucket made without Object Lock)."""
         return False
 
+    def cors_rule_set(self, rule: dict) -> bool | None:
+        """Add a CORS rule to the bucket (portal.storage.bucket_rules): True
+        when set, False when the store does not support it, None when there
+        is no bucket to configure (a local folder)."""
+        return None
+
+    def lifecycle_rule_set(self, rule: dict) -> bool | None:
+        """Add a lifecycle rule to the bucket; answers as cors_rule_set."""
+        return None
+
     def iter_unfinished_uploads(self, prefix: str = "") -> Iterator[tuple[str, str, datetime]]:
         """Multipart uploads under ``prefix`` neither completed nor aborted, as
         (key, upload id, started): what a writer killed during a large put

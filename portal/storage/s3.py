@@ -330,6 +330,44 @@ class S3ObjectStore(ObjectStore):
         except UploadNotFound:
             pass
 
+    # --- bucket rules (manage.py storage_init; portal.storage.bucket_rules) ------------------------
+    # What a store answers a bucket-configuration call it does not implement with.
+    _NO_BUCKET_RULES = {"NotImplemented", "XNotImplemented", "MethodNotAllowed", "InvalidRequest"}
+
+    def cors_rule_set(self, rule: dict) -> bool:
+        """Add ``rule`` to the bucket's CORS rules (replacing one with its ID,
+        keeping the others); False when the store does not support it."""
+        return self._rule_merge(
+            lambda: self.client.get_bucket_cors(Bucket=self.bucket).get("CORSRules", []),
+            lambda rules: self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules}),
+            rule, missing="NoSuchCORSConfiguration")
+
+    def lifecycle_rule_set(self, rule: dict) -> bool:
+        """Add ``rule`` to the bucket's lifecycle rules (replacing one with its
+        ID, keeping the others); False when the store does not support it."""
+        return self._rule_merge(
+            lambda: self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get("Rules", []),
+            lambda rules: self.client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}),
+            rule, missing="NoSuchLifecycleConfiguration")
+
+    def _rule_merge(self, read, write, rule: dict, *, missing: str) -> bool:
+        with self._errors():
+            try:
+                try:
+                    rules = read()
+                except ClientError as exc:
+                    if _error_code(exc)[0] != missing:
+                        raise
+                    rules = []
+                write([kept for kept in rules if kept.get("ID") != rule["ID"]] + [rule])
+            except ClientError as exc:
+                code, status = _error_code(exc)
+                if code in self._NO_BUCKET_RULES or status in (405, 501):
+                    return False
+                raise
+        return True
+
     # Codes a store without Object Lock answers put-object-legal-hold with (AWS: no lock configuration on
     # the bucket; others: not implemented); anything else is an error of its own.
     _NO_OBJECT_LOCK = {"InvalidRequest", "NotImplemented", "ObjectLockConfigurationNotFoundError",

@@ -1,16 +1,11 @@
 """Helpers for the upload and fault tests: point the portal at a backend,
 send parts over HTTP, and run a SeaweedFS of the test's own that it can stop
-and restart (built from tests/support/seaweed.py's launch code)."""
+and restart (tests/support/seaweed.py's WeedServer)."""
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -91,49 +86,10 @@ def ready_upload(store, actor, space, path: str, data: bytes, **extra):
 
 
 # --- a SeaweedFS the test controls -------------------------------------------------------------
-class WeedServer:
-    """``weed mini`` on its own ports and data folder. ``stop`` and ``start``
-    again keep both, so the store comes back with what it held."""
-
-    def __init__(self, data: Path):
-        self.data = data
-        self.command = launch._command(data)  # picks the ports once: a restart reuses them
-        s3_port = next(arg for arg in self.command if arg.startswith("-s3.port=")).partition("=")[2]
-        self.info = launch.Seaweed(endpoint_url=f"http://127.0.0.1:{s3_port}", access_key=launch.ACCESS_KEY,
-                                   secret_key=launch.SECRET_KEY, region="us-east-1", data_dir=data,
-                                   log_path=data / "weed.log")
-        self.process: subprocess.Popen | None = None
-
-    def __getattr__(self, name):  # endpoint_url, access_key, secret_key, region, client(), log_tail()
-        return getattr(self.info, name)
-
-    def start(self) -> None:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        with open(self.info.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=self.data, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-        launch._wait_until_ready(self.process, self.info)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            launch._stop(self.process)
-        self.process = None
-
-    def kill(self) -> None:
-        """SIGKILL weed's whole process group (teardown: the data is thrown away anyway)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        self.process = None
+WeedServer = launch.WeedServer
 
 
 def weed_server():
     """A generator for a function-scoped fixture: a started WeedServer, always stopped and removed."""
-    data = Path(tempfile.mkdtemp(prefix="coffer-weed-fault-"))
-    server = WeedServer(data)
-    try:
-        server.start()
+    with launch.private_seaweed(prefix="coffer-weed-fault-") as server:
         yield server
-    finally:
-        server.kill()
-        shutil.rmtree(data, ignore_errors=True)

@@ -196,7 +196,7 @@ def test_a_session_stuck_in_completing_is_swept_without_a_multipart_abort(alice,
     real_abort = backend.multipart_abort
     monkeypatch.setattr(backend, "multipart_abort", lambda *a, **k: (aborts.append(a), real_abort(*a, **k)))
 
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0, "released": 0}
 
     assert aborts == []  # SeaweedFS #10663: aborting a completed upload destroys its object
     assert UploadSession.objects.get(pk=session.pk).state == "expired"
@@ -205,7 +205,7 @@ def test_a_session_stuck_in_completing_is_swept_without_a_multipart_abort(alice,
     with pytest.raises(PortalError) as refused:
         upload_complete(actor=alice, upload_id=session.pk)
     assert (refused.value.status, refused.value.code) == (409, "upload_closed")
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0}  # safe to run twice
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0, "released": 0}  # safe to run twice
 
 
 @pytest.mark.django_db
@@ -216,7 +216,7 @@ def test_the_expiry_sweep_between_assembling_and_recording_leaves_no_version_wit
     session = ready_upload(backend, alice, team, "/crash/raced.bin", data)
     _assemble(*_claim(alice, session.pk))
     UploadSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0, "released": 0}
 
     try:
         outcome = _record(alice, session)  # step 3 of the slow complete resumes

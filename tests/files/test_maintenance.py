@@ -179,20 +179,20 @@ def test_an_expired_open_upload_is_aborted_in_the_store_and_marked_expired(clien
     assert [p.number for p in store.multipart_list_parts(session.key, session.multipart_id)] == [1]
     expire(session.pk)
 
-    assert maintenance.uploads_sweep() == {"aborted": 1, "orphaned": 0, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 1, "orphaned": 0, "expired": 0, "released": 0}
     session.refresh_from_db()
     assert session.state == UploadState.EXPIRED
     with pytest.raises(UploadNotFound):
         store.multipart_list_parts(session.key, session.multipart_id)
     assert_error(upload.complete(client, session.pk), 409, "upload_closed")
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0}, "harmless twice"
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0, "released": 0}, "harmless twice"
 
 
 def test_the_sweep_leaves_uploads_that_have_not_expired_alone(client, team, upload):
     data = b"in flight"
     started = upload.start(client, team, "/f.bin", data).json()
     upload.send(client, started, data)
-    assert tasks.sweep_uploads() == {"aborted": 0, "orphaned": 0, "expired": 0}
+    assert tasks.sweep_uploads() == {"aborted": 0, "orphaned": 0, "expired": 0, "released": 0}
     assert UploadSession.objects.get(pk=started["id"]).state == UploadState.OPEN
     assert upload.complete(client, started["id"]).status_code == 201
 
@@ -226,11 +226,11 @@ def test_an_expired_completing_upload_loses_its_assembled_object_when_no_blob_to
     assert get_store().exists(session.key)
     expire(session.pk)
 
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 1, "expired": 0, "released": 0}
     assert not get_store().exists(session.key)
     assert UploadSession.objects.get(pk=session.pk).state == UploadState.EXPIRED
     assert not FileVersion.objects.exists()
-    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 0, "orphaned": 0, "expired": 0, "released": 0}
 
 
 def test_an_expired_completing_upload_keeps_its_object_when_a_blob_took_it(client, team, upload):

@@ -239,7 +239,7 @@ def test_complete_after_the_expiry_sweep_is_refused(client, team, backend):
     send(upload, data)
     UploadSession.objects.filter(pk=upload["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    assert maintenance.uploads_sweep() == {"aborted": 1, "orphaned": 0, "expired": 0}
+    assert maintenance.uploads_sweep() == {"aborted": 1, "orphaned": 0, "expired": 0, "released": 0}
     session = UploadSession.objects.get(pk=upload["id"])
     assert session.state == "expired"
     with pytest.raises(UploadNotFound):  # the sweep aborted the multipart upload in the store

@@ -9,7 +9,9 @@ end. S3 auth is on (one identity), as in production.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -136,6 +139,66 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class WeedServer:
+    """A private ``weed mini`` (beside the session's, which it never touches) on
+    ports and a data folder of its own. ``stop`` and ``start`` again keep
+    both, so the store comes back with what it held: for outage tests."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.command = _command(data)  # picks the ports once: a restart reuses them
+        self.ports = {arg[1:].partition("=")[0]: int(arg.partition("=")[2]) for arg in self.command
+                      if arg.startswith("-") and arg.partition("=")[2].isdigit()}
+        self.info = Seaweed(endpoint_url=f"http://127.0.0.1:{self.ports['s3.port']}", access_key=ACCESS_KEY,
+                            secret_key=SECRET_KEY, region="us-east-1", data_dir=data, log_path=data / "weed.log")
+        self.process: subprocess.Popen | None = None
+
+    def __getattr__(self, name):  # endpoint_url, access_key, secret_key, region, client(), log_tail()
+        return getattr(self.info, name)
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        with open(self.info.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=self.data, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        _wait_until_ready(self.process, self.info)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            _stop(self.process)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL weed's whole process group (teardown: the data is thrown away anyway)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def staged_parts(self, bucket: str) -> list[str]:
+        """What the filer holds for unfinished multipart uploads of ``bucket``
+        (``.uploads/``, where SeaweedFS keeps their parts): the bytes an
+        abandoned upload would leave in the bucket, which S3 listings hide."""
+        answer = requests.get(f"http://127.0.0.1:{self.ports['filer.port']}/buckets/{bucket}/.uploads/",
+                              headers={"Accept": "application/json"}, params={"limit": 1000}, timeout=10)
+        if answer.status_code == 404:
+            return []
+        answer.raise_for_status()
+        return [entry["FullPath"] for entry in answer.json().get("Entries") or []]
+
+
+@contextmanager
+def private_seaweed(prefix: str = "coffer-weed-private-"):
+    """A started WeedServer for the ``with`` block; killed and removed afterwards."""
+    server = WeedServer(Path(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.data, ignore_errors=True)
 
 
 @contextmanager

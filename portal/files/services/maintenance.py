@@ -16,6 +16,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.files.models import Blob, FileVersion, Integrity, UploadSession, UploadState
+from portal.files.services import upload_release
 from portal.core.errors import StorageUnavailable
 from portal.lifecycle.moves import retire
 from portal.storage import ObjectNotFound, get_store
@@ -140,7 +141,8 @@ def uploads_sweep(*, now=None) -> dict[str, int]:
     first and marked expired only once that worked (an outage leaves it for
     the next run). One that reached ``completing`` is never aborted (the
     object may exist, SeaweedFS #10663): its object is deleted if no version
-    took it."""
+    took it. Then sessions closed while the store was down (an abort during
+    an outage) are released in the store (``released``): upload_release."""
     now = now or timezone.now()
     counts = {"aborted": 0, "orphaned": 0, "expired": 0}
     stale = UploadSession.objects.filter(expires_at__lt=now, state__in=[UploadState.OPEN, UploadState.COMPLETING])
@@ -149,6 +151,8 @@ def uploads_sweep(*, now=None) -> dict[str, int]:
             counts[_expire(session_id)] += 1
         except StorageUnavailable as exc:
             logger.warning("upload %s not expired yet, the store is unavailable: %s", session_id, exc.message)
+            break  # the next session would wait for the same timeout: the next run tries again
+    counts["released"] = upload_release.uploads_release()
     return counts
 
 
@@ -166,8 +170,8 @@ def _expire(session_id) -> str:
             if get_store().exists(session.key):
                 get_store().delete(session.key)
                 outcome = "orphaned"
-        session.state = UploadState.EXPIRED
-        session.save(update_fields=["state"])
+        session.state, session.store_released_at = UploadState.EXPIRED, timezone.now()
+        session.save(update_fields=["state", "store_released_at"])
         return outcome
 
 
@@ -175,10 +179,11 @@ def orphans_sweep(*, now=None) -> int:
     """Delete objects under blobs/ that no blob row and no live upload names,
     once older than the grace period (so an upload between steps is safe);
     abort unfinished multipart uploads there that no upload session owns (a
-    large ``file_put`` or promotion killed mid-write: S3 keeps their parts)."""
+    large ``file_put`` or promotion killed mid-write, an upload closed during
+    an outage: S3 keeps their parts) and no live session may still need."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.ORPHAN_GRACE_HOURS)
-    removed = _abort_unowned_uploads(cutoff)
+    removed = upload_release.unowned_uploads_abort(BLOB_PREFIX, cutoff)
     batch: list[str] = []
     for info in get_store().iter_objects(BLOB_PREFIX):
         if info.modified < cutoff:
@@ -187,19 +192,6 @@ def orphans_sweep(*, now=None) -> int:
             removed += _delete_unreferenced(batch)
             batch = []
     return removed + _delete_unreferenced(batch)
-
-
-def _abort_unowned_uploads(cutoff) -> int:
-    store, aborted = get_store(), 0
-    unfinished = [row for row in store.iter_unfinished_uploads(BLOB_PREFIX) if row[2] < cutoff]
-    owned = set(UploadSession.objects.filter(multipart_id__in=[upload_id for _, upload_id, _ in unfinished])
-                .values_list("multipart_id", flat=True))
-    for key, upload_id, _ in unfinished:
-        if upload_id not in owned:   # sessions expire through uploads_sweep, which knows their state
-            logger.info("aborting the unfinished upload of %s that no session owns", key)
-            store.multipart_abort(key, upload_id)
-            aborted += 1
-    return aborted
 
 
 def _delete_unreferenced(keys: list[str]) -> int:

@@ -36,6 +36,7 @@ from portal.files.models import Blob, FileVersion, Node, NodeKind, UploadSession
 from portal.files.selectors import locate_in, locate_path, path_walk, stored_names
 from portal.files.services.common import new_blob_key, refuse_too_large
 from portal.files.services.tree import ensure_folders
+from portal.files.services.upload_release import release_now_or_later
 from portal.locks import selectors as lock_selectors
 from portal.locks.models import LockDepth
 from portal.locks.selectors import ensure_writable
@@ -430,7 +431,7 @@ def _record(actor, claimed: UploadSession, lock_tokens=()) -> Uploaded:
             return Uploaded(version=version, path_names=made.path_names,
                             lock=lock_selectors.summary_of(covering, viewer=actor),
                             scan=scan_selectors.fresh_summary(verdict))
-    get_store().delete(session.key)  # the closed session is committed: its bytes can never be a version
+    release_now_or_later(session)  # the closed session is committed: its bytes can never be a version
     raise failed
 
 
@@ -458,7 +459,8 @@ def upload_finish(*, actor, upload_id, etags=None, lock_tokens=()) -> Uploaded:
 
 
 def upload_abort(*, actor, upload_id) -> UploadSession:
-    """The uploader abandons an upload; its parts are removed from the store."""
+    """The uploader abandons an upload; its parts are removed from the store,
+    now or, when the store is down, by the upload sweep once it is back."""
     with transaction.atomic():
         session = access_upload(actor, upload_id, lock=True, writing=False)  # dropping one's own parts is always fine
         if session.state in (UploadState.COMPLETING, UploadState.COMPLETED):
@@ -468,6 +470,6 @@ def upload_abort(*, actor, upload_id) -> UploadSession:
             session.save(update_fields=["state"])
             record(action=Action.UPLOAD_ABORTED, actor=actor, target_label=session.path,
                    space=session.space, details={"upload": str(session.pk)})
-    if session.multipart_id and session.completing_at is None:  # never abort what may have completed
-        get_store().multipart_abort(session.key, session.multipart_id)
+    if session.store_released_at is None and session.completing_at is None:  # never abort what may have completed
+        release_now_or_later(session)
     return session
