@@ -111,7 +111,7 @@ def wait_healthy(base: str, proc, output: Output, timeout: float = 120, path: st
 def test_make_run_serves_the_portal_with_a_worker_and_beat_and_the_admin_can_sign_in(embedded):
     base, output, proc = embedded
     health = wait_healthy(base, proc, output)
-    assert health.json()["checks"] == {"database": "ok", "storage": "ok", "broker": "ok"}
+    assert health.json()["checks"] == {"database": "ok", "storage": "ok", "broker": "ok", "cache": "ok"}
     password = output.wait_for(r"password: (\S+)", 10).group(1)
     output.wait_for(r"celery@\S+ ready", 60)
     output.wait_for(r"beat: Starting", 60)

@@ -11,7 +11,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy
 
-from portal.core.errors import PortalError
+from portal.core.errors import PortalError, ServiceUnavailable
+from portal.core.outage import is_outage, log_outage
 
 _CODES = {
     drf.ParseError: ("malformed_request", gettext_lazy("The request body could not be read: {}")),
@@ -37,6 +38,10 @@ def _summary(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if is_outage(exc):  # Redis is down: 503 in the one error shape, with Retry-After
+        request = context.get("request")
+        log_outage(exc, getattr(request, "method", "?"), getattr(request, "path", "?"))
+        exc = ServiceUnavailable()
     if isinstance(exc, PortalError):
         return Response(exc.as_dict(), status=exc.status, headers=getattr(exc, "headers", None))
     if isinstance(exc, Http404):

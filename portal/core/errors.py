@@ -102,3 +102,22 @@ class StorageUnavailable(PortalError):
         if message is None:
             message = gettext("The object store is not answering; nothing was changed. Try again in a moment.")
         super().__init__(message, **kwargs)
+
+
+class ServiceUnavailable(PortalError):
+    """A service Coffer needs for this request (Redis: the guessing limits,
+    the cache, the task queue) is not answering. Nothing guarded by it ran;
+    the client may try again after ``retry_after`` seconds (sent as Retry-After)."""
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 30, **kwargs: Any):
+        if message is None:
+            message = gettext("Coffer cannot reach one of its services right now. "
+                              "Try again in a minute; if it persists, tell an administrator.")
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

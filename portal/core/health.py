@@ -32,7 +32,16 @@ def _broker() -> None:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=3)
 
 
-CHECKS = {"database": _database, "storage": _storage, "broker": _broker}
+def _cache() -> None:
+    """The cache holds the guessing limits: without it share-link passwords answer 503."""
+    from django.core.cache import cache
+
+    cache.set("healthz", "ok", 30)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("the cache did not keep a value")
+
+
+CHECKS = {"database": _database, "storage": _storage, "broker": _broker, "cache": _cache}
 
 
 @never_cache

@@ -22,6 +22,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from portal.audit import context
 from portal.audit.middleware import client_ip
 from portal.dav.auth import THROTTLED_KEY, USER_KEY
+from portal.dav.faults import DavFaults, LoggedElsewhere
 from portal.dav.lock_storage import CofferLockManager, CofferLockStorage
 from portal.dav.provider import CofferProvider
 from portal.dav.request import REFUSAL_RECORDED, current_environ
@@ -43,6 +44,7 @@ class _ExpectedRefusals(logging.Filter):
 
 
 _EXPECTED_REFUSALS = _ExpectedRefusals()
+_LOGGED_ELSEWHERE = LoggedElsewhere()
 
 
 def build_dav_app() -> WsgiDAVApp:
@@ -53,7 +55,8 @@ def build_dav_app() -> WsgiDAVApp:
         "provider_mapping": {"/": provider},
         "lock_storage": locks,
         "property_manager": None,  # dead properties: portal.dav.models.DeadProperty, via the resources
-        "middleware_stack": [ErrorPrinter, HTTPAuthenticator, RequestResolver],
+        # DavFaults first sees every exception: Redis down is 503, any other fault is logged with its traceback.
+        "middleware_stack": [ErrorPrinter, DavFaults, HTTPAuthenticator, RequestResolver],
         "http_authenticator": {
             "domain_controller": "portal.dav.auth.TokenDomainController",
             "accept_basic": True,
@@ -71,6 +74,7 @@ def build_dav_app() -> WsgiDAVApp:
     app.lock_manager = provider.lock_manager
     logging.getLogger("wsgidav").setLevel(logging.WARNING)
     logging.getLogger("wsgidav.request_server").addFilter(_EXPECTED_REFUSALS)  # added once, however many apps
+    logging.getLogger("wsgidav.error_printer").addFilter(_LOGGED_ELSEWHERE)
     return app
 
 

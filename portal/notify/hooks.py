@@ -4,7 +4,8 @@ notification, or a webhook subscribed to its action). ``record`` itself pays
 nothing but the on_commit registration.
 
 Which actions webhooks want is cached (Redis, then five seconds in the
-process), and forgotten whenever a webhook changes.
+process), and forgotten whenever a webhook changes. While Redis is down the
+list is read from the database: a cache outage must not fail every change.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 
 from django.core.cache import cache
 from django.db import transaction
+
+from portal.core.outage import OUTAGES
 
 CACHE_KEY = "notify:webhook-actions"
 _LOCAL_SECONDS = 5.0
@@ -23,15 +26,25 @@ def webhook_actions() -> frozenset[str]:
     now = time.monotonic()
     if _local["actions"] is not None and now - _local["at"] < _LOCAL_SECONDS:
         return _local["actions"]
-    actions = cache.get(CACHE_KEY)
+    try:
+        actions = cache.get(CACHE_KEY)
+    except OUTAGES:
+        actions = _subscribed_actions()
     if actions is None:
-        from portal.notify.models import Webhook
-
-        actions = sorted({code for events in Webhook.objects.filter(active=True).values_list("events", flat=True)
-                          for code in events})
-        cache.set(CACHE_KEY, actions, 300)
+        actions = _subscribed_actions()
+        try:
+            cache.set(CACHE_KEY, actions, 300)
+        except OUTAGES:
+            pass  # read from the database again next time
     _local.update(at=now, actions=frozenset(actions))
     return _local["actions"]
+
+
+def _subscribed_actions() -> list[str]:
+    from portal.notify.models import Webhook
+
+    return sorted({code for events in Webhook.objects.filter(active=True).values_list("events", flat=True)
+                   for code in events})
 
 
 def forget_webhook_actions() -> None:

@@ -25,7 +25,7 @@ def fresh_store():
 def test_healthz_answers_200_when_database_storage_and_broker_answer(client, fresh_store):
     response = client.get("/healthz")
     assert response.status_code == 200, response.content
-    assert response.json()["checks"] == {"database": "ok", "storage": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "storage": "ok", "broker": "ok", "cache": "ok"}
 
 
 def test_healthz_answers_503_naming_the_object_store_when_it_is_down(client, fresh_store):

@@ -1,0 +1,98 @@
+"""A request that needs Redis while Redis is down answers 503, never 500.
+
+Redis holds the guessing limits of share-link passwords and codes, the
+password-reset counters, the cache and the task queue. When it does not
+answer, the code that needed it raises (the limiters fail closed: nothing they
+guard runs) and this module turns the error into a clear answer in one place:
+
+- ``OutageMiddleware.process_exception`` for Django views;
+- ``portal.api.errors.exception_handler`` for the API (the same JSON shape as
+  every error, code ``unavailable``);
+- ``portal.web.views.server_error`` for an outage raised outside a view (in a
+  middleware);
+- ``portal.dav.faults`` for WebDAV.
+
+Every answer carries ``Retry-After``; nothing is retried or skipped here, and
+once Redis answers again the next request works (the client reconnects).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import kombu.exceptions
+import redis.exceptions
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from portal.core.errors import ServiceUnavailable
+
+logger = logging.getLogger("portal.outage")
+
+# Connection refused, reset or timed out, a replica that became read-only,
+# and the broker's own wrapper of the same (kombu).
+OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError,
+           kombu.exceptions.OperationalError)
+_JSON_PATHS = ("/api/", "/scim/", "/wopi/")
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what it was raised from) means Redis did not answer."""
+    for _ in range(5):  # a short chain: services sometimes re-raise as their own error
+        if exc is None:
+            return False
+        if isinstance(exc, OUTAGES):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def where(exc: BaseException) -> str:
+    """The innermost line of Coffer's own code the error passed through, for the log."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if "/portal/" in frame.filename]
+    if not frames:
+        return "?"
+    frame = frames[-1]
+    return f"{frame.filename.rsplit('/portal/', 1)[-1]}:{frame.lineno}"
+
+
+def log_outage(exc: BaseException, method: str, path: str) -> None:
+    logger.error("Redis is not answering (%s: %s, at portal/%s); %s %s answered 503",
+                 type(exc).__name__, exc, where(exc), method, path)
+
+
+def wants_json(request) -> bool:
+    return request.path.startswith(_JSON_PATHS) or "application/json" in request.headers.get("Accept", "")
+
+
+def unavailable_response(request, error: ServiceUnavailable | None = None) -> HttpResponse:
+    """503 with Retry-After: the API's JSON error, or the portal's page."""
+    error = error or ServiceUnavailable()
+    if wants_json(request):
+        return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
+    try:
+        response = render(request, "503.html", {"message": error.message}, status=error.status)
+    except Exception:  # the page of last resort: its own failure must not turn the 503 into a 500
+        logger.exception("the 503 page could not be rendered")
+        response = HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+    for name, value in error.headers.items():
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class OutageMiddleware:
+    """Views that raise because Redis is down answer 503 instead of 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_outage(exception):
+            return None
+        log_outage(exception, request.method, request.path)
+        return unavailable_response(request)
