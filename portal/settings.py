@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "portal.core",
+    "portal.outbox",
     "portal.storage",
     "portal.accounts",
     "portal.people",
@@ -172,7 +173,14 @@ CELERY_BEAT_SCHEDULE = {
     "tier-blobs": {"task": "lifecycle.tier", "schedule": 60 * 60, "options": {"expires": 60 * 60}},
     "compact-containers": {"task": "lifecycle.compact", "schedule": 6 * 60 * 60},
     "lifecycle-sweep": {"task": "lifecycle.sweep", "schedule": 5 * 60, "options": {"expires": 5 * 60}},
+    # Follow-ups the broker refused or lost (portal.outbox), and versions still unhashed or unscanned.
+    "outbox-relay": {"task": "outbox.relay", "schedule": 30, "options": {"expires": 30}},
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": 5 * 60, "options": {"expires": 5 * 60}},
 }
+# A follow-up the broker took but that has not run after this long is published again.
+OUTBOX_REDELIVER_MINUTES = env_int("OUTBOX_REDELIVER_MINUTES", 10)
+# A version still missing its SHA-256 or scan verdict after this long gets its tasks queued again.
+OUTBOX_SWEEP_MINUTES = env_int("OUTBOX_SWEEP_MINUTES", 10)
 # --- Notifications and webhooks ------------------------------------------------
 BACKUP_STALE_DAYS = env_int("BACKUP_STALE_DAYS", 7)
 DIGEST_HOUR = env_int("DIGEST_HOUR", 8)  # local hour of the daily e-mail digest

@@ -1,5 +1,6 @@
-from celery import current_app, shared_task
+from celery import shared_task
 from django.core.cache import cache
+from django.db import transaction
 
 
 @shared_task(name="core.ping")
@@ -14,23 +15,27 @@ FAN_OUT_CHUNK = 500
 
 
 def fan_out(task_name: str, ids: list) -> None:
-    """Queue ``task_name(id)`` for each of ``ids`` with one message from the
-    caller: a worker sends the single tasks (each keeps its own retries and
-    runs on any worker). For callers that make hundreds of rows at once."""
+    """Queue ``task_name(id)`` for each of ``ids`` through the outbox, in the
+    caller's transaction, as one message per chunk: a worker sends the single
+    tasks (each keeps its own retries and runs on any worker). For callers
+    that make hundreds of rows at once."""
+    from portal.outbox.services import enqueue
+
     ids = list(ids)
     for start in range(0, len(ids), FAN_OUT_CHUNK):
         chunk = ids[start:start + FAN_OUT_CHUNK]
         if len(chunk) == 1:
-            current_app.tasks[task_name].delay(chunk[0])
+            enqueue(task_name, chunk[0])
         elif chunk:
-            spread.delay(task_name, chunk)
+            enqueue("core.spread", task_name, chunk)
 
 
 @shared_task(name="core.spread")
 def spread(task_name: str, ids: list) -> int:
-    """The worker's half of fan_out: one message per id."""
-    task = current_app.tasks[task_name]
-    with current_app.producer_or_acquire() as producer:
-        for item in ids:
-            task.apply_async((item,), producer=producer)
+    """The worker's half of fan_out: one outbox row and one message per id
+    (written together, published over one connection)."""
+    from portal.outbox.services import enqueue_many
+
+    with transaction.atomic():
+        enqueue_many(task_name, [(item,) for item in ids])
     return len(ids)
