@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORTAL_BIND ?= 127.0.0.1:8000
 export PORTAL_BIND
 
-.PHONY: run test check-python check-ldap-headers bench clean messages
+.PHONY: run install test check-python check-ldap-headers bench clean messages
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -49,6 +49,9 @@ static/vendor/.built: package.json package-lock.json $(wildcard static/src/coedi
 AGENT_DIST ?= $(or $(PORTAL_AGENT_DIST_DIR),var/agent)
 $(AGENT_DIST)/manifest.json: pyproject.toml sync_agent/requirements.txt $(wildcard sync_agent/*.py) portal/backups/agent_dist.py | $(BIN)/python
 	$(BIN)/python portal/backups/agent_dist.py $(AGENT_DIST)
+
+# A production install (docs/deploy.md): the runtime requirements, the front-end files, the agent wheel.
+install: $(VENV)/.runtime-installed static/vendor/.built $(AGENT_DIST)/manifest.json
 
 run: $(VENV)/.runtime-installed static/vendor/.built $(AGENT_DIST)/manifest.json
 	$(BIN)/python -m portal.embedded
