@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -10,10 +10,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@after_setup_logger.connect
-@after_setup_task_logger.connect
-def _redact_worker_logs(logger, **kwargs):
-    """Celery replaces the root logger's handlers: tokens stay out of its lines too."""
-    from portal.core.logs import redact_handlers
+@setup_logging.connect
+def _use_djangos_logging(loglevel=None, **kwargs):
+    """The worker and beat log through settings.LOGGING, as the portal does: the
+    same line format (timestamps, or JSON lines), tokens redacted. Celery then
+    leaves the root logger alone; ``--loglevel`` still sets its level."""
+    import logging.config
 
-    redact_handlers(logger)
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)

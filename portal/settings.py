@@ -590,11 +590,17 @@ DEFAULT_FROM_EMAIL = env_str("EMAIL_FROM", "coffer@localhost")
 
 # Every line goes through portal.core.logs.redact (link and storage tokens,
 # URL signatures); Django's own loggers too, instead of their default handlers.
+# One line format for Django, Celery (portal/celery.py) and gunicorn (portal/gunicorn_log.py):
+# a UTC timestamp, level, process and logger, or one JSON object per line.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"PORTAL_LOG_FORMAT={LOG_FORMAT!r}: use 'text' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "portal.core.logs.RedactingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "formatters": {"portal": {"()": "portal.core.logs.formatter", "kind": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "portal"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"},
                 "django": {"handlers": ["console"], "level": "INFO", "propagate": False},

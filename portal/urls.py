@@ -12,6 +12,7 @@ from portal.web import views as web
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", web.favicon, name="favicon"),
     path("manage/", include("portal.adminpanel.console.urls")),
     path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),

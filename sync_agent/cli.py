@@ -18,6 +18,7 @@ from . import __version__
 from . import config as cfg
 from . import service
 from .errors import AgentError, DeviceRevoked, NotEnrolled, PortalUnreachable, UsageError
+from .redact import RedactingFilter
 
 logger = logging.getLogger("sync_agent")
 
@@ -421,6 +422,7 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactingFilter())  # no presigned URL's credentials in a log line
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

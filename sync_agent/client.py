@@ -15,6 +15,7 @@ import requests
 import urllib3
 
 from .errors import DeviceRevoked, MissingChunks, PortalRefused, PortalUnreachable
+from .redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Client:
                     answer._content = answer.raw.read(decode_content=True)
                     answer.close()
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = redact(f"{type(exc).__name__}: {exc}")  # requests names the URL, signature and all
             else:
                 if answer.status_code not in RETRY_STATUS:
                     return answer

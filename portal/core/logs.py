@@ -8,15 +8,24 @@ can still be traced to it) and replaces every secret with ``[redacted]``.
 
 Two hooks apply it: ``RedactingFilter`` on the handlers of Django's logging
 (``LOGGING`` in settings: ``django.request``'s "Not Found: /s/<token>" and
-any other record, and Celery's once it set up its own), and
-``portal.gunicorn_log.RedactingLogger``, gunicorn's logger class (set in the
-Procfile), for its access log and its error log.
+any other record; Celery's worker and beat use the same ``LOGGING``), and
+``portal.gunicorn_log.RedactingLogger``, gunicorn's logger class (set in
+``gunicorn.conf.py``), for its access log and its error log.
+
+One line format for all of them (``formatter()``): a UTC timestamp to the
+millisecond, the level, the process id and the logger's name, then the
+message and any traceback; or, with ``PORTAL_LOG_FORMAT=json``, one JSON
+object per line (``time``, ``level``, ``process``, ``logger``, ``message``
+and ``traceback`` when there is one).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import time
 
 REDACTED = "[redacted]"
 
@@ -67,3 +76,51 @@ def redact_handlers(logger: logging.Logger) -> None:
     for handler in logger.handlers:
         if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format() -> str:
+    """``PORTAL_LOG_FORMAT``, read from the environment (gunicorn's master has no Django settings)."""
+    chosen = os.environ.get("PORTAL_LOG_FORMAT", "").strip().lower() or "text"
+    if chosen not in LOG_FORMATS:
+        raise ValueError(f"PORTAL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {chosen!r}")
+    return chosen
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-12-03T09:16:38.123Z ERROR 4242 django.request: message`` and the traceback below it."""
+
+    converter = time.gmtime
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return utc_timestamp(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a traceback is a field of it, never lines of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": utc_timestamp(record), "level": record.levelname, "process": record.process,
+                "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["traceback"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def utc_timestamp(record: logging.LogRecord) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+def formatter(kind: str | None = None) -> logging.Formatter:
+    """The formatter of every Coffer log line: ``kind`` ("text" or "json"; the
+    settings pass ``LOG_FORMAT``), else what ``PORTAL_LOG_FORMAT`` asks."""
+    return JsonFormatter() if (kind or log_format()) == "json" else TextFormatter()

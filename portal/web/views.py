@@ -1,6 +1,8 @@
+import functools
 import sys
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
 
@@ -12,6 +14,16 @@ from portal.web.spaces import space_list
 def home(request):
     """The portal's front page is the list of my spaces."""
     return space_list(request)
+
+
+@functools.cache
+def _favicon() -> bytes:
+    return (settings.BASE_DIR / "static" / "favicon.ico").read_bytes()
+
+
+def favicon(request):
+    """/favicon.ico, which browsers and feed readers ask for whatever the page says."""
+    return HttpResponse(_favicon(), content_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def not_found(request, exception=None):
