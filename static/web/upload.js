@@ -7,7 +7,10 @@
 // parts go straight to the URLs the portal hands out (the object store's
 // presigned part URLs, or the portal's own with the local store); a dropped
 // connection is retried and resumes with the parts that already arrived
-// (GET /api/v1/uploads/{id} says which).
+// (GET /api/v1/uploads/{id} says which). A file that still fails (the object
+// store down for longer than the retries) keeps its upload session: it is tried
+// again by itself, or at once with the tray's Retry button, and continues that
+// session from the parts the store holds; its error goes once it is stored.
 import { AwsS3, DropTarget, Uppy } from "../vendor/uppy/uppy.min.mjs";
 import zhCN from "../vendor/uppy/locales/zh_CN.js";
 import { resolveConflicts } from "./conflicts.js";
@@ -23,6 +26,15 @@ const PARALLEL = 6;
 // again after these pauses; the resumable flow retries its parts on its own.
 const DIRECT_RETRY_MS = [1000, 3000, 5000, 10000];
 const RETRYABLE = new Set([0, 502, 503, 504]); // 0: no answer at all
+// A file that failed for a reason that may pass (no answer, 5xx, 408, 429) is tried again
+// after these pauses (the last one repeats), at most RESUME_ATTEMPTS times.
+const RESUME_MS = [5000, 10000, 20000, 30000, 60000];
+const RESUME_ATTEMPTS = 60;
+
+function mayPass(error) {
+  const status = error && (error.status !== undefined ? error.status : (error.source ? error.source.status : undefined));
+  return !status || status >= 500 || status === 408 || status === 429;
+}
 
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
@@ -63,8 +75,14 @@ function start(root) {
   const errors = document.getElementById("upload-errors");
   const tray = document.getElementById("upload-tray");
   const status = document.getElementById("upload-status");
+  const retryButton = document.getElementById("upload-retry");
   const partUrls = new Map(); // upload id -> Map(part number -> {url, at})
   const rows = new Map();     // uppy file id -> row elements
+  const sessions = new Map(); // uppy file id -> {uploadId, key}: a failed file's upload session, kept to resume
+  const resumable = new Set(); // uppy file ids that failed for a reason that may pass
+  const givenUp = new Set();   // uppy file ids whose failure is final: their session is aborted
+  let resumeTimer = null;
+  let resumeAttempt = 0;
 
   async function api(method, url, body) {
     const response = await fetch(url, {
@@ -116,6 +134,7 @@ function start(root) {
         if (data && data.message) return data.message;
       } catch (e) { /* not JSON: an HTML error page */ }
       if (xhr.status) return failedWith(xhr.status);
+      return root.dataset.labelUnreachable; // no answer at all: the store (or the network) is down
     }
     return error && error.message ? error.message : String(error);
   }
@@ -142,7 +161,8 @@ function start(root) {
     // portal, no multipart session to plan, fill and complete.
     shouldUseMultipart: (file) => !directUrl || file.size > directMax,
     limit: PARALLEL,
-    retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+    // Short: past them the file keeps its session and is resumed later (RESUME_MS).
+    retryDelays: [0, 1000, 3000, 5000],
     getChunkSize: (file) => partSize(file.size),
     uploadPartBytes: (options) => sendBytes(options, isDirect),
     getUploadParameters(file) {
@@ -181,9 +201,17 @@ function start(root) {
       partUrls.delete(uploadId);
       return {};
     },
-    async abortMultipartUpload(file, { uploadId }) {
+    async abortMultipartUpload(file, { uploadId, key }) {
       partUrls.delete(uploadId);
-      if (uploadId) await api("DELETE", `/api/v1/uploads/${uploadId}`);
+      if (!uploadId) return;
+      // Uppy aborts the session of an upload that failed: a file still here keeps it instead, so
+      // that a retry continues from the parts the store holds (a removed file's session goes).
+      if (uppy.getFile(file.id) && !givenUp.has(file.id)) {
+        sessions.set(file.id, { uploadId, key });
+        uppy.setFileState(file.id, { s3Multipart: { uploadId, key } });
+        return;
+      }
+      await api("DELETE", `/api/v1/uploads/${uploadId}`);
     },
   });
 
@@ -227,15 +255,61 @@ function start(root) {
     const entry = row(file);
     entry.bar.value = 100;
     entry.state.textContent = "✓ " + root.dataset.labelDone;
+    forget(file.id);
+    if (entry.error) { entry.error.remove(); entry.error = null; } // resumed: what went wrong is over
+    tray.classList.toggle("has-errors", errors.childElementCount > 0);
   });
   uppy.on("upload-error", (file, error) => {
     const entry = row(file);
-    entry.state.textContent = "✗ " + root.dataset.labelFailed;
-    const line = document.createElement("p");
-    line.className = "error";
-    line.textContent = `${file.meta.relativePath || file.name}: ${reason(error)}`;
-    errors.append(line);
+    const again = mayPass(error);
+    entry.state.textContent = "✗ " + (again ? root.dataset.labelWaiting : root.dataset.labelFailed);
+    if (!entry.error) {
+      entry.error = document.createElement("p");
+      entry.error.className = "error";
+      errors.append(entry.error);
+    }
+    entry.error.textContent = `${file.meta.relativePath || file.name}: ${reason(error)}`;
+    if (again) resumable.add(file.id);
+    else giveUp(file.id);
   });
+
+  function forget(fileId) {
+    sessions.delete(fileId);
+    resumable.delete(fileId);
+    givenUp.delete(fileId);
+  }
+
+  // A failure that will not pass (quota, a refusal): the file's session is aborted now.
+  function giveUp(fileId) {
+    resumable.delete(fileId);
+    givenUp.add(fileId);
+    const session = sessions.get(fileId);
+    sessions.delete(fileId);
+    if (session) api("DELETE", `/api/v1/uploads/${session.uploadId}`).catch(() => { /* the sweep expires it */ });
+  }
+
+  // Failed files that may pass are tried again; each continues its own session (Uppy resumes
+  // a file whose s3Multipart names one: GET /api/v1/uploads/{id}, then the missing parts).
+  function resumeNow() {
+    clearTimeout(resumeTimer);
+    resumeTimer = null;
+    if (!uppy.getFiles().some((file) => resumable.has(file.id))) return;
+    for (const [fileId, session] of sessions) {
+      if (uppy.getFile(fileId)) uppy.setFileState(fileId, { s3Multipart: { ...session } });
+    }
+    batchDone = false;
+    retryButton.hidden = true;
+    status.textContent = root.dataset.labelUploading;
+    uppy.retryAll().catch(() => { /* each failure is shown on its row */ });
+  }
+
+  function resumeLater() {
+    retryButton.hidden = false;
+    if (resumeTimer || resumeAttempt >= RESUME_ATTEMPTS) return;
+    const pause = RESUME_MS[Math.min(resumeAttempt, RESUME_MS.length - 1)];
+    resumeAttempt += 1;
+    resumeTimer = setTimeout(resumeNow, pause);
+  }
   uppy.on("progress", (value) => {
     if (batchDone) return; // clearing a finished batch reports 0 %: the tray keeps its 100 %
     total.value = value;
@@ -257,8 +331,18 @@ function start(root) {
       }
     }
     batchDone = true;
-    // A finished batch leaves nothing behind in Uppy ("uploading 1 file" after a failure): the next starts afresh.
-    uppy.clear();
+    // A finished batch leaves nothing behind in Uppy ("uploading 1 file" after a failure) but the
+    // files to resume: the next batch starts afresh, and takes them along.
+    const waiting = uppy.getFiles().filter((file) => resumable.has(file.id) && !file.progress.uploadComplete);
+    if (waiting.length) {
+      uppy.removeFiles(uppy.getFiles().filter((file) => !waiting.includes(file)).map((file) => file.id));
+      resumeLater();
+    } else {
+      uppy.clear();
+      givenUp.clear();
+      resumeAttempt = 0;
+      retryButton.hidden = true;
+    }
   });
 
   // A batch (picked or dropped): ask about taken names once, then upload.
@@ -332,6 +416,7 @@ function start(root) {
     const button = event.target.closest("[data-upload-pick]");
     if (button) (button.dataset.uploadPick === "folder" ? folderInput : filesInput).click();
     if (event.target.closest("[data-tray-close]")) tray.hidden = true;
+    if (event.target.closest("#upload-retry")) { resumeAttempt = 0; resumeNow(); }
   });
   root.dataset.ready = "1"; // tests (and people) may drop from now on
 }
