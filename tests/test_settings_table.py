@@ -96,3 +96,9 @@ def test_the_table_names_no_setting_that_does_not_exist():
     names, _ = documented()
     stale = sorted(names - settings_that_exist())
     assert not stale, f"the README's settings table names settings nothing reads: {stale}"
+
+
+def test_the_shipped_settings_file_sets_only_settings_that_exist():
+    shipped = ROOT / "deploy" / "systemd" / "coffer.env"
+    names = {line.partition("=")[0] for line in shipped.read_text().splitlines() if line and not line.startswith("#")}
+    assert names and not names - settings_that_exist(), sorted(names - settings_that_exist())

@@ -213,6 +213,7 @@ def _answers(url: str, ca: Path) -> bool:
 def test_the_guide_sets_up_a_clean_deployment_with_a_persistent_redis(stack):
     assert "System check identified no issues" in stack.guide_output
     assert "Storage ready" in stack.guide_output
+    assert f"CORS rule for browser uploads from {stack.portal}: set." in stack.guide_output
     assert stack.redis.info("persistence")["aof_enabled"] == 1
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited:\n{stack.log(name)}"
