@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     uvicorn.run("portal.collab.server.asgi:application", host=host.strip("[]"), port=int(port), workers=workers,
                 ws="websockets-sansio", ws_max_size=max(settings.COEDIT_MAX_BYTES * 2, 1 << 20), ws_ping_interval=20,
                 lifespan="on", proxy_headers=False, server_header=False, log_level="info",
+                log_config=settings.LOGGING,  # the portal's line format, not uvicorn's own
                 access_log=False)  # the URL carries the ticket: never in a log
     return 0
 
