@@ -25,7 +25,7 @@ import redis
 import requests
 
 from tests.deployment.guide import (
-    ROOT, Layout, edit_env_file, env_file_values, free_port, guide_blocks, haproxy_config, read_unit)
+    ROOT, SYSTEMD, Layout, edit_env_file, env_file_values, free_port, guide_blocks, haproxy_config, read_unit)
 from tests.support.environment import DATABASE_URL, POSTGRES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL")]
@@ -105,10 +105,12 @@ def _database(stack: ExitStack) -> str:
 def _redis(stack: ExitStack, home: Path) -> tuple[str, redis.Redis]:
     """A private redis-server with the guide's redis.conf lines, on a free port."""
     (conf,) = guide_blocks("redis.conf")
-    settings = [word for line in conf.splitlines() if line.strip() for word in (f"--{line.split()[0]}", *line.split()[1:])]
+    settings = [word for line in conf.splitlines() if line.strip()
+                for word in (f"--{line.split()[0]}", *line.split()[1:])]
     port, folder = free_port(), home / "redis"
     folder.mkdir()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "", *settings]
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+               *settings]
     stack.callback(_stop, _start(home, "redis", command, os.environ.copy()))
     client = redis.Redis(port=port, socket_timeout=2)
     _bounded_wait("redis-server", lambda: _pings(client), logs=lambda: (home / "redis.log").read_text())
@@ -137,7 +139,8 @@ def _proxy(stack: ExitStack, home: Path, seaweed, web: str, coedit: str) -> tupl
     pem, crt = _certificate(home)
     port = free_port()
     cfg = home / "haproxy.cfg"
-    cfg.write_text(haproxy_config(port=port, pem=pem, web=web, coedit=coedit, s3_port=urlparse(seaweed.endpoint_url).port,
+    cfg.write_text(haproxy_config(port=port, pem=pem, web=web, coedit=coedit,
+                                  s3_port=urlparse(seaweed.endpoint_url).port,
                                   portal_host="127.0.0.1", s3_host="localhost"))
     check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -147,15 +150,22 @@ def _proxy(stack: ExitStack, home: Path, seaweed, web: str, coedit: str) -> tupl
 
 def _run_guide(layout: Layout, shell_env: dict, settings: dict) -> str:
     """Every `run` block in order; after the block that installs coffer.env, the administrator's edit."""
-    output = []
-    for block in guide_blocks("run"):
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", layout.localize(block)], env=shell_env, cwd=layout.home,
-                                capture_output=True, text=True, timeout=180)
+    blocks = guide_blocks("run")
+    for step in ["check --deploy", "migrate", "collectstatic", "storage_init", "ensure_admin", "user_create"]:
+        assert any(f"deploy/manage.sh {step}" in block for block in blocks), f"the guide no longer runs {step}"
+    shipped = env_file_values(SYSTEMD / "coffer.env")
+    assert set(settings) - {"AWS_CA_BUNDLE"} <= set(shipped), "the test sets what the shipped file has a line for"
+    output, edited = [], False
+    for block in blocks:
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", layout.localize(block)], env=shell_env,
+                                cwd=layout.home, capture_output=True, text=True, timeout=180)
         output.append(result.stdout + result.stderr)
         assert result.returncode == 0, f"guide block failed:\n{block}\n{''.join(output)}"
-        if layout.env_file.exists() and "PORTAL_DATABASE_URL=postgresql://coffer:" in layout.env_file.read_text():
+        if layout.env_file.exists() and not edited:
             layout.env_file.write_text(layout.localize(layout.env_file.read_text()))  # /var/lib/coffer moved too
             edit_env_file(layout.env_file, settings)
+            edited = True
+    assert edited, "no block of the guide installed /etc/coffer/coffer.env"
     return "".join(output)
 
 
@@ -179,7 +189,9 @@ def _start_services(stack: ExitStack, layout: Layout) -> tuple[dict, dict]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, seaweed):
+def stack(tmp_path_factory, seaweed, browser):
+    """Asks for the browser so every test of the module counts as a browser test: the suite runs those
+    last, and this module's tests must stay together or the deployment would be built twice."""
     layout = Layout(tmp_path_factory.mktemp("coffer-production"))
     layout.make()
     with ExitStack() as cleanup:
@@ -190,7 +202,8 @@ def stack(tmp_path_factory, seaweed):
         settings = {
             "PORTAL_DATABASE_URL": database, "PORTAL_REDIS_URL": redis_url, "PORTAL_S3_ENDPOINT": s3,
             "PORTAL_S3_BUCKET": f"coffer-guide-{os.getpid()}", "PORTAL_S3_ACCESS_KEY": seaweed.access_key,
-            "PORTAL_S3_SECRET_KEY": seaweed.secret_key, "PORTAL_PUBLIC_URL": portal, "PORTAL_ALLOWED_HOSTS": "127.0.0.1",
+            "PORTAL_S3_SECRET_KEY": seaweed.secret_key, "PORTAL_PUBLIC_URL": portal,
+            "PORTAL_ALLOWED_HOSTS": "127.0.0.1",
             "PORTAL_BIND": web, "PORTAL_COEDIT_BIND": coedit, "PORTAL_EMAIL_HOST": "",
             "AWS_CA_BUNDLE": str(ca),  # section 9: a certificate from a private CA
         }
@@ -245,7 +258,8 @@ def test_chromium_signs_in_over_https_uploads_to_the_store_and_a_share_link_down
         body = secrets.token_bytes(2_500_000)  # past the 1 MiB a browser PUTs to the portal itself with S3
         api = _api(stack)
         node = _upload(page, stack, api, body)
-        _bounded_wait("the worker's hash", lambda: api.get(f"{stack.portal}/api/v1/files/{node['id']}").json().get("sha256"),
+        file_url = f"{stack.portal}/api/v1/files/{node['id']}"
+        _bounded_wait("the worker's hash", lambda: api.get(file_url).json().get("sha256"),
                       logs=lambda: stack.log("coffer-worker.service"))
         link = api.post(f"{stack.portal}/api/v1/shares", json={"node": node["id"], "permission": "download"})
         assert link.status_code == 201, link.text
