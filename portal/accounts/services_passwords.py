@@ -24,6 +24,7 @@ from portal.accounts.models import User
 from portal.audit import context
 from portal.audit.actions import Action
 from portal.audit.services import record
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 _WINDOW = 3600
@@ -58,7 +59,7 @@ def password_reset_request(*, email: str, ip: str | None, language: str) -> None
     from portal.accounts.tasks import password_reset_mail
 
     for user_id in _eligible(email).values_list("pk", flat=True):
-        transaction.on_commit(lambda pk=user_id: password_reset_mail.delay(pk, language, ip))
+        enqueue(password_reset_mail, user_id, language, ip)
 
 
 def password_reset_mail_send(*, user_id: int, language: str, ip: str | None = None) -> bool:

@@ -22,6 +22,7 @@ from portal.audit.selectors import events_filtered, export_params
 from portal.audit.sentences import describe
 from portal.audit.services import record
 from portal.core.errors import InvalidInput
+from portal.outbox.services import enqueue
 
 FIELDS = ("id", "created_at", "actor_id", "actor_label", "action", "outcome", "target_type", "target_id",
           "target_label", "space_id", "ip", "user_agent", "details", "seq", "chain_hash")
@@ -123,7 +124,7 @@ def audit_export_start(*, actor, fmt: str, params) -> AuditExport:
     export = AuditExport.objects.create(created_by=actor, format=check_format(fmt), filters=filters)
     record(action=Action.AUDIT_EXPORTED, actor=actor, target=export,
            details={"format": fmt, "filters": filters, "mode": "file"})
-    transaction.on_commit(lambda: export_task.delay(export.pk))
+    enqueue(export_task, export.pk)
     return export
 
 

@@ -36,6 +36,7 @@ from django.conf import settings
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def _evaluate(actor: str) -> bool:
         return False  # already flagged in this window
     from portal.governance.tasks import ransomware_respond
 
-    ransomware_respond.delay(actor)
+    enqueue(ransomware_respond, actor)
     return True
 
 

@@ -4,17 +4,17 @@ transaction commits."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from portal.governance.sensitivity_tasks import label_version
 from portal.previews.signals import rendition_ready
 from portal.scanning.models import ScanVerdict
+from portal.outbox.services import enqueue
 
 
 def _queue(version_id: int) -> None:
-    transaction.on_commit(lambda: label_version.delay(version_id))
+    enqueue(label_version, version_id)
 
 
 @receiver(post_save, sender=ScanVerdict, dispatch_uid="governance_label_clean_version")

@@ -21,6 +21,7 @@ from portal.governance.models import (MAX_RETENTION_DAYS, EndAction, HoldKind, L
                                       ReviewItem)
 from portal.governance.selectors import protection_change_guard
 from portal.spaces.models import Space
+from portal.outbox.services import enqueue
 
 MAX_REASON = 2000
 
@@ -78,7 +79,7 @@ def _queue_store_flags(hold: LegalHold) -> None:
     """The store's own Object Lock flags, best effort, off the request (storeflags.py)."""
     from portal.governance.tasks import flag_hold_objects
 
-    transaction.on_commit(lambda: flag_hold_objects.delay(hold.pk))
+    enqueue(flag_hold_objects, hold.pk)
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from portal.imports import secrets
 from portal.imports.models import ImportJob, ImportRun, Mode, RunState, SourceKind
 from portal.imports.sources import source_for
 from portal.spaces.selectors import space_access
+from portal.outbox.services import enqueue
 
 # The settings each source kind keeps (its secret is sealed apart).
 SOURCE_FIELDS = {SourceKind.S3: ("endpoint", "bucket", "prefix", "region", "access_key"),
@@ -124,5 +125,5 @@ def import_run_start(*, actor, job_id, dry_run: bool = False, queue: bool = True
     if queue:
         from portal.imports.tasks import run_import
 
-        transaction.on_commit(lambda: run_import.delay(run.pk))
+        enqueue(run_import, run.pk)
     return run

@@ -24,6 +24,7 @@ from portal.files.models import Blob, Node
 from portal.lifecycle.models import BlobRestore, RestoreState, RestoreWaiter
 from portal.lifecycle.policies import space_policy
 from portal.storage.tiers import HOT, Placement, Tier, tiers
+from portal.outbox.services import enqueue
 
 # The last-read mark is kept to the day: at most one UPDATE per blob per day.
 TOUCH_EVERY = timedelta(days=1)
@@ -57,7 +58,7 @@ def blob_readable(blob: Blob, *, node: Node | None = None, actor=None, now=None)
     if node is not None and space_policy(node.space_id).promote_on_read and _first_ask(blob.pk):
         from portal.lifecycle.tasks import promote
 
-        transaction.on_commit(lambda: promote.delay(blob.pk))
+        enqueue(promote, blob.pk)
     return blob.placement
 
 

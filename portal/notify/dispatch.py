@@ -23,6 +23,7 @@ from portal.notify.models import EmailMode, EmailPreference, Follow, Kind, Notif
 from portal.people.models import GroupMember
 from portal.spaces.models import Membership, Space, SpaceGroup
 from portal.spaces.selectors import can
+from portal.outbox.services import enqueue
 
 User = get_user_model()
 
@@ -50,7 +51,7 @@ def notify(user, *, kind: str, key: str, event: AuditEvent | None = None, params
     if mode == EmailMode.IMMEDIATE:
         from portal.notify.tasks import send_email
 
-        transaction.on_commit(lambda: send_email.delay(note.pk))
+        enqueue(send_email, note.pk)
     return note
 
 

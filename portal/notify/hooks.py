@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from portal.core.outage import OUTAGES
+from portal.outbox.services import enqueue
 
 CACHE_KEY = "notify:webhook-actions"
 _LOCAL_SECONDS = 5.0
@@ -62,28 +63,33 @@ def wanted(action: str) -> bool:
 
 
 def after_commit(event_id: int, action: str) -> None:
-    """Queue the dispatch of a committed event, if anything wants it."""
+    """Queue the dispatch of a committed event, if a webhook wants it."""
     if wanted(action):
-        from portal.notify.tasks import event_dispatch
-
-        event_dispatch.delay(event_id)
+        enqueue("notify.event_dispatch", event_id)
 
 
 def queue_event(event_id: int, action: str) -> None:
-    transaction.on_commit(lambda: after_commit(event_id, action))
+    """An event that notifies people is dispatched for sure: queued with it.
+    Whether a webhook wants any other is known after the commit (the cache)."""
+    from portal.notify.dispatch import NOTIFYING_ACTIONS
+
+    if action in NOTIFYING_ACTIONS:
+        enqueue("notify.event_dispatch", event_id)
+    else:
+        transaction.on_commit(lambda: after_commit(event_id, action))
 
 
 def queue_events(events: list[tuple[int, str]]) -> None:
     """queue_event for many events: one message for all that anything wants."""
-    def after():
-        from portal.core.tasks import fan_out
+    from portal.core.tasks import fan_out
+    from portal.notify.dispatch import NOTIFYING_ACTIONS
 
-        fan_out("notify.event_dispatch", [event_id for event_id, action in events if wanted(action)])
-
-    transaction.on_commit(after)
+    fan_out("notify.event_dispatch", [event_id for event_id, action in events if action in NOTIFYING_ACTIONS])
+    others = [(event_id, action) for event_id, action in events if action not in NOTIFYING_ACTIONS]
+    if others:
+        transaction.on_commit(lambda: fan_out("notify.event_dispatch",
+                                              [event_id for event_id, action in others if wanted(action)]))
 
 
 def queue_delivery(delivery_id: int, countdown: float = 0) -> None:
-    from portal.notify.tasks import deliver
-
-    transaction.on_commit(lambda: deliver.apply_async((delivery_id,), countdown=countdown))
+    enqueue("notify.deliver", delivery_id, countdown=countdown or None)

@@ -9,7 +9,8 @@ class OutboxMessage(models.Model):
 
     ``sent_at`` is when a broker last accepted it (None: never, or the broker
     refused it); ``attempts`` counts those acceptances. The row is deleted when
-    the task has run, so a row still here long after ``sent_at`` was lost."""
+    the task has run, so a row still here, not started, long after ``sent_at``
+    was lost."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     task = models.CharField(max_length=200)
@@ -17,6 +18,7 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(default=timezone.now)  # not before (a countdown)
     sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # a worker runs it (it may take hours)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -56,8 +56,21 @@ def enqueue_many(task, calls: list, *, countdown: float | None = None, using: st
     Batch(messages, using, written=True).publish()
 
 
+def _task(name: str):
+    """The registered task, None if no app defines it; tasks modules are
+    imported on first need (a web process imports only those it uses)."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks.get(name)
+
+
 def _apply_eagerly(name: str, args: tuple, countdown: float | None) -> None:
-    current_app.tasks[name].apply_async(args, countdown=countdown)
+    _task(name)
+    task = current_app.tasks[name]
+    if countdown:
+        task.apply_async(args, countdown=countdown)
+    else:
+        task.delay(*args)
 
 
 @functools.cache
@@ -89,8 +102,8 @@ def _send(message: OutboxMessage, producer, now) -> None:
     options = {"task_id": str(message.pk), "producer": producer, "retry": False, "headers": {HEADER: True}}
     if message.due_at > now:
         options["eta"] = message.due_at
-    task = current_app.tasks.get(message.task)
-    if task is None:   # not imported in this process (its app registers it in the worker)
+    task = _task(message.task)
+    if task is None:   # no app here defines it (a worker of another version may)
         current_app.send_task(message.task, args=message.args, **options)
     else:
         task.apply_async(message.args, **options)
@@ -110,12 +123,12 @@ def publish_committed(messages: list[OutboxMessage], *, using: str, written: boo
 
 def relay(*, batch: int = RELAY_BATCH) -> int:
     """Publish the messages the broker never took, and again those it took
-    longer ago than PORTAL_OUTBOX_REDELIVER_MINUTES that have not run (lost
-    with a Redis restart). Rows locked by another relay are skipped. Returns
-    how many were published."""
+    longer ago than PORTAL_OUTBOX_REDELIVER_MINUTES that no worker started
+    (lost with a Redis restart). Rows locked by another relay are skipped.
+    Returns how many were published."""
     now = timezone.now()
     stale = now - timedelta(minutes=settings.OUTBOX_REDELIVER_MINUTES)
-    due = Q(sent_at__isnull=True) | Q(sent_at__lt=stale, due_at__lt=stale)
+    due = Q(sent_at__isnull=True) | Q(started_at__isnull=True, sent_at__lt=stale, due_at__lt=stale)
     with transaction.atomic():
         messages = list(OutboxMessage.objects.select_for_update(skip_locked=True)
                         .filter(due, attempts__lt=MAX_ATTEMPTS).order_by("created_at")[:batch])

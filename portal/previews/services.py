@@ -19,7 +19,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageOps
 
@@ -35,6 +34,7 @@ from portal.previews.signals import rendition_ready
 from portal.scanning.selectors import is_quarantined
 from portal.storage.tiers import placement_open
 from portal.storage.derived import derived_storage
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def rendition_request(version: FileVersion) -> DerivedFile:
     if created or _lost(derived):
         from portal.previews.tasks import make_rendition
 
-        transaction.on_commit(lambda: make_rendition.delay(version.pk))
+        enqueue(make_rendition, version.pk)
     return derived
 
 
@@ -81,7 +81,7 @@ def thumbnail_queue(version_id: int) -> None:
     if version is not None and kinds.takes_thumbnail(version.node.name):
         from portal.previews.tasks import make_thumbnail
 
-        transaction.on_commit(lambda: make_thumbnail.delay(version_id))
+        enqueue(make_thumbnail, version_id)
 
 
 def _claim(version_id: int, kind: str) -> tuple[FileVersion | None, DerivedFile | None]:

@@ -9,6 +9,7 @@ from portal.adminpanel.adminkit import ReadOnlyAdmin
 from portal.core.errors import PortalError
 from portal.scanning import services
 from portal.scanning.models import BlockedHash, ScanState, ScanVerdict
+from portal.outbox.services import enqueue_many
 
 
 @admin.register(ScanVerdict)
@@ -50,8 +51,7 @@ class ScanVerdictAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
         ids = list(queryset.filter(state__in=[ScanState.PENDING, ScanState.ERROR], version__isnull=False)
                    .values_list("version_id", flat=True))
-        for version_id in ids:
-            scan_version.delay(version_id)
+        enqueue_many(scan_version, [(version_id,) for version_id in ids])
         self.message_user(request, ngettext("%(count)d scan queued.", "%(count)d scans queued.", len(ids))
                           % {"count": len(ids)}, messages.SUCCESS)
 

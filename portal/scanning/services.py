@@ -30,6 +30,7 @@ from portal.scanning.models import FLAGGED_BY_CONTENT, ScanState, ScanVerdict
 from portal.scanning.scanners import Content, ScannerUnavailable, configured_scanners
 from portal.storage import ObjectNotFound
 from portal.storage.tiers import placement_open
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 FAIL_OPEN, FAIL_CLOSED = "open", "closed"
@@ -54,26 +55,21 @@ def scan_queue(version: FileVersion, *, label: str | None = None, via_share: boo
                                          fail_closed=fail_closed, via_share=via_share)
     from portal.scanning.tasks import scan_version as task
 
-    transaction.on_commit(lambda: task.delay(version.pk))
+    enqueue(task, version.pk)
     return verdict
 
 
 def scan_queue_many(versions: list[FileVersion], *, labels: dict[int, str]) -> list[ScanVerdict]:
     """scan_queue for many new versions of members' files (``labels``: version id ->
     the file's path): their pending verdicts in one statement, their scans
-    queued with one message once the transaction commits."""
+    queued with one message (fan_out, in the transaction)."""
     fail_closed = settings.SCAN_FAIL_MODE == FAIL_CLOSED
     verdicts = ScanVerdict.objects.bulk_create([
         ScanVerdict(version=version, label=f"{labels[version.pk]} v{version.number}"[:512], fail_closed=fail_closed)
         for version in versions])
-    ids = [version.pk for version in versions]
+    from portal.core.tasks import fan_out
 
-    def queue():
-        from portal.core.tasks import fan_out
-
-        fan_out("scanning.scan_version", ids)
-
-    transaction.on_commit(queue)
+    fan_out("scanning.scan_version", [version.pk for version in versions])
     return verdicts
 
 

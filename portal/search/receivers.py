@@ -10,7 +10,6 @@ text at once."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -18,6 +17,7 @@ from portal.files.models import FileVersion, Node
 from portal.previews.signals import rendition_ready
 from portal.scanning.models import ScanVerdict
 from portal.search import index
+from portal.outbox.services import enqueue
 
 SHOWN_FIELDS = frozenset({"name", "name_key", "parent", "space", "trashed_at", "size", "modified_at",
                           "current_version"})
@@ -36,8 +36,7 @@ def _node_saved(sender, instance: Node, created: bool, raw: bool = False, update
     if created or fields is None or fields & SHOWN_FIELDS:
         from portal.search.tasks import index_node
 
-        node_id = instance.pk
-        transaction.on_commit(lambda: index_node.delay(node_id))
+        enqueue(index_node, instance.pk)
     if instance.current_version_id and (fields is None or "current_version" in fields):
         _queue_text(instance.current_version_id)
 
@@ -68,7 +67,7 @@ def _versions_of(verdict: ScanVerdict) -> list[int]:
 def _queue_text(version_id: int) -> None:
     from portal.search.tasks import index_version
 
-    transaction.on_commit(lambda: index_version.delay(version_id))
+    enqueue(index_version, version_id)
 
 
 @receiver(rendition_ready, dispatch_uid="search_index_rendition")
@@ -76,4 +75,4 @@ def _rendition_ready(sender, version_id: int, **kwargs):
     """An Office file's text comes through its PDF rendition, once that is made."""
     from portal.search.tasks import index_version
 
-    transaction.on_commit(lambda: index_version.delay(version_id))
+    enqueue(index_version, version_id)

@@ -13,7 +13,6 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -21,6 +20,7 @@ from portal.audit.actions import Action
 from portal.audit.services import record
 from portal.shares import tokens
 from portal.shares.models import ShareLink
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,7 @@ def queue_link_mail(link: ShareLink, emails: list[str], *, language: str | None)
         return
     from portal.shares.tasks import mail_link  # the task module imports the services
 
-    link_id, emails = link.pk, list(emails)
-    transaction.on_commit(lambda: mail_link.delay(link_id, emails, language or ""), robust=True)
+    enqueue(mail_link, link.pk, list(emails), language or "")
 
 
 def _languages(emails: list[str]) -> dict[str, str]:

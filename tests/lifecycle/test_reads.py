@@ -21,6 +21,7 @@ from portal.storage.tiers import HOT
 from tests.helpers import events
 from tests.dav.conftest import alice_dav, dav, dav_user_of, live_dav  # noqa: F401 - the live WebDAV server
 from tests.lifecycle.conftest import age, blob_of, configure_tiers, content, stored
+from tests.outbox.support import follow_ups
 
 
 @pytest.fixture
@@ -110,8 +111,7 @@ def test_a_read_of_a_cold_file_brings_it_back_to_the_hot_store_when_the_policy_s
 
     with django_capture_on_commit_callbacks() as queued:
         assert content(client, version.node_id) == (200, data)
-    promotions = [c for c in queued if "blob_readable" in c.__qualname__]
-    assert len(promotions) == 1, "the promotion is queued once the read commits"
+    assert follow_ups(queued, "lifecycle.promote") == [version.blob_id], "the promotion is queued with the read"
 
     assert runs.blob_promote(blob_id=version.blob_id) == len(data)
     blob = blob_of(version)
@@ -164,4 +164,4 @@ def test_many_reads_of_a_cold_file_queue_one_promotion(client, alice, team, cold
     with django_capture_on_commit_callbacks() as queued:
         for _ in range(5):
             assert content(client, version.node_id)[0] == 200
-    assert len([c for c in queued if "blob_readable" in c.__qualname__]) == 1
+    assert len(follow_ups(queued, "lifecycle.promote")) == 1

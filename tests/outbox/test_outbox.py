@@ -80,9 +80,11 @@ def test_the_relay_publishes_again_what_a_broker_took_long_ago_until_the_attempt
         services.enqueue("core.ping", "recent")
         services.enqueue("core.ping", "later", countdown=30 * 60)   # its countdown has not even run out
         services.enqueue("core.ping", "given-up")
+        services.enqueue("core.ping", "running-for-long")
     long_ago = timezone.now() - timedelta(minutes=11)
-    OutboxMessage.objects.filter(args__0__in=["lost-in-a-restart", "given-up"]).update(
+    OutboxMessage.objects.filter(args__0__in=["lost-in-a-restart", "given-up", "running-for-long"]).update(
         created_at=long_ago, due_at=long_ago, sent_at=long_ago)
+    OutboxMessage.objects.filter(args=["running-for-long"]).update(started_at=long_ago)
     OutboxMessage.objects.filter(args=["later"]).update(created_at=long_ago, sent_at=long_ago)
     OutboxMessage.objects.filter(args=["given-up"]).update(attempts=services.MAX_ATTEMPTS)
     lost = OutboxMessage.objects.get(args=["lost-in-a-restart"])

@@ -16,6 +16,7 @@ from portal.previews import office, selectors, services, tasks
 from portal.previews.models import DerivedFile, DerivedKind, DerivedState
 from portal.scanning.models import ScanState
 from portal.storage.derived import derived_storage
+from tests.outbox.support import follow_ups
 from tests.previews.conftest import png_bytes, scanned
 
 pytestmark = pytest.mark.django_db
@@ -93,17 +94,15 @@ def test_a_quarantined_image_gets_no_thumbnail_and_a_broken_one_fails_once(files
     assert services.thumbnail_make(broken.current_version_id) == DerivedState.FAILED
 
 
-def test_a_clean_scan_queues_the_thumbnail(files, monkeypatch, django_capture_on_commit_callbacks):
-    queued = []
-    monkeypatch.setattr(tasks.make_thumbnail, "delay", queued.append)
+def test_a_clean_scan_queues_the_thumbnail(files, django_capture_on_commit_callbacks):
     from portal.scanning.tasks import scan_version
 
     image = files.node("/s.png", png_bytes())
     text = files.node("/s.txt", b"words")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         scan_version(image.current_version_id)
         scan_version(text.current_version_id)
-    assert queued == [image.current_version_id]
+    assert follow_ups(callbacks, "previews.make_thumbnail") == [image.current_version_id]
 
 
 def test_libreoffice_turns_a_docx_into_a_pdf_with_its_text(files, alice):
@@ -180,37 +179,31 @@ def test_the_converter_runs_under_the_memory_limit(tmp_path, monkeypatch):
     assert int(seen.read_text()) == 700 * 1024   # KiB
 
 
-def test_releasing_a_quarantined_image_queues_its_thumbnail(files, admin, monkeypatch,
-                                                           django_capture_on_commit_callbacks):
+def test_releasing_a_quarantined_image_queues_its_thumbnail(files, admin, django_capture_on_commit_callbacks):
     from portal.scanning.models import ScanVerdict
     from portal.scanning.services import quarantine_release
 
-    queued = []
-    monkeypatch.setattr(tasks.make_thumbnail, "delay", queued.append)
     node = files.node("/fp.png", png_bytes((40, 40)))
     scanned(node.current_version, ScanState.FLAGGED, "False-Positive")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         quarantine_release(actor=admin, verdict_id=ScanVerdict.objects.get(version=node.current_version).pk)
-    assert queued == [node.current_version_id]
+    assert follow_ups(callbacks, "previews.make_thumbnail") == [node.current_version_id]
 
 
-def test_a_rendition_lost_with_its_worker_is_queued_again_once(files, monkeypatch, settings,
-                                                             django_capture_on_commit_callbacks):
+def test_a_rendition_lost_with_its_worker_is_queued_again_once(files, settings, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    queued = []
-    monkeypatch.setattr(tasks.make_rendition, "delay", queued.append)
     node = files.node("/Docs/x.odt", b"x")
     version = node.current_version
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.rendition_request(version)
         services.rendition_request(version)
-    assert queued == [version.pk]
+    assert follow_ups(callbacks, "previews.make_rendition") == [version.pk]
     DerivedFile.objects.filter(version=version).update(
         created_at=timezone.now() - timedelta(seconds=6 * settings.OFFICE_TIMEOUT))
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.rendition_request(version)
         services.rendition_request(version)
-    assert queued == [version.pk, version.pk]
+    assert follow_ups(callbacks, "previews.make_rendition") == [version.pk]

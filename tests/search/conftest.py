@@ -68,16 +68,11 @@ def eager_celery():
 
 @pytest.fixture(autouse=True)
 def index_at_once(eager_celery, monkeypatch):
-    """The index tasks the tree's changes queue after commit run at once (a
-    test's transaction never commits), as the workers would run them."""
+    """The index tasks the tree's changes queue for after the commit run at
+    once (a test's transaction never commits), as the workers would run them."""
     from portal.search import receivers
 
-    class RunNow:
-        @staticmethod
-        def on_commit(callback, using=None, robust=False):
-            callback()
-
-    monkeypatch.setattr(receivers, "transaction", RunNow)
+    monkeypatch.setattr(receivers, "enqueue", lambda task, *args, **options: task.delay(*args))
 
 
 @pytest.fixture

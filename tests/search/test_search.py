@@ -190,7 +190,7 @@ def test_moving_a_folder_to_another_space_takes_its_rows_along_at_once(alice, bo
     mine = alice.memberships.exclude(space=team).get().space
     assert names(bob, "term sheet") == ["term sheet.txt"]
     queued = []
-    monkeypatch.setattr(receivers.transaction, "on_commit", queued.append)   # no worker has run yet
+    monkeypatch.setattr(receivers, "enqueue", lambda task, *args: queued.append(args))   # no worker has run yet
     tree.node_move(actor=alice, node_id=locate_path(alice, team.pk, "/Deals").node.pk, path="/Deals",
                    space_id=mine.pk)
     assert names(bob, "term sheet") == []           # bob is not in alice's personal space

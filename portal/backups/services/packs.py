@@ -34,6 +34,7 @@ from portal.core.errors import Conflict, InvalidInput, NotFound
 from portal.core.validation import whole_number
 from portal.storage import ObjectNotFound, get_store
 from portal.storage.base import CREATE_ONLY_HEADERS, presign_lifetime
+from portal.outbox.services import enqueue
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 10_000
@@ -129,8 +130,7 @@ def _stored(pack: Pack) -> None:
 def _queue_check(pack: Pack) -> None:
     from portal.backups.tasks import check_pack  # tasks import the services
 
-    # robust: a broker that is down costs only the wait for backups.verify's sweep of unchecked packs.
-    transaction.on_commit(lambda: check_pack.delay(pack.pk), robust=True)
+    enqueue(check_pack, pack.pk)
 
 
 def _reject(pack: Pack, problem: InvalidInput) -> None:

@@ -239,5 +239,6 @@ def _write(space, actor, accepted: list[_Planned], result: BatchResult, details:
     scan_queue_many(versions, labels=labels)
     node_ids, version_ids = [node.pk for node in changed], [node.current_version_id for node in changed]
     blob_ids = [blob.pk for blob in blobs]
-    transaction.on_commit(lambda: (fan_out("files.hash_blob", blob_ids), fan_out("search.index_node", node_ids),
-                                   fan_out("search.index_version", version_ids)))
+    fan_out("files.hash_blob", blob_ids)
+    fan_out("search.index_node", node_ids)
+    fan_out("search.index_version", version_ids)

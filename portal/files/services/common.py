@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
 
 from portal.core.errors import PortalError
+from portal.outbox.services import enqueue
 
 
 def new_blob_key() -> str:
@@ -20,7 +20,7 @@ def new_blob_key() -> str:
 def schedule_blob_collection() -> None:
     from portal.files.tasks import collect_unused_blobs
 
-    transaction.on_commit(collect_unused_blobs.delay)
+    enqueue(collect_unused_blobs)
 
 
 def too_large_error() -> PortalError:

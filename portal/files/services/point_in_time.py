@@ -30,6 +30,7 @@ from portal.files.selectors import child_named, node_at, path_names_of
 from portal.files.services.direct import free_name
 from portal.spaces.quota import charge_quota, check_quota, lock_spaces, refuse_archived
 from portal.spaces.selectors import SpaceAccess, space_access
+from portal.outbox.services import enqueue
 
 BATCH = 200          # changes per transaction
 INLINE_CHANGES = 200  # up to this many, the apply runs in the request; more go to a Celery task
@@ -110,7 +111,7 @@ def point_restore_start(*, actor, space_id, at, folder_id=None, path: str | None
     if queue or (queue is None and len(plan.changes) > INLINE_CHANGES):
         from portal.files.tasks import point_restore
 
-        transaction.on_commit(lambda: point_restore.delay(run.pk))
+        enqueue(point_restore, run.pk)
         return run
     return point_restore_run(run_id=run.pk)
 

@@ -46,6 +46,7 @@ from portal.spaces.selectors import SpaceAccess, actor_role, space_access
 from portal.scanning import selectors as scan_selectors
 from portal.storage import Part, UploadNotFound, get_store
 from portal.storage.base import MAX_PARTS, MIN_PART_SIZE, normalize_etag
+from portal.outbox.services import enqueue
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -331,7 +332,7 @@ def after_new_version(version, *, label: str, via_share: bool = False):
     from portal.files.tasks import hash_blob
     from portal.scanning.services import scan_queue
 
-    transaction.on_commit(lambda: hash_blob.delay(version.blob_id))
+    enqueue(hash_blob, version.blob_id)
     return scan_queue(version, label=label, via_share=via_share)
 
 
