@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -136,6 +137,8 @@ def _certificate(home: Path) -> tuple[Path, Path]:
 
 
 def _proxy(stack: ExitStack, home: Path, seaweed, web: str, coedit: str) -> tuple[str, str, Path]:
+    if not shutil.which("haproxy"):
+        pytest.fail("the production guide's test needs HAProxy: apt-get install haproxy (.ci/run does)")
     pem, crt = _certificate(home)
     port = free_port()
     cfg = home / "haproxy.cfg"
