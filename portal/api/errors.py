@@ -38,7 +38,7 @@ def _summary(detail) -> str:
 
 
 def exception_handler(exc, context):
-    if is_outage(exc):  # Redis is down: 503 in the one error shape, with Retry-After
+    if not isinstance(exc, PortalError) and is_outage(exc):  # Redis is down: 503 in the one shape, Retry-After
         request = context.get("request")
         log_outage(exc, getattr(request, "method", "?"), getattr(request, "path", "?"))
         exc = ServiceUnavailable()

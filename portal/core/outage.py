@@ -38,13 +38,14 @@ _JSON_PATHS = ("/api/", "/scim/", "/wopi/")
 
 
 def is_outage(exc: BaseException | None) -> bool:
-    """True when ``exc`` (or what it was raised from) means Redis did not answer."""
-    for _ in range(5):  # a short chain: services sometimes re-raise as their own error
+    """True when ``exc`` (or what it was raised ``from``) means Redis did not answer. Not
+    ``__context__``: an error raised while handling an outage (a fallback's own) is not one."""
+    for _ in range(5):
         if exc is None:
             return False
         if isinstance(exc, OUTAGES):
             return True
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__
     return False
 
 
