@@ -9,6 +9,7 @@ from portal.core.errors import Conflict, InvalidInput
 from portal.spaces.models import Membership, Space
 from tests.helpers import events, last_event
 from tests.factories import PASSWORD
+from tests.support.quick_hashes import PRODUCTION_HASHERS
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,8 @@ def counts() -> tuple[int, int, int]:
 
 
 class TestCreate:
-    def test_a_user_is_created_with_an_argon2_password_hash(self):
+    def test_a_user_is_created_with_an_argon2_password_hash(self, settings):
+        settings.PASSWORD_HASHERS = PRODUCTION_HASHERS  # the suite hashes at test strength
         carol = user_create(actor=None, username="carol", password=PASSWORD, email="carol@example.com")
         carol.refresh_from_db()
         assert carol.password.startswith("argon2")

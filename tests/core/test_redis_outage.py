@@ -21,7 +21,8 @@ from tests.backups.malicious import Builder, file_entry
 from tests.factories import PASSWORD as ALICES_PASSWORD
 from tests.files.conftest import signed_in, team, upload  # noqa: F401 - shared fixtures
 from tests.helpers import events
-from tests.shares.conftest import PASSWORD, PRODUCTION_HASHERS, share, shared_file, visitor  # noqa: F401
+from tests.shares.conftest import PASSWORD, share, shared_file, visitor  # noqa: F401
+from tests.support.quick_hashes import QUICK_HASHERS
 from tests.support.private_redis import PrivateRedis
 from tests.support.wsgi_call import call, portal_app
 
@@ -41,7 +42,7 @@ def private_redis(tmp_path_factory):
 def redis(settings, private_redis):
     """The cache on the private Redis (running when the test starts), fast
     link-password hashes, and the webhook list read afresh."""
-    settings.PASSWORD_HASHERS = ["tests.shares.conftest.QuickArgon2", *PRODUCTION_HASHERS[1:]]
+    settings.PASSWORD_HASHERS = QUICK_HASHERS
     settings.CACHES = {"default": {**django_settings.CACHES["default"], "LOCATION": private_redis.url(),
                                    "KEY_PREFIX": uuid.uuid4().hex}}
     hooks.forget_webhook_actions()

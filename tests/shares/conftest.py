@@ -9,27 +9,17 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.test import Client
 
 from portal.files.selectors import node_at
 from portal.shares.models import ShareLink
 from tests.files.conftest import member_of, signed_in, team, upload  # noqa: F401 - shared fixtures
 from tests.files.support_s3 import ready_upload, use_s3
+from tests.support.quick_hashes import PRODUCTION_HASHERS, QUICK_HASHERS  # noqa: F401 - the shares tests import them from here
 
 CONTENT = b"quarterly numbers\n" * 1000
 PASSWORD = "correct horse battery"
-PRODUCTION_HASHERS = list(django_settings.PASSWORD_HASHERS)
 SHARES_REDIS_DB = 14
-
-
-class QuickArgon2(Argon2PasswordHasher):
-    """Argon2 in the same format at test strength: a production check takes
-    ~0.7 s, and the guessing tests need a hundred of them."""
-
-    time_cost = 1
-    memory_cost = 64
-    parallelism = 1
 
 
 def _own_cache() -> dict:
@@ -46,8 +36,8 @@ def _own_cache() -> dict:
 
 @pytest.fixture(autouse=True)
 def _quick_hashes_and_own_cache(settings):
-    """Fast argon2, and throttle counters and codes no other test (or run) shares."""
-    settings.PASSWORD_HASHERS = ["tests.shares.conftest.QuickArgon2", *PRODUCTION_HASHERS[1:]]
+    """Fast argon2 (also the suite's default), and throttle counters and codes no other test (or run) shares."""
+    settings.PASSWORD_HASHERS = QUICK_HASHERS
     settings.CACHES = _own_cache()
 
 
