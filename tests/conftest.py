@@ -4,7 +4,8 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory
 
 pytest_plugins = ["tests.support.seaweed", "tests.support.browser", "tests.support.oidc_provider.fixture",
-                  "tests.support.slapd", "tests.support.coedit", "tests.support.quick_hashes"]
+                  "tests.support.slapd", "tests.support.coedit", "tests.support.quick_hashes",
+                  "tests.support.quick_flush"]
 
 
 @pytest.fixture(scope="session", autouse=True)
