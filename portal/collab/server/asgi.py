@@ -54,6 +54,7 @@ class Server:
         async with anyio.create_task_group() as group:
             bus = bus_for(settings.REDIS_URL)
             bus.on_recheck = self._recheck_space
+            bus.on_resync = self._resync
             await group.start(bus.run)
             self.registry = Registry(bus)
             await group.start(self.registry.run)
@@ -77,6 +78,10 @@ class Server:
                     await client.close(START_OVER)
                 elif time.monotonic() - client.checked_at > settings.COEDIT_RECHECK_SECONDS:
                     self.registry.recheck_soon(client)  # idle connections too
+
+    async def _resync(self) -> None:
+        if self.registry is not None:
+            await self.registry.resync()
 
     async def _recheck_space(self, space_id: int | None) -> None:
         """The portal says access changed in a space (None: anywhere): re-check those connections now."""

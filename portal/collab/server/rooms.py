@@ -271,6 +271,17 @@ class Registry:
         except Exception:  # the sweep closes it later
             logger.exception("co-editing session %s could not be closed", room.session_id)
 
+    async def resync(self) -> None:
+        """After a Redis outage: each open room applies the stored updates it may not have heard of
+        (applying a known one changes nothing); the YRoom relays the new ones to its clients."""
+        for room in list(self.rooms.values()):
+            try:
+                updates = await db.call(services.session_updates, session_id=room.session_id)
+                if updates:
+                    room.yroom.ydoc.apply_update(merge_updates(*updates) if len(updates) > 1 else updates[0])
+            except Exception:  # one room's failure must not keep the others behind
+                logger.exception("co-editing session %s could not catch up after Redis came back", room.session_id)
+
     def recheck_soon(self, client) -> None:
         """Look a connection's right up again in the background, one connection at a time in this process
         (a batch of connections that joined together must not fill the database threads at once)."""
