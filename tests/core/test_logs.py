@@ -54,7 +54,9 @@ def test_a_500_in_a_page_is_logged_with_its_traceback_under_a_timestamp(db, monk
     monkeypatch.setattr("portal.web.views.space_list", _broken)
     browser = Client(raise_request_exception=False)
     browser.force_login(UserFactory(username="carol"))
-    assert browser.get("/").status_code == 500
+    page = browser.get("/")
+    assert page.status_code == 500 and b"Something went wrong" in page.content
+    assert b'href="/static/coffer.css"' in page.content  # the portal's look, though nothing else could run
     lines = portal_log.getvalue().splitlines()
     first = next(i for i, line in enumerate(lines) if "Internal Server Error: /" in line)
     assert STAMP.match(lines[first]) and " ERROR " in lines[first]
