@@ -8,13 +8,14 @@ from django.utils.translation import gettext
 from portal.accounts import services
 from portal.accounts.models import PersonalAccessToken
 from portal.accounts.selectors import token_list
+from portal.api.fields import Int64Field
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.errors import Forbidden
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 
 
 class TokenOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     name = serializers.CharField()
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -29,11 +30,13 @@ class TokenCreatedOut(TokenOut):
 
 class TokenCreateIn(StrictSerializer):
     name = TextField(allow_blank=True, trim_whitespace=False)
-    days = serializers.IntegerField(required=False,
+    days = Int64Field(required=False,
                                     help_text=f"Lifetime in days (default {settings.TOKEN_DEFAULT_DAYS}).")
 
 
 class TokenListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=TokenOut(many=True), summary="My personal access tokens")
     def get(self, request):
         return paginated_response(request, token_list(actor=request.user), TokenOut, view=self)

@@ -4,8 +4,7 @@ Device-token endpoints are in device_api.py."""
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -13,6 +12,7 @@ from rest_framework.views import APIView
 from django.utils.translation import gettext
 
 from portal.accounts.models import PersonalAccessToken
+from portal.api.schema import binary_responses, error_responses
 from portal.backups import selectors
 from portal.backups.serializers import (
     DeviceOut, DeviceUpdateIn, EnrollmentTokenIn, EnrollmentTokenOut, FolderOut, RetentionIn, RetentionOut,
@@ -22,7 +22,7 @@ from portal.backups.services import devices, restore, retention
 from portal.api.serializers import query_flag, validated
 from portal.core.access import is_admin
 from portal.core.errors import Forbidden
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 from portal.storage.base import content_disposition
 
 
@@ -42,6 +42,8 @@ class EnrollmentTokenView(APIView):
 
 
 class DeviceListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=DeviceOut(many=True), summary="My devices (administrators: ?all=1 for every device)")
     def get(self, request):
         everyone = query_flag(request.query_params, "all")
@@ -61,7 +63,7 @@ class DeviceDetailView(APIView):
         devices.device_update(actor=request.user, device=device, **data)
         return Response(DeviceOut(selectors.access_device(request.user, device_id)).data)
 
-    @extend_schema(responses=DeviceOut, summary="Revoke a device: its token stops working at once")
+    @extend_schema(responses={200: DeviceOut}, summary="Revoke a device: its token stops working at once")
     def delete(self, request, device_id):
         device = selectors.access_device(request.user, device_id)
         devices.device_revoke(actor=request.user, device=device)
@@ -69,6 +71,8 @@ class DeviceDetailView(APIView):
 
 
 class DeviceSnapshotListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=SnapshotOut(many=True), summary="A device's snapshots, newest first")
     def get(self, request, device_id):
         device = selectors.access_device(request.user, device_id)
@@ -103,8 +107,9 @@ def _attachment(response: HttpResponse, *, filename: str, content_type: str, len
 
 
 class SnapshotContentView(_DownloadView):
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.BINARY)},
+    @extend_schema(responses=binary_responses("*/*"),
                    summary="One file of a snapshot, decrypted by the portal and streamed")
+    @error_responses(409)
     def get(self, request, device_id, snapshot_id, path):
         snapshot = _snapshot(request, device_id, snapshot_id)
         plan = restore.file_restore(snapshot, path)
@@ -115,8 +120,9 @@ class SnapshotContentView(_DownloadView):
 
 
 class SnapshotZipView(_DownloadView):
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.BINARY)},
+    @extend_schema(responses=binary_responses("application/zip"),
                    summary="A folder of a snapshot (default: all of it) as a streamed zip")
+    @error_responses(409, 413)
     def get(self, request, device_id, snapshot_id, path=""):
         snapshot = _snapshot(request, device_id, snapshot_id)
         plan = restore.zip_restore(snapshot, path)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
+from portal.api.fields import Int64Field
 from portal.api.serializers import validated
 from portal.backups import selectors
 from portal.backups.authentication import DeviceTokenAuthentication, IsDevice
@@ -19,7 +20,7 @@ from portal.backups.keys import user_key_set
 from portal.backups.serializers import EnrollIn, ReportIn, SnapshotIn, SnapshotOut
 from portal.backups.services import devices, packs, snapshots
 from portal.core.errors import InvalidInput
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 
 
 def _body(request, *allowed: str) -> dict:
@@ -48,10 +49,10 @@ class EnrollView(APIView):
 
     @extend_schema(request=EnrollIn, summary="Enroll a device with a one-time token",
                    responses={201: inline_serializer("Enrolled", {
-                       "device_id": serializers.IntegerField(), "device_token": serializers.CharField(),
+                       "device_id": Int64Field(), "device_token": serializers.CharField(),
                        "keys": serializers.DictField(child=serializers.CharField()),
                        "key_set": serializers.CharField(),
-                       "pack_size": serializers.IntegerField(), "server_time": serializers.DateTimeField()})})
+                       "pack_size": Int64Field(), "server_time": serializers.DateTimeField()})})
     def post(self, request):
         data = validated(EnrollIn, request.data).provided()
         device, token, keys = devices.device_enroll(**data)
@@ -62,7 +63,7 @@ class EnrollView(APIView):
 
 class DeviceSelfView(DeviceView):
     @extend_schema(summary="This device", responses=inline_serializer("DeviceSelf", {
-        "device_id": serializers.IntegerField(), "name": serializers.CharField(), "state": serializers.CharField(),
+        "device_id": Int64Field(), "name": serializers.CharField(), "state": serializers.CharField(),
         "excludes": serializers.ListField(child=serializers.CharField()),
         "key_set": serializers.CharField(help_text="The key set new backups must use; when it is not the one "
                                                    "the agent holds, it fetches it from POST /backup/device/keys")}))
@@ -102,7 +103,7 @@ class LocateView(DeviceView):
 
 
 class PackCreateView(DeviceView):
-    @extend_schema(request=inline_serializer("PackIn", {"size": serializers.IntegerField()}),
+    @extend_schema(request=inline_serializer("PackIn", {"size": Int64Field()}),
                    summary="Announce a pack: its id and a URL that creates it with exactly `size` bytes",
                    responses={201: inline_serializer("PackOut", {
                        "pack_id": serializers.CharField(), "url": serializers.CharField(),
@@ -120,8 +121,8 @@ class PackIndexView(DeviceView):
     @extend_schema(summary="Register a stored pack's chunks (idempotent)",
                    request=inline_serializer("PackIndexIn", {"chunks": serializers.ListField(
                        child=serializers.DictField())}),
-                   responses={201: inline_serializer("Indexed", {"registered": serializers.IntegerField(),
-                                                                 "duplicates": serializers.IntegerField()})})
+                   responses={201: inline_serializer("Indexed", {"registered": Int64Field(),
+                                                                 "duplicates": Int64Field()})})
     def post(self, request, pack_id):
         answer = packs.pack_index(device=self.device, pack_id=pack_id,
                                   chunks=_body(request, "chunks").get("chunks"))
@@ -129,6 +130,8 @@ class PackIndexView(DeviceView):
 
 
 class SnapshotsView(DeviceView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=SnapshotOut(many=True), summary="This device's snapshots, newest first")
     def get(self, request):
         return paginated_response(request, selectors.snapshot_list(self.device), SnapshotOut, view=self)
@@ -142,7 +145,7 @@ class SnapshotsView(DeviceView):
 
 class ReportView(DeviceView):
     @extend_schema(request=ReportIn, summary="Report a failed backup run (sets the device's error state)",
-                   responses={201: inline_serializer("Reported", {"device_id": serializers.IntegerField(),
+                   responses={201: inline_serializer("Reported", {"device_id": Int64Field(),
                                                                   "last_error": serializers.CharField()})})
     def post(self, request):
         data = validated(ReportIn, request.data).validated_data

@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
+from portal.api.fields import Int64Field
 from portal.api.serializers import StrictSerializer, TextField
 from portal.backups.models import RetentionPolicy
 
 
 class DeviceOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     name = serializers.CharField()
     owner = serializers.CharField(source="user.username")
     hostname = serializers.CharField()
@@ -16,22 +17,22 @@ class DeviceOut(serializers.Serializer):
     last_error = serializers.CharField()
     last_error_at = serializers.DateTimeField(allow_null=True)
     state = serializers.CharField()
-    snapshots = serializers.IntegerField(source="snapshot_count", default=0)
-    stored_bytes = serializers.IntegerField(default=0)
+    snapshots = Int64Field(source="snapshot_count", default=0)
+    stored_bytes = Int64Field(default=0)
     excludes = serializers.ListField(child=serializers.CharField())
 
 
 class SnapshotOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
     paths = serializers.ListField(child=serializers.CharField())
     hostname = serializers.CharField()
-    files = serializers.IntegerField()
-    dirs = serializers.IntegerField()
-    bytes = serializers.IntegerField()
-    added_bytes = serializers.IntegerField()
-    skipped = serializers.IntegerField()
+    files = Int64Field()
+    dirs = Int64Field()
+    bytes = Int64Field()
+    added_bytes = Int64Field()
+    skipped = Int64Field()
     root = serializers.CharField()
     key_set = serializers.CharField(source="key_set.key_id",
                                     help_text="The key set its chunks are sealed with (a device may hold several)")
@@ -53,19 +54,19 @@ class DeviceUpdateIn(StrictSerializer):
 
 
 class RetentionIn(StrictSerializer):
-    keep_last = serializers.IntegerField(min_value=0)
-    keep_hourly = serializers.IntegerField(min_value=0)
-    keep_daily = serializers.IntegerField(min_value=0)
-    keep_weekly = serializers.IntegerField(min_value=0)
-    keep_monthly = serializers.IntegerField(min_value=0)
+    keep_last = Int64Field(min_value=0)
+    keep_hourly = Int64Field(min_value=0)
+    keep_daily = Int64Field(min_value=0)
+    keep_weekly = Int64Field(min_value=0)
+    keep_monthly = Int64Field(min_value=0)
 
 
 class RetentionOut(serializers.Serializer):
-    keep_last = serializers.IntegerField()
-    keep_hourly = serializers.IntegerField()
-    keep_daily = serializers.IntegerField()
-    keep_weekly = serializers.IntegerField()
-    keep_monthly = serializers.IntegerField()
+    keep_last = Int64Field()
+    keep_hourly = Int64Field()
+    keep_daily = Int64Field()
+    keep_weekly = Int64Field()
+    keep_monthly = Int64Field()
     source = serializers.CharField(help_text='"device" (its own policy) or "default" (the deployment default)')
 
 
@@ -76,7 +77,7 @@ def retention_out(policy: RetentionPolicy, source: str) -> dict:
 class EntryOut(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
-    size = serializers.IntegerField(allow_null=True)
+    size = Int64Field(allow_null=True)
     mtime = serializers.DateTimeField(allow_null=True)
     target = serializers.CharField(required=False)
 
@@ -99,7 +100,7 @@ class SnapshotIn(StrictSerializer):
     finished_at = TextField()
     paths = serializers.ListField(child=TextField(), allow_empty=True)
     hostname = TextField(required=False, allow_blank=True)
-    stats = serializers.DictField(child=serializers.IntegerField(), required=False)
+    stats = serializers.DictField(child=Int64Field(), required=False)
 
 
 class ReportIn(StrictSerializer):

@@ -3,20 +3,21 @@
 from django.urls import path, re_path
 
 from portal.backups import api, device_api
+from portal.core.ids import ID_RE
 
-_SNAPSHOT = "devices/<int:device_id>/snapshots/<int:snapshot_id>"
-_SNAPSHOT_RE = r"^devices/(?P<device_id>\d+)/snapshots/(?P<snapshot_id>\d+)"
+_SNAPSHOT = "devices/<id:device_id>/snapshots/<id:snapshot_id>"
+_SNAPSHOT_RE = rf"^devices/(?P<device_id>{ID_RE})/snapshots/(?P<snapshot_id>{ID_RE})"
 
 urlpatterns = [
     # the user side (session or personal access token)
     path("devices/enrollment-tokens", api.EnrollmentTokenView.as_view(), name="device-enrollment-tokens"),
     path("devices", api.DeviceListView.as_view(), name="device-list"),
-    path("devices/<int:device_id>", api.DeviceDetailView.as_view(), name="device-detail"),
-    path("devices/<int:device_id>/snapshots", api.DeviceSnapshotListView.as_view(), name="device-snapshots"),
+    path("devices/<id:device_id>", api.DeviceDetailView.as_view(), name="device-detail"),
+    path("devices/<id:device_id>/snapshots", api.DeviceSnapshotListView.as_view(), name="device-snapshots"),
     re_path(rf"{_SNAPSHOT_RE}/tree(?:/(?P<path>.*))?$", api.SnapshotTreeView.as_view(), name="snapshot-tree"),
     path(f"{_SNAPSHOT}/content/<path:path>", api.SnapshotContentView.as_view(), name="snapshot-content"),
     re_path(rf"{_SNAPSHOT_RE}/zip(?:/(?P<path>.*))?$", api.SnapshotZipView.as_view(), name="snapshot-zip"),
-    path("devices/<int:device_id>/retention", api.DeviceRetentionView.as_view(), name="device-retention"),
+    path("devices/<id:device_id>/retention", api.DeviceRetentionView.as_view(), name="device-retention"),
     path("backup/retention", api.DefaultRetentionView.as_view(), name="backup-retention"),
     # the device side (device token; enrollment without credentials)
     path("backup/enroll", device_api.EnrollView.as_view(), name="backup-enroll"),

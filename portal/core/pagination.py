@@ -8,8 +8,9 @@ class PagePagination(PageNumberPagination):
     max_page_size = 1000
 
 
-def paginated_response(request, queryset, serializer_class, *, view=None, context=None):
-    """One page of ``queryset`` serialized, in the paginated envelope."""
-    paginator = PagePagination()
+def paginated_response(request, queryset, serializer_class, *, view, context=None):
+    """One page of ``queryset`` serialized, in the paginated envelope. The paginator is the view's
+    ``pagination_class``, the one the OpenAPI schema documents the envelope from."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)

@@ -4,13 +4,15 @@ serialize."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
-from portal.api.serializers import StrictSerializer, TextField, validated
+from portal.api.fields import Int64Field
+from portal.api.schema import error_responses
+from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.core.pagination import PagePagination
@@ -26,13 +28,13 @@ from portal.spaces.selectors import access_space
 class NodeOut(serializers.Serializer):
     """Documentation of the node shape that ``node_out`` produces."""
 
-    id = serializers.IntegerField()
-    space = serializers.IntegerField()
+    id = Int64Field()
+    space = Int64Field()
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=["folder", "file"])
     path = serializers.CharField()
-    size = serializers.IntegerField()
-    version = serializers.IntegerField(allow_null=True)
+    size = Int64Field()
+    version = Int64Field(allow_null=True)
     sha256 = serializers.CharField(allow_null=True)
     modified = serializers.DateTimeField()
     created = serializers.DateTimeField()
@@ -90,7 +92,7 @@ class FolderCreateIn(StrictSerializer):
 
 class DestinationIn(StrictSerializer):
     path = TextField(allow_blank=True, trim_whitespace=False, help_text="The item's full new path, ending with its name.")
-    space = serializers.IntegerField(required=False, help_text="Destination space (default: the same).")
+    space = Int64Field(required=False, help_text="Destination space (default: the same).")
 
 
 class RenameIn(StrictSerializer):
@@ -104,13 +106,14 @@ class RestoreIn(StrictSerializer):
 class FolderListView(APIView):
     @extend_schema(request=FolderCreateIn, responses={201: NodeOut, 200: NodeOut},
                    summary="Create a folder and its missing parents (200 if it already existed)")
+    @error_responses(423)
     def post(self, request, space_id):
         data = validated(FolderCreateIn, request.data).validated_data
         folder, created = tree.folder_create(actor=request.user, space_id=space_id, path=data["path"])
         return Response(changed_out(folder), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _listing(request, located: Located) -> Response:
+def _listing(request, located: Located, paginator) -> Response:
     """A page of a folder's entries; their locks and scans are looked up once
     for the page (with the folder's own), so the queries do not grow with it."""
     sort = request.query_params.get("sort", "name")
@@ -119,7 +122,6 @@ def _listing(request, located: Located) -> Response:
         raise InvalidInput(gettext("order is 'asc' or 'desc'."), code="invalid_order")
     folder, path = located.node, list(located.path_names)
     children = selectors.children_list(folder, sort=sort, descending=order == "desc")
-    paginator = PagePagination()
     page = paginator.paginate_queryset(children, request)
     locks = lock_selectors.lock_summaries(page, viewer=request.user, folder=folder)
     scans = scan_selectors.scan_summaries([*page, folder])
@@ -130,14 +132,29 @@ def _listing(request, located: Located) -> Response:
     return response
 
 
+class FolderListingOut(serializers.Serializer):
+    """A page of a folder's entries (the pagination envelope) with the folder's own metadata."""
+
+    folder = NodeOut()
+    count = Int64Field()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = NodeOut(many=True)
+
+
 class TreeView(APIView):
-    @extend_schema(responses=NodeOut, summary="A folder's listing (paginated, folders first) or a file's metadata",
+    pagination_class = PagePagination
+
+    @extend_schema(responses=PolymorphicProxySerializer("TreeAnswer", [FolderListingOut, NodeOut], None),
+                   summary="A folder's listing (paginated, folders first) or a file's metadata",
                    parameters=[OpenApiParameter("sort", enum=list(selectors.SORTS)),
-                               OpenApiParameter("order", enum=["asc", "desc"])])
+                               OpenApiParameter("order", enum=["asc", "desc"]),
+                               OpenApiParameter("page", int, description="A folder's page (from 1)"),
+                               OpenApiParameter("page_size", int, description="Entries per page (at most 1000)")])
     def get(self, request, space_id, path=""):
         located = selectors.locate_path(request.user, space_id, path or "/")
         if located.node.is_folder:
-            return _listing(request, located)
+            return _listing(request, located, self.pagination_class())
         return Response(located_out(located, viewer=request.user))
 
 
@@ -147,11 +164,13 @@ class NodeView(APIView):
         return Response(located_out(selectors.locate_node(request.user, node_id), viewer=request.user))
 
     @extend_schema(request=RenameIn, responses=NodeOut, summary="Rename")
+    @error_responses(423)
     def patch(self, request, node_id):
         data = validated(RenameIn, request.data).validated_data
         return Response(changed_out(tree.node_rename(actor=request.user, node_id=node_id, name=data["name"])))
 
-    @extend_schema(responses=NodeOut, summary="Move to the trash")
+    @extend_schema(responses={200: NodeOut}, summary="Move to the trash")
+    @error_responses(423)
     def delete(self, request, node_id):
         node = tree.node_trash(actor=request.user, node_id=node_id)
         return Response(changed_out(node))
@@ -159,6 +178,7 @@ class NodeView(APIView):
 
 class NodeMoveView(APIView):
     @extend_schema(request=DestinationIn, responses=NodeOut, summary="Move (and rename), within or across spaces")
+    @error_responses(423, 507)
     def post(self, request, node_id):
         data = validated(DestinationIn, request.data).validated_data
         node = tree.node_move(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
@@ -167,6 +187,7 @@ class NodeMoveView(APIView):
 
 class NodeCopyView(APIView):
     @extend_schema(request=DestinationIn, responses={201: NodeOut}, summary="Copy (current versions)")
+    @error_responses(413, 507)
     def post(self, request, node_id):
         data = validated(DestinationIn, request.data).validated_data
         node = tree.node_copy(actor=request.user, node_id=node_id, path=data["path"], space_id=data.get("space"))
@@ -174,12 +195,12 @@ class NodeCopyView(APIView):
 
 
 class VersionOut(serializers.Serializer):
-    number = serializers.IntegerField()
-    size = serializers.IntegerField()
+    number = Int64Field()
+    size = Int64Field()
     sha256 = serializers.CharField(source="blob.sha256", allow_null=True)
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    restored_from = serializers.IntegerField(allow_null=True)
+    restored_from = Int64Field(allow_null=True)
     current = serializers.SerializerMethodField()
     coauthors = serializers.SerializerMethodField(help_text="usernames of everyone whose co-editing this version "
                                                             "holds (empty for an upload)")
@@ -192,18 +213,21 @@ class VersionOut(serializers.Serializer):
 
 
 class VersionListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=VersionOut(many=True), summary="A file's versions, newest first")
     def get(self, request, node_id):
         node = versions.locate_file(request.user, node_id).node
         queryset = (node.versions.select_related("blob", "created_by", "node").prefetch_related("coauthors")
                     .order_by("-number"))
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request)
         return paginator.get_paginated_response(VersionOut(page, many=True).data)
 
 
 class VersionRestoreView(APIView):
     @extend_schema(request=None, responses={201: VersionOut}, summary="Make an old version current (as a new one)")
+    @error_responses(423, 507)
     def post(self, request, node_id, number):
         version = versions.version_restore(actor=request.user, node_id=node_id, number=number)
         return Response(VersionOut(version).data, status=status.HTTP_201_CREATED)
@@ -215,10 +239,12 @@ class TrashOut(NodeOut):
 
 
 class TrashListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=TrashOut(many=True), summary="What was deleted in a space, newest first")
     def get(self, request, space_id):
         space = access_space(request.user, space_id, Cap.FILE_READ)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.trash_list(space), request)
         locks = lock_selectors.lock_summaries(page, viewer=request.user)
         scans = scan_selectors.scan_summaries(page)
@@ -229,8 +255,14 @@ class TrashListView(APIView):
              "trashed_by": node.trashed_by.username if node.trashed_by else None} for node in page])
 
 
+class PurgedOut(serializers.Serializer):
+    purged = StrictBooleanField()
+    freed_bytes = Int64Field(help_text="Bytes of quota the purge gave back")
+
+
 class TrashItemView(APIView):
-    @extend_schema(responses={200: None}, summary="Purge for good (managers and owners)")
+    @extend_schema(responses={200: PurgedOut}, summary="Purge for good (managers and owners)")
+    @error_responses(423)
     def delete(self, request, node_id):
         freed = tree.trash_purge(actor=request.user, node_id=node_id)
         return Response({"purged": True, "freed_bytes": freed})
@@ -238,6 +270,7 @@ class TrashItemView(APIView):
 
 class TrashRestoreView(APIView):
     @extend_schema(request=RestoreIn, responses=NodeOut, summary="Restore to where it was, or to a path")
+    @error_responses(507)
     def post(self, request, node_id):
         data = validated(RestoreIn, request.data).validated_data
         node = tree.trash_restore(actor=request.user, node_id=node_id, path=data.get("path"))

@@ -9,12 +9,12 @@ streams through the portal, from either store.
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
+from portal.api.schema import binary_responses, error_responses
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
 from portal.files import selectors
@@ -98,9 +98,7 @@ class ContentView(_DownloadView):
                     OpenApiParameter("inline", int, enum=[0, 1],
                                      description="Show in the browser; honoured for images, PDF, plain text, "
                                                  "audio and video only")],
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY), 206: OpenApiResponse(OpenApiTypes.BINARY),
-                   302: OpenApiResponse(description="To a presigned URL that lives at most five minutes"),
-                   304: None, 416: None})
+        responses=binary_responses("*/*", ranges=True, redirect=True))
     def get(self, request, node_id):
         """Serve a version of a file to a member with file.read. The download
         is audited once per start: every presigned URL issued (S3), and every
@@ -124,7 +122,8 @@ class ContentView(_DownloadView):
 
 class ZipView(_DownloadView):
     @extend_schema(summary="A folder (default: the whole space) as a streamed zip",
-                   responses={200: OpenApiResponse(OpenApiTypes.BINARY)})
+                   responses=binary_responses("application/zip"))
+    @error_responses(413)
     def get(self, request, space_id, path=""):
         """A member with file.read downloads a folder's live contents as a
         stored zip with a Content-Length. Audited once per GET (not HEAD)."""

@@ -8,6 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import Int64Field
+from portal.api.schema import error_responses
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.files.models import RestoreState
 from portal.files.services import point_in_time
@@ -16,44 +18,44 @@ from portal.files.services import point_in_time
 class PointIn(StrictSerializer):
     at = TextField(help_text="T, ISO 8601 (2026-03-01T09:30:00+08:00; without an offset, the caller's time zone)")
     path = TextField(required=False, allow_blank=True, help_text="A folder to restore instead of the whole space")
-    folder = serializers.IntegerField(required=False, min_value=1, help_text="The folder's id (instead of path)")
+    folder = Int64Field(required=False, min_value=1, help_text="The folder's id (instead of path)")
 
 
 class ChangeOut(serializers.Serializer):
     kind = serializers.CharField(help_text="trash (made after T), untrash (back from the trash), place (renamed or "
                                            "moved back), content (T's version as a new one)")
-    node = serializers.IntegerField()
+    node = Int64Field()
     folder = StrictBooleanField()
     path = serializers.CharField(help_text="Where it is now (in the trash: where it was)")
     to = serializers.CharField(required=False, help_text="Where it goes back to")
     collision = StrictBooleanField(required=False, help_text="Its name at T is taken: it gets \"name (2)\"")
-    version = serializers.IntegerField(required=False, help_text="The version current at T, made current again")
-    size = serializers.IntegerField(required=False)
+    version = Int64Field(required=False, help_text="The version current at T, made current again")
+    size = Int64Field(required=False)
     skipped = serializers.CharField(required=False, help_text="locked, moved_in, moved_out, no_version")
 
 
 class PlanOut(serializers.Serializer):
-    space = serializers.IntegerField()
-    folder = serializers.IntegerField()
+    space = Int64Field()
+    folder = Int64Field()
     folder_path = serializers.CharField()
     at = serializers.DateTimeField()
-    counts = serializers.DictField(child=serializers.IntegerField(),
+    counts = serializers.DictField(child=Int64Field(),
                                    help_text="trash, untrash, place, content, collisions, skipped, locked")
-    bytes_needed = serializers.IntegerField(help_text="Quota the restored versions take (they reuse stored bytes)")
+    bytes_needed = Int64Field(help_text="Quota the restored versions take (they reuse stored bytes)")
     changes = ChangeOut(many=True)
     skipped = ChangeOut(many=True)
     truncated = StrictBooleanField(help_text="More changes than listed (the counts are complete)")
 
 
 class RunOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    space = serializers.IntegerField()
-    folder = serializers.IntegerField()
+    id = Int64Field()
+    space = Int64Field()
+    folder = Int64Field()
     at = serializers.DateTimeField()
     state = serializers.ChoiceField(choices=RestoreState.values)
-    total = serializers.IntegerField()
-    done = serializers.IntegerField()
-    counts = serializers.DictField(child=serializers.IntegerField())
+    total = Int64Field()
+    done = Int64Field()
+    counts = serializers.DictField(child=Int64Field())
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -68,6 +70,7 @@ def _args(request, space_id) -> dict:
 class PreviewView(APIView):
     @extend_schema(request=PointIn, responses=PlanOut,
                    summary="What restoring the space (or a folder) to time T would change; changes nothing")
+    @error_responses(413)
     def post(self, request, space_id):
         plan = point_in_time.point_restore_preview(**_args(request, space_id))
         return Response(point_in_time.plan_out(plan))
@@ -76,6 +79,7 @@ class PreviewView(APIView):
 class ApplyView(APIView):
     @extend_schema(request=PointIn, responses={200: RunOut, 202: RunOut},
                    summary="Restore the space (or a folder) to time T, as new versions; 202 while a task applies it")
+    @error_responses(413, 423, 507)
     def post(self, request, space_id):
         run = point_in_time.point_restore_start(**_args(request, space_id))
         done = run.state in (RestoreState.DONE, RestoreState.FAILED)

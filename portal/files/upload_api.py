@@ -8,6 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
+from portal.api.fields import Int64Field
+from portal.api.schema import error_responses
 from portal.api.serializers import StrictSerializer, TextField, validated
 from portal.core.errors import InvalidInput
 from portal.files.api import NodeOut, node_out
@@ -18,32 +20,32 @@ URLS_PER_RESPONSE = 1000
 
 
 class UploadIn(StrictSerializer):
-    space = serializers.IntegerField()
+    space = Int64Field()
     path = TextField(allow_blank=True, trim_whitespace=False)
-    size = serializers.IntegerField(min_value=0)
+    size = Int64Field(min_value=0)
     sha256 = TextField(required=False, allow_blank=True)
-    if_match = serializers.IntegerField(required=False, min_value=1,
+    if_match = Int64Field(required=False, min_value=1,
                                         help_text="Fail with 409 unless the file is at this version now.")
 
 
 class PartUrlOut(serializers.Serializer):
-    number = serializers.IntegerField()
-    size = serializers.IntegerField()
+    number = Int64Field()
+    size = Int64Field()
     url = serializers.URLField(help_text="PUT the part's raw bytes here; the answer carries its ETag. "
                                          "Lives at most five minutes: ask GET /uploads/{id} for fresh ones.")
 
 
 class UploadOut(serializers.Serializer):
     id = serializers.UUIDField()
-    space = serializers.IntegerField()
+    space = Int64Field()
     path = serializers.CharField()
-    size = serializers.IntegerField()
+    size = Int64Field()
     state = serializers.CharField()
-    part_size = serializers.IntegerField()
-    part_count = serializers.IntegerField()
-    received = serializers.ListField(child=serializers.IntegerField())
-    wrong_size = serializers.ListField(child=serializers.IntegerField())
-    ambiguous = serializers.ListField(child=serializers.IntegerField(),
+    part_size = Int64Field()
+    part_count = Int64Field()
+    received = serializers.ListField(child=Int64Field())
+    wrong_size = serializers.ListField(child=Int64Field())
+    ambiguous = serializers.ListField(child=Int64Field(),
                                       help_text="Parts stored twice with the right size: complete with their ETags.")
     parts = PartUrlOut(many=True, help_text=f"URLs for parts still missing (at most {URLS_PER_RESPONSE}).")
     expires_at = serializers.DateTimeField()
@@ -79,6 +81,7 @@ def upload_out(session: UploadSession, wanted: list[int] | None = None) -> dict:
 class UploadListView(APIView):
     @extend_schema(request=UploadIn, responses={201: UploadOut},
                    summary="Start a resumable upload; PUT each part to its URL, then complete")
+    @error_responses(413, 423, 507)
     def post(self, request):
         data = validated(UploadIn, request.data).validated_data
         session = uploads.upload_start(actor=request.user, space_id=data["space"], path=data["path"],
@@ -100,7 +103,7 @@ class UploadView(APIView):
 
 
 class PartEtagIn(serializers.Serializer):
-    number = serializers.IntegerField(min_value=1)
+    number = Int64Field(min_value=1)
     etag = TextField()
 
 
@@ -112,6 +115,7 @@ class CompleteIn(StrictSerializer):
 class UploadCompleteView(APIView):
     @extend_schema(request=CompleteIn, responses={201: NodeOut},
                    summary="Create the file version from the parts (idempotent)")
+    @error_responses(413, 423, 507)
     def post(self, request, upload_id):
         data = validated(CompleteIn, request.data or {}).validated_data
         done = uploads.upload_finish(actor=request.user, upload_id=upload_id, etags=data.get("parts"))

@@ -12,10 +12,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import Int64Field
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import is_admin
 from portal.core.errors import Forbidden, InvalidInput
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 from portal.governance import selectors, services
 from portal.governance.models import MAX_RETENTION_DAYS, EndAction, HoldKind
 
@@ -26,11 +27,11 @@ def _require_admin(request) -> None:
 
 
 class LegalHoldOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     kind = serializers.ChoiceField(choices=HoldKind.choices)
-    user_id = serializers.IntegerField(allow_null=True)
-    space_id = serializers.IntegerField(allow_null=True)
-    node_id = serializers.IntegerField(allow_null=True)
+    user_id = Int64Field(allow_null=True)
+    space_id = Int64Field(allow_null=True)
+    node_id = Int64Field(allow_null=True)
     target = serializers.CharField(source="target_label")
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -45,7 +46,7 @@ class LegalHoldOut(serializers.Serializer):
 
 class LegalHoldIn(StrictSerializer):
     kind = TextField(help_text="user, space or folder (a folder or a file: its node id)")
-    target = serializers.IntegerField(help_text="The user's, space's or node's id")
+    target = Int64Field(help_text="The user's, space's or node's id")
     reason = TextField(allow_blank=True, help_text="Why; kept in the audit log")
 
 
@@ -54,19 +55,19 @@ class LegalHoldReleaseIn(StrictSerializer):
 
 
 class RetentionPolicyOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    space_id = serializers.IntegerField()
+    id = Int64Field()
+    space_id = Int64Field()
     space = serializers.CharField(source="space.name")
-    node_id = serializers.IntegerField(allow_null=True, help_text="The folder's id; null: the whole space")
-    days = serializers.IntegerField()
+    node_id = Int64Field(allow_null=True, help_text="The folder's id; null: the whole space")
+    days = Int64Field()
     end_action = serializers.ChoiceField(choices=EndAction.choices)
     updated_at = serializers.DateTimeField()
 
 
 class RetentionPolicyIn(StrictSerializer):
-    space = serializers.IntegerField()
-    folder = serializers.IntegerField(required=False, allow_null=True, help_text="A folder's id; absent: the space")
-    days = serializers.IntegerField(min_value=1, max_value=MAX_RETENTION_DAYS)
+    space = Int64Field()
+    folder = Int64Field(required=False, allow_null=True, help_text="A folder's id; absent: the space")
+    days = Int64Field(min_value=1, max_value=MAX_RETENTION_DAYS)
     end_action = TextField(required=False, default=EndAction.NONE, help_text="none, delete or review")
 
 
@@ -74,6 +75,8 @@ _ACTIVE = OpenApiParameter("active", str, description="true: active holds only; 
 
 
 class HoldListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(parameters=[_ACTIVE], responses=LegalHoldOut(many=True), summary="Legal holds, newest first")
     def get(self, request):
         _require_admin(request)
@@ -102,6 +105,8 @@ class HoldReleaseView(APIView):
 
 
 class RetentionListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=RetentionPolicyOut(many=True), summary="Retention policies by space and folder")
     def get(self, request):
         _require_admin(request)

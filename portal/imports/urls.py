@@ -9,9 +9,9 @@ app_name = "imports"
 urlpatterns = [
     path("", views.job_list, name="jobs"),
     path("new/", views.job_new, name="job-new"),
-    path("<int:job_id>/", views.job_detail, name="job"),
-    path("<int:job_id>/run/", views.job_run, name="job-run"),
-    path("<int:job_id>/delete/", views.job_delete, name="job-delete"),
-    path("runs/<int:run_id>/progress/", views.run_progress, name="run-progress"),
-    path("runs/<int:run_id>/report.csv", views.run_report, name="run-report"),
+    path("<id:job_id>/", views.job_detail, name="job"),
+    path("<id:job_id>/run/", views.job_run, name="job-run"),
+    path("<id:job_id>/delete/", views.job_delete, name="job-delete"),
+    path("runs/<id:run_id>/progress/", views.run_progress, name="run-progress"),
+    path("runs/<id:run_id>/report.csv", views.run_report, name="run-report"),
 ]

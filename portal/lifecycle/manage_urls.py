@@ -7,5 +7,5 @@ app_name = "tiers"
 urlpatterns = [
     path("", manage_views.storage_page, name="page"),
     path("policies/", manage_views.space_policy_set, name="policy-set"),
-    path("policies/<int:space_id>/clear/", manage_views.space_policy_clear, name="policy-clear"),
+    path("policies/<id:space_id>/clear/", manage_views.space_policy_clear, name="policy-clear"),
 ]

@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
+from portal.api.fields import Int64Field
+from portal.api.schema import error_responses
 from portal.api.serializers import StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap
 from portal.spaces.selectors import can
@@ -22,8 +24,8 @@ from portal.locks.models import LockKind
 class LockOut(serializers.Serializer):
     """Documentation of ``selectors.lock_info``'s shape."""
 
-    id = serializers.IntegerField()
-    node = serializers.IntegerField()
+    id = Int64Field()
+    node = Int64Field()
     owner = serializers.CharField()
     owner_name = serializers.CharField()
     since = serializers.DateTimeField()
@@ -37,7 +39,7 @@ class LockOut(serializers.Serializer):
 
 
 class LockIn(StrictSerializer):
-    timeout = serializers.IntegerField(
+    timeout = Int64Field(
         required=False, min_value=1,
         help_text=f"Seconds (default and maximum {settings.LOCK_MANUAL_MAX_SECONDS}; longer asks are capped).")
     note = TextField(required=False, allow_blank=True, max_length=services.NOTE_MAX)
@@ -47,7 +49,7 @@ class LockIn(StrictSerializer):
 
 class LockRefreshIn(StrictSerializer):
     token = TextField()
-    timeout = serializers.IntegerField(required=False, min_value=1)
+    timeout = Int64Field(required=False, min_value=1)
 
 
 class LockReleaseIn(StrictSerializer):
@@ -63,6 +65,7 @@ def _file(request, node_id, cap: Cap = Cap.FILE_READ):
 
 class LockView(APIView):
     @extend_schema(request=LockIn, responses={201: LockOut}, summary="Lock a file (409 if someone holds it)")
+    @error_responses(423)
     def post(self, request, node_id):
         data = validated(LockIn, request.data).validated_data
         node = _file(request, node_id, Cap.FILE_WRITE)
@@ -73,6 +76,7 @@ class LockView(APIView):
 
     @extend_schema(request=LockRefreshIn, responses=LockOut,
                    summary="Refresh my lock (412 for a token that is not live on this file)")
+    @error_responses(412)
     def patch(self, request, node_id):
         data = validated(LockRefreshIn, request.data).validated_data
         node = _file(request, node_id)

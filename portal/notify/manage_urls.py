@@ -6,5 +6,5 @@ app_name = "webhooks"
 
 urlpatterns = [
     path("", manage_views.webhook_page, name="list"),
-    path("<int:webhook_id>/<slug:action>", manage_views.webhook_action, name="action"),
+    path("<id:webhook_id>/<slug:action>", manage_views.webhook_action, name="action"),
 ]

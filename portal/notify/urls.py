@@ -8,7 +8,7 @@ urlpatterns = [
     path("", views.notification_list, name="list"),
     path("badge", views.badge, name="badge"),
     path("read-all", views.mark_all_read, name="read-all"),
-    path("<int:notification_id>/", views.open_notification, name="open"),
-    path("follow/<int:node_id>", views.follow, name="follow"),
+    path("<id:notification_id>/", views.open_notification, name="open"),
+    path("follow/<id:node_id>", views.follow, name="follow"),
     path("email", views.preferences, name="preferences"),
 ]

@@ -4,24 +4,25 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from portal.core.pagination import paginated_response
+from portal.api.fields import Int64Field
+from portal.core.pagination import PagePagination, paginated_response
 from portal.search.models import FileType
 from portal.search.params import filters_from, terms_from
 from portal.search.query import Results
 
 
 class HitOut(serializers.Serializer):
-    node = serializers.IntegerField(source="node_id")
-    space = serializers.IntegerField(source="space_id")
+    node = Int64Field(source="node_id")
+    space = Int64Field(source="space_id")
     space_name = serializers.CharField()
     kind = serializers.CharField()
     type = serializers.CharField(source="file_type")
     name = serializers.CharField()
     path = serializers.CharField()
     folder = serializers.CharField(source="parent_path")
-    size = serializers.IntegerField()
+    size = Int64Field()
     modified_at = serializers.DateTimeField()
-    rank = serializers.IntegerField(help_text="0 exact name, 1 name prefix, 2 name words, 3 name and path "
+    rank = Int64Field(help_text="0 exact name, 1 name prefix, 2 name words, 3 name and path "
                                               "words, 4 text")
 
 
@@ -41,6 +42,8 @@ _PARAMETERS = [
 
 
 class SearchView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(parameters=_PARAMETERS, responses=HitOut(many=True),
                    summary="Find files and folders by name, path and content, best first")
     def get(self, request):

@@ -6,10 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from django.utils.translation import gettext
 
+from portal.api.fields import Int64Field
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 from portal.files import names
 from portal.files.selectors import locate_node
 from portal.shares import policy, services, tokens
@@ -21,9 +22,9 @@ from portal.spaces.selectors import access_space
 
 
 class ShareOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    node = serializers.IntegerField(source="node_id")
-    space = serializers.IntegerField(source="space_id")
+    id = Int64Field()
+    node = Int64Field(source="node_id")
+    space = Int64Field(source="space_id")
     path = serializers.SerializerMethodField()
     owner = serializers.CharField(source="created_by.username")
     permission = serializers.CharField()
@@ -31,10 +32,10 @@ class ShareOut(serializers.Serializer):
     emails = serializers.SerializerMethodField()
     has_password = StrictBooleanField()
     expires_at = serializers.DateTimeField(allow_null=True)
-    max_downloads = serializers.IntegerField(allow_null=True)
-    max_previews = serializers.IntegerField(allow_null=True)
-    download_count = serializers.IntegerField()
-    preview_count = serializers.IntegerField()
+    max_downloads = Int64Field(allow_null=True)
+    max_previews = Int64Field(allow_null=True)
+    download_count = Int64Field()
+    preview_count = Int64Field()
     watermark = serializers.CharField()
     notify_on_first_download = StrictBooleanField()
     enabled = StrictBooleanField(source="owner_enabled")
@@ -72,7 +73,7 @@ class ShareOut(serializers.Serializer):
 
 
 class ShareCreateIn(StrictSerializer):
-    node = serializers.IntegerField()
+    node = Int64Field()
     permission = serializers.ChoiceField(choices=Permission.choices)
     audience = serializers.ChoiceField(choices=Audience.choices, required=False)
     emails = serializers.ListField(child=serializers.CharField(), required=False)
@@ -80,8 +81,8 @@ class ShareCreateIn(StrictSerializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True,
                                            help_text="Omit for the policy's default; null for a permanent link "
                                                      "(only where policy allows).")
-    max_downloads = serializers.IntegerField(required=False, allow_null=True)
-    max_previews = serializers.IntegerField(required=False, allow_null=True)
+    max_downloads = Int64Field(required=False, allow_null=True)
+    max_previews = Int64Field(required=False, allow_null=True)
     watermark = TextField(required=False, allow_blank=True)
     notify_on_first_download = StrictBooleanField(required=False)
 
@@ -91,8 +92,8 @@ class ShareUpdateIn(StrictSerializer):
     emails = serializers.ListField(child=serializers.CharField(), required=False)
     password = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    max_downloads = serializers.IntegerField(required=False, allow_null=True)
-    max_previews = serializers.IntegerField(required=False, allow_null=True)
+    max_downloads = Int64Field(required=False, allow_null=True)
+    max_previews = Int64Field(required=False, allow_null=True)
     watermark = TextField(required=False, allow_blank=True)
     notify_on_first_download = StrictBooleanField(required=False)
     enabled = StrictBooleanField(required=False, help_text="The owner's switch.")
@@ -101,7 +102,7 @@ class ShareUpdateIn(StrictSerializer):
 
 
 class AccessOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     at = serializers.DateTimeField(source="created_at")
     action = serializers.CharField()
     outcome = serializers.CharField()
@@ -113,16 +114,16 @@ class AccessOut(serializers.Serializer):
 
 
 class PolicyOut(serializers.Serializer):
-    default_days = serializers.IntegerField()
-    max_days = serializers.IntegerField()
+    default_days = Int64Field()
+    max_days = Int64Field()
     allow_permanent = StrictBooleanField()
     require_password = StrictBooleanField()
-    password_min_length = serializers.IntegerField()
+    password_min_length = Int64Field()
 
 
 class PolicyIn(StrictSerializer):
-    default_days = serializers.IntegerField(required=False, allow_null=True)
-    max_days = serializers.IntegerField(required=False, allow_null=True)
+    default_days = Int64Field(required=False, allow_null=True)
+    max_days = Int64Field(required=False, allow_null=True)
     allow_permanent = StrictBooleanField(required=False, allow_null=True)
     require_password = StrictBooleanField(required=False, allow_null=True)
 
@@ -132,6 +133,8 @@ def _out(link: ShareLink, request) -> dict:
 
 
 class ShareListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=ShareOut(many=True), summary="Links I own, and all links of spaces I manage",
                    parameters=[OpenApiParameter("space", int, description="Only this space's links"),
                                OpenApiParameter("mine", int, enum=[0, 1], description="Only my own links")])
@@ -173,6 +176,8 @@ class ShareDetailView(APIView):
 
 
 class ShareAccessListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=AccessOut(many=True), summary="A link's access log, newest first")
     def get(self, request, link_id):
         link = access_link(request.user, link_id)
@@ -198,12 +203,12 @@ class SharePolicyView(APIView):
 # --- internal shares (a file or folder given to a colleague or a group) -------------------
 
 class InternalShareOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    node = serializers.IntegerField(source="node_id")
+    id = Int64Field()
+    node = Int64Field(source="node_id")
     name = serializers.CharField(source="node.name")
     user = serializers.CharField(source="user.username", allow_null=True, default=None)
     group = serializers.CharField(source="group.name", allow_null=True, default=None)
-    group_id = serializers.IntegerField(allow_null=True)
+    group_id = Int64Field(allow_null=True)
     role = serializers.ChoiceField(choices=GRANT_ROLES)
     expires_at = serializers.DateTimeField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username")
@@ -212,7 +217,7 @@ class InternalShareOut(serializers.Serializer):
 
 class InternalShareIn(StrictSerializer):
     user = TextField(required=False, help_text="A colleague's username (or give group).")
-    group = serializers.IntegerField(required=False, help_text="A group's id (or give user).")
+    group = Int64Field(required=False, help_text="A group's id (or give user).")
     role = serializers.ChoiceField(choices=GRANT_ROLES)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Omit or null: no expiry.")
 
@@ -223,6 +228,8 @@ class InternalShareChangeIn(StrictSerializer):
 
 
 class NodeInternalShareListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=InternalShareOut(many=True),
                    summary="Who a file or folder is shared with (people and groups)")
     def get(self, request, node_id):
@@ -238,11 +245,13 @@ class NodeInternalShareListView(APIView):
 
 
 class ReceivedShareOut(InternalShareOut):
-    space = serializers.IntegerField(source="space_id")
+    space = Int64Field(source="space_id")
     is_folder = StrictBooleanField(source="node.is_folder")
 
 
 class InternalShareListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=ReceivedShareOut(many=True),
                    summary="What colleagues shared with me (directly or through my groups), newest first")
     def get(self, request):

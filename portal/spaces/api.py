@@ -3,45 +3,46 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import Int64Field
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, query_flag, validated
 from portal.core.access import Cap, Role
-from portal.core.pagination import paginated_response
+from portal.core.pagination import PagePagination, paginated_response
 from portal.spaces import services
 from portal.spaces.models import MAX_KEEP_VERSION_DAYS, MAX_KEEP_VERSIONS
 from portal.spaces.selectors import access_space, members_list, space_groups_list, spaces_visible_to
 
 
 class SpaceOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = Int64Field()
     name = serializers.CharField()
     slug = serializers.CharField(help_text="URL name of the space: WebDAV mounts it at /dav/<slug>/")
     kind = serializers.CharField()
     role = serializers.CharField(source="actor_role", allow_null=True)
-    quota = serializers.IntegerField(source="quota_bytes")
-    used = serializers.IntegerField(source="used_bytes")
+    quota = Int64Field(source="quota_bytes")
+    used = Int64Field(source="used_bytes")
     archived = StrictBooleanField(source="is_archived")
-    keep_versions = serializers.IntegerField(allow_null=True, help_text="Versions kept per file (null: default)")
-    keep_version_days = serializers.IntegerField(allow_null=True, help_text="Days versions are kept (null: default)")
+    keep_versions = Int64Field(allow_null=True, help_text="Versions kept per file (null: default)")
+    keep_version_days = Int64Field(allow_null=True, help_text="Days versions are kept (null: default)")
     created_at = serializers.DateTimeField()
 
 
 class SpaceCreateIn(StrictSerializer):
     name = TextField(allow_blank=True, trim_whitespace=False)
-    quota = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_QUOTA)
+    quota = Int64Field(required=False, min_value=0, max_value=services.MAX_QUOTA)
 
 
 class SpaceUpdateIn(StrictSerializer):
     name = TextField(required=False, allow_blank=True, trim_whitespace=False)
     archived = StrictBooleanField(required=False)
-    quota = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_QUOTA)
-    keep_versions = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+    quota = Int64Field(required=False, min_value=0, max_value=services.MAX_QUOTA)
+    keep_versions = Int64Field(required=False, allow_null=True, min_value=1,
                                              max_value=MAX_KEEP_VERSIONS)
-    keep_version_days = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+    keep_version_days = Int64Field(required=False, allow_null=True, min_value=0,
                                                  max_value=MAX_KEEP_VERSION_DAYS)
 
 
 class MemberOut(serializers.Serializer):
-    user_id = serializers.IntegerField()
+    user_id = Int64Field()
     username = serializers.CharField(source="user.username")
     role = TextField()
     since = serializers.DateTimeField(source="created_at")
@@ -62,6 +63,8 @@ def _space_out(space) -> dict:
 
 
 class SpaceListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=SpaceOut(many=True), summary="List my spaces (?include_archived=1 for archived too)")
     def get(self, request):
         include_archived = query_flag(request.query_params, "include_archived")
@@ -89,6 +92,8 @@ class SpaceDetailView(APIView):
 
 
 class MemberListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=MemberOut(many=True))
     def get(self, request, space_id):
         space = access_space(request.user, space_id, Cap.MEMBER_LIST)
@@ -116,18 +121,20 @@ class MemberDetailView(APIView):
 
 
 class SpaceGroupOut(serializers.Serializer):
-    group_id = serializers.IntegerField()
+    group_id = Int64Field()
     name = serializers.CharField(source="group.name")
     role = TextField()
     since = serializers.DateTimeField(source="created_at")
 
 
 class SpaceGroupAddIn(StrictSerializer):
-    group_id = serializers.IntegerField()
+    group_id = Int64Field()
     role = TextField()
 
 
 class SpaceGroupListView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(responses=SpaceGroupOut(many=True), summary="List the groups that hold a role in the space")
     def get(self, request, space_id):
         space = access_space(request.user, space_id, Cap.MEMBER_LIST)

@@ -121,9 +121,10 @@ class WopiFileView(_WopiView):
         operation = request.headers.get("X-WOPI-Override", "").upper()
         handler = {"LOCK": _lock, "GET_LOCK": _get_lock, "REFRESH_LOCK": _refresh_lock, "UNLOCK": _unlock,
                    "PUT_RELATIVE": _put_relative, "RENAME_FILE": _rename}.get(operation)
-        if handler is None:
-            return _error(501, gettext("X-WOPI-Override %(value)r is not supported.") % {"value": operation},
-                          "wopi_not_implemented")
+        if handler is None:  # said only to a caller whose token holds: anyone else gets the 401
+            return self.handle(request, file_id, lambda wopi: _error(
+                501, gettext("X-WOPI-Override %(value)r is not supported.") % {"value": operation},
+                "wopi_not_implemented"))
         return self.handle(request, file_id, handler)
 
 
@@ -141,10 +142,11 @@ class WopiContentsView(_WopiView):
                    summary="WOPI PutFile: the body becomes the file's next version",
                    description="Needs the file's lock string, or an unlocked empty file. 409 with X-WOPI-Lock on a "
                                "mismatch; 413 over the size limit or the space's quota.",
-                   responses={200: OpenApiTypes.OBJECT, 409: None, 413: None, **COMMON})
+                   responses={200: OpenApiTypes.OBJECT, 409: None, 413: None, 501: None, **COMMON})
     def post(self, request, file_id):
         if request.headers.get("X-WOPI-Override", "").upper() != "PUT":
-            return _error(501, gettext("POST on contents is PutFile (X-WOPI-Override: PUT)."), "wopi_not_implemented")
+            return self.handle(request, file_id, lambda wopi: _error(
+                501, gettext("POST on contents is PutFile (X-WOPI-Override: PUT)."), "wopi_not_implemented"))
         return self.handle(request, file_id, _put_file)
 
 

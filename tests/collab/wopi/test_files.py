@@ -202,3 +202,9 @@ def test_an_unknown_override_is_501(client_for, alice, doc):
     office = client_for(alice, doc)
     assert office.call("POST", "DELETE").status_code == 501
     assert office.call("POST", "LOCK", contents=True).status_code == 501
+
+
+def test_an_unknown_override_without_a_valid_token_is_401_not_501(client, doc):
+    for path in (f"/wopi/files/{doc.pk}", f"/wopi/files/{doc.pk}/contents"):
+        response = client.post(f"{path}?access_token=bogus", HTTP_X_WOPI_OVERRIDE="DELETE")
+        assert response.status_code == 401
