@@ -38,6 +38,8 @@ def enqueue(task, *args, countdown: float | None = None, using: str = "default")
 def enqueue_many(task, calls: list, *, countdown: float | None = None, using: str = "default") -> None:
     """``enqueue`` for many argument tuples of one task (one INSERT at commit)."""
     name = getattr(task, "name", task)
+    if not calls:
+        return
     if current_app.conf.task_always_eager:   # no broker to outlive: run them on commit, as Celery would
         for args in calls:
             transaction.on_commit(functools.partial(_apply_eagerly, name, tuple(args), countdown), using=using)
