@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from portal.outbox.commit import Batch, Pending
+from portal.outbox.commit import Pending
 from portal.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ RELAY_BATCH = 500
 def enqueue(task, *args, countdown: float | None = None, using: str = "default") -> None:
     """Run ``task(*args)`` (a Celery task or its name) once the current
     transaction commits, even if the broker is down then: the call is written
-    in the transaction and relayed later if needed. Outside a transaction the
-    row is written and published at once."""
+    in the transaction and relayed later if needed. Outside a transaction
+    (an audited read, a callback after a commit) there is no change to join:
+    the call is published at once and written only if the broker refuses it."""
     enqueue_many(task, [args], countdown=countdown, using=using)
 
 
@@ -54,8 +55,11 @@ def enqueue_many(task, calls: list, *, countdown: float | None = None, using: st
         for message in messages:
             transaction.on_commit(Pending(message), using=using)
         return
-    OutboxMessage.objects.using(using).bulk_create(messages)
-    Batch(messages, using, written=True).publish()
+    sent = {message.pk for message in publish(messages)}
+    refused = [message for message in messages if message.pk not in sent]
+    for message in refused:
+        message.sent_at, message.attempts = None, 0
+    OutboxMessage.objects.using(using).bulk_create(refused)
 
 
 def _task(name: str):

@@ -190,6 +190,12 @@ READS = {
 
 # --- Writes without an event of their own, on purpose ------------------------------
 NOT_AUDITED = {
+    # Queueing follow-up tasks (with the caller's change, which records its own event) and relaying them.
+    "portal.outbox.services.enqueue": "a follow-up of the caller's change, written in its transaction",
+    "portal.outbox.services.enqueue_many": "follow-ups of the caller's change, written in its transaction",
+    "portal.outbox.services.publish": "hands queued tasks to the broker",
+    "portal.outbox.services.publish_committed": "hands a committed transaction's tasks to the broker",
+    "portal.outbox.services.relay": "publishes again what the broker refused or lost",
     # The audit writer itself.
     "portal.audit.services.record": "it is the event",
     "portal.audit.services.record_read": "it is the event (of a read, committed on its own)",

@@ -73,6 +73,14 @@ def test_with_the_broker_down_the_commit_succeeds_and_the_relay_publishes_once_i
     assert services.relay() == 0   # just sent: not again before the redelivery window
 
 
+def test_outside_a_transaction_only_what_the_broker_refuses_is_written(broker_down):
+    services.enqueue("core.ping", "refused")   # an audited read has no transaction to join
+    assert list(OutboxMessage.objects.values_list("args", "sent_at", "attempts")) == [(["refused"], None, 0)]
+    broker_down()   # back
+    services.enqueue("core.ping", "taken")
+    assert OutboxMessage.objects.count() == 1 and len(queued_ids()) == 1
+
+
 def test_the_relay_publishes_again_what_a_broker_took_long_ago_until_the_attempts_cap(settings):
     settings.OUTBOX_REDELIVER_MINUTES = 10
     with transaction.atomic():
