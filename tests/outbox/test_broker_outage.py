@@ -127,6 +127,7 @@ def test_uploads_answer_while_redis_is_down_and_every_version_is_hashed_and_scan
     assert during.json()["path"] == "/during.txt"
     put = dav.put(f"{url}/dav/{team.slug}/during-dav.txt", data=b"WebDAV while Redis is down")
     assert put.status_code in (201, 204), put.text
+    assert during.elapsed < timedelta(seconds=3) and put.elapsed < timedelta(seconds=3), "the broker held the request"
     assert OutboxMessage.objects.filter(sent_at__isnull=True).exists()   # refused: kept for the relay
     assert "Traceback" not in portal_log.read_text(errors="replace")
 
