@@ -64,8 +64,9 @@ PURGE_PATHS = {
     "portal.backups.services.gc._delete_rowless": EXEMPT + "pack objects no row names: never part of a backup",
     "portal.backups.services.packs._reject": EXEMPT + "a pack that failed its check: the device uploads it again",
     "portal.files.services.direct.file_put": EXEMPT + "its own staging object when the write fails (no version yet)",
-    "portal.files.services.uploads._record": EXEMPT + "its own staging object when completing fails",
     "portal.files.services.maintenance._expire": EXEMPT + "an expired upload's staging object (no version yet)",
+    "portal.files.services.upload_release.store_release": EXEMPT + "a closed upload's parts or assembled object, "
+                                                           "deleted only when no version (blob) uses it",
     "portal.files.services.maintenance.blob_hash": EXEMPT + "a duplicate blob, once its versions point at the twin",
     "portal.lifecycle.copying.copy_blob": EXEMPT + "its own half-written copy at the destination",
     "portal.lifecycle.copying._verify_container": EXEMPT + "its own container that failed verification",
