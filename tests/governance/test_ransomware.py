@@ -188,7 +188,7 @@ def test_a_webdav_attack_is_flagged_suspended_reported_and_undone(alice, bob, ad
 
 # --- Not an attack ----------------------------------------------------------------------------------------------
 
-def test_a_heavy_normal_user_is_not_flagged(alice, team, put, eager):
+def test_a_heavy_normal_user_is_not_flagged(alice, team):
     token, _ = token_issue(actor=alice, owner=alice, name="sync")
     seed(alice, team, {f"/Import/notes-{i}.txt": text(i) for i in range(250)})  # a bulk upload of new text files
     seed(alice, team, {f"/Import/notes-{i}.txt": text(i) + b"One more line.\n" for i in range(20)})  # edits
