@@ -5,7 +5,7 @@ from tests.factories import UserFactory
 
 pytest_plugins = ["tests.support.seaweed", "tests.support.browser", "tests.support.oidc_provider.fixture",
                   "tests.support.slapd", "tests.support.coedit", "tests.support.quick_hashes",
-                  "tests.support.quick_flush"]
+                  "tests.support.quick_flush", "tests.support.private_redis"]
 
 
 @pytest.fixture(scope="session", autouse=True)

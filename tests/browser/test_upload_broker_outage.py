@@ -23,7 +23,6 @@ from portal.spaces.services import space_create
 from tests.files.support_s3 import MiB
 from tests.outbox.conftest import use_broker
 from tests.support.coedit import server_env
-from tests.support.private_redis import PrivateRedis
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,15 +30,12 @@ DEADLINE = 60
 
 
 @pytest.fixture
-def broker(tmp_path):
+def broker(private_redis):
     """A private redis-server as this process's broker (the live server publishes to it)."""
-    redis = PrivateRedis(tmp_path / "redis")
-    redis.start()
     original = django_settings.CELERY_BROKER_URL
-    use_broker(redis.url())
-    yield redis
+    use_broker(private_redis.url())
+    yield private_redis
     use_broker(original)
-    redis.stop()
 
 
 def _worker(env: dict, log: Path) -> subprocess.Popen:

@@ -9,39 +9,31 @@ import pytest
 import requests
 
 from tests.support.coedit import connected, room_url
-from tests.support.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.postgres]
 CATCH_UP = 45  # seconds: the servers try Redis again after 1, 2, 4... s
-
-
-@pytest.fixture
-def redis(tmp_path):
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _healthy(server) -> bool:
     return requests.get(f"http://127.0.0.1:{server.port}/coedit/health", timeout=10).status_code == 200
 
 
-def test_editors_keep_typing_through_a_redis_outage_and_both_servers_agree_after(coedit_servers, notes, redis,
-                                                                                  aio):
-    one, two = coedit_servers(PORTAL_REDIS_URL=redis.url()), coedit_servers(PORTAL_REDIS_URL=redis.url())
+def test_editors_keep_typing_through_a_redis_outage_and_both_servers_agree_after(coedit_servers, notes,
+                                                                                  private_redis, aio):
+    url = private_redis.url()
+    one, two = coedit_servers(PORTAL_REDIS_URL=url), coedit_servers(PORTAL_REDIS_URL=url)
     alice = aio(connected(room_url(one, notes.owner, notes.node)))
     bob = aio(connected(room_url(two, notes.editor, notes.node)))
     aio(alice.insert(0, "a"))
     aio(bob.wait_for(lambda: bob.content == "aHello\n"))
 
-    redis.stop()
+    private_redis.stop()
     aio(alice.insert(0, "b"))
     aio(bob.insert(len(bob.content), "z"))
     aio(alice.wait_for(lambda: alice.content.startswith("ba")))
     assert _healthy(one) and _healthy(two)
 
-    redis.start()
+    private_redis.start()
     aio(bob.wait_for(lambda: bob.content.startswith("ba"), timeout=CATCH_UP))
     aio(alice.wait_for(lambda: alice.content.endswith("z"), timeout=CATCH_UP))
     assert alice.content == bob.content == "baHello\nz"

@@ -24,7 +24,6 @@ from portal.files.services.direct import file_put
 from portal.spaces.services import space_create
 from tests.factories import PASSWORD as ALICES_PASSWORD
 from tests.support.coedit import free_port, server_env
-from tests.support.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,20 +32,12 @@ DEADLINE = 60
 
 
 @pytest.fixture
-def redis(tmp_path):
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def portal(tmp_path, redis):
+def portal(tmp_path, private_redis):
     port = free_port()
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     command = shlex.split(line.removeprefix("web:").replace("${PORTAL_BIND:-127.0.0.1:8000}", f"127.0.0.1:{port}"))
     (tmp_path / "var" / "static").mkdir(parents=True)
-    env = server_env(PORTAL_REDIS_URL=redis.url(), PORTAL_STORAGE_ROOT=str(settings.STORAGE_ROOT),
+    env = server_env(PORTAL_REDIS_URL=private_redis.url(), PORTAL_STORAGE_ROOT=str(settings.STORAGE_ROOT),
                      PORTAL_PUBLIC_URL=f"http://127.0.0.1:{port}", PORTAL_VAR_DIR=str(tmp_path / "var"))
     log = tmp_path / "web.log"
     process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), *command[1:]], cwd=ROOT, env=env,
@@ -92,7 +83,7 @@ def _unlock(url: str, page: str, password: str) -> requests.Response:
                         timeout=30)
 
 
-def test_a_redis_outage_under_a_running_portal(alice, redis, portal):
+def test_a_redis_outage_under_a_running_portal(alice, private_redis, portal):
     url, log = portal
     team = space_create(actor=alice, name="Team")
     version = file_put(actor=alice, space_id=team.pk, path="/plan.txt", fileobj=io.BytesIO(b"the plan"), size=8)
@@ -104,7 +95,7 @@ def test_a_redis_outage_under_a_running_portal(alice, redis, portal):
     assert link.status_code == 201, link.text
     page = f"{url}/s/{link.json()['token']}"
 
-    redis.stop()
+    private_redis.stop()
     refused = _unlock(url, page, LINK_PASSWORD)  # the form shows; the answer cannot be checked
     assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
     assert "Temporarily unavailable" in refused.text and "/static/coffer.css" in refused.text
@@ -112,7 +103,7 @@ def test_a_redis_outage_under_a_running_portal(alice, redis, portal):
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/", signed_in.text[:500]
     assert requests.get(f"{url}/healthz", timeout=30).status_code == 503
 
-    redis.start()
+    private_redis.start()
     assert _unlock(url, page, LINK_PASSWORD).status_code == 303
     assert _sign_in(url).status_code == 302
     assert requests.get(f"{url}/healthz", timeout=30).status_code == 200

@@ -25,7 +25,6 @@ from portal.outbox.models import OutboxMessage
 from portal.scanning.models import ScanState, ScanVerdict
 from portal.spaces.services import space_create
 from tests.support.coedit import free_port, server_env
-from tests.support.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,18 +56,10 @@ def _until(condition, what: str, logs: list[Path]) -> None:
 
 
 @pytest.fixture
-def broker(tmp_path):
-    redis = PrivateRedis(tmp_path / "redis")
-    redis.start()
-    yield redis
-    redis.stop()
-
-
-@pytest.fixture
-def portal(tmp_path, broker):
+def portal(tmp_path, private_redis):
     """gunicorn serving the test database and store, with the private Redis as broker and cache."""
     port = free_port()
-    env = server_env(PORTAL_REDIS_URL=broker.url(), PORTAL_STORAGE_ROOT=str(settings.STORAGE_ROOT),
+    env = server_env(PORTAL_REDIS_URL=private_redis.url(), PORTAL_STORAGE_ROOT=str(settings.STORAGE_ROOT),
                      PORTAL_PUBLIC_URL=f"http://127.0.0.1:{port}", PORTAL_VAR_DIR=str(tmp_path / "var"))
     (tmp_path / "var" / "static").mkdir(parents=True)
     log = tmp_path / "gunicorn.log"
@@ -106,7 +97,7 @@ def _finished() -> bool:
 
 
 def test_uploads_answer_while_redis_is_down_and_every_version_is_hashed_and_scanned_after(
-        alice, broker, portal, tmp_path):
+        alice, private_redis, portal, tmp_path):
     url, env, portal_log = portal
     team = space_create(actor=alice, name="Team")
     _, secret = token_issue(actor=alice, owner=alice, name="outage")
@@ -121,7 +112,7 @@ def test_uploads_answer_while_redis_is_down_and_every_version_is_hashed_and_scan
     queued = set(OutboxMessage.objects.values_list("pk", flat=True))
     assert queued and not OutboxMessage.objects.filter(sent_at__isnull=True).exists()   # Redis took them
 
-    broker.stop()
+    private_redis.stop()
     during = _api_upload(api, url, team.pk, "/during.txt", b"uploaded while Redis is down")
     assert during.status_code == 201, during.text
     assert during.json()["path"] == "/during.txt"
@@ -131,7 +122,7 @@ def test_uploads_answer_while_redis_is_down_and_every_version_is_hashed_and_scan
     assert OutboxMessage.objects.filter(sent_at__isnull=True).exists()   # refused: kept for the relay
     assert "Traceback" not in portal_log.read_text(errors="replace")
 
-    broker.start()   # back, empty: what it held before is gone
+    private_redis.start()   # back, empty: what it held before is gone
     known = set(OutboxMessage.objects.values_list("pk", flat=True))
     after = _api_upload(api, url, team.pk, "/after.txt", b"uploaded once Redis is back")
     assert after.status_code == 201, after.text

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 READY_DEADLINE = 15
@@ -59,3 +60,12 @@ class PrivateRedis:
             self.process.kill()
             self.process.wait(timeout=15)
         self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A PrivateRedis running for the test (empty, no persistence), killed after it."""
+    server = PrivateRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
