@@ -232,6 +232,10 @@ NOT_AUDITED = {
     "portal.files.services.maintenance.blobs_collect": "deletes unreferenced blobs (their purge was audited)",
     "portal.files.services.maintenance.uploads_sweep": "removes expired staging sessions and their parts",
     "portal.files.services.maintenance.orphans_sweep": "removes store objects no row refers to",
+    "portal.files.services.upload_release.store_release": "gives a closed upload's bytes back to the store (its abort or expiry was audited)",
+    "portal.files.services.upload_release.release_now_or_later": "store_release now, or left to the upload sweep",
+    "portal.files.services.upload_release.uploads_release": "the upload sweep's retry of store_release",
+    "portal.files.services.upload_release.unowned_uploads_abort": "aborts store-side uploads no session owns (the orphan sweep)",
     # WebDAV client metadata: dead properties and the lock owner's XML.
     "portal.dav.services.property_set": "a client's dead property (not content, not access)",
     "portal.dav.services.property_remove": "a client's dead property (not content, not access)",

@@ -145,7 +145,7 @@ def queued(monkeypatch):
     from portal.search import receivers
 
     held = []
-    monkeypatch.setattr(receivers.transaction, "on_commit", held.append)
+    monkeypatch.setattr(receivers, "enqueue", lambda task, *args, **options: held.append(lambda: task(*args)))
     return held
 
 
