@@ -127,6 +127,7 @@ def test_lock_and_unlock_from_the_row_menu_act_at_once(signed_in_page, alice, te
     expect(page.locator("#drawer")).to_be_empty()
 
     fm.menu(page, "notes.txt", "Details")  # with the drawer open on that file, it follows
+    expect(page.locator("#drawer #drawer-lock")).to_be_visible()  # open (its answer in) before the lock is taken
     fm.menu(page, "notes.txt", "Lock")
     expect(page.locator("#drawer #drawer-lock")).to_contain_text("Locked by alice")
 
