@@ -31,7 +31,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale_data
-from harness import ROOT, log, table, verdict
+from harness import ROOT, log, stop_on_sigterm, table, verdict
 
 PLANTED_SCAN = "SELECT id FROM files_node WHERE size = 123456789"
 
@@ -44,6 +44,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=20, help="repetitions per case (default 20)")
     parser.add_argument("--seq-scan-rows", type=int, default=10_000, help="a Seq Scan on a table over this many "
                                                                           "rows is reported (default 10,000)")
+    parser.add_argument("--skip", action="append", default=[], metavar="CASE",
+                        help="leave out the cases whose label starts with CASE (e.g. 'move'; repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--plant-seq-scan", action="store_true", help=argparse.SUPPRESS)  # proves the check in tests
@@ -94,6 +96,7 @@ def _people() -> tuple:
 
 def main() -> None:
     args = _arguments()
+    stop_on_sigterm()  # a killed run still drops its database
     name = f"coffer_scale_{os.getpid()}"
     with psycopg.connect(_admin_url(), autocommit=True) as admin_conn:
         admin_conn.execute(f"CREATE DATABASE {name}")
@@ -136,7 +139,8 @@ def _run(args, name: str, var_dir: str) -> dict:
     generate_seconds = time.monotonic() - t0
     import scale_cases
 
-    cases, queries = scale_cases.measure(made["ids"], tokens=tokens, admin=admin, runs=args.runs, log=log)
+    cases, queries = scale_cases.measure(made["ids"], tokens=tokens, admin=admin, runs=args.runs, log=log,
+                                           skip=tuple(args.skip))
     if args.plant_seq_scan:
         queries.append(("planted", PLANTED_SCAN))
     scans = scale_cases.seq_scans(queries, args.seq_scan_rows)

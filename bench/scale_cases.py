@@ -63,7 +63,7 @@ def _check(label: str, response, expect) -> None:
         raise RuntimeError(f"{label}: HTTP {response.status_code} {body!r}")
 
 
-def measure(ids: dict, *, tokens: dict, admin, runs: int, log) -> tuple[list[dict], list]:
+def measure(ids: dict, *, tokens: dict, admin, runs: int, log, skip: tuple = ()) -> tuple[list[dict], list]:
     owner, reader = _client(tokens["owner"]), _client(tokens["reader"])
     staff = _client()
     staff.force_login(admin)
@@ -100,6 +100,9 @@ def measure(ids: dict, *, tokens: dict, admin, runs: int, log) -> tuple[list[dic
     ]
     cases, queries = [], []
     for label, calls, expect, target in plan:
+        if label.startswith(skip):
+            log(f"{label}: skipped")
+            continue
         cases.append(_timed(label, calls, runs, expect, target, queries))
         log(f"{label}: p50 {cases[-1]['p50_ms']:.1f} ms, p95 {cases[-1]['p95_ms']:.1f} ms")
     return cases, queries
