@@ -7,6 +7,7 @@ bridge on a private range. Run as root. README, "Running on several hosts".
     cluster.py kill HOST               SIGKILL every process of HOST (a machine that lost power)
     cluster.py revive HOST             start HOST's services again
     cluster.py down                    stop everything; remove every namespace, veth and the bridge
+    --net N (or $COFFER_CLUSTER_NET)   a second cluster beside the first: 10.77.N.0/24, namespaces cfN-HOST
 
 Logs: STATE/hosts/HOST/*.log. The state folder keeps the secrets, data and PIDs between commands.
 """
@@ -45,9 +46,21 @@ READY_DEADLINE = 90
 STOP_GRACE = 5
 
 
-def load_config() -> dict:
+def load_config(number: int = 0) -> dict:
+    """hosts.toml; with a network number N > 0, the same hosts on 10.77.N.0/24 with names prefixed cfN-,
+    so several clusters can run side by side on one machine."""
     with open(HERE / "hosts.toml", "rb") as f:
-        return tomllib.load(f)
+        config = tomllib.load(f)
+    if not 0 <= number <= 200:
+        raise ClusterError(f"network number {number}: from 0 to 200")
+    if number:
+        net = config["network"]
+        shift = lambda address: address.replace("10.77.0.", f"10.77.{number}.", 1)  # noqa: E731
+        net["gateway"] = shift(net["gateway"])
+        net["bridge"] = net["bridge"].replace("cf-", f"cf{number}-", 1)
+        net["prefix_name"] = f"cf{number}-"
+        config["hosts"] = {host: shift(address) for host, address in config["hosts"].items()}
+    return config
 
 
 def network(config: dict) -> Network:
@@ -143,6 +156,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", type=Path, default=Path(os.environ.get("COFFER_CLUSTER_DIR", DEFAULT_STATE)),
                         help=f"state folder (default {DEFAULT_STATE}, or $COFFER_CLUSTER_DIR)")
+    common.add_argument("--net", type=int, default=int(os.environ.get("COFFER_CLUSTER_NET", "0")),
+                        help="network number N: hosts on 10.77.N.0/24, namespaces cfN-HOST (default 0: "
+                             "10.77.0.0/24 and cf-HOST as hosts.toml says), or $COFFER_CLUSTER_NET")
     parser = argparse.ArgumentParser(prog="deploy/cluster", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", parents=[common])
@@ -158,7 +174,11 @@ def main(argv: list[str]) -> int:
     if os.geteuid() != 0:
         print("deploy/cluster runs as root (it creates network namespaces)", file=sys.stderr)
         return 2
-    config = load_config()
+    try:
+        config = load_config(args.net)
+    except ClusterError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     layout = Layout(args.dir.resolve(), network(config), config)
     if getattr(args, "host", None) and args.host not in layout.hosts:
         print(f"unknown host {args.host!r}; the hosts: {', '.join(layout.hosts)}", file=sys.stderr)
