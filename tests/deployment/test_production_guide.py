@@ -214,8 +214,10 @@ def stack(tmp_path_factory, seaweed, browser):
         admin_password = re.search(r"password: (\S+)", output).group(1)
         processes, env = _start_services(cleanup, layout)
         result = Stack(layout, portal, s3, ca, output, admin_password, redis_client, processes, env)
-        _bounded_wait("the portal through the proxy", lambda: _answers(f"{portal}/healthz", ca),
-                      logs=lambda: "\n".join(result.log(n) for n in ["haproxy", *UNITS]))
+        logs = lambda: "\n".join(result.log(n) for n in ["haproxy", *UNITS])  # noqa: E731
+        _bounded_wait("the portal through the proxy", lambda: _answers(f"{portal}/healthz", ca), logs=logs)
+        # HAProxy marks a backend up only after its own health check passes: co-editing starts last.
+        _bounded_wait("co-editing through the proxy", lambda: _answers(f"{portal}/coedit/health", ca), logs=logs)
         yield result
 
 
@@ -233,7 +235,7 @@ def test_the_guide_sets_up_a_clean_deployment_with_a_persistent_redis(stack):
     assert stack.redis.info("persistence")["aof_enabled"] == 1
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited:\n{stack.log(name)}"
-    assert _answers(f"{stack.portal}/coedit/health", stack.ca), stack.log("coffer-coedit.service")
+    assert _answers(f"{stack.portal}/coedit/health", stack.ca), stack.log("coffer-coedit.service")  # stays up
     _bounded_wait("beat's schedule", lambda: any(stack.layout.var.glob("celerybeat-schedule*")),
                   logs=lambda: stack.log("coffer-beat.service"))
 
