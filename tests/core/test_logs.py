@@ -10,11 +10,8 @@ import io
 import json
 import os
 import re
-import shlex
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,12 +20,11 @@ from django.test import Client
 
 from portal.core.logs import RedactingFilter, formatter
 from tests.factories import UserFactory
-from tests.files.support_s3 import closed_port
+from tests.support.procfile_web import ProcfileWeb
 from tests.support.wsgi_call import call, portal_app
 
 ROOT = Path(__file__).resolve().parents[2]
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) \d+ [\w.]+: ")
-READY_DEADLINE = 30
 
 
 @pytest.fixture
@@ -111,52 +107,21 @@ def test_json_lines_parse_one_by_one_and_carry_the_traceback(db, monkeypatch, po
 
 # --- gunicorn, as the Procfile starts it ------------------------------------------------------
 
-def _web_command(port: int) -> list[str]:
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = shlex.split(line.removeprefix("web:").replace("${PORTAL_BIND:-127.0.0.1:8000}", f"127.0.0.1:{port}"))
-    return [str(Path(sys.executable).parent / "gunicorn"), *command[1:]]
-
-
-class Instance:
+class Instance(ProcfileWeb):
     def __init__(self, folder: Path, log_format: str):
-        self.var, self.port = folder / "var", closed_port()
+        self.var = folder / "var"
         (self.var / "static").mkdir(parents=True)
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTAL_", "XDG_"))}
         env.update({"PORTAL_SECRET_KEY": os.environ["PORTAL_SECRET_KEY"], "PORTAL_VAR_DIR": str(self.var),
                     "PORTAL_MASTER_KEY": os.environ["PORTAL_MASTER_KEY"], "PORTAL_DEBUG": "0",
                     "PORTAL_LOG_FORMAT": log_format, "HOME": str(folder)})
-        self.log_path = folder / "web.log"
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(_web_command(self.port), cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_DEADLINE
-        while True:
-            assert self.process.poll() is None, f"gunicorn exited:\n{self.log()[-3000:]}"
-            try:
-                if requests.get(f"{self.url}/favicon.ico", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the portal did not start"
-            time.sleep(0.1)
+        super().__init__(folder / "web.log", env, ready_path="/favicon.ico")
 
     def control(self, command: str) -> dict:
         answer = subprocess.run([str(Path(sys.executable).parent / "gunicornc"), "-s", str(self.var / "gunicorn.ctl"),
                                  "-c", command, "-j"], capture_output=True, text=True, timeout=30)
         assert answer.returncode == 0, answer.stderr
         return json.loads(answer.stdout)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -168,9 +133,7 @@ def two_portals(tmp_path):
         yield portals
     finally:
         for portal in portals:
-            if portal.process.poll() is None:
-                os.killpg(portal.process.pid, signal.SIGKILL)
-                portal.process.wait(timeout=30)
+            portal.kill()
 
 
 def test_two_portals_on_one_host_each_keep_their_control_socket_and_log_one_format(two_portals):

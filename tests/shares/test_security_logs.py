@@ -7,14 +7,9 @@ may stay: it names the link, and cannot open it."""
 from __future__ import annotations
 
 import os
-import shlex
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,24 +18,15 @@ from django.db import connection
 from portal.storage import get_store
 from portal.shares.models import ShareLink
 from tests.files.support_s3 import closed_port, use_local
+from tests.support.procfile_web import ProcfileWeb
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-READY_DEADLINE = 30
 
 
 def _database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _web_command(port: int) -> list[str]:
-    """The Procfile's web process, bound to ``port``, with this venv's gunicorn."""
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = shlex.split(line.removeprefix("web:").replace("${PORTAL_BIND:-127.0.0.1:8000}", f"127.0.0.1:{port}"))
-    assert command[0] == "gunicorn"
-    return [str(Path(sys.executable).parent / "gunicorn"), *command[1:]]
 
 
 @dataclass(frozen=True)
@@ -57,40 +43,18 @@ def gunicorn(tmp_path, settings):
     use_local(settings, store_root)
     var = tmp_path / "var"
     (var / "static").mkdir(parents=True)
-    port = closed_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
     env.update({"PORTAL_DATABASE_URL": _database_url(), "PORTAL_SECRET_KEY": os.environ["PORTAL_SECRET_KEY"],
                 "PORTAL_MASTER_KEY": os.environ["PORTAL_MASTER_KEY"], "PORTAL_VAR_DIR": str(var),
-                "PORTAL_STORAGE_ROOT": str(store_root), "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "PORTAL_DEBUG": "0"})
-    log_path = tmp_path / "web.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(_web_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def stop() -> str:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        return log_path.read_text(errors="replace")
-
+                "PORTAL_STORAGE_ROOT": str(store_root), "PORTAL_DEBUG": "0"})
+    port = closed_port()
+    env["PORTAL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    web = ProcfileWeb(tmp_path / "web.log", env, port=port)
     try:
-        deadline = time.monotonic() + READY_DEADLINE
-        while True:
-            assert process.poll() is None, f"gunicorn exited:\n{log_path.read_text(errors='replace')[-3000:]}"
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the portal did not start"
-            time.sleep(0.1)
-        yield Live(url=url, stop=stop, process=process)
+        web.wait_ready()
+        yield Live(url=web.url, stop=web.stop, process=web.process)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        web.kill()
 
 
 def test_the_access_log_and_djangos_log_show_no_link_or_storage_token(gunicorn, share, shared_file):
