@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.adminpanel.dashboard import admin_dashboard
-from portal.core.health import healthz
+from portal.core.health import healthz, healthz_live
 from portal.people import oidc_views
 from portal.web import account as web_account
 from portal.web import views as web
@@ -12,6 +12,7 @@ from portal.web import views as web
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz-live"),
     path("favicon.ico", web.favicon, name="favicon"),
     path("manage/", include("portal.adminpanel.console.urls")),
     path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),

@@ -45,3 +45,28 @@ def test_fan_out_sends_one_message_that_a_worker_turns_into_one_task_per_id():
             assert time.monotonic() < deadline, "the fanned-out tasks did not all run within 30 s"
             time.sleep(0.1)  # polling the worker thread's effect until the deadline
     assert [cache.get(key) for key in keys] == ["pong"] * 5
+
+
+@app.task(name="tests.database_gone_once", bind=True)
+def database_gone_once(self, key: str, port: int) -> None:
+    if not self.request.retries:  # the first run finds no PostgreSQL server where it should be
+        import psycopg
+
+        psycopg.connect(f"postgresql://coffer@127.0.0.1:{port}/coffer", connect_timeout=2)
+    cache.set(key, self.request.retries, 60)
+
+
+def test_a_task_cut_off_by_a_database_outage_runs_again_seconds_later():
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = f"gone-{secrets.token_hex(8)}"
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        database_gone_once.delay(key, port)
+        deadline = time.monotonic() + 30
+        while cache.get(key) is None:
+            assert time.monotonic() < deadline, "the task was not run again within 30 s"
+            time.sleep(0.1)  # polling the worker thread's effect until the deadline
+    assert cache.get(key) == 1

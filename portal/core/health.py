@@ -1,4 +1,9 @@
-"""``/healthz``: does every service the portal needs answer?"""
+"""``/healthz``: does every service the portal needs answer? ``/healthz/live``: does this portal process?
+
+A load balancer in front of several portals asks ``/healthz/live``: the services are shared, so a
+Redis or PostgreSQL outage would take every portal out of its pool at once, and clients would get the
+balancer's own error page instead of the portal's 503 ``unavailable`` with Retry-After (portal.core.outage).
+Monitoring asks ``/healthz``, which names the service that is not answering."""
 
 from __future__ import annotations
 
@@ -62,3 +67,10 @@ def healthz(request):
     if failing:
         body["message"] = f"Not answering: {', '.join(failing)}."
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@never_cache
+@require_GET
+def healthz_live(request):
+    """200 whenever this process serves requests; it asks no service (see the module's docstring)."""
+    return JsonResponse({"status": "ok"})

@@ -1,19 +1,29 @@
-"""A request that needs Redis while Redis is down answers 503, never 500.
+"""A request that needs Redis or PostgreSQL while it is down answers 503, never 500.
 
 Redis holds the guessing limits of share-link passwords and codes, the
-password-reset counters, the cache and the task queue. When it does not
-answer, the code that needed it raises (the limiters fail closed: nothing they
-guard runs) and this module turns the error into a clear answer in one place:
+password-reset counters, the cache and the task queue; PostgreSQL holds
+everything else. When one does not answer, the code that needed it raises (the
+limiters fail closed: nothing they guard runs; a transaction cut off is rolled
+back) and this module turns the error into a clear answer in one place:
 
 - ``OutageMiddleware.process_exception`` for Django views;
 - ``portal.api.errors.exception_handler`` for the API (the same JSON shape as
   every error, code ``unavailable``);
 - ``portal.web.views.server_error`` for an outage raised outside a view (in a
-  middleware);
+  middleware: the session or the signed-in user read from the database);
 - ``portal.dav.faults`` for WebDAV.
 
 Every answer carries ``Retry-After``; nothing is retried or skipped here, and
-once Redis answers again the next request works (the client reconnects).
+once the service answers again the next request works: the Redis client
+reconnects, and Django checks a kept database connection before reusing it
+(``CONN_HEALTH_CHECKS``) and opens a new one.
+
+A database error is an outage only when the server is gone, not when a query
+failed: the connection was refused, timed out or cut (no SQLSTATE, or class 08),
+the server is shutting down, crashed or still starting (57P01-57P03), or it has
+no connection left (53300). A deadlock, a lock or statement timeout, a full
+disk or a constraint stays the error it is (500 if nothing handled it), and
+SQLite, which has no server to lose, never has an outage.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import logging
 import traceback
 
 import kombu.exceptions
+import psycopg
 import redis.exceptions
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -37,16 +48,37 @@ OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redi
 _JSON_PATHS = ("/api/", "/scim/", "/wopi/")
 
 
-def is_outage(exc: BaseException | None) -> bool:
-    """True when ``exc`` (or what it was raised ``from``) means Redis did not answer. Not
-    ``__context__``: an error raised while handling an outage (a fallback's own) is not one."""
+# The SQLSTATEs of a PostgreSQL server that is going, gone or not yet back (besides class 08).
+_DATABASE_GONE = {"57P01", "57P02", "57P03", "53300"}
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """PostgreSQL's driver error (Django raises its own ``from`` it) for a server that is not answering."""
+    if isinstance(exc, psycopg.InterfaceError):  # the connection was closed under us
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _DATABASE_GONE
+
+
+def outage_of(exc: BaseException | None) -> str | None:
+    """The service that did not answer ("Redis" or "PostgreSQL") when ``exc`` (or what it was raised
+    ``from``) means one did not, else None. Not ``__context__``: an error raised while handling an outage (a fallback's own)
+    is not one."""
     for _ in range(5):
         if exc is None:
-            return False
+            return None
         if isinstance(exc, OUTAGES):
-            return True
+            return "Redis"
+        if is_database_outage(exc):
+            return "PostgreSQL"
         exc = exc.__cause__
-    return False
+    return None
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    return outage_of(exc) is not None
 
 
 def where(exc: BaseException) -> str:
@@ -59,8 +91,9 @@ def where(exc: BaseException) -> str:
 
 
 def log_outage(exc: BaseException, method: str, path: str) -> None:
-    logger.error("Redis is not answering (%s: %s, at portal/%s); %s %s answered 503",
-                 type(exc).__name__, exc, where(exc), method, path)
+    """One line per refused request (an outage is not a bug: no traceback)."""
+    logger.error("%s is not answering (%s: %s, at portal/%s); %s %s answered 503", outage_of(exc) or "A service",
+                 type(exc).__name__, str(exc).strip().replace("\n", " "), where(exc), method, path)
 
 
 def wants_json(request) -> bool:
@@ -84,7 +117,7 @@ def unavailable_response(request, error: ServiceUnavailable | None = None) -> Ht
 
 
 class OutageMiddleware:
-    """Views that raise because Redis is down answer 503 instead of 500."""
+    """Views that raise because Redis or PostgreSQL is down answer 503 instead of 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext
 
 from portal.api.errors import json_not_found, json_server_error
-from portal.core.outage import is_outage, unavailable_response
+from portal.core.outage import is_outage, log_outage, unavailable_response
 from portal.web.spaces import space_list
 
 
@@ -41,8 +41,11 @@ def permission_denied(request, exception=None):
 
 def server_error(request):
     error = sys.exc_info()[1]  # Django calls this inside its except block
-    if is_outage(error):  # raised outside a view (a middleware); Django logs it with its traceback
-        return unavailable_response(request)
+    if is_outage(error):  # raised outside a view: a middleware read the session or the user
+        log_outage(error, request.method, request.path)
+        response = unavailable_response(request)
+        response._has_been_logged = True  # the line above says it all; no traceback (django.utils.log.log_response)
+        return response
     if request.path.startswith("/api/"):
         return json_server_error(request)
     return render(request, "500.html", status=500)
