@@ -339,6 +339,16 @@ TRASH_DAYS = env_int("TRASH_DAYS", 30)
 KEEP_VERSIONS = env_int("KEEP_VERSIONS", 100)
 KEEP_VERSION_DAYS = env_int("KEEP_VERSION_DAYS", 0)  # 0: keep regardless of age
 ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
+# The scrub reads stored files back against their SHA-256: each run checks at most this many blobs and
+# bytes, going on where the last run stopped (a full pass over many runs); 0 hours: no scheduled scrub.
+SCRUB_BATCH = env_int("SCRUB_BATCH", 10000)
+SCRUB_BYTES = env_int("SCRUB_BYTES", 10 * 1024**3)
+SCRUB_HOURS = env_int("SCRUB_HOURS", 1)
+if SCRUB_BATCH < 1 or SCRUB_BYTES < 1 or SCRUB_HOURS < 0:
+    raise ImproperlyConfigured("PORTAL_SCRUB_BATCH and PORTAL_SCRUB_BYTES are 1 or more, PORTAL_SCRUB_HOURS 0 or more.")
+if SCRUB_HOURS:
+    CELERY_BEAT_SCHEDULE["scrub-blobs"] = {"task": "files.scrub", "schedule": SCRUB_HOURS * 60 * 60,
+                                           "options": {"expires": SCRUB_HOURS * 60 * 60}}
 
 # --- Storage tiers and cold packing (docs/tiers.md) -------------------------------
 # Tiers colder than the main store (JSON, see portal/core/tier_settings.py). Embedded default: one

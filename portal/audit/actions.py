@@ -73,6 +73,7 @@ class Action(models.TextChoices):
     BLOB_TIERED = "blob.tiered"
     BLOB_RESTORE_REQUESTED = "blob.restore_requested"
     BLOB_RESTORED = "blob.restored"
+    BLOB_SCRUBBED = "blob.scrubbed"
     CONTAINER_COMPACTED = "container.compacted"
     SPACE_TIER_POLICY_CHANGED = "space.tier_policy_changed"
     SCAN_FLAGGED = "scan.flagged"

@@ -101,6 +101,7 @@ _TEMPLATES: dict[str, str] = {
     Action.BLOB_TIERED: gettext_lazy("stored bytes were moved between storage tiers"),
     Action.BLOB_RESTORE_REQUESTED: gettext_lazy("{actor} asked for {target} to be restored from archive storage"),
     Action.BLOB_RESTORED: gettext_lazy("{target} was restored from archive storage"),
+    Action.BLOB_SCRUBBED: gettext_lazy("stored files were read back and checked: {checked} checked, {mismatched} damaged, {missing} missing"),
     Action.CONTAINER_COMPACTED: gettext_lazy("cold storage containers were compacted"),
     Action.SPACE_TIER_POLICY_CHANGED: gettext_lazy("{actor} changed the storage tiering of {space}"),
     # Locks

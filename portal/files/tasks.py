@@ -19,6 +19,23 @@ def hash_blob(blob_id: int) -> str:
     return maintenance.blob_hash(blob_id)
 
 
+class ScrubFailed(Exception):
+    """The scrub found damaged or missing blobs, or the store stopped answering: the run is recorded as
+    failed, so the admin's maintenance page shows it (the details are in its blob.scrubbed event)."""
+
+
+@shared_task(name="files.scrub")
+def scrub_blobs() -> dict:
+    from portal.files.services import scrub
+
+    report = scrub.blobs_scrub().as_dict()
+    if report.get("mismatched") or report.get("missing") or report.get("unavailable"):
+        raise ScrubFailed(f"scrub: {report['mismatched']} damaged, {report['missing']} missing blob(s) "
+                          f"{report['bad_blobs']} of {report['checked']} checked"
+                          + (f"; stopped early: {report['unavailable']}" if report["unavailable"] else ""))
+    return report
+
+
 @shared_task(name="files.collect_unused_blobs")
 def collect_unused_blobs() -> int:
     return maintenance.blobs_collect()

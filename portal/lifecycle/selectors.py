@@ -9,12 +9,15 @@ from django.conf import settings
 from django.db.models import Count, Sum
 
 from portal.audit.models import TaskRun
-from portal.files.models import Blob
+from portal.audit.actions import Action
+from portal.audit.models import AuditEvent
+from portal.files.models import Blob, FileVersion, Integrity
 from portal.lifecycle.models import BlobRestore, Container, ContainerState, RestoreState, SpaceTierPolicy
 from portal.lifecycle.policies import deployment_policy
 from portal.storage.tiers import HOT, Tier, tiers
 
-LIFECYCLE_TASKS = ("lifecycle.tier", "lifecycle.compact", "lifecycle.sweep")
+LIFECYCLE_TASKS = ("lifecycle.tier", "lifecycle.compact", "lifecycle.sweep", "files.scrub")
+DAMAGED_SHOWN = 50
 
 
 @dataclass
@@ -66,6 +69,25 @@ def restores_pending() -> int:
     return BlobRestore.objects.filter(state=RestoreState.PENDING).count()
 
 
+def damaged_blobs(limit: int = DAMAGED_SHOWN) -> tuple[list[dict], int]:
+    """Blobs the scrub found damaged or missing (their SHA-256 was recorded,
+    so the hashing check is not what flagged them), each with a file using it."""
+    flagged = Blob.objects.filter(integrity=Integrity.MISMATCH, sha256__isnull=False)
+    rows = list(flagged.order_by("pk")[:limit])
+    files = {}
+    for version in (FileVersion.objects.filter(blob__in=rows).select_related("node__space").order_by("-pk")):
+        files.setdefault(version.blob_id, version)
+    return [{"blob": blob, "version": files.get(blob.pk)} for blob in rows], flagged.count()
+
+
+def scrub_overview() -> dict:
+    last = AuditEvent.objects.filter(action=Action.BLOB_SCRUBBED).order_by("-id").first()
+    damaged, total = damaged_blobs()
+    return {"last": last, "details": last.details if last and isinstance(last.details, dict) else {},
+            "damaged": damaged, "damaged_total": total}
+
+
 def storage_overview() -> dict:
-    return {"usage": tier_usage(), "policy": deployment_policy(), "space_policies": space_policies(),
+    return {"scrub": scrub_overview(), "usage": tier_usage(), "policy": deployment_policy(),
+            "space_policies": space_policies(),
             "runs": recent_runs(), "restores": restores_pending(), "colder": [t for t in tiers() if t != HOT]}

@@ -58,8 +58,8 @@ from portal.core.errors import Locked, PortalError
 from portal.dav import services as dav
 from portal.files.models import Blob, FileVersion, Node
 from portal.files.selectors import locate_node, locate_path, space_root
-from portal.files.services import (batch, dav_ops, direct, downloads, maintenance, point_in_time, tree, uploads,
-                                   versions)
+from portal.files.services import (batch, dav_ops, direct, downloads, maintenance, point_in_time, scrub, tree,
+                                   uploads, versions)
 from portal.files.services.common import new_blob_key
 from portal.governance import services as governance
 from portal.governance import services_ransomware as ransomware_response
@@ -110,6 +110,8 @@ def service_functions() -> set[str]:
 
 # --- Public helpers that change nothing ------------------------------------------
 READS = {
+    "portal.files.services.scrub.last_scrub": "the scheduled scrub's last event",
+    "portal.files.services.scrub.sha256_of": "hashes a blob's stored bytes",
     "portal.locks.services.policy_timeout": "a number from the lock policy",
     "portal.locks.services.records_lock_refusals": "a decorator (its recording is tested as lock_refusal_record)",
     "portal.shares.services.link_label": "a label",
@@ -777,6 +779,7 @@ CASES: dict[str, Case] = {
         actor=w.alice, download=downloads.folder_zip(w.root))),
     "portal.files.services.maintenance.blob_hash": Case(Action.FILE_INTEGRITY_FAILED, lambda w: (
         maintenance.blob_hash(w.blob)), setup=_mismatched_blob),
+    "portal.files.services.scrub.blobs_scrub": Case(Action.BLOB_SCRUBBED, lambda w: scrub.blobs_scrub(full=True)),
     # Shares
     "portal.shares.services.share_link_create": Case(Action.SHARE_CREATED, _link),
     "portal.shares.services.share_link_update": Case(Action.SHARE_CHANGED, lambda w: shares.share_link_update(

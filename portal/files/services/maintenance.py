@@ -62,7 +62,7 @@ def blob_hash(blob_id: int) -> str:
         if twin is None:
             return _set_hash(blob, sha256)
         FileVersion.objects.filter(blob=blob).update(blob=twin)
-        if twin.tier != HOT:
+        if twin.tier != HOT or twin.integrity == Integrity.MISMATCH:  # cold, or damaged (the scrub found it)
             return _twin_takes_hot_copy(twin, blob)
         # The duplicate object stays until the orphan sweep's grace period is
         # over: a download may have been handed its key a moment ago.
@@ -75,14 +75,15 @@ def _twin_takes_hot_copy(twin: Blob, fresh: Blob) -> str:
     in a colder tier: the twin takes the fresh hot copy, so the uploader's
     file reads like any new file. Otherwise a "restoring" answer, or a
     download from the cold bucket, would tell a stranger who uploads a
-    guess that somebody stores exactly those bytes."""
-    old, now = twin.placement, timezone.now()
+    guess that somebody stores exactly those bytes. A twin whose stored
+    bytes the scrub found damaged is healed the same way."""
+    old, now, why = twin.placement, timezone.now(), "repair" if twin.integrity == Integrity.MISMATCH else "upload"
     fresh.delete()   # first: the key is unique
     retire(old, now=now)
     twin.key, twin.tier, twin.tier_key, twin.container, twin.pack_offset = fresh.key, HOT, "", None, None
-    twin.last_read_at = now
-    twin.save(update_fields=["key", "tier", "tier_key", "container", "pack_offset", "last_read_at"])
-    record(action=Action.BLOB_TIERED, details={"from": old.tier, "to": HOT, "why": "upload", "blobs": 1,
+    twin.last_read_at, twin.integrity = now, Integrity.VERIFIED
+    twin.save(update_fields=["key", "tier", "tier_key", "container", "pack_offset", "last_read_at", "integrity"])
+    record(action=Action.BLOB_TIERED, details={"from": old.tier, "to": HOT, "why": why, "blobs": 1,
                                                "bytes": twin.size, "blob": twin.pk})
     return "deduplicated"
 
