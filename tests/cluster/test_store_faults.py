@@ -22,7 +22,8 @@ import requests
 from tests.cluster.client import download, new_space, upload
 from tests.cluster.conftest import ROOT, Cluster
 
-pytestmark = pytest.mark.cluster
+# One test pays for the package's `up` and `down` too: minutes when the machine is shared.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 WEED = str(ROOT / ".venv" / "bin" / "weed")
 MASTER_PORT = 9333
@@ -151,14 +152,15 @@ def scrub(cluster: Cluster) -> tuple[int, dict]:
 
 
 def wait_until_hashed(cluster: Cluster) -> int:
-    """Every stored file hashed by the workers (the scrub checks hashed ones); how many there are."""
+    """Every stored file hashed by the workers (the scrub checks hashed ones); how many are hashed."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        counts = json.loads(django(cluster, "import json; from portal.files.models import Blob; print(json.dumps("
-                                            "[Blob.objects.count(), Blob.objects.filter(sha256__isnull=True).count()]))"))
+        counts = json.loads(django(cluster, "import json; from portal.files.models import Blob; print(json.dumps(["
+                                            "Blob.objects.filter(sha256__isnull=False).count(), "
+                                            "Blob.objects.filter(integrity='pending').count()]))"))
         if not counts[1]:
             return counts[0]
-        assert time.monotonic() < deadline, f"{counts[1]} of {counts[0]} stored files still unhashed"
+        assert time.monotonic() < deadline, f"{counts[1]} stored files still unhashed ({counts[0]} hashed)"
         time.sleep(1)
 
 
