@@ -131,19 +131,41 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, cache -------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+# Longer than any task runs and any countdown waits (a scan's last retry: 16 min), or such a task is handed
+# out a second time while the first still holds it; Coffer's tasks are safe to run twice.
+TASK_REDELIVERY_SECONDS = env_int("TASK_REDELIVERY_SECONDS", 30 * 60)
+BEAT_LOCK_SECONDS = env_int("BEAT_LOCK_SECONDS", 60)
+if TASK_REDELIVERY_SECONDS < 10 or BEAT_LOCK_SECONDS < 5:
+    raise ImproperlyConfigured("PORTAL_TASK_REDELIVERY_SECONDS is 10 or more, PORTAL_BEAT_LOCK_SECONDS 5 or more.")
 if REDIS_URL:
     # A Redis that stops answering fails a request in seconds (503, portal.core.outage), not at gunicorn's timeout.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5}}}
     CELERY_BROKER_URL = REDIS_URL
     # Publishing a follow-up (portal.outbox) gives up in seconds on a Redis host that drops packets.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+    # A task stays unacknowledged in Redis while it runs (late acknowledgement): one whose worker died
+    # (host lost, SIGKILL) is handed to another worker once it is TASK_REDELIVERY_SECONDS old, found by
+    # a scan every 5 s. docs/deploy.md, "Workers and beat on several hosts".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "visibility_timeout": TASK_REDELIVERY_SECONDS,
+                                       "unacked_restore_interval": 5, "unacked_restore_throttle": 1}
+    # Beat on every worker host, one active (celery-redbeat): the schedule and its last runs live in
+    # Redis, the active beat holds a lock it renews at every tick (at least every BEAT_LOCK_SECONDS / 5),
+    # and a standby takes over within BEAT_LOCK_SECONDS of the active one's death.
+    CELERY_BEAT_SCHEDULER = "portal.beat.Scheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    CELERY_REDBEAT_LOCK_TIMEOUT = BEAT_LOCK_SECONDS
+    CELERY_BEAT_MAX_LOOP_INTERVAL = max(1, BEAT_LOCK_SECONDS // 5)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
     CELERY_BROKER_URL = f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# A pool process that dies mid-task (out of memory, a crashing library) while its worker lives: the task
+# runs again after 3 min, at most its max_retries times (not requeued for ever: one file that always crashes
+# a reader cannot hold a worker). A whole worker lost: TASK_REDELIVERY_SECONDS above.
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {

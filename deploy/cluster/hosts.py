@@ -101,6 +101,10 @@ def coffer_settings(layout: Layout, host: str) -> dict[str, str]:
         "PORTAL_BIND": layout.endpoint(host, "portal") if host.startswith("portal") else "127.0.0.1:8000",
         # No mail server here: mail goes to files under PORTAL_VAR_DIR/mail.
         "PORTAL_EMAIL_HOST": "",
+        # Faults within a test's time: a killed worker's task runs on the other after 20 s (its tasks here
+        # are short), a killed beat's schedule resumes on the other within 10 s (docs/deploy.md).
+        "PORTAL_TASK_REDELIVERY_SECONDS": "20",
+        "PORTAL_BEAT_LOCK_SECONDS": "10",
     }
 
 
@@ -146,9 +150,8 @@ def coffer_services(layout: Layout, host: str) -> list[Service]:
         return [Service("gunicorn", argv, env, ROOT)]
     # Every namespace shares this machine's host name; real hosts need no --hostname.
     services = [Service("worker", unit_command("coffer-worker.service", env) + ["--hostname", f"{host}@%h"], env, ROOT)]
-    if host == "worker1":  # beat on exactly one host (README, "Running on several hosts")
-        services.append(Service("beat", unit_command("coffer-beat.service", env), env, ROOT))
-    return services
+    # Beat on both: one holds the lock and runs the schedule, the other waits to take over (portal/beat.py).
+    return services + [Service("beat", unit_command("coffer-beat.service", env), env, ROOT)]
 
 
 def weed_services(layout: Layout, host: str) -> list[Service]:

@@ -236,7 +236,9 @@ def test_the_guide_sets_up_a_clean_deployment_with_a_persistent_redis(stack):
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited:\n{stack.log(name)}"
     assert _answers(f"{stack.portal}/coedit/health", stack.ca), stack.log("coffer-coedit.service")  # stays up
-    _bounded_wait("beat's schedule", lambda: any(stack.layout.var.glob("celerybeat-schedule*")),
+    # With Redis, beat keeps its schedule there and runs it under a lock (docs/deploy.md, several hosts).
+    _bounded_wait("beat's lock and schedule in Redis",
+                  lambda: stack.redis.exists("redbeat::lock", "redbeat::schedule") == 2,
                   logs=lambda: stack.log("coffer-beat.service"))
 
 
