@@ -130,16 +130,21 @@ def publish_committed(messages: list[OutboxMessage], *, using: str, written: boo
 def relay(*, batch: int = RELAY_BATCH) -> int:
     """Publish the messages the broker never took, and again those it took
     longer ago than PORTAL_OUTBOX_REDELIVER_MINUTES that no worker started
-    (lost with a Redis restart). Rows locked by another relay are skipped.
-    Returns how many were published."""
+    (lost with a Redis restart), or that a worker started so long ago that
+    the broker would have handed them to another one by now had it kept
+    them (PORTAL_TASK_REDELIVERY_SECONDS: the worker died and Redis lost
+    the message). Rows locked by another relay are skipped. Returns how
+    many were published."""
     now = timezone.now()
     stale = now - timedelta(minutes=settings.OUTBOX_REDELIVER_MINUTES)
-    due = Q(sent_at__isnull=True) | Q(started_at__isnull=True, sent_at__lt=stale, due_at__lt=stale)
+    abandoned = stale - timedelta(seconds=settings.TASK_REDELIVERY_SECONDS)
+    due = (Q(sent_at__isnull=True) | Q(started_at__isnull=True, sent_at__lt=stale, due_at__lt=stale)
+           | Q(started_at__lt=abandoned))
     with transaction.atomic():
         messages = list(OutboxMessage.objects.select_for_update(skip_locked=True)
                         .filter(due, attempts__lt=MAX_ATTEMPTS).order_by("created_at")[:batch])
         sent = [message.pk for message in publish(messages)]
-        OutboxMessage.objects.filter(pk__in=sent).update(sent_at=now, attempts=F("attempts") + 1)
+        OutboxMessage.objects.filter(pk__in=sent).update(sent_at=now, started_at=None, attempts=F("attempts") + 1)
     exhausted = [message for message in messages if message.pk in set(sent) and message.attempts + 1 >= MAX_ATTEMPTS]
     for message in exhausted:
         logger.error("outbox message %s (%s) was published %d times and never ran; it is no longer retried",

@@ -106,6 +106,23 @@ def test_the_relay_publishes_again_what_a_broker_took_long_ago_until_the_attempt
     assert services.relay() == 0   # capped: left for an operator
 
 
+def test_the_relay_publishes_again_a_task_whose_worker_died_once_the_broker_should_have_handed_it_on(settings):
+    """Started, never finished, and not started again after the broker's redelivery time: the worker
+    died and the broker lost its message as well (a Redis restart without the unacknowledged list)."""
+    settings.OUTBOX_REDELIVER_MINUTES, settings.TASK_REDELIVERY_SECONDS = 10, 20 * 60
+    with transaction.atomic():
+        services.enqueue("core.ping", "abandoned")
+        services.enqueue("core.ping", "still-running")
+    sent = timezone.now() - timedelta(hours=2)
+    OutboxMessage.objects.update(created_at=sent, due_at=sent, sent_at=sent)
+    OutboxMessage.objects.filter(args=["abandoned"]).update(started_at=timezone.now() - timedelta(minutes=31))
+    OutboxMessage.objects.filter(args=["still-running"]).update(started_at=timezone.now() - timedelta(minutes=29))
+    assert services.relay() == 1
+    abandoned = OutboxMessage.objects.get(args=["abandoned"])
+    assert abandoned.attempts == 2 and abandoned.started_at is None  # as just sent: not again at the next relay
+    assert services.relay() == 0
+
+
 def test_the_relay_skips_rows_another_relay_holds():
     with transaction.atomic():
         services.enqueue_many("core.ping", [("one",), ("two",)])
