@@ -53,3 +53,10 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, fresh_sto
 
 def test_healthz_needs_no_sign_in_and_refuses_writes(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_healthz_live_answers_200_to_anyone_asking_no_service_and_refuses_writes(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        answer = client.get("/healthz/live")
+    assert answer.status_code == 200 and answer.json() == {"status": "ok"}
+    assert client.post("/healthz/live").status_code == 405
