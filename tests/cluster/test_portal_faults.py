@@ -31,7 +31,8 @@ from tests.cluster.client import (
 )
 from tests.cluster.conftest import Cluster
 
-pytestmark = pytest.mark.cluster
+# The first test's setup brings the cluster up: minutes on a busy shared machine, beside a 1 GiB upload.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 MIB = 1024**2
 BLOCK = random.Random(19).randbytes(16 * MIB)
