@@ -9,7 +9,7 @@ case runs the real code path in this process through Django's test client
 (the REST API with a bearer token, the admin as a superuser): p50/p95 of
 ``--runs`` repetitions. Every SQL statement the cases send is captured and
 EXPLAINed; a Seq Scan on a table of more than ``--seq-scan-rows`` rows is
-reported. Targets: p50 <= 20 ms for path resolution and a listing page, a
+reported and makes the run fail (exit status 1, after the report). Targets: p50 <= 20 ms for path resolution and a listing page, a
 folder move <= 100 ms whatever its size, no scan of a big table.
 
 Run: .venv/bin/python bench/scale.py [--nodes 10000000] [--events 100000000] [--spaces 100] [--runs 20]
@@ -115,6 +115,8 @@ def main() -> None:
     _print(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if report["seq_scans"]:
+        sys.exit(1)
 
 
 def _close_django() -> None:
@@ -177,6 +179,8 @@ def _print(report: dict) -> None:
           f"{report['seq_scan_rows']:,} rows: " + ("none" if not report["seq_scans"] else ""))
     for scan in report["seq_scans"]:
         print(f"  SEQ SCAN {scan['table']} (~{scan['rows']:,} rows) in {scan['case']}: {scan['sql'][:200]}")
+    if report["seq_scans"]:
+        print(f"FAILED: {len(report['seq_scans'])} plan(s) scan a big table")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """bench/scale.py at a tiny scale, so the script cannot rot: it makes its own
 database, fills it, times every case through the real code paths, flags a
-planted Seq Scan in its EXPLAIN check, and drops the database."""
+planted Seq Scan in its EXPLAIN check (failing the run), and drops the database."""
 
 import json
 import os
@@ -23,7 +23,7 @@ def _databases() -> set[str]:
         return {row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'coffer_scale_%'")}
 
 
-def test_scale_bench_reports_every_case_and_flags_a_seq_scan(tmp_path):
+def test_scale_bench_reports_every_case_and_fails_on_a_seq_scan(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
     before = _databases()
     report_path = tmp_path / "report.json"
@@ -31,7 +31,7 @@ def test_scale_bench_reports_every_case_and_flags_a_seq_scan(tmp_path):
         [sys.executable, "bench/scale.py", "--spaces", "2", "--nodes", "20000", "--events", "10000", "--runs", "3",
          "--seq-scan-rows", "5000", "--plant-seq-scan", "--json", str(report_path)],
         check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]  # the planted scan fails the run, after the report
     report = json.loads(report_path.read_text())
 
     assert report["nodes"] > 15000 and report["events"] == 10000 and report["database_bytes"] > 0
@@ -44,4 +44,5 @@ def test_scale_bench_reports_every_case_and_flags_a_seq_scan(tmp_path):
     planted = [scan for scan in report["seq_scans"] if scan["case"] == "planted"]
     assert planted and planted[0]["table"] == "files_node" and planted[0]["rows"] > 5000
     assert "Seq Scan on a table over 5,000 rows" in done.stdout and "SEQ SCAN files_node" in done.stdout
+    assert "FAILED: " in done.stdout
     assert report["database"] not in _databases() | before  # dropped at the end

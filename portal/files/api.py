@@ -15,7 +15,7 @@ from portal.api.schema import error_responses
 from portal.api.serializers import StrictBooleanField, StrictSerializer, TextField, validated
 from portal.core.access import Cap
 from portal.core.errors import InvalidInput
-from portal.core.pagination import PagePagination
+from portal.core.pagination import KeyPagePagination, PagePagination
 from portal.files import names, selectors
 from portal.files.models import Node
 from portal.files.selectors import Located
@@ -143,7 +143,7 @@ class FolderListingOut(serializers.Serializer):
 
 
 class TreeView(APIView):
-    pagination_class = PagePagination
+    pagination_class = KeyPagePagination  # a folder of 10,000 entries: its last page costs what its first does
 
     @extend_schema(responses=PolymorphicProxySerializer("TreeAnswer", [FolderListingOut, NodeOut], None),
                    summary="A folder's listing (paginated, folders first) or a file's metadata",

@@ -39,6 +39,12 @@ LIVE_DESCENDANT_IDS_SQL = (
 DESCENDANT_IDS_SQL = (f"WITH RECURSIVE down(id) AS (SELECT id FROM {NODES} WHERE parent_id = %s "
                       f"UNION ALL SELECT n.id FROM {NODES} n JOIN down ON n.parent_id = down.id) "
                       "SELECT id FROM down")
+# The ids of a node and everything below it, trashed or not: for ``x IN (...)`` in a statement that changes a
+# subtree's rows. Never ``x = %s OR x IN (descendants)``: PostgreSQL cannot use an index for the OR and
+# scans the whole table with the subtree as a subplan per row.
+SUBTREE_IDS_SQL = (f"WITH RECURSIVE down(id) AS (SELECT id FROM {NODES} WHERE id = %s "
+                   f"UNION ALL SELECT n.id FROM {NODES} n JOIN down ON n.parent_id = down.id) "
+                   "SELECT id FROM down")
 
 
 def _key_at(depth_column: str) -> tuple[str, callable]:

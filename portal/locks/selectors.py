@@ -22,7 +22,7 @@ from portal.core.errors import Forbidden, Locked
 from portal.files.models import Node
 from portal.files.selectors import Located, path_label
 from portal.files import walk
-from portal.files.walk import ANCESTOR_IDS_SQL, LIVE_DESCENDANT_IDS_SQL, NODES
+from portal.files.walk import ANCESTOR_IDS_SQL, NODES
 from portal.locks.models import Lock, LockDepth, LockKind, LockScope
 
 # Operations on a folder that carry everything below it along.
@@ -37,6 +37,18 @@ _VERBS = {"write": gettext_lazy("changed"), "upload": gettext_lazy("given a new 
 
 def _live(now=None):
     return Lock.objects.filter(expires_at__gt=now or timezone.now()).select_related("owner")
+
+
+# The nodes of a space's live locks at any depth below a folder (left out: those in the trash or under a
+# trashed folder), found by walking up from each live lock of the space: its live locks times the depth in
+# steps, whatever the folder holds.
+LIVE_LOCKED_BELOW_SQL = (
+    "WITH RECURSIVE up(locked, id, gone) AS ("
+    f"SELECT l.node_id, n.parent_id, n.trashed_at IS NOT NULL FROM {Lock._meta.db_table} l "
+    f"JOIN {NODES} n ON n.id = l.node_id WHERE l.expires_at > %s AND n.space_id = %s "
+    f"UNION ALL SELECT up.locked, p.parent_id, p.trashed_at IS NOT NULL FROM up JOIN {NODES} p ON p.id = up.id "
+    "WHERE up.id <> %s AND NOT up.gone) "
+    "SELECT locked FROM up WHERE id = %s AND NOT gone")
 
 
 def live_locks_for(node: Node, *, now=None, ancestor_ids: list[int] | None = None) -> list[Lock]:
@@ -54,8 +66,11 @@ def locks_within(node: Node, *, now=None) -> list[Lock]:
     """The live locks on what a folder holds (at any depth), for operations on the whole folder."""
     if not node.is_folder:
         return []
-    return list(_live(now).filter(node_id__in=RawSQL(LIVE_DESCENDANT_IDS_SQL, [node.pk]))
-                .select_related("node").order_by("created_at", "id"))
+    now = now or timezone.now()
+    # From the locks up, not from the folder down: a move or rename of a folder of a million files
+    # costs what the space's few live locks cost.
+    below = RawSQL(LIVE_LOCKED_BELOW_SQL, [now, node.space_id, node.pk, node.pk])
+    return list(_live(now).filter(node_id__in=below).select_related("node").order_by("created_at", "id"))
 
 
 def any_live_lock_along(space_id: int, keys: list[str]) -> bool:

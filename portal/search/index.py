@@ -112,20 +112,20 @@ def index_node(node: Node) -> None:
 def set_trashed(node_id: int) -> None:
     """Mark a node and everything below it as in the trash, in one statement
     (restoring rewrites the rows below: index_subtree)."""
-    sql = (f"UPDATE {SearchDoc._meta.db_table} SET trashed = %s WHERE node_id = %s "
-           f"OR node_id IN ({walk.DESCENDANT_IDS_SQL})")
+    sql = f"UPDATE {SearchDoc._meta.db_table} SET trashed = %s WHERE node_id IN ({walk.SUBTREE_IDS_SQL})"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [True, node_id, node_id])
+        cursor.execute(sql, [True, node_id])
 
 
 def set_space(node_id: int, space_id: int) -> None:
     """A node and everything below it moved to another space: their rows
     follow at once, in one statement, so the old space's members stop
-    finding them with the move (names and paths follow with index_subtree)."""
-    sql = (f"UPDATE {SearchDoc._meta.db_table} SET space_id = %s WHERE node_id = %s "
-           f"OR node_id IN ({walk.DESCENDANT_IDS_SQL})")
+    finding them with the move (names and paths follow with index_subtree).
+    The subtree is walked once, by the index on ``parent_id``, and its rows
+    found by the primary key: proportional to the subtree, never to the index."""
+    sql = f"UPDATE {SearchDoc._meta.db_table} SET space_id = %s WHERE node_id IN ({walk.SUBTREE_IDS_SQL})"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [space_id, node_id, node_id])
+        cursor.execute(sql, [space_id, node_id])
 
 
 def index_subtree(node_id: int) -> int:
@@ -156,11 +156,11 @@ def space_wins(node_id: int, *, below: bool = True) -> None:
     space that committed in between wins (the rows take the nodes' space as
     it is now), so the old space's members do not find them again."""
     docs, nodes = SearchDoc._meta.db_table, Node._meta.db_table
-    which = f"(node_id = %s OR node_id IN ({walk.DESCENDANT_IDS_SQL}))" if below else "node_id = %s"
+    which = f"node_id IN ({walk.SUBTREE_IDS_SQL})" if below else "node_id = %s"
     now = f"(SELECT n.space_id FROM {nodes} n WHERE n.id = {docs}.node_id)"
     sql = f"UPDATE {docs} SET space_id = {now} WHERE {which} AND space_id <> {now}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [node_id, node_id] if below else [node_id])
+        cursor.execute(sql, [node_id])
 
 
 def trash_wins(node_id: int, *, below: bool = True) -> None:

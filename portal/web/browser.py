@@ -12,7 +12,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.access import Cap
 from portal.core.errors import Conflict, InvalidInput, NotFound
+from portal.core.pagination import KeyPaginator
 from portal.files import names
 from portal.files import selectors as files
 from portal.files.services import tree, versions
@@ -84,7 +84,7 @@ def workspace_context(request, space_id, state: Browse, *, panel: Located | None
         raise InvalidInput(_("That is a file, not a folder."), code="not_a_folder")
     children = selectors.folder_children(folder, viewer=request.user, sort=state.sort,
                                          descending=state.order == "desc", name_contains=state.q)
-    page = Paginator(children, PAGE_SIZE).get_page(state.page)
+    page = KeyPaginator(children, PAGE_SIZE).get_page(state.page)
     nodes = list(page.object_list)
     context = {
         "space": space, "folder": folder, "state": state, "page": page,

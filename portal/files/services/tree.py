@@ -187,7 +187,13 @@ def subtree_bytes(node: Node) -> int:
 @transaction.atomic
 def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Located:
     """Move (and maybe rename) a node to ``path``, in its space or another the
-    actor can write; across spaces its bytes move between the quotas."""
+    actor can write; across spaces its bytes move between the quotas.
+
+    Within a space a move changes the node's own row and nothing below it
+    (the tree is a list of parents): its cost does not depend on what the
+    folder holds (the index's copies of the paths below follow in a task).
+    Across spaces everything below changes space: one set-based UPDATE per
+    table (nodes, search rows) and one quota query, proportional to the subtree."""
     located = _writable(actor, node_id)
     node = located.node
     ensure_writable(located, actor=actor, tokens=lock_tokens, operation="move")
@@ -201,7 +207,8 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Lo
 
     refuse_move_out(node, to_space_id=space.pk, to_parent_id=parent.pk, label=node.name)
     old_path, old_space = located.path, located.space
-    if space.pk != old_space.pk:
+    across = space.pk != old_space.pk
+    if across:
         moved = subtree_bytes(node)
         locked = lock_spaces(old_space.pk, space.pk)
         charge_quota(locked[space.pk], moved)
@@ -209,8 +216,9 @@ def node_move(*, actor, node_id, path: str, space_id=None, lock_tokens=()) -> Lo
         moved_ids = subtree_ids(node)
         Node.objects.filter(pk__in=moved_ids).update(space=space)
     node.parent, node.space, node.name, node.name_key = parent, space, name, names.name_key(name)
-    node.save(update_fields=["parent", "space", "name", "name_key"])
-    if space.pk != old_space.pk:  # links on what moved follow it (shares builds on files, hence the late import)
+    # "space" only when it changed: saving it makes the index move the subtree's rows (search.receivers).
+    node.save(update_fields=["parent", "name", "name_key", *(["space"] if across else [])])
+    if across:  # links on what moved follow it (shares builds on files, hence the late import)
         from portal.shares.services import share_links_follow
 
         share_links_follow(actor=actor, node_ids=moved_ids, from_space=old_space, to_space=space)
