@@ -92,10 +92,11 @@ def child_named(folder: Node, name: str) -> Node | None:
     return Node.objects.filter(parent=folder, name_key=names.name_key(name), trashed_at__isnull=True).first()
 
 
-def path_walk(space: Space, path_names: list[str]) -> list[Node]:
+def path_walk(space: Space, path_names: list[str], *, hold: bool = False) -> list[Node]:
     """The live nodes along a path, root first, in one query (shorter than
-    the path + 1 when something is missing); the root is made on first use."""
-    chain = walk.walk_down(space.pk, [names.name_key(name) for name in path_names])
+    the path + 1 when something is missing); the root is made on first use.
+    ``hold``: held for a write in the same query (walk.walk_down)."""
+    chain = walk.walk_down(space.pk, [names.name_key(name) for name in path_names], hold=hold)
     return chain or [space_root(space)]
 
 

@@ -55,15 +55,19 @@ def _key_at(depth_column: str) -> tuple[str, callable]:
     return f"json_extract(%s, '$[' || {depth_column} || ']')", json.dumps
 
 
-def walk_down(space_id: int, keys: list[str]) -> list[Node]:
+def walk_down(space_id: int, keys: list[str], *, hold: bool = False) -> list[Node]:
     """The live nodes along ``keys`` (name keys) from the space's root: the
     root, then one node per key found, stopping at the first missing one.
     Each node's ``current_version`` comes with its number (other fields of
-    the version load on use)."""
+    the version load on use). ``hold``: the nodes found are row-locked FOR KEY
+    SHARE in the same statement, as a write holds them (locks.selectors.hold_rows;
+    PostgreSQL, inside a transaction)."""
     cte, params = walk_down_cte(space_id, keys)
     columns = ", ".join(f"n.{column}" for column in _COLUMNS)
     sql = (f"{cte} SELECT {columns}, v.number FROM walk JOIN {NODES} n ON n.id = walk.id "
            f"LEFT JOIN {VERSIONS} v ON v.id = n.current_version_id ORDER BY walk.depth")
+    if hold and connection.vendor == "postgresql" and connection.in_atomic_block:
+        sql += " FOR KEY SHARE OF n"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -63,3 +63,21 @@ def _folder_chain_prefix(space, depth: int) -> list[str]:
         parent, _ = Node.objects.get_or_create(space=space, parent=parent, name_key=name, trashed_at=None,
                                                defaults={"kind": NodeKind.FOLDER, "name": name})
     return names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_upload_stays_within_its_budgets_with_its_follow_ups_written(api, alice, team, upload):
+    """As production commits it: the outbox row of the follow-ups (hash, scan) is written just
+    before COMMIT, which the test's transaction wrapper above never reaches. BEGIN and COMMIT
+    themselves are not counted."""
+    client = api.as_user(alice)
+    path = "/" + "/".join(_folder_chain_prefix(team, 5)) + "/file.txt"
+    upload(client, team, path, b"first")
+    started = upload.start(client, team, path, b"hello")
+    upload.send(client, started.json(), b"hello")
+    with CaptureQueriesContext(connection) as context:
+        done = upload.complete(client, started.json()["id"])
+    assert done.status_code == 201, done.content
+    statements = [q["sql"] for q in context.captured_queries if q["sql"].upper() not in ("BEGIN", "COMMIT")]
+    assert any("outbox_outboxmessage" in sql for sql in statements), "\n".join(statements)
+    assert len(statements) <= COMPLETE_BUDGET, "\n".join(statements)

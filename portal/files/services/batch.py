@@ -164,7 +164,7 @@ def _place(space, actor, access, planned: list[_Planned], result: BatchResult) -
 
 
 def _chain_to(space, plan: _Planned) -> list[Node]:
-    return path_walk(space, plan.path_names)
+    return path_walk(space, plan.path_names, hold=True)
 
 
 def _existing(placed: list[_Planned]) -> dict[tuple, Node]:

@@ -65,11 +65,11 @@ def file_put(*, actor, space_id, path: str, fileobj: BinaryIO, size: int, keep_b
             # the space's row lock that member changes take too.
             access = space_access(actor, space.pk, Cap.FILE_WRITE)
             refuse_archived(space)
-            chain = path_walk(space, path_names)
+            chain = path_walk(space, path_names, hold=True)
             if keep_both:
                 parent, _, _ = ensure_folders(space, path_names[:-1], actor, chain=chain[:len(path_names)])
                 path_names = [*path_names[:-1], free_name(parent, path_names[-1])]
-                chain = path_walk(space, path_names)
+                chain = path_walk(space, path_names, hold=True)
             refuse_locked(actor if holds_locks else None, access, chain, path_names, lock_tokens)
             made = version_add(actor=actor, space=space, path_names=path_names, chain=chain, key=key, size=size)
             version = made.version

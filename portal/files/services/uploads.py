@@ -105,9 +105,11 @@ def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: lis
                   hold: bool = True) -> list:
     """Someone else's live lock on the file (or on the folder it would be
     added to) refuses the write; ``chain``: the walk from the root towards
-    ``path_names``. A file in the way of the folders is left to _check_target.
-    Returns the live locks that cover the file (or will, once it is made).
-    ``hold=False``: an early check before anything is written (no row locks)."""
+    ``path_names``, made with ``path_walk(..., hold=True)`` when ``hold`` (its
+    rows held in the walk's own query). A file in the way of the folders is
+    left to _check_target. Returns the live locks that cover the file (or
+    will, once it is made). ``hold=False``: an early check before anything is
+    written (no row locks)."""
     target = chain[-1]
     if not target.is_folder and len(chain) <= len(path_names):
         return []
@@ -116,7 +118,7 @@ def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: lis
                                 operation="add", chain_ids=[node.pk for node in chain])
         return [lock for lock in locks if lock.depth == LockDepth.INFINITY]
     return ensure_writable(locate_in(access, target, stored_names(chain)), actor=actor, tokens=lock_tokens,
-                           operation="upload", chain_ids=[node.pk for node in chain], hold=hold)
+                           operation="upload", chain_ids=[node.pk for node in chain], hold=False)
 
 
 @records_lock_refusals
@@ -138,7 +140,7 @@ def upload_start(*, actor, space_id, path: str, size, sha256=None, if_match=None
     if if_match is not None:
         if_match = whole_number(if_match, field="if_match", minimum=1)
     sha256 = _clean_sha256(sha256)
-    chain = path_walk(space, path_names)
+    chain = path_walk(space, path_names, hold=True)
     _refuse_new_names(chain, path_names)
     _check_target(chain, path_names, if_match)
     refuse_locked(actor, access, chain, path_names, lock_tokens)
@@ -406,7 +408,7 @@ def _record(actor, claimed: UploadSession, lock_tokens=()) -> Uploaded:
         if session.state != UploadState.COMPLETING:  # swept or refused meanwhile: its bytes are gone
             _refuse_closed(session)
         path_names = names.split_path(session.path, existing=True)
-        chain = path_walk(space, path_names)
+        chain = path_walk(space, path_names, hold=True)
         covering = refuse_locked(actor, access, chain, path_names, lock_tokens)
         try:
             if not fits:
