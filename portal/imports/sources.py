@@ -97,7 +97,10 @@ class S3Source(Source):
 
     def open(self, entry_path: str) -> BinaryIO:
         joint = "/" if self.prefix and not self.prefix.endswith("/") else ""
-        return self._store.client.get_object(Bucket=self.bucket, Key=self.prefix + joint + entry_path)["Body"]
+        try:
+            return _SourceStream(self._store.open_foreign(self.prefix + joint + entry_path))
+        except StorageUnavailable as exc:  # the source's trouble, this file's failure: Coffer's store is fine
+            raise PortalError(exc.message, code="source_file_unreadable") from exc
 
     def check(self) -> None:
         try:
@@ -105,6 +108,29 @@ class S3Source(Source):
         except Exception as exc:  # botocore's many error types; the message says what the endpoint said
             raise InvalidInput(gettext("The bucket %(bucket)s cannot be listed: %(error)s")
                                % {"bucket": self.bucket, "error": exc}, code="source_unreachable") from exc
+
+
+class _SourceStream:
+    """A source object's bytes; a source that stops answering mid-file fails that file, not the run
+    (StorageUnavailable would mean Coffer's own store is down)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except StorageUnavailable as exc:
+            raise PortalError(exc.message, code="source_file_unreadable") from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 # --- A folder on this machine ---------------------------------------------------------
