@@ -126,14 +126,22 @@ def _pings(client) -> bool:
 
 
 def _certificate(home: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for both names, as HAProxy wants it (chain then key) and as clients trust it."""
-    crt, key = home / "proxy.crt", home / "proxy.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
-                   check=True, capture_output=True, timeout=60)
+    """A private CA and a certificate it signed for both names, as HAProxy wants it (chain then key); clients
+    trust the CA (docs/deploy.md §9). A self-signed certificate would not do: modern TLS stacks (rustls,
+    under the native S3 client) refuse a CA certificate presented as the server's own."""
+    ca_crt, ca_key, crt, key, csr = (home / name for name in ("ca.crt", "ca.key", "proxy.crt", "proxy.key", "proxy.csr"))
+    openssl = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)  # noqa: E731
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Coffer test CA",
+            "-keyout", str(ca_key), "-out", str(ca_crt))
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(csr))
+    extensions = home / "proxy.ext"
+    extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                          "extendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-days", "1", "-extfile", str(extensions), "-out", str(crt))
     pem = home / "coffer.pem"
     pem.write_text(crt.read_text() + key.read_text())
-    return pem, crt
+    return pem, ca_crt
 
 
 def _proxy(stack: ExitStack, home: Path, seaweed, web: str, coedit: str) -> tuple[str, str, Path]:
