@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from netns import ClusterError, Network, Service, run_once
+from netns import ClusterError, Network, Service, alive, run_once
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -205,6 +205,21 @@ def database_service(layout: Layout) -> Service:
                                 "-c", f"listen_addresses={layout.hosts['db']}", "-c", f"port={layout.ports['db']}",
                                 "-c", f"unix_socket_directories={folder}", "-c", "fsync=off"],
                    {"PATH": PATH, "LANG": "C.UTF-8"}, folder)
+
+
+def clear_stale_pid_file(layout: Layout, host: str) -> None:
+    """Before a killed host starts again: PostgreSQL refuses to start while the PID in its lock file
+    exists, and a killed postmaster stays a zombie until whatever adopted it reaps it (on a real machine
+    that lost power the PID is simply gone). A dead or zombie PID's file is removed."""
+    if host != "db":
+        return
+    pid_file = layout.host_dir("db") / "data" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not alive(pid):
+        pid_file.unlink(missing_ok=True)
 
 
 def redis_service(layout: Layout) -> Service:

@@ -20,6 +20,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "deploy" / "cluster"
 HOSTS = ["lb", "portal1", "portal2", "worker1", "worker2", "s3-master", "vol1", "vol2", "vol3", "s3-gw", "db", "redis"]
+# deploy/cluster/cluster.py's STAGES, flattened.
+START_ORDER = ["db", "redis", "s3-master", "vol1", "vol2", "vol3", "s3-gw", "portal1", "portal2", "worker1", "worker2",
+               "lb"]
 UP_TIMEOUT = 300  # about 40 s alone; minutes when the machine is shared by several test runs
 REVIVE_TIMEOUT = 120
 
@@ -73,6 +76,11 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else f"({path} missing)"
 
     def heal(self) -> None:
+        """Start again every host that is down, servers before their clients (a portal is not healthy
+        while its database is down), then every host still not healthy."""
+        down = [host for host, report in self.status().items() if not report["up"]]
+        for host in sorted(down, key=START_ORDER.index):
+            self.revive(host)
         for host, report in self.status().items():
             if not report["healthy"]:
                 self.revive(host)
