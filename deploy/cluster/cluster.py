@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 
 from health import check_host
-from hosts import Layout, clear_stale_pid_file, host_services, prepare_coffer, prepare_database, prepare_files
+from hosts import Layout, clear_stale_lock_files, host_services, prepare_coffer, prepare_database, prepare_files
 from netns import (
     ClusterError,
     Network,
@@ -148,7 +148,7 @@ def revive(layout: Layout, host: str) -> None:
         raise ClusterError(f"{host}: no namespace {ns}; is the cluster up?")
     if namespace_pids(ns):
         kill_namespaces([ns])
-    clear_stale_pid_file(layout, host)
+    clear_stale_lock_files(layout, host)
     start_host(layout, host)
     wait_ready(layout, [host])
 

@@ -207,19 +207,21 @@ def database_service(layout: Layout) -> Service:
                    {"PATH": PATH, "LANG": "C.UTF-8"}, folder)
 
 
-def clear_stale_pid_file(layout: Layout, host: str) -> None:
-    """Before a killed host starts again: PostgreSQL refuses to start while the PID in its lock file
-    exists, and a killed postmaster stays a zombie until whatever adopted it reaps it (on a real machine
-    that lost power the PID is simply gone). A dead or zombie PID's file is removed."""
+def clear_stale_lock_files(layout: Layout, host: str) -> None:
+    """Before a killed host starts again: PostgreSQL refuses to start while the PID in its lock files
+    (``postmaster.pid`` in the data folder, ``.s.PGSQL.PORT.lock`` beside the socket) exists, and a killed
+    postmaster stays a zombie until whatever adopted it reaps it (on a real machine that lost power the
+    PID is simply gone). A lock file whose PID is dead or a zombie is removed."""
     if host != "db":
         return
-    pid_file = layout.host_dir("db") / "data" / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    if not alive(pid):
-        pid_file.unlink(missing_ok=True)
+    folder = layout.host_dir("db")
+    for lock_file in (folder / "data" / "postmaster.pid", *folder.glob(".s.PGSQL.*.lock")):
+        try:
+            pid = int(lock_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not alive(pid):
+            lock_file.unlink(missing_ok=True)
 
 
 def redis_service(layout: Layout) -> Service:

@@ -45,6 +45,17 @@ def test_a_killed_portal_is_routed_around_and_comes_back_on_revive(cluster, api)
     assert api.get(f"{cluster.lb}/api/v1/spaces/", timeout=30).status_code == 200
 
 
+def test_a_database_revived_at_once_after_a_kill_starts_with_its_data(cluster, api):
+    # Revived before its killed processes are reaped (they stay zombies until the adopting process reaps
+    # them): the lock files still name the dead postmaster and must not keep the new one from starting.
+    space_id = new_space(api, cluster, "Before the database kill")
+    node_id = upload(api, cluster, space_id, "kept.bin", data := os.urandom(40_000))
+    cluster.kill("db")
+    cluster.revive("db")
+    assert cluster.status()["db"] == {"up": True, "healthy": True, "problem": ""}
+    assert download(api, cluster, node_id) == data
+
+
 def test_an_unknown_host_is_refused_with_the_list_of_hosts(cluster):
     answer = cluster.run("kill", "portal9")
     assert answer.returncode == 2
