@@ -47,11 +47,15 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--skip", action="append", default=[], metavar="CASE",
                         help="leave out the cases whose label starts with CASE (e.g. 'move'; repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure again a database an earlier --keep run left "
+                                                            "(no generation; it is kept)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--plant-seq-scan", action="store_true", help=argparse.SUPPRESS)  # proves the check in tests
     args = parser.parse_args()
     if args.spaces < 2 or args.nodes < 20_000 or args.events < 1 or args.runs < 1:
         parser.error("needs --spaces >= 2, --nodes >= 20000, --events >= 1, --runs >= 1")
+    if args.reuse and not args.reuse.startswith("coffer_scale_"):
+        parser.error(f"--reuse {args.reuse}: not a database of scale.py (coffer_scale_<pid>)")
     return args
 
 
@@ -77,8 +81,6 @@ def _django(database_url: str, var_dir: str) -> None:
 
 
 def _people() -> tuple:
-    from django.core.management import call_command
-
     from portal.accounts.services import user_create
 
     owner = user_create(actor=None, username="owner", password=secrets.token_urlsafe(24))
@@ -86,28 +88,47 @@ def _people() -> tuple:
     admin = user_create(actor=None, username="admin", password=secrets.token_urlsafe(24))
     type(admin).objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
     admin.refresh_from_db()
+    return owner, reader, admin, _tokens(owner, reader)
+
+
+def _people_again() -> tuple:
+    from django.contrib.auth import get_user_model
+
+    users = {user.username: user for user in get_user_model().objects.filter(username__in=("owner", "reader", "admin"))}
+    return users["owner"], users["reader"], users["admin"], _tokens(users["owner"], users["reader"])
+
+
+def _tokens(*users) -> dict:
+    from django.core.management import call_command
+
     tokens = {}
-    for user in (owner, reader):
+    for user in users:
         out = StringIO()
         call_command("issue_token", user.username, "--name", "scale", stdout=out)
         tokens[user.username] = out.getvalue().strip()
-    return owner, reader, admin, tokens
+    return tokens
+
+
+def _generated(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        return scale_data.generated(conn)
 
 
 def main() -> None:
     args = _arguments()
     stop_on_sigterm()  # a killed run still drops its database
-    name = f"coffer_scale_{os.getpid()}"
-    with psycopg.connect(_admin_url(), autocommit=True) as admin_conn:
-        admin_conn.execute(f"CREATE DATABASE {name}")
-    log(f"database {name} created")
+    name = args.reuse or f"coffer_scale_{os.getpid()}"
+    if not args.reuse:
+        with psycopg.connect(_admin_url(), autocommit=True) as admin_conn:
+            admin_conn.execute(f"CREATE DATABASE {name}")
+        log(f"database {name} created")
     try:
         with tempfile.TemporaryDirectory(prefix="coffer-scale-") as var_dir:
             report = _run(args, name, var_dir)
     finally:
         _close_django()
-        if args.keep:
-            log(f"kept database {name}")
+        if args.keep or args.reuse:
+            log(f"kept database {name} (measure it again: --reuse {name})")
         else:
             with psycopg.connect(_admin_url(), autocommit=True) as admin_conn:
                 admin_conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -128,17 +149,23 @@ def _close_django() -> None:
 def _run(args, name: str, var_dir: str) -> dict:
     url = _database_url(name)
     _django(url, var_dir)
-    from django.core.management import call_command
+    if args.reuse:
+        made, migrate_seconds = _generated(url), 0.0
+        generate_seconds = sum(made["timings"].values())
+        args.spaces, args.events = made["spaces"], made["events"]
+        owner, reader, admin, tokens = _people_again()
+    else:
+        from django.core.management import call_command
 
-    t0 = time.monotonic()
-    call_command("migrate", "--noinput", verbosity=0)
-    migrate_seconds = time.monotonic() - t0
-    owner, reader, admin, tokens = _people()
-    t0 = time.monotonic()
-    with psycopg.connect(url, autocommit=True) as conn:
-        made = scale_data.generate(conn, spaces=args.spaces, nodes=args.nodes, events=args.events, owner=owner.pk,
-                                   reader=reader.pk, log=log)
-    generate_seconds = time.monotonic() - t0
+        t0 = time.monotonic()
+        call_command("migrate", "--noinput", verbosity=0)
+        migrate_seconds = time.monotonic() - t0
+        owner, reader, admin, tokens = _people()
+        t0 = time.monotonic()
+        with psycopg.connect(url, autocommit=True) as conn:
+            made = scale_data.generate(conn, spaces=args.spaces, nodes=args.nodes, events=args.events,
+                                       owner=owner.pk, reader=reader.pk, log=log)
+        generate_seconds = time.monotonic() - t0
     import scale_cases
 
     cases, queries = scale_cases.measure(made["ids"], tokens=tokens, admin=admin, runs=args.runs, log=log,

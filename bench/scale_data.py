@@ -13,6 +13,7 @@ prev_hash, chain_hash filled), since the bench reads them.
 
 from __future__ import annotations
 
+import json
 import time
 
 FILES_PER_FOLDER = 100
@@ -192,7 +193,19 @@ def generate(conn, *, spaces: int, nodes: int, events: int, owner: int, reader: 
         timings["vacuum analyze"] = time.monotonic() - t1
     made.update(space=first_space, other_space=space_ids[-1], nodes=ids.next - root_first)
     made["other_file"] = _first_file(conn, space_ids[-1])
-    return {"ids": made, "timings": timings}
+    generated = {"ids": made, "timings": timings, "spaces": spaces, "events": events}
+    with conn.cursor() as cur:  # what ``scale.py --reuse`` measures again without generating
+        cur.execute("CREATE TABLE bench_scale_generated (report jsonb NOT NULL)")
+        cur.execute("INSERT INTO bench_scale_generated VALUES (%s)", [json.dumps(generated)])
+    return generated
+
+
+def generated(conn) -> dict:
+    """The ids and timings of the generation a kept database holds."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT report FROM bench_scale_generated")
+        report = cur.fetchone()[0]
+    return json.loads(report) if isinstance(report, str) else report
 
 
 def _first_file(conn, space: int) -> int | None:
