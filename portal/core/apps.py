@@ -7,3 +7,4 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from portal.core import ids  # noqa: F401  registers the <id:...> path converter before any URLconf loads
+        from portal.core import lookups  # noqa: F401  registers field__any before any query

@@ -158,7 +158,7 @@ def lock_summaries(nodes: Iterable[Node], *, viewer=None, folder: Node | None = 
     nodes too. The folder's own summary comes with them, under its id."""
     nodes = list(nodes)
     listed = {node.pk for node in nodes}
-    wanted = Q(node_id__in=listed)
+    wanted = Q(node_id__any=listed)
     if folder is not None:
         wanted |= Q(node_id=folder.pk)
         if folder.parent_id is not None:

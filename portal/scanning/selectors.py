@@ -133,7 +133,7 @@ class _Verdicts:
         if versions:
             own_ids = [version.pk for version in versions]
             blobs = {version.blob_id for version in versions}
-            wanted = Q(version_id__in=own_ids) | (BLOCKING & Q(version__blob_id__in=blobs))
+            wanted = Q(version_id__any=own_ids) | (BLOCKING & Q(version__blob_id__any=blobs))
             rows = list(ScanVerdict.objects.filter(wanted).annotate(blob=F("version__blob_id")).order_by("id"))
         own_ids = {version.pk for version in versions}
         self.own = {verdict.version_id: verdict for verdict in rows if verdict.version_id in own_ids}

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db
 DEPTHS = range(1, 21)
 SIZES = (5, 50, 200)
 # The exact number of queries each request makes (see the docstrings below).
-API_LISTING = 6
-BROWSER_PAGE = 9
+API_LISTING = 5
+BROWSER_PAGE = 8
 NODE_METADATA = 5
 
 
@@ -103,9 +103,10 @@ def _all_folders(tree) -> list[tuple[str, Node]]:
 
 def test_an_api_listing_takes_the_same_queries_at_every_size_and_depth(tree, signed_in, alice,
                                                                        django_assert_max_num_queries):
-    """The space and role, the walk down the path, the count, the page, the
-    locks (on the entries and covering the folder), the verdicts: the same
-    few queries for a listing of 5 or 200 entries, 1 or 20 folders deep."""
+    """The space and role, the walk down the path, the page (its rows carry
+    the count), the locks (on the entries and covering the folder), the
+    verdicts: the same few queries for a listing of 5 or 200 entries, 1 or 20
+    folders deep."""
     client = signed_in(alice)
     counts = {}
     for label, folder in _all_folders(tree):
@@ -135,7 +136,7 @@ def test_an_api_listing_shows_the_locks_that_cover_the_folder(tree, signed_in, a
 def test_a_browser_folder_page_takes_the_same_queries_at_every_size_and_depth(tree, client, alice,
                                                                               django_assert_max_num_queries):
     """The session, the user and their second factor, the space and role,
-    the walk, the count, the page (with the viewer's stars and the
+    the walk, the page (its rows carry the count, the viewer's stars and the
     thumbnails as columns), the locks, and the left navigation's spaces:
     whatever the folder holds and wherever it is."""
     client.force_login(alice)
