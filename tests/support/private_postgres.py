@@ -11,13 +11,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.support.coedit import free_port
+from tests.support.ready import wait_until_answers
 
 READY_DEADLINE = 30
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=None)
@@ -56,17 +56,13 @@ class PrivatePostgres:
                 [str(PG_BIN / "postgres"), "-D", str(self.folder / "data"), "-c", "listen_addresses=127.0.0.1",
                  "-c", f"port={self.port}", "-c", f"unix_socket_directories={self.folder}", "-c", "fsync=off"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder, **self._user)
-        deadline = time.monotonic() + READY_DEADLINE
-        while True:
-            try:
-                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError:  # not listening yet, or still recovering
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = (self.folder / "postgres.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"postgres did not start on port {self.port}:\n{tail}")
-            time.sleep(0.05)
+        wait_until_answers(self.process, lambda: psycopg.connect(self.url("postgres"), connect_timeout=2).close() is None,
+                           within=READY_DEADLINE, not_yet=(psycopg.OperationalError,),  # not listening, or recovering
+                           failure=self._failed)
+
+    def _failed(self, reason: str) -> RuntimeError:
+        tail = (self.folder / "postgres.log").read_text(errors="replace")[-2000:]
+        return RuntimeError(f"postgres on port {self.port} {reason}:\n{tail}")
 
     def crash(self) -> None:
         if self.process is not None and self.process.poll() is None:

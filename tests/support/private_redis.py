@@ -8,11 +8,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
+
+from tests.support.ready import wait_until_answers
 
 READY_DEADLINE = 15
 
@@ -43,17 +44,12 @@ class PrivateRedis:
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + READY_DEADLINE
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
-            time.sleep(0.05)
+        wait_until_answers(self.process, client.ping, within=READY_DEADLINE, not_yet=(redis.RedisError,),
+                           failure=self._failed)
+
+    def _failed(self, reason: str) -> RuntimeError:
+        log = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
+        return RuntimeError(f"redis-server on port {self.port} {reason}:\n{log}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from tests.support.ready import wait_until_answers
 
 ACCESS_KEY = "coffer-test"
 SECRET_KEY = "coffer-test-secret-" + "s" * 24
@@ -120,16 +121,9 @@ def _command(data: Path) -> list[str]:
 
 def _wait_until_ready(process: subprocess.Popen, seaweed: Seaweed) -> None:
     client = seaweed.client()
-    deadline = time.monotonic() + START_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SeaweedError(f"weed mini exited with {process.returncode}:\n{seaweed.log_tail()}")
-        try:
-            client.list_buckets()
-            return
-        except (BotoCoreError, ClientError):
-            time.sleep(0.2)  # polling a starting server until its deadline
-    raise SeaweedError(f"weed mini did not answer within {START_DEADLINE} s:\n{seaweed.log_tail()}")
+    wait_until_answers(process, lambda: client.list_buckets() is not None, within=START_DEADLINE,
+                       not_yet=(BotoCoreError, ClientError), interval=0.2,
+                       failure=lambda reason: SeaweedError(f"weed mini {reason}:\n{seaweed.log_tail()}"))
 
 
 def _stop(process: subprocess.Popen) -> None:

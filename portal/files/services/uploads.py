@@ -101,15 +101,14 @@ def _check_target(chain: list[Node], path_names: list[str], if_match: int | None
                        detail={"current_version": current})
 
 
-def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: list[str], lock_tokens, *,
-                  hold: bool = True) -> list:
+def refuse_locked(actor, access: SpaceAccess, chain: list[Node], path_names: list[str], lock_tokens) -> list:
     """Someone else's live lock on the file (or on the folder it would be
     added to) refuses the write; ``chain``: the walk from the root towards
-    ``path_names``, made with ``path_walk(..., hold=True)`` when ``hold`` (its
-    rows held in the walk's own query). A file in the way of the folders is
-    left to _check_target. Returns the live locks that cover the file (or
-    will, once it is made). ``hold=False``: an early check before anything is
-    written (no row locks)."""
+    ``path_names`` (a write walks with ``path_walk(..., hold=True)``, its rows
+    held in the walk's own query; an early check before anything is written
+    walks without). A file in the way of the folders is left to
+    _check_target. Returns the live locks that cover the file (or will, once
+    it is made)."""
     target = chain[-1]
     if not target.is_folder and len(chain) <= len(path_names):
         return []
@@ -292,7 +291,7 @@ def _claim(actor, upload_id, etags: dict[int, str] | None = None,
             return session, None
         path_names = names.split_path(session.path, existing=True)
         if lock_selectors.any_live_lock_along(session.space_id, [names.name_key(name) for name in path_names]):
-            refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens, hold=False)
+            refuse_locked(actor, access, path_walk(session.space, path_names), path_names, lock_tokens)
         report = parts_report(session, etags)
         if report.ambiguous:
             raise Conflict(gettext('Parts %(ambiguous)s were sent more than once and the store kept every copy; complete again with the ETags your PUTs returned: {"parts": [{"number", "etag"}]}.') % {"ambiguous": report.ambiguous},
