@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "deploy" / "cluster"
+sys.path.insert(0, str(CLUSTER))
+from cluster import STAGES, load_config  # noqa: E402 - deploy/cluster is a folder of scripts, not a package
+
+# What the tests expect `status` to list, in its order (hosts.toml's).
 HOSTS = ["lb", "portal1", "portal2", "worker1", "worker2", "s3-master", "vol1", "vol2", "vol3", "s3-gw", "db", "redis"]
-# deploy/cluster/cluster.py's STAGES, flattened.
-START_ORDER = ["db", "redis", "s3-master", "vol1", "vol2", "vol3", "s3-gw", "portal1", "portal2", "worker1", "worker2",
-               "lb"]
+START_ORDER = [host for stage in STAGES for host in stage]  # servers before their clients
 UP_TIMEOUT = 300  # about 40 s alone; minutes when the machine is shared by several test runs
 REVIVE_TIMEOUT = 120
 
@@ -34,16 +37,14 @@ class Cluster:
 
     def address(self, host: str) -> str:
         """A host's address (deploy/cluster/hosts.toml, shifted to this network number)."""
-        last = {"lb": 10, "portal1": 11, "portal2": 12, "worker1": 21, "worker2": 22, "s3-master": 31, "vol1": 32,
-                "vol2": 33, "vol3": 34, "s3-gw": 35, "db": 41, "redis": 42}[host]
-        return f"10.77.{self.net}.{last}"
+        return load_config(self.net)["hosts"][host]
 
     @property
     def lb(self) -> str:
         return f"http://{self.address('lb')}"
 
     def namespace(self, host: str) -> str:
-        return f"cf{self.net or ''}-{host}"
+        return load_config(self.net)["network"]["prefix_name"] + host
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([str(CLUSTER / args[0]), "--dir", str(self.state), "--net", str(self.net), *args[1:]],
