@@ -1,5 +1,6 @@
 """Executing an import run: claim it, list the source into items, copy the
-pending items, finish with a report event.
+pending items (from the first listed batch on, while the listing goes on),
+finish with a report event.
 
 Copying: a pool of threads streams each file from the source into the store
 (computing its SHA-256 on the way); one committer thread makes up to
@@ -46,6 +47,7 @@ from portal.imports.transfer import Down, Failed, Transfers, forget
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 2.0
 LIST_BATCH = 1000
+POLL_SECONDS = 1.0
 
 
 class Superseded(Exception):
@@ -100,10 +102,11 @@ def run_execute(run_id: int, *, progress=None) -> ImportRun | None:
         creator_may_import(job)
         space_access(actor, job.space_id, Cap.FILE_WRITE)  # refused: the run fails saying why
         context = Context(run=run, job=job, source=job_source(job), progress=progress)
-        if not run.listed:
-            _list(context)
-        if not run.dry_run:
-            _transfer(context)
+        if run.dry_run:
+            if not run.listed:
+                _list(context)
+        else:
+            _transfer(context)  # also lists the source first, when it was not (fully) listed yet
             _refuse_leftovers(run)
         return _finish(run)
     except Superseded:
@@ -207,14 +210,19 @@ def _store_batch(context: Context, batch: list[Entry], previous: dict) -> None:
     ImportItem.objects.bulk_create(items, ignore_conflicts=True)  # a resumed listing keeps what is done
 
 
-def _list(context: Context) -> None:
+def _list(context: Context, stored: threading.Event | None = None, stop: threading.Event | None = None) -> None:
+    """Items for every file of the source (``stored`` is set after each batch), until ``stop``."""
     job = context.job
     previous = _previous(job) if job.mode == Mode.INCREMENTAL else {}
     batch, beat = [], time.monotonic()
     for entry in context.source.entries():
         batch.append(entry)
         if len(batch) >= LIST_BATCH:
+            if stop is not None and stop.is_set():
+                return
             _store_batch(context, batch, previous)
+            if stored is not None:
+                stored.set()
             batch = []
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 heartbeat(context)
@@ -222,6 +230,26 @@ def _list(context: Context) -> None:
     if batch:
         _store_batch(context, batch, previous)
     heartbeat(context, listed=True)
+
+
+class _Lister(threading.Thread):
+    """The listing in its own thread, so that the transfers copy what it has stored while it goes on
+    (a bucket of 20,000 objects takes seconds to list). What stops it stops the run."""
+
+    def __init__(self, context: Context, stop: threading.Event):
+        super().__init__(daemon=True, name=f"import-{context.run.pk}-list")
+        self.context, self.stop, self.stored, self.over = context, stop, threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        try:
+            _list(self.context, self.stored, self.stop)
+        except BaseException as exc:  # the run stops: the transfers too
+            self.context.fatal.append(exc)
+            self.stop.set()
+        finally:
+            self.over.set()
+            self.stored.set()  # wakes the copying side, which sees it is over
+            connections.close_all()
 
 
 # --- copying ---------------------------------------------------------------------------
@@ -325,15 +353,23 @@ def _mark_failed(messages: dict[int, str]) -> None:
                                                  for pk, message in messages.items()]))
 
 
-def _pending(run: ImportRun):
+def _pending(run: ImportRun, lister: _Lister | None = None):
+    """The pending items in the order they were listed; with a ``lister`` still at work, also
+    those it stores meanwhile, until it is over."""
     last = 0
     while True:
+        if lister is not None:
+            lister.stored.clear()  # before looking: a batch stored from now on wakes the wait below
+        over = lister is None or lister.over.is_set()  # before the query: then nothing is stored after it
         chunk = list(ImportItem.objects.filter(run=run, outcome=Outcome.PENDING, id__gt=last)
                      .order_by("id").values_list("id", "path", "size", "mtime")[:LIST_BATCH])
-        if not chunk:
+        if chunk:
+            yield from chunk
+            last = chunk[-1][0]
+        elif over:
             return
-        yield from chunk
-        last = chunk[-1][0]
+        else:
+            lister.stored.wait(POLL_SECONDS)
 
 
 def _stopped(context: Context) -> None:
@@ -354,9 +390,12 @@ def _transfer(context: Context) -> None:
     committer = threading.Thread(target=_committer, args=(context, transfers.results, stop), daemon=True,
                                  name=f"import-{run.pk}-commit")
     committer.start()
+    lister = None if run.listed else _Lister(context, stop)
+    if lister is not None:
+        lister.start()
     beat = time.monotonic()
     try:
-        for item in _pending(run):
+        for item in _pending(run, lister):
             while True:
                 _stopped(context)
                 try:
@@ -373,6 +412,8 @@ def _transfer(context: Context) -> None:
         stop.set()
         raise
     finally:
+        if lister is not None:
+            _wait(context, lister, stop)
         transfers.finish(lambda runner: _wait(context, runner, stop))
         _wait(context, committer, stop)
     _stopped(context)

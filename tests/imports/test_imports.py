@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from portal.core.errors import Forbidden, InvalidInput, NotFound
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.files.services.direct import file_put
 from portal.imports import runner, services
-from portal.imports.models import ImportItem, ImportJob, RunState
+from portal.imports.models import ImportItem, ImportJob, Outcome, RunState
 from portal.scanning.models import ScanVerdict
 from portal.spaces.models import Space
 from tests.imports.conftest import file_bytes, node_at, s3_source, when, write
@@ -305,3 +306,57 @@ def test_transfers_in_threads_or_processes_copy_the_same_bytes_with_their_sha256
         assert node.current_version.blob.expected_sha256 == hashlib.sha256(data).hexdigest()
     assert multiprocessing.active_children() == []  # the transfer processes are gone
     assert ("no transfer processes" in caplog.text) == daemonic
+
+
+def test_files_are_copied_while_the_source_is_still_being_listed(boss, space, roots, settings, monkeypatch):
+    settings.IMPORT_PROCESSES = 2
+    contents = {f"d{n % 3}/f{n:02}.bin": os.urandom(100 + n) for n in range(12)}
+    for path, data in contents.items():
+        write(roots, path, data)
+    monkeypatch.setattr(runner, "LIST_BATCH", 4)
+    store_batch, seen_copied = runner._store_batch, []
+
+    def store_then_wait_for_a_copy(context, batch, previous):
+        store_batch(context, batch, previous)
+        if seen_copied:
+            return
+        # The listing holds here, after its first batch, until one of those files is copied.
+        deadline = time.monotonic() + 30
+        copied = ImportItem.objects.filter(run=context.run, outcome=Outcome.COPIED)
+        while not copied.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the database for the committer's first batch until the deadline
+        seen_copied.append(copied.exists())
+
+    monkeypatch.setattr(runner, "_store_batch", store_then_wait_for_a_copy)
+    run = run_job(boss, folder_job(boss, space, roots, concurrency=2))
+    assert seen_copied == [True]  # copied before the last files were even listed
+    assert run.state == RunState.FINISHED and run.files_copied == 12 and run.listed
+    for path, data in contents.items():
+        assert file_bytes(node_at(space, f"/Old/{path}")) == data
+        assert FileVersion.objects.filter(node=node_at(space, f"/Old/{path}")).count() == 1
+
+
+def test_a_listing_that_breaks_off_fails_the_run_and_what_it_copied_is_there_once(boss, space, roots, monkeypatch):
+    from portal.core.errors import PortalError
+    from portal.imports.sources import FolderSource
+
+    contents = {f"f{n:02}.bin": os.urandom(100 + n) for n in range(12)}
+    for path, data in contents.items():
+        write(roots, path, data)
+    monkeypatch.setattr(runner, "LIST_BATCH", 4)
+    entries = FolderSource.entries
+
+    def entries_then_silence(self):
+        for number, entry in enumerate(entries(self)):
+            if number == 8:
+                raise PortalError("The source stopped answering.", code="source_unreachable")
+            yield entry
+
+    monkeypatch.setattr(FolderSource, "entries", entries_then_silence)
+    run = run_job(boss, folder_job(boss, space, roots, concurrency=2))
+    assert run.state == RunState.FAILED and "stopped answering" in run.error and not run.listed
+    items = ImportItem.objects.filter(run=run)
+    assert items.count() == 8 and not items.exclude(outcome__in=[Outcome.COPIED, Outcome.PENDING]).exists()
+    for item in items.filter(outcome=Outcome.COPIED):
+        assert item.version.node.versions.count() == 1
+        assert file_bytes(node_at(space, f"/Old/{item.path}")) == contents[item.path]
