@@ -212,6 +212,18 @@ def on_ransomware_suspected(event: AuditEvent) -> None:
                url=restore_url(event))
 
 
+def on_store_scrubbed(event: AuditEvent) -> None:
+    """The administrators hear of a store check that flagged damaged or missing files (a later run
+    finding only the same ones again says nothing: they were told)."""
+    details = event.details if isinstance(event.details, dict) else {}
+    if not details.get("newly_flagged"):
+        return
+    damaged, missing = int(details.get("mismatched") or 0), int(details.get("missing") or 0)
+    for admin in User.objects.filter(is_active=True, is_superuser=True):
+        notify(admin, kind=Kind.FILES_DAMAGED, key=f"event:{event.pk}", event=event,
+               params={"damaged": damaged, "missing": missing}, url=reverse("tiers:page"))
+
+
 HANDLERS = {
     NODE_SHARED: [on_node_shared],
     Action.MEMBER_ADDED: [on_space_added],
@@ -220,6 +232,7 @@ HANDLERS = {
     Action.SHARE_DOWNLOADED: [on_link_used],
     Action.LOCK_BROKEN: [on_lock_broken],
     Action.GOVERNANCE_RANSOMWARE_SUSPECTED: [on_ransomware_suspected],
+    Action.BLOB_SCRUBBED: [on_store_scrubbed],
 }
 for _action in FOLLOWED_ACTIONS:
     HANDLERS.setdefault(_action, []).append(on_followed_changed)
@@ -228,8 +241,12 @@ for _action in QUOTA_ACTIONS:
 NOTIFYING_ACTIONS = frozenset(HANDLERS)
 
 
+# Failures that notify: the rest notify only of what succeeded.
+NOTIFYING_FAILURES = frozenset({Action.SHARE_VIEWED, Action.SHARE_DOWNLOADED, Action.BLOB_SCRUBBED})
+
+
 def notifications_for(event: AuditEvent) -> None:
-    if event.outcome != Outcome.SUCCESS and event.action not in (Action.SHARE_VIEWED, Action.SHARE_DOWNLOADED):
+    if event.outcome != Outcome.SUCCESS and event.action not in NOTIFYING_FAILURES:
         return
     for handler in HANDLERS.get(event.action, []):
         handler(event)

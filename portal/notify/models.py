@@ -23,6 +23,7 @@ class Kind(models.TextChoices):
     QUOTA_NEARLY_FULL = "quota_nearly_full", _("A space is nearly full")
     FILE_READY = "file_ready", _("An archived file is ready")
     RANSOMWARE_SUSPECTED = "ransomware_suspected", _("Ransomware suspected")
+    FILES_DAMAGED = "files_damaged", _("Stored files found damaged")
 
 
 class EmailMode(models.TextChoices):
@@ -40,6 +41,7 @@ DEFAULT_EMAIL_MODES = {
     Kind.FILE_READY: EmailMode.IMMEDIATE,
     Kind.QUOTA_NEARLY_FULL: EmailMode.IMMEDIATE,
     Kind.RANSOMWARE_SUSPECTED: EmailMode.IMMEDIATE,
+    Kind.FILES_DAMAGED: EmailMode.IMMEDIATE,
     Kind.LINK_OPENED: EmailMode.DIGEST,
     Kind.LINK_DOWNLOADED: EmailMode.DIGEST,
     Kind.FOLLOWED_CHANGED: EmailMode.DIGEST,

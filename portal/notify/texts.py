@@ -17,6 +17,8 @@ _SENTENCES = {
     Kind.QUOTA_NEARLY_FULL: gettext_lazy("The space %(space)s is %(percent)s%% full"),
     Kind.FILE_READY: gettext_lazy("%(name)s is back from archive storage: you can download it now"),
     Kind.RANSOMWARE_SUSPECTED: gettext_lazy("Possible ransomware in the space %(space)s: %(suspect)s rewrote or renamed %(changes)s files and made %(suspicious)s suspicious writes; open the restore to the time before it began"),
+    Kind.FILES_DAMAGED: gettext_lazy("The store's integrity check found %(damaged)s damaged and %(missing)s missing "
+                                     "stored files; the storage page lists them"),
 }
 # Kinds other apps notify of, by name (no migration of Kind's choices for them).
 _SENTENCES["links_held"] = gettext_lazy("Your external links to %(name)s were switched off: it holds sensitive "

@@ -159,3 +159,35 @@ def test_administrators_see_damaged_files_on_the_storage_page_and_nobody_else_do
     assert f'data-blob="{files["hot"][2].pk}"' in section and "hot2.bin" in section
     assert "5 stored files" in section
     assert_portal_404(client_for(alice).get(reverse("tiers:page")))
+
+
+def test_administrators_are_notified_once_of_newly_damaged_files_and_nobody_else_is(admin, alice, bob, files):
+    from portal.notify.models import Kind, Notification
+    from portal.notify.tasks import event_dispatch
+    from portal.notify.texts import sentence
+
+    event_dispatch(tasks_run_and_event())  # every blob intact: nobody is told
+    assert not Notification.objects.filter(kind=Kind.FILES_DAMAGED).exists()
+
+    overwrite(get_store(), files["hot"][0].key, 99)
+    get_store().delete(files["hot"][1].key)
+    first = tasks_run_and_event()
+    event_dispatch(first)
+    event_dispatch(first)  # a dispatch run twice tells once
+    told = Notification.objects.filter(kind=Kind.FILES_DAMAGED)
+    assert [note.user for note in told] == [admin]
+    assert sentence(told[0]) == ("The store's integrity check found 1 damaged and 1 missing stored files; "
+                                 "the storage page lists them")
+    assert told[0].url == reverse("tiers:page") and told[0].email_mode == "immediate"
+
+    event_dispatch(tasks_run_and_event())  # the same files found again: no second alarm
+    assert told.count() == 1
+
+
+def tasks_run_and_event() -> int:
+    """A scheduled scrub run (failing or not); the id of the event it recorded."""
+    try:
+        tasks.scrub_blobs()
+    except tasks.ScrubFailed:
+        pass
+    return last_event(Action.BLOB_SCRUBBED).pk

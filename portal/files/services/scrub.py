@@ -58,6 +58,7 @@ class ScrubReport:
     pass_complete: bool = False
     unavailable: str = ""       # the store stopped answering: the run ended early
     busy: bool = False
+    newly_flagged: int = 0      # bad blobs no earlier run had flagged (administrators are told of these)
 
     @property
     def bad(self) -> int:
@@ -69,7 +70,8 @@ class ScrubReport:
         return {"mode": self.mode, "checked": self.checked, "bytes": self.bytes, "ok": self.checked - self.bad,
                 "mismatched": len(self.mismatched), "missing": len(self.missing), "repaired": len(self.repaired),
                 "skipped": self.skipped, "cursor": self.cursor, "pass_complete": self.pass_complete,
-                "unavailable": self.unavailable, "bad_blobs": sorted(self.mismatched + self.missing)[:EXAMPLES]}
+                "unavailable": self.unavailable, "newly_flagged": self.newly_flagged,
+                "bad_blobs": sorted(self.mismatched + self.missing)[:EXAMPLES]}
 
 
 def last_scrub() -> AuditEvent | None:
@@ -162,27 +164,33 @@ def _check(report: ScrubReport, blob: Blob) -> None:
         problem, sha256, length = "mismatch", "", 0
     if not problem and (length != blob.size or sha256 != blob.sha256):
         problem = "mismatch"
-    if problem and not _flag(blob, placement, problem=problem, actual=sha256):
+    flagged = _flag(blob, placement, problem=problem, actual=sha256) if problem else ""
+    if problem and not flagged:
         report.skipped += 1
         return
     report.checked += 1
     report.bytes += length
     if problem:
         (report.missing if problem == "missing" else report.mismatched).append(blob.pk)
+        report.newly_flagged += flagged == _NEWLY_FLAGGED
     elif blob.integrity == Integrity.MISMATCH:
         Blob.objects.filter(pk=blob.pk, sha256=blob.sha256).update(integrity=Integrity.VERIFIED)
         report.repaired.append(blob.pk)
 
 
-def _flag(blob: Blob, placement: Placement, *, problem: str, actual: str) -> bool:
-    """Mark the blob damaged and tell the audit log, once; False when the
-    blob was moved or deleted while it was read (nothing is wrong then)."""
+_NEWLY_FLAGGED, _FLAGGED_BEFORE = "newly flagged", "flagged before"
+
+
+def _flag(blob: Blob, placement: Placement, *, problem: str, actual: str) -> str:
+    """Mark the blob damaged and tell the audit log, once: _NEWLY_FLAGGED, or
+    _FLAGGED_BEFORE when an earlier run did; "" when the blob was moved or
+    deleted while it was read (nothing is wrong then)."""
     with transaction.atomic():
         current = Blob.objects.select_for_update().filter(pk=blob.pk).first()
         if current is None or current.placement != placement:
-            return False
+            return ""
         if current.integrity == Integrity.MISMATCH:
-            return True
+            return _FLAGGED_BEFORE
         current.integrity = Integrity.MISMATCH
         current.save(update_fields=["integrity"])
         for version in FileVersion.objects.filter(blob=current).select_related("node__space"):
@@ -192,7 +200,7 @@ def _flag(blob: Blob, placement: Placement, *, problem: str, actual: str) -> boo
                                                       "blob": current.pk, "tier": placement.tier})
     logger.error("scrub: blob %s (%s:%s) is %s", blob.pk, placement.tier, placement.key,
                  "missing" if problem == "missing" else "damaged")
-    return True
+    return _NEWLY_FLAGGED
 
 
 def _record(report: ScrubReport, *, full: bool) -> None:
