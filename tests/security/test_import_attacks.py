@@ -103,34 +103,25 @@ def test_a_folder_import_never_follows_a_symbolic_link_out_of_the_roots(boss, sp
 
 def test_a_folder_swapped_for_a_link_just_before_a_file_in_it_is_opened_is_not_followed(
         boss, space, roots, tmp_path, monkeypatch):
-    """TOCTOU: the listing saw a real folder; the link appears at the last moment, right before the open."""
+    """TOCTOU: the listing saw a real folder; the link appears after it looked and before any file is
+    opened (the listed files are stored for copying only after the swap)."""
     outside = tmp_path / "outside"
     write(outside, "report.txt", b"SECRET!!")    # the same size: nothing but the link gives it away
     write(roots, "sub/report.txt", b"harmless")
     job = folder_job(boss, space, roots, concurrency=1)
-    armed, swapped = threading.Event(), threading.Event()
-    real_open, real_transfer = os.open, runner._transfer
+    real_store = runner._store_batch
 
-    def swap():
-        os.rename(roots / "sub", roots / "sub-old")
-        os.symlink(outside, roots / "sub", target_is_directory=True)
-        swapped.set()
+    def swap_then_store(context, batch, previous):
+        if not (roots / "sub").is_symlink():
+            os.rename(roots / "sub", roots / "sub-old")
+            os.symlink(outside, roots / "sub", target_is_directory=True)
+        return real_store(context, batch, previous)
 
-    def hooked_open(*args, **kwargs):
-        if armed.is_set() and not swapped.is_set():
-            swap()
-        return real_open(*args, **kwargs)
-
-    def hooked_transfer(context):
-        armed.set()   # the listing is done: the next file system open is the import's
-        return real_transfer(context)
-
-    monkeypatch.setattr(runner, "_transfer", hooked_transfer)
-    monkeypatch.setattr(os, "open", hooked_open)
+    monkeypatch.setattr(runner, "_store_batch", swap_then_store)
     run = run_job(boss, job)
     monkeypatch.undo()
 
-    assert swapped.is_set()
+    assert (roots / "sub").is_symlink()
     assert outcomes(run) == {"sub/report.txt": "failed"}
     assert live_paths(space) == set()
 
@@ -140,14 +131,15 @@ def test_a_file_swapped_for_a_fifo_after_the_listing_fails_instead_of_hanging_th
     write(roots, "pipe.bin", b"regular when listed")
     write(roots, "after.txt", b"after")
     job = folder_job(boss, space, roots, concurrency=1)
-    real_transfer = runner._transfer
+    real_store = runner._store_batch
 
-    def hooked_transfer(context):
-        os.unlink(roots / "pipe.bin")
-        os.mkfifo(roots / "pipe.bin")
-        return real_transfer(context)
+    def swap_then_store(context, batch, previous):  # listed as a regular file, a FIFO when opened
+        if (roots / "pipe.bin").is_file():
+            os.unlink(roots / "pipe.bin")
+            os.mkfifo(roots / "pipe.bin")
+        return real_store(context, batch, previous)
 
-    monkeypatch.setattr(runner, "_transfer", hooked_transfer)
+    monkeypatch.setattr(runner, "_store_batch", swap_then_store)
     done = {}
     worker = threading.Thread(target=lambda: done.update(run=run_job(boss, job)))
     worker.start()
