@@ -6,6 +6,3 @@ class BackupsConfig(AppConfig):
     name = "portal.backups"
     label = "backups"
     verbose_name = _("Backups")
-
-    def ready(self) -> None:
-        from portal.backups import schema  # noqa: F401 - registers the OpenAPI auth extension

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from portal.api.fields import Int64Field
 from portal.api.serializers import validated
+from portal.backups import schema as _device_token_scheme  # noqa: F401 - describes device tokens in the OpenAPI schema
 from portal.backups import selectors
 from portal.backups.authentication import DeviceTokenAuthentication, IsDevice
 from portal.backups.keys import user_key_set

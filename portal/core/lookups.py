@@ -3,8 +3,8 @@
 A page of 100 entries looks up the locks and scan verdicts of 100 ids; Django's
 ``__in`` sends ``IN (%s, %s, ...)``, preparing each value as a parameter of
 its own and making a statement whose text changes with the list's length.
-``__any`` sends ``= ANY(%s)`` with the list as one PostgreSQL array (the same
-index scan), and ``IN`` on the other databases."""
+``__any`` sends ``= ANY(%s::type[])`` with the list as one PostgreSQL array of
+the column's type (the same index scan), and ``IN`` on the other databases."""
 
 from __future__ import annotations
 
@@ -17,21 +17,23 @@ class AnyOf(Lookup):
     lookup_name = "any"
     prepare_rhs = False
 
-    def _values(self) -> list:
+    def _parts(self, compiler, connection) -> tuple[str, list, list]:
         values = [value for value in self.rhs if value is not None]
         if not values:
             raise EmptyResultSet
-        return values
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return lhs, lhs_params, values
 
     def as_sql(self, compiler, connection):
-        values = self._values()
-        lhs, lhs_params = self.process_lhs(compiler, connection)
+        lhs, lhs_params, values = self._parts(compiler, connection)
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 
     def as_postgresql(self, compiler, connection):
-        values = self._values()
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        lhs, lhs_params, values = self._parts(compiler, connection)
+        # Cast to the column's type: psycopg sends a list of small ints as smallint[], and
+        # "bigint = ANY(smallint[])" is no index condition (a scan of every row under the other filters).
+        kind = self.lhs.output_field.cast_db_type(connection)
+        return f"{lhs} = ANY(%s{f'::{kind}[]' if kind else ''})", [*lhs_params, values]
 
 
 models.Field.register_lookup(AnyOf)

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -33,7 +34,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome as AuditOutcome
 from portal.audit.services import record
 from portal.core.access import Cap, is_admin
-from portal.core.bulk import rows_update
+from portal.core.bulk import rows_insert, rows_update
 from portal.core.errors import Forbidden, PortalError, StorageUnavailable
 from portal.files import names
 from portal.files.models import Node
@@ -188,48 +189,90 @@ def _name_problem(job: ImportJob, entry: Entry) -> str:
     return ""
 
 
-def _item(context: Context, entry: Entry, previous: dict, current: set) -> ImportItem:
-    item = ImportItem(run=context.run, path=entry.path, size=entry.size, mtime=entry.mtime, etag=entry.etag)
+ITEM_FIELDS = ["run", "path", "size", "mtime", "etag", "outcome", "error", "version"]
+
+
+def _item(context: Context, entry: Entry, previous: dict, current: set) -> tuple:
+    """The item's row (ITEM_FIELDS) for a listed entry."""
+    outcome, error, version_id = Outcome.PENDING, "", None
     before = previous.get(entry.path)
     if entry.error:
-        item.outcome, item.error = Outcome.FAILED, entry.error
+        outcome, error = Outcome.FAILED, entry.error
     elif _unchanged(entry, before) and before[3] in current:
-        item.outcome, item.version_id = Outcome.SKIPPED, before[3]
+        outcome, version_id = Outcome.SKIPPED, before[3]
     elif context.run.dry_run:
         problem = _name_problem(context.job, entry)
-        item.outcome, item.error = (Outcome.FAILED, problem) if problem else (Outcome.WOULD_COPY, "")
-    return item
+        outcome, error = (Outcome.FAILED, problem) if problem else (Outcome.WOULD_COPY, "")
+    return (context.run.pk, entry.path, entry.size, entry.mtime, entry.etag, outcome, error, version_id)
 
 
 def _store_batch(context: Context, batch: list[Entry], previous: dict) -> None:
     # Unchanged files count only while Coffer still has the version the import made (not deleted or edited since).
     candidates = [previous[e.path][3] for e in batch if _unchanged(e, previous.get(e.path))]
-    current = set(Node.objects.filter(current_version_id__in=candidates, trashed_at__isnull=True)
+    current = set(Node.objects.filter(current_version_id__any=candidates, trashed_at__isnull=True)
                   .values_list("current_version_id", flat=True)) if candidates else set()
-    items = [_item(context, entry, previous, current) for entry in batch]
-    ImportItem.objects.bulk_create(items, ignore_conflicts=True)  # a resumed listing keeps what is done
+    rows = [_item(context, entry, previous, current) for entry in batch]
+    rows_insert(ImportItem, ITEM_FIELDS, rows, ignore_conflicts=True)  # a resumed listing keeps what is done
 
 
 def _list(context: Context, stored: threading.Event | None = None, stop: threading.Event | None = None) -> None:
     """Items for every file of the source (``stored`` is set after each batch), until ``stop``."""
     job = context.job
     previous = _previous(job) if job.mode == Mode.INCREMENTAL else {}
-    batch, beat = [], time.monotonic()
-    for entry in context.source.entries():
-        batch.append(entry)
-        if len(batch) >= LIST_BATCH:
-            if stop is not None and stop.is_set():
-                return
-            _store_batch(context, batch, previous)
-            if stored is not None:
-                stored.set()
-            batch = []
-            if time.monotonic() - beat > HEARTBEAT_SECONDS:
-                heartbeat(context)
-                beat = time.monotonic()
-    if batch:
+    beat = time.monotonic()
+    for batch in _read_ahead(context.source.entries()):
+        if stop is not None and stop.is_set():
+            return
         _store_batch(context, batch, previous)
+        if stored is not None:
+            stored.set()
+        if time.monotonic() - beat > HEARTBEAT_SECONDS:
+            heartbeat(context)
+            beat = time.monotonic()
     heartbeat(context, listed=True)
+
+
+_LISTED = object()  # the end of a listing
+
+
+def _read_ahead(entries) -> Iterator[list[Entry]]:
+    """``entries`` in lists of up to LIST_BATCH, the next one read by a thread while the caller stores
+    this one (the source's answer and the database's overlap: a quarter of an incremental run's time).
+    What the listing raises is raised here; leaving early stops the thread."""
+    ready, left = queue.Queue(maxsize=1), threading.Event()
+
+    def hand_over(value) -> bool:
+        while not left.is_set():
+            try:
+                ready.put(value, timeout=POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        batch = []
+        try:
+            for entry in entries:
+                batch.append(entry)
+                if len(batch) >= LIST_BATCH:
+                    if not hand_over(batch):
+                        return
+                    batch = []
+            if batch and not hand_over(batch):
+                return
+            hand_over(_LISTED)
+        except BaseException as exc:  # the caller's failure: raised there
+            hand_over(exc)
+
+    threading.Thread(target=read, daemon=True, name="import-list-ahead").start()
+    try:
+        while (value := ready.get()) is not _LISTED:
+            if isinstance(value, BaseException):
+                raise value
+            yield value
+    finally:
+        left.set()
 
 
 class _Lister(threading.Thread):

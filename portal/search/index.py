@@ -17,7 +17,6 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 
-import jieba
 from django.db import connection
 from django.utils import timezone
 
@@ -25,7 +24,6 @@ from portal.files import walk
 from portal.files.models import FileVersion, Node, NodeKind
 from portal.search.models import FileType, SearchDoc
 
-jieba.setLogLevel(logging.WARNING)
 _RUN = re.compile(r"[^\W_]+")
 MAX_TOKEN = 60          # longer runs (hashes, base64) are noise to a searcher
 MAX_BODY_TOKENS = 200_000
@@ -45,11 +43,21 @@ _BY_MIME_PREFIX = {"image/": FileType.IMAGE, "audio/": FileType.AUDIO, "video/":
                    "text/": FileType.TEXT}
 
 
+def _segmenter():
+    """jieba, imported on first use: a quarter of a second that processes which never index or
+    search (a command, most workers) do not pay at their start."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 def tokens(text: str, *, for_search: bool = True) -> list[str]:
     """The index's tokens of ``text``, in order, repeats kept. NFKC first: a
     decomposed "é" is "é" and full-width "ＲＥＰＯＲＴ" is "REPORT", in the
     index and in queries alike."""
     text = unicodedata.normalize("NFKC", text)
+    jieba = _segmenter()
     pieces = jieba.cut_for_search(text) if for_search else jieba.cut(text)
     out = []
     for piece in pieces:

@@ -25,6 +25,10 @@ def test_the_openapi_schema_documents_the_api(client):
     for path in ["/api/v1/spaces/", "/api/v1/spaces/{space_id}/", "/api/v1/spaces/{space_id}/members/",
                  "/api/v1/tokens/"]:
         assert path in paths
+    # Each way to authenticate is described (the extensions load with the API's views, not at start).
+    schemes = response.json()["components"]["securitySchemes"]
+    assert {"bearerToken", "deviceToken"} <= set(schemes) and schemes["deviceToken"]["scheme"] == "bearer"
+    assert {"deviceToken": []} in paths["/api/v1/backup/device"]["get"]["security"]
 
 
 def test_the_api_docs_page_loads_its_assets_from_the_portal_not_a_cdn(client):
