@@ -19,6 +19,7 @@ from portal.audit import context
 from portal.audit.signals import events_recorded
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, Outcome
+from portal.core.bulk import rows_create
 
 # Actions that change no state: ``record`` writes them with ``record_read``.
 READ_ACTIONS = frozenset({Action.FILE_DOWNLOADED, Action.FILE_ZIP_DOWNLOADED, Action.FILE_VIEWED})
@@ -91,7 +92,7 @@ def record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
             raise ValueError(f"{fields['action']} is a read: record it with record_read")
         built.append(_event(**fields))
     if built:
-        AuditEvent.objects.bulk_create(built)
+        rows_create(built)
         events_recorded.send(sender=AuditEvent, events=built)
     return built
 

@@ -2,10 +2,13 @@
 
 On PostgreSQL each column goes as one array, unnested by the statement: a few
 parameters instead of one per value, and no SQL text that grows with the rows.
+``rows_create`` also sends its arrays apart from the statement (server-side
+binding) rather than quoted into its text, as Django's cursor does.
 """
 
 from __future__ import annotations
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
 
@@ -47,6 +50,48 @@ def rows_insert(model: type[models.Model], fields: list[str], rows: list[tuple],
     with db.cursor() as cursor:
         cursor.execute(f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in columns)}) "
                        f"SELECT * FROM {unnest}{conflicts}", arrays)
+
+
+def rows_create(objects: list[models.Model]) -> list[models.Model]:
+    """``bulk_create`` of new objects (same values, no signals), each given its id: one INSERT ...
+    SELECT FROM unnest(...) RETURNING on PostgreSQL, its arrays bound on the server (quoting each
+    value into the statement's text cost a fifth of committing an import's files). Django's
+    bulk_create elsewhere, for objects that already have an id, and for values that are expressions."""
+    if not objects:
+        return objects
+    model, db = type(objects[0]), _database()
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if field is not pk]
+    if db.vendor != "postgresql" or not isinstance(pk, models.AutoField) or any(obj.pk is not None for obj in objects):
+        return model.objects.bulk_create(objects)
+    values = [[field.pre_save(obj, True) for obj in objects] for field in fields]
+    if any(hasattr(value, "resolve_expression") for column in values for value in column):
+        return model.objects.bulk_create(objects)
+    unnest, arrays = _unnest(fields, values, db)
+    ids = _execute_bound(db, f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in fields)}) "
+                             f"SELECT * FROM {unnest} RETURNING {pk.column}", arrays)
+    for obj, (new_id,) in zip(objects, ids, strict=True):  # RETURNING gives them in unnest's order, as Django relies on
+        obj.pk = new_id
+        obj._state.adding, obj._state.db = False, db.alias
+    return objects
+
+
+class _BoundCursor(psycopg.Cursor):
+    """Parameters sent apart from the statement; never a prepared statement (a connection pooler
+    between Coffer and PostgreSQL may not keep them)."""
+
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query, params, prepare=False, **kwargs)
+
+
+def _execute_bound(db, sql: str, params: list) -> list[tuple]:
+    """``sql`` in the connection's transaction through a server-binding cursor, wrapped as Django
+    wraps its own (errors as django.db's, the query log, execute_wrappers)."""
+    db.ensure_connection()
+    raw = _BoundCursor(db.connection)
+    with (db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _database():

@@ -19,6 +19,7 @@ from portal.audit.actions import Action
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.core.access import is_admin
+from portal.core.bulk import rows_create
 from portal.core.errors import Conflict, Forbidden, NotFound
 from portal.files import names
 from portal.files.models import FileVersion
@@ -64,7 +65,7 @@ def scan_queue_many(versions: list[FileVersion], *, labels: dict[int, str]) -> l
     the file's path): their pending verdicts in one statement, their scans
     queued with one message (fan_out, in the transaction)."""
     fail_closed = settings.SCAN_FAIL_MODE == FAIL_CLOSED
-    verdicts = ScanVerdict.objects.bulk_create([
+    verdicts = rows_create([
         ScanVerdict(version=version, label=f"{labels[version.pk]} v{version.number}"[:512], fail_closed=fail_closed)
         for version in versions])
     from portal.core.tasks import fan_out

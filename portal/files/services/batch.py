@@ -25,7 +25,7 @@ from django.utils.translation import gettext
 from portal.audit.actions import Action
 from portal.audit.services import record_many
 from portal.core.access import Cap
-from portal.core.bulk import rows_update
+from portal.core.bulk import rows_create, rows_update
 from portal.core.errors import Conflict, PortalError, QuotaExceeded
 from portal.core.tasks import fan_out
 from portal.files import names
@@ -208,7 +208,7 @@ def _charge(space, planned: list[_Planned], result: BatchResult) -> None:
 def _write(space, actor, accepted: list[_Planned], result: BatchResult, details: dict) -> None:
     now = timezone.now()
     fresh = [plan for plan in accepted if plan.node is None and plan.first is None]
-    nodes = Node.objects.bulk_create([
+    nodes = rows_create([
         Node(space=space, parent=plan.parent, kind=NodeKind.FILE, name=plan.path_names[-1],
              name_key=names.name_key(plan.path_names[-1]), created_by=actor, created_at=now, modified_at=now)
         for plan in fresh])
@@ -217,9 +217,9 @@ def _write(space, actor, accepted: list[_Planned], result: BatchResult, details:
     for plan in accepted:   # a second version, in this batch, of a file made in it
         if plan.node is None:
             plan.node = plan.first.node
-    blobs = Blob.objects.bulk_create([Blob(key=plan.stored.key, size=plan.stored.size,
+    blobs = rows_create([Blob(key=plan.stored.key, size=plan.stored.size,
                                            expected_sha256=plan.stored.sha256, created_at=now) for plan in accepted])
-    versions = FileVersion.objects.bulk_create([
+    versions = rows_create([
         FileVersion(node=plan.node, number=plan.number, blob=blob, size=plan.stored.size, created_by=actor,
                     created_at=now) for plan, blob in zip(accepted, blobs)])
     latest: dict[int, tuple[Node, FileVersion, _Planned]] = {}
