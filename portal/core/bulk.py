@@ -45,15 +45,13 @@ def rows_insert(model: type[models.Model], fields: list[str], rows: list[tuple],
         model.objects.bulk_create([model(**dict(zip([f.attname for f in columns], row))) for row in rows],
                                   ignore_conflicts=ignore_conflicts)
         return
-    unnest, arrays = _unnest(columns, list(zip(*rows)), db)
-    conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    _execute_bound(db, f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in columns)}) "
-                       f"SELECT * FROM {unnest}{conflicts}", arrays)
+    _insert(db, model, columns, list(zip(*rows)), " ON CONFLICT DO NOTHING" if ignore_conflicts else "")
 
 
 def rows_create(objects: list[models.Model]) -> list[models.Model]:
     """``bulk_create`` of new objects (same values, no signals), each given its id: one INSERT ...
-    SELECT FROM unnest(...) RETURNING on PostgreSQL; Django's bulk_create elsewhere, for objects that already have an id, and for values that are expressions."""
+    SELECT FROM unnest(...) RETURNING on PostgreSQL; Django's bulk_create elsewhere, for objects
+    that already have an id, and for values that are expressions."""
     if not objects:
         return objects
     model, db = type(objects[0]), _database()
@@ -64,9 +62,7 @@ def rows_create(objects: list[models.Model]) -> list[models.Model]:
     values = [[field.pre_save(obj, True) for obj in objects] for field in fields]
     if any(hasattr(value, "resolve_expression") for column in values for value in column):
         return model.objects.bulk_create(objects)
-    unnest, arrays = _unnest(fields, values, db)
-    ids = _execute_bound(db, f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in fields)}) "
-                             f"SELECT * FROM {unnest} RETURNING {pk.column}", arrays)
+    ids = _insert(db, model, fields, values, f" RETURNING {pk.column}")
     for obj, (new_id,) in zip(objects, ids, strict=True):  # RETURNING gives them in unnest's order, as Django relies on
         obj.pk = new_id
         obj._state.adding, obj._state.db = False, db.alias
@@ -89,6 +85,13 @@ def _execute_bound(db, sql: str, params: list) -> list[tuple]:
     with (db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
+
+
+def _insert(db, model: type[models.Model], columns: list[models.Field], values: list, suffix: str) -> list[tuple]:
+    """INSERT INTO the model's table SELECT FROM unnest(``values``, one list per column) ``suffix``."""
+    unnest, arrays = _unnest(columns, values, db)
+    return _execute_bound(db, f"INSERT INTO {model._meta.db_table} ({', '.join(field.column for field in columns)}) "
+                              f"SELECT * FROM {unnest}{suffix}", arrays)
 
 
 def _database():

@@ -30,8 +30,8 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params, values = self._parts(compiler, connection)
-        # Cast to the column's type: psycopg sends a list of small ints as smallint[], and
-        # "bigint = ANY(smallint[])" is no index condition (a scan of every row under the other filters).
+        # Cast to the column's type: psycopg sends a list of small ints as smallint[], and PostgreSQL
+        # cannot hash "bigint = ANY(smallint[])": each row was compared with the whole list.
         kind = self.lhs.output_field.cast_db_type(connection)
         return f"{lhs} = ANY(%s{f'::{kind}[]' if kind else ''})", [*lhs_params, values]
 

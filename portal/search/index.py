@@ -43,6 +43,7 @@ _BY_MIME_PREFIX = {"image/": FileType.IMAGE, "audio/": FileType.AUDIO, "video/":
                    "text/": FileType.TEXT}
 
 
+@functools.cache
 def _segmenter():
     """jieba, imported on first use: a quarter of a second that processes which never index or
     search (a command, most workers) do not pay at their start."""

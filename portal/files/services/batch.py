@@ -217,8 +217,8 @@ def _write(space, actor, accepted: list[_Planned], result: BatchResult, details:
     for plan in accepted:   # a second version, in this batch, of a file made in it
         if plan.node is None:
             plan.node = plan.first.node
-    blobs = rows_create([Blob(key=plan.stored.key, size=plan.stored.size,
-                                           expected_sha256=plan.stored.sha256, created_at=now) for plan in accepted])
+    blobs = rows_create([Blob(key=plan.stored.key, size=plan.stored.size, expected_sha256=plan.stored.sha256,
+                              created_at=now) for plan in accepted])
     versions = rows_create([
         FileVersion(node=plan.node, number=plan.number, blob=blob, size=plan.stored.size, created_by=actor,
                     created_at=now) for plan, blob in zip(accepted, blobs)])
